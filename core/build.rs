@@ -1,0 +1,13 @@
+//! Generates the raftpb types from core/proto/raftpb.proto with a pure-Rust
+//! protobuf compiler (protox), so the build needs no system `protoc`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto = "proto/raftpb.proto";
+    println!("cargo:rerun-if-changed={proto}");
+    let fds = protox::compile([proto], ["proto"])?;
+    let mut cfg = prost_build::Config::new();
+    // Payloads are shared, never copied: cloning an Entry bumps a refcount.
+    cfg.bytes(["."]);
+    cfg.compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! (in progress)
+/// Progress of a peer (in progress).
+pub struct Progress;

@@ -1,0 +1,1 @@
+// placeholder: the conformance runner is written by the rafttest work
