@@ -1,0 +1,4 @@
+//! The scripted multi-node harness (etcd's rafttest) and the datadriven
+//! script reader. Public behind the `rafttest` feature.
+
+pub mod datadriven;
