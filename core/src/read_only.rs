@@ -1,6 +1,20 @@
 //! ReadIndex bookkeeping on the leader (mirrors etcd's read_only.go).
+//!
+//! With `ReadOnlyOption::Safe`, a read is confirmed once a quorum of voters
+//! has acknowledged a heartbeat sent after the read was registered. Reads are
+//! numbered in arrival order; a heartbeat carries the number of the newest
+//! unconfirmed read as an 8-byte little-endian counter in its context, and a
+//! voter's ack of counter `n` confirms every read up to `n`. The quorum's
+//! acknowledged counter is then simply the joint configuration's "committed
+//! index" over the acks, so one heartbeat round confirms any number of reads.
+
+use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
+
+use crate::quorum::{AckedIndexer, JointConfig};
+use crate::raft::ReadOnlyOption;
+use crate::raftpb::Message;
 
 /// A read request served: the application may answer `request_ctx` once it
 /// has applied up to `index`.
@@ -10,4 +24,86 @@ pub struct ReadState {
     pub index: u64,
     /// The context the application passed to `read_index`.
     pub request_ctx: Bytes,
+}
+
+/// A pending read: the request message and the commit index when it came in.
+#[derive(Debug, Clone)]
+pub struct ReadIndexRequest {
+    /// The MsgReadIndex as received (local or forwarded by a follower).
+    pub req: Message,
+    /// The leader's commit index when the request was registered.
+    pub index: u64,
+}
+
+/// The leader's queue of reads awaiting quorum confirmation.
+#[derive(Debug, Clone)]
+pub struct ReadOnly {
+    /// How reads are confirmed.
+    pub option: ReadOnlyOption,
+    /// Highest read counter acknowledged by each peer.
+    acks: HashMap<u64, u64>,
+    /// Registered, not yet confirmed reads, oldest first.
+    unconfirmed: VecDeque<ReadIndexRequest>,
+    /// How many reads were confirmed (and removed from the queue) so far;
+    /// the counter of `unconfirmed[i]` is `confirmed + i + 1`.
+    confirmed: u64,
+}
+
+impl ReadOnly {
+    /// An empty queue.
+    pub fn new(option: ReadOnlyOption) -> Self {
+        ReadOnly { option, acks: HashMap::new(), unconfirmed: VecDeque::new(), confirmed: 0 }
+    }
+
+    /// Registers a read that arrived when the commit index was `commit_index`.
+    pub fn add_request(&mut self, commit_index: u64, req: Message) {
+        self.unconfirmed.push_back(ReadIndexRequest { req, index: commit_index });
+    }
+
+    /// Records that `from` acknowledged a heartbeat carrying `ctx`. Contexts
+    /// that are not an 8-byte counter are ignored (an old peer or a
+    /// malformed message must not confirm anything).
+    pub fn recv_ack(&mut self, from: u64, ctx: &[u8]) {
+        let Ok(raw) = <[u8; 8]>::try_from(ctx) else { return };
+        let n = u64::from_le_bytes(raw);
+        let e = self.acks.entry(from).or_insert(0);
+        *e = (*e).max(n);
+    }
+
+    /// Pops every read confirmed by a quorum of `voters`, oldest first.
+    pub fn maybe_advance(&mut self, voters: &JointConfig) -> Vec<ReadIndexRequest> {
+        let acked = voters.committed_index(&Acks(&self.acks));
+        // The counter can never legitimately exceed what we handed out.
+        let newest = self.confirmed + self.unconfirmed.len() as u64;
+        let acked = acked.min(newest);
+        if acked <= self.confirmed {
+            return Vec::new();
+        }
+        let n = (acked - self.confirmed) as usize;
+        self.confirmed = acked;
+        self.unconfirmed.drain(..n).collect()
+    }
+
+    /// The context a heartbeat must carry to confirm every pending read, or
+    /// empty when nothing is pending.
+    pub fn heartbeat_ctx(&self) -> Bytes {
+        if self.unconfirmed.is_empty() {
+            return Bytes::new();
+        }
+        let newest = self.confirmed + self.unconfirmed.len() as u64;
+        Bytes::copy_from_slice(&newest.to_le_bytes())
+    }
+
+    /// Number of reads awaiting confirmation.
+    pub fn pending(&self) -> usize {
+        self.unconfirmed.len()
+    }
+}
+
+struct Acks<'a>(&'a HashMap<u64, u64>);
+
+impl AckedIndexer for Acks<'_> {
+    fn acked_index(&self, voter_id: u64) -> Option<u64> {
+        self.0.get(&voter_id).copied()
+    }
 }

@@ -1,0 +1,18 @@
+# polyraft entry points. `make test` is what CI runs (through .ci/run).
+CARGO ?= cargo
+# etcd raft's conformance scripts live beside the checkout, never in it.
+POLYRAFT_CONFORMANCE_DIR ?= $(abspath $(CURDIR)/../shared/conformance/etcd-raft)
+export POLYRAFT_CONFORMANCE_DIR
+
+.PHONY: test test-core demo
+
+## test: every test of every language binding that exists so far.
+test: test-core
+
+## test-core: the Rust core: unit tests, property tests, and the etcd
+## conformance scripts (interaction, confchange, quorum).
+test-core:
+	$(CARGO) test -p polyraft --features rafttest
+
+## demo: until the key-value demo lands, the demo is the test run.
+demo: test
