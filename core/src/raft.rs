@@ -431,6 +431,14 @@ impl<S: Storage> Raft<S> {
 
     /// Records an unrecoverable failure: logs it and makes every later call
     /// on the node fail with it.
+    /// Poisons the node if the log saw a storage failure or a broken
+    /// invariant during the last operation.
+    pub(crate) fn check_log(&mut self) {
+        if let Some(e) = self.raft_log.take_failure() {
+            self.fail(e);
+        }
+    }
+
     pub(crate) fn fail(&mut self, e: Error) {
         rlog!(self.logger, Error, "{:x} {}", self.id, e);
         if self.fatal.is_none() {
@@ -709,10 +717,14 @@ impl<S: Storage> Raft<S> {
     /// Advances the clock: election timer for followers and candidates,
     /// heartbeat timer for leaders.
     pub fn tick(&mut self) {
+        if self.fatal.is_some() {
+            return;
+        }
         match self.state {
             StateType::Leader => self.tick_heartbeat(),
             _ => self.tick_election(),
         }
+        self.check_log();
     }
 
     fn tick_election(&mut self) {
@@ -931,6 +943,7 @@ impl<S: Storage> Raft<S> {
             return Err(e.clone());
         }
         let res = self.step_inner(m);
+        self.check_log();
         match &self.fatal {
             Some(e) => Err(e.clone()),
             None => res,

@@ -1,12 +1,14 @@
 //! The Storage interface raft reads its log from, and MemoryStorage, the
 //! in-memory implementation (mirrors etcd's storage.go).
-//!
-//! CONTRACT (filled in by the storage work; signatures are fixed):
-//! MemoryStorage is a cheap-clone handle over shared state so that the
-//! application and the RawNode can both hold it.
 
-use crate::raftpb::{ConfState, Entry, HardState, Snapshot};
-use crate::Result;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use crate::raftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
+use crate::util::limit_size;
+use crate::{Error, Result};
 
 /// Read access raft needs to the persisted log. Errors are
 /// [`crate::Error::Compacted`], [`crate::Error::Unavailable`],
@@ -29,8 +31,223 @@ pub trait Storage {
     fn snapshot(&self) -> Result<Snapshot>;
 }
 
-/// In-memory storage with etcd MemoryStorage's semantics.
-#[derive(Clone, Default)]
-pub struct MemoryStorage {
-    _todo: (),
+/// The state behind a [`MemoryStorage`] handle.
+#[derive(Debug)]
+struct Inner {
+    hard_state: HardState,
+    snapshot: Snapshot,
+    /// `ents[0]` is a dummy standing for the snapshot's last entry (its index
+    /// and term only), so `ents[i]` has index `ents[0].index + i`.
+    ents: Vec<Entry>,
 }
+
+impl Inner {
+    fn offset(&self) -> u64 {
+        self.ents[0].index
+    }
+    fn last_index(&self) -> u64 {
+        self.offset() + self.ents.len() as u64 - 1
+    }
+}
+
+/// In-memory storage with etcd MemoryStorage's semantics. A cheap-clone
+/// handle over shared state: the application writes through one clone
+/// while the RawNode reads through another. Safe to share across threads.
+#[derive(Debug, Clone)]
+pub struct MemoryStorage {
+    inner: Arc<RwLock<Inner>>,
+}
+
+impl Default for MemoryStorage {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStorage {
+    /// An empty storage: no entries, empty snapshot, zero HardState.
+    pub fn new() -> Self {
+        MemoryStorage {
+            inner: Arc::new(RwLock::new(Inner {
+                hard_state: HardState::default(),
+                snapshot: Snapshot::default(),
+                ents: vec![Entry::default()],
+            })),
+        }
+    }
+
+    /// An empty storage whose snapshot carries `cs`, so a node created
+    /// over it starts with that configuration (handy in tests).
+    pub fn new_with_conf_state(cs: ConfState) -> Self {
+        let s = Self::new();
+        s.inner.write().snapshot.metadata = Some(SnapshotMetadata { conf_state: Some(cs), index: 0, term: 0 });
+        s
+    }
+
+    /// Saves the HardState.
+    pub fn set_hard_state(&self, hs: HardState) {
+        self.inner.write().hard_state = hs;
+    }
+
+    /// The saved HardState.
+    pub fn hard_state(&self) -> HardState {
+        self.inner.read().hard_state
+    }
+
+    /// Replaces the storage's contents with `snap`. Fails with
+    /// [`Error::SnapOutOfDate`] when the storage already holds a snapshot
+    /// at least as new.
+    pub fn apply_snapshot(&self, snap: Snapshot) -> Result<()> {
+        let mut s = self.inner.write();
+        if s.snapshot.index() >= snap.index() {
+            return Err(Error::SnapOutOfDate);
+        }
+        s.ents = vec![Entry { term: snap.term(), index: snap.index(), ..Default::default() }];
+        s.snapshot = snap;
+        Ok(())
+    }
+
+    /// Makes (and keeps) a snapshot covering up to entry `i`, with the
+    /// configuration `cs` (or the previous snapshot's when `None`) and the
+    /// application's `data`. `i` must be in `(snapshot index, last index]`.
+    pub fn create_snapshot(&self, i: u64, cs: Option<ConfState>, data: Bytes) -> Result<Snapshot> {
+        let mut s = self.inner.write();
+        if i <= s.snapshot.index() {
+            return Err(Error::SnapOutOfDate);
+        }
+        let last = s.last_index();
+        if i > last {
+            return Err(Error::Storage(format!("snapshot {i} is out of bound lastindex({last})")));
+        }
+        let term = s.ents[(i - s.offset()) as usize].term;
+        let meta = s.snapshot.metadata.get_or_insert_with(Default::default);
+        meta.index = i;
+        meta.term = term;
+        if let Some(cs) = cs {
+            meta.conf_state = Some(cs);
+        }
+        s.snapshot.data = data;
+        Ok(s.snapshot.clone())
+    }
+
+    /// Discards entries before `compact_index`; raft then reads them only
+    /// through the snapshot. The application must not compact beyond its
+    /// applied index.
+    pub fn compact(&self, compact_index: u64) -> Result<()> {
+        let mut s = self.inner.write();
+        let offset = s.offset();
+        if compact_index <= offset {
+            return Err(Error::Compacted);
+        }
+        let last = s.last_index();
+        if compact_index > last {
+            return Err(Error::Storage(format!("compact {compact_index} is out of bound lastindex({last})")));
+        }
+        let i = (compact_index - offset) as usize;
+        let head = Entry { index: s.ents[i].index, term: s.ents[i].term, ..Default::default() };
+        s.ents.drain(..i);
+        s.ents[0] = head;
+        Ok(())
+    }
+
+    /// Appends (or overwrites from the first conflicting index) entries.
+    /// They must be contiguous with the stored log; entries already
+    /// compacted are ignored.
+    pub fn append(&self, entries: &[Entry]) -> Result<()> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut s = self.inner.write();
+        let first = s.offset() + 1;
+        let last = entries[0].index + entries.len() as u64 - 1;
+        if last < first {
+            return Ok(());
+        }
+        // Skip what is already compacted.
+        let entries = if first > entries[0].index { &entries[(first - entries[0].index) as usize..] } else { entries };
+        let offset = (entries[0].index - s.offset()) as usize;
+        if offset > s.ents.len() {
+            return Err(Error::Storage(format!(
+                "missing log entry [last: {}, append at: {}]",
+                s.last_index(),
+                entries[0].index
+            )));
+        }
+        s.ents.truncate(offset);
+        s.ents.extend_from_slice(entries);
+        Ok(())
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn initial_state(&self) -> Result<(HardState, ConfState)> {
+        let s = self.inner.read();
+        Ok((s.hard_state, s.snapshot.conf_state()))
+    }
+
+    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
+        let s = self.inner.read();
+        let offset = s.offset();
+        if lo <= offset {
+            return Err(Error::Compacted);
+        }
+        let last = s.last_index();
+        if hi > last + 1 {
+            return Err(Error::Storage(format!("entries' hi({hi}) is out of bound lastindex({last})")));
+        }
+        if s.ents.len() == 1 {
+            return Err(Error::Unavailable);
+        }
+        if lo >= hi {
+            return Ok(Vec::new());
+        }
+        let ents = s.ents[(lo - offset) as usize..(hi - offset) as usize].to_vec();
+        Ok(limit_size(ents, max_size))
+    }
+
+    fn term(&self, i: u64) -> Result<u64> {
+        let s = self.inner.read();
+        let offset = s.offset();
+        if i < offset {
+            return Err(Error::Compacted);
+        }
+        s.ents.get((i - offset) as usize).map(|e| e.term).ok_or(Error::Unavailable)
+    }
+
+    fn last_index(&self) -> Result<u64> {
+        Ok(self.inner.read().last_index())
+    }
+
+    fn first_index(&self) -> Result<u64> {
+        Ok(self.inner.read().offset() + 1)
+    }
+
+    fn snapshot(&self) -> Result<Snapshot> {
+        Ok(self.inner.read().snapshot.clone())
+    }
+}
+
+/// Lets a node use a storage through a shared reference or box.
+impl<T: Storage + ?Sized> Storage for Box<T> {
+    fn initial_state(&self) -> Result<(HardState, ConfState)> {
+        (**self).initial_state()
+    }
+    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
+        (**self).entries(lo, hi, max_size)
+    }
+    fn term(&self, i: u64) -> Result<u64> {
+        (**self).term(i)
+    }
+    fn last_index(&self) -> Result<u64> {
+        (**self).last_index()
+    }
+    fn first_index(&self) -> Result<u64> {
+        (**self).first_index()
+    }
+    fn snapshot(&self) -> Result<Snapshot> {
+        (**self).snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests;

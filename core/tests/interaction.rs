@@ -1,1 +1,69 @@
-// placeholder: the conformance runner is written by the rafttest work
+//! The conformance run: etcd raft's own datadriven scripts (interaction,
+//! confchange, quorum), read from `POLYRAFT_CONFORMANCE_DIR` (default: the
+//! shared folder beside the checkout), must reproduce byte for byte.
+//!
+//! `POLYRAFT_CONFORMANCE_FILTER=substring` runs only matching scripts.
+
+use std::path::{Path, PathBuf};
+
+use polyraft::rafttest::confchange_runner::run_confchange_script;
+use polyraft::rafttest::interaction::run_interaction_script;
+use polyraft::rafttest::quorum_runner::run_quorum_script;
+
+type Runner = fn(&Path) -> Result<(), String>;
+
+fn conformance_dir() -> PathBuf {
+    match std::env::var_os("POLYRAFT_CONFORMANCE_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/etcd-raft"),
+    }
+}
+
+fn scripts(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("conformance scripts not found at {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn conformance() {
+    let root = conformance_dir();
+    assert!(
+        root.is_dir(),
+        "the etcd conformance scripts are missing: expected them at {} (set POLYRAFT_CONFORMANCE_DIR)",
+        root.display()
+    );
+    let filter = std::env::var("POLYRAFT_CONFORMANCE_FILTER").unwrap_or_default();
+    let suites: [(&str, Runner); 3] = [
+        ("testdata", run_interaction_script),
+        ("confchange/testdata", run_confchange_script),
+        ("quorum/testdata", run_quorum_script),
+    ];
+    let (mut passed, mut failed) = (0, Vec::new());
+    for (sub, run) in suites {
+        for path in scripts(&root.join(sub)) {
+            let name = format!("{sub}/{}", path.file_name().unwrap().to_string_lossy());
+            if !name.contains(&filter) {
+                continue;
+            }
+            match std::panic::catch_unwind(|| run(&path)) {
+                Ok(Ok(())) => passed += 1,
+                Ok(Err(diff)) => {
+                    eprintln!("FAIL {name}\n{diff}");
+                    failed.push(name);
+                }
+                Err(_) => {
+                    eprintln!("FAIL {name}: panicked");
+                    failed.push(name);
+                }
+            }
+        }
+    }
+    println!("conformance: {passed} passed, {} failed", failed.len());
+    eprintln!("conformance: {passed} passed, {} failed", failed.len());
+    assert!(failed.is_empty(), "failing conformance scripts: {failed:?}");
+}

@@ -1,0 +1,61 @@
+//! Rebuilding a configuration from a ConfState (snapshots, restarts).
+
+use crate::raftpb::{ConfChangeSingle, ConfChangeType, ConfState};
+use crate::tracker::{Config, ProgressMap};
+use crate::Result;
+
+use super::Changer;
+
+fn single(t: ConfChangeType, node_id: u64) -> ConfChangeSingle {
+    ConfChangeSingle { r#type: t as i32, node_id }
+}
+
+/// The changes that build `cs` from an empty config: `outgoing` (simple
+/// adds establishing the old voters) and `incoming` (applied while
+/// entering the joint state, or one by one when there is no outgoing half).
+fn to_conf_change_single(cs: &ConfState) -> (Vec<ConfChangeSingle>, Vec<ConfChangeSingle>) {
+    use ConfChangeType::*;
+    let outgoing = cs.voters_outgoing.iter().map(|&id| single(ConfChangeAddNode, id)).collect();
+    let incoming = cs
+        .voters_outgoing
+        .iter()
+        .map(|&id| single(ConfChangeRemoveNode, id))
+        .chain(cs.voters.iter().map(|&id| single(ConfChangeAddNode, id)))
+        .chain(cs.learners.iter().map(|&id| single(ConfChangeAddLearnerNode, id)))
+        // Staged learners are outgoing voters; adding them as learners while
+        // joint puts them into learners_next.
+        .chain(cs.learners_next.iter().map(|&id| single(ConfChangeAddLearnerNode, id)))
+        .collect();
+    (outgoing, incoming)
+}
+
+/// The configuration and progress map described by `cs`, built on top of
+/// `chg.tracker` (normally empty) with new peers at `chg.last_index`.
+pub fn restore(chg: Changer<'_>, cs: &ConfState) -> Result<(Config, ProgressMap)> {
+    let (outgoing, incoming) = to_conf_change_single(cs);
+    let mut trk = chg.tracker.clone();
+    let step = |trk: &mut crate::tracker::ProgressTracker, joint: Option<&[ConfChangeSingle]>, cc: Option<&ConfChangeSingle>| -> Result<()> {
+        let c = Changer { tracker: trk, last_index: chg.last_index };
+        let (cfg, prs) = match (joint, cc) {
+            (Some(ccs), _) => c.enter_joint(cs.auto_leave, ccs)?,
+            (None, Some(cc)) => c.simple(std::slice::from_ref(cc))?,
+            (None, None) => return Ok(()),
+        };
+        trk.config = cfg;
+        trk.progress = prs;
+        Ok(())
+    };
+    if outgoing.is_empty() {
+        for cc in &incoming {
+            step(&mut trk, None, Some(cc))?;
+        }
+    } else {
+        // Establish the old voters as a simple config, then enter the joint
+        // state that rotates them into the outgoing half.
+        for cc in &outgoing {
+            step(&mut trk, None, Some(cc))?;
+        }
+        step(&mut trk, Some(&incoming), None)?;
+    }
+    Ok((trk.config, trk.progress))
+}

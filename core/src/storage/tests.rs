@@ -1,0 +1,84 @@
+//! MemoryStorage against etcd's storage semantics.
+
+use super::*;
+
+fn ent(i: u64, t: u64) -> Entry {
+    Entry { index: i, term: t, ..Default::default() }
+}
+
+/// Storage holding entries 3..=5 (3 being the compacted dummy).
+fn storage_345() -> MemoryStorage {
+    let s = MemoryStorage::new();
+    s.apply_snapshot(Snapshot {
+        metadata: Some(SnapshotMetadata { index: 3, term: 3, conf_state: None }),
+        ..Default::default()
+    })
+    .unwrap();
+    s.append(&[ent(4, 4), ent(5, 5)]).unwrap();
+    s
+}
+
+#[test]
+fn term() {
+    let s = storage_345();
+    assert_eq!(s.term(2), Err(Error::Compacted));
+    assert_eq!(s.term(3), Ok(3));
+    assert_eq!(s.term(5), Ok(5));
+    assert_eq!(s.term(6), Err(Error::Unavailable));
+}
+
+#[test]
+fn entries_respect_bounds_and_size() {
+    let s = storage_345();
+    s.append(&[ent(6, 6)]).unwrap();
+    assert_eq!(s.entries(2, 6, u64::MAX), Err(Error::Compacted));
+    assert_eq!(s.entries(3, 4, u64::MAX), Err(Error::Compacted));
+    assert_eq!(s.entries(4, 5, u64::MAX).unwrap(), vec![ent(4, 4)]);
+    assert_eq!(s.entries(4, 7, u64::MAX).unwrap().len(), 3);
+    // Size limits keep at least one entry.
+    assert_eq!(s.entries(4, 7, 0).unwrap(), vec![ent(4, 4)]);
+    let one = crate::raftpb::entry_size(&ent(4, 4));
+    assert_eq!(s.entries(4, 7, 2 * one).unwrap().len(), 2);
+    assert!(matches!(s.entries(4, 9, u64::MAX), Err(Error::Storage(_))));
+}
+
+#[test]
+fn first_last_and_compact() {
+    let s = storage_345();
+    assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (4, 5));
+    assert_eq!(s.compact(2), Err(Error::Compacted));
+    assert_eq!(s.compact(3), Err(Error::Compacted));
+    s.compact(4).unwrap();
+    assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (5, 5));
+    assert_eq!(s.term(4), Ok(4));
+    assert!(matches!(s.compact(6), Err(Error::Storage(_))));
+}
+
+#[test]
+fn create_and_apply_snapshot() {
+    let s = storage_345();
+    let cs = ConfState { voters: vec![1, 2, 3], ..Default::default() };
+    let snap = s.create_snapshot(4, Some(cs.clone()), Bytes::from_static(b"data")).unwrap();
+    assert_eq!((snap.index(), snap.term(), snap.conf_state()), (4, 4, cs));
+    assert_eq!(s.create_snapshot(3, None, Bytes::new()), Err(Error::SnapOutOfDate));
+
+    let fresh = MemoryStorage::new();
+    fresh.apply_snapshot(snap.clone()).unwrap();
+    assert_eq!(fresh.apply_snapshot(snap), Err(Error::SnapOutOfDate));
+    assert_eq!((fresh.first_index().unwrap(), fresh.last_index().unwrap()), (5, 4));
+}
+
+#[test]
+fn append_overwrites_and_ignores_compacted() {
+    let s = storage_345();
+    s.append(&[ent(3, 3), ent(4, 4), ent(5, 5)]).unwrap();
+    assert_eq!(s.entries(4, 6, u64::MAX).unwrap(), vec![ent(4, 4), ent(5, 5)]);
+    s.append(&[ent(4, 6), ent(5, 6)]).unwrap();
+    assert_eq!(s.entries(4, 6, u64::MAX).unwrap(), vec![ent(4, 6), ent(5, 6)]);
+    s.append(&[ent(6, 6)]).unwrap();
+    assert_eq!(s.last_index().unwrap(), 6);
+    s.append(&[ent(2, 3), ent(3, 3), ent(4, 5)]).unwrap();
+    assert_eq!(s.entries(4, 5, u64::MAX).unwrap(), vec![ent(4, 5)]);
+    assert_eq!(s.last_index().unwrap(), 4);
+    assert!(matches!(s.append(&[ent(7, 7)]), Err(Error::Storage(_))));
+}
