@@ -12,7 +12,7 @@ test: test-core
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
 test-core:
-	$(CARGO) test -p polyraft --features rafttest
+	$(CARGO) test -p polyraft --features rafttest -- --show-output
 
 ## demo: until the key-value demo lands, the demo is the test run.
 demo: test
