@@ -45,18 +45,31 @@ pub struct LogSlice {
 impl LogSlice {
     /// Checks the slice's shape; a malformed MsgApp must not corrupt the log.
     pub fn valid(&self) -> Result<()> {
-        let mut prev = self.prev;
-        for e in &self.entries {
-            if e.index != prev.index + 1 || e.term < prev.term || e.term > self.term {
-                return Err(Error::Decode(format!(
-                    "invalid log slice: entry {}/{} after {}/{} in a term-{} append",
-                    e.term, e.index, prev.term, prev.index, self.term
-                )));
-            }
-            prev = EntryId { term: e.term, index: e.index };
-        }
-        Ok(())
+        check_append(self.term, self.prev, &self.entries)
     }
+}
+
+/// Checks that `entries` can follow `prev` in an append from a leader of
+/// `term`: contiguous indexes without overflow, non-decreasing terms, none
+/// above `term`.
+pub fn check_append(term: u64, prev: EntryId, entries: &[Entry]) -> Result<()> {
+    if prev.term > term {
+        return Err(Error::Decode(format!(
+            "invalid log slice: previous entry term {} above the append's term {term}",
+            prev.term
+        )));
+    }
+    let mut last = prev;
+    for e in entries {
+        if last.index.checked_add(1) != Some(e.index) || e.term < last.term || e.term > term {
+            return Err(Error::Decode(format!(
+                "invalid log slice: entry {}/{} after {}/{} in a term-{term} append",
+                e.term, e.index, last.term, last.index
+            )));
+        }
+        last = EntryId { term: e.term, index: e.index };
+    }
+    Ok(())
 }
 
 /// The log of one node.

@@ -783,7 +783,7 @@ impl<S: Storage> Raft<S> {
             rlog!(self.logger, Error, "invalid transition [leader -> candidate]");
             return;
         }
-        self.reset(self.term + 1);
+        self.reset(self.term.saturating_add(1));
         self.vote = self.id;
         self.state = StateType::Candidate;
         rlog!(self.logger, Info, "{:x} became candidate at term {}", self.id, self.term);
@@ -882,7 +882,7 @@ impl<S: Storage> Raft<S> {
         let (term, vote_msg) = if t == CampaignType::PreElection {
             self.become_pre_candidate();
             // Pre-votes ask about the next term without incrementing ours.
-            (self.term + 1, MessageType::MsgPreVote)
+            (self.term.saturating_add(1), MessageType::MsgPreVote)
         } else {
             self.become_candidate();
             (self.term, MessageType::MsgVote)
@@ -941,6 +941,25 @@ impl<S: Storage> Raft<S> {
     pub fn step(&mut self, m: Message) -> Result<()> {
         if let Some(e) = &self.fatal {
             return Err(e.clone());
+        }
+        let snap_max = m.snapshot.as_ref().is_some_and(|s| s.index() == u64::MAX || s.term() == u64::MAX);
+        if m.term == u64::MAX || m.index == u64::MAX || m.log_term == u64::MAX || snap_max {
+            // No real log gets there; such values could only overflow.
+            return Err(Error::Decode(format!("{:?} with an out-of-range term or index", m.r#type())));
+        }
+        if m.term == 0
+            && matches!(
+                m.r#type(),
+                MessageType::MsgVote | MessageType::MsgPreVote | MessageType::MsgVoteResp | MessageType::MsgPreVoteResp
+            )
+        {
+            // Campaign messages are always about a term; without one they
+            // are malformed (etcd would crash answering them).
+            return Err(Error::Decode(format!("{:?} without a term", m.r#type())));
+        }
+        if m.r#type() == MessageType::MsgApp {
+            // A malformed append is refused before it can touch the log.
+            crate::log::check_append(m.term, EntryId { term: m.log_term, index: m.index }, &m.entries)?;
         }
         let res = self.step_inner(m);
         self.check_log();
@@ -1357,6 +1376,12 @@ impl<S: Storage> Raft<S> {
 
     fn handle_append_response(&mut self, m: &Message) {
         let from = m.from;
+        if !m.reject && m.index > self.raft_log.last_index() {
+            // An ack for entries we never had is bogus; believing it would
+            // let a peer commit entries that do not exist.
+            rlog!(self.logger, Warn, "{:x} ignored MsgAppResp from {:x} for index {} beyond our log", self.id, from, m.index);
+            return;
+        }
         let pr = self.trk.progress.get_mut(&from).expect("caller checked");
         pr.recent_active = true;
 
@@ -1763,7 +1788,7 @@ impl<S: Storage> Raft<S> {
         if self.state != StateType::Follower {
             // Defense in depth: never restore as leader or candidate.
             rlog!(self.logger, Warn, "{:x} attempted to restore snapshot as leader; should never happen", self.id);
-            self.become_follower(self.term + 1, NONE);
+            self.become_follower(self.term.saturating_add(1), NONE);
             return false;
         }
         let cs = s.conf_state();

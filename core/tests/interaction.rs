@@ -64,6 +64,5 @@ fn conformance() {
         }
     }
     println!("conformance: {passed} passed, {} failed", failed.len());
-    eprintln!("conformance: {passed} passed, {} failed", failed.len());
     assert!(failed.is_empty(), "failing conformance scripts: {failed:?}");
 }
