@@ -1336,6 +1336,7 @@ impl<S: Storage> Raft<S> {
                 Ok(cc) => cc,
                 Err(e) => return Err(Error::ConfChange(format!("malformed conf change in proposal: {e}"))),
             };
+            cc.as_v2().check()?;
             let already_pending = self.pending_conf_index > self.raft_log.applied;
             let already_joint = !self.trk.config.voters.outgoing.is_empty();
             let wants_leave_joint = cc.as_v2().changes.is_empty();
@@ -1864,6 +1865,10 @@ impl<S: Storage> Raft<S> {
 
     /// Applies a committed configuration change; returns the new ConfState.
     pub fn apply_conf_change(&mut self, cc: ConfChangeV2) -> Result<ConfState> {
+        if let Some(e) = &self.fatal {
+            return Err(e.clone());
+        }
+        cc.check()?;
         let changer = Changer { tracker: &self.trk, last_index: self.raft_log.last_index() };
         let (cfg, prs) = if cc.leave_joint() {
             changer.leave_joint()?

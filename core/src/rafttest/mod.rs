@@ -1,6 +1,7 @@
 //! The scripted multi-node harness (etcd's rafttest) and the datadriven
 //! script reader. Public behind the `rafttest` feature.
 
+pub mod cluster;
 pub mod confchange_runner;
 pub mod datadriven;
 pub mod interaction;
