@@ -14,5 +14,7 @@ test: test-core
 test-core:
 	$(CARGO) test -p polyraft --features rafttest -- --show-output
 
-## demo: until the key-value demo lands, the demo is the test run.
-demo: test
+## demo: a three-node cluster in one process electing, replicating,
+## losing its leader and recovering.
+demo:
+	$(CARGO) run -q -p polyraft --features rafttest --example demo
