@@ -4,7 +4,10 @@ CARGO ?= cargo
 POLYRAFT_CONFORMANCE_DIR ?= $(abspath $(CURDIR)/../shared/conformance/etcd-raft)
 export POLYRAFT_CONFORMANCE_DIR
 
-.PHONY: test test-core demo
+.PHONY: test test-core demo sim
+
+SEEDS ?= 100000
+START ?= 0
 
 ## test: every test of every language binding that exists so far.
 test: test-core
@@ -18,3 +21,8 @@ test-core:
 ## losing its leader and recovering.
 demo:
 	$(CARGO) run -q -p polyraft --features rafttest --example demo
+
+## sim: the chaos simulation over many seeds (release build):
+## make sim SEEDS=100000 START=0
+sim:
+	$(CARGO) run --release -q -p polyraft --features rafttest --example sim -- --seeds $(SEEDS) --start $(START)

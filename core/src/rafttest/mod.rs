@@ -6,3 +6,4 @@ pub mod confchange_runner;
 pub mod datadriven;
 pub mod interaction;
 pub mod quorum_runner;
+pub mod sim;

@@ -1,0 +1,815 @@
+//! A seeded, deterministic chaos simulation of 3–7 nodes: lossy,
+//! duplicating, reordering network with full and partial partitions,
+//! crashes that lose unpersisted state, compaction and snapshots, random
+//! membership changes, leader transfers and ReadIndex. Raft's safety
+//! properties are checked after every step; after the faults stop, the
+//! healed cluster must elect a leader and commit within a bound.
+//!
+//! Everything derives from the seed, so a failure replays exactly:
+//! `cargo run -p polyraft --features rafttest --example sim -- --seeds 1 --start SEED`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::cluster::conf_change_of;
+use crate::logger::NoopLogger;
+use crate::raftpb::{
+    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, EntryType, Message, MessageType,
+};
+use crate::{Config, MemoryStorage, Peer, RawNode, SnapshotStatus, StateType, Storage};
+
+/// Counts of what a run did.
+#[derive(Debug, Default, Clone)]
+pub struct SimStats {
+    /// Seeds run.
+    pub seeds: u64,
+    /// Ticks simulated (all nodes tick once per tick).
+    pub ticks: u64,
+    /// Ready cycles processed.
+    pub readies: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Messages dropped by the network (loss, partitions, crashed targets).
+    pub dropped: u64,
+    /// Messages duplicated.
+    pub duplicated: u64,
+    /// Messages delayed by at least one tick (reordering).
+    pub delayed: u64,
+    /// Partitions installed (full or partial).
+    pub partitions: u64,
+    /// Node crashes.
+    pub crashes: u64,
+    /// Snapshots taken with log compaction.
+    pub compactions: u64,
+    /// Conf changes proposed.
+    pub conf_changes: u64,
+    /// Leader transfers requested.
+    pub transfers: u64,
+    /// ReadIndex requests issued.
+    pub reads: u64,
+    /// Client proposals issued.
+    pub proposals: u64,
+}
+
+impl SimStats {
+    /// Adds another run's counts.
+    pub fn add(&mut self, o: &SimStats) {
+        self.seeds += o.seeds;
+        self.ticks += o.ticks;
+        self.readies += o.readies;
+        self.delivered += o.delivered;
+        self.dropped += o.dropped;
+        self.duplicated += o.duplicated;
+        self.delayed += o.delayed;
+        self.partitions += o.partitions;
+        self.crashes += o.crashes;
+        self.compactions += o.compactions;
+        self.conf_changes += o.conf_changes;
+        self.transfers += o.transfers;
+        self.reads += o.reads;
+        self.proposals += o.proposals;
+    }
+}
+
+impl fmt::Display for SimStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seeds={} ticks={} readies={} delivered={} dropped={} duplicated={} delayed={} partitions={} crashes={} compactions={} conf_changes={} transfers={} reads={} proposals={}",
+            self.seeds, self.ticks, self.readies, self.delivered, self.dropped, self.duplicated, self.delayed,
+            self.partitions, self.crashes, self.compactions, self.conf_changes, self.transfers, self.reads, self.proposals
+        )
+    }
+}
+
+/// One applied entry of the replicated "state machine" (a log of payloads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Applied {
+    index: u64,
+    term: u64,
+    data: Bytes,
+}
+
+/// A node: alive (`raw` set) or crashed; storage and the applied state
+/// survive crashes (they are what was persisted).
+struct SimNode {
+    raw: Option<RawNode<MemoryStorage>>,
+    storage: MemoryStorage,
+    applied: Vec<Applied>,
+    app_index: u64,
+    conf_state: ConfState,
+    last_commit: u64,
+    /// Applied its own removal: the application shut it down for good.
+    removed: bool,
+    /// Saw itself in an applied configuration (a node replaying history
+    /// from index 1 passes through configurations without itself).
+    was_member: bool,
+}
+
+/// The seed's world.
+struct World {
+    rng: fastrand::Rng,
+    seed: u64,
+    cfg: Config,
+    nodes: BTreeMap<u64, SimNode>,
+    /// (deliver at tick, message).
+    net: Vec<(u64, Message)>,
+    /// Links that drop everything: (from, to).
+    cut: BTreeSet<(u64, u64)>,
+    now: u64,
+    loss: f64,
+    dup: f64,
+    max_delay: u64,
+    leaders: HashMap<u64, u64>,
+    /// index -> (term, data, is a normal entry) of every entry applied
+    /// anywhere.
+    committed: BTreeMap<u64, (u64, Bytes, bool)>,
+    acked: BTreeSet<Bytes>,
+    reads: HashMap<Bytes, u64>,
+    next_payload: u64,
+    stats: SimStats,
+}
+
+type Check = Result<(), String>;
+
+fn encode_state(applied: &[Applied]) -> Bytes {
+    let mut b = BytesMut::new();
+    for a in applied {
+        b.put_u64(a.index);
+        b.put_u64(a.term);
+        b.put_u32(a.data.len() as u32);
+        b.put_slice(&a.data);
+    }
+    b.freeze()
+}
+
+fn decode_state(mut b: Bytes) -> Vec<Applied> {
+    let mut out = Vec::new();
+    while b.remaining() >= 20 {
+        let index = b.get_u64();
+        let term = b.get_u64();
+        let n = b.get_u32() as usize;
+        let data = b.split_to(n.min(b.remaining()));
+        out.push(Applied { index, term, data });
+    }
+    out
+}
+
+impl World {
+    fn new(seed: u64) -> Result<World, String> {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let n = rng.u64(3..=5);
+        let cfg = Config {
+            election_tick: 10,
+            heartbeat_tick: 1,
+            pre_vote: rng.bool(),
+            check_quorum: rng.bool(),
+            max_size_per_msg: if rng.bool() { u64::MAX } else { 64 },
+            max_inflight_msgs: rng.usize(1..=8),
+            logger: Some(std::sync::Arc::new(NoopLogger)),
+            ..Config::default()
+        };
+        let mut w = World {
+            loss: [0.0, 0.02, 0.1, 0.25][rng.usize(0..4)],
+            dup: [0.0, 0.05][rng.usize(0..2)],
+            max_delay: rng.u64(0..=3),
+            rng,
+            seed,
+            cfg,
+            nodes: BTreeMap::new(),
+            net: Vec::new(),
+            cut: BTreeSet::new(),
+            now: 0,
+            leaders: HashMap::new(),
+            committed: BTreeMap::new(),
+            acked: BTreeSet::new(),
+            reads: HashMap::new(),
+            next_payload: 0,
+            stats: SimStats { seeds: 1, ..Default::default() },
+        };
+        let peers: Vec<Peer> = (1..=n).map(|id| Peer { id, ..Default::default() }).collect();
+        for id in 1..=n {
+            w.add_fresh(id, Some(&peers))?;
+        }
+        Ok(w)
+    }
+
+    fn node_config(&self, id: u64, applied: u64) -> Config {
+        let mut c = self.cfg.clone();
+        c.id = id;
+        c.applied = applied;
+        let mut rng = fastrand::Rng::with_seed(self.seed ^ (id << 32) ^ self.now);
+        c.election_tick = 10;
+        let _ = rng.u8(..);
+        c
+    }
+
+    fn seeded(&self, raw: &mut RawNode<MemoryStorage>, id: u64) {
+        raw.raft_mut().seed_rng(self.seed.wrapping_mul(31).wrapping_add(id).wrapping_add(self.now << 8));
+    }
+
+    /// A brand-new node with empty storage (bootstrapped with `peers` when
+    /// it is one of the founders).
+    fn add_fresh(&mut self, id: u64, peers: Option<&[Peer]>) -> Check {
+        let storage = MemoryStorage::new();
+        let mut raw = RawNode::new(&self.node_config(id, 0), storage.clone()).map_err(|e| e.to_string())?;
+        self.seeded(&mut raw, id);
+        if let Some(p) = peers {
+            raw.bootstrap(p).map_err(|e| e.to_string())?;
+        }
+        self.nodes.insert(
+            id,
+            SimNode { raw: Some(raw), storage, applied: Vec::new(), app_index: 0, conf_state: ConfState::default(), last_commit: 0, removed: false, was_member: false },
+        );
+        Ok(())
+    }
+
+    fn fail(&self, what: impl fmt::Display) -> String {
+        format!(
+            "seed {} tick {}: {what}\nreplay: cargo run -p polyraft --features rafttest --example sim -- --seeds 1 --start {}",
+            self.seed, self.now, self.seed
+        )
+    }
+
+    fn crash(&mut self, id: u64) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            if n.raw.take().is_some() {
+                self.stats.crashes += 1;
+            }
+        }
+    }
+
+    /// Restarts from what was persisted: the storage (made to carry the
+    /// applied configuration as a snapshot) and the applied state.
+    fn restart(&mut self, id: u64) -> Check {
+        let cfg = {
+            let n = &self.nodes[&id];
+            if n.raw.is_some() || n.removed {
+                return Ok(());
+            }
+            self.node_config(id, n.app_index)
+        };
+        let n = self.nodes.get_mut(&id).expect("exists");
+        let snap_index = n.storage.snapshot().map_err(|e| e.to_string())?.index();
+        if n.app_index > snap_index {
+            n.storage
+                .create_snapshot(n.app_index, Some(n.conf_state.clone()), encode_state(&n.applied))
+                .map_err(|e| format!("restart {id}: {e}"))?;
+        }
+        let mut raw = RawNode::new(&cfg, n.storage.clone()).map_err(|e| format!("restart {id}: {e}"))?;
+        raw.raft_mut().seed_rng(self.seed ^ id ^ (self.now << 16));
+        self.nodes.get_mut(&id).expect("exists").raw = Some(raw);
+        Ok(())
+    }
+
+    fn send(&mut self, m: Message) {
+        // Forwarded proposals are not duplicated: raft forwards them
+        // at-least-once, and exactly-once is the client's job (it would
+        // dedupe by request id), not raft's.
+        let dup_ok = m.r#type() != MessageType::MsgProp;
+        let reps = if dup_ok && self.rng.f64() < self.dup { 2 } else { 1 };
+        if reps == 2 {
+            self.stats.duplicated += 1;
+        }
+        for _ in 0..reps {
+            let delay = if self.max_delay == 0 { 0 } else { self.rng.u64(0..=self.max_delay) };
+            if delay > 0 {
+                self.stats.delayed += 1;
+            }
+            self.net.push((self.now + delay, m.clone()));
+        }
+    }
+
+    /// One Ready cycle of `id`, with every check that depends on it.
+    fn process_ready(&mut self, id: u64) -> Result<bool, String> {
+        let Some(n) = self.nodes.get_mut(&id) else { return Ok(false) };
+        let Some(raw) = n.raw.as_mut() else { return Ok(false) };
+        if !raw.has_ready() {
+            return Ok(false);
+        }
+        let rd = raw.ready();
+        self.stats.readies += 1;
+        let term = raw.raft().term;
+        let became_leader = rd.soft_state.is_some_and(|s| s.raft_state == StateType::Leader);
+        if let Some(snap) = rd.snapshot.clone() {
+            n.storage.apply_snapshot(snap.clone()).map_err(|e| format!("apply snapshot on {id}: {e}"))?;
+            // The state machine jumps to the snapshot's state.
+            n.applied = decode_state(snap.data.clone());
+            n.app_index = snap.index();
+            n.conf_state = snap.conf_state();
+        }
+        n.storage.append(&rd.entries).map_err(|e| format!("append on {id}: {e}"))?;
+        if let Some(hs) = rd.hard_state {
+            if hs.commit < n.last_commit {
+                let msg = format!("node {id} commit went back from {} to {}", n.last_commit, hs.commit);
+                return Err(self.fail(msg));
+            }
+            n.last_commit = hs.commit;
+            n.storage.set_hard_state(hs);
+        }
+        let mut newly = Vec::new();
+        for e in &rd.committed_entries {
+            if e.index != n.app_index + 1 {
+                let msg = format!("node {id} applied index {} after {}", e.index, n.app_index);
+                return Err(self.fail(msg));
+            }
+            if let Some(cc) = conf_change_of(e).map_err(|x| x.to_string())? {
+                let raw = n.raw.as_mut().expect("alive");
+                match raw.apply_conf_change(cc.clone()) {
+                    Ok(cs) => n.conf_state = cs,
+                    Err(err) => {
+                        let msg = format!("node {id} could not apply committed conf change {cc:?}: {err}");
+                        return Err(self.fail(msg));
+                    }
+                }
+            }
+            n.app_index = e.index;
+            let a = Applied { index: e.index, term: e.term, data: e.data.clone() };
+            let normal = e.r#type() == EntryType::EntryNormal;
+            if normal && !e.data.is_empty() {
+                n.applied.push(a.clone());
+            }
+            newly.push((a, normal));
+        }
+        let cs = &n.conf_state;
+        let member = cs.voters.iter().chain(&cs.learners).chain(&cs.voters_outgoing).any(|&v| v == id);
+        let retire = n.was_member && !member;
+        n.was_member |= member;
+        let read_states = rd.read_states.clone();
+        let msgs = rd.messages;
+        let raw = n.raw.as_mut().expect("alive");
+        raw.advance().map_err(|e| format!("advance on {id}: {e}"))?;
+        let first_index = raw.raft().raft_log.first_index();
+        if retire {
+            // Like etcd's server, stop a member once it applied its removal.
+            n.raw = None;
+            n.removed = true;
+        }
+
+        if became_leader {
+            if let Some(&other) = self.leaders.get(&term) {
+                if other != id {
+                    return Err(self.fail(format!("two leaders in term {term}: {other} and {id}")));
+                }
+            }
+            self.leaders.insert(term, id);
+            // Leader completeness: every committed entry is in its log.
+            if let Some(raw) = self.nodes[&id].raw.as_ref() {
+                for (&i, (t, _, _)) in self.committed.range(first_index..) {
+                    let have = raw.raft().raft_log.term(i).ok();
+                    if have != Some(*t) {
+                        return Err(self.fail(format!(
+                            "leader {id} of term {term} lacks committed entry {i} (term {t}); has {have:?}"
+                        )));
+                    }
+                }
+            }
+        }
+        for (a, normal) in newly {
+            match self.committed.get(&a.index) {
+                Some((t, d, _)) if *t != a.term || *d != a.data => {
+                    return Err(self.fail(format!(
+                        "state machine safety: node {id} applied {}/{} but {}/{} was applied elsewhere",
+                        a.term, a.index, t, a.index
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    if normal && !a.data.is_empty() {
+                        self.acked.insert(a.data.clone());
+                    }
+                    self.committed.insert(a.index, (a.term, a.data, normal));
+                }
+            }
+        }
+        for rs in read_states {
+            if let Some(&floor) = self.reads.get(&rs.request_ctx) {
+                if rs.index < floor {
+                    return Err(self.fail(format!(
+                        "read {:?} on {id} answered at index {} below {floor}, committed when it was issued",
+                        rs.request_ctx, rs.index
+                    )));
+                }
+            }
+        }
+        for m in msgs {
+            if m.r#type() == MessageType::MsgSnap {
+                // The application reports snapshot delivery.
+                self.net_snapshot(id, &m);
+            }
+            self.send(m);
+        }
+        Ok(true)
+    }
+
+    fn net_snapshot(&mut self, from: u64, m: &Message) {
+        let ok = !self.cut.contains(&(from, m.to)) && self.nodes.get(&m.to).is_some_and(|n| n.raw.is_some());
+        if let Some(raw) = self.nodes.get_mut(&from).and_then(|n| n.raw.as_mut()) {
+            raw.report_snapshot(m.to, if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure });
+        }
+    }
+
+    /// Processes Readies and delivers due messages until quiet.
+    fn settle(&mut self) -> Check {
+        for _ in 0..200 {
+            let mut moved = false;
+            let ids: Vec<u64> = self.nodes.keys().copied().collect();
+            for &id in &ids {
+                moved |= self.process_ready(id)?;
+            }
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net).into_iter().partition(|(t, _)| *t <= self.now);
+            self.net = later;
+            for (_, m) in due {
+                moved = true;
+                let lost = self.rng.f64() < self.loss || self.cut.contains(&(m.from, m.to));
+                match self.nodes.get_mut(&m.to).and_then(|n| n.raw.as_mut()) {
+                    Some(raw) if !lost => {
+                        let _ = raw.step(m);
+                        self.stats.delivered += 1;
+                    }
+                    _ => self.stats.dropped += 1,
+                }
+            }
+            if !moved {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn leader(&self) -> Option<u64> {
+        self.nodes
+            .iter()
+            .filter_map(|(&id, n)| n.raw.as_ref().map(|r| (id, r)))
+            .filter(|(_, r)| r.raft().state == StateType::Leader)
+            .max_by_key(|(_, r)| r.raft().term)
+            .map(|(id, _)| id)
+    }
+
+    fn max_commit(&self) -> u64 {
+        self.nodes.values().filter_map(|n| n.raw.as_ref()).map(|r| r.raft().raft_log.committed).max().unwrap_or(0)
+    }
+
+    fn propose(&mut self, id: u64) {
+        self.next_payload += 1;
+        let data = Bytes::from(format!("p{}", self.next_payload));
+        if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
+            let _ = raw.propose(data);
+            self.stats.proposals += 1;
+        }
+    }
+
+    fn random_conf_change(&mut self, leader: u64) -> Check {
+        let cs = self.nodes[&leader].conf_state.clone();
+        let voters: Vec<u64> = cs.voters.clone();
+        let learners: Vec<u64> = cs.learners.clone();
+        let single = |t: ConfChangeType, id: u64| ConfChangeSingle { r#type: t as i32, node_id: id };
+        let cc = if !cs.voters_outgoing.is_empty() {
+            ConfChangeV2::default()
+        } else {
+            let members: BTreeSet<u64> = voters.iter().chain(&learners).copied().collect();
+            let outsiders: Vec<u64> = (1..=7).filter(|id| !members.contains(id)).collect();
+            match self.rng.u8(0..5) {
+                0 if !outsiders.is_empty() => {
+                    let id = outsiders[self.rng.usize(0..outsiders.len())];
+                    // A (re)added id starts from scratch.
+                    self.nodes.remove(&id);
+                    self.add_fresh(id, None)?;
+                    ConfChangeV2 { changes: vec![single(ConfChangeType::ConfChangeAddLearnerNode, id)], ..Default::default() }
+                }
+                1 if !learners.is_empty() => {
+                    let id = learners[self.rng.usize(0..learners.len())];
+                    ConfChangeV2 { changes: vec![single(ConfChangeType::ConfChangeAddNode, id)], ..Default::default() }
+                }
+                2 if voters.len() > 3 => {
+                    let id = voters[self.rng.usize(0..voters.len())];
+                    let t = if self.rng.bool() { ConfChangeType::ConfChangeRemoveNode } else { ConfChangeType::ConfChangeAddLearnerNode };
+                    ConfChangeV2 { changes: vec![single(t, id)], ..Default::default() }
+                }
+                3 if !learners.is_empty() && voters.len() >= 3 => {
+                    // Joint: promote a learner and demote or remove a voter.
+                    let add = learners[self.rng.usize(0..learners.len())];
+                    let out = voters[self.rng.usize(0..voters.len())];
+                    let t = if self.rng.bool() { ConfChangeType::ConfChangeRemoveNode } else { ConfChangeType::ConfChangeAddLearnerNode };
+                    let transition = [ConfChangeTransition::Auto, ConfChangeTransition::JointImplicit, ConfChangeTransition::JointExplicit][self.rng.usize(0..3)];
+                    ConfChangeV2 {
+                        transition: transition as i32,
+                        changes: vec![single(ConfChangeType::ConfChangeAddNode, add), single(t, out)],
+                        ..Default::default()
+                    }
+                }
+                _ if !learners.is_empty() => {
+                    let id = learners[self.rng.usize(0..learners.len())];
+                    ConfChangeV2 { changes: vec![single(ConfChangeType::ConfChangeRemoveNode, id)], ..Default::default() }
+                }
+                _ => return Ok(()),
+            }
+        };
+        if let Some(raw) = self.nodes.get_mut(&leader).and_then(|n| n.raw.as_mut()) {
+            let _ = raw.propose_conf_change(cc);
+            self.stats.conf_changes += 1;
+        }
+        Ok(())
+    }
+
+    fn random_partition(&mut self) {
+        self.cut.clear();
+        let ids: Vec<u64> = self.nodes.keys().copied().collect();
+        self.stats.partitions += 1;
+        if self.rng.bool() {
+            // Full split into two sides.
+            let side: BTreeSet<u64> = ids.iter().copied().filter(|_| self.rng.bool()).collect();
+            for &a in &ids {
+                for &b in &ids {
+                    if side.contains(&a) != side.contains(&b) {
+                        self.cut.insert((a, b));
+                    }
+                }
+            }
+        } else {
+            // Partial: some links fail, possibly one way (A sees B, B sees
+            // C, A does not see C).
+            for _ in 0..self.rng.usize(1..=3) {
+                let a = ids[self.rng.usize(0..ids.len())];
+                let b = ids[self.rng.usize(0..ids.len())];
+                if a != b {
+                    self.cut.insert((a, b));
+                    if self.rng.bool() {
+                        self.cut.insert((b, a));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes a snapshot of the applied state (no compaction). Snapshots
+    /// must be refreshed after membership changes: a node added after the
+    /// newest snapshot rejects it (it is not in its ConfState), as in etcd.
+    fn refresh_snapshot(&mut self, id: u64) -> Check {
+        let n = self.nodes.get_mut(&id).expect("exists");
+        let snap_index = n.storage.snapshot().map_err(|e| e.to_string())?.index();
+        if n.raw.is_some() && n.app_index > snap_index {
+            n.storage
+                .create_snapshot(n.app_index, Some(n.conf_state.clone()), encode_state(&n.applied))
+                .map_err(|e| format!("snapshot on {id}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn compact(&mut self, id: u64) -> Check {
+        let n = self.nodes.get_mut(&id).expect("exists");
+        if n.raw.is_none() || n.app_index < 3 {
+            return Ok(());
+        }
+        let snap_index = n.storage.snapshot().map_err(|e| e.to_string())?.index();
+        if n.app_index <= snap_index {
+            return Ok(());
+        }
+        n.storage
+            .create_snapshot(n.app_index, Some(n.conf_state.clone()), encode_state(&n.applied))
+            .map_err(|e| format!("snapshot on {id}: {e}"))?;
+        let keep = 2;
+        let to = n.app_index.saturating_sub(keep);
+        if to > n.storage.first_index().map_err(|e| e.to_string())? {
+            n.storage.compact(to).map_err(|e| format!("compact on {id}: {e}"))?;
+            self.stats.compactions += 1;
+        }
+        Ok(())
+    }
+
+    /// Log matching between every pair of live logs: agreeing on an
+    /// entry's term implies agreeing on everything before it.
+    fn check_log_matching(&self) -> Check {
+        let logs: Vec<(u64, Vec<(u64, u64, Bytes)>)> = self
+            .nodes
+            .iter()
+            .filter_map(|(&id, n)| n.raw.as_ref().map(|r| (id, r)))
+            .map(|(id, r)| (id, r.raft().raft_log.all_entries().into_iter().map(|e| (e.index, e.term, e.data)).collect()))
+            .collect();
+        for (i, (a_id, a)) in logs.iter().enumerate() {
+            for (b_id, b) in &logs[i + 1..] {
+                let bm: HashMap<u64, (u64, &Bytes)> = b.iter().map(|(x, t, d)| (*x, (*t, d))).collect();
+                // From the highest common entry with equal terms downwards,
+                // everything must match.
+                let mut matched = false;
+                for (idx, t, d) in a.iter().rev() {
+                    match bm.get(idx) {
+                        Some((bt, bd)) if matched || bt == t => {
+                            if bt != t || *bd != d {
+                                return Err(self.fail(format!(
+                                    "log matching: nodes {a_id} and {b_id} agree below index {idx} on a term but differ at {idx}"
+                                )));
+                            }
+                            matched = true;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self, faults: bool) -> Check {
+        self.now += 1;
+        self.stats.ticks += 1;
+        let ids: Vec<u64> = self.nodes.keys().copied().collect();
+        if faults {
+            if self.rng.f64() < 0.03 {
+                self.random_partition();
+            } else if self.rng.f64() < 0.05 {
+                self.cut.clear();
+            }
+            if self.rng.f64() < 0.01 {
+                let id = ids[self.rng.usize(0..ids.len())];
+                self.crash(id);
+            }
+            for &id in &ids {
+                if self.nodes[&id].raw.is_none() && self.rng.f64() < 0.1 {
+                    self.restart(id)?;
+                }
+            }
+        }
+        for &id in &ids {
+            if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
+                raw.tick();
+            }
+        }
+        if self.rng.f64() < 0.3 {
+            let id = ids[self.rng.usize(0..ids.len())];
+            self.propose(id);
+        }
+        if faults {
+            if let Some(l) = self.leader() {
+                if self.rng.f64() < 0.03 {
+                    self.random_conf_change(l)?;
+                }
+                if self.rng.f64() < 0.01 {
+                    let to = ids[self.rng.usize(0..ids.len())];
+                    if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+                        raw.transfer_leader(to);
+                        self.stats.transfers += 1;
+                    }
+                }
+            }
+            if self.rng.f64() < 0.05 {
+                let id = ids[self.rng.usize(0..ids.len())];
+                let ctx = Bytes::from(format!("r{}", self.now));
+                let floor = self.max_commit();
+                if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
+                    self.reads.insert(ctx.clone(), floor);
+                    let _ = raw.read_index(ctx);
+                    self.stats.reads += 1;
+                }
+            }
+            for &id in &ids {
+                if self.rng.f64() < 0.02 {
+                    self.compact(id)?;
+                }
+            }
+        }
+        self.settle()?;
+        if self.now % 10 == 0 {
+            self.check_log_matching()?;
+        }
+        Ok(())
+    }
+
+    /// Heals everything and requires progress: a leader, and a new
+    /// proposal applied, within a bound.
+    fn liveness(&mut self) -> Check {
+        self.cut.clear();
+        self.loss = 0.0;
+        self.dup = 0.0;
+        self.max_delay = 0;
+        // Members of the newest configuration survive; others are retired
+        // (an application stops removed nodes).
+        let newest = self
+            .nodes
+            .values()
+            .max_by_key(|n| (n.app_index, n.last_commit))
+            .map(|n| n.conf_state.clone())
+            .unwrap_or_default();
+        let members: BTreeSet<u64> =
+            newest.voters.iter().chain(&newest.learners).chain(&newest.voters_outgoing).copied().collect();
+        let ids: Vec<u64> = self.nodes.keys().copied().collect();
+        for id in ids {
+            if members.contains(&id) {
+                self.restart(id)?;
+            } else {
+                self.crash(id);
+            }
+        }
+        let probe = Bytes::from(format!("live-{}", self.seed));
+        let mut proposed_at = None;
+        for _ in 0..400 {
+            self.tick(false)?;
+            if self.now % 10 == 0 {
+                let ids: Vec<u64> = self.nodes.keys().copied().collect();
+                for id in ids {
+                    self.refresh_snapshot(id)?;
+                }
+            }
+            if let Some(l) = self.leader() {
+                if proposed_at.is_none_or(|t| self.now - t > 30) {
+                    if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
+                        if raw.propose(probe.clone()).is_ok() {
+                            proposed_at = Some(self.now);
+                        }
+                    }
+                }
+            }
+            if self.acked.contains(&probe) {
+                return self.check_history(&members);
+            }
+        }
+        let detail = self.leader().and_then(|l| self.nodes[&l].raw.as_ref()).map(|r| {
+            let st = r.status();
+            format!(
+                "term {} config {} log [{}] progress {:?}",
+                r.raft().term,
+                st.config,
+                r.raft().raft_log,
+                st.progress.iter().map(|(id, p)| format!("{id}: {p}")).collect::<Vec<_>>()
+            )
+        });
+        let alive: Vec<u64> = self.nodes.iter().filter(|(_, n)| n.raw.is_some()).map(|(&id, _)| id).collect();
+        Err(self.fail(format!(
+            "no progress within 400 ticks after healing (leader {:?}: {detail:?}; alive {alive:?}; members {members:?})",
+            self.leader()
+        )))
+    }
+
+    /// Every acknowledged proposal is applied exactly once, in one order,
+    /// on every surviving member that caught up.
+    fn check_history(&mut self, members: &BTreeSet<u64>) -> Check {
+        for _ in 0..100 {
+            self.tick(false)?;
+            if self.now % 10 == 0 {
+                let ids: Vec<u64> = self.nodes.keys().copied().collect();
+                for id in ids {
+                    self.refresh_snapshot(id)?;
+                }
+            }
+        }
+        // Conf changes proposed before healing may have landed since: check
+        // the members of the leader's configuration now.
+        let final_members: BTreeSet<u64> = match self.leader() {
+            Some(l) => {
+                let cs = &self.nodes[&l].conf_state;
+                cs.voters.iter().chain(&cs.learners).chain(&cs.voters_outgoing).copied().collect()
+            }
+            None => members.clone(),
+        };
+        let members = &final_members;
+        let order: Vec<&Bytes> =
+            self.committed.values().filter(|(_, d, normal)| *normal && !d.is_empty()).map(|(_, d, _)| d).collect();
+        for id in members {
+            let n = &self.nodes[id];
+            let mut seen = BTreeSet::new();
+            for a in &n.applied {
+                if !seen.insert(a.data.clone()) {
+                    return Err(self.fail(format!("node {id} applied {:?} twice", a.data)));
+                }
+            }
+            let mine: Vec<&Bytes> = n.applied.iter().map(|a| &a.data).collect();
+            if mine.len() > order.len() || mine[..] != order[..mine.len()] {
+                return Err(self.fail(format!("node {id} applied payloads in a different order")));
+            }
+            if n.raw.is_some() && mine.len() < order.len() {
+                let lead = self.leader();
+                let pr = lead
+                    .and_then(|l| self.nodes[&l].raw.as_ref())
+                    .and_then(|r| r.raft().trk.progress.get(id).map(|p| p.to_string()));
+                let st = n.raw.as_ref().map(|r| (r.raft().state, r.raft().term, r.raft().raft_log.to_string()));
+                return Err(self.fail(format!(
+                    "node {id} applied {} of {} acknowledged payloads after healing (leader {lead:?}, its progress {pr:?}, node {st:?})",
+                    mine.len(),
+                    order.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs one seed: a fault phase of `ticks` ticks, then the liveness phase.
+pub fn run_seed(seed: u64, ticks: u64) -> Result<SimStats, String> {
+    let mut w = World::new(seed)?;
+    for _ in 0..ticks {
+        w.tick(true)?;
+    }
+    w.liveness()?;
+    Ok(w.stats)
+}
+
+/// Runs `count` seeds from `start`; returns the totals or the first failure.
+pub fn run_seeds(start: u64, count: u64, ticks: u64) -> Result<SimStats, String> {
+    let mut total = SimStats::default();
+    for seed in start..start + count {
+        total.add(&run_seed(seed, ticks)?);
+    }
+    Ok(total)
+}
