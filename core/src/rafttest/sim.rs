@@ -702,7 +702,9 @@ impl World {
                 self.crash(id);
             }
         }
-        let probe = Bytes::from(format!("live-{}", self.seed));
+        // Each attempt carries a fresh payload: re-proposing the same bytes
+        // would make a retried proposal look like a duplicate apply.
+        let mut probes: Vec<Bytes> = Vec::new();
         let mut proposed_at = None;
         for _ in 0..400 {
             self.tick(false)?;
@@ -714,14 +716,16 @@ impl World {
             }
             if let Some(l) = self.leader() {
                 if proposed_at.is_none_or(|t| self.now - t > 30) {
+                    let probe = Bytes::from(format!("live-{}-{}", self.seed, probes.len()));
                     if let Some(raw) = self.nodes.get_mut(&l).and_then(|n| n.raw.as_mut()) {
                         if raw.propose(probe.clone()).is_ok() {
                             proposed_at = Some(self.now);
+                            probes.push(probe);
                         }
                     }
                 }
             }
-            if self.acked.contains(&probe) {
+            if probes.iter().any(|p| self.acked.contains(p)) {
                 return self.check_history(&members);
             }
         }
