@@ -685,10 +685,38 @@ impl World {
             }
         }
         self.settle()?;
+        if std::env::var_os("POLYRAFT_SIM_TRACE").is_some() {
+            let states: Vec<String> = self
+                .nodes
+                .iter()
+                .filter_map(|(i, n)| n.raw.as_ref().map(|r| format!("{i}:{:?}/t{}/l{}/c{}/ee{}", r.raft().state, r.raft().term, r.raft().lead, r.raft().raft_log.committed, r.raft().election_elapsed())))
+                .collect();
+            eprintln!("tick {} {}", self.now, states.join(" "));
+        }
         if self.now % 10 == 0 {
             self.check_log_matching()?;
         }
         Ok(())
+    }
+
+    /// What an application does once the cluster works again (etcd's
+    /// server learns membership from its peers): stop nodes that the
+    /// leader's applied configuration no longer contains, unless they are
+    /// joining after it. Without PreVote and CheckQuorum such a node would
+    /// otherwise disrupt elections forever (Raft §6), in etcd as here.
+    fn retire_non_members(&mut self) {
+        let Some(l) = self.leader() else { return };
+        let (cs, applied) = {
+            let n = &self.nodes[&l];
+            (n.conf_state.clone(), n.app_index)
+        };
+        let members: BTreeSet<u64> = cs.voters.iter().chain(&cs.learners).chain(&cs.voters_outgoing).copied().collect();
+        for (id, n) in self.nodes.iter_mut() {
+            if n.raw.is_some() && !members.contains(id) && n.joined_at <= applied {
+                n.raw = None;
+                n.removed = true;
+            }
+        }
     }
 
     /// Heals everything and requires progress: a leader, and a new
@@ -722,6 +750,7 @@ impl World {
         let mut proposed_at = None;
         for _ in 0..400 {
             self.tick(false)?;
+            self.retire_non_members();
             if self.now % 10 == 0 {
                 let ids: Vec<u64> = self.nodes.keys().copied().collect();
                 for id in ids {
@@ -765,6 +794,7 @@ impl World {
     fn check_history(&mut self, members: &BTreeSet<u64>) -> Check {
         for _ in 0..100 {
             self.tick(false)?;
+            self.retire_non_members();
             if self.now % 10 == 0 {
                 let ids: Vec<u64> = self.nodes.keys().copied().collect();
                 for id in ids {
@@ -802,6 +832,23 @@ impl World {
                     .and_then(|l| self.nodes[&l].raw.as_ref())
                     .and_then(|r| r.raft().trk.progress.get(id).map(|p| p.to_string()));
                 let st = n.raw.as_ref().map(|r| (r.raft().state, r.raft().term, r.raft().raft_log.to_string()));
+                let world: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|(i, x)| {
+                        format!(
+                            "{i}: alive={} removed={} app={} cs={:?}/{:?}/{:?} state={:?}",
+                            x.raw.is_some(),
+                            x.removed,
+                            x.app_index,
+                            x.conf_state.voters,
+                            x.conf_state.learners,
+                            x.conf_state.voters_outgoing,
+                            x.raw.as_ref().map(|r| (r.raft().state, r.raft().term, r.raft().lead))
+                        )
+                    })
+                    .collect();
+                let st = (st, world);
                 return Err(self.fail(format!(
                     "node {id} applied {} of {} acknowledged payloads after healing (leader {lead:?}, its progress {pr:?}, node {st:?})",
                     mine.len(),
