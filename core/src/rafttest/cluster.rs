@@ -169,3 +169,44 @@ pub fn conf_change_of(e: &Entry) -> Result<Option<ConfChangeV2>> {
         EntryType::EntryNormal => None,
     })
 }
+
+/// Runs Ready cycles on a lone node (persisting into `s`, applying
+/// nothing) until it has no more work or 16 cycles passed.
+pub fn drain(rn: &mut RawNode<MemoryStorage>, s: &MemoryStorage) {
+    for _ in 0..16 {
+        if !rn.has_ready() {
+            return;
+        }
+        let rd = rn.ready();
+        if let Some(snap) = rd.snapshot.clone() {
+            let _ = s.apply_snapshot(snap);
+        }
+        let _ = s.append(&rd.entries);
+        if let Some(hs) = rd.hard_state {
+            s.set_hard_state(hs);
+        }
+        if rn.advance().is_err() {
+            return;
+        }
+    }
+}
+
+/// Node 1 of voters {1,2,3} (learner 4) brought into a role: 0 follower of
+/// 2, 1 pre-candidate, 2 candidate, anything else leader. For robustness
+/// tests and fuzzing that step arbitrary messages into every role.
+pub fn node_in_role(role: u8) -> Result<(RawNode<MemoryStorage>, MemoryStorage)> {
+    let s = MemoryStorage::new_with_conf_state(ConfState { voters: vec![1, 2, 3], learners: vec![4], ..Default::default() });
+    let cfg = Config { id: 1, pre_vote: role == 1, check_quorum: true, ..test_config() };
+    let mut rn = RawNode::new(&cfg, s.clone())?;
+    match role {
+        0 => rn.step(msg(MessageType::MsgHeartbeat, 2, 1, 1))?,
+        1 | 2 => rn.campaign()?,
+        _ => {
+            rn.campaign()?;
+            drain(&mut rn, &s);
+            rn.step(msg(MessageType::MsgVoteResp, 2, 1, 1))?;
+        }
+    }
+    drain(&mut rn, &s);
+    Ok((rn, s))
+}
