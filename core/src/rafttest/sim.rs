@@ -137,6 +137,10 @@ struct World {
 
 type Check = Result<(), String>;
 
+fn is_member(cs: &ConfState, id: u64) -> bool {
+    cs.voters.iter().chain(&cs.learners).chain(&cs.voters_outgoing).any(|&v| v == id)
+}
+
 fn encode_state(applied: &[Applied]) -> Bytes {
     let mut b = BytesMut::new();
     for a in applied {
@@ -216,6 +220,9 @@ impl World {
     /// A brand-new node with empty storage (bootstrapped with `peers` when
     /// it is one of the founders).
     fn add_fresh(&mut self, id: u64, peers: Option<&[Peer]>, joined_at: u64) -> Check {
+        if std::env::var_os("POLYRAFT_SIM_TRACE").is_some() {
+            eprintln!("add {id} joined_at {joined_at} tick {}", self.now);
+        }
         let storage = MemoryStorage::new();
         let mut raw = RawNode::new(&self.node_config(id, 0), storage.clone()).map_err(|e| e.to_string())?;
         self.seeded(&mut raw, id);
@@ -320,11 +327,16 @@ impl World {
             }
             if let Some(cc) = conf_change_of(e).map_err(|x| x.to_string())? {
                 let raw = n.raw.as_mut().expect("alive");
+                let before = is_member(&n.conf_state, id);
                 match raw.apply_conf_change(cc.clone()) {
                     Ok(cs) => {
-                        let member = cs.voters.iter().chain(&cs.learners).chain(&cs.voters_outgoing).any(|&v| v == id);
-                        if !member && e.index > n.joined_at && n.app_index > 0 {
+                        // Only a change that drops us (not replaying history
+                        // from an empty config after a restart) retires us.
+                        let after = is_member(&cs, id);
+                        if before && !after && e.index > n.joined_at {
                             n.retire = true;
+                        } else if after {
+                            n.retire = false;
                         }
                         n.conf_state = cs;
                     }
@@ -352,6 +364,9 @@ impl World {
             // Like etcd's server, stop a member once it applied its removal.
             n.raw = None;
             n.removed = true;
+            if std::env::var_os("POLYRAFT_SIM_TRACE").is_some() {
+                eprintln!("retire {id} at app {} joined {} cs {:?}", n.app_index, n.joined_at, n.conf_state);
+            }
         }
 
         if became_leader {
