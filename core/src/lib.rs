@@ -8,6 +8,8 @@
 //! Modules follow etcd's packages so that every rule is where a reader of
 //! etcd raft expects it.
 
+#![warn(missing_docs)]
+
 pub mod confchange;
 pub mod describe;
 mod error;

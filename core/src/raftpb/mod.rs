@@ -3,7 +3,13 @@
 //! (ConfChangeI, the "v1 l2 r3 u4" text form, emptiness checks, message
 //! classification).
 
-include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
+/// The prost-generated types; documented in `proto/raftpb.proto`, which
+/// mirrors etcd's raft.proto field for field.
+#[allow(missing_docs)]
+mod generated {
+    include!(concat!(env!("OUT_DIR"), "/raftpb.rs"));
+}
+pub use generated::*;
 
 use bytes::Bytes;
 
