@@ -236,6 +236,28 @@ impl World {
         Ok(())
     }
 
+    /// Every node's state, for failure reports.
+    fn describe_world(&self) -> String {
+        let mut out = String::new();
+        for (id, n) in &self.nodes {
+            let r = n.raw.as_ref().map(|r| {
+                format!(
+                    "{:?} term {} lead {} log [{}] raft config {}",
+                    r.raft().state,
+                    r.raft().term,
+                    r.raft().lead,
+                    r.raft().raft_log,
+                    r.raft().trk.config
+                )
+            });
+            out.push_str(&format!(
+                "  node {id}: app {} applied cs {:?}/{:?}/{:?} removed {} -> {r:?}\n",
+                n.app_index, n.conf_state.voters, n.conf_state.learners, n.conf_state.voters_outgoing, n.removed
+            ));
+        }
+        out
+    }
+
     fn fail(&self, what: impl fmt::Display) -> String {
         format!(
             "seed {} tick {}: {what}\nreplay: cargo run -p polyraft --features rafttest --example sim -- --seeds 1 --start {}",
@@ -381,8 +403,9 @@ impl World {
                 for (&i, (t, _, _)) in self.committed.range(first_index..) {
                     let have = raw.raft().raft_log.term(i).ok();
                     if have != Some(*t) {
+                        let world = self.describe_world();
                         return Err(self.fail(format!(
-                            "leader {id} of term {term} lacks committed entry {i} (term {t}); has {have:?}"
+                            "leader {id} of term {term} lacks committed entry {i} (term {t}); has {have:?}\n{world}"
                         )));
                     }
                 }
@@ -490,13 +513,12 @@ impl World {
         let cc = if !cs.voters_outgoing.is_empty() {
             ConfChangeV2::default()
         } else {
-            let members: BTreeSet<u64> = voters.iter().chain(&learners).copied().collect();
-            let outsiders: Vec<u64> = (1..=7).filter(|id| !members.contains(id)).collect();
+            let members = voters.len() + learners.len();
             match self.rng.u8(0..5) {
-                0 if !outsiders.is_empty() => {
-                    let id = outsiders[self.rng.usize(0..outsiders.len())];
-                    // A (re)added id starts from scratch.
-                    self.nodes.remove(&id);
+                0 if members < 7 => {
+                    // Ids are never reused (as etcd requires): a wiped node
+                    // under an old id would be a voter that lost its disk.
+                    let id = self.nodes.keys().max().copied().unwrap_or(0) + 1;
                     let joined_at = self.nodes[&leader].raw.as_ref().map_or(0, |r| r.raft().raft_log.last_index());
                     self.add_fresh(id, None, joined_at)?;
                     ConfChangeV2 { changes: vec![single(ConfChangeType::ConfChangeAddLearnerNode, id)], ..Default::default() }
