@@ -16,7 +16,8 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use super::cluster::conf_change_of;
 use crate::logger::NoopLogger;
 use crate::raftpb::{
-    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, EntryType, Message, MessageType,
+    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, HardState, Message,
+    MessageType, Snapshot,
 };
 use crate::{Config, MemoryStorage, Peer, RawNode, SnapshotStatus, StateType, Storage};
 
@@ -109,6 +110,11 @@ struct SimNode {
     joined_at: u64,
     /// Set when it applies its own removal (after `joined_at`).
     retire: bool,
+    /// MsgStorageAppend jobs not yet done (async storage writes); lost in a
+    /// crash, like anything unpersisted.
+    append_work: Vec<Message>,
+    /// MsgStorageApply jobs not yet done.
+    apply_work: Vec<Message>,
 }
 
 /// The seed's world.
@@ -172,6 +178,7 @@ impl World {
             election_tick: 10,
             heartbeat_tick: 1,
             pre_vote: rng.bool(),
+            async_storage_writes: rng.bool(),
             check_quorum: rng.bool(),
             max_size_per_msg: if rng.bool() { u64::MAX } else { 64 },
             max_inflight_msgs: rng.usize(1..=8),
@@ -231,7 +238,7 @@ impl World {
         }
         self.nodes.insert(
             id,
-            SimNode { raw: Some(raw), storage, applied: Vec::new(), app_index: 0, conf_state: ConfState::default(), last_commit: 0, removed: false, joined_at, retire: false },
+            SimNode { raw: Some(raw), storage, applied: Vec::new(), app_index: 0, conf_state: ConfState::default(), last_commit: 0, removed: false, joined_at, retire: false, append_work: Vec::new(), apply_work: Vec::new() },
         );
         Ok(())
     }
@@ -270,6 +277,8 @@ impl World {
             if n.raw.take().is_some() {
                 self.stats.crashes += 1;
             }
+            n.append_work.clear();
+            n.apply_work.clear();
         }
     }
 
@@ -314,7 +323,9 @@ impl World {
         }
     }
 
-    /// One Ready cycle of `id`, with every check that depends on it.
+    /// One Ready cycle of `id`, with every check that depends on it. With
+    /// async storage writes the persistence and apply work is queued for the
+    /// node's storage threads instead (see `run_storage_work`).
     fn process_ready(&mut self, id: u64) -> Result<bool, String> {
         let Some(n) = self.nodes.get_mut(&id) else { return Ok(false) };
         let Some(raw) = n.raw.as_mut() else { return Ok(false) };
@@ -324,16 +335,109 @@ impl World {
         let rd = raw.ready();
         self.stats.readies += 1;
         let term = raw.raft().term;
+        let first_index = raw.raft().raft_log.first_index();
         let became_leader = rd.soft_state.is_some_and(|s| s.raft_state == StateType::Leader);
-        if let Some(snap) = rd.snapshot.clone() {
+        if became_leader {
+            self.check_new_leader(id, term, first_index)?;
+        }
+        self.check_reads(id, &rd.read_states)?;
+        if self.cfg.async_storage_writes {
+            let n = self.nodes.get_mut(&id).expect("exists");
+            let mut out = Vec::new();
+            for m in rd.messages {
+                match m.to {
+                    crate::LOCAL_APPEND_THREAD => n.append_work.push(m),
+                    crate::LOCAL_APPLY_THREAD => n.apply_work.push(m),
+                    _ => out.push(m),
+                }
+            }
+            self.send_all(id, out);
+            return Ok(true);
+        }
+        self.persist(id, rd.hard_state, &rd.entries, rd.snapshot.clone())?;
+        let retire = self.apply(id, &rd.committed_entries)?;
+        let n = self.nodes.get_mut(&id).expect("exists");
+        if let Some(raw) = n.raw.as_mut() {
+            raw.advance().map_err(|e| format!("advance on {id}: {e}"))?;
+        }
+        if retire {
+            self.retire(id);
+        }
+        self.send_all(id, rd.messages);
+        Ok(true)
+    }
+
+    /// Runs one queued storage-thread job per node (async storage writes):
+    /// persist or apply, then deliver the responses the node attached.
+    fn run_storage_work(&mut self, id: u64) -> Result<bool, String> {
+        let n = self.nodes.get_mut(&id).expect("exists");
+        if n.raw.is_none() {
+            return Ok(false);
+        }
+        let (resps, retire) = if !n.append_work.is_empty() {
+            let m = n.append_work.remove(0);
+            let hs = HardState { term: m.term, vote: m.vote, commit: m.commit };
+            let hs = (hs != HardState::default()).then_some(hs);
+            self.persist(id, hs, &m.entries, m.snapshot.clone())?;
+            (m.responses, false)
+        } else if !n.apply_work.is_empty() {
+            let m = n.apply_work.remove(0);
+            let retire = self.apply(id, &m.entries)?;
+            (m.responses, retire)
+        } else {
+            return Ok(false);
+        };
+        let mut out = Vec::new();
+        for r in resps {
+            if r.to == id {
+                if let Some(raw) = self.nodes.get_mut(&id).and_then(|n| n.raw.as_mut()) {
+                    let _ = raw.step(r);
+                }
+            } else {
+                out.push(r);
+            }
+        }
+        if retire {
+            self.retire(id);
+        }
+        self.send_all(id, out);
+        Ok(true)
+    }
+
+    fn retire(&mut self, id: u64) {
+        // Like etcd's server, stop a member once it applied its removal.
+        let n = self.nodes.get_mut(&id).expect("exists");
+        n.raw = None;
+        n.removed = true;
+        n.append_work.clear();
+        n.apply_work.clear();
+        if std::env::var_os("POLYRAFT_SIM_TRACE").is_some() {
+            eprintln!("retire {id} at app {} joined {} cs {:?}", n.app_index, n.joined_at, n.conf_state);
+        }
+    }
+
+    fn send_all(&mut self, from: u64, msgs: Vec<Message>) {
+        for m in msgs {
+            if m.r#type() == MessageType::MsgSnap {
+                // The application reports snapshot delivery.
+                self.net_snapshot(from, &m);
+            }
+            self.send(m);
+        }
+    }
+
+    /// Writes a HardState, entries or a snapshot to `id`'s storage.
+    fn persist(&mut self, id: u64, hs: Option<HardState>, entries: &[Entry], snap: Option<Snapshot>) -> Check {
+        let n = self.nodes.get_mut(&id).expect("exists");
+        if let Some(snap) = snap.filter(|s| s.index() > 0) {
             n.storage.apply_snapshot(snap.clone()).map_err(|e| format!("apply snapshot on {id}: {e}"))?;
             // The state machine jumps to the snapshot's state.
             n.applied = decode_state(snap.data.clone());
             n.app_index = snap.index();
             n.conf_state = snap.conf_state();
         }
-        n.storage.append(&rd.entries).map_err(|e| format!("append on {id}: {e}"))?;
-        if let Some(hs) = rd.hard_state {
+        n.storage.append(entries).map_err(|e| format!("append on {id}: {e}"))?;
+        if let Some(hs) = hs {
             if hs.commit < n.last_commit {
                 let msg = format!("node {id} commit went back from {} to {}", n.last_commit, hs.commit);
                 return Err(self.fail(msg));
@@ -341,14 +445,21 @@ impl World {
             n.last_commit = hs.commit;
             n.storage.set_hard_state(hs);
         }
+        Ok(())
+    }
+
+    /// Applies committed entries on `id` and checks state-machine safety.
+    /// Returns whether the node applied its own removal.
+    fn apply(&mut self, id: u64, ents: &[Entry]) -> Result<bool, String> {
+        let n = self.nodes.get_mut(&id).expect("exists");
         let mut newly = Vec::new();
-        for e in &rd.committed_entries {
+        for e in ents {
             if e.index != n.app_index + 1 {
                 let msg = format!("node {id} applied index {} after {}", e.index, n.app_index);
                 return Err(self.fail(msg));
             }
             if let Some(cc) = conf_change_of(e).map_err(|x| x.to_string())? {
-                let raw = n.raw.as_mut().expect("alive");
+                let Some(raw) = n.raw.as_mut() else { break };
                 let before = is_member(&n.conf_state, id);
                 match raw.apply_conf_change(cc.clone()) {
                     Ok(cs) => {
@@ -377,40 +488,6 @@ impl World {
             newly.push((a, normal));
         }
         let retire = std::mem::take(&mut n.retire);
-        let read_states = rd.read_states.clone();
-        let msgs = rd.messages;
-        let raw = n.raw.as_mut().expect("alive");
-        raw.advance().map_err(|e| format!("advance on {id}: {e}"))?;
-        let first_index = raw.raft().raft_log.first_index();
-        if retire {
-            // Like etcd's server, stop a member once it applied its removal.
-            n.raw = None;
-            n.removed = true;
-            if std::env::var_os("POLYRAFT_SIM_TRACE").is_some() {
-                eprintln!("retire {id} at app {} joined {} cs {:?}", n.app_index, n.joined_at, n.conf_state);
-            }
-        }
-
-        if became_leader {
-            if let Some(&other) = self.leaders.get(&term) {
-                if other != id {
-                    return Err(self.fail(format!("two leaders in term {term}: {other} and {id}")));
-                }
-            }
-            self.leaders.insert(term, id);
-            // Leader completeness: every committed entry is in its log.
-            if let Some(raw) = self.nodes[&id].raw.as_ref() {
-                for (&i, (t, _, _)) in self.committed.range(first_index..) {
-                    let have = raw.raft().raft_log.term(i).ok();
-                    if have != Some(*t) {
-                        let world = self.describe_world();
-                        return Err(self.fail(format!(
-                            "leader {id} of term {term} lacks committed entry {i} (term {t}); has {have:?}\n{world}"
-                        )));
-                    }
-                }
-            }
-        }
         for (a, normal) in newly {
             match self.committed.get(&a.index) {
                 Some((t, d, _)) if *t != a.term || *d != a.data => {
@@ -428,6 +505,35 @@ impl World {
                 }
             }
         }
+        Ok(retire)
+    }
+
+    /// Election safety and leader completeness for a node that just became
+    /// leader of `term`.
+    fn check_new_leader(&mut self, id: u64, term: u64, first_index: u64) -> Check {
+        if let Some(&other) = self.leaders.get(&term) {
+            if other != id {
+                return Err(self.fail(format!("two leaders in term {term}: {other} and {id}")));
+            }
+        }
+        self.leaders.insert(term, id);
+        if let Some(raw) = self.nodes[&id].raw.as_ref() {
+            for (&i, (t, _, _)) in self.committed.range(first_index..) {
+                let have = raw.raft().raft_log.term(i).ok();
+                if have != Some(*t) {
+                    let world = self.describe_world();
+                    return Err(self.fail(format!(
+                        "leader {id} of term {term} lacks committed entry {i} (term {t}); has {have:?}\n{world}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A ReadIndex answer is never below what was committed when the read
+    /// was issued.
+    fn check_reads(&self, id: u64, read_states: &[crate::ReadState]) -> Check {
         for rs in read_states {
             if let Some(&floor) = self.reads.get(&rs.request_ctx) {
                 if rs.index < floor {
@@ -438,14 +544,7 @@ impl World {
                 }
             }
         }
-        for m in msgs {
-            if m.r#type() == MessageType::MsgSnap {
-                // The application reports snapshot delivery.
-                self.net_snapshot(id, &m);
-            }
-            self.send(m);
-        }
-        Ok(true)
+        Ok(())
     }
 
     fn net_snapshot(&mut self, from: u64, m: &Message) {
@@ -462,6 +561,14 @@ impl World {
             let ids: Vec<u64> = self.nodes.keys().copied().collect();
             for &id in &ids {
                 moved |= self.process_ready(id)?;
+            }
+            for &id in &ids {
+                // Storage threads lag behind at random (async writes).
+                if self.rng.f64() < 0.7 {
+                    moved |= self.run_storage_work(id)?;
+                } else if !self.nodes[&id].append_work.is_empty() || !self.nodes[&id].apply_work.is_empty() {
+                    moved = true;
+                }
             }
             let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.net).into_iter().partition(|(t, _)| *t <= self.now);
             self.net = later;
