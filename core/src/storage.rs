@@ -119,6 +119,11 @@ impl MemoryStorage {
         if i > last {
             return Err(Error::Storage(format!("snapshot {i} is out of bound lastindex({last})")));
         }
+        if i < s.offset() {
+            // Compacted past `i` already (compaction may run ahead of the
+            // snapshot): its term is gone.
+            return Err(Error::Compacted);
+        }
         let term = s.ents[(i - s.offset()) as usize].term;
         let meta = s.snapshot.metadata.get_or_insert_with(Default::default);
         meta.index = i;

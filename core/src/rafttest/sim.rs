@@ -135,9 +135,10 @@ struct World {
     dup: f64,
     max_delay: u64,
     leaders: HashMap<u64, u64>,
-    /// index -> (term, data, is a normal entry) of every entry applied
-    /// anywhere.
-    committed: BTreeMap<u64, (u64, Bytes, bool)>,
+    /// index -> (term, data, is a normal entry, term of the first node
+    /// seen applying it) of every entry applied anywhere. The last value
+    /// bounds the term in which the entry was committed from above.
+    committed: BTreeMap<u64, (u64, Bytes, bool, u64)>,
     acked: BTreeSet<Bytes>,
     reads: HashMap<Bytes, u64>,
     next_payload: u64,
@@ -456,6 +457,7 @@ impl World {
     /// Returns whether the node applied its own removal.
     fn apply(&mut self, id: u64, ents: &[Entry]) -> Result<bool, String> {
         let n = self.nodes.get_mut(&id).expect("exists");
+        let seen_term = n.raw.as_ref().map_or(u64::MAX, |r| r.raft().term);
         let mut newly = Vec::new();
         for e in ents {
             if e.index <= n.snap_floor && e.index <= n.app_index {
@@ -498,7 +500,7 @@ impl World {
         let retire = std::mem::take(&mut n.retire);
         for (a, normal) in newly {
             match self.committed.get(&a.index) {
-                Some((t, d, _)) if *t != a.term || *d != a.data => {
+                Some((t, d, _, _)) if *t != a.term || *d != a.data => {
                     return Err(self.fail(format!(
                         "state machine safety: node {id} applied {}/{} but {}/{} was applied elsewhere",
                         a.term, a.index, t, a.index
@@ -509,7 +511,7 @@ impl World {
                     if normal && !a.data.is_empty() {
                         self.acked.insert(a.data.clone());
                     }
-                    self.committed.insert(a.index, (a.term, a.data, normal));
+                    self.committed.insert(a.index, (a.term, a.data, normal, seen_term));
                 }
             }
         }
@@ -526,7 +528,12 @@ impl World {
         }
         self.leaders.insert(term, id);
         if let Some(raw) = self.nodes[&id].raw.as_ref() {
-            for (&i, (t, _, _)) in self.committed.range(first_index..) {
+            // Entries known committed before `term` began (a leader's Ready
+            // may be processed after later terms committed more).
+            for (&i, (t, _, _, seen)) in self.committed.range(first_index..) {
+                if *seen >= term {
+                    continue;
+                }
                 let have = raw.raft().raft_log.term(i).ok();
                 if have != Some(*t) {
                     let world = self.describe_world();
@@ -965,7 +972,7 @@ impl World {
         };
         let members = &final_members;
         let order: Vec<&Bytes> =
-            self.committed.values().filter(|(_, d, normal)| *normal && !d.is_empty()).map(|(_, d, _)| d).collect();
+            self.committed.values().filter(|(_, d, normal, _)| *normal && !d.is_empty()).map(|(_, d, _, _)| d).collect();
         for id in members {
             let n = &self.nodes[id];
             let mut seen = BTreeSet::new();

@@ -82,3 +82,13 @@ fn append_overwrites_and_ignores_compacted() {
     assert_eq!(s.last_index().unwrap(), 4);
     assert!(matches!(s.append(&[ent(7, 7)]), Err(Error::Storage(_))));
 }
+
+#[test]
+fn snapshot_below_a_compaction_is_an_error() {
+    // Found by fuzzing: compaction can run ahead of the last snapshot.
+    let s = storage_345();
+    s.append(&[ent(6, 6), ent(7, 7)]).unwrap();
+    s.compact(6).unwrap();
+    assert_eq!(s.create_snapshot(4, None, Bytes::new()), Err(Error::Compacted));
+    assert_eq!(s.create_snapshot(6, None, Bytes::new()).unwrap().index(), 6);
+}
