@@ -170,6 +170,282 @@ typedef uint32_t polyraft_result;
 #endif // __cplusplus
 
 /**
+ * Entry types (raftpb EntryType), the values of polyraft_entry.entry_type.
+ */
+enum polyraft_entry_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * An application entry.
+   */
+  POLYRAFT_ENTRY_NORMAL = 0,
+  /**
+   * An encoded ConfChange (v1).
+   */
+  POLYRAFT_ENTRY_CONF_CHANGE = 1,
+  /**
+   * An encoded ConfChangeV2.
+   */
+  POLYRAFT_ENTRY_CONF_CHANGE_V2 = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_entry_type polyraft_entry_type;
+#else
+typedef uint32_t polyraft_entry_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Message types (raftpb MessageType), the values of polyraft_message.msg_type.
+ */
+enum polyraft_message_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * MsgHup (local).
+   */
+  POLYRAFT_MSG_HUP = 0,
+  /**
+   * MsgBeat (local).
+   */
+  POLYRAFT_MSG_BEAT = 1,
+  /**
+   * MsgProp.
+   */
+  POLYRAFT_MSG_PROP = 2,
+  /**
+   * MsgApp.
+   */
+  POLYRAFT_MSG_APP = 3,
+  /**
+   * MsgAppResp.
+   */
+  POLYRAFT_MSG_APP_RESP = 4,
+  /**
+   * MsgVote.
+   */
+  POLYRAFT_MSG_VOTE = 5,
+  /**
+   * MsgVoteResp.
+   */
+  POLYRAFT_MSG_VOTE_RESP = 6,
+  /**
+   * MsgSnap.
+   */
+  POLYRAFT_MSG_SNAP = 7,
+  /**
+   * MsgHeartbeat.
+   */
+  POLYRAFT_MSG_HEARTBEAT = 8,
+  /**
+   * MsgHeartbeatResp.
+   */
+  POLYRAFT_MSG_HEARTBEAT_RESP = 9,
+  /**
+   * MsgUnreachable (local).
+   */
+  POLYRAFT_MSG_UNREACHABLE = 10,
+  /**
+   * MsgSnapStatus (local).
+   */
+  POLYRAFT_MSG_SNAP_STATUS = 11,
+  /**
+   * MsgCheckQuorum (local).
+   */
+  POLYRAFT_MSG_CHECK_QUORUM = 12,
+  /**
+   * MsgTransferLeader.
+   */
+  POLYRAFT_MSG_TRANSFER_LEADER = 13,
+  /**
+   * MsgTimeoutNow.
+   */
+  POLYRAFT_MSG_TIMEOUT_NOW = 14,
+  /**
+   * MsgReadIndex.
+   */
+  POLYRAFT_MSG_READ_INDEX = 15,
+  /**
+   * MsgReadIndexResp.
+   */
+  POLYRAFT_MSG_READ_INDEX_RESP = 16,
+  /**
+   * MsgPreVote.
+   */
+  POLYRAFT_MSG_PRE_VOTE = 17,
+  /**
+   * MsgPreVoteResp.
+   */
+  POLYRAFT_MSG_PRE_VOTE_RESP = 18,
+  /**
+   * MsgStorageAppend (async storage writes: persist, then deliver the
+   * responses).
+   */
+  POLYRAFT_MSG_STORAGE_APPEND = 19,
+  /**
+   * MsgStorageAppendResp.
+   */
+  POLYRAFT_MSG_STORAGE_APPEND_RESP = 20,
+  /**
+   * MsgStorageApply (async storage writes: apply, then deliver the
+   * responses).
+   */
+  POLYRAFT_MSG_STORAGE_APPLY = 21,
+  /**
+   * MsgStorageApplyResp.
+   */
+  POLYRAFT_MSG_STORAGE_APPLY_RESP = 22,
+  /**
+   * MsgForgetLeader.
+   */
+  POLYRAFT_MSG_FORGET_LEADER = 23,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_message_type polyraft_message_type;
+#else
+typedef uint32_t polyraft_message_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Configuration change types (raftpb ConfChangeType).
+ */
+enum polyraft_conf_change_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Add a voter (or promote a learner).
+   */
+  POLYRAFT_CONF_CHANGE_ADD_NODE = 0,
+  /**
+   * Remove a node.
+   */
+  POLYRAFT_CONF_CHANGE_REMOVE_NODE = 1,
+  /**
+   * Update a node (no effect on the configuration).
+   */
+  POLYRAFT_CONF_CHANGE_UPDATE_NODE = 2,
+  /**
+   * Add a learner (or demote a voter).
+   */
+  POLYRAFT_CONF_CHANGE_ADD_LEARNER_NODE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_conf_change_type polyraft_conf_change_type;
+#else
+typedef uint32_t polyraft_conf_change_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Joint-consensus transitions of a ConfChangeV2.
+ */
+enum polyraft_conf_change_transition
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Joint only when needed (several changes), left automatically.
+   */
+  POLYRAFT_TRANSITION_AUTO = 0,
+  /**
+   * Always joint, left automatically.
+   */
+  POLYRAFT_TRANSITION_JOINT_IMPLICIT = 1,
+  /**
+   * Always joint, left by an explicit empty ConfChangeV2.
+   */
+  POLYRAFT_TRANSITION_JOINT_EXPLICIT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_conf_change_transition polyraft_conf_change_transition;
+#else
+typedef uint32_t polyraft_conf_change_transition;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A node's role (polyraft_soft_state.raft_state).
+ */
+enum polyraft_state_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * StateFollower.
+   */
+  POLYRAFT_STATE_FOLLOWER = 0,
+  /**
+   * StateCandidate.
+   */
+  POLYRAFT_STATE_CANDIDATE = 1,
+  /**
+   * StateLeader.
+   */
+  POLYRAFT_STATE_LEADER = 2,
+  /**
+   * StatePreCandidate.
+   */
+  POLYRAFT_STATE_PRE_CANDIDATE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_state_type polyraft_state_type;
+#else
+typedef uint32_t polyraft_state_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Log levels for polyraft_config.log_level.
+ */
+enum polyraft_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Per-message detail.
+   */
+  POLYRAFT_LOG_DEBUG = 0,
+  /**
+   * Elections, leadership, configuration changes (the default).
+   */
+  POLYRAFT_LOG_INFO = 1,
+  /**
+   * Unexpected but handled situations.
+   */
+  POLYRAFT_LOG_WARN = 2,
+  /**
+   * Failures.
+   */
+  POLYRAFT_LOG_ERROR = 3,
+  /**
+   * Nothing is logged.
+   */
+  POLYRAFT_LOG_OFF = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_log_level polyraft_log_level;
+#else
+typedef uint32_t polyraft_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An owned byte buffer produced by the library (the encode helpers).
  * Read it with polyraft_buffer_data; release it with polyraft_buffer_free.
  */
