@@ -794,7 +794,7 @@ typedef struct polyraft_hard_state {
  * the call. Runs inside the node call that logs; must not call into the
  * node.
  */
-typedef void (*polyraft_log_callback)(size_t ctx, uint32_t level, const char *msg, size_t len);
+typedef void (*polyraft_log_callback)(uintptr_t ctx, uint32_t level, const char *msg, size_t len);
 
 /**
  * A node's configuration: every field of etcd raft's Config. Fill it with
@@ -886,7 +886,7 @@ typedef struct polyraft_config {
   /**
    * Passed to log_callback.
    */
-  size_t log_ctx;
+  uintptr_t log_ctx;
 } polyraft_config;
 
 /**
@@ -925,14 +925,14 @@ typedef struct polyraft_storage_vtable {
    * Passed back to every callback; owned by the node once
    * polyraft_node_new_custom returns POLYRAFT_OK.
    */
-  size_t ctx;
+  uintptr_t ctx;
   /**
    * The saved hard state (write `*hs`, zeroed beforehand) and
    * configuration (polyraft_conf_state_sink_set; the latest snapshot's
    * ConfState updated by every applied conf change). Called once, by
    * polyraft_node_new_custom.
    */
-  polyraft_storage_status (*initial_state)(size_t ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
+  polyraft_storage_status (*initial_state)(uintptr_t ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
   /**
    * Entries [lo, hi): push them in order with polyraft_entry_sink_push,
    * stopping once their encoded size (polyraft_entry.encoded_len as the
@@ -940,29 +940,29 @@ typedef struct polyraft_storage_vtable {
    * but always at least one. lo is at least first_index and hi at most
    * last_index + 1.
    */
-  polyraft_storage_status (*entries)(size_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
+  polyraft_storage_status (*entries)(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
   /**
    * Term of entry `index` (first_index - 1 <= index <= last_index) into
    * `*term`; POLYRAFT_STORAGE_COMPACTED below, POLYRAFT_STORAGE_UNAVAILABLE above.
    */
-  polyraft_storage_status (*term)(size_t ctx, uint64_t index, uint64_t *term);
+  polyraft_storage_status (*term)(uintptr_t ctx, uint64_t index, uint64_t *term);
   /**
    * Index of the first entry still readable (snapshot index + 1) into `*index`.
    */
-  polyraft_storage_status (*first_index)(size_t ctx, uint64_t *index);
+  polyraft_storage_status (*first_index)(uintptr_t ctx, uint64_t *index);
   /**
    * Index of the last entry (the snapshot's index when no entry follows it).
    */
-  polyraft_storage_status (*last_index)(size_t ctx, uint64_t *index);
+  polyraft_storage_status (*last_index)(uintptr_t ctx, uint64_t *index);
   /**
    * The latest snapshot, through polyraft_snapshot_sink_set (not calling it
    * means an empty snapshot).
    */
-  polyraft_storage_status (*snapshot)(size_t ctx, struct polyraft_snapshot_sink *sink);
+  polyraft_storage_status (*snapshot)(uintptr_t ctx, struct polyraft_snapshot_sink *sink);
   /**
    * Called exactly once, by polyraft_node_free, to release `ctx`. May be NULL.
    */
-  void (*destroy)(size_t ctx);
+  void (*destroy)(uintptr_t ctx);
 } polyraft_storage_vtable;
 
 /**
