@@ -29,13 +29,20 @@ C_VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect,possible \
 	--suppressions=$(C_ROOT)/tests/c/valgrind.supp
 
-.PHONY: test-c header install-c polyraft.pc c-lib c-header-check c-tests c-tests-asan c-tests-valgrind c-example
+# The static library's system dependencies (rustc --print native-static-libs).
+C_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+.PHONY: test-c header install-c polyraft.pc c-rust-tests c-lib c-header-check c-tests c-tests-asan c-tests-valgrind c-example
 
 ## test-c: the C ABI: header drift check, C tests plain, under ASan+UBSan
 ## and under valgrind, and the README example through pkg-config.
 # The steps run in this order (each depends on the one before).
-test-c: c-header-check c-tests c-tests-asan c-tests-valgrind c-example
-	@echo "test-c: all C tests passed (plain, ASan+UBSan, valgrind, example)"
+test-c: c-rust-tests c-header-check c-tests c-tests-asan c-tests-valgrind c-example
+	@echo "test-c: all C tests passed (plain, ASan+UBSan, valgrind, example shared and static)"
+
+# The panic boundary's own tests (a panic cannot be provoked from C).
+c-rust-tests:
+	$(CARGO) test -p polyraft-ffi
 
 c-lib:
 	$(CARGO) build -p polyraft-ffi
@@ -95,6 +102,10 @@ c-example: c-lib c-tests-valgrind $(C_TARGET)/polyraft.pc | $(C_OUT)
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic $(C_ROOT)/tests/c/example.c -o $(C_OUT)/example \
 		$$(PKG_CONFIG_PATH=$(C_TARGET) $(PKG_CONFIG) --cflags --libs polyraft)
 	$(C_OUT)/example
+	@echo "== example (static library)"
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -I$(C_ROOT)/include $(C_ROOT)/tests/c/example.c \
+		-o $(C_OUT)/example-static $(C_LIBDIR)/libpolyraft.a $(C_STATIC_LIBS)
+	$(C_OUT)/example-static
 
 ## install-c: install libpolyraft (release), polyraft.h and polyraft.pc
 ## under PREFIX (default /usr/local); DESTDIR is honoured.
