@@ -409,6 +409,31 @@ typedef uint32_t polyraft_state_type;
 #endif // __cplusplus
 
 /**
+ * How read-only requests are confirmed (polyraft_config.read_only_option).
+ */
+enum polyraft_read_only_option
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Confirm leadership with a quorum of heartbeat acks (linearizable).
+   */
+  POLYRAFT_READ_ONLY_SAFE = 0,
+  /**
+   * Rely on the leader lease; requires check_quorum. Clock-drift sensitive.
+   */
+  POLYRAFT_READ_ONLY_LEASE_BASED = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_read_only_option polyraft_read_only_option;
+#else
+typedef uint32_t polyraft_read_only_option;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Log levels for polyraft_config.log_level.
  */
 enum polyraft_log_level
@@ -853,8 +878,8 @@ typedef struct polyraft_config {
    */
   bool pre_vote;
   /**
-   * 0: ReadOnlySafe (quorum-confirmed reads, the default);
-   * 1: ReadOnlyLeaseBased (requires check_quorum).
+   * A polyraft_read_only_option value: POLYRAFT_READ_ONLY_SAFE (the
+   * default) or POLYRAFT_READ_ONLY_LEASE_BASED (requires check_quorum).
    */
   uint32_t read_only_option;
   /**
@@ -934,11 +959,10 @@ typedef struct polyraft_storage_vtable {
    */
   polyraft_storage_status (*initial_state)(uintptr_t ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
   /**
-   * Entries [lo, hi): push them in order with polyraft_entry_sink_push,
-   * stopping once their encoded size (polyraft_entry.encoded_len as the
-   * library computes it, or simply data length + 16) exceeds max_size,
-   * but always at least one. lo is at least first_index and hi at most
-   * last_index + 1.
+   * Entries [lo, hi), pushed in order with polyraft_entry_sink_push (or
+   * _push_encoded). You may stop once their total size passes max_size,
+   * but push at least one; the library trims the answer to etcd's size
+   * rule anyway. lo is at least first_index and hi at most last_index + 1.
    */
   polyraft_storage_status (*entries)(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
   /**

@@ -72,8 +72,8 @@ pub struct polyraft_config {
     pub check_quorum: bool,
     /// Pre-Vote phase before campaigning (Raft thesis 9.6).
     pub pre_vote: bool,
-    /// 0: ReadOnlySafe (quorum-confirmed reads, the default);
-    /// 1: ReadOnlyLeaseBased (requires check_quorum).
+    /// A polyraft_read_only_option value: POLYRAFT_READ_ONLY_SAFE (the
+    /// default) or POLYRAFT_READ_ONLY_LEASE_BASED (requires check_quorum).
     pub read_only_option: u32,
     /// Followers drop proposals instead of forwarding them to the leader.
     pub disable_proposal_forwarding: bool,

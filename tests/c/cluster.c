@@ -4,7 +4,8 @@
  * polyraft_storage_vtable; the others use polyraft_memory_storage. The
  * test elects a leader, replicates 10,000 entries, stops the leader and
  * restarts it from its C storage, catches a lagging follower up with a
- * snapshot, adds a fourth node and removes one. */
+ * snapshot, adds a fourth node and removes one, and transfers leadership.
+ * TRACE=1 in the environment prints every delivered message. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -513,11 +514,9 @@ static int elect(uint64_t *leader) {
 static uint64_t proposed;
 
 static int propose_n(uint64_t leader, int n) {
-    char buf[32];
     polyraft_bytes items[100];
     static char data[100][32];
     int done = 0;
-    (void)buf;
     while (done < n) {
         int k, batch = n - done < 100 ? n - done : 100;
         for (k = 0; k < batch; k++) {
