@@ -1378,7 +1378,9 @@ polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char
  * (owned by the node) to `*out`. May be called when polyraft_node_has_ready
  * says false (the Ready is then empty). Without async storage writes, each
  * Ready must be followed by polyraft_node_advance before the next one; with
- * async storage writes, each call replaces (and frees) the previous Ready.
+ * async storage writes, each call replaces (and frees) the previous Ready,
+ * so copy whatever must outlive it (for example the `bytes` of the
+ * responses a storage thread delivers later).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
  * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
  */
