@@ -6,11 +6,15 @@ export POLYRAFT_CONFORMANCE_DIR
 
 .PHONY: test test-core demo sim mutants
 
+# The C ABI (libpolyraft, include/polyraft.h, tests/c): test-c, header,
+# polyraft.pc, install-c.
+include mk/c.mk
+
 SEEDS ?= 100000
 START ?= 0
 
 ## test: every test of every language binding that exists so far.
-test: test-core
+test: test-core test-c
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
