@@ -165,10 +165,10 @@ def test_reentrant_call_from_storage_is_refused() -> None:
     holder: List[RawNode] = []
 
     class Reentrant(ListStorage):
-        def term(self, i: int) -> int:
+        def entries(self, lo: int, hi: int, max_size: int) -> Sequence[Entry]:
             if holder:
                 holder[0].basic_status()
-            return super().term(i)
+            return super().entries(lo, hi, max_size)
 
     st = Reentrant(ConfState(voters=[1]))
     node = RawNode(Config(1), st)
