@@ -116,6 +116,11 @@ impl PyConfig {
         logger = None,
         log_level = "INFO",
     ))]
+    #[pyo3(text_signature = "(id, *, election_tick=10, heartbeat_tick=1, applied=0, async_storage_writes=False, \
+        max_size_per_msg=18446744073709551615, max_committed_size_per_ready=0, max_uncommitted_entries_size=0, \
+        max_inflight_msgs=256, max_inflight_bytes=0, check_quorum=False, pre_vote=False, read_only_option=0, \
+        disable_proposal_forwarding=False, disable_conf_change_validation=False, step_down_on_removal=False, \
+        logger=None, log_level='INFO')")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,

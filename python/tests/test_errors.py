@@ -40,8 +40,8 @@ def test_exception_tree() -> None:
     ):
         assert issubclass(s, polyraft.StorageError)
     assert issubclass(polyraft.StorageError, RaftError)
-    for e in (ProposalDroppedError, StepLocalMsgError, StepPeerNotFoundError, polyraft.FatalError):
-        assert issubclass(e, RaftError)
+    for r in (ProposalDroppedError, StepLocalMsgError, StepPeerNotFoundError, polyraft.FatalError):
+        assert issubclass(r, RaftError)
 
 
 @pytest.mark.parametrize(
