@@ -12,7 +12,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use polyraft::raftpb::{self, ConfChangeI, Message};
 use polyraft::{Error, Peer, RawNode, SnapshotStatus};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -114,6 +114,8 @@ fn to_pyerr(py: Python<'_>, f: Failure, stashed: Option<PyErr>) -> PyErr {
             Failure::Raft(e) | Failure::Failed(e) => raft_err(py, &e),
             Failure::Panic(_) => new_err(py, class, msg),
         },
+        // KeyboardInterrupt, SystemExit...: not a storage failure to wrap.
+        Some(orig) if !orig.is_instance_of::<PyException>(py) => orig,
         Some(orig) => {
             let class = if class == "FatalError" || class == "RaftError" { "StorageError" } else { class };
             let err = new_err(py, class, msg);

@@ -203,3 +203,73 @@ def test_memory_storage_api() -> None:
     assert ms.initial_state() == (HardState(term=1, vote=1, commit=5), ConfState(voters=[1, 2]))
     with pytest.raises(StorageError):
         ms.compact(50)
+
+
+def test_keyboard_interrupt_is_not_wrapped() -> None:
+    st = ListStorage(ConfState(voters=[1]))
+    node = RawNode(Config(1), st)
+    node.campaign()
+    run(node, st)
+    st.fail_with = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt):
+        node.propose(b"x")
+        run(node, st)
+
+
+def test_threads_share_a_node_over_a_python_storage() -> None:
+    import threading
+
+    st = ListStorage(ConfState(voters=[1]))
+    node = RawNode(Config(1), st)
+    node.campaign()
+    run(node, st)
+    lock = threading.Lock()
+    applied: List[bytes] = []
+    errors: List[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(25):
+                node.propose(b"%d-%d" % (k, i))
+                with lock:  # the Ready cycle is the application's: one at a time
+                    applied.extend(run(node, st))
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == []
+    assert sorted(applied) == sorted(b"%d-%d" % (k, i) for k in range(4) for i in range(25))
+
+
+def test_async_storage_writes() -> None:
+    """With async_storage_writes, persistence requests arrive as messages to
+    LOCAL_APPEND_THREAD / LOCAL_APPLY_THREAD whose responses are stepped back."""
+    ms = MemoryStorage(conf_state=ConfState(voters=[1]))
+    node = RawNode(Config(1, async_storage_writes=True), ms)
+    node.campaign()
+    applied: List[bytes] = []
+    for _ in range(10):
+        if not node.has_ready():
+            break
+        rd = node.ready()
+        with pytest.raises(polyraft.InvalidStateError):
+            node.advance()
+        for m in rd.messages:
+            if m.to == polyraft.LOCAL_APPEND_THREAD:
+                ms.append(m.entries)
+                if m.term or m.vote or m.commit:
+                    ms.set_hard_state(HardState(term=m.term, vote=m.vote, commit=m.commit))
+            elif m.to == polyraft.LOCAL_APPLY_THREAD:
+                applied += [e.data for e in m.entries if e.data]
+            else:
+                continue
+            for resp in m.responses:
+                node.step(resp)
+        if node.basic_status().raft_state == StateType.StateLeader and not applied and not node.has_ready():
+            node.propose(b"async")
+    assert applied == [b"async"]
+    assert ms.hard_state().commit == 2
