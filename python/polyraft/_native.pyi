@@ -5,7 +5,7 @@ Value types are immutable and compare by value; ``str()`` is etcd's
 Describe text and ``repr()`` wraps it in the class name.
 """
 
-from typing import Callable, Dict, Final, List, Optional, Sequence, Tuple, Union, final
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
 from ._common import (
     ConfChangeTransition,

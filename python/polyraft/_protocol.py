@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence, Tuple
+from typing import Protocol, Sequence, Tuple, runtime_checkable
 
 from ._native import ConfState, Entry, HardState, Snapshot
 
 __all__ = ["Storage"]
 
 
+@runtime_checkable
 class Storage(Protocol):
     """Read access to the persisted log (etcd's raft.Storage).
 
@@ -21,6 +22,9 @@ class Storage(Protocol):
     is a storage failure: the node method that triggered it raises
     :class:`polyraft.StorageError` with that exception as ``__cause__``, and
     the node refuses further work (:class:`polyraft.FatalError`).
+
+    The protocol is runtime-checkable: ``isinstance(obj, Storage)`` tells
+    whether ``obj`` has the six methods.
     """
 
     def initial_state(self) -> Tuple[HardState, ConfState]:

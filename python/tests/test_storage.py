@@ -98,6 +98,8 @@ def test_protocol_is_satisfied_statically() -> None:
     st: Storage = ListStorage(ConfState(voters=[1]))
     mem: Storage = MemoryStorage()
     assert st.last_index() == 0 and mem.last_index() == 0
+    assert isinstance(st, Storage) and isinstance(mem, Storage)
+    assert not isinstance(object(), Storage)
 
 
 def test_python_storage_drives_a_node() -> None:
