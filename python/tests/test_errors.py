@@ -182,3 +182,18 @@ def test_threads_share_one_node() -> None:
     assert errors == []
     c.stabilize()
     assert len(leader.applied) == 200
+
+
+def test_bad_conf_changes() -> None:
+    with pytest.raises(ConfChangeError, match="unknown input: x1"):
+        polyraft.ConfChangeV2.parse("x1")
+    c = Cluster([1, 2, 3])
+    leader = c.elect(1)
+    # Leaving a joint configuration that was never entered is refused ...
+    with pytest.raises(ConfChangeError):
+        leader.node.apply_conf_change(polyraft.ConfChangeV2())
+    # ... and changes nothing.
+    assert leader.node.status().conf_state == polyraft.ConfState(voters=[1, 2, 3])
+    leader.node.propose(b"ok")
+    c.stabilize()
+    assert leader.applied == [b"ok"]
