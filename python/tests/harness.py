@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import polyraft
 from polyraft import (
+    CompactedError,
+    Entry,
+    HardState,
+    SnapOutOfDateError,
+    Snapshot,
+    StorageError,
+    UnavailableError,
     ConfChange,
     ConfChangeV2,
     ConfState,
@@ -25,13 +32,83 @@ from polyraft import (
 )
 
 
+class ListStorage:
+    """A storage written in Python (the polyraft.Storage protocol plus the
+    application-side methods MemoryStorage has): the log in a list whose
+    first element stands for the snapshot's last entry."""
+
+    def __init__(self, conf_state: ConfState) -> None:
+        self.hs = HardState()
+        self.snap = Snapshot(conf_state=conf_state)
+        self.ents: List[Entry] = [Entry()]
+
+    # The Storage protocol.
+    def initial_state(self) -> Tuple[HardState, ConfState]:
+        return self.hs, self.snap.conf_state
+
+    def entries(self, lo: int, hi: int, max_size: Optional[int] = None) -> List[Entry]:
+        off = self.ents[0].index
+        if lo <= off:
+            raise CompactedError(f"entries from {lo} are compacted (first index {off + 1})")
+        if hi > self.last_index() + 1:
+            raise StorageError(f"entries' hi({hi}) is out of bound lastindex({self.last_index()})")
+        return self.ents[lo - off : hi - off]
+
+    def term(self, i: int) -> int:
+        off = self.ents[0].index
+        if i < off:
+            raise CompactedError()
+        if i - off >= len(self.ents):
+            raise UnavailableError()
+        return self.ents[i - off].term
+
+    def first_index(self) -> int:
+        return self.ents[0].index + 1
+
+    def last_index(self) -> int:
+        return self.ents[0].index + len(self.ents) - 1
+
+    def snapshot(self) -> Snapshot:
+        return self.snap
+
+    # What the application uses.
+    def set_hard_state(self, hs: HardState) -> None:
+        self.hs = hs
+
+    def append(self, ents: Sequence[Entry]) -> None:
+        for e in ents:
+            off = self.ents[0].index
+            if e.index <= off:
+                continue
+            del self.ents[e.index - off :]
+            self.ents.append(e)
+
+    def apply_snapshot(self, snap: Snapshot) -> None:
+        if snap.index <= self.snap.index:
+            raise SnapOutOfDateError()
+        self.snap = snap
+        self.ents = [Entry(index=snap.index, term=snap.term)]
+
+    def create_snapshot(self, i: int, cs: Optional[ConfState] = None, data: bytes = b"") -> Snapshot:
+        self.snap = Snapshot(data=data, index=i, term=self.term(i), conf_state=cs or self.snap.conf_state)
+        return self.snap
+
+    def compact(self, i: int) -> None:
+        off = self.ents[0].index
+        if i <= off:
+            raise CompactedError()
+        t = self.term(i)
+        del self.ents[: i - off]
+        self.ents[0] = Entry(index=i, term=t)
+
+
 @dataclass
 class Peer:
     """One node with its storage and state machine."""
 
     id: int
     node: RawNode
-    storage: MemoryStorage
+    storage: Union[MemoryStorage, ListStorage]
     applied: List[bytes] = field(default_factory=list)
     applied_index: int = 0
     conf_state: ConfState = field(default_factory=ConfState)
@@ -52,8 +129,9 @@ class Cluster:
     """Nodes plus a network. `stabilize()` runs Ready cycles and delivers
     messages until nothing is left to do."""
 
-    def __init__(self, ids: List[int], **config: Any) -> None:
+    def __init__(self, ids: List[int], python_storage: Sequence[int] = (), **config: Any) -> None:
         self.config = config
+        self.python_storage = set(python_storage)
         self.initial = ConfState(voters=ids)
         self.peers: Dict[int, Peer] = {}
         self.inflight: List[Tuple[int, int, bytes]] = []
@@ -63,7 +141,9 @@ class Cluster:
             self.add_peer(i)
 
     def add_peer(self, id: int, conf_state: Optional[ConfState] = None) -> Peer:
-        storage = MemoryStorage(conf_state=conf_state or self.initial)
+        cs = conf_state or self.initial
+        storage: Union[MemoryStorage, ListStorage]
+        storage = ListStorage(cs) if id in self.python_storage else MemoryStorage(conf_state=cs)
         cfg = polyraft.Config(id, log_level="ERROR", **self.config)
         p = Peer(id, RawNode(cfg, storage), storage, conf_state=conf_state or self.initial)
         self.peers[id] = p

@@ -3,6 +3,9 @@ partitions, compaction and snapshots, membership changes, ReadIndex."""
 
 from __future__ import annotations
 
+from typing import Tuple
+
+import pytest
 from harness import Cluster, encode_state
 
 from polyraft import (
@@ -22,8 +25,9 @@ from polyraft import (
 )
 
 
-def test_elects_and_replicates() -> None:
-    c = Cluster([1, 2, 3])
+@pytest.mark.parametrize("python_storage", [(), (1,), (1, 2, 3)], ids=["memory", "mixed", "python"])
+def test_elects_and_replicates(python_storage: Tuple[int, ...]) -> None:
+    c = Cluster([1, 2, 3], python_storage=python_storage)
     leader = c.elect(1)
     st = leader.node.status()
     assert st.soft_state.raft_state == StateType.StateLeader
@@ -86,8 +90,9 @@ def test_partitioned_leader_is_replaced_and_steps_down() -> None:
         assert p.applied == [b"before", b"after"]
 
 
-def test_compaction_sends_snapshot_to_lagging_follower() -> None:
-    c = Cluster([1, 2, 3])
+@pytest.mark.parametrize("python_storage", [(), (1, 3)], ids=["memory", "python"])
+def test_compaction_sends_snapshot_to_lagging_follower(python_storage: Tuple[int, ...]) -> None:
+    c = Cluster([1, 2, 3], python_storage=python_storage)
     leader = c.elect(1)
     c.isolate(3)
     for i in range(20):
