@@ -7,6 +7,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use polyraft::raftpb::{ConfState, Entry, HardState, Snapshot};
 use polyraft::{Error, MemoryStorage, Storage};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::common::{check, common_attr};
@@ -34,33 +35,33 @@ impl PyMemoryStorage {
 
     /// The saved HardState and the snapshot's ConfState.
     fn initial_state(&self, py: Python<'_>) -> PyResult<(PyHardState, PyConfState)> {
-        let (hs, cs) = check(py, self.inner.initial_state())?;
+        let (hs, cs) = guarded(py, || self.inner.initial_state())?;
         Ok((PyHardState { inner: hs }, PyConfState { inner: cs }))
     }
 
     /// Entries in [lo, hi), at most `max_size` bytes (but at least one).
     #[pyo3(signature = (lo, hi, max_size = None))]
     fn entries(&self, py: Python<'_>, lo: u64, hi: u64, max_size: Option<u64>) -> PyResult<Vec<PyEntry>> {
-        let es = check(py, self.inner.entries(lo, hi, max_size.unwrap_or(u64::MAX)))?;
+        let es = guarded(py, || self.inner.entries(lo, hi, max_size.unwrap_or(u64::MAX)))?;
         Ok(entries(&es))
     }
 
     /// The term of entry `i`.
     fn term(&self, py: Python<'_>, i: u64) -> PyResult<u64> {
-        check(py, self.inner.term(i))
+        guarded(py, || self.inner.term(i))
     }
 
     fn first_index(&self, py: Python<'_>) -> PyResult<u64> {
-        check(py, self.inner.first_index())
+        guarded(py, || self.inner.first_index())
     }
 
     fn last_index(&self, py: Python<'_>) -> PyResult<u64> {
-        check(py, self.inner.last_index())
+        guarded(py, || self.inner.last_index())
     }
 
     /// The most recent snapshot.
     fn snapshot(&self, py: Python<'_>) -> PyResult<PySnapshot> {
-        Ok(PySnapshot { inner: check(py, self.inner.snapshot())? })
+        Ok(PySnapshot { inner: guarded(py, || self.inner.snapshot())? })
     }
 
     /// Saves the HardState.
@@ -75,7 +76,10 @@ impl PyMemoryStorage {
 
     /// Replaces the contents with `snapshot` (SnapOutOfDateError if older).
     fn apply_snapshot(&self, py: Python<'_>, snapshot: PySnapshot) -> PyResult<()> {
-        check(py, self.inner.apply_snapshot(snapshot.inner))
+        if snapshot.inner.index() >= MAX_INDEX || snapshot.inner.term() >= MAX_INDEX {
+            return Err(PyValueError::new_err("snapshot index and term must be below 2**63"));
+        }
+        guarded(py, || self.inner.apply_snapshot(snapshot.inner))
     }
 
     /// Makes and keeps a snapshot up to entry `index`.
@@ -87,28 +91,45 @@ impl PyMemoryStorage {
         conf_state: Option<PyConfState>,
         data: &[u8],
     ) -> PyResult<PySnapshot> {
-        let s = check(
-            py,
-            self.inner.create_snapshot(index, conf_state.map(|c| c.inner), Bytes::copy_from_slice(data)),
-        )?;
+        let data = Bytes::copy_from_slice(data);
+        let s = guarded(py, || self.inner.create_snapshot(index, conf_state.map(|c| c.inner), data))?;
         Ok(PySnapshot { inner: s })
     }
 
     /// Discards entries before `compact_index`.
     fn compact(&self, py: Python<'_>, compact_index: u64) -> PyResult<()> {
-        check(py, self.inner.compact(compact_index))
+        guarded(py, || self.inner.compact(compact_index))
     }
 
     /// Appends entries (overwriting from the first conflicting index).
     fn append(&self, py: Python<'_>, entries: Vec<PyEntry>) -> PyResult<()> {
         let es: Vec<Entry> = entries.into_iter().map(|e| e.inner).collect();
-        check(py, self.inner.append(&es))
+        if let Some(first) = es.first() {
+            // Indexes near 2**64 could only overflow (no real log gets there).
+            if first.index.saturating_add(es.len() as u64) >= MAX_INDEX || es.iter().any(|e| e.term >= MAX_INDEX) {
+                return Err(PyValueError::new_err("entry indexes and terms must be below 2**63"));
+            }
+        }
+        guarded(py, || self.inner.append(&es))
     }
 
     fn __repr__(&self) -> String {
         let first = self.inner.first_index().unwrap_or(0);
         let last = self.inner.last_index().unwrap_or(0);
         format!("MemoryStorage(first_index={first}, last_index={last})")
+    }
+}
+
+/// Indexes and terms from 2**63 on are refused by MemoryStorage's Python
+/// methods: no real log gets there, and near 2**64 they could only overflow.
+const MAX_INDEX: u64 = 1 << 63;
+
+/// Runs a MemoryStorage operation; a panic (which no input should cause)
+/// becomes StorageError instead of reaching Python.
+fn guarded<T>(py: Python<'_>, f: impl FnOnce() -> polyraft::Result<T>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => check(py, r),
+        Err(_) => Err(crate::common::new_err(py, "StorageError", "internal error in MemoryStorage".into())),
     }
 }
 

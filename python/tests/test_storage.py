@@ -275,3 +275,27 @@ def test_async_storage_writes() -> None:
             node.propose(b"async")
     assert applied == [b"async"]
     assert ms.hard_state().commit == 2
+
+
+def test_memory_storage_refuses_out_of_range_indexes() -> None:
+    top = 2**64 - 1
+    ms = MemoryStorage()
+    with pytest.raises(ValueError, match="below 2\\*\\*63"):
+        ms.append([Entry(index=top), Entry(index=top)])
+    with pytest.raises(ValueError):
+        ms.append([Entry(index=1, term=top)])
+    with pytest.raises(ValueError):
+        ms.apply_snapshot(Snapshot(index=top, term=1))
+    with pytest.raises(StorageError):
+        ms.compact(top)
+    with pytest.raises(StorageError):
+        ms.create_snapshot(top)
+    with pytest.raises(StorageError):
+        ms.entries(top, top)
+    with pytest.raises(UnavailableError):
+        ms.term(top)
+    with pytest.raises(OverflowError):
+        ms.term(-1)
+    # Still usable.
+    ms.append([Entry(index=1, term=1)])
+    assert (ms.first_index(), ms.last_index()) == (1, 1)
