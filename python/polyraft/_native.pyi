@@ -64,6 +64,8 @@ class Entry:
     @staticmethod
     def decode(data: bytes) -> Entry:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], Entry], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
 
 @final
 class HardState:
@@ -84,6 +86,8 @@ class HardState:
     @staticmethod
     def decode(data: bytes) -> HardState:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], HardState], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
 
 @final
 class ConfState:
@@ -120,6 +124,8 @@ class ConfState:
     @staticmethod
     def decode(data: bytes) -> ConfState:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], ConfState], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
 
 @final
 class Snapshot:
@@ -148,6 +154,8 @@ class Snapshot:
     @staticmethod
     def decode(data: bytes) -> Snapshot:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], Snapshot], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
 
 @final
 class Message:
@@ -220,6 +228,8 @@ class Message:
     @staticmethod
     def decode(data: bytes) -> Message:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], Message], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
 
 @final
 class ConfChange:
@@ -248,6 +258,8 @@ class ConfChange:
     @staticmethod
     def decode(data: bytes) -> ConfChange:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], ConfChange], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
 
 @final
 class ConfChangeSingle:
@@ -266,6 +278,8 @@ class ConfChangeSingle:
     @staticmethod
     def decode(data: bytes) -> ConfChangeSingle:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], ConfChangeSingle], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
 
 @final
 class ConfChangeV2:
@@ -303,6 +317,8 @@ class ConfChangeV2:
     @staticmethod
     def decode(data: bytes) -> ConfChangeV2:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], ConfChangeV2], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
 
 @final
 class ReadState:

@@ -38,6 +38,15 @@ macro_rules! raftpb_class {
                 format!("{}({})", $name, self.__str__())
             }
 
+            /// Pickling goes through the raftpb encoding.
+            fn __reduce__<'py>(
+                slf: &Bound<'py, Self>,
+            ) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+                let decode = slf.get_type().getattr("decode")?;
+                let b = PyBytes::new(slf.py(), &raftpb::encode(&slf.get().inner));
+                Ok((decode, (b,)))
+            }
+
             $($items)*
         }
     };

@@ -249,3 +249,24 @@ def test_values_round_trip() -> None:
     assert ConfState.decode(cs.encode()) == cs
     assert cs.equivalent(ConfState(voters=[1, 2, 3], learners=[4]))
     assert str(cs) == "Voters:[3 1 2] VotersOutgoing:[] Learners:[4] LearnersNext:[] AutoLeave:false"
+
+
+def test_values_pickle() -> None:
+    import copy
+    import pickle
+
+    from polyraft import ConfChangeSingle, HardState, Snapshot
+
+    values = [
+        Message(type=MessageType.MsgHeartbeat, to=2, from_=1, term=4, commit=3, context=b"c"),
+        Entry(term=1, index=1, data=b"d"),
+        HardState(term=1, vote=2, commit=3),
+        ConfState(voters=[1, 2], learners=[3]),
+        Snapshot(data=b"s", index=5, term=2, conf_state=ConfState(voters=[1])),
+        ConfChange(type=ConfChangeType.ConfChangeRemoveNode, node_id=3),
+        ConfChangeSingle(type=ConfChangeType.ConfChangeAddLearnerNode, node_id=4),
+        ConfChangeV2.parse("v4 r3"),
+    ]
+    for v in values:
+        assert pickle.loads(pickle.dumps(v)) == v
+        assert copy.deepcopy(v) == v
