@@ -9,12 +9,14 @@ export POLYRAFT_CONFORMANCE_DIR
 # The C ABI (libpolyraft, include/polyraft.h, tests/c): test-c, header,
 # polyraft.pc, install-c.
 include mk/c.mk
+# The Python wheel (python/): test-py, wheel-py, venv-py.
+include mk/py.mk
 
 SEEDS ?= 100000
 START ?= 0
 
 ## test: every test of every language binding that exists so far.
-test: test-core test-c
+test: test-core test-c test-py
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).

@@ -1,0 +1,19 @@
+"""The example in python/README.md runs as written."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pathlib
+import re
+
+
+def test_readme_example_runs() -> None:
+    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert blocks, "README has no python example"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(blocks[0], "README.md", "exec"), {})
+    assert "applied 2 b'hello'" in out.getvalue()
+    assert "State:StateLeader" in out.getvalue()
