@@ -137,7 +137,7 @@ impl<S: Storage> RawNode<S> {
                     r#type: EntryType::EntryConfChange as i32,
                     term: 1,
                     index: i as u64 + 1,
-                    data: crate::raftpb::encode(&cc),
+                    data: crate::raftpb::encode_explicit_conf_change(&cc),
                 }
             })
             .collect();
