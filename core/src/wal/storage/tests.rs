@@ -1,0 +1,181 @@
+//! DurableStorage against MemoryStorage's semantics, and across reopen.
+
+use super::*;
+use crate::{Error as RaftError, MemoryStorage};
+
+fn ent(i: u64, t: u64) -> Entry {
+    Entry { index: i, term: t, data: Bytes::from(format!("e{i}t{t}")), ..Default::default() }
+}
+
+fn small() -> Options {
+    Options { segment_bytes: 256 }
+}
+
+fn open(dir: &Path) -> (DurableStorage, RecoveryReport) {
+    DurableStorage::open(dir, small()).expect("open")
+}
+
+/// Everything raft can read, for comparisons.
+fn view(s: &impl Storage) -> (HardState, ConfState, u64, u64, u64, Vec<Entry>, Snapshot) {
+    let (hs, cs) = s.initial_state().unwrap();
+    let first = s.first_index().unwrap();
+    let last = s.last_index().unwrap();
+    let ents = if last >= first { s.entries(first, last + 1, u64::MAX).unwrap() } else { vec![] };
+    (hs, cs, first, last, s.term(first - 1).unwrap(), ents, s.snapshot().unwrap())
+}
+
+fn snap(i: u64, t: u64) -> Snapshot {
+    Snapshot { metadata: Some(SnapshotMetadata { index: i, term: t, conf_state: None }), ..Default::default() }
+}
+
+#[test]
+fn same_answers_as_memory_storage() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, rep) = open(dir.path());
+    assert!(rep.created);
+    let m = MemoryStorage::new();
+    let both = |f: &dyn Fn(&MemoryStorage) -> crate::Result<()>, g: &dyn Fn(&DurableStorage) -> Result<()>| {
+        let a = f(&m);
+        let b = g(&d).map_err(RaftError::from);
+        assert_eq!(a, b);
+    };
+    both(&|m| m.apply_snapshot(snap(3, 3)), &|d| d.apply_snapshot(snap(3, 3)));
+    both(&|m| m.apply_snapshot(snap(3, 3)), &|d| d.apply_snapshot(snap(3, 3)));
+    both(&|m| m.append(&[ent(4, 4), ent(5, 5)]), &|d| d.append(&[ent(4, 4), ent(5, 5)]));
+    both(&|m| m.append(&[ent(7, 5)]), &|d| d.append(&[ent(7, 5)]));
+    both(&|m| m.append(&[ent(2, 2), ent(3, 3), ent(4, 4), ent(5, 6), ent(6, 6)]), &|d| {
+        d.append(&[ent(2, 2), ent(3, 3), ent(4, 4), ent(5, 6), ent(6, 6)])
+    });
+    both(&|m| m.compact(3), &|d| d.compact(3));
+    both(&|m| m.compact(9), &|d| d.compact(9));
+    both(&|m| m.compact(4), &|d| d.compact(4));
+    both(&|m| m.create_snapshot(3, None, Bytes::new()).map(|_| ()), &|d| {
+        d.create_snapshot(3, None, Bytes::new()).map(|_| ())
+    });
+    both(&|m| m.create_snapshot(9, None, Bytes::new()).map(|_| ()), &|d| {
+        d.create_snapshot(9, None, Bytes::new()).map(|_| ())
+    });
+    both(&|m| m.create_snapshot(5, None, Bytes::from_static(b"app")).map(|_| ()), &|d| {
+        d.create_snapshot(5, None, Bytes::from_static(b"app")).map(|_| ())
+    });
+    m.set_hard_state(HardState { term: 6, vote: 1, commit: 5 });
+    d.set_hard_state(HardState { term: 6, vote: 1, commit: 5 }).unwrap();
+    assert_eq!(view(&m), view(&d));
+    for (lo, hi) in [(2, 5), (4, 5), (5, 7), (5, 8), (6, 6)] {
+        assert_eq!(m.entries(lo, hi, u64::MAX), d.entries(lo, hi, u64::MAX));
+        assert_eq!(m.entries(lo, hi, 0), d.entries(lo, hi, 0));
+    }
+    for i in 0..9 {
+        assert_eq!(m.term(i), d.term(i));
+    }
+    // And the same after a restart.
+    drop(d);
+    let (d, rep) = open(dir.path());
+    assert!(rep.truncated.is_none());
+    assert_eq!(view(&m), view(&d));
+}
+
+#[test]
+fn reopen_after_many_segments_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = open(dir.path());
+    let m = MemoryStorage::new();
+    let mut term = 1;
+    for i in 1..=200u64 {
+        if i % 37 == 0 {
+            // A conflict: replace the last three entries with a new term.
+            term += 1;
+            let e: Vec<Entry> = (i - 3..=i).map(|j| ent(j, term)).collect();
+            m.append(&e).unwrap();
+            d.append(&e).unwrap();
+        } else {
+            m.append(&[ent(i, term)]).unwrap();
+            d.append(&[ent(i, term)]).unwrap();
+        }
+        let hs = HardState { term, vote: 2, commit: i.saturating_sub(5) };
+        m.set_hard_state(hs);
+        d.set_hard_state(hs).unwrap();
+    }
+    let before = d.segment_count();
+    assert!(before > 10);
+    m.create_snapshot(150, Some(ConfState { voters: vec![1, 2, 3], ..Default::default() }), Bytes::from_static(b"s"))
+        .unwrap();
+    d.create_snapshot(150, Some(ConfState { voters: vec![1, 2, 3], ..Default::default() }), Bytes::from_static(b"s"))
+        .unwrap();
+    m.compact(150).unwrap();
+    d.compact(150).unwrap();
+    // Entries 150..=200 take about a quarter of the segments.
+    assert!(d.segment_count() < before / 2, "compaction removed segments: {before} -> {}", d.segment_count());
+    assert!(d.stats().segments_deleted > 5);
+    assert_eq!(view(&m), view(&d));
+    drop(d);
+    let (d, rep) = open(dir.path());
+    assert_eq!(rep.snapshot_index, 150);
+    assert_eq!(view(&m), view(&d));
+    // Writes go on after reopen.
+    m.append(&[ent(201, term)]).unwrap();
+    d.append(&[ent(201, term)]).unwrap();
+    drop(d);
+    let (d, _) = open(dir.path());
+    assert_eq!(view(&m), view(&d));
+}
+
+#[test]
+fn applied_snapshot_resets_the_log_and_old_snapshots_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = open(dir.path());
+    d.bootstrap_conf_state(ConfState { voters: vec![1], ..Default::default() }).unwrap();
+    d.append(&[ent(1, 1), ent(2, 1), ent(3, 1)]).unwrap();
+    d.apply_snapshot(snap(10, 2)).unwrap();
+    assert_eq!(d.first_index().unwrap(), 11);
+    assert_eq!(d.last_index().unwrap(), 10);
+    let snaps = snapshot::list(dir.path()).unwrap();
+    assert_eq!(snaps.len(), 1);
+    drop(d);
+    let (d, rep) = open(dir.path());
+    assert_eq!(rep.snapshot_index, 10);
+    assert_eq!((d.first_index().unwrap(), d.last_index().unwrap(), d.term(10).unwrap()), (11, 10, 2));
+}
+
+#[test]
+fn persist_ready_syncs_only_when_it_must() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = DurableStorage::open(dir.path(), Options::default()).unwrap();
+    let before = d.stats().fsyncs;
+    let rd = Ready {
+        entries: vec![ent(1, 1)],
+        hard_state: Some(HardState { term: 1, vote: 1, commit: 0 }),
+        must_sync: true,
+        ..Default::default()
+    };
+    d.persist_ready(&rd).unwrap();
+    assert_eq!(d.stats().fsyncs, before + 1);
+    let rd = Ready { hard_state: Some(HardState { term: 1, vote: 1, commit: 1 }), ..Default::default() };
+    d.persist_ready(&rd).unwrap();
+    assert_eq!(d.stats().fsyncs, before + 1);
+    drop(d);
+    let (d, _) = DurableStorage::open(dir.path(), Options::default()).unwrap();
+    assert_eq!(d.hard_state().commit, 1);
+}
+
+#[test]
+fn orphan_snapshot_without_record_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = open(dir.path());
+    d.append(&[ent(1, 1), ent(2, 1)]).unwrap();
+    drop(d);
+    // A crash after the snapshot file but before its WAL record.
+    let mut st = Stats::default();
+    snapshot::write(dir.path(), &snap(5, 1), &mut st).unwrap();
+    let (d, rep) = open(dir.path());
+    assert_eq!(rep.removed_files.len(), 1);
+    assert_eq!(d.snapshot().unwrap(), Snapshot::default());
+    assert_eq!(d.last_index().unwrap(), 2);
+}
+
+#[test]
+fn io_error_type_maps_to_raft_storage_error() {
+    let e = Error::Corrupt { file: "x".into(), offset: 3, reason: "bad".into() };
+    assert!(matches!(RaftError::from(e), RaftError::Storage(_)));
+    assert_eq!(RaftError::from(Error::Raft(RaftError::Compacted)), RaftError::Compacted);
+}
