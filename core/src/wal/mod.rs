@@ -21,6 +21,8 @@
 //!   became current; with `reset`, the log was replaced by it). A segment is
 //!   closed (fsynced) once it passes [`Options::segment_bytes`]; a new one
 //!   is written under a temporary name, fsynced and renamed.
+//!   Compaction deletes the oldest segments once every entry they hold is
+//!   at or below both the compaction point and the current snapshot.
 //! * `{index:016x}-{term:016x}.snap`: snapshot files, written atomically
 //!   (temporary file, fsync, rename, fsync directory) before the WAL record
 //!   naming them. Only the newest named snapshot is kept.

@@ -223,7 +223,7 @@ impl DurableStorage {
         let term = s.log.check_compact(compact_index)?;
         s.write(&[Record::Compact { index: compact_index, term }])?;
         s.log.compact(compact_index, term);
-        if s.segments.len() > 1 && s.segments[1].first_index - 1 <= compact_index {
+        if s.releasable() {
             s.sync()?;
         }
         Ok(())
@@ -396,10 +396,7 @@ impl Inner {
     fn sync_inner(&mut self) -> Result<()> {
         self.writer.sync(&mut self.stats)?;
         let mut removed = false;
-        // Segment 0 may go once replay can start at segment 1: everything
-        // up to segment 1's base entry is compacted (durably: we just
-        // synced), and segment 1's header repeats HardState and snapshot.
-        while self.segments.len() > 1 && self.segments[1].first_index - 1 <= self.log.offset() {
+        while self.releasable() {
             let seg = self.segments.remove(0);
             fs::remove_file(&seg.path).or_else(|e| if segment::not_found(&e) { Ok(()) } else { Err(e) }).map_err(io_err("remove", &seg.path))?;
             self.stats.segments_deleted += 1;
@@ -413,6 +410,17 @@ impl Inner {
             segment::sync_dir(&self.dir, &mut self.stats)?;
         }
         Ok(())
+    }
+
+    /// Whether the oldest segment may be deleted: replay can then start at
+    /// the next one, because every entry up to that segment's base is both
+    /// compacted (durably once synced) and covered by the current snapshot,
+    /// and its header repeats the HardState and the snapshot's name. Asking
+    /// for the snapshot too means that even a log cut short before the
+    /// latest compaction record recovers a log that joins its snapshot.
+    fn releasable(&self) -> bool {
+        let snap = if self.has_snapshot { self.log.snapshot.index() } else { 0 };
+        self.segments.len() > 1 && self.segments[1].first_index - 1 <= self.log.offset().min(snap)
     }
 
     fn append(&mut self, entries: &[Entry]) -> Result<()> {
