@@ -7,6 +7,7 @@
 //! infallible apply, so the WAL record is written only for a change that
 //! will be made, and memory changes only after the record was written.
 
+use super::record::MAX_INDEX;
 use crate::raftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 use crate::util::limit_size;
 use crate::{Error, Result};
@@ -76,6 +77,10 @@ impl MemLog {
     pub(crate) fn check_append<'a>(&self, entries: &'a [Entry]) -> Result<&'a [Entry]> {
         if entries.is_empty() {
             return Ok(entries);
+        }
+        if entries[0].index > MAX_INDEX - entries.len() as u64 {
+            // Replay refuses such indexes; never write what cannot be read.
+            return Err(Error::Storage(format!("entry index {} out of range", entries[0].index)));
         }
         let first = self.offset() + 1;
         let last = entries[0].index + entries.len() as u64 - 1;
@@ -167,6 +172,9 @@ impl MemLog {
     pub(crate) fn check_apply_snapshot(&self, snap: &Snapshot) -> Result<()> {
         if self.snapshot.index() >= snap.index() {
             return Err(Error::SnapOutOfDate);
+        }
+        if snap.index() > MAX_INDEX {
+            return Err(Error::Storage(format!("snapshot index {} out of range", snap.index())));
         }
         Ok(())
     }

@@ -37,6 +37,11 @@ pub(crate) enum Record {
     Snapshot { index: u64, term: u64, reset: bool },
 }
 
+/// Indexes above this are refused as corrupt, so that index arithmetic on
+/// replayed data (`index + 1`, lengths) can never overflow: no real log
+/// gets anywhere near 2^62 entries.
+pub(crate) const MAX_INDEX: u64 = 1 << 62;
+
 const T_HEADER: u8 = 1;
 const T_HARD_STATE: u8 = 2;
 const T_ENTRIES: u8 = 3;
@@ -184,6 +189,9 @@ fn decode_body(t: u8, p: &[u8]) -> Result<Record, String> {
                     return Err("entry longer than its record".into());
                 }
                 let e: Entry = raftpb::decode(&rest[4..4 + n]).map_err(|e| e.to_string())?;
+                if e.index == 0 || e.index > MAX_INDEX {
+                    return Err(format!("entry index {} out of range", e.index));
+                }
                 if let Some(prev) = ents.last() {
                     if e.index != prev.index + 1 {
                         return Err(format!("entries not contiguous ({} after {})", e.index, prev.index));
@@ -211,6 +219,14 @@ fn decode_body(t: u8, p: &[u8]) -> Result<Record, String> {
         other => return Err(format!("unknown record type {other}")),
     };
     r.end()?;
+    let index = match &rec {
+        Record::SegmentHeader { base_index, .. } => *base_index,
+        Record::Compact { index, .. } | Record::Snapshot { index, .. } => *index,
+        _ => 0,
+    };
+    if index > MAX_INDEX {
+        return Err(format!("index {index} out of range"));
+    }
     Ok(rec)
 }
 
