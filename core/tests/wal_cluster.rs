@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use polyraft::raftpb::{ConfState, Entry, EntryType, Message};
+use polyraft::raftpb::{ConfState, Entry, EntryType, Message, Snapshot};
 use polyraft::rafttest::cluster::{conf_change_of, test_config};
 use polyraft::wal::{DurableStorage, Options};
-use polyraft::{Config, RawNode, StateType, Storage};
+use polyraft::{Config, RawNode, StateType, Storage, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 
 /// A node and its application: the applied payloads are the state
 /// machine, snapshotted as newline-separated lines.
@@ -29,7 +29,7 @@ fn opts() -> Options {
     Options { segment_bytes: 2048 }
 }
 
-fn start(id: u64, dir: &Path) -> Node {
+fn start(id: u64, dir: &Path, async_writes: bool) -> Node {
     let (store, rep) = DurableStorage::open(dir, opts()).unwrap();
     if rep.created {
         store.bootstrap_conf_state(voters()).unwrap();
@@ -38,24 +38,42 @@ fn start(id: u64, dir: &Path) -> Node {
     // hands out every committed entry after it again.
     let snap = store.snapshot().unwrap();
     let state = if snap.data.is_empty() { vec![] } else { snap.data.split(|b| *b == b'\n').map(Bytes::copy_from_slice).collect() };
-    let cfg = Config { id, applied: snap.index(), ..test_config() };
+    let cfg = Config { id, applied: snap.index(), async_storage_writes: async_writes, ..test_config() };
     let raw = RawNode::new(&cfg, store.clone()).unwrap();
     Node { raw, store, state, applied: snap.index(), conf_state: snap.conf_state() }
+}
+
+fn restore(n: &mut Node, s: &Snapshot) {
+    n.state = s.data.split(|b| *b == b'\n').map(Bytes::copy_from_slice).collect();
+    n.applied = s.index();
+    n.conf_state = s.conf_state();
+}
+
+fn apply(n: &mut Node, ents: &[Entry]) {
+    for e in ents {
+        if let Some(cc) = conf_change_of(e).unwrap() {
+            n.conf_state = n.raw.apply_conf_change(cc).unwrap();
+        } else if e.r#type() == EntryType::EntryNormal && !e.data.is_empty() {
+            n.state.push(e.data.clone());
+        }
+        n.applied = e.index;
+    }
 }
 
 struct World {
     dirs: Vec<PathBuf>,
     nodes: Vec<Option<Node>>,
     queue: Vec<Message>,
+    async_writes: bool,
     _tmp: tempfile::TempDir,
 }
 
 impl World {
-    fn new() -> World {
+    fn new(async_writes: bool) -> World {
         let tmp = tempfile::tempdir().unwrap();
         let dirs: Vec<PathBuf> = (1..=3).map(|i| tmp.path().join(format!("n{i}"))).collect();
-        let nodes = (1..=3).map(|i| Some(start(i, &dirs[i as usize - 1]))).collect();
-        World { dirs, nodes, queue: vec![], _tmp: tmp }
+        let nodes = (1..=3).map(|i| Some(start(i, &dirs[i as usize - 1], async_writes))).collect();
+        World { dirs, nodes, queue: vec![], async_writes, _tmp: tmp }
     }
 
     fn node(&mut self, id: u64) -> &mut Node {
@@ -67,7 +85,7 @@ impl World {
     }
 
     fn restart(&mut self, id: u64) {
-        let n = start(id, &self.dirs[id as usize - 1].clone());
+        let n = start(id, &self.dirs[id as usize - 1].clone(), self.async_writes);
         self.nodes[id as usize - 1] = Some(n);
     }
 
@@ -81,21 +99,40 @@ impl World {
                 }
                 moved = true;
                 let rd = n.raw.ready();
+                if self.async_writes {
+                    // The storage "threads" run inline: persist, then hand
+                    // back the responses raft attached.
+                    for m in rd.messages {
+                        let resps = match m.to {
+                            LOCAL_APPEND_THREAD => {
+                                n.store.persist_storage_append(&m).unwrap();
+                                if let Some(s) = &m.snapshot {
+                                    restore(n, s);
+                                }
+                                m.responses
+                            }
+                            LOCAL_APPLY_THREAD => {
+                                apply(n, &m.entries);
+                                m.responses
+                            }
+                            _ => vec![m],
+                        };
+                        for r in resps {
+                            if r.to == n.raw.basic_status().id {
+                                n.raw.step(r).unwrap();
+                            } else {
+                                self.queue.push(r);
+                            }
+                        }
+                    }
+                    continue;
+                }
                 // Durable before anything is sent.
                 n.store.persist_ready(&rd).unwrap();
                 if let Some(s) = &rd.snapshot {
-                    n.state = s.data.split(|b| *b == b'\n').map(Bytes::copy_from_slice).collect();
-                    n.applied = s.index();
-                    n.conf_state = s.conf_state();
+                    restore(n, s);
                 }
-                for e in &rd.committed_entries {
-                    if let Some(cc) = conf_change_of(e).unwrap() {
-                        n.conf_state = n.raw.apply_conf_change(cc).unwrap();
-                    } else if e.r#type() == EntryType::EntryNormal && !e.data.is_empty() {
-                        n.state.push(e.data.clone());
-                    }
-                    n.applied = e.index;
-                }
+                apply(n, &rd.committed_entries);
                 self.queue.extend(rd.messages);
                 n.raw.advance().unwrap();
             }
@@ -146,7 +183,16 @@ impl World {
 
 #[test]
 fn cluster_survives_restarts_on_durable_storage() {
-    let mut w = World::new();
+    restarts(false);
+}
+
+#[test]
+fn cluster_with_async_storage_writes_survives_restarts() {
+    restarts(true);
+}
+
+fn restarts(async_writes: bool) {
+    let mut w = World::new(async_writes);
     w.node(1).raw.campaign().unwrap();
     w.stabilize();
     assert_eq!(w.leader(), Some(1));
@@ -214,7 +260,7 @@ fn cluster_survives_restarts_on_durable_storage() {
 
 #[test]
 fn fsyncs_per_ready() {
-    let mut w = World::new();
+    let mut w = World::new(false);
     w.node(1).raw.campaign().unwrap();
     w.stabilize();
     let before: Vec<_> = (1..=3).map(|id| w.node(id).store.stats()).collect();

@@ -146,7 +146,7 @@ pub struct Stats {
     pub dir_fsyncs: u64,
     /// Bytes written to segments and snapshot files.
     pub bytes_written: u64,
-    /// `persist_ready` calls.
+    /// `persist_ready` and `persist_storage_append` calls.
     pub readies: u64,
     /// Segments created.
     pub segments_created: u64,

@@ -12,7 +12,9 @@ use super::memlog::MemLog;
 use super::record::{Bad, Record};
 use super::segment::{self, SegmentFile, Writer};
 use super::{io_err, snapshot, Error, Options, RecoveryReport, Result, Stats, TruncatedTail};
-use crate::raftpb::{is_empty_snap, ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
+use crate::raftpb::{
+    is_empty_hard_state, is_empty_snap, ConfState, Entry, HardState, Message, MessageType, Snapshot, SnapshotMetadata,
+};
 use crate::{Ready, Storage};
 
 /// A [`Storage`] persisted in one directory (see the [module docs](super)
@@ -155,20 +157,26 @@ impl DurableStorage {
     /// this is all the persisting a Ready needs.
     pub fn persist_ready(&self, rd: &Ready) -> Result<()> {
         let mut s = self.inner.lock();
-        s.stats.readies += 1;
-        let snap = rd.snapshot.as_ref().filter(|sn| !is_empty_snap(sn));
-        if let Some(sn) = snap {
-            s.log.check_apply_snapshot(sn)?;
-            s.install_snapshot(sn.clone(), true)?;
+        s.persist(rd.snapshot.as_ref(), &rd.entries, rd.hard_state, rd.must_sync)
+    }
+
+    /// The async-storage-writes counterpart of [`Self::persist_ready`]:
+    /// persists a `MsgStorageAppend` (snapshot, entries, and the HardState
+    /// its term/vote/commit carry) and fsyncs when etcd's MustSync rule asks
+    /// for it against the stored HardState (new entries, or a changed term
+    /// or vote) or a snapshot is present. Deliver `m.responses` after it
+    /// returns.
+    pub fn persist_storage_append(&self, m: &Message) -> Result<()> {
+        if m.r#type() != MessageType::MsgStorageAppend {
+            return Err(crate::Error::Storage(format!("{:?} is not a MsgStorageAppend", m.r#type())).into());
         }
-        s.append(&rd.entries)?;
-        if let Some(hs) = rd.hard_state {
-            s.set_hard_state(hs)?;
-        }
-        if rd.must_sync || snap.is_some() {
-            s.sync()?;
-        }
-        Ok(())
+        let mut s = self.inner.lock();
+        let hs = HardState { term: m.term, vote: m.vote, commit: m.commit };
+        // Term, vote and commit are all set or all zero (nothing to save).
+        let hs = (!is_empty_hard_state(&hs)).then_some(hs);
+        let prev = s.log.hard_state;
+        let must_sync = !m.entries.is_empty() || hs.is_some_and(|h| h.term != prev.term || h.vote != prev.vote);
+        s.persist(m.snapshot.as_ref(), &m.entries, hs, must_sync)
     }
 
     /// Appends entries durably, replacing any stored entries from the first
@@ -421,6 +429,33 @@ impl Inner {
     fn releasable(&self) -> bool {
         let snap = if self.has_snapshot { self.log.snapshot.index() } else { 0 };
         self.segments.len() > 1 && self.segments[1].first_index - 1 <= self.log.offset().min(snap)
+    }
+
+    /// Writes what a Ready (or MsgStorageAppend) asks for, in etcd's
+    /// order: snapshot, entries, HardState; then syncs if `must_sync` or a
+    /// snapshot was written (a snapshot is always made durable, as etcd's
+    /// server does).
+    fn persist(
+        &mut self,
+        snap: Option<&Snapshot>,
+        entries: &[Entry],
+        hs: Option<HardState>,
+        must_sync: bool,
+    ) -> Result<()> {
+        self.stats.readies += 1;
+        let snap = snap.filter(|sn| !is_empty_snap(sn));
+        if let Some(sn) = snap {
+            self.log.check_apply_snapshot(sn)?;
+            self.install_snapshot(sn.clone(), true)?;
+        }
+        self.append(entries)?;
+        if let Some(hs) = hs {
+            self.set_hard_state(hs)?;
+        }
+        if must_sync || snap.is_some() {
+            self.sync()?;
+        }
+        Ok(())
     }
 
     fn append(&mut self, entries: &[Entry]) -> Result<()> {

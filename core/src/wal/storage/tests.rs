@@ -221,3 +221,30 @@ fn well_framed_nonsense_never_panics() {
         }
     }
 }
+
+#[test]
+fn storage_append_message_follows_must_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = DurableStorage::open(dir.path(), Options::default()).unwrap();
+    let f0 = d.stats().fsyncs;
+    let m = Message {
+        r#type: MessageType::MsgStorageAppend as i32,
+        term: 2,
+        vote: 1,
+        commit: 0,
+        entries: vec![ent(1, 2)],
+        ..Default::default()
+    };
+    d.persist_storage_append(&m).unwrap();
+    assert_eq!(d.stats().fsyncs, f0 + 1);
+    // Only the commit index moves: written, not synced.
+    let m = Message { r#type: MessageType::MsgStorageAppend as i32, term: 2, vote: 1, commit: 1, ..Default::default() };
+    d.persist_storage_append(&m).unwrap();
+    assert_eq!(d.stats().fsyncs, f0 + 1);
+    assert_eq!(d.hard_state(), HardState { term: 2, vote: 1, commit: 1 });
+    // A vote change is synced even without entries.
+    let m = Message { r#type: MessageType::MsgStorageAppend as i32, term: 3, vote: 2, commit: 1, ..Default::default() };
+    d.persist_storage_append(&m).unwrap();
+    assert_eq!(d.stats().fsyncs, f0 + 2);
+    assert!(d.persist_storage_append(&Message::default()).is_err());
+}
