@@ -37,7 +37,11 @@ fn start(id: u64, dir: &Path, async_writes: bool) -> Node {
     // The application's state comes back from the snapshot; raft then
     // hands out every committed entry after it again.
     let snap = store.snapshot().unwrap();
-    let state = if snap.data.is_empty() { vec![] } else { snap.data.split(|b| *b == b'\n').map(Bytes::copy_from_slice).collect() };
+    let state = if snap.data.is_empty() {
+        vec![]
+    } else {
+        snap.data.split(|b| *b == b'\n').map(Bytes::copy_from_slice).collect()
+    };
     let cfg = Config { id, applied: snap.index(), async_storage_writes: async_writes, ..test_config() };
     let raw = RawNode::new(&cfg, store.clone()).unwrap();
     Node { raw, store, state, applied: snap.index(), conf_state: snap.conf_state() }
@@ -149,7 +153,11 @@ impl World {
     }
 
     fn leader(&self) -> Option<u64> {
-        self.nodes.iter().flatten().find(|n| n.raw.basic_status().soft_state.raft_state == StateType::Leader).map(|n| n.raw.basic_status().id)
+        self.nodes
+            .iter()
+            .flatten()
+            .find(|n| n.raw.basic_status().soft_state.raft_state == StateType::Leader)
+            .map(|n| n.raw.basic_status().id)
     }
 
     fn propose(&mut self, id: u64, data: String) {
@@ -232,7 +240,10 @@ fn restarts(async_writes: bool) {
         assert_eq!(w.node(id).state, expected, "node {id} caught up");
     }
     assert!(w.node(3).store.snapshot().unwrap().index() > n3_last, "node 3 installed a snapshot");
-    assert_eq!(w.log(3), w.log(1).into_iter().filter(|e| e.index >= w.node(3).store.first_index().unwrap()).collect::<Vec<_>>());
+    assert_eq!(
+        w.log(3),
+        w.log(1).into_iter().filter(|e| e.index >= w.node(3).store.first_index().unwrap()).collect::<Vec<_>>()
+    );
 
     // Everybody restarts from disk: a new leader is elected and the data
     // is all there.

@@ -172,7 +172,12 @@ impl Op {
     fn run(&self, s: &DurableStorage) {
         match self {
             Op::Append(e, hs) => s
-                .persist_ready(&Ready { entries: e.clone(), hard_state: Some(*hs), must_sync: true, ..Default::default() })
+                .persist_ready(&Ready {
+                    entries: e.clone(),
+                    hard_state: Some(*hs),
+                    must_sync: true,
+                    ..Default::default()
+                })
                 .unwrap(),
             Op::Commit(hs) => s.persist_ready(&Ready { hard_state: Some(*hs), ..Default::default() }).unwrap(),
             Op::Compact(c) => s.compact(*c).unwrap(),
@@ -216,10 +221,8 @@ fn gen_op(rng: &mut fastrand::Rng, m: &Model) -> Op {
     if r < 21 {
         let index = last + rng.u64(1..=5);
         let term = hs.term.max(1);
-        let snap = Snapshot {
-            metadata: Some(SnapshotMetadata { conf_state: Some(cs()), index, term }),
-            data: data(rng),
-        };
+        let snap =
+            Snapshot { metadata: Some(SnapshotMetadata { conf_state: Some(cs()), index, term }), data: data(rng) };
         return Op::Install(snap, HardState { term, vote: hs.vote, commit: index });
     }
     if r < 36 && hs.commit < last {

@@ -27,7 +27,11 @@ fn dummy(index: u64, term: u64) -> Entry {
 
 impl MemLog {
     pub(crate) fn new(base_index: u64, base_term: u64) -> Self {
-        MemLog { hard_state: HardState::default(), snapshot: Snapshot::default(), ents: vec![dummy(base_index, base_term)] }
+        MemLog {
+            hard_state: HardState::default(),
+            snapshot: Snapshot::default(),
+            ents: vec![dummy(base_index, base_term)],
+        }
     }
 
     pub(crate) fn offset(&self) -> u64 {

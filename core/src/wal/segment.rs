@@ -144,12 +144,8 @@ impl Writer {
         for r in header {
             record::encode(r, &mut buf);
         }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .write(true)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
+        let mut f =
+            OpenOptions::new().create(true).truncate(true).write(true).open(&tmp).map_err(io_err("create", &tmp))?;
         f.write_all(&buf).map_err(io_err("write", &tmp))?;
         sync_file(&f, &tmp, stats)?;
         fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;

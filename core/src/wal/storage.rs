@@ -292,9 +292,9 @@ fn replay(
                 Record::HardState(hs) => log.as_mut().expect("header first").hard_state = hs,
                 Record::Entries(ents) => {
                     let l = log.as_mut().expect("header first");
-                    let keep = l.check_append(&ents).map_err(|e| {
-                        corrupt(&seg.path, off, format!("entries do not follow the log: {e}"))
-                    })?;
+                    let keep = l
+                        .check_append(&ents)
+                        .map_err(|e| corrupt(&seg.path, off, format!("entries do not follow the log: {e}")))?;
                     if !keep.is_empty() {
                         let keep = keep.to_vec();
                         l.append_checked(&keep);
@@ -406,12 +406,16 @@ impl Inner {
         let mut removed = false;
         while self.releasable() {
             let seg = self.segments.remove(0);
-            fs::remove_file(&seg.path).or_else(|e| if segment::not_found(&e) { Ok(()) } else { Err(e) }).map_err(io_err("remove", &seg.path))?;
+            fs::remove_file(&seg.path)
+                .or_else(|e| if segment::not_found(&e) { Ok(()) } else { Err(e) })
+                .map_err(io_err("remove", &seg.path))?;
             self.stats.segments_deleted += 1;
             removed = true;
         }
         for p in std::mem::take(&mut self.obsolete) {
-            fs::remove_file(&p).or_else(|e| if segment::not_found(&e) { Ok(()) } else { Err(e) }).map_err(io_err("remove", &p))?;
+            fs::remove_file(&p)
+                .or_else(|e| if segment::not_found(&e) { Ok(()) } else { Err(e) })
+                .map_err(io_err("remove", &p))?;
             removed = true;
         }
         if removed {

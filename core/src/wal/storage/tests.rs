@@ -200,7 +200,9 @@ fn well_framed_nonsense_never_panics() {
         encode(&Record::SegmentHeader { seq: 0, base_index: base, base_term: pick(&mut rng) }, &mut buf);
         for _ in 0..rng.usize(0..12) {
             let r = match rng.u32(0..4) {
-                0 => Record::HardState(HardState { term: pick(&mut rng), vote: pick(&mut rng), commit: pick(&mut rng) }),
+                0 => {
+                    Record::HardState(HardState { term: pick(&mut rng), vote: pick(&mut rng), commit: pick(&mut rng) })
+                }
                 1 => {
                     let first = pick(&mut rng);
                     let n = rng.u64(1..4);
