@@ -55,6 +55,9 @@
 //! come back). After an I/O error the storage refuses further writes
 //! ([`Error::Failed`]): what reached the disk is unknown, and retrying an
 //! fsync that failed is not safe on Linux.
+//!
+//! One process at a time may open a directory; this is not enforced (no
+//! lock file), as with etcd's WAL directory handed to one server.
 
 mod memlog;
 mod record;

@@ -71,8 +71,14 @@ impl DurableStorage {
     /// module docs), never panics on file contents.
     pub fn open(dir: impl AsRef<Path>, opts: Options) -> Result<(DurableStorage, RecoveryReport)> {
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
         let mut stats = Stats::default();
+        if !dir.is_dir() {
+            fs::create_dir_all(&dir).map_err(io_err("create directory", &dir))?;
+            // The new directory's own entry must be durable too.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                segment::sync_dir(parent, &mut stats)?;
+            }
+        }
         let mut report = RecoveryReport::default();
 
         // Interrupted segment or snapshot creations: never renamed, so never
@@ -102,18 +108,18 @@ impl DurableStorage {
         let segments = if segs.is_empty() { vec![writer.seg.clone()] } else { segs };
 
         let mut log = log;
-        let mut removed_snaps = false;
         if let Some((i, t)) = current_snap {
             log.snapshot = snapshot::read(&snap_path(&dir, i, t), i, t)?;
         }
+        // Snapshot files no record names: newer ones lost the race with a
+        // crash before their record, older ones were superseded.
         for (i, t, p) in snaps {
             if Some((i, t)) != current_snap {
                 fs::remove_file(&p).map_err(io_err("remove", &p))?;
                 report.removed_files.push(p);
-                removed_snaps = true;
             }
         }
-        if removed_snaps || !report.removed_files.is_empty() {
+        if !report.removed_files.is_empty() {
             segment::sync_dir(&dir, &mut stats)?;
         }
         report.segments = segments.len();
@@ -253,14 +259,17 @@ impl DurableStorage {
     }
 }
 
-/// Replays the segments into a log; returns it with the writer for the last
-/// segment and the current snapshot's `(index, term)`.
+/// What replaying the segments gives: the log, the writer for the last
+/// segment, and the current snapshot's `(index, term)`.
+type Replayed = (MemLog, Writer, Option<(u64, u64)>);
+
+/// Replays the segments into a log.
 fn replay(
     dir: &Path,
     segs: &[SegmentFile],
     stats: &mut Stats,
     report: &mut RecoveryReport,
-) -> Result<(MemLog, Writer, Option<(u64, u64)>)> {
+) -> Result<Replayed> {
     let mut log: Option<MemLog> = None;
     let mut current_snap = None;
     let mut last_len = 0;
