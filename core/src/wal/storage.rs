@@ -229,9 +229,13 @@ impl DurableStorage {
         Ok(snap)
     }
 
-    /// Discards entries before `compact_index` and deletes every segment
-    /// holding only such entries. The application must not compact beyond
-    /// its applied index. Syncs only when segments are deleted.
+    /// Discards entries before `compact_index` and deletes the oldest
+    /// segments whose entries are all at or below both `compact_index` and
+    /// the current snapshot (so compact up to a snapshot made with
+    /// [`Self::create_snapshot`], as etcd's servers do; segments held back
+    /// go at the next sync once a snapshot covers them). The application
+    /// must not compact beyond its applied index. Syncs only when segments
+    /// are deleted.
     pub fn compact(&self, compact_index: u64) -> Result<()> {
         let mut s = self.inner.lock();
         let term = s.log.check_compact(compact_index)?;
