@@ -17,11 +17,12 @@
 //!   name, so replay can start at any segment once older ones are deleted.
 //!   Then: `Entries` (contiguous entries that replace the log from the first
 //!   one's index on: truncation on conflict), `HardState`, `Compact`
-//!   (entries before an index are gone) and `Snapshot` (a snapshot file
-//!   became current; with `reset`, the log was replaced by it). A segment is
-//!   closed (fsynced) once it passes [`Options::segment_bytes`]; a new one
-//!   is written under a temporary name, fsynced and renamed.
-//!   Compaction deletes the oldest segments once every entry they hold is
+//!   (entries before an index are gone), `Snapshot` (a snapshot file
+//!   became current; with `reset`, the log was replaced by it) and `Synced`
+//!   (written first after each fsync: "the first N bytes of this segment
+//!   are durable"). A segment is closed (fsynced) once it passes
+//!   [`Options::segment_bytes`]; a new one is written under a temporary
+//!   name, fsynced and renamed. Compaction deletes the oldest segments once every entry they hold is
 //!   at or below both the compaction point and the current snapshot.
 //! * `{index:016x}-{term:016x}.snap`: snapshot files, written atomically
 //!   (temporary file, fsync, rename, fsync directory) before the WAL record
@@ -32,15 +33,20 @@
 //! * In the last segment, the first incomplete or corrupt record and all
 //!   bytes after it are cut off (that is where a crash during an append
 //!   leaves garbage; nothing after it can be trusted) and reported in
-//!   [`RecoveryReport::truncated`].
+//!   [`RecoveryReport::truncated`]; the segment is then fsynced, so nothing
+//!   is built on data a power cut could still take back.
+//! * Unless a later `Synced` record (found by skipping the bad record by
+//!   its length) says the bad record had been fsynced: then it is damage to
+//!   acknowledged data, not a torn write, and open fails with
+//!   [`Error::Corrupt`]. Damage within the last unsynced write, or that
+//!   also destroyed the length, cannot be told from a torn write and is cut
+//!   off; the report gives the offset, the bytes dropped and the reason
+//!   (`checksum mismatch` or an incomplete record).
 //! * Anywhere else (a bad record in an older segment, which was fsynced in
 //!   full before the next one was created; a bad segment header; a missing
 //!   segment; a missing or corrupt current snapshot) open fails with
 //!   [`Error::Corrupt`]: that is committed data, and dropping it silently
 //!   could lose acknowledged writes.
-//! * A bit flip in the fsynced part of the last segment cannot be told from
-//!   a torn write; it is cut off like one, and the report says how many
-//!   bytes went and why (`checksum mismatch` vs an incomplete record).
 //!
 //! # Durability
 //!

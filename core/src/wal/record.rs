@@ -35,6 +35,11 @@ pub(crate) enum Record {
     /// `reset` (a snapshot received from the leader) the log is also
     /// replaced by an empty log starting after the snapshot.
     Snapshot { index: u64, term: u64, reset: bool },
+    /// The first `len` bytes of this segment were fsynced before this record
+    /// was written. Written at the start of the first write after an fsync,
+    /// it lets recovery tell a damaged fsynced record (followed by one of
+    /// these naming a larger length) from a torn write.
+    Synced { len: u64 },
 }
 
 /// Indexes above this are refused as corrupt, so that index arithmetic on
@@ -47,6 +52,7 @@ const T_HARD_STATE: u8 = 2;
 const T_ENTRIES: u8 = 3;
 const T_COMPACT: u8 = 4;
 const T_SNAPSHOT: u8 = 5;
+const T_SYNCED: u8 = 6;
 
 /// Why decoding stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +114,10 @@ pub(crate) fn encode(rec: &Record, out: &mut Vec<u8>) {
             put_u64(out, *index);
             put_u64(out, *term);
             out.push(u8::from(*reset));
+        }
+        Record::Synced { len } => {
+            out.push(T_SYNCED);
+            put_u64(out, *len);
         }
     }
     let len = (out.len() - start - FRAME_HEADER) as u32;
@@ -216,6 +226,7 @@ fn decode_body(t: u8, p: &[u8]) -> Result<Record, String> {
                 b => return Err(format!("bad reset flag {b}")),
             },
         },
+        T_SYNCED => Record::Synced { len: r.u64()? },
         other => return Err(format!("unknown record type {other}")),
     };
     r.end()?;
@@ -245,6 +256,7 @@ mod tests {
             ]),
             Record::Compact { index: 4, term: 1 },
             Record::Snapshot { index: 9, term: 3, reset: true },
+            Record::Synced { len: 77 },
         ]
     }
 

@@ -71,6 +71,9 @@ pub(crate) struct Scan {
     pub file_len: u64,
     /// The first bad record, if any (at `valid_len`).
     pub bad: Option<Bad>,
+    /// A length beyond the bad record that a later `Synced` record says was
+    /// fsynced.
+    pub synced_past_bad: Option<u64>,
 }
 
 /// Reads a whole segment, decoding records until the end or the first bad
@@ -92,7 +95,24 @@ pub(crate) fn scan(path: &Path) -> Result<Scan, Error> {
             }
         }
     }
-    Ok(Scan { records, valid_len: at as u64, file_len: buf.len() as u64, bad })
+    // Past a bad record whose length field still fits, look for a later
+    // `Synced` record proving the bad one had been fsynced: then it is
+    // damage to acknowledged data, not a torn write.
+    let mut synced_past_bad = None;
+    if bad.is_some() && buf.len() - at >= record::FRAME_HEADER {
+        let len = u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let mut next = at + record::FRAME_HEADER + len.min(buf.len());
+        while next < buf.len() {
+            let Ok((rec, n)) = record::decode(&buf[next..]) else { break };
+            if let Record::Synced { len } = rec {
+                if len > at as u64 {
+                    synced_past_bad = Some(len);
+                }
+            }
+            next += n;
+        }
+    }
+    Ok(Scan { records, valid_len: at as u64, file_len: buf.len() as u64, bad, synced_past_bad })
 }
 
 /// fsync of a file's data (and the size, which `fdatasync` includes).
@@ -124,6 +144,8 @@ pub(crate) struct Writer {
     pub len: u64,
     /// Whether bytes were written since the last fsync.
     pub dirty: bool,
+    /// A `Synced` record is owed: an fsync happened since the last one.
+    pub owe_synced: bool,
 }
 
 impl Writer {
@@ -151,17 +173,39 @@ impl Writer {
         fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
         sync_dir(dir, stats)?;
         stats.bytes_written += buf.len() as u64;
-        Ok(Writer { file: f, seg: SegmentFile { seq, first_index, path }, len: buf.len() as u64, dirty: false })
+        Ok(Writer {
+            file: f,
+            seg: SegmentFile { seq, first_index, path },
+            len: buf.len() as u64,
+            dirty: false,
+            owe_synced: false,
+        })
     }
 
-    /// Reopens an existing (recovered) segment to append at `len`.
-    pub(crate) fn open(seg: SegmentFile, len: u64) -> Result<Writer, Error> {
+    /// Reopens an existing (recovered) segment to append at `len`. It is
+    /// fsynced first: what was read may still have been only in the page
+    /// cache (a process crash before its fsync), and nothing may be built
+    /// on state that a power cut could still take back.
+    pub(crate) fn open(seg: SegmentFile, len: u64, stats: &mut Stats) -> Result<Writer, Error> {
         let f = OpenOptions::new().append(true).open(&seg.path).map_err(io_err("open", &seg.path))?;
-        Ok(Writer { file: f, seg, len, dirty: false })
+        sync_file(&f, &seg.path, stats)?;
+        Ok(Writer { file: f, seg, len, dirty: false, owe_synced: true })
     }
 
-    /// Appends bytes (not yet durable).
+    /// Appends bytes (not yet durable), led by a `Synced` record when one
+    /// is owed.
     pub(crate) fn write(&mut self, buf: &[u8], stats: &mut Stats) -> Result<(), Error> {
+        let mut owed = Vec::new();
+        if self.owe_synced {
+            record::encode(&Record::Synced { len: self.len }, &mut owed);
+            self.owe_synced = false;
+        }
+        let buf = if owed.is_empty() {
+            buf
+        } else {
+            owed.extend_from_slice(buf);
+            &owed[..]
+        };
         self.dirty = true;
         self.file.write_all(buf).map_err(io_err("write", &self.seg.path))?;
         self.len += buf.len() as u64;
@@ -174,6 +218,7 @@ impl Writer {
         if self.dirty {
             sync_file(&self.file, &self.seg.path, stats)?;
             self.dirty = false;
+            self.owe_synced = true;
         }
         Ok(())
     }

@@ -268,12 +268,7 @@ impl DurableStorage {
 type Replayed = (MemLog, Writer, Option<(u64, u64)>);
 
 /// Replays the segments into a log.
-fn replay(
-    dir: &Path,
-    segs: &[SegmentFile],
-    stats: &mut Stats,
-    report: &mut RecoveryReport,
-) -> Result<Replayed> {
+fn replay(dir: &Path, segs: &[SegmentFile], stats: &mut Stats, report: &mut RecoveryReport) -> Result<Replayed> {
     let mut log: Option<MemLog> = None;
     let mut current_snap = None;
     let mut last_len = 0;
@@ -292,6 +287,13 @@ fn replay(
         if let Some(bad) = &scan.bad {
             if !is_last {
                 return Err(corrupt(&seg.path, scan.valid_len, format!("{} in a closed segment", bad.reason())));
+            }
+            if let Some(len) = scan.synced_past_bad {
+                return Err(corrupt(
+                    &seg.path,
+                    scan.valid_len,
+                    format!("{}, but a later record says the first {len} bytes were fsynced", bad.reason()),
+                ));
             }
         }
         for (rec, off) in scan.records {
@@ -320,6 +322,7 @@ fn replay(
                         log.as_mut().expect("header first").reset(index, term);
                     }
                 }
+                Record::Synced { .. } => {}
             }
         }
         if is_last {
@@ -342,7 +345,7 @@ fn replay(
         }
     }
     let last = segs.last().expect("non-empty").clone();
-    Ok((log, Writer::open(last, last_len)?, current_snap))
+    Ok((log, Writer::open(last, last_len, stats)?, current_snap))
 }
 
 impl Inner {

@@ -250,3 +250,45 @@ fn storage_append_message_follows_must_sync() {
     assert_eq!(d.stats().fsyncs, f0 + 2);
     assert!(d.persist_storage_append(&Message::default()).is_err());
 }
+
+/// In the last segment, a damaged record that a later `Synced` record
+/// proves was fsynced is an error; damage in the last (unsynced) write is a
+/// torn tail, cut off.
+#[test]
+fn damage_to_fsynced_records_of_the_last_segment_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = DurableStorage::open(dir.path(), Options::default()).unwrap();
+    for i in 1..=5 {
+        d.append(&[ent(i, 1)]).unwrap();
+    }
+    // The last write is not synced (a commit-only Ready).
+    d.persist_ready(&Ready { hard_state: Some(HardState { term: 1, vote: 0, commit: 5 }), ..Default::default() })
+        .unwrap();
+    drop(d);
+    let segs = segment::list(dir.path()).unwrap();
+    let path = &segs[0].path;
+    let orig = std::fs::read(path).unwrap();
+    let scan = segment::scan(path).unwrap();
+    let offsets: Vec<u64> = scan.records.iter().map(|(_, o)| *o).collect();
+
+    // Flip a payload byte of the second entry record.
+    let second_entry =
+        scan.records.iter().filter(|(r, _)| matches!(r, Record::Entries(_))).nth(1).map(|(_, o)| *o as usize).unwrap();
+    let mut b = orig.clone();
+    b[second_entry + 12] ^= 0x10;
+    std::fs::write(path, &b).unwrap();
+    let err = DurableStorage::open(dir.path(), Options::default()).unwrap_err();
+    assert!(err.to_string().contains("fsynced"), "{err}");
+
+    // Flip a byte of the final, unsynced HardState record.
+    let last = *offsets.last().unwrap() as usize;
+    let mut b = orig.clone();
+    b[last + 10] ^= 0x10;
+    std::fs::write(path, &b).unwrap();
+    let (d, rep) = DurableStorage::open(dir.path(), Options::default()).unwrap();
+    let tail = rep.truncated.unwrap();
+    assert_eq!(tail.offset, last as u64);
+    assert_eq!(tail.reason, "checksum mismatch");
+    assert_eq!(d.last_index().unwrap(), 5);
+    assert_eq!(d.hard_state(), HardState::default());
+}
