@@ -21,8 +21,10 @@
  * - A node may move between threads, but calls on one node (and on the
  *   polyraft_ready it handed out) must not overlap.
  * - Distinct nodes are independent and may be used concurrently.
- * - A polyraft_memory_storage handle may be used from several threads; it
- *   locks internally.
+ * - polyraft_memory_storage and polyraft_durable_storage handles may be
+ *   used from several threads; they lock internally.
+ * - Durable storage calls report their detail text per thread
+ *   (polyraft_durable_storage_last_error).
  * - The library starts no threads. Storage and log callbacks run only on
  *   the calling thread, inside the call that needs them, and must not call
  *   back into the same node.
@@ -160,6 +162,21 @@ enum polyraft_result
    * out-of-range request). It makes the node fail (POLYRAFT_FATAL later).
    */
   POLYRAFT_STORAGE_FAILURE = 24,
+  /**
+   * Durable storage: an operating system call (create, open, write,
+   * fsync, rename...) failed, now or earlier: after one, what reached the
+   * disk is unknown and the storage refuses every write with this code
+   * until it is freed and reopened. Detail (the call, the file, the OS
+   * error) in polyraft_durable_storage_last_error.
+   */
+  POLYRAFT_IO_ERROR = 30,
+  /**
+   * Durable storage: data on disk that recovery must not drop (a bad
+   * record in a closed segment, a damaged record a later fsync vouched
+   * for, a missing segment or snapshot...). Nothing was changed; detail
+   * (file, offset, reason) in polyraft_durable_storage_last_error.
+   */
+  POLYRAFT_CORRUPT = 31,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -483,6 +500,24 @@ typedef struct polyraft_buffer polyraft_buffer;
 typedef struct polyraft_conf_state_sink polyraft_conf_state_sink;
 
 /**
+ * A durable raft log in one directory (polyraft's DurableStorage): log
+ * segments (checksummed records, fsynced before a write is acknowledged)
+ * and snapshot files, kept in memory as well so that reads never touch the
+ * disk. Shared by reference counting like polyraft_memory_storage: a node
+ * created over it (polyraft_node_new_durable) reads through its own
+ * reference while the application writes through its handle; each handle
+ * (from polyraft_durable_storage_open* or _clone) is freed with
+ * polyraft_durable_storage_free, and the files stay open until the last
+ * handle and the last node over the storage are freed. Handles may be used
+ * from any thread: the storage locks internally (a write holds the lock
+ * through its fsync, so the node's reads wait for it).
+ *
+ * One storage per directory at a time: free every handle and every node
+ * over it before opening the directory again (this is not enforced).
+ */
+typedef struct polyraft_durable_storage polyraft_durable_storage;
+
+/**
  * Receives entries from the `entries` storage callback. Valid only during
  * that callback; never keep it.
  */
@@ -500,10 +535,19 @@ typedef struct polyraft_entry_sink polyraft_entry_sink;
 typedef struct polyraft_memory_storage polyraft_memory_storage;
 
 /**
- * A raft node (etcd's RawNode). Created by polyraft_node_new_memory or
- * polyraft_node_new_custom, freed by polyraft_node_free.
+ * A raft node (etcd's RawNode). Created by polyraft_node_new_memory,
+ * polyraft_node_new_durable or polyraft_node_new_custom, freed by
+ * polyraft_node_free.
  */
 typedef struct polyraft_node polyraft_node;
+
+/**
+ * A copy of a snapshot owned by the caller (from
+ * polyraft_durable_storage_snapshot): read it through
+ * polyraft_owned_snapshot_view, free it with polyraft_owned_snapshot_free.
+ * Immutable, so it may be read from any thread.
+ */
+typedef struct polyraft_owned_snapshot polyraft_owned_snapshot;
 
 /**
  * One Ready (etcd's Ready), owned by the node that handed it out. All
@@ -526,292 +570,73 @@ typedef struct polyraft_ready polyraft_ready;
 typedef struct polyraft_snapshot_sink polyraft_snapshot_sink;
 
 /**
- * A v1 configuration change (raftpb ConfChange).
+ * Options of polyraft_durable_storage_open. All zero (or filled by
+ * polyraft_durable_options_init) means the defaults. Read only during the
+ * call.
  */
-typedef struct polyraft_conf_change {
+typedef struct polyraft_durable_options {
   /**
-   * A polyraft_conf_change_type value.
+   * A segment file is closed (fsynced) and the next one started once it
+   * holds at least this many bytes; smaller segments let compaction free
+   * disk space sooner. 0: the default, 64 MiB (etcd's).
    */
-  uint32_t change_type;
-  /**
-   * The node concerned.
-   */
-  uint64_t node_id;
-  /**
-   * Application id of the change (raftpb ConfChange.ID), usually 0.
-   */
-  uint64_t id;
-  /**
-   * Opaque context (NULL when context_len is 0).
-   */
-  const uint8_t *context;
-  /**
-   * Length of `context`.
-   */
-  size_t context_len;
-} polyraft_conf_change;
+  uint64_t segment_bytes;
+} polyraft_durable_options;
 
 /**
- * One change of a ConfChangeV2.
+ * What polyraft_durable_storage_open found and did. Plain values; the
+ * texts are available from polyraft_durable_storage_truncation_reason and
+ * polyraft_durable_storage_truncated_segment.
  */
-typedef struct polyraft_conf_change_single {
+typedef struct polyraft_recovery_report {
   /**
-   * A polyraft_conf_change_type value.
+   * Whether the directory held no log yet (a new storage was created).
    */
-  uint32_t change_type;
+  bool created;
   /**
-   * The node concerned.
+   * Segment files read.
    */
-  uint64_t node_id;
-} polyraft_conf_change_single;
-
-/**
- * A v2 configuration change (raftpb ConfChangeV2): several changes at once,
- * possibly through a joint configuration. No changes with the AUTO
- * transition means "leave the joint configuration".
- */
-typedef struct polyraft_conf_change_v2 {
+  uint64_t segments;
   /**
-   * A polyraft_conf_change_transition value.
+   * WAL records replayed.
    */
-  uint32_t transition;
+  uint64_t records;
   /**
-   * The changes (NULL when changes_len is 0).
+   * Whether a torn or corrupt tail was cut off the last segment (the
+   * remains of a write interrupted by a crash: it had not been
+   * acknowledged, so nothing acknowledged was lost).
    */
-  const struct polyraft_conf_change_single *changes;
+  bool truncated;
   /**
-   * Number of changes.
+   * Where the cut tail started (the segment's new length); 0 when
+   * `truncated` is false.
    */
-  size_t changes_len;
+  uint64_t truncated_offset;
   /**
-   * Opaque context (NULL when context_len is 0).
+   * Bytes cut off; 0 when `truncated` is false.
    */
-  const uint8_t *context;
+  uint64_t dropped_bytes;
   /**
-   * Length of `context`.
+   * Leftover files removed (temporary files of interrupted writes,
+   * snapshot files no WAL record names).
    */
-  size_t context_len;
-} polyraft_conf_change_v2;
-
-/**
- * One log entry. As an output (a view) every pointer is owned by the
- * library; `encoded` holds the raftpb encoding of the whole entry. As an
- * input, `encoded`/`encoded_len` are ignored and `data` is copied.
- */
-typedef struct polyraft_entry {
+  uint64_t removed_files;
   /**
-   * Log index (> 0).
+   * Index of the recovered snapshot (0 if none). A restarting
+   * application restores its state machine from that snapshot and sets
+   * polyraft_config.applied to this index (or higher, if its state
+   * machine is itself durable).
    */
-  uint64_t index;
+  uint64_t snapshot_index;
   /**
-   * Term of the entry.
+   * First index of the recovered log (snapshot index + 1).
    */
-  uint64_t term;
+  uint64_t first_index;
   /**
-   * A polyraft_entry_type value.
+   * Last index of the recovered log.
    */
-  uint32_t entry_type;
-  /**
-   * Payload (NULL when data_len is 0).
-   */
-  const uint8_t *data;
-  /**
-   * Payload length.
-   */
-  size_t data_len;
-  /**
-   * raftpb-encoded Entry (output only; NULL when encoded_len is 0).
-   */
-  const uint8_t *encoded;
-  /**
-   * Length of `encoded`.
-   */
-  size_t encoded_len;
-} polyraft_entry;
-
-/**
- * A set of node ids, borrowed (input) or a view (output).
- */
-typedef struct polyraft_conf_state {
-  /**
-   * Voters (the incoming voters while joint).
-   */
-  const uint64_t *voters;
-  /**
-   * Number of voters.
-   */
-  size_t voters_len;
-  /**
-   * Learners.
-   */
-  const uint64_t *learners;
-  /**
-   * Number of learners.
-   */
-  size_t learners_len;
-  /**
-   * Outgoing voters while joint (empty otherwise).
-   */
-  const uint64_t *voters_outgoing;
-  /**
-   * Number of outgoing voters.
-   */
-  size_t voters_outgoing_len;
-  /**
-   * Learners staged to join when the joint configuration is left.
-   */
-  const uint64_t *learners_next;
-  /**
-   * Number of staged learners.
-   */
-  size_t learners_next_len;
-  /**
-   * Whether raft leaves the joint configuration on its own.
-   */
-  bool auto_leave;
-} polyraft_conf_state;
-
-/**
- * A snapshot. As an output (a view), pointers are owned by the library and
- * `encoded` holds the raftpb encoding of the whole snapshot. As an input,
- * `encoded` is ignored and the other fields are copied.
- */
-typedef struct polyraft_snapshot {
-  /**
-   * Index of the last entry the snapshot covers.
-   */
-  uint64_t index;
-  /**
-   * Term of that entry.
-   */
-  uint64_t term;
-  /**
-   * The configuration at `index`.
-   */
-  struct polyraft_conf_state conf_state;
-  /**
-   * The application's state machine data (NULL when data_len is 0).
-   */
-  const uint8_t *data;
-  /**
-   * Length of `data`.
-   */
-  size_t data_len;
-  /**
-   * raftpb-encoded Snapshot (output only).
-   */
-  const uint8_t *encoded;
-  /**
-   * Length of `encoded`.
-   */
-  size_t encoded_len;
-} polyraft_snapshot;
-
-/**
- * A message. As an output (a view in a polyraft_ready) every field is
- * filled and `bytes` is the raftpb encoding to send to node `to`, whose
- * application passes it to polyraft_node_step. As an input
- * (polyraft_message_encode), `bytes` and `responses` are ignored.
- */
-typedef struct polyraft_message {
-  /**
-   * Destination node id (or POLYRAFT_LOCAL_APPEND_THREAD /
-   * POLYRAFT_LOCAL_APPLY_THREAD with async storage writes).
-   */
-  uint64_t to;
-  /**
-   * Sender.
-   */
-  uint64_t from;
-  /**
-   * A polyraft_message_type value.
-   */
-  uint32_t msg_type;
-  /**
-   * Term.
-   */
-  uint64_t term;
-  /**
-   * Term of the entry at `index` (appends, votes).
-   */
-  uint64_t log_term;
-  /**
-   * Index (appends, votes, responses).
-   */
-  uint64_t index;
-  /**
-   * Leader's commit index.
-   */
-  uint64_t commit;
-  /**
-   * Vote (MsgStorageAppend carries the HardState as term/vote/commit).
-   */
-  uint64_t vote;
-  /**
-   * Rejection flag of responses.
-   */
-  bool reject;
-  /**
-   * Rejection hint of MsgAppResp.
-   */
-  uint64_t reject_hint;
-  /**
-   * Entries carried (NULL when entries_len is 0).
-   */
-  const struct polyraft_entry *entries;
-  /**
-   * Number of entries.
-   */
-  size_t entries_len;
-  /**
-   * Snapshot carried, or NULL.
-   */
-  const struct polyraft_snapshot *snapshot;
-  /**
-   * Opaque context (NULL when context_len is 0).
-   */
-  const uint8_t *context;
-  /**
-   * Length of `context`.
-   */
-  size_t context_len;
-  /**
-   * Messages to deliver once this one is handled (MsgStorageAppend,
-   * MsgStorageApply): each to its `to`, which may be this node itself
-   * (polyraft_node_step) or a peer. Output only.
-   */
-  const struct polyraft_message *responses;
-  /**
-   * Number of responses.
-   */
-  size_t responses_len;
-  /**
-   * The raftpb encoding of the whole message. Output only.
-   */
-  const uint8_t *bytes;
-  /**
-   * Length of `bytes`.
-   */
-  size_t bytes_len;
-} polyraft_message;
-
-/**
- * Term, vote and commit: the state to persist before sending messages.
- */
-typedef struct polyraft_hard_state {
-  /**
-   * Current term.
-   */
-  uint64_t term;
-  /**
-   * Vote in the current term (0 for none).
-   */
-  uint64_t vote;
-  /**
-   * Highest index known committed.
-   */
-  uint64_t commit;
-} polyraft_hard_state;
+  uint64_t last_index;
+} polyraft_recovery_report;
 
 /**
  * Receives one log line: `level` is a polyraft_log_level, `msg` is
@@ -913,6 +738,329 @@ typedef struct polyraft_config {
    */
   uintptr_t log_ctx;
 } polyraft_config;
+
+/**
+ * A set of node ids, borrowed (input) or a view (output).
+ */
+typedef struct polyraft_conf_state {
+  /**
+   * Voters (the incoming voters while joint).
+   */
+  const uint64_t *voters;
+  /**
+   * Number of voters.
+   */
+  size_t voters_len;
+  /**
+   * Learners.
+   */
+  const uint64_t *learners;
+  /**
+   * Number of learners.
+   */
+  size_t learners_len;
+  /**
+   * Outgoing voters while joint (empty otherwise).
+   */
+  const uint64_t *voters_outgoing;
+  /**
+   * Number of outgoing voters.
+   */
+  size_t voters_outgoing_len;
+  /**
+   * Learners staged to join when the joint configuration is left.
+   */
+  const uint64_t *learners_next;
+  /**
+   * Number of staged learners.
+   */
+  size_t learners_next_len;
+  /**
+   * Whether raft leaves the joint configuration on its own.
+   */
+  bool auto_leave;
+} polyraft_conf_state;
+
+/**
+ * One log entry. As an output (a view) every pointer is owned by the
+ * library; `encoded` holds the raftpb encoding of the whole entry. As an
+ * input, `encoded`/`encoded_len` are ignored and `data` is copied.
+ */
+typedef struct polyraft_entry {
+  /**
+   * Log index (> 0).
+   */
+  uint64_t index;
+  /**
+   * Term of the entry.
+   */
+  uint64_t term;
+  /**
+   * A polyraft_entry_type value.
+   */
+  uint32_t entry_type;
+  /**
+   * Payload (NULL when data_len is 0).
+   */
+  const uint8_t *data;
+  /**
+   * Payload length.
+   */
+  size_t data_len;
+  /**
+   * raftpb-encoded Entry (output only; NULL when encoded_len is 0).
+   */
+  const uint8_t *encoded;
+  /**
+   * Length of `encoded`.
+   */
+  size_t encoded_len;
+} polyraft_entry;
+
+/**
+ * Term, vote and commit: the state to persist before sending messages.
+ */
+typedef struct polyraft_hard_state {
+  /**
+   * Current term.
+   */
+  uint64_t term;
+  /**
+   * Vote in the current term (0 for none).
+   */
+  uint64_t vote;
+  /**
+   * Highest index known committed.
+   */
+  uint64_t commit;
+} polyraft_hard_state;
+
+/**
+ * A snapshot. As an output (a view), pointers are owned by the library and
+ * `encoded` holds the raftpb encoding of the whole snapshot. As an input,
+ * `encoded` is ignored and the other fields are copied.
+ */
+typedef struct polyraft_snapshot {
+  /**
+   * Index of the last entry the snapshot covers.
+   */
+  uint64_t index;
+  /**
+   * Term of that entry.
+   */
+  uint64_t term;
+  /**
+   * The configuration at `index`.
+   */
+  struct polyraft_conf_state conf_state;
+  /**
+   * The application's state machine data (NULL when data_len is 0).
+   */
+  const uint8_t *data;
+  /**
+   * Length of `data`.
+   */
+  size_t data_len;
+  /**
+   * raftpb-encoded Snapshot (output only).
+   */
+  const uint8_t *encoded;
+  /**
+   * Length of `encoded`.
+   */
+  size_t encoded_len;
+} polyraft_snapshot;
+
+/**
+ * Disk work counters of a durable storage since it was opened.
+ */
+typedef struct polyraft_durable_stats {
+  /**
+   * Every fsync/fdatasync issued, files and directories alike.
+   */
+  uint64_t fsyncs;
+  /**
+   * The directory fsyncs among them (file creation and deletion).
+   */
+  uint64_t dir_fsyncs;
+  /**
+   * Bytes written to segment and snapshot files.
+   */
+  uint64_t bytes_written;
+  /**
+   * Readies and MsgStorageAppend messages persisted (fsyncs / readies is
+   * the fsyncs per Ready).
+   */
+  uint64_t readies;
+  /**
+   * Segment files created.
+   */
+  uint64_t segments_created;
+  /**
+   * Segment files deleted by compaction.
+   */
+  uint64_t segments_deleted;
+  /**
+   * Segment files now in the directory.
+   */
+  uint64_t segments;
+} polyraft_durable_stats;
+
+/**
+ * A v1 configuration change (raftpb ConfChange).
+ */
+typedef struct polyraft_conf_change {
+  /**
+   * A polyraft_conf_change_type value.
+   */
+  uint32_t change_type;
+  /**
+   * The node concerned.
+   */
+  uint64_t node_id;
+  /**
+   * Application id of the change (raftpb ConfChange.ID), usually 0.
+   */
+  uint64_t id;
+  /**
+   * Opaque context (NULL when context_len is 0).
+   */
+  const uint8_t *context;
+  /**
+   * Length of `context`.
+   */
+  size_t context_len;
+} polyraft_conf_change;
+
+/**
+ * One change of a ConfChangeV2.
+ */
+typedef struct polyraft_conf_change_single {
+  /**
+   * A polyraft_conf_change_type value.
+   */
+  uint32_t change_type;
+  /**
+   * The node concerned.
+   */
+  uint64_t node_id;
+} polyraft_conf_change_single;
+
+/**
+ * A v2 configuration change (raftpb ConfChangeV2): several changes at once,
+ * possibly through a joint configuration. No changes with the AUTO
+ * transition means "leave the joint configuration".
+ */
+typedef struct polyraft_conf_change_v2 {
+  /**
+   * A polyraft_conf_change_transition value.
+   */
+  uint32_t transition;
+  /**
+   * The changes (NULL when changes_len is 0).
+   */
+  const struct polyraft_conf_change_single *changes;
+  /**
+   * Number of changes.
+   */
+  size_t changes_len;
+  /**
+   * Opaque context (NULL when context_len is 0).
+   */
+  const uint8_t *context;
+  /**
+   * Length of `context`.
+   */
+  size_t context_len;
+} polyraft_conf_change_v2;
+
+/**
+ * A message. As an output (a view in a polyraft_ready) every field is
+ * filled and `bytes` is the raftpb encoding to send to node `to`, whose
+ * application passes it to polyraft_node_step. As an input
+ * (polyraft_message_encode), `bytes` and `responses` are ignored.
+ */
+typedef struct polyraft_message {
+  /**
+   * Destination node id (or POLYRAFT_LOCAL_APPEND_THREAD /
+   * POLYRAFT_LOCAL_APPLY_THREAD with async storage writes).
+   */
+  uint64_t to;
+  /**
+   * Sender.
+   */
+  uint64_t from;
+  /**
+   * A polyraft_message_type value.
+   */
+  uint32_t msg_type;
+  /**
+   * Term.
+   */
+  uint64_t term;
+  /**
+   * Term of the entry at `index` (appends, votes).
+   */
+  uint64_t log_term;
+  /**
+   * Index (appends, votes, responses).
+   */
+  uint64_t index;
+  /**
+   * Leader's commit index.
+   */
+  uint64_t commit;
+  /**
+   * Vote (MsgStorageAppend carries the HardState as term/vote/commit).
+   */
+  uint64_t vote;
+  /**
+   * Rejection flag of responses.
+   */
+  bool reject;
+  /**
+   * Rejection hint of MsgAppResp.
+   */
+  uint64_t reject_hint;
+  /**
+   * Entries carried (NULL when entries_len is 0).
+   */
+  const struct polyraft_entry *entries;
+  /**
+   * Number of entries.
+   */
+  size_t entries_len;
+  /**
+   * Snapshot carried, or NULL.
+   */
+  const struct polyraft_snapshot *snapshot;
+  /**
+   * Opaque context (NULL when context_len is 0).
+   */
+  const uint8_t *context;
+  /**
+   * Length of `context`.
+   */
+  size_t context_len;
+  /**
+   * Messages to deliver once this one is handled (MsgStorageAppend,
+   * MsgStorageApply): each to its `to`, which may be this node itself
+   * (polyraft_node_step) or a peer. Output only.
+   */
+  const struct polyraft_message *responses;
+  /**
+   * Number of responses.
+   */
+  size_t responses_len;
+  /**
+   * The raftpb encoding of the whole message. Output only.
+   */
+  const uint8_t *bytes;
+  /**
+   * Length of `bytes`.
+   */
+  size_t bytes_len;
+} polyraft_message;
 
 /**
  * A storage callback's answer: a polyraft_result value (uint32_t so that any
@@ -1108,6 +1256,254 @@ polyraft_result polyraft_buffer_data(const struct polyraft_buffer *buf, const ui
  * Frees a buffer. NULL is a no-op. The buffer must not be used afterwards.
  */
 void polyraft_buffer_free(struct polyraft_buffer *buf);
+
+/**
+ * Copies the detail text of the last polyraft_durable_storage_* call
+ * (other than this one and _free) made on the calling thread into `buf`,
+ * truncated to fit and NUL-terminated when len > 0, and the bytes written
+ * (without the NUL) into `*written`. Empty when that call succeeded. For
+ * POLYRAFT_IO_ERROR it names the operation, the file and the OS error; for
+ * POLYRAFT_CORRUPT the file, the offset and what is wrong.
+ * Failures of polyraft_node_new_durable are reported by
+ * polyraft_last_new_error instead, like every node constructor's.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_last_error(char *buf, size_t len, size_t *written);
+
+/**
+ * Fills `*options` with the defaults (all zero: 64 MiB segments).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_options_init(struct polyraft_durable_options *options);
+
+/**
+ * Opens the durable storage in directory `dir` (NUL-terminated UTF-8;
+ * created, with its missing parents, if needed) and recovers its state:
+ * replays every segment, cuts a torn tail off the last one, loads the
+ * current snapshot and removes leftover files. `options` may be NULL (the
+ * defaults). On success writes a new handle to `*out` and, if `report` is
+ * not NULL, what recovery found to `*report` (also available later from
+ * polyraft_durable_storage_recovery_report).
+ *
+ * A new storage is empty: create a node over it and call
+ * polyraft_node_bootstrap (or give it a configuration first with
+ * polyraft_durable_storage_bootstrap_conf_state). A recovered one is
+ * restarted from: create the node with config->applied set to the
+ * report's snapshot_index (after restoring the state machine from
+ * polyraft_durable_storage_snapshot); the committed entries after it come
+ * out again in the node's Readies.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (empty or
+ * non-UTF-8 path), POLYRAFT_IO_ERROR (the directory cannot be created or
+ * read, a file cannot be opened...), POLYRAFT_CORRUPT (damage recovery must
+ * not repair: nothing is changed on disk). Details from
+ * polyraft_durable_storage_last_error.
+ */
+polyraft_result polyraft_durable_storage_open(const char *dir, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report);
+
+/**
+ * Like polyraft_durable_storage_open, with the directory given as
+ * `dir_len` bytes of UTF-8 at `dir` (no NUL needed, none allowed).
+ * Errors: as polyraft_durable_storage_open.
+ */
+polyraft_result polyraft_durable_storage_open_len(const uint8_t *dir, size_t dir_len, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report);
+
+/**
+ * Writes to `*out` a new handle to the same storage (reference counted).
+ * Free each handle with polyraft_durable_storage_free.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_clone(const struct polyraft_durable_storage *storage, struct polyraft_durable_storage **out);
+
+/**
+ * Frees one handle; the files are closed when the last handle and the
+ * last node over the storage are gone (nothing is lost: every write the
+ * storage acknowledged as durable already is). NULL is a no-op.
+ */
+void polyraft_durable_storage_free(struct polyraft_durable_storage *storage);
+
+/**
+ * Writes what the open of this storage found (the same report open gave)
+ * to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_recovery_report(const struct polyraft_durable_storage *storage, struct polyraft_recovery_report *out);
+
+/**
+ * Copies why open cut a tail off the last segment ("checksum mismatch",
+ * an incomplete record...) into `buf` (truncated to fit, NUL-terminated
+ * when len > 0) and the bytes written (without the NUL) into `*written`.
+ * Empty when nothing was cut (report.truncated false).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_truncation_reason(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
+
+/**
+ * Copies the path of the segment file open cut a tail off into `buf`
+ * (as polyraft_durable_storage_truncation_reason). Empty when nothing was
+ * cut.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_truncated_segment(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
+
+/**
+ * Creates a node over a durable storage. The node takes its own reference
+ * to the storage: the caller keeps (and eventually frees) its handle and
+ * persists each Ready through it (polyraft_durable_storage_persist_ready).
+ * The storage's hard state and snapshot configuration become the node's.
+ * Over a new (empty) storage, call polyraft_node_bootstrap next; over a
+ * recovered one, set config->applied to at least the recovered snapshot's
+ * index (the recovery report's snapshot_index).
+ * On success writes the node to `*out`; on failure details are in
+ * polyraft_last_new_error.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG, storage codes.
+ */
+polyraft_result polyraft_node_new_durable(const struct polyraft_config *config, const struct polyraft_durable_storage *storage, struct polyraft_node **out);
+
+/**
+ * Gives a new, empty storage its initial configuration (copied) durably,
+ * as an empty snapshot at index 0 (etcd's restart-from-a-known-membership
+ * path): a node created over it then starts with that configuration
+ * without polyraft_node_bootstrap.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (the storage
+ * holds entries, a hard state or a snapshot), POLYRAFT_IO_ERROR.
+ */
+polyraft_result polyraft_durable_storage_bootstrap_conf_state(const struct polyraft_durable_storage *storage, const struct polyraft_conf_state *conf_state);
+
+/**
+ * Persists a Ready (from polyraft_node_ready): its snapshot, entries and
+ * hard state, in that order, then one fsync when the Ready's must_sync is
+ * set or it carries a snapshot (a Ready that only moves the commit index
+ * is written without syncing, etcd's rule). Call it first when handling a
+ * Ready, before sending its messages; then restore the state machine from
+ * the snapshot if there is one, apply the committed entries and
+ * polyraft_node_advance. The Ready is only read: it stays the node's, so
+ * this call must not overlap calls on that node.
+ * With async storage writes the Ready carries nothing to persist: use
+ * polyraft_durable_storage_persist_storage_append on its MsgStorageAppend.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (a Ready of a
+ * node with async storage writes), POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
+ * POLYRAFT_STORAGE_FAILURE (entries that do not follow the log),
+ * POLYRAFT_IO_ERROR (do not send the messages: the state is not durable;
+ * free the node and the storage and restart from the directory).
+ */
+polyraft_result polyraft_durable_storage_persist_ready(const struct polyraft_durable_storage *storage, const struct polyraft_ready *ready);
+
+/**
+ * Async storage writes: persists a MsgStorageAppend given as its raftpb
+ * encoding (the `bytes` of the polyraft_message a Ready addressed to
+ * POLYRAFT_LOCAL_APPEND_THREAD, or a copy of them kept by a storage
+ * thread): its snapshot, entries and the hard state its term, vote and
+ * commit carry, then one fsync when etcd's MustSync rule asks for it (new
+ * entries, a changed term or vote) or a snapshot is present. Deliver the
+ * message's responses only after it returns POLYRAFT_OK.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE, POLYRAFT_INVALID_ARGUMENT
+ * (not a MsgStorageAppend), POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
+ * POLYRAFT_STORAGE_FAILURE, POLYRAFT_IO_ERROR.
+ */
+polyraft_result polyraft_durable_storage_persist_storage_append(const struct polyraft_durable_storage *storage, const uint8_t *bytes, size_t len);
+
+/**
+ * Appends `n` entries (copied) durably (fsynced before it returns),
+ * overwriting from the first conflicting index, like
+ * polyraft_memory_storage_append. Entries already compacted are ignored.
+ * `encoded` fields are ignored.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index; nothing is
+ * written), POLYRAFT_IO_ERROR.
+ */
+polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
+
+/**
+ * Saves the hard state (copied) durably.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_IO_ERROR.
+ */
+polyraft_result polyraft_durable_storage_set_hard_state(const struct polyraft_durable_storage *storage, const struct polyraft_hard_state *hs);
+
+/**
+ * Writes the saved hard state to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_hard_state(const struct polyraft_durable_storage *storage, struct polyraft_hard_state *out);
+
+/**
+ * Replaces the storage's contents with a snapshot received from the
+ * leader (copied; `encoded` ignored), durably: the snapshot file is
+ * written and fsynced before the log record naming it.
+ * polyraft_durable_storage_persist_ready already does this for a Ready's
+ * snapshot.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE (the
+ * storage already holds a snapshot at least as new), POLYRAFT_IO_ERROR.
+ */
+polyraft_result polyraft_durable_storage_apply_snapshot(const struct polyraft_durable_storage *storage, const struct polyraft_snapshot *snapshot);
+
+/**
+ * Makes and keeps, durably, a snapshot covering entries up to `index` with
+ * the application's state `data` (copied) and the configuration
+ * `conf_state` (copied; NULL keeps the previous snapshot's). The log is
+ * not compacted: follow with polyraft_durable_storage_compact(index),
+ * which also lets old segment files be deleted. `index` must be in
+ * (snapshot index, last index] and already applied.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
+ * POLYRAFT_STORAGE_COMPACTED, POLYRAFT_STORAGE_FAILURE (beyond the last
+ * index), POLYRAFT_IO_ERROR.
+ */
+polyraft_result polyraft_durable_storage_create_snapshot(const struct polyraft_durable_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
+
+/**
+ * Discards the entries before `compact_index` and deletes the oldest
+ * segment files once every entry they hold is at or below both
+ * `compact_index` and the current snapshot (so snapshot first). Never
+ * compact beyond the applied index. Syncs only when it deletes files.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED (already
+ * compacted that far), POLYRAFT_STORAGE_FAILURE (beyond the last index),
+ * POLYRAFT_IO_ERROR.
+ */
+polyraft_result polyraft_durable_storage_compact(const struct polyraft_durable_storage *storage, uint64_t compact_index);
+
+/**
+ * Writes the index of the first readable entry to `*out` (snapshot index + 1).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_first_index(const struct polyraft_durable_storage *storage, uint64_t *out);
+
+/**
+ * Writes the index of the last entry to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_last_index(const struct polyraft_durable_storage *storage, uint64_t *out);
+
+/**
+ * Writes the term of entry `index` to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED,
+ * POLYRAFT_STORAGE_UNAVAILABLE.
+ */
+polyraft_result polyraft_durable_storage_term(const struct polyraft_durable_storage *storage, uint64_t index, uint64_t *out);
+
+/**
+ * Writes to `*out` a copy of the storage's current snapshot (index 0 and
+ * no data when it has none): after a restart, the application restores
+ * its state machine from its data. Free it with polyraft_owned_snapshot_free.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_snapshot(const struct polyraft_durable_storage *storage, struct polyraft_owned_snapshot **out);
+
+/**
+ * Writes to `*out` a view of the snapshot (index, term, configuration,
+ * data and its raftpb encoding), valid until polyraft_owned_snapshot_free.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_owned_snapshot_view(const struct polyraft_owned_snapshot *snapshot, const struct polyraft_snapshot **out);
+
+/**
+ * Frees a snapshot copy and its view. NULL is a no-op.
+ */
+void polyraft_owned_snapshot_free(struct polyraft_owned_snapshot *snapshot);
+
+/**
+ * Writes the storage's disk work counters to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_durable_storage_stats(const struct polyraft_durable_storage *storage, struct polyraft_durable_stats *out);
 
 /**
  * Encodes a v1 ConfChange (for polyraft_node_propose_conf_change with

@@ -12,12 +12,14 @@
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+mod durable;
 mod encode;
 mod node;
 mod ready;
 mod storage;
 mod types;
 
+pub use durable::*;
 pub use encode::*;
 pub use node::*;
 pub use ready::*;
@@ -80,6 +82,17 @@ pub enum polyraft_result {
     /// Storage: any other failure (I/O error, inconsistent data, an
     /// out-of-range request). It makes the node fail (POLYRAFT_FATAL later).
     POLYRAFT_STORAGE_FAILURE = 24,
+    /// Durable storage: an operating system call (create, open, write,
+    /// fsync, rename...) failed, now or earlier: after one, what reached the
+    /// disk is unknown and the storage refuses every write with this code
+    /// until it is freed and reopened. Detail (the call, the file, the OS
+    /// error) in polyraft_durable_storage_last_error.
+    POLYRAFT_IO_ERROR = 30,
+    /// Durable storage: data on disk that recovery must not drop (a bad
+    /// record in a closed segment, a damaged record a later fsync vouched
+    /// for, a missing segment or snapshot...). Nothing was changed; detail
+    /// (file, offset, reason) in polyraft_durable_storage_last_error.
+    POLYRAFT_CORRUPT = 31,
 }
 
 pub(crate) use polyraft_result::*;
@@ -210,6 +223,8 @@ pub extern "C" fn polyraft_result_str(code: u32) -> *const c_char {
         22 => b"requested entry at index is unavailable\0",
         23 => b"snapshot is temporarily unavailable\0",
         24 => b"storage failure\0",
+        30 => b"durable storage I/O error\0",
+        31 => b"durable storage data is corrupt\0",
         _ => b"unknown polyraft_result\0",
     };
     s.as_ptr() as *const c_char

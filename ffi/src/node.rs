@@ -228,7 +228,7 @@ fn set_new_error(msg: &str) {
     NEW_ERROR.with(|e| *e.borrow_mut() = msg.to_string());
 }
 
-fn guard_new(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
+pub(crate) fn guard_new(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => {
             set_new_error("");
@@ -256,8 +256,9 @@ pub unsafe extern "C" fn polyraft_config_validate(config: *const polyraft_config
     })
 }
 
-/// A raft node (etcd's RawNode). Created by polyraft_node_new_memory or
-/// polyraft_node_new_custom, freed by polyraft_node_free.
+/// A raft node (etcd's RawNode). Created by polyraft_node_new_memory,
+/// polyraft_node_new_durable or polyraft_node_new_custom, freed by
+/// polyraft_node_free.
 pub struct polyraft_node {
     pub(crate) raw: RawNode<FfiStorage>,
     pub(crate) poisoned: bool,
@@ -339,7 +340,7 @@ pub(crate) unsafe fn with_node(
     }
 }
 
-fn new_node(cfg: &polyraft_config, storage: FfiStorage) -> Result<Box<polyraft_node>, Fail> {
+pub(crate) fn new_node(cfg: &polyraft_config, storage: FfiStorage) -> Result<Box<polyraft_node>, Fail> {
     let config = config_from_c(cfg)?;
     let raw = RawNode::new(&config, storage).map_err(|e| {
         let f = core_fail(e);

@@ -29,10 +29,16 @@ pub struct polyraft_ready {
     messages: (*const polyraft_message, usize),
     read_states: (*const polyraft_read_state, usize),
     _arena: Arena,
+    /// The Ready itself, for polyraft_durable_storage_persist_ready (the
+    /// views above share its byte buffers).
+    pub(crate) rd: Ready,
+    /// Whether the node uses async storage writes (the Ready then carries
+    /// nothing to persist).
+    pub(crate) async_writes: bool,
 }
 
 impl polyraft_ready {
-    fn build(rd: &Ready) -> polyraft_ready {
+    fn build(rd: Ready, async_writes: bool) -> polyraft_ready {
         let mut a = Arena::default();
         let snapshot = rd.snapshot.as_ref().map_or(ptr::null(), |s| a.snapshot(s));
         let entries = a.entries(&rd.entries);
@@ -49,6 +55,8 @@ impl polyraft_ready {
             messages,
             read_states,
             _arena: a,
+            rd,
+            async_writes,
         }
     }
 }
@@ -72,7 +80,7 @@ pub unsafe extern "C" fn polyraft_node_ready(node: *mut polyraft_node, out: *mut
         nd.alive()?;
         let rd = nd.raw.ready();
         nd.alive()?;
-        let holder = Box::new(polyraft_ready::build(&rd));
+        let holder = Box::new(polyraft_ready::build(rd, nd.async_writes));
         let p: *const polyraft_ready = &*holder;
         nd.ready = Some(holder);
         nd.ready_outstanding = !nd.async_writes;

@@ -595,6 +595,7 @@ impl Storage for VtableStorage {
 pub(crate) enum FfiStorage {
     Memory(MemoryStorage),
     Custom(VtableStorage),
+    Durable(polyraft::wal::DurableStorage),
 }
 
 impl FfiStorage {
@@ -606,7 +607,7 @@ impl FfiStorage {
     pub(crate) fn take_err(&self) -> Option<Fail> {
         match self {
             FfiStorage::Custom(v) => v.err.borrow_mut().take(),
-            FfiStorage::Memory(_) => None,
+            FfiStorage::Memory(_) | FfiStorage::Durable(_) => None,
         }
     }
 }
@@ -616,36 +617,42 @@ impl Storage for FfiStorage {
         match self {
             FfiStorage::Memory(s) => s.initial_state(),
             FfiStorage::Custom(s) => s.initial_state(),
+            FfiStorage::Durable(s) => s.initial_state(),
         }
     }
     fn entries(&self, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
         match self {
             FfiStorage::Memory(s) => s.entries(lo, hi, max_size),
             FfiStorage::Custom(s) => s.entries(lo, hi, max_size),
+            FfiStorage::Durable(s) => s.entries(lo, hi, max_size),
         }
     }
     fn term(&self, i: u64) -> polyraft::Result<u64> {
         match self {
             FfiStorage::Memory(s) => s.term(i),
             FfiStorage::Custom(s) => s.term(i),
+            FfiStorage::Durable(s) => s.term(i),
         }
     }
     fn last_index(&self) -> polyraft::Result<u64> {
         match self {
             FfiStorage::Memory(s) => s.last_index(),
             FfiStorage::Custom(s) => s.last_index(),
+            FfiStorage::Durable(s) => s.last_index(),
         }
     }
     fn first_index(&self) -> polyraft::Result<u64> {
         match self {
             FfiStorage::Memory(s) => s.first_index(),
             FfiStorage::Custom(s) => s.first_index(),
+            FfiStorage::Durable(s) => s.first_index(),
         }
     }
     fn snapshot(&self) -> polyraft::Result<Snapshot> {
         match self {
             FfiStorage::Memory(s) => s.snapshot(),
             FfiStorage::Custom(s) => s.snapshot(),
+            FfiStorage::Durable(s) => s.snapshot(),
         }
     }
 }
