@@ -856,6 +856,7 @@ static int corrupt_segment(void) {
     ds = sentinel;
     H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep), POLYRAFT_CORRUPT);
     H_CHECK(ds == sentinel);
+    printf("  corrupt: %s\n", last_error());
     H_CHECK(strstr(last_error(), segs[1]) != NULL);
     H_CHECK(strstr(last_error(), "closed segment") != NULL || strstr(last_error(), "header") != NULL);
     /* Refusing changed nothing: a second open says the same. */
