@@ -722,3 +722,45 @@ pub unsafe extern "C" fn polyraft_durable_storage_stats(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error_text() -> String {
+        let mut buf = [0 as c_char; 128];
+        let mut n = 0usize;
+        let rc = unsafe { polyraft_durable_storage_last_error(buf.as_mut_ptr(), buf.len(), &mut n) };
+        assert_eq!(rc, POLYRAFT_OK);
+        let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_string();
+        assert_eq!(text.len(), n);
+        text
+    }
+
+    /// A panic inside a durable storage call becomes POLYRAFT_PANIC with
+    /// its text as the thread's detail; the next success clears it.
+    #[test]
+    fn panic_is_reported_with_detail() {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let r = guard_durable(|| panic!("disk on fire"));
+        std::panic::set_hook(prev);
+        assert_eq!(r, POLYRAFT_PANIC);
+        assert_eq!(last_error_text(), "panic: disk on fire");
+        assert_eq!(guard_durable(|| Ok(())), POLYRAFT_OK);
+        assert_eq!(last_error_text(), "");
+    }
+
+    /// Every durable storage error has its code (the refusal after an
+    /// earlier I/O error is an I/O error too).
+    #[test]
+    fn error_codes() {
+        let io = WalError::Io { op: "fsync", path: "d/x.wal".into(), source: std::io::Error::other("EIO") };
+        assert_eq!(wal_fail(io), (POLYRAFT_IO_ERROR, "fsync d/x.wal: EIO".to_string()));
+        assert_eq!(wal_fail(WalError::Failed("fsync d/x.wal: EIO".into())).0, POLYRAFT_IO_ERROR);
+        let bad = WalError::Corrupt { file: "d/x.wal".into(), offset: 9, reason: "checksum mismatch".into() };
+        assert_eq!(wal_fail(bad).0, POLYRAFT_CORRUPT);
+        assert_eq!(wal_fail(WalError::Raft(polyraft::Error::Compacted)).0, POLYRAFT_STORAGE_COMPACTED);
+        assert_eq!(wal_fail(WalError::Raft(polyraft::Error::SnapOutOfDate)).0, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE);
+    }
+}

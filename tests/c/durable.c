@@ -945,6 +945,59 @@ TEST(torn_tail_is_cut_and_reported) {
     CHECK(with_temp_dir(torn_tail) == 0);
 }
 
+/* An I/O error (here: the directory vanished, so the next segment cannot
+   be created) is POLYRAFT_IO_ERROR, and the storage then refuses every
+   write: what reached the disk is unknown. Reads still work. */
+static int io_error(void) {
+    polyraft_durable_storage *ds = NULL;
+    polyraft_durable_options opts = small_segments(1024);
+    polyraft_hard_state hs;
+    polyraft_result rc = POLYRAFT_OK;
+    uint64_t next = 1, last = 0;
+    char dir[600];
+    int i;
+
+    snprintf(dir, sizeof dir, "%s/vanishing", base_dir);
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, NULL));
+    track(ds);
+    if (append_range(ds, next, next + 10, 1, 10)) return 1;
+    next += 10;
+    H_CHECK(rm_rf(dir) == 0);
+    for (i = 0; i < 10; i++) {
+        polyraft_entry e[10];
+        char data[10][41];
+        size_t k;
+        memset(e, 0, sizeof e);
+        for (k = 0; k < 10; k++) {
+            snprintf(data[k], sizeof data[k], "payload-%032llu", (unsigned long long)next + k);
+            e[k].index = next + k;
+            e[k].term = 1;
+            e[k].data = (const uint8_t *)data[k];
+            e[k].data_len = 40;
+        }
+        rc = polyraft_durable_storage_append(ds, e, 10);
+        if (rc != POLYRAFT_OK) break;
+        next += 10;
+    }
+    H_RC(rc, POLYRAFT_IO_ERROR);
+    printf("  I/O error: %s\n", last_error());
+    H_CHECK(strstr(last_error(), "vanishing") != NULL);
+    /* From now on every write is refused, with the first error's text. */
+    memset(&hs, 0, sizeof hs);
+    hs.term = 1;
+    H_RC(polyraft_durable_storage_set_hard_state(ds, &hs), POLYRAFT_IO_ERROR);
+    H_CHECK(strstr(last_error(), "refuses writes") != NULL);
+    H_RC(polyraft_durable_storage_create_snapshot(ds, 5, NULL, NULL, 0), POLYRAFT_IO_ERROR);
+    /* Reads are served from memory: the log as of the last good write. */
+    H_OK(polyraft_durable_storage_last_index(ds, &last));
+    H_CHECK(last == next - 1);
+    return 0;
+}
+
+TEST(io_error_refuses_later_writes) {
+    CHECK(with_temp_dir(io_error) == 0);
+}
+
 static int storage_errors(void) {
     polyraft_durable_storage *ds = NULL;
     polyraft_recovery_report rep;
@@ -1234,6 +1287,7 @@ int main(void) {
     RUN(directory_errors);
     RUN(corrupt_closed_segment);
     RUN(torn_tail_is_cut_and_reported);
+    RUN(io_error_refuses_later_writes);
     RUN(storage_error_codes);
     RUN(bootstrap_conf_state_and_restart);
     RUN(async_storage_writes);
