@@ -556,7 +556,8 @@ typedef struct polyraft_owned_snapshot polyraft_owned_snapshot;
  * polyraft_node_free. Never free it yourself.
  *
  * Handle it in this order: persist the snapshot, entries and hard state
- * (in a durable write when must_sync), send the messages (each message's
+ * (in a durable write when must_sync; polyraft_durable_storage_persist_ready
+ * does all of it), send the messages (each message's
  * `bytes` to node `to`), apply the committed entries (calling
  * polyraft_node_apply_conf_change for conf change entries), then
  * polyraft_node_advance.

@@ -15,7 +15,8 @@ use crate::*;
 /// polyraft_node_free. Never free it yourself.
 ///
 /// Handle it in this order: persist the snapshot, entries and hard state
-/// (in a durable write when must_sync), send the messages (each message's
+/// (in a durable write when must_sync; polyraft_durable_storage_persist_ready
+/// does all of it), send the messages (each message's
 /// `bytes` to node `to`), apply the committed entries (calling
 /// polyraft_node_apply_conf_change for conf change entries), then
 /// polyraft_node_advance.
@@ -29,8 +30,9 @@ pub struct polyraft_ready {
     messages: (*const polyraft_message, usize),
     read_states: (*const polyraft_read_state, usize),
     _arena: Arena,
-    /// The Ready itself, for polyraft_durable_storage_persist_ready (the
-    /// views above share its byte buffers).
+    /// What polyraft_durable_storage_persist_ready writes: the Ready's
+    /// snapshot, entries, hard state and must_sync (the views above share
+    /// its byte buffers); the rest is left empty.
     pub(crate) rd: Ready,
     /// Whether the node uses async storage writes (the Ready then carries
     /// nothing to persist).
@@ -55,7 +57,13 @@ impl polyraft_ready {
             messages,
             read_states,
             _arena: a,
-            rd,
+            rd: Ready {
+                entries: rd.entries,
+                snapshot: rd.snapshot,
+                hard_state: rd.hard_state,
+                must_sync: rd.must_sync,
+                ..Ready::default()
+            },
             async_writes,
         }
     }
