@@ -1296,8 +1296,8 @@ polyraft_result polyraft_durable_options_init(struct polyraft_durable_options *o
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (empty or
  * non-UTF-8 path), POLYRAFT_IO_ERROR (the directory cannot be created or
  * read, a file cannot be opened...), POLYRAFT_CORRUPT (damage recovery must
- * not repair: nothing is changed on disk). Details from
- * polyraft_durable_storage_last_error.
+ * not repair: the damaged files are left as they are, for inspection).
+ * Details from polyraft_durable_storage_last_error.
  */
 polyraft_result polyraft_durable_storage_open(const char *dir, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report);
 

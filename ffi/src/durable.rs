@@ -224,8 +224,8 @@ unsafe fn open_at(
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (empty or
 /// non-UTF-8 path), POLYRAFT_IO_ERROR (the directory cannot be created or
 /// read, a file cannot be opened...), POLYRAFT_CORRUPT (damage recovery must
-/// not repair: nothing is changed on disk). Details from
-/// polyraft_durable_storage_last_error.
+/// not repair: the damaged files are left as they are, for inspection).
+/// Details from polyraft_durable_storage_last_error.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_durable_storage_open(
     dir: *const c_char,
