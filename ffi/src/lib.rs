@@ -90,7 +90,7 @@ pub enum polyraft_result {
     POLYRAFT_IO_ERROR = 30,
     /// Durable storage: data on disk that recovery must not drop (a bad
     /// record in a closed segment, a damaged record a later fsync vouched
-    /// for, a missing segment or snapshot...). Nothing was changed; detail
+    /// for, a missing segment or snapshot...), left as it is; detail
     /// (file, offset, reason) in polyraft_durable_storage_last_error.
     POLYRAFT_CORRUPT = 31,
 }
