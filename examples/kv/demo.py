@@ -234,7 +234,7 @@ def run(c: Cluster) -> None:
     rec = st["recovered"]
     c.say(
         f"restarted node {killed} from its data directory: recovered log "
-        f"{rec['first_index']}..{rec['last_index']}, {st['keys']} keys applied"
+        f"{rec['first_index']}..{rec['last_index']} (commit {st['commit']}, term {st['term']})"
     )
 
     until = time.monotonic() + 20

@@ -213,6 +213,7 @@ class KVNode:
         data_dir: str,
         tick_ms: int,
         snapshot_every: int,
+        raft_log_level: str = "INFO",
     ) -> None:
         if node_id not in peers:
             raise ValueError(f"--id {node_id} is not in --peers")
@@ -267,7 +268,7 @@ class KVNode:
                 pre_vote=True,
                 check_quorum=True,
                 logger=lambda level, msg: self.log(f"raft {level}: {msg}"),
-                log_level="INFO",
+                log_level=raft_log_level,
             ),
             self.storage,
         )
@@ -418,7 +419,13 @@ class KVNode:
         if rd.soft_state is not None:
             ss = rd.soft_state
             if ss.lead != self.lead or ss.raft_state != self.role:
-                self.log(f"{ss.raft_state.name[5:].lower()}, leader is {ss.lead or 'unknown'}")
+                term = self.node.basic_status().term
+                if ss.raft_state == StateType.StateLeader:
+                    self.log(f"I am the leader (term {term})")
+                elif ss.lead != polyraft.NONE:
+                    self.log(f"following leader {ss.lead} (term {term})")
+                else:
+                    self.log(f"no leader ({StateType(ss.raft_state).name}, term {term})")
             self.lead, self.role = ss.lead, ss.raft_state
         # Durable first (one fsync when must_sync), then tell the peers.
         self.storage.persist_ready(rd)
@@ -523,6 +530,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument(
         "--snapshot-every", type=int, default=1000, help="snapshot and compact every N applied entries (default 1000)"
     )
+    ap.add_argument(
+        "--raft-log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARN", "ERROR"],
+        help="the raft library's log level (default INFO: elections, snapshots)",
+    )
     args = ap.parse_args(argv)
     try:
         peers = parse_peers(args.peers)
@@ -538,7 +551,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError as e:
         ap.error(str(e))
     try:
-        node = KVNode(args.id, peers, client, args.data_dir, args.tick_ms, args.snapshot_every)
+        node = KVNode(args.id, peers, client, args.data_dir, args.tick_ms, args.snapshot_every, args.raft_log_level)
     except polyraft.StorageError as e:
         print(f"node {args.id}: cannot open {args.data_dir}: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
