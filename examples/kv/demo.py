@@ -65,6 +65,9 @@ class Cluster:
         self.client_port = {i: ports[len(IDS) + k] for k, i in enumerate(IDS)}
         self.peers = ",".join(f"{i}=127.0.0.1:{self.raft_port[i]}" for i in IDS)
         self.procs: Dict[int, subprocess.Popen[bytes]] = {}
+        self.timeout = deadline - self.start
+        #: What the demo is doing, for the timeout message.
+        self.doing = "starting"
 
     # -- output --
 
@@ -74,7 +77,7 @@ class Cluster:
     def left(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise DemoError("overall timeout")
+            raise DemoError(f"timed out ({self.timeout:.0f}s in all) while {self.doing}")
         return left
 
     def log_path(self, i: int) -> str:
@@ -115,16 +118,23 @@ class Cluster:
         p.send_signal(signal.SIGKILL)
         p.wait()
 
-    def stop_all(self) -> None:
+    def stop_all(self) -> List[str]:
+        """Stops every node with SIGTERM; returns what went wrong (a node
+        that needed SIGKILL or exited with a failure status)."""
+        problems = []
         for p in self.procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)
-        for p in self.procs.values():
+        for i, p in self.procs.items():
             try:
-                p.wait(timeout=5)
+                if p.wait(timeout=10) != 0:
+                    problems.append(f"node {i} exited with status {p.returncode}")
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+                problems.append(f"node {i} did not stop within 10s of SIGTERM")
+        self.procs.clear()
+        return problems
 
     def check_alive(self) -> None:
         for i, p in self.procs.items():
@@ -185,9 +195,11 @@ def run(c: Cluster) -> None:
     c.say(f"starting nodes {IDS} (raft ports {list(c.raft_port.values())}, data in {c.root})")
     for i in IDS:
         c.start_node(i)
+    c.doing = "waiting for the first leader"
     lead, term = c.wait_leader(IDS)
     c.say(f"leader elected: node {lead} (term {term})")
 
+    c.doing = "writing and reading through the first leader"
     first = {f"k{n}": f"v{n}" for n in range(1, 6)}
     indexes = [c.put(lead, k, v) for k, v in first.items()]
     c.say(f"put k1..k5 through node {lead}: committed at indexes {indexes[0]}..{indexes[-1]}")
@@ -205,9 +217,11 @@ def run(c: Cluster) -> None:
     c.say(f"killed the leader, node {killed}, with SIGKILL")
 
     rest = [i for i in IDS if i != killed]
+    c.doing = f"waiting for a new leader after killing node {killed}"
     lead, term = c.wait_leader(rest)
     c.say(f"new leader: node {lead} (term {term}), elected {time.monotonic() - t_kill:.1f}s after the kill")
 
+    c.doing = "reading and writing through the new leader"
     values = {k: c.get(lead, k)["value"] for k in first}
     lost = {k: v for k, v in values.items() if v != first[k]}
     if lost:
@@ -221,6 +235,7 @@ def run(c: Cluster) -> None:
         f" (the nodes snapshot and compact every {SNAPSHOT_EVERY} entries)"
     )
 
+    c.doing = f"restarting node {killed}"
     c.start_node(killed)
     st = None
     until = time.monotonic() + 10
@@ -237,6 +252,7 @@ def run(c: Cluster) -> None:
         f"{rec['first_index']}..{rec['last_index']} (commit {st['commit']}, term {st['term']})"
     )
 
+    c.doing = f"waiting for node {killed} to catch up"
     until = time.monotonic() + 20
     while True:
         c.left()
@@ -253,6 +269,7 @@ def run(c: Cluster) -> None:
         f"digest {ns['digest']} = leader's"
     )
 
+    c.doing = f"reading from node {killed}"
     r = c.get(killed, "k17")
     if r["value"] != "v17":
         raise DemoError(f"node {killed} read k17={r['value']!r}")
@@ -276,7 +293,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("polyraft demo: a 3-node replicated key-value store (examples/kv), DurableStorage, loopback TCP")
     ok = False
     try:
-        run(c)
+        try:
+            run(c)
+        finally:
+            problems = c.stop_all()
+        if problems:
+            raise DemoError("; ".join(problems))
+        c.say("stopped all nodes: demo OK")
         ok = True
     except DemoError as e:
         print(f"FAILED: {e}", flush=True)
@@ -285,9 +308,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             for line in c.tail(i):
                 print("    " + line)
     finally:
-        c.stop_all()
-        if ok:
-            c.say("stopped all nodes: demo OK")
         if args.keep or not ok:
             print(f"data directories and logs kept in {root}")
         else:

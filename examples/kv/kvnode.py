@@ -199,6 +199,9 @@ def read_exact(f: Any, n: int) -> Optional[bytes]:
 class TCPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    # Closing must not wait for the handler threads: those reading from
+    # peers only end when the peers hang up, and they may be stopping too.
+    block_on_close = False
 
 
 # ------------------------------------------------------------------ the node
