@@ -77,7 +77,7 @@ class Cluster:
     def left(self) -> float:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise DemoError(f"timed out ({self.timeout:.0f}s in all) while {self.doing}")
+            raise DemoError(f"timed out ({self.timeout:g}s in all) while {self.doing}")
         return left
 
     def log_path(self, i: int) -> str:

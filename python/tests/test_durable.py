@@ -236,3 +236,20 @@ def test_bad_arguments(tmp_path: pathlib.Path) -> None:
         storage.persist_storage_append(polyraft.Message(type=polyraft.MessageType.MsgApp))
     with pytest.raises(TypeError):
         DurableStorage()
+
+
+def test_python_readme_example_runs(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    import io
+    import re
+    import tempfile
+
+    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split("### Durable storage", 1)[1]
+    (block,) = re.findall(r"```python\n(.*?)```", section.split("\n### ", 1)[0], re.S)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "python/README.md", "exec"), {})
+    assert "applied 2 b'hello'" in out.getvalue()
+    assert "2 Term:1 Vote:1 Commit:2" in out.getvalue()
