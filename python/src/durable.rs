@@ -1,6 +1,7 @@
 //! DurableStorage for Python: the core's WAL-backed storage (core/src/wal),
-//! its recovery report and disk counters. Every call that may touch the
-//! disk releases the GIL; errors map onto StorageIOError / CorruptionError
+//! its recovery report and disk counters. Every call releases the GIL
+//! while it takes the storage's lock (another thread may hold it during an
+//! fsync); errors map onto StorageIOError / CorruptionError
 //! (subclasses of StorageError) or the raft errors MemoryStorage raises.
 
 use std::path::PathBuf;
@@ -138,8 +139,8 @@ impl PyDurableStorage {
 
     /// The storage's directory.
     #[getter]
-    fn path(&self) -> String {
-        path_str(&self.inner.dir())
+    fn path(&self, py: Python<'_>) -> String {
+        path_str(&py.allow_threads(|| self.inner.dir()))
     }
 
     /// Gives a new, empty storage its initial configuration.
@@ -199,8 +200,8 @@ impl PyDurableStorage {
     }
 
     /// The saved HardState.
-    fn hard_state(&self) -> PyHardState {
-        PyHardState { inner: self.inner.hard_state() }
+    fn hard_state(&self, py: Python<'_>) -> PyHardState {
+        PyHardState { inner: py.allow_threads(|| self.inner.hard_state()) }
     }
 
     /// Saves the HardState durably.
@@ -241,19 +242,22 @@ impl PyDurableStorage {
     }
 
     /// Disk work counters since open.
-    fn stats(&self) -> PyStorageStats {
-        PyStorageStats { inner: self.inner.stats() }
+    fn stats(&self, py: Python<'_>) -> PyStorageStats {
+        PyStorageStats { inner: py.allow_threads(|| self.inner.stats()) }
     }
 
     /// Number of WAL segment files.
-    fn segment_count(&self) -> usize {
-        self.inner.segment_count()
+    fn segment_count(&self, py: Python<'_>) -> usize {
+        py.allow_threads(|| self.inner.segment_count())
     }
 
-    fn __repr__(&self) -> String {
-        let first = self.inner.first_index().unwrap_or(0);
-        let last = self.inner.last_index().unwrap_or(0);
-        format!("DurableStorage({:?}, first_index={first}, last_index={last})", path_str(&self.inner.dir()))
+    fn __repr__(&self, py: Python<'_>) -> String {
+        // The storage's lock may be held by a thread that is fsyncing: wait
+        // for it without the GIL.
+        let (dir, first, last) = py.allow_threads(|| {
+            (self.inner.dir(), self.inner.first_index().unwrap_or(0), self.inner.last_index().unwrap_or(0))
+        });
+        format!("DurableStorage({:?}, first_index={first}, last_index={last})", path_str(&dir))
     }
 }
 
