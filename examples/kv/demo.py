@@ -211,6 +211,8 @@ def run(c: Cluster) -> None:
         role = "leader" if i == lead else "follower"
         c.say(f"get {key} on node {i} ({role}): {r['value']!r} via ReadIndex (read index {r['read_index']})")
 
+    # (Leadership could have moved meanwhile on a busy machine: kill whoever leads now.)
+    lead, term = c.wait_leader(IDS)
     killed = lead
     t_kill = time.monotonic()
     c.kill(killed)
