@@ -171,7 +171,7 @@ impl PyStorage {
         for m in METHODS {
             if !obj.hasattr(m)? {
                 return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                    "storage must be a MemoryStorage or implement the Storage protocol; {} has no method {m}()",
+                    "storage must be a MemoryStorage, a DurableStorage or implement the Storage protocol; {} has no method {m}()",
                     obj.get_type().name()?
                 )));
             }
