@@ -208,6 +208,10 @@ class TCPServer(socketserver.ThreadingTCPServer):
 
 
 class KVNode:
+    """The node: a RawNode over a DurableStorage, the dictionary it
+    replicates, and the client requests in flight. Everything but the
+    ``post``-ing methods runs on the raft thread (``run``)."""
+
     def __init__(
         self,
         node_id: int,
