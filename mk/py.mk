@@ -1,8 +1,11 @@
 # The Python wheel (python/, issue 7). Included from the root Makefile.
 #
 #   make test-py    venv + dev tools, build the wheel (maturin, dev profile),
-#                   install it, then pytest, mypy --strict and stubtest.
+#                   install it, then pytest, mypy --strict (tests, examples,
+#                   and the key-value demo in examples/kv) and stubtest.
 #   make wheel-py   only build the wheel into target/python-wheels/.
+#   make install-py build the wheel and install it into the venv (what
+#                   test-py and mk/demo.mk's demo start from).
 #
 # Needs only python3 (3.8+, with the venv module), pip and a Rust toolchain.
 
@@ -15,7 +18,7 @@ PY_STAMP    := $(PY_VENV)/.dev-tools-installed
 # Keep caches out of the source tree.
 PY_ENV      := PYTHONDONTWRITEBYTECODE=1 MYPY_CACHE_DIR=$(PY_ROOT)/target/mypy-cache
 
-.PHONY: test-py wheel-py venv-py
+.PHONY: test-py wheel-py venv-py install-py
 
 venv-py: $(PY_STAMP)
 
@@ -28,9 +31,12 @@ wheel-py: $(PY_STAMP)
 	@rm -f $(PY_WHEELS)/polyraft-*.whl
 	cd $(PY_ROOT)/python && $(PY_BIN)/maturin build --quiet --out $(PY_WHEELS)
 
-test-py: wheel-py
+install-py: wheel-py
 	$(PY_BIN)/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps $(PY_WHEELS)/polyraft-*.whl
+
+# pytest includes tests/test_demo.py, which runs examples/kv/demo.py once.
+test-py: install-py
 	cd $(PY_ROOT)/python && $(PY_ENV) $(PY_BIN)/pytest -p no:cacheprovider
-	cd $(PY_ROOT)/python && $(PY_ENV) $(PY_BIN)/mypy --strict tests examples
+	cd $(PY_ROOT)/python && $(PY_ENV) $(PY_BIN)/mypy --strict tests examples ../examples/kv
 	cd $(PY_ROOT) && $(PY_ENV) $(PY_BIN)/python -m mypy.stubtest polyraft
 	cd $(PY_ROOT)/python && $(PY_ENV) $(PY_BIN)/python examples/cluster.py > /dev/null

@@ -19,6 +19,7 @@ from ._common import (
     ConfChangeTransition,
     ConfChangeType,
     ConfigError,
+    CorruptionError,
     DecodeError,
     EntryType,
     FatalError,
@@ -35,6 +36,7 @@ from ._common import (
     StepLocalMsgError,
     StepPeerNotFoundError,
     StorageError,
+    StorageIOError,
     UnavailableError,
 )
 from ._native import (
@@ -44,6 +46,7 @@ from ._native import (
     ConfChangeSingle,
     ConfChangeV2,
     ConfState,
+    DurableStorage,
     Entry,
     HardState,
     MemoryStorage,
@@ -52,9 +55,12 @@ from ._native import (
     RawNode,
     Ready,
     ReadState,
+    RecoveryReport,
     Snapshot,
     SoftState,
     Status,
+    StorageStats,
+    TruncatedTail,
 )
 from ._protocol import Storage
 
@@ -70,7 +76,9 @@ __all__ = [
     "ConfChangeV2",
     "ConfState",
     "ConfigError",
+    "CorruptionError",
     "DecodeError",
+    "DurableStorage",
     "Entry",
     "EntryType",
     "FatalError",
@@ -90,6 +98,7 @@ __all__ = [
     "RawNode",
     "ReadOnlyOption",
     "ReadState",
+    "RecoveryReport",
     "Ready",
     "SnapOutOfDateError",
     "Snapshot",
@@ -102,5 +111,8 @@ __all__ = [
     "StepPeerNotFoundError",
     "Storage",
     "StorageError",
+    "StorageIOError",
+    "StorageStats",
+    "TruncatedTail",
     "UnavailableError",
 ]

@@ -10,6 +10,7 @@ from ._common import (
     ConfChangeTransition as ConfChangeTransition,
     ConfChangeType as ConfChangeType,
     ConfigError as ConfigError,
+    CorruptionError as CorruptionError,
     DecodeError as DecodeError,
     EntryType as EntryType,
     FatalError as FatalError,
@@ -26,6 +27,7 @@ from ._common import (
     StepLocalMsgError as StepLocalMsgError,
     StepPeerNotFoundError as StepPeerNotFoundError,
     StorageError as StorageError,
+    StorageIOError as StorageIOError,
     UnavailableError as UnavailableError,
 )
 from ._native import (
@@ -35,6 +37,7 @@ from ._native import (
     ConfChangeSingle as ConfChangeSingle,
     ConfChangeV2 as ConfChangeV2,
     ConfState as ConfState,
+    DurableStorage as DurableStorage,
     Entry as Entry,
     HardState as HardState,
     MemoryStorage as MemoryStorage,
@@ -43,9 +46,12 @@ from ._native import (
     RawNode as RawNode,
     Ready as Ready,
     ReadState as ReadState,
+    RecoveryReport as RecoveryReport,
     Snapshot as Snapshot,
     SoftState as SoftState,
     Status as Status,
+    StorageStats as StorageStats,
+    TruncatedTail as TruncatedTail,
 )
 from ._protocol import Storage as Storage
 
@@ -61,7 +67,9 @@ __all__ = [
     "ConfChangeV2",
     "ConfState",
     "ConfigError",
+    "CorruptionError",
     "DecodeError",
+    "DurableStorage",
     "Entry",
     "EntryType",
     "FatalError",
@@ -81,6 +89,7 @@ __all__ = [
     "RawNode",
     "ReadOnlyOption",
     "ReadState",
+    "RecoveryReport",
     "Ready",
     "SnapOutOfDateError",
     "Snapshot",
@@ -93,5 +102,8 @@ __all__ = [
     "StepPeerNotFoundError",
     "Storage",
     "StorageError",
+    "StorageIOError",
+    "StorageStats",
+    "TruncatedTail",
     "UnavailableError",
 ]

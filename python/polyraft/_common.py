@@ -8,6 +8,7 @@ these exceptions, so ``except polyraft.ProposalDroppedError`` and
 from __future__ import annotations
 
 import enum
+from typing import Optional
 
 __all__ = [
     "MessageType",
@@ -32,6 +33,8 @@ __all__ = [
     "SnapOutOfDateError",
     "UnavailableError",
     "SnapshotTemporarilyUnavailableError",
+    "StorageIOError",
+    "CorruptionError",
     "NONE",
     "LOCAL_APPEND_THREAD",
     "LOCAL_APPLY_THREAD",
@@ -194,3 +197,34 @@ class UnavailableError(StorageError):
 
 class SnapshotTemporarilyUnavailableError(StorageError):
     """The storage cannot produce a snapshot right now; raft retries later."""
+
+
+class StorageIOError(StorageError, OSError):
+    """A :class:`polyraft.DurableStorage` system call failed (write, fsync,
+    rename...). Also an :class:`OSError`: ``errno`` and ``filename`` are set
+    when known. What reached the disk is unknown, so the storage refuses
+    further writes (raising this error again) until it is reopened; a node
+    that hits it while reading keeps working, but the application must stop
+    persisting and restart from the directory."""
+
+
+class CorruptionError(StorageError):
+    """:meth:`polyraft.DurableStorage.open` found damage it must not repair:
+    a bad record in a closed segment, a record the WAL says was fsynced, a
+    bad segment header, a missing segment or snapshot. (A torn write at the
+    end of the last segment is not an error: it is cut off and reported in
+    :attr:`polyraft.RecoveryReport.truncated`.)
+
+    ``file`` is the damaged file, ``offset`` the byte offset of the bad
+    record (0 for whole-file problems) and ``reason`` what is wrong.
+    """
+
+    file: Optional[str]
+    offset: int
+    reason: str
+
+    def __init__(self, message: str, file: Optional[str] = None, offset: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.file = file
+        self.offset = offset
+        self.reason = reason

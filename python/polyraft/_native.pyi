@@ -5,6 +5,7 @@ Value types are immutable and compare by value; ``str()`` is etcd's
 Describe text and ``repr()`` wraps it in the class name.
 """
 
+import os
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
 from ._common import (
@@ -36,6 +37,10 @@ __all__ = [
     "Status",
     "Config",
     "MemoryStorage",
+    "DurableStorage",
+    "RecoveryReport",
+    "TruncatedTail",
+    "StorageStats",
     "RawNode",
 ]
 
@@ -596,6 +601,160 @@ class MemoryStorage:
         """Appends entries, overwriting from the first conflicting index."""
 
 @final
+class DurableStorage:
+    """Storage persisted in one directory: a checksummed, segmented
+    write-ahead log of entries and HardState plus atomically written
+    snapshot files (the ``polyraft::wal`` module of the Rust crate).
+    Implements the Storage protocol; give it to a RawNode and keep using it,
+    like MemoryStorage: both see the same data. Reads are served from memory;
+    writes are on disk before they return (``persist_ready`` syncs only when
+    the Ready asks for it). Thread-safe; calls release the GIL.
+
+    Errors: :class:`StorageIOError` when a system call fails (the storage
+    then refuses writes until reopened), :class:`CorruptionError` from
+    ``open`` on damage it must not repair, and the errors MemoryStorage
+    raises (CompactedError, SnapOutOfDateError, StorageError...) for calls
+    that raft's rules refuse, in which case nothing is written.
+
+    One process at a time may open a directory (not enforced).
+    """
+
+    @staticmethod
+    def open(path: Union[str, os.PathLike[str]], *, segment_bytes: Optional[int] = None) -> DurableStorage:
+        """Opens the storage in directory ``path``, creating it if needed,
+        and recovers its state: replays the WAL, cuts a torn tail off the
+        last segment, loads the current snapshot and removes leftover files
+        (all reported in :attr:`recovery`). ``segment_bytes`` (64 MiB by
+        default) is the size at which a segment is closed and a new one
+        started. Raises CorruptionError or StorageIOError."""
+    @property
+    def recovery(self) -> RecoveryReport:
+        """What ``open`` found and did."""
+    @property
+    def path(self) -> str:
+        """The storage's directory."""
+    def bootstrap_conf_state(self, conf_state: ConfState) -> None:
+        """Gives a new storage (nothing stored yet) its initial configuration,
+        as an empty snapshot at index 0, so a node over it starts as a member
+        of ``conf_state``; StorageError on a storage that holds anything."""
+    def persist_ready(self, ready: Ready) -> None:
+        """Writes a Ready's snapshot, entries and HardState, in that order,
+        then fsyncs once if ``ready.must_sync`` or it carries a snapshot.
+        Call it before sending ``ready.messages``."""
+    def persist_storage_append(self, message: Message) -> None:
+        """With ``async_storage_writes``: persists a MsgStorageAppend
+        (snapshot, entries and the HardState it carries), fsyncing by etcd's
+        MustSync rule. Deliver ``message.responses`` after it returns.
+        StorageError for any other message type."""
+    def initial_state(self) -> Tuple[HardState, ConfState]:
+        """The saved HardState and the snapshot's ConfState."""
+    def entries(self, lo: int, hi: int, max_size: Optional[int] = None) -> List[Entry]:
+        """Entries in ``[lo, hi)``, at most ``max_size`` bytes but at least one;
+        CompactedError below the first index."""
+    def term(self, i: int) -> int:
+        """The term of entry ``i``; CompactedError or UnavailableError out of range."""
+    def first_index(self) -> int:
+        """The first index readable through ``entries``."""
+    def last_index(self) -> int:
+        """The index of the last entry."""
+    def snapshot(self) -> Snapshot:
+        """The most recent snapshot."""
+    def hard_state(self) -> HardState:
+        """The saved HardState."""
+    def set_hard_state(self, hs: HardState) -> None:
+        """Saves the HardState (fsynced before returning)."""
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Appends entries (fsynced before returning), replacing stored entries
+        from the first new index on; already compacted ones are ignored."""
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        """Replaces the contents with ``snapshot`` (written atomically, then
+        fsynced); SnapOutOfDateError when not newer."""
+    def create_snapshot(self, index: int, conf_state: Optional[ConfState] = None, data: bytes = ...) -> Snapshot:
+        """Makes and keeps, durably, a snapshot up to entry ``index`` with the
+        configuration (the previous one when None) and the application's
+        data. The log is not compacted: call ``compact``."""
+    def compact(self, compact_index: int) -> None:
+        """Discards the entries before ``compact_index`` (never beyond the
+        applied index) and deletes the WAL segments that only held entries
+        covered by both the compaction and the current snapshot."""
+    def stats(self) -> StorageStats:
+        """Counters of the disk work done since open."""
+    def segment_count(self) -> int:
+        """The number of WAL segment files."""
+
+@final
+class RecoveryReport:
+    """What :meth:`DurableStorage.open` found and did."""
+
+    @property
+    def created(self) -> bool:
+        """Whether the directory held no log yet (a new storage was created)."""
+    @property
+    def segments(self) -> int:
+        """WAL segments read."""
+    @property
+    def records(self) -> int:
+        """WAL records replayed."""
+    @property
+    def truncated(self) -> Optional[TruncatedTail]:
+        """The torn or corrupt tail cut off the last segment, if any."""
+    @property
+    def removed_files(self) -> List[str]:
+        """Leftover files removed: temporary files of interrupted writes and
+        snapshot files no WAL record names."""
+    @property
+    def snapshot_index(self) -> int:
+        """The index of the recovered snapshot (0 if none)."""
+    @property
+    def first_index(self) -> int:
+        """The first index of the recovered log."""
+    @property
+    def last_index(self) -> int:
+        """The last index of the recovered log."""
+
+@final
+class TruncatedTail:
+    """A torn or corrupt tail cut off the last WAL segment by ``open``:
+    the remains of a write a crash interrupted, never acknowledged data."""
+
+    @property
+    def segment(self) -> str:
+        """The segment file."""
+    @property
+    def offset(self) -> int:
+        """Where the first bad record started (the file's new length)."""
+    @property
+    def dropped_bytes(self) -> int:
+        """The number of bytes removed."""
+    @property
+    def reason(self) -> str:
+        """Why the record was rejected (incomplete record, checksum mismatch...)."""
+
+@final
+class StorageStats:
+    """Disk work of a DurableStorage since it was opened, e.g. to measure
+    fsyncs per Ready (``fsyncs / readies``)."""
+
+    @property
+    def fsyncs(self) -> int:
+        """Every fsync/fdatasync issued, files and directories alike."""
+    @property
+    def dir_fsyncs(self) -> int:
+        """The directory fsyncs among them."""
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written to segments and snapshot files."""
+    @property
+    def readies(self) -> int:
+        """``persist_ready`` and ``persist_storage_append`` calls."""
+    @property
+    def segments_created(self) -> int:
+        """WAL segments created."""
+    @property
+    def segments_deleted(self) -> int:
+        """WAL segments deleted by compaction."""
+
+@final
 class RawNode:
     """A raft node (etcd's RawNode).
 
@@ -611,11 +770,11 @@ class RawNode:
     StorageError caused by a Python storage) the node refuses further work.
     """
 
-    def __new__(cls, config: Config, storage: Union[MemoryStorage, Storage]) -> RawNode:
+    def __new__(cls, config: Config, storage: Union[MemoryStorage, DurableStorage, Storage]) -> RawNode:
         """Creates a node over ``storage``; its initial state (HardState and
         configuration) is read from the storage."""
     @property
-    def storage(self) -> Union[MemoryStorage, Storage]:
+    def storage(self) -> Union[MemoryStorage, DurableStorage, Storage]:
         """The storage given at creation."""
     def bootstrap(self, peers: Sequence[int]) -> None:
         """Starts a brand-new cluster of ``peers`` over an empty storage

@@ -13,8 +13,9 @@ __all__ = ["Storage"]
 class Storage(Protocol):
     """Read access to the persisted log (etcd's raft.Storage).
 
-    :class:`polyraft.MemoryStorage` implements it; any object with these
-    methods can be passed to :class:`polyraft.RawNode` instead. The node calls
+    :class:`polyraft.MemoryStorage` and :class:`polyraft.DurableStorage`
+    implement it; any object with these methods can be passed to
+    :class:`polyraft.RawNode` instead. The node calls
     them from inside its own methods (with the GIL held). To report the
     conditions raft handles, raise :class:`polyraft.CompactedError`,
     :class:`polyraft.UnavailableError` or

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 mod common;
 mod config;
+mod durable;
 mod node;
 mod storage;
 mod types;
@@ -31,6 +32,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PyStatus>()?;
     m.add_class::<config::PyConfig>()?;
     m.add_class::<storage::PyMemoryStorage>()?;
+    m.add_class::<durable::PyDurableStorage>()?;
+    m.add_class::<durable::PyRecoveryReport>()?;
+    m.add_class::<durable::PyTruncatedTail>()?;
+    m.add_class::<durable::PyStorageStats>()?;
     m.add_class::<node::PyRawNode>()?;
     Ok(())
 }

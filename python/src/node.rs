@@ -18,6 +18,7 @@ use pyo3::types::PyBytes;
 
 use crate::common::{class_of, new_err, raft_err};
 use crate::config::PyConfig;
+use crate::durable::PyDurableStorage;
 use crate::storage::{NodeStorage, PyMemoryStorage, PyStorage, SharedStash};
 use crate::types::{PyBasicStatus, PyConfChange, PyConfChangeV2, PyConfState, PyMessage, PyReady, PyStatus};
 
@@ -162,15 +163,18 @@ fn bytes_arg(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Bytes> {
 
 #[pymethods]
 impl PyRawNode {
-    /// Creates a node over `storage` (a MemoryStorage or any object
-    /// implementing the Storage protocol).
+    /// Creates a node over `storage` (a MemoryStorage, a DurableStorage or
+    /// any object implementing the Storage protocol).
     #[new]
     fn new(py: Python<'_>, config: &Bound<'_, PyConfig>, storage: &Bound<'_, PyAny>) -> PyResult<Self> {
         let _guard = InCall::enter().ok_or_else(reentrant)?;
         let stash: SharedStash = Arc::default();
-        let store = match storage.downcast::<PyMemoryStorage>() {
-            Ok(m) => NodeStorage::Memory(m.get().inner.clone()),
-            Err(_) => NodeStorage::Python(PyStorage::new(storage, stash.clone())?),
+        let store = if let Ok(m) = storage.downcast::<PyMemoryStorage>() {
+            NodeStorage::Memory(m.get().inner.clone())
+        } else if let Ok(d) = storage.downcast::<PyDurableStorage>() {
+            NodeStorage::Durable(d.get().inner.clone())
+        } else {
+            NodeStorage::Python(PyStorage::new(storage, stash.clone())?)
         };
         let cfg = config.get().to_core(py);
         let res = py.allow_threads(|| match catch_unwind(AssertUnwindSafe(|| RawNode::new(&cfg, store))) {

@@ -171,7 +171,7 @@ impl PyStorage {
         for m in METHODS {
             if !obj.hasattr(m)? {
                 return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                    "storage must be a MemoryStorage or implement the Storage protocol; {} has no method {m}()",
+                    "storage must be a MemoryStorage, a DurableStorage or implement the Storage protocol; {} has no method {m}()",
                     obj.get_type().name()?
                 )));
             }
@@ -261,10 +261,11 @@ impl Storage for PyStorage {
     }
 }
 
-/// The storage under a node: the built-in MemoryStorage (no Python
-/// involved, so the GIL stays released) or a Python object.
+/// The storage under a node: the built-in MemoryStorage or DurableStorage
+/// (no Python involved, so the GIL stays released) or a Python object.
 pub enum NodeStorage {
     Memory(MemoryStorage),
+    Durable(polyraft::wal::DurableStorage),
     Python(PyStorage),
 }
 
@@ -272,36 +273,42 @@ impl Storage for NodeStorage {
     fn initial_state(&self) -> polyraft::Result<(HardState, ConfState)> {
         match self {
             NodeStorage::Memory(s) => s.initial_state(),
+            NodeStorage::Durable(s) => s.initial_state(),
             NodeStorage::Python(s) => s.initial_state(),
         }
     }
     fn entries(&self, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
         match self {
             NodeStorage::Memory(s) => s.entries(lo, hi, max_size),
+            NodeStorage::Durable(s) => s.entries(lo, hi, max_size),
             NodeStorage::Python(s) => s.entries(lo, hi, max_size),
         }
     }
     fn term(&self, i: u64) -> polyraft::Result<u64> {
         match self {
             NodeStorage::Memory(s) => s.term(i),
+            NodeStorage::Durable(s) => s.term(i),
             NodeStorage::Python(s) => s.term(i),
         }
     }
     fn last_index(&self) -> polyraft::Result<u64> {
         match self {
             NodeStorage::Memory(s) => s.last_index(),
+            NodeStorage::Durable(s) => s.last_index(),
             NodeStorage::Python(s) => s.last_index(),
         }
     }
     fn first_index(&self) -> polyraft::Result<u64> {
         match self {
             NodeStorage::Memory(s) => s.first_index(),
+            NodeStorage::Durable(s) => s.first_index(),
             NodeStorage::Python(s) => s.first_index(),
         }
     }
     fn snapshot(&self) -> polyraft::Result<Snapshot> {
         match self {
             NodeStorage::Memory(s) => s.snapshot(),
+            NodeStorage::Durable(s) => s.snapshot(),
             NodeStorage::Python(s) => s.snapshot(),
         }
     }
