@@ -1024,6 +1024,21 @@ impl World {
         )))
     }
 
+    /// A learner whose term is above the leader's, without PreVote and
+    /// CheckQuorum, never rejoins, in etcd as here: it ignores the leader's
+    /// lower-term appends without answering (etcd answers only when one of
+    /// the two options is on), and as a learner it never campaigns to carry
+    /// its term to the others. (It got there by voting for a candidate that
+    /// lost.) Its history must still be a prefix, but it need not catch up.
+    fn stranded_learner(&self, id: u64) -> bool {
+        if self.cfg.pre_vote || self.cfg.check_quorum {
+            return false;
+        }
+        let Some(l) = self.leader() else { return false };
+        let (Some(me), Some(leader)) = (self.nodes[&id].raw.as_ref(), self.nodes[&l].raw.as_ref()) else { return false };
+        me.raft().term > leader.raft().term && leader.raft().trk.progress.get(&id).is_some_and(|p| p.is_learner)
+    }
+
     /// Every acknowledged proposal is applied exactly once, in one order,
     /// on every surviving member that caught up.
     fn check_history(&mut self, members: &BTreeSet<u64>) -> Check {
@@ -1061,7 +1076,7 @@ impl World {
             if mine.len() > order.len() || mine[..] != order[..mine.len()] {
                 return Err(self.fail(format!("node {id} applied payloads in a different order")));
             }
-            if n.raw.is_some() && mine.len() < order.len() {
+            if n.raw.is_some() && mine.len() < order.len() && !self.stranded_learner(*id) {
                 let lead = self.leader();
                 let pr = lead
                     .and_then(|l| self.nodes[&l].raw.as_ref())
