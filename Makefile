@@ -4,13 +4,16 @@ CARGO ?= cargo
 POLYRAFT_CONFORMANCE_DIR ?= $(abspath $(CURDIR)/../shared/conformance/etcd-raft)
 export POLYRAFT_CONFORMANCE_DIR
 
-.PHONY: test test-core demo sim mutants
+.DEFAULT_GOAL := test
+.PHONY: test test-core sim mutants
 
 # The C ABI (libpolyraft, include/polyraft.h, tests/c): test-c, header,
 # polyraft.pc, install-c.
 include mk/c.mk
-# The Python wheel (python/): test-py, wheel-py, venv-py.
+# The Python wheel (python/): test-py, wheel-py, venv-py, install-py.
 include mk/py.mk
+# The demo: a replicated key-value store in Python (examples/kv).
+include mk/demo.mk
 
 SEEDS ?= 100000
 START ?= 0
@@ -22,11 +25,6 @@ test: test-core test-c test-py
 ## conformance scripts (interaction, confchange, quorum).
 test-core:
 	$(CARGO) test -p polyraft --features rafttest -- --show-output
-
-## demo: a three-node cluster in one process electing, replicating,
-## losing its leader and recovering.
-demo:
-	$(CARGO) run -q -p polyraft --features rafttest --example demo
 
 ## sim: the chaos simulation over many seeds (release build):
 ## make sim SEEDS=100000 START=0
