@@ -30,7 +30,13 @@ pub(crate) fn file_name(seq: u64, first_index: u64) -> String {
 }
 
 fn parse_name(name: &str) -> Option<(u64, u64)> {
-    let stem = name.strip_suffix(".wal")?;
+    parse_hex_pair(name, ".wal")
+}
+
+/// Parses `{a:016x}-{b:016x}{suffix}`, the naming of segment and snapshot
+/// files (fixed width, so names sort in numeric order).
+pub(crate) fn parse_hex_pair(name: &str, suffix: &str) -> Option<(u64, u64)> {
+    let stem = name.strip_suffix(suffix)?;
     let (a, b) = stem.split_once('-')?;
     if a.len() != 16 || b.len() != 16 {
         return None;

@@ -22,12 +22,7 @@ pub(crate) fn file_name(index: u64, term: u64) -> String {
 }
 
 fn parse_name(name: &str) -> Option<(u64, u64)> {
-    let stem = name.strip_suffix(".snap")?;
-    let (a, b) = stem.split_once('-')?;
-    if a.len() != 16 || b.len() != 16 {
-        return None;
-    }
-    Some((u64::from_str_radix(a, 16).ok()?, u64::from_str_radix(b, 16).ok()?))
+    super::segment::parse_hex_pair(name, ".snap")
 }
 
 /// Snapshot files in `dir` as `(index, term, path)`.
