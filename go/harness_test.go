@@ -170,12 +170,38 @@ func (s *stateMachine) apply(e *pb.Entry) {
 	binary.BigEndian.PutUint64(b[16:], e.GetTerm())
 	binary.BigEndian.PutUint64(b[24:], uint64(e.GetType()))
 	h.Write(b[:])
-	h.Write(e.GetData())
+	h.Write(canonicalData(e))
 	s.hash = h.Sum64()
 	s.index = e.GetIndex()
 	if e.GetType() == pb.EntryNormal && len(e.GetData()) > 0 {
 		s.data++
 	}
+}
+
+// canonicalData is an entry's payload, with configuration changes in a
+// canonical form: etcd v3.7 and polyraft encode the same ConfChange with
+// different bytes (etcd writes an explicitly set zero Type, polyraft omits
+// it), so bootstrapped entries compare by content.
+func canonicalData(e *pb.Entry) []byte {
+	switch e.GetType() {
+	case pb.EntryConfChange:
+		var cc pb.ConfChange
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			return append([]byte("bad conf change "), e.GetData()...)
+		}
+		return fmt.Appendf(nil, "cc %d %v %d %x", cc.GetId(), cc.GetType(), cc.GetNodeId(), cc.GetContext())
+	case pb.EntryConfChangeV2:
+		var cc pb.ConfChangeV2
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			return append([]byte("bad conf change v2 "), e.GetData()...)
+		}
+		out := fmt.Appendf(nil, "cc2 %v %x", cc.GetTransition(), cc.GetContext())
+		for _, ch := range cc.GetChanges() {
+			out = fmt.Appendf(out, " %v %d", ch.GetType(), ch.GetNodeId())
+		}
+		return out
+	}
+	return e.GetData()
 }
 
 func (s *stateMachine) encode() []byte {
@@ -386,11 +412,15 @@ func (m *member) record() {
 
 // deliver steps one queued envelope into its receiver.
 func (c *cluster) deliver(e envelope) {
+	from := c.members[e.from]
 	to, ok := c.members[e.to]
 	if !ok || to.removed || c.cut[[2]uint64{e.from, e.to}] {
+		if e.typ == pb.MsgSnap {
+			// The transport failed to send the snapshot: tell the leader.
+			from.rn.ReportSnapshot(e.to, SnapshotFailure)
+		}
 		return
 	}
-	from := c.members[e.from]
 	c.sent[fmt.Sprintf("%s->%s %v", from.kind, to.kind, e.typ)]++
 	var msg pb.Message
 	if err := proto.Unmarshal(e.bytes, &msg); err != nil {
@@ -425,7 +455,11 @@ func (c *cluster) pump() {
 			return
 		}
 	}
-	c.t.Fatalf("cluster does not quiesce")
+	var desc []string
+	for _, e := range c.queue {
+		desc = append(desc, fmt.Sprintf("%d->%d %v", e.from, e.to, e.typ))
+	}
+	c.t.Fatalf("cluster does not quiesce; in flight: %v", desc)
 }
 
 func (c *cluster) tickAll(n int) {
@@ -444,7 +478,7 @@ func (c *cluster) leader() uint64 {
 		if bs.RaftState == StateLeader {
 			if lead != 0 {
 				// Two leaders at different terms are allowed transiently.
-				if c.members[lead].rn.BasicStatus().Term > bs.Term {
+				if c.members[lead].rn.BasicStatus().GetTerm() > bs.GetTerm() {
 					continue
 				}
 			}

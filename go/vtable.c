@@ -16,6 +16,6 @@ void polyraft_go_fill_vtable(polyraft_storage_vtable *vt, uintptr_t ctx) {
 }
 
 void polyraft_go_set_log(polyraft_config *c, uintptr_t ctx) {
-	c->log_callback = polyraftGoLog;
+	c->log_callback = (polyraft_log_callback)polyraftGoLog;
 	c->log_ctx = ctx;
 }
