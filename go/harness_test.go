@@ -148,6 +148,9 @@ type nodeKind string
 const (
 	kindEtcd     nodeKind = "etcd"
 	kindPolyraft nodeKind = "polyraft"
+	// kindPolyGo is a polyraft RawNode over a Go Storage (etcd's
+	// MemoryStorage, reached through the C vtable and cgo.Handle).
+	kindPolyGo nodeKind = "polyraft-gostorage"
 )
 
 type bootstrapper interface {
@@ -261,7 +264,7 @@ func newCluster(t testing.TB, cfg func(id uint64) *Config) *cluster {
 
 // newStorage makes a memory storage of the given kind.
 func newStorageOf(t testing.TB, kind nodeKind) memStorage {
-	if kind == kindEtcd {
+	if kind == kindEtcd || kind == kindPolyGo {
 		return etcd.NewMemoryStorage()
 	}
 	ms, err := NewMemoryStorage()

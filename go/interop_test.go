@@ -32,6 +32,7 @@ func TestInterop(t *testing.T) {
 	for _, kinds := range [][]nodeKind{
 		{kindEtcd, kindEtcd, kindPolyraft},
 		{kindEtcd, kindPolyraft, kindPolyraft},
+		{kindEtcd, kindPolyGo, kindPolyraft},
 	} {
 		name := fmt.Sprintf("%s-%s-%s", kinds[0], kinds[1], kinds[2])
 		t.Run(name, func(t *testing.T) {
@@ -129,7 +130,8 @@ func (c *cluster) transfer(id uint64) {
 
 func (c *cluster) firstOf(kind nodeKind, not uint64) uint64 {
 	for _, id := range c.ids() {
-		if c.members[id].kind == kind && id != not {
+		k := c.members[id].kind
+		if (k == kind || kind == kindPolyraft && isPoly(k)) && id != not {
 			return id
 		}
 	}
@@ -176,7 +178,7 @@ func runInterop(t *testing.T, kinds []nodeKind) map[string]int {
 
 	// 1. Elect the node whose kind is alone in the cluster.
 	lone := uint64(3)
-	if kinds[1] == kindPolyraft {
+	if isPoly(kinds[1]) {
 		lone = 1
 	}
 	c.elect(lone)
@@ -272,3 +274,5 @@ func otherKind(k nodeKind) nodeKind {
 	}
 	return kindEtcd
 }
+
+func isPoly(k nodeKind) bool { return k != kindEtcd }
