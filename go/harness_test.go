@@ -11,6 +11,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log"
+	"runtime"
 	"sort"
 	"testing"
 
@@ -516,3 +517,5 @@ func (c *cluster) checkSameOrder() {
 		}
 	}
 }
+
+func runtimeGC() { runtime.GC() }
