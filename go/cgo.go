@@ -2,7 +2,6 @@ package polyraft
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../include
-#cgo LDFLAGS: ${SRCDIR}/../target/release/libpolyraft.a -lm -ldl -lpthread
 #include <stdlib.h>
 #include "polyraft.h"
 */

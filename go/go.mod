@@ -1,8 +1,8 @@
 module github.com/polyraft/polyraft/go
 
-go 1.26.8
+go 1.26
 
 require (
-	go.etcd.io/raft/v3 v3.7.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
+	go.etcd.io/raft/v3 v3.7.0
+	google.golang.org/protobuf v1.36.11
 )
