@@ -24,8 +24,15 @@ fn main() {
         .with_config(config)
         .generate()
         .expect("cbindgen could not generate the header");
-    let mut text = Vec::new();
-    bindings.write(&mut text);
+    let mut raw = Vec::new();
+    bindings.write(&mut raw);
+    // cbindgen prints every usize as size_t (usize_is_size_t); the callback
+    // contexts are documented as uintptr_t, so name them so.
+    let text = String::from_utf8(raw)
+        .expect("header is UTF-8")
+        .replace("size_t ctx", "uintptr_t ctx")
+        .replace("size_t log_ctx", "uintptr_t log_ctx")
+        .into_bytes();
 
     fs::write(out_dir.join("polyraft.h"), &text).expect("write OUT_DIR/polyraft.h");
     // OUT_DIR is <target>/<profile>/build/polyraft-ffi-<hash>/out.

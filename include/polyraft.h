@@ -170,6 +170,307 @@ typedef uint32_t polyraft_result;
 #endif // __cplusplus
 
 /**
+ * Entry types (raftpb EntryType), the values of polyraft_entry.entry_type.
+ */
+enum polyraft_entry_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * An application entry.
+   */
+  POLYRAFT_ENTRY_NORMAL = 0,
+  /**
+   * An encoded ConfChange (v1).
+   */
+  POLYRAFT_ENTRY_CONF_CHANGE = 1,
+  /**
+   * An encoded ConfChangeV2.
+   */
+  POLYRAFT_ENTRY_CONF_CHANGE_V2 = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_entry_type polyraft_entry_type;
+#else
+typedef uint32_t polyraft_entry_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Message types (raftpb MessageType), the values of polyraft_message.msg_type.
+ */
+enum polyraft_message_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * MsgHup (local).
+   */
+  POLYRAFT_MSG_HUP = 0,
+  /**
+   * MsgBeat (local).
+   */
+  POLYRAFT_MSG_BEAT = 1,
+  /**
+   * MsgProp.
+   */
+  POLYRAFT_MSG_PROP = 2,
+  /**
+   * MsgApp.
+   */
+  POLYRAFT_MSG_APP = 3,
+  /**
+   * MsgAppResp.
+   */
+  POLYRAFT_MSG_APP_RESP = 4,
+  /**
+   * MsgVote.
+   */
+  POLYRAFT_MSG_VOTE = 5,
+  /**
+   * MsgVoteResp.
+   */
+  POLYRAFT_MSG_VOTE_RESP = 6,
+  /**
+   * MsgSnap.
+   */
+  POLYRAFT_MSG_SNAP = 7,
+  /**
+   * MsgHeartbeat.
+   */
+  POLYRAFT_MSG_HEARTBEAT = 8,
+  /**
+   * MsgHeartbeatResp.
+   */
+  POLYRAFT_MSG_HEARTBEAT_RESP = 9,
+  /**
+   * MsgUnreachable (local).
+   */
+  POLYRAFT_MSG_UNREACHABLE = 10,
+  /**
+   * MsgSnapStatus (local).
+   */
+  POLYRAFT_MSG_SNAP_STATUS = 11,
+  /**
+   * MsgCheckQuorum (local).
+   */
+  POLYRAFT_MSG_CHECK_QUORUM = 12,
+  /**
+   * MsgTransferLeader.
+   */
+  POLYRAFT_MSG_TRANSFER_LEADER = 13,
+  /**
+   * MsgTimeoutNow.
+   */
+  POLYRAFT_MSG_TIMEOUT_NOW = 14,
+  /**
+   * MsgReadIndex.
+   */
+  POLYRAFT_MSG_READ_INDEX = 15,
+  /**
+   * MsgReadIndexResp.
+   */
+  POLYRAFT_MSG_READ_INDEX_RESP = 16,
+  /**
+   * MsgPreVote.
+   */
+  POLYRAFT_MSG_PRE_VOTE = 17,
+  /**
+   * MsgPreVoteResp.
+   */
+  POLYRAFT_MSG_PRE_VOTE_RESP = 18,
+  /**
+   * MsgStorageAppend (async storage writes: persist, then deliver the
+   * responses).
+   */
+  POLYRAFT_MSG_STORAGE_APPEND = 19,
+  /**
+   * MsgStorageAppendResp.
+   */
+  POLYRAFT_MSG_STORAGE_APPEND_RESP = 20,
+  /**
+   * MsgStorageApply (async storage writes: apply, then deliver the
+   * responses).
+   */
+  POLYRAFT_MSG_STORAGE_APPLY = 21,
+  /**
+   * MsgStorageApplyResp.
+   */
+  POLYRAFT_MSG_STORAGE_APPLY_RESP = 22,
+  /**
+   * MsgForgetLeader.
+   */
+  POLYRAFT_MSG_FORGET_LEADER = 23,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_message_type polyraft_message_type;
+#else
+typedef uint32_t polyraft_message_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Configuration change types (raftpb ConfChangeType).
+ */
+enum polyraft_conf_change_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Add a voter (or promote a learner).
+   */
+  POLYRAFT_CONF_CHANGE_ADD_NODE = 0,
+  /**
+   * Remove a node.
+   */
+  POLYRAFT_CONF_CHANGE_REMOVE_NODE = 1,
+  /**
+   * Update a node (no effect on the configuration).
+   */
+  POLYRAFT_CONF_CHANGE_UPDATE_NODE = 2,
+  /**
+   * Add a learner (or demote a voter).
+   */
+  POLYRAFT_CONF_CHANGE_ADD_LEARNER_NODE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_conf_change_type polyraft_conf_change_type;
+#else
+typedef uint32_t polyraft_conf_change_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Joint-consensus transitions of a ConfChangeV2.
+ */
+enum polyraft_conf_change_transition
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Joint only when needed (several changes), left automatically.
+   */
+  POLYRAFT_TRANSITION_AUTO = 0,
+  /**
+   * Always joint, left automatically.
+   */
+  POLYRAFT_TRANSITION_JOINT_IMPLICIT = 1,
+  /**
+   * Always joint, left by an explicit empty ConfChangeV2.
+   */
+  POLYRAFT_TRANSITION_JOINT_EXPLICIT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_conf_change_transition polyraft_conf_change_transition;
+#else
+typedef uint32_t polyraft_conf_change_transition;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A node's role (polyraft_soft_state.raft_state).
+ */
+enum polyraft_state_type
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * StateFollower.
+   */
+  POLYRAFT_STATE_FOLLOWER = 0,
+  /**
+   * StateCandidate.
+   */
+  POLYRAFT_STATE_CANDIDATE = 1,
+  /**
+   * StateLeader.
+   */
+  POLYRAFT_STATE_LEADER = 2,
+  /**
+   * StatePreCandidate.
+   */
+  POLYRAFT_STATE_PRE_CANDIDATE = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_state_type polyraft_state_type;
+#else
+typedef uint32_t polyraft_state_type;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * How read-only requests are confirmed (polyraft_config.read_only_option).
+ */
+enum polyraft_read_only_option
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Confirm leadership with a quorum of heartbeat acks (linearizable).
+   */
+  POLYRAFT_READ_ONLY_SAFE = 0,
+  /**
+   * Rely on the leader lease; requires check_quorum. Clock-drift sensitive.
+   */
+  POLYRAFT_READ_ONLY_LEASE_BASED = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_read_only_option polyraft_read_only_option;
+#else
+typedef uint32_t polyraft_read_only_option;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Log levels for polyraft_config.log_level.
+ */
+enum polyraft_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Per-message detail.
+   */
+  POLYRAFT_LOG_DEBUG = 0,
+  /**
+   * Elections, leadership, configuration changes (the default).
+   */
+  POLYRAFT_LOG_INFO = 1,
+  /**
+   * Unexpected but handled situations.
+   */
+  POLYRAFT_LOG_WARN = 2,
+  /**
+   * Failures.
+   */
+  POLYRAFT_LOG_ERROR = 3,
+  /**
+   * Nothing is logged.
+   */
+  POLYRAFT_LOG_OFF = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_log_level polyraft_log_level;
+#else
+typedef uint32_t polyraft_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An owned byte buffer produced by the library (the encode helpers).
  * Read it with polyraft_buffer_data; release it with polyraft_buffer_free.
  */
@@ -518,7 +819,7 @@ typedef struct polyraft_hard_state {
  * the call. Runs inside the node call that logs; must not call into the
  * node.
  */
-typedef void (*polyraft_log_callback)(size_t ctx, uint32_t level, const char *msg, size_t len);
+typedef void (*polyraft_log_callback)(uintptr_t ctx, uint32_t level, const char *msg, size_t len);
 
 /**
  * A node's configuration: every field of etcd raft's Config. Fill it with
@@ -577,8 +878,8 @@ typedef struct polyraft_config {
    */
   bool pre_vote;
   /**
-   * 0: ReadOnlySafe (quorum-confirmed reads, the default);
-   * 1: ReadOnlyLeaseBased (requires check_quorum).
+   * A polyraft_read_only_option value: POLYRAFT_READ_ONLY_SAFE (the
+   * default) or POLYRAFT_READ_ONLY_LEASE_BASED (requires check_quorum).
    */
   uint32_t read_only_option;
   /**
@@ -610,7 +911,7 @@ typedef struct polyraft_config {
   /**
    * Passed to log_callback.
    */
-  size_t log_ctx;
+  uintptr_t log_ctx;
 } polyraft_config;
 
 /**
@@ -649,44 +950,43 @@ typedef struct polyraft_storage_vtable {
    * Passed back to every callback; owned by the node once
    * polyraft_node_new_custom returns POLYRAFT_OK.
    */
-  size_t ctx;
+  uintptr_t ctx;
   /**
    * The saved hard state (write `*hs`, zeroed beforehand) and
    * configuration (polyraft_conf_state_sink_set; the latest snapshot's
    * ConfState updated by every applied conf change). Called once, by
    * polyraft_node_new_custom.
    */
-  polyraft_storage_status (*initial_state)(size_t ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
+  polyraft_storage_status (*initial_state)(uintptr_t ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
   /**
-   * Entries [lo, hi): push them in order with polyraft_entry_sink_push,
-   * stopping once their encoded size (polyraft_entry.encoded_len as the
-   * library computes it, or simply data length + 16) exceeds max_size,
-   * but always at least one. lo is at least first_index and hi at most
-   * last_index + 1.
+   * Entries [lo, hi), pushed in order with polyraft_entry_sink_push (or
+   * _push_encoded). You may stop once their total size passes max_size,
+   * but push at least one; the library trims the answer to etcd's size
+   * rule anyway. lo is at least first_index and hi at most last_index + 1.
    */
-  polyraft_storage_status (*entries)(size_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
+  polyraft_storage_status (*entries)(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
   /**
    * Term of entry `index` (first_index - 1 <= index <= last_index) into
    * `*term`; POLYRAFT_STORAGE_COMPACTED below, POLYRAFT_STORAGE_UNAVAILABLE above.
    */
-  polyraft_storage_status (*term)(size_t ctx, uint64_t index, uint64_t *term);
+  polyraft_storage_status (*term)(uintptr_t ctx, uint64_t index, uint64_t *term);
   /**
    * Index of the first entry still readable (snapshot index + 1) into `*index`.
    */
-  polyraft_storage_status (*first_index)(size_t ctx, uint64_t *index);
+  polyraft_storage_status (*first_index)(uintptr_t ctx, uint64_t *index);
   /**
    * Index of the last entry (the snapshot's index when no entry follows it).
    */
-  polyraft_storage_status (*last_index)(size_t ctx, uint64_t *index);
+  polyraft_storage_status (*last_index)(uintptr_t ctx, uint64_t *index);
   /**
    * The latest snapshot, through polyraft_snapshot_sink_set (not calling it
    * means an empty snapshot).
    */
-  polyraft_storage_status (*snapshot)(size_t ctx, struct polyraft_snapshot_sink *sink);
+  polyraft_storage_status (*snapshot)(uintptr_t ctx, struct polyraft_snapshot_sink *sink);
   /**
    * Called exactly once, by polyraft_node_free, to release `ctx`. May be NULL.
    */
-  void (*destroy)(size_t ctx);
+  void (*destroy)(uintptr_t ctx);
 } polyraft_storage_vtable;
 
 /**
@@ -1078,7 +1378,9 @@ polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char
  * (owned by the node) to `*out`. May be called when polyraft_node_has_ready
  * says false (the Ready is then empty). Without async storage writes, each
  * Ready must be followed by polyraft_node_advance before the next one; with
- * async storage writes, each call replaces (and frees) the previous Ready.
+ * async storage writes, each call replaces (and frees) the previous Ready,
+ * so copy whatever must outlive it (for example the `bytes` of the
+ * responses a storage thread delivers later).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
  * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
  */

@@ -72,8 +72,8 @@ pub struct polyraft_config {
     pub check_quorum: bool,
     /// Pre-Vote phase before campaigning (Raft thesis 9.6).
     pub pre_vote: bool,
-    /// 0: ReadOnlySafe (quorum-confirmed reads, the default);
-    /// 1: ReadOnlyLeaseBased (requires check_quorum).
+    /// A polyraft_read_only_option value: POLYRAFT_READ_ONLY_SAFE (the
+    /// default) or POLYRAFT_READ_ONLY_LEASE_BASED (requires check_quorum).
     pub read_only_option: u32,
     /// Followers drop proposals instead of forwarding them to the leader.
     pub disable_proposal_forwarding: bool,
@@ -779,4 +779,51 @@ pub unsafe extern "C" fn polyraft_node_status_json(
         *len = n;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{polyraft_memory_storage_free, polyraft_memory_storage_new};
+
+    /// A panic inside a node call becomes POLYRAFT_PANIC, poisons the node,
+    /// and later calls answer POLYRAFT_POISONED; free still works.
+    #[test]
+    fn panic_poisons_the_node() {
+        unsafe {
+            let mut ms = std::ptr::null_mut();
+            assert_eq!(polyraft_memory_storage_new(&mut ms), POLYRAFT_OK);
+            let mut cfg = polyraft_config::default();
+            cfg.id = 1;
+            cfg.log_level = polyraft_log_level::POLYRAFT_LOG_OFF as u32;
+            let mut node = std::ptr::null_mut();
+            assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node), POLYRAFT_OK);
+
+            let prev = std::panic::take_hook();
+            std::panic::set_hook(Box::new(|_| {}));
+            let r = with_node(node, |_| panic!("boom"));
+            std::panic::set_hook(prev);
+            assert_eq!(r, POLYRAFT_PANIC);
+            assert_eq!(polyraft_node_tick(node), POLYRAFT_POISONED);
+            assert_eq!(polyraft_node_campaign(node), POLYRAFT_POISONED);
+            let mut buf = [0 as c_char; 64];
+            let mut written = 0usize;
+            assert_eq!(polyraft_node_last_error(node, buf.as_mut_ptr(), buf.len(), &mut written), POLYRAFT_OK);
+            let text = std::ffi::CStr::from_ptr(buf.as_ptr()).to_str().unwrap();
+            assert_eq!(text, "panic: boom");
+            assert_eq!(written, text.len());
+            polyraft_node_free(node);
+            polyraft_memory_storage_free(ms);
+        }
+    }
+
+    /// Outside a node, a panic becomes POLYRAFT_PANIC.
+    #[test]
+    fn guard_catches_panics() {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let r = guard(|| panic!("boom"));
+        std::panic::set_hook(prev);
+        assert_eq!(r, POLYRAFT_PANIC);
+    }
 }

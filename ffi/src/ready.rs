@@ -57,7 +57,9 @@ impl polyraft_ready {
 /// (owned by the node) to `*out`. May be called when polyraft_node_has_ready
 /// says false (the Ready is then empty). Without async storage writes, each
 /// Ready must be followed by polyraft_node_advance before the next one; with
-/// async storage writes, each call replaces (and frees) the previous Ready.
+/// async storage writes, each call replaces (and frees) the previous Ready,
+/// so copy whatever must outlive it (for example the `bytes` of the
+/// responses a storage thread delivers later).
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
 /// (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
 #[no_mangle]

@@ -405,11 +405,10 @@ pub struct polyraft_storage_vtable {
             conf_state: *mut polyraft_conf_state_sink,
         ) -> polyraft_storage_status,
     >,
-    /// Entries [lo, hi): push them in order with polyraft_entry_sink_push,
-    /// stopping once their encoded size (polyraft_entry.encoded_len as the
-    /// library computes it, or simply data length + 16) exceeds max_size,
-    /// but always at least one. lo is at least first_index and hi at most
-    /// last_index + 1.
+    /// Entries [lo, hi), pushed in order with polyraft_entry_sink_push (or
+    /// _push_encoded). You may stop once their total size passes max_size,
+    /// but push at least one; the library trims the answer to etcd's size
+    /// rule anyway. lo is at least first_index and hi at most last_index + 1.
     pub entries: Option<
         unsafe extern "C" fn(
             ctx: uintptr_t,

@@ -122,6 +122,16 @@ pub enum polyraft_conf_change_transition {
     POLYRAFT_TRANSITION_JOINT_EXPLICIT = 2,
 }
 
+/// How read-only requests are confirmed (polyraft_config.read_only_option).
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum polyraft_read_only_option {
+    /// Confirm leadership with a quorum of heartbeat acks (linearizable).
+    POLYRAFT_READ_ONLY_SAFE = 0,
+    /// Rely on the leader lease; requires check_quorum. Clock-drift sensitive.
+    POLYRAFT_READ_ONLY_LEASE_BASED = 1,
+}
+
 /// A node's role (polyraft_soft_state.raft_state).
 #[repr(u32)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -503,6 +513,8 @@ pub(crate) struct Arena {
     ids: Vec<Box<[u64]>>,
     entries: Vec<Box<[polyraft_entry]>>,
     messages: Vec<Box<[polyraft_message]>>,
+    // Boxed on purpose: C holds pointers to them while the Vec grows.
+    #[allow(clippy::vec_box)]
     snapshots: Vec<Box<polyraft_snapshot>>,
     read_states: Vec<Box<[polyraft_read_state]>>,
     text: Vec<Box<[u8]>>,
