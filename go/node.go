@@ -258,7 +258,8 @@ func (n *node) run() {
 			if !n.rn.asyncStorageWrites() {
 				advancec = n.advancec
 			} else {
-				_ = n.rn.Advance(rd) // releases the library's Ready views
+				// Async storage writes: no Advance; the MsgStorage*
+				// responses stepped back take its place.
 				rd = Ready{}
 			}
 		case <-advancec:

@@ -92,7 +92,7 @@ func NewRawNode(cfg *Config) (*RawNode, error) {
 		// The library's default: standard error, from LevelInfo.
 		cc.log_level = C.uint32_t(cfg.LogLevel + 1)
 	case discardLogger:
-		cc.log_level = 4 // POLYRAFT_LOG_OFF (the enum is not emitted in the header)
+		cc.log_level = C.POLYRAFT_LOG_OFF
 	default:
 		rn.logH = cgo.NewHandle(l)
 		setLogCallback(&cc, rn.logH)
