@@ -74,12 +74,13 @@ func TestDifferential(t *testing.T) {
 	strict := os.Getenv("POLYRAFT_DIFF_STRICT") != ""
 	failed, known := 0, 0
 	var knownSeeds []string
-	var ops, msgs int
+	var ops, msgs, ccs int
 	for seed := start; seed < start+seeds; seed++ {
 		d := newDiff(t, seed, false)
 		err := d.run()
 		ops += d.step
 		msgs += d.delivered
+		ccs += d.ccs
 		d.close()
 		if err != nil && knownEntrySizeDivergence && !strict {
 			lifted := newDiff(t, seed, true)
@@ -107,8 +108,8 @@ func TestDifferential(t *testing.T) {
 		t.Logf("seeds with the known entry-size divergence (each ran again with byte limits lifted and agreed): %s",
 			strings.Join(knownSeeds, " "))
 	}
-	t.Logf("differential: %d seeds from %d: %d agreed, %d known entry-size divergences, %d failed; %d operations, %d deliveries",
-		seeds, start, int(seeds)-failed-known, known, failed, ops, msgs)
+	t.Logf("differential: %d seeds from %d: %d agreed, %d known entry-size divergences, %d failed; %d operations, %d deliveries, %d configuration changes applied",
+		seeds, start, int(seeds)-failed-known, known, failed, ops, msgs, ccs)
 }
 
 func firstLines(err error, n int) string {
@@ -144,7 +145,10 @@ type diff struct {
 	net       []diffMsg
 	step      int
 	delivered int
-	applied   []uint64 // per node (same on both sides)
+	applied   []uint64         // per node (same on both sides)
+	cs        []*pb.ConfState  // per node: configuration applied so far
+	removed   map[uint64]bool  // ids whose removal was proposed: never touched again
+	ccs       int              // configuration changes applied (by node 1..n, counted once per entry)
 	log       []string // recent operations
 	closers   []func()
 }
@@ -179,6 +183,7 @@ func newDiff(t *testing.T, seed uint64, lift bool) *diff {
 	if d.cfg.CheckQuorum && rng.IntN(2) == 0 {
 		d.cfg.ReadOnlyOption = ReadOnlyLeaseBased
 	}
+	d.cfg.StepDownOnRemoval = rng.IntN(2) == 0
 	if lift {
 		d.cfg.MaxSizePerMsg = math.MaxUint64
 		d.cfg.MaxCommittedSizePerReady = 0
@@ -225,9 +230,12 @@ func newDiff(t *testing.T, seed uint64, lift bool) *diff {
 		d.poly.sts = append(d.poly.sts, pst)
 		d.closers = append(d.closers, func() { prn.Close(); pst.Close() })
 	}
+	d.cs = make([]*pb.ConfState, d.n)
 	for i := range d.applied {
 		d.applied[i] = 1
+		d.cs[i] = d.bootConf()
 	}
+	d.removed = map[uint64]bool{}
 	return d
 }
 
@@ -286,7 +294,7 @@ func (d *diff) both(what string, f func(s *diffSide) error) error {
 	return nil
 }
 
-const diffSteps = 300
+const diffSteps = 400
 
 func (d *diff) run() error {
 	// Take the bootstrap Readys first.
@@ -384,6 +392,8 @@ func (d *diff) op() error {
 		return d.both("report unreachable", func(s *diffSide) error { s.nodes[i].ReportUnreachable(to); return nil })
 	case r < 79:
 		return d.compact(i)
+	case r < 85:
+		return d.confChange()
 	default:
 		return d.ready(i)
 	}
@@ -432,15 +442,85 @@ func (d *diff) compact(i int) error {
 		if err != nil {
 			return err
 		}
-		// The configuration at idx is the initial one: this test makes
-		// no configuration changes.
+		// The configuration at idx: the one applied so far.
 		_ = cs
-		cs = d.bootConf()
+		cs = d.cs[i]
 		if _, err := s.sts[i].CreateSnapshot(idx, cs, data); err != nil {
 			return err
 		}
 		return s.sts[i].Compact(idx)
 	})
+}
+
+// confChange proposes a random configuration change at the leader (if
+// there is one): demote a voter, promote a learner, remove a node, or a
+// joint change doing two of these. Removed ids are never proposed again
+// (polyraft deliberately differs from etcd when a removed peer is re-added
+// within one term, see the README). At least two voters remain.
+func (d *diff) confChange() error {
+	lead := -1
+	for i, n := range d.poly.nodes {
+		if n.BasicStatus().RaftState == StateLeader {
+			lead = i
+		}
+	}
+	if lead < 0 {
+		return nil
+	}
+	cs := d.cs[lead]
+	var voters, learners []uint64
+	for _, v := range cs.GetVoters() {
+		if !d.removed[v] {
+			voters = append(voters, v)
+		}
+	}
+	for _, l := range cs.GetLearners() {
+		if !d.removed[l] {
+			learners = append(learners, l)
+		}
+	}
+	if len(cs.GetVotersOutgoing()) > 0 {
+		return nil // joint: leaves by itself (auto leave)
+	}
+	pick := func(ids []uint64) uint64 { return ids[d.rng.IntN(len(ids))] }
+	var changes []*pb.ConfChangeSingle
+	add := func(t pb.ConfChangeType, id uint64) {
+		changes = append(changes, &pb.ConfChangeSingle{Type: t.Enum(), NodeId: new(id)})
+	}
+	switch k := d.rng.IntN(4); {
+	case k == 0 && len(voters) > 2:
+		add(pb.ConfChangeAddLearnerNode, pick(voters))
+	case k == 1 && len(learners) > 0:
+		add(pb.ConfChangeAddNode, pick(learners))
+	case k == 2 && (len(voters) > 2 || len(learners) > 0):
+		var id uint64
+		if len(voters) > 2 && (len(learners) == 0 || d.rng.IntN(2) == 0) {
+			id = pick(voters)
+		} else {
+			id = pick(learners)
+		}
+		d.removed[id] = true
+		add(pb.ConfChangeRemoveNode, id)
+	case k == 3 && len(learners) > 0 && len(voters) > 2:
+		// Joint: promote a learner and demote a voter at once.
+		add(pb.ConfChangeAddNode, pick(learners))
+		add(pb.ConfChangeAddLearnerNode, pick(voters))
+	default:
+		return nil
+	}
+	var cc pb.ConfChangeI
+	if len(changes) == 1 && d.rng.IntN(2) == 0 {
+		cc = &pb.ConfChange{Type: changes[0].Type, NodeId: changes[0].NodeId}
+	} else {
+		cc = &pb.ConfChangeV2{Changes: changes}
+	}
+	d.logf("propose conf change at %d: %v", lead+1, cc)
+	return d.both("propose conf change", func(s *diffSide) error { return s.nodes[lead].ProposeConfChange(cc) })
+}
+
+func confText(cs *pb.ConfState) string {
+	return fmt.Sprintf("voters=%v learners=%v out=%v next=%v auto=%v", cs.GetVoters(), cs.GetLearners(),
+		cs.GetVotersOutgoing(), cs.GetLearnersNext(), cs.GetAutoLeave())
 }
 
 func (d *diff) bootConf() *pb.ConfState {
@@ -519,8 +599,16 @@ func (d *diff) ready(i int) error {
 				cc = &v2
 			}
 			if cc != nil {
-				if _, err := rn.ApplyConfChange(cc); err != nil {
+				cs, err := rn.ApplyConfChange(cc)
+				if err != nil {
 					return d.fail("%s: apply conf change: %v", side.s.name, err)
+				}
+				if side.s == &d.etcd {
+					d.cs[i] = cs
+				} else if a, b := confText(d.cs[i]), confText(cs); a != b {
+					return d.fail("node %d applying %v: etcd configuration %s, polyraft %s", i+1, cc, a, b)
+				} else if i == 0 {
+					d.ccs++
 				}
 			}
 		}
@@ -532,6 +620,13 @@ func (d *diff) ready(i int) error {
 		d.applied[i] = prd.CommittedEntries[n-1].GetIndex()
 	} else if !IsEmptySnap(prd.Snapshot) {
 		d.applied[i] = prd.Snapshot.GetMetadata().GetIndex()
+	}
+	if !IsEmptySnap(prd.Snapshot) {
+		// The configuration comes with the snapshot (and any conf change
+		// applied after it in the same Ready was recorded above).
+		if len(prd.CommittedEntries) == 0 {
+			d.cs[i] = prd.Snapshot.GetMetadata().GetConfState()
+		}
 	}
 	return nil
 }
