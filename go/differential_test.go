@@ -74,13 +74,14 @@ func TestDifferential(t *testing.T) {
 	strict := os.Getenv("POLYRAFT_DIFF_STRICT") != ""
 	failed, known := 0, 0
 	var knownSeeds []string
-	var ops, msgs, ccs int
+	var ops, msgs, ccs, local int
 	for seed := start; seed < start+seeds; seed++ {
 		d := newDiff(t, seed, false)
 		err := d.run()
 		ops += d.step
 		msgs += d.delivered
 		ccs += d.ccs
+		local += d.local
 		d.close()
 		if err != nil && knownEntrySizeDivergence && !strict {
 			lifted := newDiff(t, seed, true)
@@ -108,8 +109,8 @@ func TestDifferential(t *testing.T) {
 		t.Logf("seeds with the known entry-size divergence (each ran again with byte limits lifted and agreed): %s",
 			strings.Join(knownSeeds, " "))
 	}
-	t.Logf("differential: %d seeds from %d: %d agreed, %d known entry-size divergences, %d failed; %d operations, %d deliveries, %d configuration changes applied",
-		seeds, start, int(seeds)-failed-known, known, failed, ops, msgs, ccs)
+	t.Logf("differential: %d seeds from %d: %d agreed, %d known entry-size divergences, %d failed; %d operations, %d deliveries, %d configuration changes applied, %d async storage writes handled",
+		seeds, start, int(seeds)-failed-known, known, failed, ops, msgs, ccs, local)
 }
 
 func firstLines(err error, n int) string {
@@ -145,11 +146,14 @@ type diff struct {
 	net       []diffMsg
 	step      int
 	delivered int
-	applied   []uint64         // per node (same on both sides)
-	cs        []*pb.ConfState  // per node: configuration applied so far
-	removed   map[uint64]bool  // ids whose removal was proposed: never touched again
-	ccs       int              // configuration changes applied (by node 1..n, counted once per entry)
-	log       []string // recent operations
+	applied   []uint64           // per node (same on both sides)
+	cs        []*pb.ConfState    // per node: configuration applied so far
+	removed   map[uint64]bool    // ids whose removal was proposed: never touched again
+	appendQ   [][][2]*pb.Message // per node: MsgStorageAppend (etcd, polyraft) to handle
+	applyQ    [][][2]*pb.Message // per node: MsgStorageApply (etcd, polyraft) to handle
+	local     int                // MsgStorageAppend/Apply handled (async storage writes)
+	ccs       int                // configuration changes applied (by node 1..n, counted once per entry)
+	log       []string           // recent operations
 	closers   []func()
 }
 
@@ -184,6 +188,7 @@ func newDiff(t *testing.T, seed uint64, lift bool) *diff {
 		d.cfg.ReadOnlyOption = ReadOnlyLeaseBased
 	}
 	d.cfg.StepDownOnRemoval = rng.IntN(2) == 0
+	d.cfg.AsyncStorageWrites = rng.IntN(4) == 0
 	if lift {
 		d.cfg.MaxSizePerMsg = math.MaxUint64
 		d.cfg.MaxCommittedSizePerReady = 0
@@ -236,6 +241,8 @@ func newDiff(t *testing.T, seed uint64, lift bool) *diff {
 		d.cs[i] = d.bootConf()
 	}
 	d.removed = map[uint64]bool{}
+	d.appendQ = make([][][2]*pb.Message, d.n)
+	d.applyQ = make([][][2]*pb.Message, d.n)
 	return d
 }
 
@@ -258,8 +265,8 @@ func (d *diff) fail(format string, args ...any) error {
 }
 
 func configText(c *Config) string {
-	return fmt.Sprintf("committedSize=%d heartbeat=%d maxSize=%d inflight=%d inflightBytes=%d uncommitted=%d checkQuorum=%v preVote=%v readOnly=%d noForward=%v",
-		c.MaxCommittedSizePerReady, c.HeartbeatTick, c.MaxSizePerMsg, c.MaxInflightMsgs, c.MaxInflightBytes, c.MaxUncommittedEntriesSize,
+	return fmt.Sprintf("async=%v committedSize=%d heartbeat=%d maxSize=%d inflight=%d inflightBytes=%d uncommitted=%d checkQuorum=%v preVote=%v readOnly=%d noForward=%v",
+		c.AsyncStorageWrites, c.MaxCommittedSizePerReady, c.HeartbeatTick, c.MaxSizePerMsg, c.MaxInflightMsgs, c.MaxInflightBytes, c.MaxUncommittedEntriesSize,
 		c.CheckQuorum, c.PreVote, c.ReadOnlyOption, c.DisableProposalForwarding)
 }
 
@@ -313,10 +320,18 @@ func (d *diff) run() error {
 	}
 	// Drain: deliver everything in order, taking Readys, so both sides end
 	// in a quiet state that is compared too.
-	for round := 0; round < 200 && len(d.net) > 0; round++ {
+	for round := 0; round < 200 && (round == 0 || len(d.net) > 0 || d.localPending()); round++ {
 		for i := 0; i < d.n; i++ {
 			if err := d.ready(i); err != nil {
 				return err
+			}
+			for len(d.appendQ[i]) > 0 || len(d.applyQ[i]) > 0 {
+				if err := d.localWork(i, false); err != nil {
+					return err
+				}
+				if err := d.localWork(i, true); err != nil {
+					return err
+				}
 			}
 		}
 		for len(d.net) > 0 {
@@ -394,6 +409,10 @@ func (d *diff) op() error {
 		return d.compact(i)
 	case r < 85:
 		return d.confChange()
+	case r < 90 && d.cfg.AsyncStorageWrites:
+		return d.localWork(i, false)
+	case r < 95 && d.cfg.AsyncStorageWrites:
+		return d.localWork(i, true)
 	default:
 		return d.ready(i)
 	}
@@ -532,7 +551,8 @@ func (d *diff) bootConf() *pb.ConfState {
 }
 
 // ready takes, compares, persists and acknowledges node i's Ready on both
-// sides.
+// sides. With async storage writes, the Ready's MsgStorageAppend and
+// MsgStorageApply go to the node's local queues instead (see localWork).
 func (d *diff) ready(i int) error {
 	eh, ph := d.etcd.nodes[i].HasReady(), d.poly.nodes[i].HasReady()
 	if eh != ph {
@@ -553,11 +573,28 @@ func (d *diff) ready(i int) error {
 	if a, b := readyText(&erd), readyText(&prd); a != b {
 		return d.fail("node %d Ready differs:\n--- etcd\n%s\n--- polyraft\n%s", i+1, a, b)
 	}
+	// Messages, paired by position (their texts are equal).
+	for k := range erd.Messages {
+		em, pm := erd.Messages[k], prd.Messages[k]
+		switch em.GetTo() {
+		case localAppendThread:
+			d.appendQ[i] = append(d.appendQ[i], [2]*pb.Message{em, pm})
+		case localApplyThread:
+			d.applyQ[i] = append(d.applyQ[i], [2]*pb.Message{em, pm})
+		default:
+			if err := d.send(em, pm); err != nil {
+				return err
+			}
+		}
+	}
+	if d.cfg.AsyncStorageWrites {
+		return nil
+	}
 	for _, side := range []struct {
 		s  *diffSide
 		rd *Ready
 	}{{&d.etcd, &erd}, {&d.poly, &prd}} {
-		st, rn, rd := side.s.sts[i], side.s.nodes[i], side.rd
+		st, rd := side.s.sts[i], side.rd
 		if !IsEmptySnap(rd.Snapshot) {
 			if err := st.ApplySnapshot(rd.Snapshot); err != nil {
 				return d.fail("%s: apply snapshot: %v", side.s.name, err)
@@ -571,73 +608,152 @@ func (d *diff) ready(i int) error {
 				return d.fail("%s: set hard state: %v", side.s.name, err)
 			}
 		}
-		for _, m := range rd.Messages {
-			b, err := proto.Marshal(m)
-			if err != nil {
-				return d.fail("%s: marshal: %v", side.s.name, err)
-			}
-			if side.s == &d.etcd {
-				d.net = append(d.net, diffMsg{to: m.GetTo(), from: m.GetFrom(), typ: m.GetType(), etcd: b})
-			} else {
-				d.net[len(d.net)-len(rd.Messages)+indexOf(rd.Messages, m)].poly = b
-			}
-		}
-		for _, e := range rd.CommittedEntries {
-			var cc pb.ConfChangeI
-			switch e.GetType() {
-			case pb.EntryConfChange:
-				var v1 pb.ConfChange
-				if err := proto.Unmarshal(e.GetData(), &v1); err != nil {
-					return d.fail("%s: conf change: %v", side.s.name, err)
-				}
-				cc = &v1
-			case pb.EntryConfChangeV2:
-				var v2 pb.ConfChangeV2
-				if err := proto.Unmarshal(e.GetData(), &v2); err != nil {
-					return d.fail("%s: conf change: %v", side.s.name, err)
-				}
-				cc = &v2
-			}
-			if cc != nil {
-				cs, err := rn.ApplyConfChange(cc)
-				if err != nil {
-					return d.fail("%s: apply conf change: %v", side.s.name, err)
-				}
-				if side.s == &d.etcd {
-					d.cs[i] = cs
-				} else if a, b := confText(d.cs[i]), confText(cs); a != b {
-					return d.fail("node %d applying %v: etcd configuration %s, polyraft %s", i+1, cc, a, b)
-				} else if i == 0 {
-					d.ccs++
-				}
-			}
-		}
-		if err := rn.Advance(*rd); err != nil {
-			return d.fail("%s: advance: %v", side.s.name, err)
-		}
-	}
-	if n := len(prd.CommittedEntries); n > 0 {
-		d.applied[i] = prd.CommittedEntries[n-1].GetIndex()
-	} else if !IsEmptySnap(prd.Snapshot) {
-		d.applied[i] = prd.Snapshot.GetMetadata().GetIndex()
 	}
 	if !IsEmptySnap(prd.Snapshot) {
-		// The configuration comes with the snapshot (and any conf change
-		// applied after it in the same Ready was recorded above).
-		if len(prd.CommittedEntries) == 0 {
-			d.cs[i] = prd.Snapshot.GetMetadata().GetConfState()
+		d.applied[i] = prd.Snapshot.GetMetadata().GetIndex()
+		d.cs[i] = prd.Snapshot.GetMetadata().GetConfState()
+	}
+	if err := d.apply(i, erd.CommittedEntries, prd.CommittedEntries); err != nil {
+		return err
+	}
+	for _, side := range []struct {
+		s  *diffSide
+		rd *Ready
+	}{{&d.etcd, &erd}, {&d.poly, &prd}} {
+		if err := side.s.nodes[i].Advance(*side.rd); err != nil {
+			return d.fail("%s: advance: %v", side.s.name, err)
 		}
 	}
 	return nil
 }
 
-func indexOf(ms []*pb.Message, m *pb.Message) int {
-	for i, x := range ms {
-		if x == m {
-			return i
+// send puts a message pair on the network.
+func (d *diff) send(em, pm *pb.Message) error {
+	eb, err := proto.Marshal(em)
+	if err != nil {
+		return d.fail("etcd: marshal: %v", err)
+	}
+	pb2, err := proto.Marshal(pm)
+	if err != nil {
+		return d.fail("polyraft: marshal: %v", err)
+	}
+	d.net = append(d.net, diffMsg{to: em.GetTo(), from: em.GetFrom(), typ: em.GetType(), etcd: eb, poly: pb2})
+	return nil
+}
+
+// apply applies committed entries on both sides (the entry lists are
+// known equal), comparing the configurations conf changes produce.
+func (d *diff) apply(i int, eents, pents []*pb.Entry) error {
+	for k, e := range eents {
+		var cc pb.ConfChangeI
+		switch e.GetType() {
+		case pb.EntryConfChange:
+			var v1 pb.ConfChange
+			if err := proto.Unmarshal(e.GetData(), &v1); err != nil {
+				return d.fail("conf change: %v", err)
+			}
+			cc = &v1
+		case pb.EntryConfChangeV2:
+			var v2 pb.ConfChangeV2
+			if err := proto.Unmarshal(e.GetData(), &v2); err != nil {
+				return d.fail("conf change: %v", err)
+			}
+			cc = &v2
+		}
+		if cc != nil {
+			ecs, err := d.etcd.nodes[i].ApplyConfChange(cc)
+			if err != nil {
+				return d.fail("etcd: apply conf change: %v", err)
+			}
+			pcs, err := d.poly.nodes[i].ApplyConfChange(cc)
+			if err != nil {
+				return d.fail("polyraft: apply conf change: %v", err)
+			}
+			if a, b := confText(ecs), confText(pcs); a != b {
+				return d.fail("node %d applying %v: etcd configuration %s, polyraft %s", i+1, cc, a, b)
+			}
+			d.cs[i] = ecs
+			if i == 0 {
+				d.ccs++
+			}
+		}
+		d.applied[i] = pents[k].GetIndex()
+	}
+	return nil
+}
+
+// localWork handles the oldest MsgStorageAppend (apply false) or
+// MsgStorageApply (apply true) of node i, on both sides: persist or apply,
+// then deliver its responses (to the node itself, or to peers).
+func (d *diff) localWork(i int, apply bool) error {
+	q := &d.appendQ[i]
+	if apply {
+		q = &d.applyQ[i]
+	}
+	if len(*q) == 0 {
+		return nil
+	}
+	pair := (*q)[0]
+	*q = (*q)[1:]
+	em, pm := pair[0], pair[1]
+	d.local++
+	d.logf("local %s work of %d", map[bool]string{false: "append", true: "apply"}[apply], i+1)
+	if apply {
+		if err := d.apply(i, em.GetEntries(), pm.GetEntries()); err != nil {
+			return err
+		}
+	} else {
+		for _, side := range []struct {
+			s *diffSide
+			m *pb.Message
+		}{{&d.etcd, em}, {&d.poly, pm}} {
+			st, m := side.s.sts[i], side.m
+			if !IsEmptySnap(m.GetSnapshot()) {
+				if err := st.ApplySnapshot(m.GetSnapshot()); err != nil {
+					return d.fail("%s: apply snapshot: %v", side.s.name, err)
+				}
+			}
+			if err := st.Append(m.GetEntries()); err != nil {
+				return d.fail("%s: append: %v", side.s.name, err)
+			}
+			if m.GetTerm() != 0 || m.GetVote() != 0 || m.GetCommit() != 0 {
+				hs := &pb.HardState{Term: new(m.GetTerm()), Vote: new(m.GetVote()), Commit: new(m.GetCommit())}
+				if err := st.SetHardState(hs); err != nil {
+					return d.fail("%s: set hard state: %v", side.s.name, err)
+				}
+			}
+		}
+		if !IsEmptySnap(pm.GetSnapshot()) {
+			d.applied[i] = pm.GetSnapshot().GetMetadata().GetIndex()
+			d.cs[i] = pm.GetSnapshot().GetMetadata().GetConfState()
 		}
 	}
-	return -1
+	for k, er := range em.GetResponses() {
+		pr := pm.GetResponses()[k]
+		if er.GetTo() == uint64(i+1) {
+			ee := errClass(d.etcd.nodes[i].Step(er))
+			b, err := proto.Marshal(pr)
+			if err != nil {
+				return d.fail("polyraft: marshal response: %v", err)
+			}
+			pe := errClass(d.poly.nodes[i].(*RawNode).StepBytes(b))
+			if ee != pe {
+				return d.fail("node %d stepping its %v: etcd answered %s, polyraft %s", i+1, er.GetType(), ee, pe)
+			}
+		} else if err := d.send(er, pr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *diff) localPending() bool {
+	for i := 0; i < d.n; i++ {
+		if len(d.appendQ[i]) > 0 || len(d.applyQ[i]) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *diff) compareStatus() error {
