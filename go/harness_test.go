@@ -38,6 +38,9 @@ type memStorage interface {
 
 var etcdDiscard = &etcd.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 
+// etcdLogger is the logger of the etcd nodes the tests create.
+var etcdLogger etcd.Logger = etcdDiscard
+
 // etcdConfig translates a polyraft Config (without Storage) to etcd's.
 func etcdConfig(c *Config, st etcd.Storage) *etcd.Config {
 	return &etcd.Config{
@@ -58,7 +61,7 @@ func etcdConfig(c *Config, st etcd.Storage) *etcd.Config {
 		DisableProposalForwarding:   c.DisableProposalForwarding,
 		DisableConfChangeValidation: c.DisableConfChangeValidation,
 		StepDownOnRemoval:           c.StepDownOnRemoval,
-		Logger:                      etcdDiscard,
+		Logger:                      etcdLogger,
 	}
 }
 
