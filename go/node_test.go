@@ -216,7 +216,7 @@ func testNode(t *testing.T, kind nodeKind) {
 
 	// Proposals at the leader and at a follower (forwarded).
 	for i := 0; i < 50; i++ {
-		if err := c.node(1 + uint64(i%2)).Propose(ctx, []byte(fmt.Sprintf("v%d", i))); err != nil {
+		if err := c.node(1+uint64(i%2)).Propose(ctx, []byte(fmt.Sprintf("v%d", i))); err != nil {
 			t.Fatalf("propose %d: %v", i, err)
 		}
 	}
