@@ -349,9 +349,9 @@ func (n *node) ProposeConfChange(ctx context.Context, cc pb.ConfChangeI) error {
 	if cc == nil {
 		return errorf("propose conf change", ErrInvalidArgument, "nil conf change")
 	}
-	// Like etcd, a conf change proposal does not wait for its outcome and
-	// does not wait for a leader either.
-	return n.send(ctx, func(rn rawNoder) error { return rn.ProposeConfChange(cc) })
+	// Like etcd (a MsgProp through Step): it waits for a leader to be
+	// known, but not for the outcome of the proposal.
+	return n.propose(ctx, func(rn rawNoder) error { return rn.ProposeConfChange(cc) }, false)
 }
 
 func (n *node) Step(ctx context.Context, m *pb.Message) error {
