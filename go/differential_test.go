@@ -25,7 +25,7 @@ package polyraft
 // follower in its leader's lease.
 //
 // Seeds: POLYRAFT_DIFF_SEEDS (default 500) starting at POLYRAFT_DIFF_START
-// (default 1); -short runs 100. A failure prints the seed, the step, the
+// (default 1), run on all cores; -short runs 100. A failure prints the seed, the step, the
 // last operations and both sides' answers; replay one seed with
 // POLYRAFT_DIFF_START=<seed> POLYRAFT_DIFF_SEEDS=1 go test -run Differential -v.
 
@@ -36,8 +36,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	etcd "go.etcd.io/raft/v3"
@@ -86,36 +88,48 @@ func TestDifferential(t *testing.T) {
 		defer func() { etcdLogger = etcdDiscard }()
 	}
 	strict := os.Getenv("POLYRAFT_DIFF_STRICT") != ""
+	// Seeds are independent: run them on every core, report in seed order.
+	results := make([]seedResult, seeds)
+	workers := runtime.GOMAXPROCS(0)
+	if os.Getenv("POLYRAFT_DIFF_LOG") != "" {
+		workers = 1
+	}
+	next := make(chan uint64)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				results[k] = runSeed(t, start+k, strict)
+			}
+		}()
+	}
+	for k := uint64(0); k < seeds; k++ {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+
 	failed, known := 0, 0
 	var knownSeeds []string
 	var ops, msgs, ccs, local int
-	for seed := start; seed < start+seeds; seed++ {
-		d := newDiff(t, seed, false)
-		err := d.run()
-		ops += d.step
-		msgs += d.delivered
-		ccs += d.ccs
-		local += d.local
-		d.close()
-		if err != nil && knownEntrySizeDivergence && !strict {
-			lifted := newDiff(t, seed, true)
-			lerr := lifted.run()
-			ops += lifted.step
-			msgs += lifted.delivered
-			lifted.close()
-			if lerr == nil {
-				known++
-				knownSeeds = append(knownSeeds, strconv.FormatUint(seed, 10))
-				t.Logf("seed %d: known entry-size divergence (agrees with byte limits lifted): %s", seed, firstLines(err, 1))
-				continue
-			}
-			t.Errorf("seed %d with byte limits lifted: %v", seed, lerr)
-		}
-		if err != nil {
+	for k, r := range results {
+		seed := start + uint64(k)
+		ops, msgs, ccs, local = ops+r.ops, msgs+r.msgs, ccs+r.ccs, local+r.local
+		switch {
+		case r.err == nil:
+		case r.known:
+			known++
+			knownSeeds = append(knownSeeds, strconv.FormatUint(seed, 10))
+			t.Logf("seed %d: known entry-size divergence (agrees with byte limits lifted): %s", seed, firstLines(r.err, 1))
+		default:
 			failed++
-			t.Errorf("seed %d: %v", seed, err)
-			if failed >= int(envUint("POLYRAFT_DIFF_MAXFAIL", 5)) {
-				t.Fatalf("stopping after %d failing seeds", failed)
+			if r.liftedErr != nil {
+				t.Errorf("seed %d with byte limits lifted: %v", seed, r.liftedErr)
+			}
+			if failed <= int(envUint("POLYRAFT_DIFF_MAXFAIL", 5)) {
+				t.Errorf("seed %d: %v", seed, r.err)
 			}
 		}
 	}
@@ -125,6 +139,29 @@ func TestDifferential(t *testing.T) {
 	}
 	t.Logf("differential: %d seeds from %d: %d agreed, %d known entry-size divergences, %d failed; %d operations, %d deliveries, %d configuration changes applied, %d async storage writes handled",
 		seeds, start, int(seeds)-failed-known, known, failed, ops, msgs, ccs, local)
+}
+
+type seedResult struct {
+	err, liftedErr        error
+	known                 bool
+	ops, msgs, ccs, local int
+}
+
+// runSeed runs one seed; a divergence is rerun with the byte limits lifted
+// to tell the known entry-size divergence from anything else.
+func runSeed(t *testing.T, seed uint64, strict bool) seedResult {
+	d := newDiff(t, seed, false)
+	r := seedResult{err: d.run(), ops: d.step, msgs: d.delivered, ccs: d.ccs, local: d.local}
+	d.close()
+	if r.err != nil && knownEntrySizeDivergence && !strict {
+		lifted := newDiff(t, seed, true)
+		r.liftedErr = lifted.run()
+		r.ops += lifted.step
+		r.msgs += lifted.delivered
+		lifted.close()
+		r.known = r.liftedErr == nil
+	}
+	return r
 }
 
 func firstLines(err error, n int) string {
@@ -226,28 +263,28 @@ func newDiff(t *testing.T, seed uint64, lift bool) *diff {
 		c.ID = uint64(i + 1)
 		est := etcd.NewMemoryStorage()
 		if err := est.ApplySnapshot(snap); err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
 		_ = est.SetHardState(hs)
 		ern, err := newEtcdRaw(&c, est)
 		if err != nil {
-			t.Fatalf("seed %d: etcd node: %v", seed, err)
+			panic(fmt.Sprintf("seed %d: etcd node: %v", seed, err))
 		}
 		d.etcd.nodes = append(d.etcd.nodes, ern)
 		d.etcd.sts = append(d.etcd.sts, est)
 
 		pst, err := NewMemoryStorage()
 		if err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
 		if err := pst.ApplySnapshot(snap); err != nil {
-			t.Fatal(err)
+			panic(err)
 		}
 		_ = pst.SetHardState(hs)
 		c.Storage = pst
 		prn, err := NewRawNode(&c)
 		if err != nil {
-			t.Fatalf("seed %d: polyraft node: %v", seed, err)
+			panic(fmt.Sprintf("seed %d: polyraft node: %v", seed, err))
 		}
 		d.poly.nodes = append(d.poly.nodes, prn)
 		d.poly.sts = append(d.poly.sts, pst)
