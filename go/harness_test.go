@@ -155,6 +155,8 @@ const (
 	// kindPolyGo is a polyraft RawNode over a Go Storage (etcd's
 	// MemoryStorage, reached through the C vtable and cgo.Handle).
 	kindPolyGo nodeKind = "polyraft-gostorage"
+	// kindPolyAsync is a polyraft RawNode with AsyncStorageWrites.
+	kindPolyAsync nodeKind = "polyraft-async"
 )
 
 type bootstrapper interface {
@@ -288,6 +290,11 @@ func newRawOf(t testing.TB, kind nodeKind, c *Config, st memStorage) rawNoder {
 		return rn
 	}
 	c.Storage = st.(Storage)
+	if kind == kindPolyAsync {
+		cc := *c
+		cc.AsyncStorageWrites = true
+		c = &cc
+	}
 	rn, err := NewRawNode(c)
 	if err != nil {
 		t.Fatal(err)
@@ -344,37 +351,86 @@ func (c *cluster) handleReady(m *member) bool {
 	if err != nil {
 		c.t.Fatalf("%d: ready: %v", m.id, err)
 	}
-	if !IsEmptySnap(rd.Snapshot) {
-		if err := m.st.ApplySnapshot(rd.Snapshot); err != nil {
+	if m.rn.asyncStorageWrites() {
+		// The storage work comes as messages to the local append and
+		// apply "threads", handled here at once, in order; their
+		// responses go back to the node or out to peers.
+		for _, msg := range rd.Messages {
+			switch msg.GetTo() {
+			case localAppendThread:
+				c.persist(m, msg.GetSnapshot(), msg.GetEntries(), nil)
+				if msg.GetTerm() != 0 || msg.GetVote() != 0 || msg.GetCommit() != 0 {
+					_ = m.st.SetHardState(&pb.HardState{Term: new(msg.GetTerm()), Vote: new(msg.GetVote()), Commit: new(msg.GetCommit())})
+				}
+			case localApplyThread:
+				c.applyEntries(m, msg.GetEntries())
+			default:
+				c.send(m, msg)
+				continue
+			}
+			for _, r := range msg.GetResponses() {
+				if r.GetTo() == m.id {
+					if err := m.rn.Step(r); err != nil {
+						c.t.Fatalf("%d: step own %v: %v", m.id, r.GetType(), err)
+					}
+				} else {
+					c.send(m, r)
+				}
+			}
+		}
+		return true
+	}
+	c.persist(m, rd.Snapshot, rd.Entries, rd.HardState)
+	for _, msg := range rd.Messages {
+		c.send(m, msg)
+	}
+	c.applyEntries(m, rd.CommittedEntries)
+	if err := m.rn.Advance(rd); err != nil {
+		c.t.Fatalf("%d: advance: %v", m.id, err)
+	}
+	return true
+}
+
+func (c *cluster) send(m *member, msg *pb.Message) {
+	b, err := proto.Marshal(msg)
+	if err != nil {
+		c.t.Fatalf("%d: marshal: %v", m.id, err)
+	}
+	c.queue = append(c.queue, envelope{from: m.id, to: msg.GetTo(), bytes: b, typ: msg.GetType()})
+}
+
+// persist writes a snapshot (restoring the state machine from it), entries
+// and a hard state to m's storage.
+func (c *cluster) persist(m *member, snap *pb.Snapshot, ents []*pb.Entry, hs *pb.HardState) {
+	if !IsEmptySnap(snap) {
+		if err := m.st.ApplySnapshot(snap); err != nil {
 			c.t.Fatalf("%d: apply snapshot: %v", m.id, err)
 		}
-		if err := m.sm.restore(rd.Snapshot.GetData()); err != nil {
+		if err := m.sm.restore(snap.GetData()); err != nil {
 			c.t.Fatalf("%d: %v", m.id, err)
 		}
-		if m.sm.index != rd.Snapshot.GetMetadata().GetIndex() {
-			c.t.Fatalf("%d: snapshot data at %d, metadata at %d", m.id, m.sm.index, rd.Snapshot.GetMetadata().GetIndex())
+		if m.sm.index != snap.GetMetadata().GetIndex() {
+			c.t.Fatalf("%d: snapshot data at %d, metadata at %d", m.id, m.sm.index, snap.GetMetadata().GetIndex())
 		}
-		m.cs = rd.Snapshot.GetMetadata().GetConfState()
+		m.cs = snap.GetMetadata().GetConfState()
 		m.record()
 	}
-	if len(rd.Entries) > 0 {
-		if err := m.st.Append(rd.Entries); err != nil {
+	if len(ents) > 0 {
+		if err := m.st.Append(ents); err != nil {
 			c.t.Fatalf("%d: append: %v", m.id, err)
 		}
 	}
-	if rd.HardState != nil {
-		if err := m.st.SetHardState(rd.HardState); err != nil {
+	if hs != nil {
+		if err := m.st.SetHardState(hs); err != nil {
 			c.t.Fatalf("%d: set hard state: %v", m.id, err)
 		}
 	}
-	for _, msg := range rd.Messages {
-		b, err := proto.Marshal(msg)
-		if err != nil {
-			c.t.Fatalf("%d: marshal: %v", m.id, err)
-		}
-		c.queue = append(c.queue, envelope{from: m.id, to: msg.GetTo(), bytes: b, typ: msg.GetType()})
-	}
-	for _, e := range rd.CommittedEntries {
+}
+
+// applyEntries applies committed entries to m's state machine, and conf
+// changes to its node.
+func (c *cluster) applyEntries(m *member, ents []*pb.Entry) {
+	for _, e := range ents {
 		if e.GetIndex() != m.sm.index+1 {
 			c.t.Fatalf("%d: applies index %d after %d", m.id, e.GetIndex(), m.sm.index)
 		}
@@ -403,10 +459,6 @@ func (c *cluster) handleReady(m *member) bool {
 			m.cs = cs
 		}
 	}
-	if err := m.rn.Advance(rd); err != nil {
-		c.t.Fatalf("%d: advance: %v", m.id, err)
-	}
-	return true
 }
 
 func (m *member) record() {

@@ -33,6 +33,7 @@ func TestInterop(t *testing.T) {
 		{kindEtcd, kindEtcd, kindPolyraft},
 		{kindEtcd, kindPolyraft, kindPolyraft},
 		{kindEtcd, kindPolyGo, kindPolyraft},
+		{kindEtcd, kindPolyAsync, kindPolyraft},
 	} {
 		name := fmt.Sprintf("%s-%s-%s", kinds[0], kinds[1], kinds[2])
 		t.Run(name, func(t *testing.T) {

@@ -63,7 +63,7 @@ func (c *nodeCluster) add(kind nodeKind, id uint64, peers []Peer) {
 	c.nodes[id], c.sts[id] = n, st
 	c.mu.Unlock()
 	c.wg.Add(1)
-	go c.loop(id, n, st)
+	go c.loop(id, n, st, kind == kindPolyAsync)
 }
 
 func (c *nodeCluster) node(id uint64) Node {
@@ -72,59 +72,95 @@ func (c *nodeCluster) node(id uint64) Node {
 	return c.nodes[id]
 }
 
-func (c *nodeCluster) loop(id uint64, n Node, st memStorage) {
+func (c *nodeCluster) loop(id uint64, n Node, st memStorage, async bool) {
 	defer c.wg.Done()
 	ticker := time.NewTicker(5 * time.Millisecond)
 	defer ticker.Stop()
+	send := func(m *pb.Message) {
+		if to := c.node(m.GetTo()); to != nil {
+			// Through bytes, like a real transport.
+			b, _ := proto.Marshal(m)
+			var mm pb.Message
+			_ = proto.Unmarshal(b, &mm)
+			_ = to.Step(c.ctx, &mm)
+		}
+	}
+	apply := func(ents []*pb.Entry) {
+		for _, e := range ents {
+			var cc pb.ConfChangeI
+			switch e.GetType() {
+			case pb.EntryConfChange:
+				var v1 pb.ConfChange
+				_ = proto.Unmarshal(e.GetData(), &v1)
+				cc = &v1
+			case pb.EntryConfChangeV2:
+				var v2 pb.ConfChangeV2
+				_ = proto.Unmarshal(e.GetData(), &v2)
+				cc = &v2
+			}
+			if cc != nil {
+				cs := n.ApplyConfChange(cc)
+				c.mu.Lock()
+				c.cs[id] = cs
+				c.mu.Unlock()
+			} else if len(e.GetData()) > 0 {
+				c.mu.Lock()
+				c.applied[id] = append(c.applied[id], string(e.GetData()))
+				c.mu.Unlock()
+			}
+		}
+	}
+	persist := func(snap *pb.Snapshot, ents []*pb.Entry, hs *pb.HardState) {
+		if !IsEmptySnap(snap) {
+			_ = st.ApplySnapshot(snap)
+		}
+		_ = st.Append(ents)
+		if hs != nil {
+			_ = st.SetHardState(hs)
+		}
+	}
 	for {
 		select {
 		case <-ticker.C:
 			n.Tick()
 		case rd := <-n.Ready():
-			if !IsEmptySnap(rd.Snapshot) {
-				_ = st.ApplySnapshot(rd.Snapshot)
-			}
-			_ = st.Append(rd.Entries)
-			if rd.HardState != nil {
-				_ = st.SetHardState(rd.HardState)
-			}
-			for _, m := range rd.Messages {
-				if to := c.node(m.GetTo()); to != nil {
-					// Through bytes, like a real transport.
-					b, _ := proto.Marshal(m)
-					var mm pb.Message
-					_ = proto.Unmarshal(b, &mm)
-					_ = to.Step(c.ctx, &mm)
-				}
-			}
-			for _, e := range rd.CommittedEntries {
-				var cc pb.ConfChangeI
-				switch e.GetType() {
-				case pb.EntryConfChange:
-					var v1 pb.ConfChange
-					_ = proto.Unmarshal(e.GetData(), &v1)
-					cc = &v1
-				case pb.EntryConfChangeV2:
-					var v2 pb.ConfChangeV2
-					_ = proto.Unmarshal(e.GetData(), &v2)
-					cc = &v2
-				}
-				if cc != nil {
-					cs := n.ApplyConfChange(cc)
-					c.mu.Lock()
-					c.cs[id] = cs
-					c.mu.Unlock()
-				} else if len(e.GetData()) > 0 {
-					c.mu.Lock()
-					c.applied[id] = append(c.applied[id], string(e.GetData()))
-					c.mu.Unlock()
-				}
-			}
 			if len(rd.ReadStates) > 0 {
 				c.mu.Lock()
 				c.reads[id] = append(c.reads[id], rd.ReadStates...)
 				c.mu.Unlock()
 			}
+			if async {
+				// Storage work arrives as messages to the local threads;
+				// their responses go back through Step (no Advance).
+				for _, m := range rd.Messages {
+					switch m.GetTo() {
+					case localAppendThread:
+						var hs *pb.HardState
+						if m.GetTerm() != 0 || m.GetVote() != 0 || m.GetCommit() != 0 {
+							hs = &pb.HardState{Term: new(m.GetTerm()), Vote: new(m.GetVote()), Commit: new(m.GetCommit())}
+						}
+						persist(m.GetSnapshot(), m.GetEntries(), hs)
+					case localApplyThread:
+						apply(m.GetEntries())
+					default:
+						send(m)
+						continue
+					}
+					for _, r := range m.GetResponses() {
+						if r.GetTo() == id {
+							_ = n.Step(c.ctx, r)
+						} else {
+							send(r)
+						}
+					}
+				}
+				continue
+			}
+			persist(rd.Snapshot, rd.Entries, rd.HardState)
+			for _, m := range rd.Messages {
+				send(m)
+			}
+			apply(rd.CommittedEntries)
 			n.Advance()
 		case <-c.done:
 			return
@@ -202,7 +238,7 @@ func (c *nodeCluster) appliedAt(id uint64) []string {
 }
 
 func TestNode(t *testing.T) {
-	for _, kind := range []nodeKind{kindPolyraft, kindPolyGo, kindEtcd} {
+	for _, kind := range []nodeKind{kindPolyraft, kindPolyGo, kindPolyAsync, kindEtcd} {
 		t.Run(string(kind), func(t *testing.T) { testNode(t, kind) })
 	}
 }
