@@ -268,7 +268,7 @@ func newCluster(t testing.TB, cfg func(id uint64) *Config) *cluster {
 		sent: map[string]int{}, snapsTo: map[uint64]int{}}
 }
 
-// newStorage makes a memory storage of the given kind.
+// newStorageOf makes the storage of a member of the given kind.
 func newStorageOf(t testing.TB, kind nodeKind) memStorage {
 	if kind == kindEtcd || kind == kindPolyGo {
 		return etcd.NewMemoryStorage()

@@ -186,13 +186,6 @@ type Ready struct {
 	MustSync bool
 }
 
-// containsUpdates reports whether the Ready carries anything.
-func (rd *Ready) containsUpdates() bool {
-	return rd.SoftState != nil || rd.HardState != nil || !IsEmptySnap(rd.Snapshot) ||
-		len(rd.Entries) > 0 || len(rd.CommittedEntries) > 0 || len(rd.Messages) > 0 ||
-		len(rd.ReadStates) > 0
-}
-
 // IsEmptyHardState reports whether st is nil or all zero.
 func IsEmptyHardState(st *pb.HardState) bool {
 	return st.GetTerm() == 0 && st.GetVote() == 0 && st.GetCommit() == 0
@@ -225,7 +218,8 @@ func (s ProgressState) String() string {
 	return fmt.Sprintf("ProgressState(%d)", uint64(s))
 }
 
-// Progress is a leader's view of one follower.
+// Progress is a leader's view of one follower. The C API reports Match,
+// Next and State only; the other fields are zero.
 type Progress struct {
 	Match, Next      uint64
 	State            ProgressState
