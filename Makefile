@@ -12,6 +12,8 @@ export POLYRAFT_CONFORMANCE_DIR
 include mk/c.mk
 # The Python wheel (python/): test-py, wheel-py, venv-py, install-py.
 include mk/py.mk
+# The Go package (go/): test-go, go-lib-release.
+include mk/go.mk
 # The demo: a replicated key-value store in Python (examples/kv).
 include mk/demo.mk
 
@@ -19,7 +21,7 @@ SEEDS ?= 100000
 START ?= 0
 
 ## test: every test of every language binding that exists so far.
-test: test-core test-c test-py
+test: test-core test-c test-py test-go
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).

@@ -568,7 +568,11 @@ pub unsafe extern "C" fn polyraft_node_propose_conf_change(
         if let polyraft::raw_node::ConfChangeI::V2(v2) = &cc {
             v2.check().map_err(core_fail)?;
         }
-        let r = nd.raw.propose_conf_change(cc);
+        // The caller's bytes go into the log as they are (etcd stores the
+        // application's encoding; ours could differ in size).
+        let (typ, _) = cc.marshal();
+        let bytes = bytes::Bytes::copy_from_slice(slice(data, len, "data")?);
+        let r = nd.raw.propose_conf_change_encoded(typ, bytes);
         nd.core(r)
     })
 }
