@@ -1,9 +1,8 @@
 package polyraft
 
-// Known divergences between polyraft and etcd raft v3.7, each shown by a
-// small deterministic scenario. They do not fail the suite: each test logs
-// what differs (t.Log), or that the divergence is gone, in which case the
-// test and the matching allowance in differential_test.go can go.
+// Regression tests for divergences from etcd raft v3.7 that the
+// differential test found and that are fixed: each replays a small
+// deterministic scenario and fails if polyraft and etcd differ again.
 
 import (
 	"bytes"
@@ -16,9 +15,9 @@ import (
 
 // Bootstrap ConfChange bytes: etcd v3.7 marshals the bootstrap entries'
 // ConfChange{Type: ConfChangeAddNode (0, set explicitly), NodeId} as
-// 10 00 18 <id>; polyraft omits the zero Type: 18 <id>. The entries decode
-// to the same change, but their bytes (and so their sizes) differ.
-func TestKnownDivergenceBootstrapEncoding(t *testing.T) {
+// 10 00 18 <id>; polyraft used to omit the zero Type (18 <id>): the entries
+// decoded to the same change, but their bytes (and so their sizes) differed.
+func TestFixedDivergenceBootstrapEncoding(t *testing.T) {
 	cfg := &Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, MaxInflightMsgs: 256, MaxSizePerMsg: 1 << 20, Logger: DiscardLogger}
 	peers := []Peer{{ID: 1}, {ID: 2}}
 	er, err := newEtcdRaw(cfg, etcd.NewMemoryStorage())
@@ -48,19 +47,14 @@ func TestKnownDivergenceBootstrapEncoding(t *testing.T) {
 	if len(erd.Entries) != len(prd.Entries) {
 		t.Fatalf("bootstrap entries: etcd %d, polyraft %d", len(erd.Entries), len(prd.Entries))
 	}
-	same := true
 	for i := range erd.Entries {
 		a, b := erd.Entries[i].GetData(), prd.Entries[i].GetData()
 		if !bytes.Equal(canonicalData(erd.Entries[i]), canonicalData(prd.Entries[i])) {
 			t.Fatalf("bootstrap entry %d: different changes", i+1)
 		}
 		if !bytes.Equal(a, b) {
-			same = false
-			t.Logf("KNOWN DIVERGENCE: bootstrap entry %d ConfChange bytes: etcd %x, polyraft %x", i+1, a, b)
+			t.Errorf("bootstrap entry %d ConfChange bytes: etcd %x, polyraft %x", i+1, a, b)
 		}
-	}
-	if same {
-		t.Logf("bootstrap ConfChange bytes now agree: this known divergence is fixed")
 	}
 }
 
@@ -68,9 +62,10 @@ func TestKnownDivergenceBootstrapEncoding(t *testing.T) {
 // MaxCommittedSizePerReady 64 applies its empty entry (index 2) and three
 // entries of 12, 13 and 13 data bytes. etcd v3.7 sizes them 4+18+19+19 = 60
 // (Type unset on EntryNormal entries), so one Ready holds all four;
-// polyraft sizes them 6+20+21+21 = 68 and hands out three, then one. See
+// polyraft, sizing them gogo-style (6+20+21+21 = 68), handed out three, then
+// one; now it sizes them as etcd does. See
 // knownEntrySizeDivergence.
-func TestKnownDivergenceEntrySize(t *testing.T) {
+func TestFixedDivergenceEntrySize(t *testing.T) {
 	run := func(kind nodeKind) string {
 		cfg := &Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, MaxInflightMsgs: 256, MaxSizePerMsg: 1 << 20,
 			MaxCommittedSizePerReady: 64, Logger: DiscardLogger}
@@ -114,23 +109,21 @@ func TestKnownDivergenceEntrySize(t *testing.T) {
 		return fmt.Sprint(out)
 	}
 	e, p := run(kindEtcd), run(kindPolyraft)
-	if e == p {
-		t.Logf("committed entries per Ready agree (%s): this known divergence is fixed", e)
-		return
+	if e != p {
+		t.Errorf("committed entry ranges per Ready under MaxCommittedSizePerReady 64: etcd %s, polyraft %s", e, p)
 	}
-	t.Logf("KNOWN DIVERGENCE: committed entry ranges per Ready under MaxCommittedSizePerReady 64: etcd %s, polyraft %s", e, p)
 }
 
-// Proposed conf changes are re-encoded: the C API decodes the bytes of
-// ProposeConfChange and the core encodes the change again with its own
-// encoder, which omits zero fields. etcd appends the application's bytes
+// Proposed conf changes were re-encoded: the C API decoded the bytes of
+// ProposeConfChange and the core encoded the change again with its own
+// encoder, which omits zero fields (now the bytes are logged verbatim). etcd appends the application's bytes
 // (proto.Marshal of the given struct): a ConfChangeSingle with Type
 // ConfChangeAddNode set explicitly is 12 04 08 00 10 02 in etcd's log and
 // 12 02 10 02 in polyraft's. The change is the same, but the entry's bytes
 // and payload size differ (so MaxUncommittedEntriesSize drops proposals at
 // different points: differential seed 18160 before the test stopped setting
 // a zero Type).
-func TestKnownDivergenceConfChangeReencoded(t *testing.T) {
+func TestFixedDivergenceConfChangeReencoded(t *testing.T) {
 	data := map[nodeKind][]byte{}
 	for _, kind := range []nodeKind{kindEtcd, kindPolyraft} {
 		cfg := &Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, MaxInflightMsgs: 256, MaxSizePerMsg: 1 << 20, Logger: DiscardLogger}
@@ -169,9 +162,7 @@ func TestKnownDivergenceConfChangeReencoded(t *testing.T) {
 			}
 		}
 	}
-	if bytes.Equal(data[kindEtcd], data[kindPolyraft]) {
-		t.Logf("proposed ConfChangeV2 bytes agree (%x): this known divergence is fixed", data[kindEtcd])
-		return
+	if !bytes.Equal(data[kindEtcd], data[kindPolyraft]) {
+		t.Errorf("proposed ConfChangeV2 entry data: etcd %x, polyraft %x", data[kindEtcd], data[kindPolyraft])
 	}
-	t.Logf("KNOWN DIVERGENCE: proposed ConfChangeV2 entry data: etcd %x, polyraft %x", data[kindEtcd], data[kindPolyraft])
 }
