@@ -52,6 +52,10 @@ func codeError(code C.polyraft_result) error {
 		return ErrUnavailable
 	case C.POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE:
 		return ErrSnapshotTemporarilyUnavailable
+	case C.POLYRAFT_IO_ERROR:
+		return ErrIO
+	case C.POLYRAFT_CORRUPT:
+		return ErrCorrupt
 	}
 	return ErrStorage
 }

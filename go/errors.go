@@ -54,7 +54,18 @@ var (
 	ErrPanic = errors.New("raft: library panic (bug); node poisoned")
 	// ErrPoisoned: the node panicked earlier and refuses all work.
 	ErrPoisoned = errors.New("raft: node is poisoned by an earlier panic")
-	// ErrClosed: the RawNode or MemoryStorage was closed.
+	// ErrIO: a DurableStorage's operating system call (create, open,
+	// write, fsync, rename...) failed, now or earlier. After one, what
+	// reached the disk is unknown: the storage refuses every write until
+	// it is closed and reopened. The detail names the call, the file and
+	// the OS error.
+	ErrIO = errors.New("polyraft: durable storage I/O error")
+	// ErrCorrupt: a DurableStorage found damage on disk that recovery
+	// must not repair (a bad record in a closed segment, a missing segment
+	// or snapshot...); the files are left as they are. The detail names
+	// the file, the offset and what is wrong.
+	ErrCorrupt = errors.New("polyraft: durable storage is corrupt")
+	// ErrClosed: the RawNode, MemoryStorage or DurableStorage was closed.
 	ErrClosed = errors.New("polyraft: use of closed handle")
 )
 

@@ -40,6 +40,30 @@ type RawNode struct {
 	logH    cgo.Handle
 	err     error // sticky: fatal, poisoned
 	cleanup runtime.Cleanup
+	// durable is the storage the node was created over, when durable.
+	durable *DurableStorage
+	// crd is the library's current Ready (nil once advanced), readyGen
+	// counts the Readies handed out: a Go Ready is persisted through the
+	// library's only while its gen is readyGen and crd is set.
+	crd      *C.polyraft_ready
+	readyGen uint64
+}
+
+// nativeStorage is a storage of the library itself, which a node reads
+// natively (no callbacks): *MemoryStorage and *DurableStorage.
+type nativeStorage interface {
+	newNode(cc *C.polyraft_config, out **C.polyraft_node) *Error
+}
+
+// newNodeCall runs a node constructor and reads its detail text on the
+// same OS thread (the library keeps it per thread).
+func newNodeCall(f func() C.polyraft_result) *Error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if code := f(); code != C.POLYRAFT_OK {
+		return newError("new raw node", codeError(code), lastNewError())
+	}
+	return nil
 }
 
 type rawNodeRes struct {
@@ -105,24 +129,26 @@ func NewRawNode(cfg *Config) (*RawNode, error) {
 		return nil, errorf("new raw node", ErrInvalidConfig, "unknown log level %d", cfg.LogLevel)
 	}
 
-	var code C.polyraft_result
 	var gs *goStorage
 	switch s := cfg.Storage.(type) {
-	case *MemoryStorage:
-		s.mu.Lock()
-		if s.h == nil {
-			s.mu.Unlock()
-			return nil, rn.newFailed(newError("new raw node", ErrClosed, "memory storage is closed"))
+	case nativeStorage:
+		if e := s.newNode(&cc, &rn.h); e != nil {
+			return nil, rn.newFailed(e)
 		}
-		code = C.polyraft_node_new_memory(&cc, s.h, &rn.h)
-		s.mu.Unlock()
+		rn.durable, _ = s.(*DurableStorage)
 	default:
 		gs = &goStorage{s: s}
 		var vt C.polyraft_storage_vtable
 		h := cgo.NewHandle(gs)
 		fillVtable(&vt, h)
 		gs.begin()
-		code = C.polyraft_node_new_custom(&cc, &vt, &rn.h)
+		runtime.LockOSThread()
+		code := C.polyraft_node_new_custom(&cc, &vt, &rn.h)
+		detail := ""
+		if code != C.POLYRAFT_OK {
+			detail = lastNewError()
+		}
+		runtime.UnlockOSThread()
 		pv, cause := gs.end()
 		if code != C.POLYRAFT_OK {
 			h.Delete() // not owned by the library on failure
@@ -137,13 +163,10 @@ func NewRawNode(cfg *Config) (*RawNode, error) {
 			panic(pv)
 		}
 		if code != C.POLYRAFT_OK {
-			e := newError("new raw node", codeError(code), lastNewError())
+			e := newError("new raw node", codeError(code), detail)
 			e.Cause = cause
 			return nil, rn.newFailed(e)
 		}
-	}
-	if code != C.POLYRAFT_OK {
-		return nil, rn.newFailed(newError("new raw node", codeError(code), lastNewError()))
 	}
 	rn.gs = gs
 	rn.cleanup = runtime.AddCleanup(rn, freeRes, rawNodeRes{h: rn.h, logH: rn.logH})
@@ -177,6 +200,7 @@ func (rn *RawNode) Close() error {
 	rn.cleanup.Stop()
 	h := rn.h
 	rn.h = nil
+	rn.crd = nil
 	if rn.gs != nil {
 		rn.gs.begin()
 	}
@@ -389,10 +413,16 @@ func (rn *RawNode) Ready() (Ready, error) {
 	defer rn.mu.Unlock()
 	var rd Ready
 	var crd *C.polyraft_ready
+	// The previous Ready is no longer the current one (and no longer
+	// valid with async storage writes).
+	rn.crd = nil
 	err := rn.doLocked("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready(h, &crd) })
 	if err != nil {
 		return rd, err
 	}
+	rn.readyGen++
+	rn.crd = crd
+	rd.rn, rd.gen = rn, rn.readyGen
 	var ss C.polyraft_soft_state
 	var present C.bool
 	if C.polyraft_ready_soft_state(crd, &ss, &present) == C.POLYRAFT_OK && bool(present) {
@@ -446,7 +476,13 @@ func (rn *RawNode) Ready() (Ready, error) {
 // Advance acknowledges the last Ready as persisted, sent and applied. It
 // must not be called with async storage writes.
 func (rn *RawNode) Advance(_ Ready) error {
-	return rn.do("advance", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_advance(h) })
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	err := rn.doLocked("advance", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_advance(h) })
+	if err == nil {
+		rn.crd = nil
+	}
+	return err
 }
 
 // BasicStatus returns the node's basic status (zero with ID set when the

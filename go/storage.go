@@ -140,6 +140,16 @@ func (ms *MemoryStorage) Close() error {
 	return nil
 }
 
+// newNode creates a node over this storage (nativeStorage).
+func (ms *MemoryStorage) newNode(cc *C.polyraft_config, out **C.polyraft_node) *Error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.h == nil {
+		return newError("new raw node", ErrClosed, "memory storage is closed")
+	}
+	return newNodeCall(func() C.polyraft_result { return C.polyraft_node_new_memory(cc, ms.h, out) })
+}
+
 func (ms *MemoryStorage) do(op string, f func(h *C.polyraft_memory_storage) C.polyraft_result) error {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()

@@ -65,8 +65,9 @@ type Config struct {
 	ElectionTick int
 	// HeartbeatTick is the number of Ticks between a leader's heartbeats.
 	HeartbeatTick int
-	// Storage is the node's log and state storage: a *MemoryStorage (used
-	// natively, no callbacks) or any implementation of Storage.
+	// Storage is the node's log and state storage: a *MemoryStorage or a
+	// *DurableStorage (used natively, no callbacks) or any implementation
+	// of Storage.
 	Storage Storage
 	// Applied is the last applied index; set it only when restarting.
 	Applied uint64
@@ -184,6 +185,11 @@ type Ready struct {
 	Messages []*pb.Message
 	// MustSync tells whether HardState and Entries need a durable write.
 	MustSync bool
+
+	// rn and gen identify the library's Ready this is a copy of, for
+	// DurableStorage.PersistReady (the library persists its own Ready).
+	rn  *RawNode
+	gen uint64
 }
 
 // IsEmptyHardState reports whether st is nil or all zero.
