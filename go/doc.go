@@ -8,9 +8,11 @@
 // types (go.etcd.io/raft/v3/raftpb): a polyraft node and an etcd raft node
 // exchange the same bytes, so they can run in one cluster.
 //
-// Storage is either the library's MemoryStorage, used natively, or any Go
-// implementation of Storage (etcd's interface), called back from the
-// library. The library's failures never crash the process: a node that
+// Storage is either one of the library's storages, used natively
+// (MemoryStorage, or DurableStorage: a checksummed, segmented write-ahead
+// log and snapshot files in a directory, recovered by OpenDurableStorage
+// and written with PersistReady), or any Go implementation of Storage
+// (etcd's interface), called back from the library. The library's failures never crash the process: a node that
 // cannot go on reports ErrFatal and refuses further work.
 //
 // The package links ../target/release/libpolyraft.a (cargo build --release
