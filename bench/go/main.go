@@ -1,0 +1,5 @@
+package main
+
+import _ "go.etcd.io/raft/v3"
+
+func main() {}
