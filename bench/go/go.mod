@@ -3,6 +3,6 @@ module polyraft.bench/go
 go 1.26
 
 require (
-	go.etcd.io/raft/v3 v3.7.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
+	go.etcd.io/raft/v3 v3.7.0
+	google.golang.org/protobuf v1.36.11
 )

@@ -347,6 +347,9 @@ fn all(args: &[String]) {
     });
     std::fs::write(&out_path, serde_json::to_string_pretty(&doc).unwrap() + "\n").expect("write results");
     println!("wrote {out_path} ({elapsed:.0}s)");
+    if smoke {
+        println!("bench-smoke: {} passed, {} failed", runs.len().saturating_sub(failures.len()), failures.len());
+    }
     if !failures.is_empty() {
         for f in &failures {
             eprintln!("FAILED: {f}");
