@@ -608,9 +608,20 @@ impl<S: Storage> Raft<S> {
 
     /// Sends appends to every peer that is not up to date.
     fn bcast_append(&mut self) {
-        for id in self.peer_ids() {
+        // Walks the peers in id order without collecting them (this runs
+        // for every proposal).
+        let mut after = None;
+        while let Some(id) = self.next_peer_after(after) {
+            after = Some(id);
             self.send_append(id);
         }
+    }
+
+    /// The smallest peer id (ours excluded) above `after`, or the first.
+    fn next_peer_after(&self, after: Option<u64>) -> Option<u64> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let lo = after.map_or(Unbounded, Excluded);
+        self.trk.progress.range((lo, Unbounded)).map(|(&id, _)| id).find(|&id| id != self.id)
     }
 
     /// Sends heartbeats to all peers, carrying the pending-read counter.
