@@ -1388,7 +1388,11 @@ impl<S: Storage> Raft<S> {
 
     fn handle_append_response(&mut self, m: &Message) {
         let from = m.from;
-        if !m.reject && m.index > self.raft_log.last_index() {
+        // An ack below the peer's next index is within our log (next never
+        // passes our last index + 1), so only a higher one needs the last
+        // index, which may cost a storage call.
+        let below_next = self.trk.progress.get(&from).is_some_and(|pr| m.index < pr.next);
+        if !m.reject && !below_next && m.index > self.raft_log.last_index() {
             // An ack for entries we never had is bogus; believing it would
             // let a peer commit entries that do not exist.
             rlog!(self.logger, Warn, "{:x} ignored MsgAppResp from {:x} for index {} beyond our log", self.id, from, m.index);
@@ -1428,16 +1432,17 @@ impl<S: Storage> Raft<S> {
             return;
         }
 
-        let first_index = self.raft_log.first_index();
         // A probing peer that acks exactly its match can resume replicating
         // (heartbeat_resp_recovers_from_probing).
         let updated = pr.maybe_update(m.index) || (pr.matched == m.index && pr.state == ProgressState::Probe);
         if !updated {
             return;
         }
+        // Read (from storage, maybe) only when a snapshot is in flight.
+        let snapshot_done = |pr: &Progress, log: &RaftLog<S>| pr.matched + 1 >= log.first_index();
         match pr.state {
             ProgressState::Probe => pr.become_replicate(),
-            ProgressState::Snapshot if pr.matched + 1 >= first_index => {
+            ProgressState::Snapshot if snapshot_done(pr, &self.raft_log) => {
                 // Whatever index the snapshot actually had, the follower can
                 // now be caught up from the log.
                 rlog!(
