@@ -451,6 +451,7 @@ impl<S: Storage> Raft<S> {
 
     /// Queues a message (etcd's send): fills in from/term, and routes
     /// durability-dependent responses to `msgs_after_append`.
+    #[inline(always)]
     fn send(&mut self, mut m: Message) {
         if m.from == NONE {
             m.from = self.id;
@@ -980,6 +981,7 @@ impl<S: Storage> Raft<S> {
         }
     }
 
+    #[inline(always)]
     fn step_inner(&mut self, m: Message) -> Result<()> {
         let mt = m.r#type();
         if m.term == 0 {
@@ -1187,6 +1189,7 @@ impl<S: Storage> Raft<S> {
         }
     }
 
+    #[inline(always)]
     fn step_leader(&mut self, mut m: Message) -> Result<()> {
         let mt = m.r#type();
         // These need no progress for m.from.
@@ -1605,6 +1608,7 @@ impl<S: Storage> Raft<S> {
         Ok(())
     }
 
+    #[inline(always)]
     fn step_follower(&mut self, mut m: Message) -> Result<()> {
         match m.r#type() {
             MessageType::MsgProp => {
