@@ -263,6 +263,7 @@ impl<S: Storage> RawNode<S> {
     fn ready_without_accept(&mut self) -> Ready {
         let allow_unstable = self.apply_unstable_entries();
         let r = &mut self.raft;
+        let n_msgs = r.msgs.len();
         let committed_entries = match r.raft_log.next_committed_ents(allow_unstable) {
             Ok(ents) => ents,
             Err(e) => {
@@ -273,7 +274,9 @@ impl<S: Storage> RawNode<S> {
         let mut rd = Ready {
             entries: r.raft_log.next_unstable_ents().to_vec(),
             committed_entries,
-            messages: std::mem::take(&mut r.msgs),
+            // The next Ready likely carries as many: keep the capacity so
+            // that queueing them does not grow the vector step by step.
+            messages: std::mem::replace(&mut r.msgs, Vec::with_capacity(n_msgs)),
             ..Default::default()
         };
         let ss = r.soft_state();
@@ -303,6 +306,9 @@ impl<S: Storage> RawNode<S> {
             // Messages may only go out after the Ready's state is durable,
             // which the Ready contract already requires.
             let id = self.raft.id;
+            // Reserve first: the filter hides the count from extend, which
+            // would otherwise grow (and copy) the vector step by step.
+            rd.messages.reserve(self.raft.msgs_after_append.len());
             rd.messages.extend(self.raft.msgs_after_append.iter().filter(|m| m.to != id).cloned());
         }
         rd
@@ -417,11 +423,14 @@ impl<S: Storage> RawNode<S> {
         if self.async_storage_writes {
             return Err(Error::InvalidState("Advance must not be called when using AsyncStorageWrites".into()));
         }
-        for m in std::mem::take(&mut self.steps_on_advance) {
+        // The vector goes back afterwards: its buffer serves every Ready.
+        let mut steps = std::mem::take(&mut self.steps_on_advance);
+        for m in steps.drain(..) {
             // Local acks cannot be refused except by a node failure, which
             // the check below reports.
             let _ = self.raft.step(m);
         }
+        self.steps_on_advance = steps;
         self.check()
     }
 
