@@ -362,6 +362,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(|s| s.as_str()) {
         Some("child") => child(&args[1..]),
+        Some("sizes") => println!("polyraft Message {} Entry {} Snapshot {}; raft-rs Message {} Entry {}", std::mem::size_of::<polyraft::raftpb::Message>(), std::mem::size_of::<polyraft::raftpb::Entry>(), std::mem::size_of::<polyraft::raftpb::Snapshot>(), std::mem::size_of::<raft::prelude::Message>(), std::mem::size_of::<raft::prelude::Entry>()),
         Some("all") => all(&args[1..]),
         _ => {
             eprintln!("usage: polyraft-bench all [--smoke] [--go BIN] [--out FILE] | child --impl I --w W ...");

@@ -51,16 +51,13 @@ impl Storage for Counted {
     }
 }
 
-enum Msg {
-    Val(Message),
-    Wire(Bytes),
-}
-
 struct Node {
     rn: RawNode<Counted>,
     store: MemoryStorage,
     calls: Rc<Cell<u64>>,
-    inbox: Vec<Msg>,
+    /// Messages passed as values, or (wire) encoded.
+    inbox: Vec<Message>,
+    inbox_wire: Vec<Bytes>,
     applied_index: u64,
     compacted: u64,
     applied_data: u64,
@@ -70,7 +67,8 @@ struct Node {
 
 pub struct Cluster {
     nodes: Vec<Node>,
-    scratch: Vec<Msg>,
+    scratch: Vec<Message>,
+    scratch_wire: Vec<Bytes>,
     wire: bool,
     compact_every: u64,
     msgs: u64,
@@ -99,6 +97,7 @@ impl Cluster {
                     store,
                     calls,
                     inbox: Vec::new(),
+                    inbox_wire: Vec::new(),
                     applied_index: 0,
                     compacted: 0,
                     applied_data: 0,
@@ -107,7 +106,7 @@ impl Cluster {
                 }
             })
             .collect();
-        let mut c = Cluster { nodes, scratch: Vec::new(), wire, compact_every, msgs: 0 };
+        let mut c = Cluster { nodes, scratch: Vec::new(), scratch_wire: Vec::new(), wire, compact_every, msgs: 0 };
         c.nodes[0].rn.campaign().unwrap();
         c.run();
         assert_eq!(c.nodes[0].rn.raft().state, polyraft::StateType::Leader, "node 1 must win");
@@ -134,13 +133,17 @@ impl Cluster {
             let mut any = false;
             for i in 0..self.nodes.len() {
                 std::mem::swap(&mut self.nodes[i].inbox, &mut self.scratch);
+                std::mem::swap(&mut self.nodes[i].inbox_wire, &mut self.scratch_wire);
                 let n = &mut self.nodes[i];
                 for m in self.scratch.drain(..) {
                     any = true;
-                    let m = match m {
-                        Msg::Val(m) => m,
-                        Msg::Wire(b) => <Message as prost::Message>::decode(b).unwrap(),
-                    };
+                    let a0 = allocs();
+                    let _ = n.rn.step(m);
+                    n.allocs += allocs() - a0;
+                }
+                for b in self.scratch_wire.drain(..) {
+                    any = true;
+                    let m = <Message as prost::Message>::decode(b).unwrap();
                     let a0 = allocs();
                     let _ = n.rn.step(m);
                     n.allocs += allocs() - a0;
@@ -164,9 +167,12 @@ impl Cluster {
                 n.allocs += allocs() - a0;
                 for m in rd.messages {
                     self.msgs += 1;
-                    let to = (m.to - 1) as usize;
-                    let m = if self.wire { Msg::Wire(raftpb::encode(&m)) } else { Msg::Val(m) };
-                    self.nodes[to].inbox.push(m);
+                    let to = &mut self.nodes[(m.to - 1) as usize];
+                    if self.wire {
+                        to.inbox_wire.push(raftpb::encode(&m));
+                    } else {
+                        to.inbox.push(m);
+                    }
                 }
                 let n = &mut self.nodes[i];
                 for e in &rd.committed_entries {
