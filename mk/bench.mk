@@ -6,7 +6,7 @@ GO ?= go
 BENCH_BIN := bench/target/release/polyraft-bench
 BENCH_GO := bench/go/bench-go
 
-.PHONY: bench bench-smoke bench-build
+.PHONY: bench bench-smoke bench-build bench-ir
 
 ## bench-build: the Rust harness (polyraft and raft-rs) and the Go one
 ## (etcd raft), both in release.
@@ -24,3 +24,8 @@ bench: bench-build
 ## completes with sane counters.
 bench-smoke: bench-build
 	$(BENCH_BIN) all --smoke --go $(BENCH_GO) --out bench/results-smoke.json
+
+## bench-ir: instruction counts (valgrind's callgrind) per entry for the
+## headline variants, polyraft vs raft-rs: unaffected by a busy machine.
+bench-ir: bench-build
+	bench/ir.sh $(BENCH_BIN)
