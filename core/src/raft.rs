@@ -661,6 +661,18 @@ impl<S: Storage> Raft<S> {
         }
     }
 
+    /// Stepping MsgStorageApplyResp for entries up to `index` whose
+    /// encoded size is `size` and payload size `payloads`, without the
+    /// message (RawNode::advance uses it when storage writes are sync).
+    pub(crate) fn step_applied(&mut self, index: u64, size: u64, payloads: u64) {
+        if self.fatal.is_some() {
+            return;
+        }
+        self.applied_to(index, size);
+        self.reduce_uncommitted_size(payloads);
+        self.check_log();
+    }
+
     fn applied_snap(&mut self, snap: &Snapshot) {
         let index = snap.index();
         self.raft_log.stable_snap_to(index);
