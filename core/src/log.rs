@@ -185,7 +185,7 @@ impl<S: Storage> RaftLog<S> {
     }
 
     /// [`RaftLog::append`] for entries the caller gives away.
-    fn append_owned(&mut self, ents: Vec<Entry>) -> u64 {
+    pub fn append_owned(&mut self, ents: Vec<Entry>) -> u64 {
         let Some(first) = ents.first() else { return self.last_index() };
         if first.index - 1 < self.committed {
             self.record(Error::Fatal(format!(

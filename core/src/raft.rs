@@ -731,7 +731,8 @@ impl<S: Storage> Raft<S> {
             );
             return false;
         }
-        let li = self.raft_log.append(&es);
+        // The proposal's entries move into the log (no clone per entry).
+        let li = self.raft_log.append_owned(es);
         // The leader acks its own entries once they are durable; the ack is
         // delivered back to us after the next persistence.
         self.send(Message { to: self.id, r#type: MessageType::MsgAppResp as i32, index: li, ..Default::default() });
