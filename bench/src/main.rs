@@ -367,7 +367,18 @@ fn all(args: &[String]) {
     let spreads: Vec<String> = runs
         .iter()
         .filter(|r| r["runs"].as_u64().unwrap_or(1) > 1)
-        .map(|r| format!("{} {} b{} {}{}: {:.2}", r["impl"].as_str().unwrap_or("?"), r["w"].as_str().unwrap_or("?"), r["b"], r["mode"].as_str().unwrap_or("?"), if r["wire"].as_u64() == Some(1) { " wire" } else { "" }, f(r, "spread")))
+        .map(|r| {
+            format!(
+                "{} {} {}v B={} {}{}: {:.2}",
+                r["impl"].as_str().unwrap_or("?"),
+                r["w"].as_str().unwrap_or("?"),
+                r["voters"],
+                r["b"],
+                r["mode"].as_str().unwrap_or("?"),
+                if r["wire"].as_u64() == Some(1) { " wire" } else { "" },
+                f(r, "spread")
+            )
+        })
         .collect();
     if !spreads.is_empty() {
         println!("noise (slowest/fastest of the repeated runs): {}", spreads.join("; "));
