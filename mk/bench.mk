@@ -3,6 +3,8 @@
 # and prints one table; bench/results.json keeps it for later comparison.
 CARGO ?= cargo
 GO ?= go
+# Including this file never changes the including Makefile's default goal.
+_bench_default_goal := $(.DEFAULT_GOAL)
 BENCH_BIN := bench/target/release/polyraft-bench
 BENCH_GO := bench/go/bench-go
 
@@ -29,3 +31,5 @@ bench-smoke: bench-build
 ## headline variants, polyraft vs raft-rs: unaffected by a busy machine.
 bench-ir: bench-build
 	bench/ir.sh $(BENCH_BIN)
+
+.DEFAULT_GOAL := $(_bench_default_goal)
