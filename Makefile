@@ -14,6 +14,8 @@ include mk/c.mk
 include mk/py.mk
 # The Go package (go/): test-go, go-lib-release.
 include mk/go.mk
+# Benchmarks (bench/, shared BENCH.md): bench, bench-smoke, bench-ir.
+include mk/bench.mk
 # The demo: a replicated key-value store in Python (examples/kv).
 include mk/demo.mk
 
@@ -21,7 +23,7 @@ SEEDS ?= 100000
 START ?= 0
 
 ## test: every test of every language binding that exists so far.
-test: test-core test-c test-py test-go
+test: test-core test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).

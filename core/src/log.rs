@@ -16,7 +16,7 @@ use crate::logger::Logger;
 use crate::raftpb::{Entry, Snapshot};
 use crate::rlog;
 use crate::storage::Storage;
-use crate::util::{ents_size, limit_size, prefix_within};
+use crate::util::{ents_size, prefix_within};
 use crate::{Error, Result};
 
 /// The identity of a log entry: its term and index. Two logs that hold an
@@ -159,7 +159,10 @@ impl<S: Storage> RaftLog<S> {
                 )));
             }
             let start = (ci - (a.prev.index + 1)) as usize;
-            self.append(&a.entries[start..]);
+            // The message's entries move into the log (no clone per entry).
+            let mut ents = a.entries;
+            ents.drain(..start);
+            self.append_owned(ents);
         }
         self.commit_to(committed.min(last_new))?;
         Ok(Some(last_new))
@@ -178,6 +181,21 @@ impl<S: Storage> RaftLog<S> {
             return self.last_index();
         }
         self.unstable.truncate_and_append(ents);
+        self.last_index()
+    }
+
+    /// [`RaftLog::append`] for entries the caller gives away.
+    pub fn append_owned(&mut self, ents: Vec<Entry>) -> u64 {
+        let Some(first) = ents.first() else { return self.last_index() };
+        if first.index - 1 < self.committed {
+            self.record(Error::Fatal(format!(
+                "after({}) is out of range [committed({})]",
+                first.index - 1,
+                self.committed
+            )));
+            return self.last_index();
+        }
+        self.unstable.truncate_and_append_owned(ents);
         self.last_index()
     }
 
@@ -402,7 +420,8 @@ impl<S: Storage> RaftLog<S> {
         }
         // The entry before the first one is compacted, but its term is kept
         // for matching appends.
-        if i + 1 < self.first_index() {
+        // (Written without `i + 1`: a peer's hint may be u64::MAX.)
+        if i < self.first_index().saturating_sub(1) {
             return Err(Error::Compacted);
         }
         if i > self.last_index() {
@@ -491,7 +510,9 @@ impl<S: Storage> RaftLog<S> {
         }
         let off = self.unstable.offset;
         if lo >= off {
-            return Ok(limit_size(self.unstable.slice(lo, hi).to_vec(), max_size));
+            // Cut first, then copy: entries past the limit are never cloned.
+            let ents = self.unstable.slice(lo, hi);
+            return Ok(ents[..prefix_within(ents, max_size)].to_vec());
         }
         let cut = hi.min(off);
         let mut ents = match self.store.entries(lo, cut, max_size) {

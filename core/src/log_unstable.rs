@@ -166,6 +166,26 @@ impl Unstable {
         }
     }
 
+    /// [`Unstable::truncate_and_append`] for entries the caller gives away:
+    /// they move in rather than being cloned.
+    pub fn truncate_and_append_owned(&mut self, ents: Vec<Entry>) {
+        let Some(first) = ents.first() else { return };
+        let from = first.index;
+        if from == self.offset + self.entries.len() as u64 {
+            self.entries.extend(ents);
+        } else if from <= self.offset {
+            rlog!(self.logger, Info, "replace the unstable entries from index {}", from);
+            self.entries = ents;
+            self.offset = from;
+            self.offset_in_progress = self.offset;
+        } else {
+            rlog!(self.logger, Info, "truncate the unstable entries before index {}", from);
+            self.entries.truncate((from - self.offset) as usize);
+            self.entries.extend(ents);
+            self.offset_in_progress = self.offset_in_progress.min(from);
+        }
+    }
+
     /// Entries `[lo, hi)`, which must lie within the unstable entries.
     pub fn slice(&self, lo: u64, hi: u64) -> &[Entry] {
         let upper = self.offset + self.entries.len() as u64;

@@ -451,6 +451,7 @@ impl<S: Storage> Raft<S> {
 
     /// Queues a message (etcd's send): fills in from/term, and routes
     /// durability-dependent responses to `msgs_after_append`.
+    #[inline(always)]
     fn send(&mut self, mut m: Message) {
         if m.from == NONE {
             m.from = self.id;
@@ -608,9 +609,20 @@ impl<S: Storage> Raft<S> {
 
     /// Sends appends to every peer that is not up to date.
     fn bcast_append(&mut self) {
-        for id in self.peer_ids() {
+        // Walks the peers in id order without collecting them (this runs
+        // for every proposal).
+        let mut after = None;
+        while let Some(id) = self.next_peer_after(after) {
+            after = Some(id);
             self.send_append(id);
         }
+    }
+
+    /// The smallest peer id (ours excluded) above `after`, or the first.
+    fn next_peer_after(&self, after: Option<u64>) -> Option<u64> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let lo = after.map_or(Unbounded, Excluded);
+        self.trk.progress.range((lo, Unbounded)).map(|(&id, _)| id).find(|&id| id != self.id)
     }
 
     /// Sends heartbeats to all peers, carrying the pending-read counter.
@@ -647,6 +659,18 @@ impl<S: Storage> Raft<S> {
                 ),
             }
         }
+    }
+
+    /// Stepping MsgStorageApplyResp for entries up to `index` whose
+    /// encoded size is `size` and payload size `payloads`, without the
+    /// message (RawNode::advance uses it when storage writes are sync).
+    pub(crate) fn step_applied(&mut self, index: u64, size: u64, payloads: u64) {
+        if self.fatal.is_some() {
+            return;
+        }
+        self.applied_to(index, size);
+        self.reduce_uncommitted_size(payloads);
+        self.check_log();
     }
 
     fn applied_snap(&mut self, snap: &Snapshot) {
@@ -715,7 +739,8 @@ impl<S: Storage> Raft<S> {
             );
             return false;
         }
-        let li = self.raft_log.append(&es);
+        // The proposal's entries move into the log (no clone per entry).
+        let li = self.raft_log.append_owned(es);
         // The leader acks its own entries once they are durable; the ack is
         // delivered back to us after the next persistence.
         self.send(Message { to: self.id, r#type: MessageType::MsgAppResp as i32, index: li, ..Default::default() });
@@ -977,6 +1002,7 @@ impl<S: Storage> Raft<S> {
         }
     }
 
+    #[inline(always)]
     fn step_inner(&mut self, m: Message) -> Result<()> {
         let mt = m.r#type();
         if m.term == 0 {
@@ -1187,6 +1213,7 @@ impl<S: Storage> Raft<S> {
         }
     }
 
+    #[inline(always)]
     fn step_leader(&mut self, mut m: Message) -> Result<()> {
         let mt = m.r#type();
         // These need no progress for m.from.
@@ -1388,7 +1415,11 @@ impl<S: Storage> Raft<S> {
 
     fn handle_append_response(&mut self, m: &Message) {
         let from = m.from;
-        if !m.reject && m.index > self.raft_log.last_index() {
+        // An ack below the peer's next index is within our log (next never
+        // passes our last index + 1), so only a higher one needs the last
+        // index, which may cost a storage call.
+        let below_next = self.trk.progress.get(&from).is_some_and(|pr| m.index < pr.next);
+        if !m.reject && !below_next && m.index > self.raft_log.last_index() {
             // An ack for entries we never had is bogus; believing it would
             // let a peer commit entries that do not exist.
             rlog!(self.logger, Warn, "{:x} ignored MsgAppResp from {:x} for index {} beyond our log", self.id, from, m.index);
@@ -1428,16 +1459,17 @@ impl<S: Storage> Raft<S> {
             return;
         }
 
-        let first_index = self.raft_log.first_index();
         // A probing peer that acks exactly its match can resume replicating
         // (heartbeat_resp_recovers_from_probing).
         let updated = pr.maybe_update(m.index) || (pr.matched == m.index && pr.state == ProgressState::Probe);
         if !updated {
             return;
         }
+        // Read (from storage, maybe) only when a snapshot is in flight.
+        let snapshot_done = |pr: &Progress, log: &RaftLog<S>| pr.matched + 1 >= log.first_index();
         match pr.state {
             ProgressState::Probe => pr.become_replicate(),
-            ProgressState::Snapshot if pr.matched + 1 >= first_index => {
+            ProgressState::Snapshot if snapshot_done(pr, &self.raft_log) => {
                 // Whatever index the snapshot actually had, the follower can
                 // now be caught up from the log.
                 rlog!(
@@ -1600,6 +1632,7 @@ impl<S: Storage> Raft<S> {
         Ok(())
     }
 
+    #[inline(always)]
     fn step_follower(&mut self, mut m: Message) -> Result<()> {
         match m.r#type() {
             MessageType::MsgProp => {

@@ -16,7 +16,7 @@ use crate::raftpb::{
     ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
 };
 use crate::read_only::ReadState;
-use crate::log_unstable::ents_size;
+use crate::log_unstable::{ents_size, payloads_size};
 use crate::status::{BasicStatus, Status};
 use crate::storage::Storage;
 use crate::tracker::Progress;
@@ -74,6 +74,13 @@ pub struct Ready {
 /// Either kind of configuration change.
 pub use crate::raftpb::ConfChangeI;
 
+/// What `advance` steps, in order: local messages, and the application
+/// of committed entries (MsgStorageApplyResp's effect, kept as numbers).
+enum AdvanceStep {
+    Msg(Message),
+    Applied { index: u64, size: u64, payloads: u64 },
+}
+
 /// The node. Not thread-safe: calls must not overlap, but it may move
 /// between threads. Holds the state machine and what the application has
 /// already been told (to compute the next Ready's differences).
@@ -83,7 +90,7 @@ pub struct RawNode<S: Storage> {
     prev_soft_st: SoftState,
     prev_hard_st: HardState,
     /// Local messages (self-acks, storage responses) to step on `advance`.
-    steps_on_advance: Vec<Message>,
+    steps_on_advance: Vec<AdvanceStep>,
 }
 
 impl<S: Storage> RawNode<S> {
@@ -287,6 +294,7 @@ impl<S: Storage> RawNode<S> {
     fn ready_without_accept(&mut self) -> Ready {
         let allow_unstable = self.apply_unstable_entries();
         let r = &mut self.raft;
+        let n_msgs = r.msgs.len();
         let committed_entries = match r.raft_log.next_committed_ents(allow_unstable) {
             Ok(ents) => ents,
             Err(e) => {
@@ -297,7 +305,9 @@ impl<S: Storage> RawNode<S> {
         let mut rd = Ready {
             entries: r.raft_log.next_unstable_ents().to_vec(),
             committed_entries,
-            messages: std::mem::take(&mut r.msgs),
+            // The next Ready likely carries as many: keep the capacity so
+            // that queueing them does not grow the vector step by step.
+            messages: std::mem::replace(&mut r.msgs, Vec::with_capacity(n_msgs)),
             ..Default::default()
         };
         let ss = r.soft_state();
@@ -327,6 +337,9 @@ impl<S: Storage> RawNode<S> {
             // Messages may only go out after the Ready's state is durable,
             // which the Ready contract already requires.
             let id = self.raft.id;
+            // Reserve first: the filter hides the count from extend, which
+            // would otherwise grow (and copy) the vector step by step.
+            rd.messages.reserve(self.raft.msgs_after_append.len());
             rd.messages.extend(self.raft.msgs_after_append.iter().filter(|m| m.to != id).cloned());
         }
         rd
@@ -415,21 +428,25 @@ impl<S: Storage> RawNode<S> {
         if !self.async_storage_writes {
             let id = self.raft.id;
             for m in self.raft.msgs_after_append.iter().filter(|m| m.to == id) {
-                self.steps_on_advance.push(m.clone());
+                self.steps_on_advance.push(AdvanceStep::Msg(m.clone()));
             }
             if self.need_storage_append_resp_msg(rd) {
                 let m = self.new_storage_append_resp_msg(rd);
-                self.steps_on_advance.push(m);
+                self.steps_on_advance.push(AdvanceStep::Msg(m));
             }
-            if !rd.committed_entries.is_empty() {
-                self.steps_on_advance.push(new_storage_apply_resp_msg(id, &rd.committed_entries));
-            }
+        }
+        let applied = rd.committed_entries.last().map(|last| (last.index, ents_size(&rd.committed_entries)));
+        if let (false, Some((index, size))) = (self.async_storage_writes, applied) {
+            // What stepping MsgStorageApplyResp for these entries does,
+            // without copying them into a message.
+            let payloads = payloads_size(&rd.committed_entries);
+            self.steps_on_advance.push(AdvanceStep::Applied { index, size, payloads });
         }
         self.raft.msgs_after_append.clear();
         self.raft.raft_log.accept_unstable();
-        if let Some(last) = rd.committed_entries.last() {
+        if let Some((index, size)) = applied {
             let allow = self.apply_unstable_entries();
-            self.raft.raft_log.accept_applying(last.index, ents_size(&rd.committed_entries), allow);
+            self.raft.raft_log.accept_applying(index, size, allow);
         }
     }
 
@@ -441,11 +458,19 @@ impl<S: Storage> RawNode<S> {
         if self.async_storage_writes {
             return Err(Error::InvalidState("Advance must not be called when using AsyncStorageWrites".into()));
         }
-        for m in std::mem::take(&mut self.steps_on_advance) {
-            // Local acks cannot be refused except by a node failure, which
-            // the check below reports.
-            let _ = self.raft.step(m);
+        // The vector goes back afterwards: its buffer serves every Ready.
+        let mut steps = std::mem::take(&mut self.steps_on_advance);
+        for step in steps.drain(..) {
+            match step {
+                // Local acks cannot be refused except by a node failure,
+                // which the check below reports.
+                AdvanceStep::Msg(m) => {
+                    let _ = self.raft.step(m);
+                }
+                AdvanceStep::Applied { index, size, payloads } => self.raft.step_applied(index, size, payloads),
+            }
         }
+        self.steps_on_advance = steps;
         self.check()
     }
 

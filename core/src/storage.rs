@@ -7,7 +7,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::raftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
-use crate::util::limit_size;
+use crate::util::prefix_within;
 use crate::{Error, Result};
 
 /// Read access raft needs to the persisted log. Errors are
@@ -215,8 +215,9 @@ impl Storage for MemoryStorage {
         if lo >= hi {
             return Ok(Vec::new());
         }
-        let ents = s.ents[(lo - offset) as usize..(hi - offset) as usize].to_vec();
-        Ok(limit_size(ents, max_size))
+        // Cut first, then copy: entries past the limit are never cloned.
+        let ents = &s.ents[(lo - offset) as usize..(hi - offset) as usize];
+        Ok(ents[..prefix_within(ents, max_size)].to_vec())
     }
 
     fn term(&self, i: u64) -> Result<u64> {

@@ -66,7 +66,19 @@ impl MajorityConfig {
         if n == 0 {
             return u64::MAX;
         }
-        let mut acked: Vec<u64> = self.ids.iter().map(|&id| l.acked_index(id).unwrap_or(0)).collect();
+        // Small configurations sort on the stack (etcd does the same): no
+        // allocation per commit check.
+        let mut stk = [0u64; 7];
+        let mut heap;
+        let acked: &mut [u64] = if n <= stk.len() {
+            &mut stk[..n]
+        } else {
+            heap = vec![0u64; n];
+            &mut heap
+        };
+        for (slot, &id) in acked.iter_mut().zip(&self.ids) {
+            *slot = l.acked_index(id).unwrap_or(0);
+        }
         acked.sort_unstable();
         // The largest index that at least n/2+1 voters have reached.
         acked[n - (n / 2 + 1)]
