@@ -171,17 +171,7 @@ impl<S: Storage> RaftLog<S> {
     /// Appends entries to the unstable tail (truncating any conflicting
     /// suffix) and returns the new last index.
     pub fn append(&mut self, ents: &[Entry]) -> u64 {
-        let Some(first) = ents.first() else { return self.last_index() };
-        if first.index - 1 < self.committed {
-            self.record(Error::Fatal(format!(
-                "after({}) is out of range [committed({})]",
-                first.index - 1,
-                self.committed
-            )));
-            return self.last_index();
-        }
-        self.unstable.truncate_and_append(ents);
-        self.last_index()
+        self.append_owned(ents.to_vec())
     }
 
     /// [`RaftLog::append`] for entries the caller gives away.

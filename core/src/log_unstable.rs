@@ -146,24 +146,7 @@ impl Unstable {
     /// Appends `ents` (contiguous, non-empty), first cutting off any
     /// unstable entries at or after `ents[0].index`.
     pub fn truncate_and_append(&mut self, ents: &[Entry]) {
-        let Some(first) = ents.first() else { return };
-        let from = first.index;
-        if from == self.offset + self.entries.len() as u64 {
-            self.entries.extend_from_slice(ents);
-        } else if from <= self.offset {
-            rlog!(self.logger, Info, "replace the unstable entries from index {}", from);
-            // The whole unstable tail, and possibly part of the stable log,
-            // is superseded.
-            self.entries = ents.to_vec();
-            self.offset = from;
-            self.offset_in_progress = self.offset;
-        } else {
-            rlog!(self.logger, Info, "truncate the unstable entries before index {}", from);
-            self.entries.truncate((from - self.offset) as usize);
-            self.entries.extend_from_slice(ents);
-            // Entries from `from` on must be persisted again.
-            self.offset_in_progress = self.offset_in_progress.min(from);
-        }
+        self.truncate_and_append_owned(ents.to_vec());
     }
 
     /// [`Unstable::truncate_and_append`] for entries the caller gives away:
@@ -175,6 +158,8 @@ impl Unstable {
             self.entries.extend(ents);
         } else if from <= self.offset {
             rlog!(self.logger, Info, "replace the unstable entries from index {}", from);
+            // The whole unstable tail, and possibly part of the stable log,
+            // is superseded.
             self.entries = ents;
             self.offset = from;
             self.offset_in_progress = self.offset;
@@ -182,6 +167,7 @@ impl Unstable {
             rlog!(self.logger, Info, "truncate the unstable entries before index {}", from);
             self.entries.truncate((from - self.offset) as usize);
             self.entries.extend(ents);
+            // Entries from `from` on must be persisted again.
             self.offset_in_progress = self.offset_in_progress.min(from);
         }
     }
