@@ -581,7 +581,7 @@ impl<S: Storage> Raft<S> {
         self.send(Message {
             to,
             r#type: MessageType::MsgSnap as i32,
-            snapshot: Some(snapshot),
+            snapshot: Some(Box::new(snapshot)),
             ..Default::default()
         });
         true
@@ -1795,7 +1795,7 @@ impl<S: Storage> Raft<S> {
     }
 
     fn handle_snapshot(&mut self, m: Message) {
-        let s = m.snapshot.unwrap_or_default();
+        let s = m.snapshot.map(|b| *b).unwrap_or_default();
         let (sindex, sterm) = (s.index(), s.term());
         if self.restore(s) {
             rlog!(

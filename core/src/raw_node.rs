@@ -373,7 +373,7 @@ impl<S: Storage> RawNode<S> {
             m.vote = hs.vote;
             m.commit = hs.commit;
         }
-        m.snapshot = rd.snapshot.clone().filter(|s| !is_empty_snap(s));
+        m.snapshot = rd.snapshot.clone().filter(|s| !is_empty_snap(s)).map(Box::new);
         m.responses = r.msgs_after_append.clone();
         if self.need_storage_append_resp_msg(rd) {
             m.responses.push(self.new_storage_append_resp_msg(rd));
@@ -402,7 +402,7 @@ impl<S: Storage> RawNode<S> {
             m.index = last.index;
             m.log_term = last.term;
         }
-        m.snapshot = rd.snapshot.clone().filter(|s| !is_empty_snap(s));
+        m.snapshot = rd.snapshot.clone().filter(|s| !is_empty_snap(s)).map(Box::new);
         m
     }
 

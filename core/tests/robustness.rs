@@ -40,7 +40,8 @@ fn message() -> impl Strategy<Value = Message> {
                     term: t,
                     conf_state: Some(ConfState { voters, ..Default::default() }),
                 }),
-            }),
+            })
+            .map(Box::new),
             ..Default::default()
         })
 }

@@ -386,7 +386,7 @@ pub(crate) unsafe fn message_from_c(m: &polyraft_message) -> Result<Message, Fai
         entries: ents,
         commit: m.commit,
         vote: m.vote,
-        snapshot,
+        snapshot: snapshot.map(Box::new),
         reject: m.reject,
         reject_hint: m.reject_hint,
         context: copy_bytes(m.context, m.context_len, "context")?,

@@ -213,7 +213,7 @@ raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_mess
                 entries: entries.into_iter().map(|e| e.inner).collect(),
                 commit,
                 vote,
-                snapshot: snapshot.map(|s| s.inner),
+                snapshot: snapshot.map(|s| Box::new(s.inner)),
                 reject,
                 reject_hint,
                 context: Bytes::copy_from_slice(context),
@@ -240,7 +240,7 @@ raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_mess
     #[getter]
     fn vote(&self) -> u64 { self.inner.vote }
     #[getter]
-    fn snapshot(&self) -> Option<PySnapshot> { self.inner.snapshot.clone().map(|inner| PySnapshot { inner }) }
+    fn snapshot(&self) -> Option<PySnapshot> { self.inner.snapshot.as_deref().cloned().map(|inner| PySnapshot { inner }) }
     #[getter]
     fn reject(&self) -> bool { self.inner.reject }
     #[getter]

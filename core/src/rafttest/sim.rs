@@ -394,7 +394,7 @@ impl World {
             let m = n.append_work.remove(0);
             let hs = HardState { term: m.term, vote: m.vote, commit: m.commit };
             let hs = (hs != HardState::default()).then_some(hs);
-            self.persist(id, hs, &m.entries, m.snapshot.clone())?;
+            self.persist(id, hs, &m.entries, m.snapshot.as_deref().cloned())?;
             (m.responses, false)
         } else if !n.apply_work.is_empty() {
             let m = n.apply_work.remove(0);

@@ -182,7 +182,7 @@ impl DurableStorage {
         let hs = (!is_empty_hard_state(&hs)).then_some(hs);
         let prev = s.log.hard_state;
         let must_sync = !m.entries.is_empty() || hs.is_some_and(|h| h.term != prev.term || h.vote != prev.vote);
-        s.persist(m.snapshot.as_ref(), &m.entries, hs, must_sync)
+        s.persist(m.snapshot.as_deref(), &m.entries, hs, must_sync)
     }
 
     /// Appends entries durably, replacing any stored entries from the first

@@ -286,7 +286,7 @@ impl InteractionEnv {
         let mut m = node.append_work.remove(0);
         let resps = std::mem::take(&mut m.responses);
         let st = HardState { term: m.term, vote: m.vote, commit: m.commit };
-        let snap = m.snapshot.clone().unwrap_or_default();
+        let snap = m.snapshot.as_deref().cloned().unwrap_or_default();
         let text = format!("Processing:\n{}\n", describe_message(&m, None));
         self.write(&text);
         process_append(&self.nodes[idx], st, &m.entries, snap)?;
@@ -480,7 +480,7 @@ impl InteractionEnv {
             term,
             from: from_idx as u64 + 1,
             to: to_idx as u64 + 1,
-            snapshot: Some(snap),
+            snapshot: Some(Box::new(snap)),
             ..Default::default()
         };
         self.write(&describe_message(&m, None));
