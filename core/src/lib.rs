@@ -23,6 +23,7 @@ pub mod raw_node;
 pub mod read_only;
 pub mod status;
 pub mod storage;
+pub mod wal;
 pub mod tracker;
 mod util;
 

@@ -101,7 +101,10 @@ impl Unstable {
             rlog!(self.logger, Info, "entry at index {} matched unstable snapshot; ignoring", id.index);
             return;
         }
-        if gt != id.term {
+        // The term guard: a write acknowledged for entries that were since
+        // replaced (the append ABA race) must not mark the new ones stable.
+        // (Skipped only under the simulator's mutation check.)
+        if gt != id.term && !cfg!(polyraft_mutant = "no_append_term_guard") {
             rlog!(
                 self.logger,
                 Info,

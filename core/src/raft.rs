@@ -683,7 +683,15 @@ impl<S: Storage> Raft<S> {
     /// is of the current term (Raft §5.4.2). Leader only.
     fn maybe_commit(&mut self) -> bool {
         let mci = self.trk.committed();
-        self.raft_log.maybe_commit(EntryId { term: self.term, index: mci })
+        // Only an entry of the current term commits by counting replicas
+        // (Raft §5.4.2, Figure 8); earlier ones commit with it.
+        let term = if cfg!(polyraft_mutant = "prev_term_commit") {
+            // Mutation check only: the Figure 8 bug.
+            self.raft_log.term(mci).unwrap_or(0)
+        } else {
+            self.term
+        };
+        self.raft_log.maybe_commit(EntryId { term, index: mci })
     }
 
     fn reset(&mut self, term: u64) {
@@ -1154,7 +1162,10 @@ impl<S: Storage> Raft<S> {
         let last = self.raft_log.last_entry_id();
         let cand = EntryId { term: m.log_term, index: m.index };
         // ...and only if the candidate's log is at least as up to date.
-        if can_vote && self.raft_log.is_up_to_date(cand) {
+        // (`polyraft_mutant = "vote_no_uptodate"` drops that check, for the
+        // simulator's mutation check only.)
+        let up_to_date = cfg!(polyraft_mutant = "vote_no_uptodate") || self.raft_log.is_up_to_date(cand);
+        if can_vote && up_to_date {
             // Learners vote too: one may have been promoted without knowing.
             rlog!(
                 self.logger,

@@ -144,7 +144,7 @@ impl<S: Storage> RawNode<S> {
                     r#type: EntryType::EntryConfChange as i32,
                     term: 1,
                     index: i as u64 + 1,
-                    data: crate::raftpb::encode(&cc),
+                    data: crate::raftpb::encode_explicit_conf_change(&cc),
                 }
             })
             .collect();
@@ -202,6 +202,30 @@ impl<S: Storage> RawNode<S> {
     pub fn propose_conf_change(&mut self, cc: impl Into<ConfChangeI>) -> Result<()> {
         let cc = cc.into();
         self.raft.step(conf_change_to_msg(Some(&cc)))
+    }
+
+    /// Proposes a configuration change already encoded by the caller
+    /// (`EntryConfChange` with a ConfChange, or `EntryConfChangeV2` with a
+    /// ConfChangeV2). The bytes must decode; they go into the log verbatim,
+    /// as etcd stores the application's bytes (re-encoding could change
+    /// their size, and with it the uncommitted-size accounting).
+    pub fn propose_conf_change_encoded(&mut self, entry_type: EntryType, data: Bytes) -> Result<()> {
+        match entry_type {
+            EntryType::EntryConfChange => {
+                crate::raftpb::decode::<crate::raftpb::ConfChange>(&data)?;
+            }
+            EntryType::EntryConfChangeV2 => {
+                crate::raftpb::decode::<crate::raftpb::ConfChangeV2>(&data)?;
+            }
+            EntryType::EntryNormal => {
+                return Err(Error::InvalidState("a conf change entry must be EntryConfChange or EntryConfChangeV2".into()));
+            }
+        }
+        self.raft.step(Message {
+            r#type: MessageType::MsgProp as i32,
+            entries: vec![Entry { r#type: entry_type as i32, data, ..Default::default() }],
+            ..Default::default()
+        })
     }
 
     /// Applies a committed configuration change; returns the new ConfState.

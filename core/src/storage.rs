@@ -102,6 +102,10 @@ impl MemoryStorage {
         if s.snapshot.index() >= snap.index() {
             return Err(Error::SnapOutOfDate);
         }
+        if snap.index() == u64::MAX {
+            // No log could follow it: every later index would overflow.
+            return Err(Error::Storage("snapshot index out of range (u64::MAX)".into()));
+        }
         s.ents = vec![Entry { term: snap.term(), index: snap.index(), ..Default::default() }];
         s.snapshot = snap;
         Ok(())
@@ -164,7 +168,12 @@ impl MemoryStorage {
         }
         let mut s = self.inner.write();
         let first = s.offset() + 1;
-        let last = entries[0].index + entries.len() as u64 - 1;
+        // Indexes must leave room for the whole batch (and one more, so
+        // `last_index + 1` stays representable).
+        let Some(last) = entries[0].index.checked_add(entries.len() as u64).filter(|&l| l < u64::MAX) else {
+            return Err(Error::Storage(format!("entries from index {} overflow the log", entries[0].index)));
+        };
+        let last = last - 1;
         if last < first {
             return Ok(());
         }

@@ -215,7 +215,7 @@ fn previous_term_entry_on_majority_is_not_committed() {
     s.set_hard_state(HardState { term: 1, vote: 1, commit: 0 });
     let mut rn = RawNode::new(&Config { id: 1, ..test_config() }, s.clone()).unwrap();
     rn.campaign().unwrap();
-    let mut drain = |rn: &mut RawNode<MemoryStorage>| {
+    let drain = |rn: &mut RawNode<MemoryStorage>| {
         while rn.has_ready() {
             let rd = rn.ready();
             s.append(&rd.entries).unwrap();

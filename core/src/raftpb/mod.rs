@@ -32,17 +32,41 @@ fn varint_len(v: u64) -> u64 {
     (((64 - (v | 1).leading_zeros()) + 6) / 7) as u64
 }
 
-/// Encoded size of an entry as etcd (gogoproto, proto2) computes it: type,
-/// term and index are always on the wire, data only when present. Byte
-/// limits (MaxSizePerMsg, MaxCommittedSizePerReady, inflight bytes) are
-/// measured with this so polyraft cuts batches where etcd does.
+/// Encoded size of an entry as etcd v3.7 computes it (`proto.Size`, proto2
+/// with explicit presence): term and index are always set on log entries;
+/// etcd leaves the type unset on normal entries it creates and the data
+/// unset when there is none. Byte limits (MaxSizePerMsg,
+/// MaxCommittedSizePerReady, inflight bytes) are measured with this so
+/// polyraft cuts batches where etcd does. (etcd sets an explicit normal type
+/// on the empty entry replacing a refused conf change, 2 bytes more there.)
 pub fn entry_size(e: &Entry) -> u64 {
-    let mut n = 3 + varint_len(e.r#type as i64 as u64) + varint_len(e.term) + varint_len(e.index);
+    let mut n = 2 + varint_len(e.term) + varint_len(e.index);
+    if e.r#type != 0 {
+        n += 1 + varint_len(e.r#type as i64 as u64);
+    }
     if !e.data.is_empty() {
         let l = e.data.len() as u64;
         n += 1 + varint_len(l) + l;
     }
     n
+}
+
+/// The bytes of a ConfChange as etcd v3.7's Bootstrap writes them: type
+/// and node id are set explicitly, so both are on the wire even when zero
+/// (prost would leave a zero type out). Decodes to the same value either
+/// way; matching bytes keep bootstrap entries identical to etcd's.
+pub fn encode_explicit_conf_change(cc: &ConfChange) -> Bytes {
+    use prost::encoding;
+    let mut buf = Vec::with_capacity(16 + cc.context.len());
+    if cc.id != 0 {
+        encoding::uint64::encode(1, &cc.id, &mut buf);
+    }
+    encoding::int32::encode(2, &cc.r#type, &mut buf);
+    encoding::uint64::encode(3, &cc.node_id, &mut buf);
+    if !cc.context.is_empty() {
+        encoding::bytes::encode(4, &cc.context, &mut buf);
+    }
+    Bytes::from(buf)
 }
 
 /// Whether `hs` is the zero HardState (nothing to persist).

@@ -74,12 +74,27 @@ fn etcd_style_explicit_zero_fields_decode() {
 }
 
 #[test]
-fn entry_size_matches_gogo() {
-    // gogo writes: 08 00 10 01 18 03 22 01 78 (9 bytes).
+fn entry_size_matches_etcd_v3_7() {
+    // etcd v3.7 (explicit presence) writes a proposal's entry as
+    // 10 01 18 03 22 01 78: the normal type is left unset (7 bytes).
     let e = Entry { term: 1, index: 3, r#type: 0, data: Bytes::from_static(b"x") };
-    assert_eq!(entry_size(&e), 9);
+    assert_eq!(entry_size(&e), 7);
+    assert_eq!(entry_size(&e), prost::Message::encoded_len(&e) as u64);
+    // The leader's empty entry: term and index only.
     let empty = Entry { term: 300, index: 1, ..Default::default() };
-    assert_eq!(entry_size(&empty), 2 + 3 + 2);
+    assert_eq!(entry_size(&empty), 3 + 2);
+    let cc = Entry { term: 1, index: 1, r#type: EntryType::EntryConfChange as i32, data: Bytes::from_static(b"ab") };
+    assert_eq!(entry_size(&cc), 2 + 2 + 2 + 4);
+}
+
+#[test]
+fn bootstrap_conf_change_bytes_match_etcd() {
+    // etcd v3.7's Bootstrap sets type and node id explicitly: 10 00 18 01.
+    let cc = ConfChange { r#type: ConfChangeType::ConfChangeAddNode as i32, node_id: 1, ..Default::default() };
+    assert_eq!(&encode_explicit_conf_change(&cc)[..], &[0x10, 0x00, 0x18, 0x01]);
+    assert_eq!(decode::<ConfChange>(&encode_explicit_conf_change(&cc)).unwrap(), cc);
+    let with_ctx = ConfChange { id: 7, context: Bytes::from_static(b"c"), ..cc.clone() };
+    assert_eq!(&encode_explicit_conf_change(&with_ctx)[..], &[0x08, 0x07, 0x10, 0x00, 0x18, 0x01, 0x22, 0x01, b'c']);
 }
 
 #[test]

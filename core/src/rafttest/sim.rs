@@ -52,6 +52,8 @@ pub struct SimStats {
     pub reads: u64,
     /// Client proposals issued.
     pub proposals: u64,
+    /// Storage stalls (async writes: a node's disk stops for some ticks).
+    pub stalls: u64,
 }
 
 impl SimStats {
@@ -71,6 +73,7 @@ impl SimStats {
         self.transfers += o.transfers;
         self.reads += o.reads;
         self.proposals += o.proposals;
+        self.stalls += o.stalls;
     }
 }
 
@@ -78,9 +81,9 @@ impl fmt::Display for SimStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seeds={} ticks={} readies={} delivered={} dropped={} duplicated={} delayed={} partitions={} crashes={} compactions={} conf_changes={} transfers={} reads={} proposals={}",
+            "seeds={} ticks={} readies={} delivered={} dropped={} duplicated={} delayed={} partitions={} crashes={} compactions={} conf_changes={} transfers={} reads={} proposals={} stalls={}",
             self.seeds, self.ticks, self.readies, self.delivered, self.dropped, self.duplicated, self.delayed,
-            self.partitions, self.crashes, self.compactions, self.conf_changes, self.transfers, self.reads, self.proposals
+            self.partitions, self.crashes, self.compactions, self.conf_changes, self.transfers, self.reads, self.proposals, self.stalls
         )
     }
 }
@@ -118,6 +121,10 @@ struct SimNode {
     /// Index of the last snapshot installed into the state machine: apply
     /// jobs queued before it may still hold older entries, which it covers.
     snap_floor: u64,
+    /// (term, commit index) at this node's previous Ready as leader.
+    leader_commit: Option<(u64, u64)>,
+    /// Its storage threads do nothing before this tick (a stalled disk).
+    stalled_until: u64,
 }
 
 /// The seed's world.
@@ -134,6 +141,9 @@ struct World {
     loss: f64,
     dup: f64,
     max_delay: u64,
+    /// Chance that a node's storage threads do one job per settle round
+    /// (async writes): low values keep writes in flight across elections.
+    storage_speed: f64,
     leaders: HashMap<u64, u64>,
     /// index -> (term, data, is a normal entry, term of the first node
     /// seen applying it) of every entry applied anywhere. The last value
@@ -193,6 +203,7 @@ impl World {
             loss: [0.0, 0.02, 0.1, 0.25][rng.usize(0..4)],
             dup: [0.0, 0.05][rng.usize(0..2)],
             max_delay: rng.u64(0..=3),
+            storage_speed: [0.7, 0.25][rng.usize(0..2)],
             rng,
             seed,
             cfg,
@@ -242,7 +253,7 @@ impl World {
         }
         self.nodes.insert(
             id,
-            SimNode { raw: Some(raw), storage, applied: Vec::new(), app_index: 0, conf_state: ConfState::default(), last_commit: 0, removed: false, joined_at, retire: false, append_work: Vec::new(), apply_work: Vec::new(), snap_floor: 0 },
+            SimNode { raw: Some(raw), storage, applied: Vec::new(), app_index: 0, conf_state: ConfState::default(), last_commit: 0, removed: false, joined_at, retire: false, append_work: Vec::new(), apply_work: Vec::new(), snap_floor: 0, leader_commit: None, stalled_until: 0 },
         );
         Ok(())
     }
@@ -341,6 +352,7 @@ impl World {
         let term = raw.raft().term;
         let first_index = raw.raft().raft_log.first_index();
         let became_leader = rd.soft_state.is_some_and(|s| s.raft_state == StateType::Leader);
+        self.check_leader_commit(id)?;
         if became_leader {
             self.check_new_leader(id, term, first_index)?;
         }
@@ -375,7 +387,7 @@ impl World {
     /// persist or apply, then deliver the responses the node attached.
     fn run_storage_work(&mut self, id: u64) -> Result<bool, String> {
         let n = self.nodes.get_mut(&id).expect("exists");
-        if n.raw.is_none() {
+        if n.raw.is_none() || n.stalled_until > self.now {
             return Ok(false);
         }
         let (resps, retire) = if !n.append_work.is_empty() {
@@ -401,11 +413,65 @@ impl World {
                 out.push(r);
             }
         }
+        self.check_stable_view(id)?;
         if retire {
             self.retire(id);
         }
         self.send_all(id, out);
         Ok(true)
+    }
+
+    /// Raft §5.4.2 (Figure 8): a leader advances its commit index only to
+    /// an entry of its own term; earlier entries commit with it.
+    fn check_leader_commit(&mut self, id: u64) -> Check {
+        let n = self.nodes.get_mut(&id).expect("exists");
+        let Some(raw) = n.raw.as_ref() else { return Ok(()) };
+        let r = raw.raft();
+        if r.state != StateType::Leader {
+            n.leader_commit = None;
+            return Ok(());
+        }
+        let (term, commit) = (r.term, r.raft_log.committed);
+        let at = r.raft_log.term(commit).ok();
+        let prev = n.leader_commit.replace((term, commit));
+        match prev {
+            Some((t, c)) if t == term && commit > c && at != Some(term) => Err(self.fail(format!(
+                "leader {id} of term {term} committed index {commit} of term {at:?} by counting (Figure 8)"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Async writes: every entry the node counts as stable (below its
+    /// unstable offset) is, once the writes still queued for its append
+    /// thread are done, in storage with the term the node believes. A stale
+    /// write acknowledgement must not mark newer entries stable (the term
+    /// guard against the append ABA race).
+    fn check_stable_view(&self, id: u64) -> Check {
+        let n = &self.nodes[&id];
+        let Some(raw) = n.raw.as_ref() else { return Ok(()) };
+        let log = &raw.raft().raft_log;
+        let (first, offset) = (log.first_index(), log.unstable.offset);
+        // Indexes at and above `cut` are what the queued writes leave.
+        let mut cut = u64::MAX;
+        let mut pending: BTreeMap<u64, u64> = BTreeMap::new();
+        for m in &n.append_work {
+            if let Some(e0) = m.entries.first() {
+                cut = cut.min(e0.index);
+                pending.retain(|&i, _| i < e0.index);
+                pending.extend(m.entries.iter().map(|e| (e.index, e.term)));
+            }
+        }
+        for i in first.max(cut)..offset {
+            let will = pending.get(&i).copied();
+            let believed = log.term(i).ok();
+            if will != believed {
+                return Err(self.fail(format!(
+                    "node {id} counts entry {i} (term {believed:?}) as stable, but its queued writes leave term {will:?} there"
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn retire(&mut self, id: u64) {
@@ -579,9 +645,11 @@ impl World {
             }
             for &id in &ids {
                 // Storage threads lag behind at random (async writes).
-                if self.rng.f64() < 0.7 {
+                if self.rng.f64() < self.storage_speed {
                     moved |= self.run_storage_work(id)?;
-                } else if !self.nodes[&id].append_work.is_empty() || !self.nodes[&id].apply_work.is_empty() {
+                } else if self.nodes[&id].stalled_until <= self.now
+                    && (!self.nodes[&id].append_work.is_empty() || !self.nodes[&id].apply_work.is_empty())
+                {
                     moved = true;
                 }
             }
@@ -799,6 +867,14 @@ impl World {
                     self.crash(l);
                 }
             }
+            // A slow disk: writes stay in flight across elections, where a
+            // stale acknowledgement can meet entries that replaced its own.
+            if self.cfg.async_storage_writes && self.rng.f64() < 0.03 {
+                let id = ids[self.rng.usize(0..ids.len())];
+                let until = self.now + self.rng.u64(1..=20);
+                self.nodes.get_mut(&id).expect("exists").stalled_until = until;
+                self.stats.stalls += 1;
+            }
             for &id in &ids {
                 if self.nodes[&id].raw.is_none() && self.rng.f64() < 0.1 {
                     self.restart(id)?;
@@ -948,6 +1024,21 @@ impl World {
         )))
     }
 
+    /// A learner whose term is above the leader's, without PreVote and
+    /// CheckQuorum, never rejoins, in etcd as here: it ignores the leader's
+    /// lower-term appends without answering (etcd answers only when one of
+    /// the two options is on), and as a learner it never campaigns to carry
+    /// its term to the others. (It got there by voting for a candidate that
+    /// lost.) Its history must still be a prefix, but it need not catch up.
+    fn stranded_learner(&self, id: u64) -> bool {
+        if self.cfg.pre_vote || self.cfg.check_quorum {
+            return false;
+        }
+        let Some(l) = self.leader() else { return false };
+        let (Some(me), Some(leader)) = (self.nodes[&id].raw.as_ref(), self.nodes[&l].raw.as_ref()) else { return false };
+        me.raft().term > leader.raft().term && leader.raft().trk.progress.get(&id).is_some_and(|p| p.is_learner)
+    }
+
     /// Every acknowledged proposal is applied exactly once, in one order,
     /// on every surviving member that caught up.
     fn check_history(&mut self, members: &BTreeSet<u64>) -> Check {
@@ -985,7 +1076,7 @@ impl World {
             if mine.len() > order.len() || mine[..] != order[..mine.len()] {
                 return Err(self.fail(format!("node {id} applied payloads in a different order")));
             }
-            if n.raw.is_some() && mine.len() < order.len() {
+            if n.raw.is_some() && mine.len() < order.len() && !self.stranded_learner(*id) {
                 let lead = self.leader();
                 let pr = lead
                     .and_then(|l| self.nodes[&l].raw.as_ref())

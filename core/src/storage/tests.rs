@@ -92,3 +92,17 @@ fn snapshot_below_a_compaction_is_an_error() {
     assert_eq!(s.create_snapshot(4, None, Bytes::new()), Err(Error::Compacted));
     assert_eq!(s.create_snapshot(6, None, Bytes::new()).unwrap().index(), 6);
 }
+
+#[test]
+fn indexes_near_the_top_of_u64_are_errors_not_overflows() {
+    // Reported by the Python binding's tests: these used to overflow.
+    let s = MemoryStorage::new();
+    assert!(matches!(s.append(&[ent(u64::MAX, 1)]), Err(Error::Storage(_))));
+    assert!(matches!(s.append(&[ent(u64::MAX - 1, 1), ent(u64::MAX, 1)]), Err(Error::Storage(_))));
+    let snap = Snapshot {
+        metadata: Some(crate::raftpb::SnapshotMetadata { index: u64::MAX, term: 1, conf_state: None }),
+        ..Default::default()
+    };
+    assert!(matches!(s.apply_snapshot(snap), Err(Error::Storage(_))));
+    assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (1, 0));
+}

@@ -1,0 +1,178 @@
+package polyraft
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include
+#include <stdlib.h>
+#include "polyraft.h"
+*/
+import "C"
+
+import (
+	"runtime"
+	"unsafe"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// Helpers that move values across the C boundary. Inputs handed to C are
+// Go memory; any Go pointer stored inside them is pinned first (the cgo
+// rule), and the library copies everything it keeps. Outputs are views into
+// library memory, copied into Go values before the next library call.
+
+// codeError maps a result code to its sentinel.
+func codeError(code C.polyraft_result) error {
+	switch code {
+	case C.POLYRAFT_NULL_PARAMETER, C.POLYRAFT_INVALID_ARGUMENT, C.POLYRAFT_ABI_MISMATCH:
+		return ErrInvalidArgument
+	case C.POLYRAFT_PANIC:
+		return ErrPanic
+	case C.POLYRAFT_POISONED:
+		return ErrPoisoned
+	case C.POLYRAFT_INVALID_CONFIG:
+		return ErrInvalidConfig
+	case C.POLYRAFT_INVALID_STATE:
+		return ErrInvalidState
+	case C.POLYRAFT_DECODE:
+		return ErrDecode
+	case C.POLYRAFT_PROPOSAL_DROPPED:
+		return ErrProposalDropped
+	case C.POLYRAFT_STEP_LOCAL_MSG:
+		return ErrStepLocalMsg
+	case C.POLYRAFT_STEP_PEER_NOT_FOUND:
+		return ErrStepPeerNotFound
+	case C.POLYRAFT_CONF_CHANGE:
+		return ErrConfChange
+	case C.POLYRAFT_FATAL:
+		return ErrFatal
+	case C.POLYRAFT_STORAGE_COMPACTED:
+		return ErrCompacted
+	case C.POLYRAFT_STORAGE_SNAP_OUT_OF_DATE:
+		return ErrSnapOutOfDate
+	case C.POLYRAFT_STORAGE_UNAVAILABLE:
+		return ErrUnavailable
+	case C.POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE:
+		return ErrSnapshotTemporarilyUnavailable
+	}
+	return ErrStorage
+}
+
+// resultText is the library's static text of a code.
+func resultText(code C.polyraft_result) string {
+	return C.GoString(C.polyraft_result_str(C.uint32_t(code)))
+}
+
+// Version is the library's version text, e.g. "polyraft 0.1.0".
+func Version() string { return C.GoString(C.polyraft_version()) }
+
+func goBytes(p *C.uint8_t, n C.size_t) []byte {
+	if n == 0 || p == nil {
+		return nil
+	}
+	return C.GoBytes(unsafe.Pointer(p), C.int(n))
+}
+
+// view is a read-only Go slice over library memory (no copy): use it only
+// before the library frees it.
+func view(p *C.uint8_t, n C.size_t) []byte {
+	if n == 0 || p == nil {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+func u64s(p *C.uint64_t, n C.size_t) []uint64 {
+	if n == 0 || p == nil {
+		return nil
+	}
+	s := unsafe.Slice((*uint64)(unsafe.Pointer(p)), int(n))
+	return append([]uint64(nil), s...)
+}
+
+// pinBytes pins b and returns a C pointer to it (nil when empty).
+func pinBytes(p *runtime.Pinner, b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	p.Pin(&b[0])
+	return (*C.uint8_t)(unsafe.Pointer(&b[0])), C.size_t(len(b))
+}
+
+func pinU64s(p *runtime.Pinner, s []uint64) (*C.uint64_t, C.size_t) {
+	if len(s) == 0 {
+		return nil, 0
+	}
+	p.Pin(&s[0])
+	return (*C.uint64_t)(unsafe.Pointer(&s[0])), C.size_t(len(s))
+}
+
+func cEntry(p *runtime.Pinner, e *pb.Entry) C.polyraft_entry {
+	var ce C.polyraft_entry
+	ce.index = C.uint64_t(e.GetIndex())
+	ce.term = C.uint64_t(e.GetTerm())
+	ce.entry_type = C.uint32_t(e.GetType())
+	ce.data, ce.data_len = pinBytes(p, e.GetData())
+	return ce
+}
+
+func cConfState(p *runtime.Pinner, cs *pb.ConfState) C.polyraft_conf_state {
+	var c C.polyraft_conf_state
+	c.voters, c.voters_len = pinU64s(p, cs.GetVoters())
+	c.learners, c.learners_len = pinU64s(p, cs.GetLearners())
+	c.voters_outgoing, c.voters_outgoing_len = pinU64s(p, cs.GetVotersOutgoing())
+	c.learners_next, c.learners_next_len = pinU64s(p, cs.GetLearnersNext())
+	c.auto_leave = C.bool(cs.GetAutoLeave())
+	return c
+}
+
+func cSnapshot(p *runtime.Pinner, s *pb.Snapshot) C.polyraft_snapshot {
+	var c C.polyraft_snapshot
+	md := s.GetMetadata()
+	c.index = C.uint64_t(md.GetIndex())
+	c.term = C.uint64_t(md.GetTerm())
+	c.conf_state = cConfState(p, md.GetConfState())
+	c.data, c.data_len = pinBytes(p, s.GetData())
+	return c
+}
+
+func cHardState(hs *pb.HardState) C.polyraft_hard_state {
+	return C.polyraft_hard_state{term: C.uint64_t(hs.GetTerm()), vote: C.uint64_t(hs.GetVote()), commit: C.uint64_t(hs.GetCommit())}
+}
+
+func goHardState(hs *C.polyraft_hard_state) *pb.HardState {
+	return &pb.HardState{Term: new(uint64(hs.term)), Vote: new(uint64(hs.vote)), Commit: new(uint64(hs.commit))}
+}
+
+func goConfState(c *C.polyraft_conf_state) *pb.ConfState {
+	cs := &pb.ConfState{
+		Voters:         u64s(c.voters, c.voters_len),
+		Learners:       u64s(c.learners, c.learners_len),
+		VotersOutgoing: u64s(c.voters_outgoing, c.voters_outgoing_len),
+		LearnersNext:   u64s(c.learners_next, c.learners_next_len),
+	}
+	if c.auto_leave {
+		cs.AutoLeave = new(true)
+	}
+	return cs
+}
+
+// goEntry copies an entry view. Fields are set the way etcd sets them: Term
+// and Index always, Type only when not EntryNormal, Data when not empty.
+func goEntry(c *C.polyraft_entry) *pb.Entry {
+	e := &pb.Entry{Term: new(uint64(c.term)), Index: new(uint64(c.index)), Data: goBytes(c.data, c.data_len)}
+	if c.entry_type != 0 {
+		e.Type = pb.EntryType(c.entry_type).Enum()
+	}
+	return e
+}
+
+func goEntries(p *C.polyraft_entry, n C.size_t) []*pb.Entry {
+	if n == 0 || p == nil {
+		return nil
+	}
+	cs := unsafe.Slice(p, int(n))
+	out := make([]*pb.Entry, len(cs))
+	for i := range cs {
+		out[i] = goEntry(&cs[i])
+	}
+	return out
+}

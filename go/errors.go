@@ -1,0 +1,101 @@
+package polyraft
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error returned by this package that stems from one
+// of these conditions matches it with errors.Is. The texts are etcd raft's,
+// so logs read the same whichever implementation produced them.
+var (
+	// ErrProposalDropped: the proposal was dropped (no leader known, a
+	// leadership transfer in progress, a size limit...). Retry later.
+	ErrProposalDropped = errors.New("raft proposal dropped")
+	// ErrStopped is returned by methods of a Node that has been stopped.
+	ErrStopped = errors.New("raft: stopped")
+	// ErrStepLocalMsg: a local message type (MsgHup, MsgBeat, ...) was
+	// given to Step as if it came from a peer.
+	ErrStepLocalMsg = errors.New("raft: cannot step raft local message")
+	// ErrStepPeerNotFound: a response from a peer the node does not track.
+	ErrStepPeerNotFound = errors.New("raft: cannot step as peer not found")
+
+	// ErrCompacted: the requested index is below the first index.
+	ErrCompacted = errors.New("requested index is unavailable due to compaction")
+	// ErrSnapOutOfDate: the snapshot offered is older than the one held.
+	ErrSnapOutOfDate = errors.New("requested index is older than the existing snapshot")
+	// ErrUnavailable: the requested entry does not exist (yet).
+	ErrUnavailable = errors.New("requested entry at index is unavailable")
+	// ErrSnapshotTemporarilyUnavailable: a Storage cannot produce a snapshot
+	// right now; raft retries later.
+	ErrSnapshotTemporarilyUnavailable = errors.New("snapshot is temporarily unavailable")
+
+	// ErrInvalidConfig: Config failed validation (the detail says why).
+	ErrInvalidConfig = errors.New("raft: invalid configuration")
+	// ErrConfChange: a configuration change was invalid or could not be
+	// applied; the configuration is unchanged.
+	ErrConfChange = errors.New("raft: invalid configuration change")
+	// ErrDecode: bytes that are not a valid raftpb encoding.
+	ErrDecode = errors.New("raft: malformed raftpb bytes")
+	// ErrInvalidState: a call not allowed in the node's current state.
+	ErrInvalidState = errors.New("raft: call not allowed in the node's current state")
+	// ErrInvalidArgument: an argument out of its documented range.
+	ErrInvalidArgument = errors.New("raft: invalid argument")
+	// ErrStorage: a Storage failed with an error other than the four
+	// storage sentinels above. The node becomes unusable (see ErrFatal);
+	// the Storage's own error is wrapped too, so errors.Is finds it.
+	ErrStorage = errors.New("raft: storage failure")
+	// ErrFatal: the node hit an unrecoverable failure (a storage failure,
+	// or a peer violating an invariant) and refuses further work. etcd
+	// panics here; polyraft reports it. Close the node and restart it from
+	// its storage.
+	ErrFatal = errors.New("raft: node is unusable after a fatal error")
+	// ErrPanic: the Rust library panicked (a bug); the node is poisoned.
+	ErrPanic = errors.New("raft: library panic (bug); node poisoned")
+	// ErrPoisoned: the node panicked earlier and refuses all work.
+	ErrPoisoned = errors.New("raft: node is poisoned by an earlier panic")
+	// ErrClosed: the RawNode or MemoryStorage was closed.
+	ErrClosed = errors.New("polyraft: use of closed handle")
+)
+
+// Error is the error type of failed library calls. It matches its sentinel
+// (Kind) with errors.Is and carries the library's detail text.
+type Error struct {
+	// Op is the operation that failed, e.g. "propose".
+	Op string
+	// Kind is one of the sentinel errors of this package.
+	Kind error
+	// Detail is the library's description of this failure (may be empty).
+	Detail string
+	// Cause is an error returned by a Go Storage that led to this failure,
+	// if any; errors.Is and errors.As see it.
+	Cause error
+}
+
+func (e *Error) Error() string {
+	s := "polyraft: " + e.Op + ": " + e.Kind.Error()
+	if e.Detail != "" && e.Detail != e.Kind.Error() {
+		s += ": " + e.Detail
+	}
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the sentinel and, when present, the Storage's own error.
+func (e *Error) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Kind, e.Cause}
+	}
+	return []error{e.Kind}
+}
+
+func newError(op string, kind error, detail string) *Error {
+	return &Error{Op: op, Kind: kind, Detail: detail}
+}
+
+// errorf is used for errors detected on the Go side.
+func errorf(op string, kind error, format string, args ...any) *Error {
+	return newError(op, kind, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,305 @@
+package polyraft
+
+/*
+#include <stdlib.h>
+#include "polyraft.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"runtime"
+	"sync"
+
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Storage is etcd raft's Storage interface: the node reads its persisted
+// log and state through it. The application writes to it (from each Ready)
+// on its own. Any implementation can be given as Config.Storage; the node
+// calls it from inside its own calls, on the goroutine driving the node.
+//
+// Errors: return ErrCompacted, ErrUnavailable or
+// ErrSnapshotTemporarilyUnavailable (or etcd raft's errors of the same
+// name, recognized by their text) where etcd allows them; any other error
+// makes the node fail (ErrFatal), with the error wrapped in what the node
+// call returns. A panic is recovered inside the callback and raised again
+// by the node call, on the caller's goroutine, once the library returned.
+//
+// etcd raft's *raft.MemoryStorage satisfies this interface.
+type Storage interface {
+	// InitialState returns the saved HardState (nil for none) and
+	// ConfState.
+	InitialState() (*pb.HardState, *pb.ConfState, error)
+	// Entries returns the entries in [lo, hi), limited to maxSize bytes
+	// but at least one.
+	Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error)
+	// Term returns the term of entry i, FirstIndex()-1 <= i <= LastIndex().
+	Term(i uint64) (uint64, error)
+	// LastIndex returns the index of the last entry.
+	LastIndex() (uint64, error)
+	// FirstIndex returns the index of the first readable entry.
+	FirstIndex() (uint64, error)
+	// Snapshot returns the most recent snapshot.
+	Snapshot() (*pb.Snapshot, error)
+}
+
+// goStorage is the ctx of the vtable: the user's Storage plus what its
+// callbacks left behind during one library call.
+type goStorage struct {
+	s Storage
+	// Set by callbacks, read after the library call returns (same
+	// goroutine: callbacks run inside the call).
+	panicVal any
+	panicked bool
+	cause    error
+}
+
+func (g *goStorage) begin() { g.panicVal, g.panicked, g.cause = nil, false, nil }
+
+// end returns the panic value of a callback (nil when none panicked) and
+// the error that made a callback fail, and resets both.
+func (g *goStorage) end() (panicVal any, cause error) {
+	if g.panicked {
+		pv := g.panicVal
+		if pv == nil {
+			pv = errors.New("polyraft: storage panicked with nil")
+		}
+		g.begin()
+		return pv, nil
+	}
+	c := g.cause
+	g.begin()
+	return nil, c
+}
+
+// storageStatus maps a Storage error to a callback status, keeping errors
+// that are not storage sentinels as the cause of the node's failure.
+func (g *goStorage) status(err error) C.polyraft_storage_status {
+	if err == nil {
+		return C.POLYRAFT_OK
+	}
+	switch {
+	case errors.Is(err, ErrCompacted) || err.Error() == ErrCompacted.Error():
+		return C.POLYRAFT_STORAGE_COMPACTED
+	case errors.Is(err, ErrUnavailable) || err.Error() == ErrUnavailable.Error():
+		return C.POLYRAFT_STORAGE_UNAVAILABLE
+	case errors.Is(err, ErrSnapshotTemporarilyUnavailable) || err.Error() == ErrSnapshotTemporarilyUnavailable.Error():
+		return C.POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE
+	}
+	if g.cause == nil {
+		g.cause = err
+	}
+	return C.POLYRAFT_STORAGE_FAILURE
+}
+
+// recoverInto records a panic of a callback; the callback then answers
+// POLYRAFT_STORAGE_FAILURE.
+func (g *goStorage) recoverInto(st *C.polyraft_storage_status) {
+	if r := recover(); r != nil {
+		if !g.panicked {
+			g.panicked, g.panicVal = true, r
+		}
+		*st = C.POLYRAFT_STORAGE_FAILURE
+	}
+}
+
+// ---------------------------------------------------------------------
+// MemoryStorage
+
+// MemoryStorage is the library's in-memory storage (etcd's MemoryStorage).
+// It is used natively by a RawNode created over it (no callbacks); the
+// application appends to it from each Ready. Safe for concurrent use.
+// Close frees the handle (nodes created over it keep their own reference).
+type MemoryStorage struct {
+	mu      sync.Mutex
+	h       *C.polyraft_memory_storage
+	cleanup runtime.Cleanup
+}
+
+// NewMemoryStorage creates an empty memory storage.
+func NewMemoryStorage() (*MemoryStorage, error) {
+	ms := &MemoryStorage{}
+	if code := C.polyraft_memory_storage_new(&ms.h); code != C.POLYRAFT_OK {
+		return nil, newError("new memory storage", codeError(code), resultText(code))
+	}
+	ms.cleanup = runtime.AddCleanup(ms, func(h *C.polyraft_memory_storage) { C.polyraft_memory_storage_free(h) }, ms.h)
+	return ms, nil
+}
+
+// Close frees this handle. Closing twice is harmless.
+func (ms *MemoryStorage) Close() error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.h != nil {
+		ms.cleanup.Stop()
+		C.polyraft_memory_storage_free(ms.h)
+		ms.h = nil
+	}
+	return nil
+}
+
+func (ms *MemoryStorage) do(op string, f func(h *C.polyraft_memory_storage) C.polyraft_result) error {
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if ms.h == nil {
+		return newError(op, ErrClosed, "")
+	}
+	if code := f(ms.h); code != C.POLYRAFT_OK {
+		return newError(op, codeError(code), resultText(code))
+	}
+	return nil
+}
+
+// Append appends entries (copied), overwriting from the first conflicting
+// index; entries already compacted are ignored.
+func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	ce := make([]C.polyraft_entry, len(entries))
+	for i, e := range entries {
+		ce[i] = cEntry(&pin, e)
+	}
+	return ms.do("append", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_append(h, &ce[0], C.size_t(len(ce)))
+	})
+}
+
+// SetHardState saves the hard state.
+func (ms *MemoryStorage) SetHardState(st *pb.HardState) error {
+	hs := cHardState(st)
+	return ms.do("set hard state", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_set_hard_state(h, &hs)
+	})
+}
+
+// HardState returns the saved hard state.
+func (ms *MemoryStorage) HardState() (*pb.HardState, error) {
+	var hs C.polyraft_hard_state
+	err := ms.do("hard state", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_hard_state(h, &hs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return goHardState(&hs), nil
+}
+
+// ApplySnapshot replaces the storage's contents with a snapshot (received
+// from the leader, in Ready.Snapshot). ErrSnapOutOfDate if not newer.
+func (ms *MemoryStorage) ApplySnapshot(snap *pb.Snapshot) error {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	cs := cSnapshot(&pin, snap)
+	return ms.do("apply snapshot", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_apply_snapshot(h, &cs)
+	})
+}
+
+// CreateSnapshot makes and keeps a snapshot of the applied state up to i,
+// with the configuration cs (nil keeps the previous one) and the
+// application's data, and returns it. Compact usually follows.
+func (ms *MemoryStorage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte) (*pb.Snapshot, error) {
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	var ccs C.polyraft_conf_state
+	pcs := (*C.polyraft_conf_state)(nil)
+	if cs != nil {
+		ccs = cConfState(&pin, cs)
+		pcs = &ccs
+	}
+	p, n := pinBytes(&pin, data)
+	err := ms.do("create snapshot", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_create_snapshot(h, C.uint64_t(i), pcs, p, n)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ms.Snapshot()
+}
+
+// Compact discards the entries before compactIndex (covered by the
+// snapshot). Never compact beyond the applied index.
+func (ms *MemoryStorage) Compact(compactIndex uint64) error {
+	return ms.do("compact", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_compact(h, C.uint64_t(compactIndex))
+	})
+}
+
+// FirstIndex returns the index of the first readable entry.
+func (ms *MemoryStorage) FirstIndex() (uint64, error) {
+	var v C.uint64_t
+	err := ms.do("first index", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_first_index(h, &v)
+	})
+	return uint64(v), err
+}
+
+// LastIndex returns the index of the last entry.
+func (ms *MemoryStorage) LastIndex() (uint64, error) {
+	var v C.uint64_t
+	err := ms.do("last index", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_last_index(h, &v)
+	})
+	return uint64(v), err
+}
+
+// Term returns the term of entry i.
+func (ms *MemoryStorage) Term(i uint64) (uint64, error) {
+	var v C.uint64_t
+	err := ms.do("term", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_term(h, C.uint64_t(i), &v)
+	})
+	return uint64(v), err
+}
+
+// Snapshot returns the latest snapshot.
+func (ms *MemoryStorage) Snapshot() (*pb.Snapshot, error) {
+	var buf *C.polyraft_buffer
+	err := ms.do("snapshot", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_snapshot(h, &buf)
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer C.polyraft_buffer_free(buf)
+	var p *C.uint8_t
+	var n C.size_t
+	if code := C.polyraft_buffer_data(buf, &p, &n); code != C.POLYRAFT_OK {
+		return nil, newError("snapshot", codeError(code), resultText(code))
+	}
+	s := &pb.Snapshot{}
+	if err := proto.Unmarshal(view(p, n), s); err != nil {
+		return nil, &Error{Op: "snapshot", Kind: ErrDecode, Cause: err}
+	}
+	return s, nil
+}
+
+// Entries is part of Storage; the C API has no read of a memory storage's
+// entries, so it returns an error matching ErrInvalidState. (A node created
+// over a MemoryStorage reads them natively.)
+func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	return nil, errorf("entries", ErrInvalidState, "reading the entries of a MemoryStorage is not offered by the C API")
+}
+
+// InitialState returns the saved hard state and the configuration of the
+// latest snapshot.
+func (ms *MemoryStorage) InitialState() (*pb.HardState, *pb.ConfState, error) {
+	hs, err := ms.HardState()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := ms.Snapshot()
+	if err != nil {
+		return nil, nil, err
+	}
+	cs := s.GetMetadata().GetConfState()
+	if cs == nil {
+		cs = &pb.ConfState{}
+	}
+	return hs, cs, nil
+}

@@ -1,0 +1,817 @@
+"""Type stubs for polyraft._native, the Rust extension module.
+
+Every class here is re-exported by :mod:`polyraft`; import from there.
+Value types are immutable and compare by value; ``str()`` is etcd's
+Describe text and ``repr()`` wraps it in the class name.
+"""
+
+import os
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union, final
+
+from ._common import (
+    ConfChangeTransition,
+    ConfChangeType,
+    EntryType,
+    MessageType,
+    ProgressState,
+    ReadOnlyOption,
+    SnapshotStatus,
+    StateType,
+)
+from ._protocol import Storage
+
+__all__ = [
+    "Entry",
+    "HardState",
+    "ConfState",
+    "Snapshot",
+    "Message",
+    "ConfChange",
+    "ConfChangeSingle",
+    "ConfChangeV2",
+    "ReadState",
+    "SoftState",
+    "Ready",
+    "Progress",
+    "BasicStatus",
+    "Status",
+    "Config",
+    "MemoryStorage",
+    "DurableStorage",
+    "RecoveryReport",
+    "TruncatedTail",
+    "StorageStats",
+    "RawNode",
+]
+
+@final
+class Entry:
+    """A log entry (raftpb.Entry)."""
+
+    def __new__(
+        cls, *, term: int = 0, index: int = 0, type: int = ..., data: bytes = ...
+    ) -> Entry:
+        """Raises ValueError for an unknown ``type``."""
+    @property
+    def term(self) -> int:
+        """The term in which the entry was proposed."""
+    @property
+    def index(self) -> int:
+        """The position of the entry in the log."""
+    @property
+    def type(self) -> EntryType:
+        """What ``data`` holds: a normal payload or an encoded ConfChange/ConfChangeV2."""
+    @property
+    def data(self) -> bytes:
+        """The payload."""
+    def encode(self) -> bytes:
+        """The raftpb (protobuf) encoding."""
+    @staticmethod
+    def decode(data: bytes) -> Entry:
+        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], Entry], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
+
+@final
+class HardState:
+    """Term, vote and commit index: the state to persist (raftpb.HardState)."""
+
+    def __new__(cls, *, term: int = 0, vote: int = 0, commit: int = 0) -> HardState: ...
+    @property
+    def term(self) -> int:
+        """The current term."""
+    @property
+    def vote(self) -> int:
+        """The candidate voted for in the current term (0 for none)."""
+    @property
+    def commit(self) -> int:
+        """The highest index known committed."""
+    def encode(self) -> bytes:
+        """The raftpb (protobuf) encoding."""
+    @staticmethod
+    def decode(data: bytes) -> HardState:
+        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], HardState], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
+
+@final
+class ConfState:
+    """A membership configuration (raftpb.ConfState)."""
+
+    def __new__(
+        cls,
+        *,
+        voters: Sequence[int] = ...,
+        learners: Sequence[int] = ...,
+        voters_outgoing: Sequence[int] = ...,
+        learners_next: Sequence[int] = ...,
+        auto_leave: bool = False,
+    ) -> ConfState: ...
+    @property
+    def voters(self) -> List[int]:
+        """The voters of the (incoming) configuration."""
+    @property
+    def learners(self) -> List[int]:
+        """Non-voting members."""
+    @property
+    def voters_outgoing(self) -> List[int]:
+        """The old voters while in a joint configuration, else empty."""
+    @property
+    def learners_next(self) -> List[int]:
+        """Outgoing voters that become learners when the joint configuration is left."""
+    @property
+    def auto_leave(self) -> bool:
+        """Whether raft leaves the joint configuration on its own."""
+    def equivalent(self, other: ConfState) -> bool:
+        """Whether both describe the same configuration regardless of id order."""
+    def encode(self) -> bytes:
+        """The raftpb (protobuf) encoding."""
+    @staticmethod
+    def decode(data: bytes) -> ConfState:
+        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], ConfState], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
+
+@final
+class Snapshot:
+    """A snapshot (raftpb.Snapshot, its metadata flattened): application data
+    plus the index, term and configuration it covers."""
+
+    def __new__(
+        cls, *, data: bytes = ..., index: int = 0, term: int = 0, conf_state: Optional[ConfState] = None
+    ) -> Snapshot: ...
+    @property
+    def data(self) -> bytes:
+        """The application's state-machine data."""
+    @property
+    def index(self) -> int:
+        """The index of the last entry the snapshot covers (0: empty snapshot)."""
+    @property
+    def term(self) -> int:
+        """The term of that entry."""
+    @property
+    def conf_state(self) -> ConfState:
+        """The configuration at ``index``."""
+    def is_empty(self) -> bool:
+        """Whether this is the empty snapshot (index 0)."""
+    def encode(self) -> bytes:
+        """The raftpb (protobuf) encoding."""
+    @staticmethod
+    def decode(data: bytes) -> Snapshot:
+        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], Snapshot], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
+
+@final
+class Message:
+    """A message between peers (raftpb.Message). ``from`` is spelled ``from_``
+    because ``from`` is a Python keyword."""
+
+    def __new__(
+        cls,
+        *,
+        type: int = ...,
+        to: int = 0,
+        from_: int = 0,
+        term: int = 0,
+        log_term: int = 0,
+        index: int = 0,
+        entries: Sequence[Entry] = ...,
+        commit: int = 0,
+        vote: int = 0,
+        snapshot: Optional[Snapshot] = None,
+        reject: bool = False,
+        reject_hint: int = 0,
+        context: bytes = ...,
+        responses: Sequence[Message] = ...,
+    ) -> Message:
+        """Raises ValueError for an unknown ``type``."""
+    @property
+    def type(self) -> MessageType:
+        """The kind of message."""
+    @property
+    def to(self) -> int:
+        """The recipient's id."""
+    @property
+    def from_(self) -> int:
+        """The sender's id (raftpb's ``from``)."""
+    @property
+    def term(self) -> int:
+        """The sender's term (0 for local messages)."""
+    @property
+    def log_term(self) -> int:
+        """The term of the entry at ``index`` (appends, votes)."""
+    @property
+    def index(self) -> int:
+        """A log index whose meaning depends on the type."""
+    @property
+    def entries(self) -> List[Entry]:
+        """Entries carried (appends, proposals)."""
+    @property
+    def commit(self) -> int:
+        """The sender's commit index."""
+    @property
+    def vote(self) -> int:
+        """The vote carried by MsgStorageAppend."""
+    @property
+    def snapshot(self) -> Optional[Snapshot]:
+        """The snapshot carried by MsgSnap, if any."""
+    @property
+    def reject(self) -> bool:
+        """Whether a response rejects the request."""
+    @property
+    def reject_hint(self) -> int:
+        """The follower's hint for the leader after a rejected append."""
+    @property
+    def context(self) -> bytes:
+        """Opaque context (campaign type, ReadIndex request counters)."""
+    @property
+    def responses(self) -> List[Message]:
+        """Responses to deliver once a local storage message is handled."""
+    def encode(self) -> bytes:
+        """The raftpb (protobuf) encoding."""
+    @staticmethod
+    def decode(data: bytes) -> Message:
+        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], Message], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
+
+@final
+class ConfChange:
+    """A single membership change, the v1 form (raftpb.ConfChange)."""
+
+    def __new__(
+        cls, *, type: int = ..., node_id: int = 0, context: bytes = ..., id: int = 0
+    ) -> ConfChange:
+        """Raises ValueError for an unknown ``type``."""
+    @property
+    def type(self) -> ConfChangeType:
+        """Add, remove, update or add as learner."""
+    @property
+    def node_id(self) -> int:
+        """The node the change is about."""
+    @property
+    def context(self) -> bytes:
+        """Opaque application context."""
+    @property
+    def id(self) -> int:
+        """An application-chosen id (unused by raft)."""
+    def as_v2(self) -> ConfChangeV2:
+        """The same change as a ConfChangeV2 (automatic transition)."""
+    def encode(self) -> bytes:
+        """The raftpb (protobuf) encoding."""
+    @staticmethod
+    def decode(data: bytes) -> ConfChange:
+        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], ConfChange], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
+
+@final
+class ConfChangeSingle:
+    """One change inside a ConfChangeV2 (raftpb.ConfChangeSingle)."""
+
+    def __new__(cls, *, type: int = ..., node_id: int = 0) -> ConfChangeSingle:
+        """Raises ValueError for an unknown ``type``."""
+    @property
+    def type(self) -> ConfChangeType:
+        """Add, remove, update or add as learner."""
+    @property
+    def node_id(self) -> int:
+        """The node the change is about."""
+    def encode(self) -> bytes:
+        """The raftpb (protobuf) encoding."""
+    @staticmethod
+    def decode(data: bytes) -> ConfChangeSingle:
+        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], ConfChangeSingle], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
+
+@final
+class ConfChangeV2:
+    """Any number of membership changes, possibly through a joint
+    configuration (raftpb.ConfChangeV2). The empty change leaves a joint
+    configuration."""
+
+    def __new__(
+        cls,
+        *,
+        transition: int = 0,
+        changes: Sequence[ConfChangeSingle] = ...,
+        context: bytes = ...,
+    ) -> ConfChangeV2:
+        """Raises ValueError for an unknown ``transition``."""
+    @staticmethod
+    def parse(text: str, *, transition: int = 0, context: bytes = ...) -> ConfChangeV2:
+        """Parses etcd's compact form, e.g. ``"v1 l2 r3 u4"`` (v: add voter,
+        l: add learner, r: remove, u: update); ConfChangeError when malformed."""
+    @property
+    def transition(self) -> ConfChangeTransition:
+        """How joint consensus is used."""
+    @property
+    def changes(self) -> List[ConfChangeSingle]:
+        """The changes."""
+    @property
+    def context(self) -> bytes:
+        """Opaque application context."""
+    def enter_joint(self) -> bool:
+        """Whether applying this change enters a joint configuration."""
+    def leave_joint(self) -> bool:
+        """Whether this is the empty change that leaves a joint configuration."""
+    def encode(self) -> bytes:
+        """The raftpb (protobuf) encoding."""
+    @staticmethod
+    def decode(data: bytes) -> ConfChangeV2:
+        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+    def __reduce__(self) -> Tuple[Callable[[bytes], ConfChangeV2], Tuple[bytes]]:
+        """Pickling goes through the raftpb encoding."""
+
+@final
+class ReadState:
+    """A confirmed ReadIndex request: answer the read identified by
+    ``request_ctx`` once the state machine has applied up to ``index``."""
+
+    def __new__(cls, *, index: int = 0, request_ctx: bytes = ...) -> ReadState: ...
+    @property
+    def index(self) -> int:
+        """The commit index when the read was confirmed."""
+    @property
+    def request_ctx(self) -> bytes:
+        """The context given to ``RawNode.read_index``."""
+
+@final
+class SoftState:
+    """Volatile state: the leader known to the node and its role."""
+
+    def __new__(cls, *, lead: int = 0, raft_state: int = 0) -> SoftState: ...
+    @property
+    def lead(self) -> int:
+        """The leader's id (0 when unknown)."""
+    @property
+    def raft_state(self) -> StateType:
+        """The node's role."""
+
+@final
+class Ready:
+    """What the node asks the application to do, in this order: persist
+    ``snapshot``, ``entries`` and ``hard_state``; send ``messages``; apply
+    ``committed_entries``; answer ``read_states``; then call
+    ``RawNode.advance()``."""
+
+    @property
+    def soft_state(self) -> Optional[SoftState]:
+        """The new leader and role, when they changed."""
+    @property
+    def hard_state(self) -> Optional[HardState]:
+        """The HardState to persist, when it changed."""
+    @property
+    def read_states(self) -> List[ReadState]:
+        """ReadIndex requests confirmed since the last Ready."""
+    @property
+    def entries(self) -> List[Entry]:
+        """Entries to persist before sending messages."""
+    @property
+    def snapshot(self) -> Optional[Snapshot]:
+        """A snapshot to persist and apply, if any."""
+    @property
+    def committed_entries(self) -> List[Entry]:
+        """Committed entries to apply to the state machine."""
+    @property
+    def messages(self) -> List[Message]:
+        """Messages to send once the state above is durable."""
+    @property
+    def must_sync(self) -> bool:
+        """Whether the HardState and entries must be synced to disk."""
+
+@final
+class Progress:
+    """The leader's view of one peer's replication (etcd's tracker.Progress)."""
+
+    @property
+    def match(self) -> int:
+        """The highest index known replicated on the peer."""
+    @property
+    def next(self) -> int:
+        """The next index to send."""
+    @property
+    def state(self) -> ProgressState:
+        """Probe, Replicate or Snapshot."""
+    @property
+    def pending_snapshot(self) -> int:
+        """The index of the snapshot in flight (state Snapshot)."""
+    @property
+    def recent_active(self) -> bool:
+        """Whether the peer was heard from recently."""
+    @property
+    def msg_app_flow_paused(self) -> bool:
+        """Whether appends to the peer are paused."""
+    @property
+    def is_learner(self) -> bool:
+        """Whether the peer is a learner."""
+
+@final
+class BasicStatus:
+    """The node's id, HardState, SoftState, applied index and leader-transfer target."""
+
+    @property
+    def id(self) -> int:
+        """The node's id."""
+    @property
+    def hard_state(self) -> HardState:
+        """Term, vote and commit."""
+    @property
+    def soft_state(self) -> SoftState:
+        """Leader and role."""
+    @property
+    def applied(self) -> int:
+        """The highest index acknowledged as applied."""
+    @property
+    def lead_transferee(self) -> int:
+        """The target of a leader transfer in progress, or 0."""
+    @property
+    def term(self) -> int:
+        """Shorthand for ``hard_state.term``."""
+    @property
+    def commit(self) -> int:
+        """Shorthand for ``hard_state.commit``."""
+    @property
+    def lead(self) -> int:
+        """Shorthand for ``soft_state.lead``."""
+    @property
+    def raft_state(self) -> StateType:
+        """Shorthand for ``soft_state.raft_state``."""
+
+@final
+class Status:
+    """The full status: basic status, the active configuration and (on the
+    leader only) every peer's progress. ``str()`` is etcd's JSON form."""
+
+    @property
+    def basic(self) -> BasicStatus:
+        """The basic status."""
+    @property
+    def id(self) -> int:
+        """The node's id."""
+    @property
+    def hard_state(self) -> HardState:
+        """Term, vote and commit."""
+    @property
+    def soft_state(self) -> SoftState:
+        """Leader and role."""
+    @property
+    def applied(self) -> int:
+        """The highest index acknowledged as applied."""
+    @property
+    def lead_transferee(self) -> int:
+        """The target of a leader transfer in progress, or 0."""
+    @property
+    def progress(self) -> Dict[int, Progress]:
+        """Each peer's progress by id; empty unless this node leads."""
+    @property
+    def conf_state(self) -> ConfState:
+        """The active configuration."""
+    @property
+    def config(self) -> str:
+        """The active configuration in etcd's text form, e.g. ``"voters=(1 2 3)"``."""
+    def to_json(self) -> str:
+        """etcd's Status JSON (ids in hex)."""
+
+@final
+class Config:
+    """The parameters of a raft node: etcd's raft.Config, snake_case, same
+    defaults and validation. Bad values raise ConfigError (a ValueError)
+    with etcd's text; negative or oversized numbers raise ValueError and
+    wrong types TypeError.
+
+    ``logger``, if given, is called as ``logger(level, message)`` for every
+    log line at ``log_level`` ("DEBUG", "INFO", "WARN", "ERROR") or above;
+    without it, lines go to standard error as etcd's default logger does.
+    """
+
+    def __new__(
+        cls,
+        id: int,
+        *,
+        election_tick: int = 10,
+        heartbeat_tick: int = 1,
+        applied: int = 0,
+        async_storage_writes: bool = False,
+        max_size_per_msg: int = 18446744073709551615,
+        max_committed_size_per_ready: int = 0,
+        max_uncommitted_entries_size: int = 0,
+        max_inflight_msgs: int = 256,
+        max_inflight_bytes: int = 0,
+        check_quorum: bool = False,
+        pre_vote: bool = False,
+        read_only_option: int = 0,
+        disable_proposal_forwarding: bool = False,
+        disable_conf_change_validation: bool = False,
+        step_down_on_removal: bool = False,
+        logger: Optional[Callable[[str, str], object]] = None,
+        log_level: str = "INFO",
+    ) -> Config: ...
+    @property
+    def id(self) -> int:
+        """The node's id (not 0)."""
+    @property
+    def election_tick(self) -> int:
+        """Ticks without a leader before a follower campaigns (> heartbeat_tick)."""
+    @property
+    def heartbeat_tick(self) -> int:
+        """Ticks between a leader's heartbeats (> 0)."""
+    @property
+    def applied(self) -> int:
+        """The last applied index, when restarting."""
+    @property
+    def async_storage_writes(self) -> bool:
+        """Storage work arrives as MsgStorageAppend/MsgStorageApply messages instead of advance()."""
+    @property
+    def max_size_per_msg(self) -> int:
+        """Byte limit of one append message (NO_LIMIT by default, 0: one entry)."""
+    @property
+    def max_committed_size_per_ready(self) -> int:
+        """Byte limit of committed entries in one Ready (0: max_size_per_msg)."""
+    @property
+    def max_uncommitted_entries_size(self) -> int:
+        """Byte limit of the leader's uncommitted tail (0: none)."""
+    @property
+    def max_inflight_msgs(self) -> int:
+        """Limit of in-flight append messages per follower."""
+    @property
+    def max_inflight_bytes(self) -> int:
+        """Limit of in-flight append bytes per follower (0: none)."""
+    @property
+    def check_quorum(self) -> bool:
+        """The leader steps down without an active quorum."""
+    @property
+    def pre_vote(self) -> bool:
+        """Enables the Pre-Vote phase."""
+    @property
+    def read_only_option(self) -> ReadOnlyOption:
+        """How ReadIndex requests are confirmed."""
+    @property
+    def disable_proposal_forwarding(self) -> bool:
+        """Followers drop proposals instead of forwarding them."""
+    @property
+    def disable_conf_change_validation(self) -> bool:
+        """Skip propose-time validation of configuration changes."""
+    @property
+    def step_down_on_removal(self) -> bool:
+        """A leader removed from the configuration steps down."""
+    @property
+    def logger(self) -> Optional[Callable[[str, str], object]]:
+        """The logging callable, if any."""
+    @property
+    def log_level(self) -> str:
+        """The lowest level logged."""
+
+@final
+class MemoryStorage:
+    """In-memory storage with etcd MemoryStorage's semantics; implements the
+    Storage protocol. Give it to a RawNode and keep using it: both see the
+    same data. Thread-safe."""
+
+    def __new__(cls, *, conf_state: Optional[ConfState] = None) -> MemoryStorage:
+        """An empty storage; with ``conf_state``, its (empty) snapshot carries
+        that configuration so a node over it starts as a member of it."""
+    def initial_state(self) -> Tuple[HardState, ConfState]:
+        """The saved HardState and the snapshot's ConfState."""
+    def entries(self, lo: int, hi: int, max_size: Optional[int] = None) -> List[Entry]:
+        """Entries in ``[lo, hi)``, at most ``max_size`` bytes but at least one;
+        CompactedError below the first index."""
+    def term(self, i: int) -> int:
+        """The term of entry ``i``; CompactedError or UnavailableError out of range."""
+    def first_index(self) -> int:
+        """The first index readable through ``entries``."""
+    def last_index(self) -> int:
+        """The index of the last entry."""
+    def snapshot(self) -> Snapshot:
+        """The most recent snapshot."""
+    def set_hard_state(self, hs: HardState) -> None:
+        """Saves the HardState."""
+    def hard_state(self) -> HardState:
+        """The saved HardState."""
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        """Replaces the contents with ``snapshot``; SnapOutOfDateError when not newer."""
+    def create_snapshot(self, index: int, conf_state: Optional[ConfState] = None, data: bytes = ...) -> Snapshot:
+        """Makes and keeps a snapshot up to entry ``index`` with the
+        configuration (the previous one when None) and the application's data."""
+    def compact(self, compact_index: int) -> None:
+        """Discards the entries before ``compact_index`` (never beyond the applied index)."""
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Appends entries, overwriting from the first conflicting index."""
+
+@final
+class DurableStorage:
+    """Storage persisted in one directory: a checksummed, segmented
+    write-ahead log of entries and HardState plus atomically written
+    snapshot files (the ``polyraft::wal`` module of the Rust crate).
+    Implements the Storage protocol; give it to a RawNode and keep using it,
+    like MemoryStorage: both see the same data. Reads are served from memory;
+    writes are on disk before they return (``persist_ready`` syncs only when
+    the Ready asks for it). Thread-safe; calls release the GIL.
+
+    Errors: :class:`StorageIOError` when a system call fails (the storage
+    then refuses writes until reopened), :class:`CorruptionError` from
+    ``open`` on damage it must not repair, and the errors MemoryStorage
+    raises (CompactedError, SnapOutOfDateError, StorageError...) for calls
+    that raft's rules refuse, in which case nothing is written.
+
+    One process at a time may open a directory (not enforced).
+    """
+
+    @staticmethod
+    def open(path: Union[str, os.PathLike[str]], *, segment_bytes: Optional[int] = None) -> DurableStorage:
+        """Opens the storage in directory ``path``, creating it if needed,
+        and recovers its state: replays the WAL, cuts a torn tail off the
+        last segment, loads the current snapshot and removes leftover files
+        (all reported in :attr:`recovery`). ``segment_bytes`` (64 MiB by
+        default) is the size at which a segment is closed and a new one
+        started. Raises CorruptionError or StorageIOError."""
+    @property
+    def recovery(self) -> RecoveryReport:
+        """What ``open`` found and did."""
+    @property
+    def path(self) -> str:
+        """The storage's directory."""
+    def bootstrap_conf_state(self, conf_state: ConfState) -> None:
+        """Gives a new storage (nothing stored yet) its initial configuration,
+        as an empty snapshot at index 0, so a node over it starts as a member
+        of ``conf_state``; StorageError on a storage that holds anything."""
+    def persist_ready(self, ready: Ready) -> None:
+        """Writes a Ready's snapshot, entries and HardState, in that order,
+        then fsyncs once if ``ready.must_sync`` or it carries a snapshot.
+        Call it before sending ``ready.messages``."""
+    def persist_storage_append(self, message: Message) -> None:
+        """With ``async_storage_writes``: persists a MsgStorageAppend
+        (snapshot, entries and the HardState it carries), fsyncing by etcd's
+        MustSync rule. Deliver ``message.responses`` after it returns.
+        StorageError for any other message type."""
+    def initial_state(self) -> Tuple[HardState, ConfState]:
+        """The saved HardState and the snapshot's ConfState."""
+    def entries(self, lo: int, hi: int, max_size: Optional[int] = None) -> List[Entry]:
+        """Entries in ``[lo, hi)``, at most ``max_size`` bytes but at least one;
+        CompactedError below the first index."""
+    def term(self, i: int) -> int:
+        """The term of entry ``i``; CompactedError or UnavailableError out of range."""
+    def first_index(self) -> int:
+        """The first index readable through ``entries``."""
+    def last_index(self) -> int:
+        """The index of the last entry."""
+    def snapshot(self) -> Snapshot:
+        """The most recent snapshot."""
+    def hard_state(self) -> HardState:
+        """The saved HardState."""
+    def set_hard_state(self, hs: HardState) -> None:
+        """Saves the HardState (fsynced before returning)."""
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Appends entries (fsynced before returning), replacing stored entries
+        from the first new index on; already compacted ones are ignored."""
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        """Replaces the contents with ``snapshot`` (written atomically, then
+        fsynced); SnapOutOfDateError when not newer."""
+    def create_snapshot(self, index: int, conf_state: Optional[ConfState] = None, data: bytes = ...) -> Snapshot:
+        """Makes and keeps, durably, a snapshot up to entry ``index`` with the
+        configuration (the previous one when None) and the application's
+        data. The log is not compacted: call ``compact``."""
+    def compact(self, compact_index: int) -> None:
+        """Discards the entries before ``compact_index`` (never beyond the
+        applied index) and deletes the WAL segments that only held entries
+        covered by both the compaction and the current snapshot."""
+    def stats(self) -> StorageStats:
+        """Counters of the disk work done since open."""
+    def segment_count(self) -> int:
+        """The number of WAL segment files."""
+
+@final
+class RecoveryReport:
+    """What :meth:`DurableStorage.open` found and did."""
+
+    @property
+    def created(self) -> bool:
+        """Whether the directory held no log yet (a new storage was created)."""
+    @property
+    def segments(self) -> int:
+        """WAL segments read."""
+    @property
+    def records(self) -> int:
+        """WAL records replayed."""
+    @property
+    def truncated(self) -> Optional[TruncatedTail]:
+        """The torn or corrupt tail cut off the last segment, if any."""
+    @property
+    def removed_files(self) -> List[str]:
+        """Leftover files removed: temporary files of interrupted writes and
+        snapshot files no WAL record names."""
+    @property
+    def snapshot_index(self) -> int:
+        """The index of the recovered snapshot (0 if none)."""
+    @property
+    def first_index(self) -> int:
+        """The first index of the recovered log."""
+    @property
+    def last_index(self) -> int:
+        """The last index of the recovered log."""
+
+@final
+class TruncatedTail:
+    """A torn or corrupt tail cut off the last WAL segment by ``open``:
+    the remains of a write a crash interrupted, never acknowledged data."""
+
+    @property
+    def segment(self) -> str:
+        """The segment file."""
+    @property
+    def offset(self) -> int:
+        """Where the first bad record started (the file's new length)."""
+    @property
+    def dropped_bytes(self) -> int:
+        """The number of bytes removed."""
+    @property
+    def reason(self) -> str:
+        """Why the record was rejected (incomplete record, checksum mismatch...)."""
+
+@final
+class StorageStats:
+    """Disk work of a DurableStorage since it was opened, e.g. to measure
+    fsyncs per Ready (``fsyncs / readies``)."""
+
+    @property
+    def fsyncs(self) -> int:
+        """Every fsync/fdatasync issued, files and directories alike."""
+    @property
+    def dir_fsyncs(self) -> int:
+        """The directory fsyncs among them."""
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written to segments and snapshot files."""
+    @property
+    def readies(self) -> int:
+        """``persist_ready`` and ``persist_storage_append`` calls."""
+    @property
+    def segments_created(self) -> int:
+        """WAL segments created."""
+    @property
+    def segments_deleted(self) -> int:
+        """WAL segments deleted by compaction."""
+
+@final
+class RawNode:
+    """A raft node (etcd's RawNode).
+
+    Drive it with ``tick``, ``step`` and ``propose``; when ``has_ready()``,
+    take ``ready()``, handle it and call ``advance()``. Calls release the GIL
+    while the node works (a Python storage's methods still run with it).
+    The node is safe to share between threads: calls are serialized by a
+    lock. Calling a node method from inside a storage or logger callback
+    raises RuntimeError instead of deadlocking.
+
+    Errors: the RaftError subclasses; TypeError for arguments of the wrong
+    type and OverflowError for negative ids. After a FatalError (or a
+    StorageError caused by a Python storage) the node refuses further work.
+    """
+
+    def __new__(cls, config: Config, storage: Union[MemoryStorage, DurableStorage, Storage]) -> RawNode:
+        """Creates a node over ``storage``; its initial state (HardState and
+        configuration) is read from the storage."""
+    @property
+    def storage(self) -> Union[MemoryStorage, DurableStorage, Storage]:
+        """The storage given at creation."""
+    def bootstrap(self, peers: Sequence[int]) -> None:
+        """Starts a brand-new cluster of ``peers`` over an empty storage
+        (InvalidStateError otherwise)."""
+    def tick(self) -> None:
+        """Advances the logical clock by one tick."""
+    def campaign(self) -> None:
+        """Starts an election."""
+    def propose(self, data: bytes) -> None:
+        """Proposes an entry; ProposalDroppedError when it cannot be accepted now."""
+    def propose_batch(self, data: Sequence[bytes]) -> None:
+        """Proposes several entries in one message; all or none are accepted."""
+    def propose_conf_change(self, cc: Union[ConfChange, ConfChangeV2]) -> None:
+        """Proposes a membership change."""
+    def apply_conf_change(self, cc: Union[ConfChange, ConfChangeV2]) -> ConfState:
+        """Applies a committed membership change; returns the new configuration."""
+    def step(self, message: Union[Message, bytes]) -> None:
+        """Steps a message from a peer (a Message or its raftpb bytes).
+        StepLocalMsgError for local types, StepPeerNotFoundError for a
+        response from an unknown peer, DecodeError for bad bytes."""
+    def has_ready(self) -> bool:
+        """Whether ``ready()`` has work to hand out."""
+    def ready(self) -> Ready:
+        """The pending work; handle it, then call ``advance()``."""
+    def advance(self) -> None:
+        """Acknowledges the Readies handed out so far as persisted and applied."""
+    def read_index(self, rctx: bytes) -> None:
+        """Requests a linearizable read; a ReadState with ``rctx`` appears in a later Ready."""
+    def transfer_leader(self, transferee: int) -> None:
+        """Asks the leader to hand leadership to ``transferee``."""
+    def forget_leader(self) -> None:
+        """Forgets the current leader (so a pre-vote campaign can win early)."""
+    def report_unreachable(self, id: int) -> None:
+        """Reports that the last send to ``id`` failed."""
+    def report_snapshot(self, id: int, status: SnapshotStatus) -> None:
+        """Reports whether the snapshot sent to ``id`` arrived."""
+    def status(self) -> Status:
+        """The full status (every peer's progress on the leader)."""
+    def basic_status(self) -> BasicStatus:
+        """The status without progress."""
