@@ -618,7 +618,10 @@ pub unsafe extern "C" fn polyraft_node_apply_conf_change(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_step(node: *mut polyraft_node, bytes: *const u8, len: usize) -> polyraft_result {
     with_node(node, |nd| {
-        let m: Message = decode(slice(bytes, len, "bytes")?).map_err(core_fail)?;
+        // One copy of the whole message; the entries' payloads decode as
+        // slices of it (from a borrowed slice, prost would copy each one).
+        let b = Bytes::copy_from_slice(slice(bytes, len, "bytes")?);
+        let m = <Message as prost::Message>::decode(b).map_err(|e| core_fail(Error::Decode(e.to_string())))?;
         let r = nd.raw.step(m);
         nd.core(r)
     })
