@@ -279,10 +279,10 @@ func (rn *RawNode) Campaign() error {
 
 // Propose proposes data to be appended to the log (copied).
 func (rn *RawNode) Propose(data []byte) error {
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	p, n := pinBytes(&pin, data)
-	return rn.do("propose", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_propose(h, p, n) })
+	return rn.do("propose", func(h *C.polyraft_node) C.polyraft_result {
+		p, n := bytesArg(data)
+		return C.polyraft_node_propose(h, p, n)
+	})
 }
 
 // ProposeBatch proposes several entries in one message (one append, one
@@ -367,10 +367,10 @@ func (rn *RawNode) Step(m *pb.Message) error {
 // StepBytes steps a raftpb-encoded message received from a peer (from a
 // polyraft or an etcd raft node alike).
 func (rn *RawNode) StepBytes(b []byte) error {
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	p, n := pinBytes(&pin, b)
-	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_step(h, p, n) })
+	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result {
+		p, n := bytesArg(b)
+		return C.polyraft_node_step(h, p, n)
+	})
 }
 
 // HasReady reports whether Ready would return something to do. It is false
@@ -385,13 +385,36 @@ func (rn *RawNode) HasReady() bool {
 // send Messages, apply CommittedEntries, then call Advance (unless async
 // storage writes are on). The Ready is a Go copy, valid after Advance.
 func (rn *RawNode) Ready() (Ready, error) {
+	rd, _, err := rn.ready(false)
+	return rd, err
+}
+
+// WireMessage is a message of a Ready in its raftpb encoding, as the
+// library produced it: the bytes to send to node To, which steps them with
+// StepBytes (an etcd raft node would proto.Unmarshal them). Data is a Go
+// copy, valid after Advance.
+type WireMessage struct {
+	To   uint64
+	Type pb.MessageType
+	Data []byte
+}
+
+// ReadyWire is Ready for a transport that sends bytes: the messages come
+// encoded, as WireMessages, instead of decoded into rd.Messages (which is
+// nil), so nothing is decoded only to be encoded again. Everything else is
+// as in Ready; call Advance(rd) afterwards. Beyond etcd.
+func (rn *RawNode) ReadyWire() (rd Ready, msgs []WireMessage, err error) {
+	return rn.ready(true)
+}
+
+func (rn *RawNode) ready(wire bool) (Ready, []WireMessage, error) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	var rd Ready
 	var crd *C.polyraft_ready
 	err := rn.doLocked("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready(h, &crd) })
 	if err != nil {
-		return rd, err
+		return rd, nil, err
 	}
 	var ss C.polyraft_soft_state
 	var present C.bool
@@ -420,27 +443,45 @@ func (rn *RawNode) Ready() (Ready, error) {
 	if C.polyraft_ready_snapshot(crd, &snap) == C.POLYRAFT_OK && snap != nil {
 		s := &pb.Snapshot{}
 		if err := proto.Unmarshal(view(snap.encoded, snap.encoded_len), s); err != nil {
-			return Ready{}, &Error{Op: "ready", Kind: ErrDecode, Detail: "snapshot", Cause: err}
+			return Ready{}, nil, &Error{Op: "ready", Kind: ErrDecode, Detail: "snapshot", Cause: err}
 		}
 		rd.Snapshot = s
 	}
 	var msgs *C.polyraft_message
+	var wms []WireMessage
 	if C.polyraft_ready_messages(crd, &msgs, &n) == C.POLYRAFT_OK && n > 0 {
 		cm := unsafe.Slice(msgs, int(n))
-		rd.Messages = make([]*pb.Message, len(cm))
-		for i := range cm {
-			m := &pb.Message{}
-			if err := proto.Unmarshal(view(cm[i].bytes, cm[i].bytes_len), m); err != nil {
-				return Ready{}, &Error{Op: "ready", Kind: ErrDecode, Detail: "message", Cause: err}
+		if wire {
+			// One buffer for all the encodings.
+			size := 0
+			for i := range cm {
+				size += int(cm[i].bytes_len)
 			}
-			rd.Messages[i] = m
+			buf := make([]byte, size)
+			wms = make([]WireMessage, len(cm))
+			off := 0
+			for i := range cm {
+				k := int(cm[i].bytes_len)
+				copy(buf[off:off+k], view(cm[i].bytes, cm[i].bytes_len))
+				wms[i] = WireMessage{To: uint64(cm[i].to), Type: pb.MessageType(cm[i].msg_type), Data: buf[off : off+k : off+k]}
+				off += k
+			}
+		} else {
+			rd.Messages = make([]*pb.Message, len(cm))
+			for i := range cm {
+				m := &pb.Message{}
+				if err := proto.Unmarshal(view(cm[i].bytes, cm[i].bytes_len), m); err != nil {
+					return Ready{}, nil, &Error{Op: "ready", Kind: ErrDecode, Detail: "message", Cause: err}
+				}
+				rd.Messages[i] = m
+			}
 		}
 	}
 	var ms C.bool
 	if C.polyraft_ready_must_sync(crd, &ms) == C.POLYRAFT_OK {
 		rd.MustSync = bool(ms)
 	}
-	return rd, nil
+	return rd, wms, nil
 }
 
 // Advance acknowledges the last Ready as persisted, sent and applied. It
