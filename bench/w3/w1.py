@@ -75,7 +75,7 @@ class Cluster:
         self.msgs = 0
         self.nodes[0].rn.campaign()
         self.run()
-        if self.nodes[0].rn.basic_status().soft_state.raft_state != polyraft.StateType.LEADER:
+        if self.nodes[0].rn.basic_status().soft_state.raft_state != polyraft.StateType.StateLeader:
             sys.exit("node 1 must win")
 
     def propose(self, data: List[bytes], batch: bool) -> None:
