@@ -40,6 +40,9 @@ type RawNode struct {
 	logH    cgo.Handle
 	err     error // sticky: fatal, poisoned
 	cleanup runtime.Cleanup
+	// StepBytesBatch's buffers, reused from call to call.
+	batchBuf  []byte
+	batchLens []C.size_t
 }
 
 type rawNodeRes struct {
@@ -371,6 +374,34 @@ func (rn *RawNode) StepBytes(b []byte) error {
 		p, n := bytesArg(b)
 		return C.polyraft_node_step(h, p, n)
 	})
+}
+
+// StepBytesBatch steps raftpb-encoded messages in order, as StepBytes
+// would one by one, in one call into the library (one cgo call for a whole
+// inbox instead of one per message). It stops at the first message that
+// fails and returns how many were stepped before it, with that message's
+// error: the caller may go on from msgs[n+1]. Beyond etcd.
+func (rn *RawNode) StepBytesBatch(msgs [][]byte) (n int, err error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	buf, lens := rn.batchBuf[:0], rn.batchLens[:0]
+	for _, m := range msgs {
+		buf = append(buf, m...)
+		lens = append(lens, C.size_t(len(m)))
+	}
+	rn.batchBuf, rn.batchLens = buf, lens
+	var stepped C.size_t
+	err = rn.doLocked("step", func(h *C.polyraft_node) C.polyraft_result {
+		p, _ := bytesArg(buf)
+		return C.polyraft_node_step_batch(h, p, &lens[0], C.size_t(len(lens)), &stepped)
+	})
+	if err == nil {
+		return len(msgs), nil
+	}
+	return int(stepped), err
 }
 
 // HasReady reports whether Ready would return something to do. It is false

@@ -1,6 +1,7 @@
 package polyraft
 
 import (
+	"errors"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -31,8 +32,9 @@ func wireTwin(t *testing.T) (*RawNode, *MemoryStorage) {
 }
 
 // TestReadyWire drives two identical nodes the same way, one read with
-// Ready and one with ReadyWire: every Ready must be the same, and the wire
-// messages must be the encodings of Ready's messages.
+// Ready and one with ReadyWire (and stepped with StepBytesBatch once):
+// every Ready must be the same, and the wire messages must be the
+// encodings of Ready's messages.
 func TestReadyWire(t *testing.T) {
 	a, sa := wireTwin(t)
 	b, sb := wireTwin(t)
@@ -65,6 +67,9 @@ func TestReadyWire(t *testing.T) {
 			}
 		}
 		ra.Messages = nil
+		if step == "committed" && len(ra.CommittedEntries) < 4 {
+			t.Fatalf("committed: %d committed entries, want the 4 proposed", len(ra.CommittedEntries))
+		}
 		if len(ra.Entries) != len(rb.Entries) || len(ra.CommittedEntries) != len(rb.CommittedEntries) ||
 			!proto.Equal(ra.HardState, rb.HardState) || ra.MustSync != rb.MustSync ||
 			(ra.SoftState == nil) != (rb.SoftState == nil) || (ra.SoftState != nil && *ra.SoftState != *rb.SoftState) {
@@ -126,9 +131,29 @@ func TestReadyWire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// a steps the responses one by one, b in one batch (after a message
+	// that fails to decode, which it skips).
+	batch := [][]byte{{0xff, 0xff, 0xff}}
 	for _, from := range []uint64{2, 3} {
 		m := &pb.Message{Type: pb.MsgAppResp.Enum(), From: proto.Uint64(from), To: proto.Uint64(1), Term: proto.Uint64(term), Index: proto.Uint64(last)}
-		both(func(rn *RawNode) error { return rn.Step(m) })
+		if err := a.Step(m); err != nil {
+			t.Fatal(err)
+		}
+		data, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch = append(batch, data)
+	}
+	n, err := b.StepBytesBatch(batch)
+	if n != 0 || !errors.Is(err, ErrDecode) {
+		t.Fatalf("StepBytesBatch = %d, %v; want 0, a decode error", n, err)
+	}
+	if n, err := b.StepBytesBatch(batch[n+1:]); n != 2 || err != nil {
+		t.Fatalf("StepBytesBatch = %d, %v; want 2, nil", n, err)
 	}
 	check("committed")
+	if n, err := b.StepBytesBatch(nil); n != 0 || err != nil {
+		t.Fatalf("StepBytesBatch(nil) = %d, %v", n, err)
+	}
 }

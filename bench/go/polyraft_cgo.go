@@ -4,9 +4,11 @@
 //
 // With --wire 1 the messages travel as bytes, as in the etcd loop: here the
 // bytes the library encoded (RawNode.ReadyWire), stepped by the receiver
-// with StepBytes. `--impl polyraft-pb` takes the etcd-shaped path instead:
+// a whole inbox at a time (StepBytesBatch: one cgo call, not one per
+// message). `--impl polyraft-pb` takes the etcd-shaped path instead:
 // Ready decodes every message into a *pb.Message, the loop encodes it
-// again with proto.Marshal, exactly as the etcd loop does.
+// again with proto.Marshal, exactly as the etcd loop does, and the
+// receiver steps the bytes one StepBytes call each.
 
 package main
 
@@ -36,6 +38,7 @@ type polyraftCluster struct {
 	scratch      []envelope
 	wire         bool
 	pbMessages   bool
+	wireBatch    [][]byte
 	compactEvery uint64
 	msgs         uint64
 }
@@ -105,11 +108,27 @@ func (c *polyraftCluster) run() {
 		any := false
 		for _, n := range c.nodes {
 			n.inbox, c.scratch = c.scratch[:0], n.inbox
+			if c.wire && !c.pbMessages {
+				// The whole inbox in one call (errors ignored, as in the
+				// etcd loop: go on after a failed message).
+				c.wireBatch = c.wireBatch[:0]
+				for _, env := range c.scratch {
+					c.wireBatch = append(c.wireBatch, env.wire)
+				}
+				for b := c.wireBatch; len(b) > 0; {
+					k, err := n.rn.StepBytesBatch(b)
+					if err == nil {
+						break
+					}
+					b = b[k+1:]
+				}
+				clear(c.wireBatch)
+			}
 			for k, env := range c.scratch {
 				any = true
 				if env.m != nil {
 					_ = n.rn.Step(env.m)
-				} else {
+				} else if c.pbMessages {
 					_ = n.rn.StepBytes(env.wire)
 				}
 				c.scratch[k] = envelope{}
