@@ -422,8 +422,12 @@ func (rn *RawNode) Ready() (Ready, error) {
 
 // WireMessage is a message of a Ready in its raftpb encoding, as the
 // library produced it: the bytes to send to node To, which steps them with
-// StepBytes (an etcd raft node would proto.Unmarshal them). Data is a Go
-// copy, valid after Advance.
+// StepBytes (an etcd raft node would proto.Unmarshal them).
+//
+// Data is not a Go copy: it is the library's memory, read-only, valid until
+// the next Advance (or Ready, or Close) of the node; copy whatever must
+// outlive that (a transport's write, or an append to an outgoing buffer,
+// does).
 type WireMessage struct {
 	To   uint64
 	Type pb.MessageType
@@ -431,9 +435,11 @@ type WireMessage struct {
 }
 
 // ReadyWire is Ready for a transport that sends bytes: the messages come
-// encoded, as WireMessages, instead of decoded into rd.Messages (which is
-// nil), so nothing is decoded only to be encoded again. Everything else is
-// as in Ready; call Advance(rd) afterwards. Beyond etcd.
+// encoded, as WireMessages over the library's own buffers (valid until
+// Advance: see WireMessage), instead of decoded into rd.Messages (which is
+// nil), so nothing is decoded only to be encoded again, nor copied. The
+// rest is as in Ready (Go copies); call Advance(rd) afterwards. Beyond
+// etcd.
 func (rn *RawNode) ReadyWire() (rd Ready, msgs []WireMessage, err error) {
 	return rn.ready(true)
 }
@@ -483,19 +489,10 @@ func (rn *RawNode) ready(wire bool) (Ready, []WireMessage, error) {
 	if C.polyraft_ready_messages(crd, &msgs, &n) == C.POLYRAFT_OK && n > 0 {
 		cm := unsafe.Slice(msgs, int(n))
 		if wire {
-			// One buffer for all the encodings.
-			size := 0
-			for i := range cm {
-				size += int(cm[i].bytes_len)
-			}
-			buf := make([]byte, size)
 			wms = make([]WireMessage, len(cm))
-			off := 0
 			for i := range cm {
-				k := int(cm[i].bytes_len)
-				copy(buf[off:off+k], view(cm[i].bytes, cm[i].bytes_len))
-				wms[i] = WireMessage{To: uint64(cm[i].to), Type: pb.MessageType(cm[i].msg_type), Data: buf[off : off+k : off+k]}
-				off += k
+				b := view(cm[i].bytes, cm[i].bytes_len)
+				wms[i] = WireMessage{To: uint64(cm[i].to), Type: pb.MessageType(cm[i].msg_type), Data: b[:len(b):len(b)]}
 			}
 		} else {
 			rd.Messages = make([]*pb.Message, len(cm))

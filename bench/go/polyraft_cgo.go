@@ -21,9 +21,13 @@ import (
 )
 
 type prNode struct {
-	rn           *polyraft.RawNode
-	store        *polyraft.MemoryStorage
-	inbox        []envelope
+	rn    *polyraft.RawNode
+	store *polyraft.MemoryStorage
+	inbox []envelope
+	// With ReadyWire: the received messages' bytes back to back, and each
+	// one's length (the buffers are reused from round to round).
+	wireIn       []byte
+	wireInLens   []int
 	appliedIndex uint64
 	compacted    uint64
 	appliedData  uint64
@@ -34,13 +38,16 @@ type prNode struct {
 // Storage calls are not counted: a node over a polyraft MemoryStorage
 // reads it inside the library, where no Go wrapper sees the calls.
 type polyraftCluster struct {
-	nodes        []*prNode
-	scratch      []envelope
-	wire         bool
-	pbMessages   bool
-	wireBatch    [][]byte
-	compactEvery uint64
-	msgs         uint64
+	nodes      []*prNode
+	scratch    []envelope
+	wire       bool
+	pbMessages bool
+	// Stepping with ReadyWire: the inbox being stepped, and its messages.
+	wireScratch     []byte
+	wireScratchLens []int
+	wireBatch       [][]byte
+	compactEvery    uint64
+	msgs            uint64
 }
 
 func newPolyraftCluster(voters uint64, wire, pbMessages bool, compactEvery uint64) *polyraftCluster {
@@ -108,12 +115,17 @@ func (c *polyraftCluster) run() {
 		any := false
 		for _, n := range c.nodes {
 			n.inbox, c.scratch = c.scratch[:0], n.inbox
-			if c.wire && !c.pbMessages {
+			if len(n.wireInLens) > 0 {
 				// The whole inbox in one call (errors ignored, as in the
 				// etcd loop: go on after a failed message).
+				any = true
+				n.wireIn, c.wireScratch = c.wireScratch[:0], n.wireIn
+				n.wireInLens, c.wireScratchLens = c.wireScratchLens[:0], n.wireInLens
 				c.wireBatch = c.wireBatch[:0]
-				for _, env := range c.scratch {
-					c.wireBatch = append(c.wireBatch, env.wire)
+				off := 0
+				for _, k := range c.wireScratchLens {
+					c.wireBatch = append(c.wireBatch, c.wireScratch[off:off+k])
+					off += k
 				}
 				for b := c.wireBatch; len(b) > 0; {
 					k, err := n.rn.StepBytesBatch(b)
@@ -122,7 +134,6 @@ func (c *polyraftCluster) run() {
 					}
 					b = b[k+1:]
 				}
-				clear(c.wireBatch)
 			}
 			for k, env := range c.scratch {
 				any = true
@@ -160,9 +171,12 @@ func (c *polyraftCluster) run() {
 				}
 			}
 			for _, m := range wms {
+				// Data is valid until Advance: copied into the peer's inbox
+				// buffer.
 				c.msgs++
 				to := c.nodes[m.To-1]
-				to.inbox = append(to.inbox, envelope{wire: m.Data})
+				to.wireIn = append(to.wireIn, m.Data...)
+				to.wireInLens = append(to.wireInLens, len(m.Data))
 			}
 			for _, m := range rd.Messages {
 				c.msgs++
