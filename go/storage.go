@@ -160,7 +160,8 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 		return nil
 	}
 	// The payloads go into one buffer, pinned once (the C array refers to
-	// it), instead of pinning every entry's data.
+	// it, and must, since C memory may hold Go pointers only to pinned
+	// memory), instead of pinning every entry's data.
 	size := 0
 	for _, e := range entries {
 		size += len(e.GetData())
@@ -176,7 +177,13 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 		base = unsafe.Pointer(&buf[0])
 		pin.Pin(base)
 	}
-	ce := make([]C.polyraft_entry, len(entries))
+	// The array lives in C memory: cgo's pointer check (on by default)
+	// would otherwise inspect every element's data pointer on each call.
+	// (cgo's C.malloc never returns nil.)
+	cp := (*C.polyraft_entry)(C.malloc(C.size_t(len(entries)) * C.size_t(unsafe.Sizeof(C.polyraft_entry{}))))
+	defer C.free(unsafe.Pointer(cp))
+	ce := unsafe.Slice(cp, len(entries))
+	clear(ce)
 	off := 0
 	for i, e := range entries {
 		ce[i].index = C.uint64_t(e.GetIndex())
@@ -189,7 +196,7 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 		}
 	}
 	return ms.do("append", func(h *C.polyraft_memory_storage) C.polyraft_result {
-		return C.polyraft_memory_storage_append(h, &ce[0], C.size_t(len(ce)))
+		return C.polyraft_memory_storage_append(h, cp, C.size_t(len(ce)))
 	})
 }
 
