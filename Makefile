@@ -16,6 +16,8 @@ include mk/py.mk
 include mk/go.mk
 # Benchmarks (bench/, shared BENCH.md): bench, bench-smoke, bench-ir.
 include mk/bench.mk
+# W3: the same workload through the C, Python and Go bindings.
+include mk/bench-w3.mk
 # The demo: a replicated key-value store in Python (examples/kv).
 include mk/demo.mk
 

@@ -92,6 +92,16 @@ func u64s(p *C.uint64_t, n C.size_t) []uint64 {
 	return append([]uint64(nil), s...)
 }
 
+// bytesArg returns a C pointer to b (nil when empty) without pinning it:
+// use it only as a direct argument of a C call that does not keep it (cgo
+// lets a call borrow Go memory free of Go pointers for its duration).
+func bytesArg(b []byte) (*C.uint8_t, C.size_t) {
+	if len(b) == 0 {
+		return nil, 0
+	}
+	return (*C.uint8_t)(unsafe.Pointer(&b[0])), C.size_t(len(b))
+}
+
 // pinBytes pins b and returns a C pointer to it (nil when empty).
 func pinBytes(p *runtime.Pinner, b []byte) (*C.uint8_t, C.size_t) {
 	if len(b) == 0 {
@@ -169,14 +179,38 @@ func goEntry(c *C.polyraft_entry) *pb.Entry {
 	return e
 }
 
+// goEntries copies a list of entry views, set as goEntry sets them. The
+// entries, their Term and Index fields and their payloads come from one
+// allocation each for the whole list (a Ready's entries are read together
+// and dropped together) instead of four per entry.
 func goEntries(p *C.polyraft_entry, n C.size_t) []*pb.Entry {
 	if n == 0 || p == nil {
 		return nil
 	}
 	cs := unsafe.Slice(p, int(n))
-	out := make([]*pb.Entry, len(cs))
+	size := 0
 	for i := range cs {
-		out[i] = goEntry(&cs[i])
+		size += int(cs[i].data_len)
+	}
+	ents := make([]pb.Entry, len(cs))
+	nums := make([]uint64, 2*len(cs))
+	data := make([]byte, size)
+	out := make([]*pb.Entry, len(cs))
+	off := 0
+	for i := range cs {
+		c := &cs[i]
+		e := &ents[i]
+		nums[2*i], nums[2*i+1] = uint64(c.term), uint64(c.index)
+		e.Term, e.Index = &nums[2*i], &nums[2*i+1]
+		if k := int(c.data_len); k > 0 && c.data != nil {
+			copy(data[off:off+k], view(c.data, c.data_len))
+			e.Data = data[off : off+k : off+k]
+			off += k
+		}
+		if c.entry_type != 0 {
+			e.Type = pb.EntryType(c.entry_type).Enum()
+		}
+		out[i] = e
 	}
 	return out
 }

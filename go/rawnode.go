@@ -47,6 +47,9 @@ type RawNode struct {
 	// library's only while its gen is readyGen and crd is set.
 	crd      *C.polyraft_ready
 	readyGen uint64
+	// StepBytesBatch's buffers, reused from call to call.
+	batchBuf  []byte
+	batchLens []C.size_t
 }
 
 // nativeStorage is a storage of the library itself, which a node reads
@@ -303,10 +306,10 @@ func (rn *RawNode) Campaign() error {
 
 // Propose proposes data to be appended to the log (copied).
 func (rn *RawNode) Propose(data []byte) error {
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	p, n := pinBytes(&pin, data)
-	return rn.do("propose", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_propose(h, p, n) })
+	return rn.do("propose", func(h *C.polyraft_node) C.polyraft_result {
+		p, n := bytesArg(data)
+		return C.polyraft_node_propose(h, p, n)
+	})
 }
 
 // ProposeBatch proposes several entries in one message (one append, one
@@ -391,10 +394,38 @@ func (rn *RawNode) Step(m *pb.Message) error {
 // StepBytes steps a raftpb-encoded message received from a peer (from a
 // polyraft or an etcd raft node alike).
 func (rn *RawNode) StepBytes(b []byte) error {
-	var pin runtime.Pinner
-	defer pin.Unpin()
-	p, n := pinBytes(&pin, b)
-	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_step(h, p, n) })
+	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result {
+		p, n := bytesArg(b)
+		return C.polyraft_node_step(h, p, n)
+	})
+}
+
+// StepBytesBatch steps raftpb-encoded messages in order, as StepBytes
+// would one by one, in one call into the library (one cgo call for a whole
+// inbox instead of one per message). It stops at the first message that
+// fails and returns how many were stepped before it, with that message's
+// error: the caller may go on from msgs[n+1]. Beyond etcd.
+func (rn *RawNode) StepBytesBatch(msgs [][]byte) (n int, err error) {
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	buf, lens := rn.batchBuf[:0], rn.batchLens[:0]
+	for _, m := range msgs {
+		buf = append(buf, m...)
+		lens = append(lens, C.size_t(len(m)))
+	}
+	rn.batchBuf, rn.batchLens = buf, lens
+	var stepped C.size_t
+	err = rn.doLocked("step", func(h *C.polyraft_node) C.polyraft_result {
+		p, _ := bytesArg(buf)
+		return C.polyraft_node_step_batch(h, p, &lens[0], C.size_t(len(lens)), &stepped)
+	})
+	if err == nil {
+		return len(msgs), nil
+	}
+	return int(stepped), err
 }
 
 // HasReady reports whether Ready would return something to do. It is false
@@ -409,6 +440,35 @@ func (rn *RawNode) HasReady() bool {
 // send Messages, apply CommittedEntries, then call Advance (unless async
 // storage writes are on). The Ready is a Go copy, valid after Advance.
 func (rn *RawNode) Ready() (Ready, error) {
+	rd, _, err := rn.ready(false)
+	return rd, err
+}
+
+// WireMessage is a message of a Ready in its raftpb encoding, as the
+// library produced it: the bytes to send to node To, which steps them with
+// StepBytes (an etcd raft node would proto.Unmarshal them).
+//
+// Data is not a Go copy: it is the library's memory, read-only, valid until
+// the next Advance (or Ready, or Close) of the node; copy whatever must
+// outlive that (a transport's write, or an append to an outgoing buffer,
+// does).
+type WireMessage struct {
+	To   uint64
+	Type pb.MessageType
+	Data []byte
+}
+
+// ReadyWire is Ready for a transport that sends bytes: the messages come
+// encoded, as WireMessages over the library's own buffers (valid until
+// Advance: see WireMessage), instead of decoded into rd.Messages (which is
+// nil), so nothing is decoded only to be encoded again, nor copied. The
+// rest is as in Ready (Go copies); call Advance(rd) afterwards. Beyond
+// etcd.
+func (rn *RawNode) ReadyWire() (rd Ready, msgs []WireMessage, err error) {
+	return rn.ready(true)
+}
+
+func (rn *RawNode) ready(wire bool) (Ready, []WireMessage, error) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	var rd Ready
@@ -418,7 +478,7 @@ func (rn *RawNode) Ready() (Ready, error) {
 	rn.crd = nil
 	err := rn.doLocked("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready(h, &crd) })
 	if err != nil {
-		return rd, err
+		return rd, nil, err
 	}
 	rn.readyGen++
 	rn.crd = crd
@@ -450,27 +510,36 @@ func (rn *RawNode) Ready() (Ready, error) {
 	if C.polyraft_ready_snapshot(crd, &snap) == C.POLYRAFT_OK && snap != nil {
 		s := &pb.Snapshot{}
 		if err := proto.Unmarshal(view(snap.encoded, snap.encoded_len), s); err != nil {
-			return Ready{}, &Error{Op: "ready", Kind: ErrDecode, Detail: "snapshot", Cause: err}
+			return Ready{}, nil, &Error{Op: "ready", Kind: ErrDecode, Detail: "snapshot", Cause: err}
 		}
 		rd.Snapshot = s
 	}
 	var msgs *C.polyraft_message
+	var wms []WireMessage
 	if C.polyraft_ready_messages(crd, &msgs, &n) == C.POLYRAFT_OK && n > 0 {
 		cm := unsafe.Slice(msgs, int(n))
-		rd.Messages = make([]*pb.Message, len(cm))
-		for i := range cm {
-			m := &pb.Message{}
-			if err := proto.Unmarshal(view(cm[i].bytes, cm[i].bytes_len), m); err != nil {
-				return Ready{}, &Error{Op: "ready", Kind: ErrDecode, Detail: "message", Cause: err}
+		if wire {
+			wms = make([]WireMessage, len(cm))
+			for i := range cm {
+				b := view(cm[i].bytes, cm[i].bytes_len)
+				wms[i] = WireMessage{To: uint64(cm[i].to), Type: pb.MessageType(cm[i].msg_type), Data: b[:len(b):len(b)]}
 			}
-			rd.Messages[i] = m
+		} else {
+			rd.Messages = make([]*pb.Message, len(cm))
+			for i := range cm {
+				m := &pb.Message{}
+				if err := proto.Unmarshal(view(cm[i].bytes, cm[i].bytes_len), m); err != nil {
+					return Ready{}, nil, &Error{Op: "ready", Kind: ErrDecode, Detail: "message", Cause: err}
+				}
+				rd.Messages[i] = m
+			}
 		}
 	}
 	var ms C.bool
 	if C.polyraft_ready_must_sync(crd, &ms) == C.POLYRAFT_OK {
 		rd.MustSync = bool(ms)
 	}
-	return rd, nil
+	return rd, wms, nil
 }
 
 // Advance acknowledges the last Ready as persisted, sent and applied. It

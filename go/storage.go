@@ -10,6 +10,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -168,14 +169,44 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	// The payloads go into one buffer, pinned once (the C array refers to
+	// it, and must, since C memory may hold Go pointers only to pinned
+	// memory), instead of pinning every entry's data.
+	size := 0
+	for _, e := range entries {
+		size += len(e.GetData())
+	}
+	buf := make([]byte, 0, size)
+	for _, e := range entries {
+		buf = append(buf, e.GetData()...)
+	}
 	var pin runtime.Pinner
 	defer pin.Unpin()
-	ce := make([]C.polyraft_entry, len(entries))
+	var base unsafe.Pointer
+	if size > 0 {
+		base = unsafe.Pointer(&buf[0])
+		pin.Pin(base)
+	}
+	// The array lives in C memory: cgo's pointer check (on by default)
+	// would otherwise inspect every element's data pointer on each call.
+	// (cgo's C.malloc never returns nil.)
+	cp := (*C.polyraft_entry)(C.malloc(C.size_t(len(entries)) * C.size_t(unsafe.Sizeof(C.polyraft_entry{}))))
+	defer C.free(unsafe.Pointer(cp))
+	ce := unsafe.Slice(cp, len(entries))
+	clear(ce)
+	off := 0
 	for i, e := range entries {
-		ce[i] = cEntry(&pin, e)
+		ce[i].index = C.uint64_t(e.GetIndex())
+		ce[i].term = C.uint64_t(e.GetTerm())
+		ce[i].entry_type = C.uint32_t(e.GetType())
+		if n := len(e.GetData()); n > 0 {
+			ce[i].data = (*C.uint8_t)(unsafe.Add(base, off))
+			ce[i].data_len = C.size_t(n)
+			off += n
+		}
 	}
 	return ms.do("append", func(h *C.polyraft_memory_storage) C.polyraft_result {
-		return C.polyraft_memory_storage_append(h, &ce[0], C.size_t(len(ce)))
+		return C.polyraft_memory_storage_append(h, cp, C.size_t(len(ce)))
 	})
 }
 

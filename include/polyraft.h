@@ -1699,6 +1699,20 @@ polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint
 polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
+ * Steps `n` raftpb-encoded messages in order, exactly as `n` calls of
+ * polyraft_node_step would, in one call: message `i` is the next `lens[i]`
+ * bytes of `bytes` (the messages back to back). Stops at the first message
+ * whose step fails and returns that step's code. Unlike other outputs,
+ * `*stepped` is written whatever the result (except
+ * POLYRAFT_NULL_PARAMETER and POLYRAFT_POISONED): the number of messages
+ * stepped successfully, so on a failure message `*stepped` is the one that
+ * failed and the caller may go on from the next one.
+ * Errors: those of polyraft_node_step, and POLYRAFT_INVALID_ARGUMENT (the
+ * lengths overflow).
+ */
+polyraft_result polyraft_node_step_batch(struct polyraft_node *node, const uint8_t *bytes, const size_t *lens, size_t n, size_t *stepped);
+
+/**
  * Writes to `*out` whether polyraft_node_ready would return something to do.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */

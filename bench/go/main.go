@@ -3,7 +3,7 @@
 // same loop as the Rust harnesses, and prints one JSON line per run with
 // the same keys, so that polyraft-bench can put it in the same table.
 //
-// Usage: bench-go --impl etcd --w W1|W2 --voters V --n N --b B --p P
+// Usage: bench-go --impl etcd|polyraft --w W1|W2 --voters V --n N --b B --p P
 // --mode entry|batch --wire 0|1
 //
 // W3 (polyraft through cgo) plugs in as another implementation of the
@@ -69,8 +69,9 @@ func newCluster(s spec) cluster {
 	switch s.impl {
 	case "etcd":
 		return newEtcdCluster(s.voters, s.wire, s.compactEvery)
-	// W3: case "polyraft": return newPolyraftCluster(...) in a file built with
-	// the cgo polyraft package, driving the same loop through the bindings.
+	case "polyraft", "polyraft-pb":
+		// W3: the same loop through the cgo package (polyraft_cgo.go).
+		return newPolyraftCluster(s.voters, s.wire, s.impl == "polyraft-pb", s.compactEvery)
 	default:
 		log.Fatalf("unknown --impl %q", s.impl)
 		return nil
@@ -352,7 +353,7 @@ func main() {
 	var s spec
 	var mode string
 	var wire int
-	flag.StringVar(&s.impl, "impl", "etcd", "implementation: etcd")
+	flag.StringVar(&s.impl, "impl", "etcd", "implementation: etcd, or polyraft / polyraft-pb (through cgo)")
 	flag.StringVar(&s.w, "w", "W1", "workload: W1 or W2")
 	flag.Uint64Var(&s.voters, "voters", 3, "voters")
 	flag.Uint64Var(&s.n, "n", 1000000, "entries (W1) or cycles (W2)")

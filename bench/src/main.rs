@@ -238,6 +238,7 @@ fn all(args: &[String]) {
     let mut runs: Vec<Value> = Vec::new();
     let mut failures = Vec::new();
     let mut native_wire: Option<Value> = None;
+    let mut etcd_wire: Option<Value> = None;
 
     for v in matrix(smoke) {
         let t = Instant::now();
@@ -289,6 +290,7 @@ fn all(args: &[String]) {
         let Some(o) = ours else { continue };
         if v.w == "W1" && v.b == 64 && v.p == 128 && v.mode == "entry" && v.wire == 1 {
             native_wire = Some(o.clone());
+            etcd_wire = go_r.clone();
         }
         for (rname, r) in [("raft-rs", &rs), ("etcd", &go_r)] {
             let Some(r) = r else { continue };
@@ -322,28 +324,60 @@ fn all(args: &[String]) {
     }
 
     // W3: the bindings, each a driver that takes the child arguments and
-    // prints the same JSON line (see bench/README.md). Run when named.
+    // prints the same JSON line (see bench/README.md). Run when named; like
+    // the headline variants, `repeat` times interleaved, keeping the fastest.
+    // Go through cgo is also compared with the pure-Go etcd run of the same
+    // variant.
     let w3 = V { w: "W1", voters: 3, n: if smoke { 20_000 } else { 1_000_000 }, b: 64, p: 128, mode: "entry", wire: 1 };
-    for (envk, name) in [("POLYRAFT_W3_C", "W3 C"), ("POLYRAFT_W3_PY", "W3 Python"), ("POLYRAFT_W3_GO", "W3 Go cgo")] {
-        let Ok(cmd) = std::env::var(envk) else { continue };
-        let cmd: Vec<String> = cmd.split_whitespace().map(String::from).collect();
-        match (run_child(&cmd, &w3, &["--impl", "polyraft"]), &native_wire) {
-            (Some(r), Some(nat)) => {
-                if let Err(e) = sane(&r, &w3) {
-                    failures.push(format!("{name}: {e}"));
-                }
-                rows.push(Row {
-                    workload: name.to_string(),
-                    variant: w3.label(),
-                    metric: "entries/s",
-                    ours: eps(&r),
-                    reference: "Rust native",
-                    theirs: eps(nat),
-                });
-                runs.push(r);
+    let drivers: Vec<(&str, Vec<String>)> = [("POLYRAFT_W3_C", "W3 C"), ("POLYRAFT_W3_PY", "W3 Python"), ("POLYRAFT_W3_GO", "W3 Go cgo")]
+        .into_iter()
+        .filter_map(|(envk, name)| {
+            let cmd: Vec<String> = std::env::var(envk).ok()?.split_whitespace().map(String::from).collect();
+            (!cmd.is_empty()).then_some((name, cmd))
+        })
+        .collect();
+    let mut got: Vec<Vec<Value>> = vec![Vec::new(); drivers.len()];
+    let t = Instant::now();
+    for _ in 0..(if smoke { 1 } else { repeat }) {
+        for (k, (_, cmd)) in drivers.iter().enumerate() {
+            if let Some(r) = run_child(cmd, &w3, &["--impl", "polyraft"]) {
+                got[k].push(r);
             }
-            _ => failures.push(format!("{name}: no result")),
         }
+    }
+    if !drivers.is_empty() {
+        eprintln!("  W3 {} ({:.1}s)", w3.label(), t.elapsed().as_secs_f64());
+    }
+    for ((name, _), rs) in drivers.iter().zip(got) {
+        let (Some(nat), false) = (&native_wire, rs.is_empty()) else {
+            failures.push(format!("{name}: no result"));
+            continue;
+        };
+        for r in &rs {
+            if let Err(e) = sane(r, &w3) {
+                failures.push(format!("{name}: {e}"));
+            }
+        }
+        let times: Vec<f64> = rs.iter().map(|r| f(r, "elapsed_ns")).collect();
+        let min = times.iter().cloned().fold(f64::INFINITY, f64::min);
+        let max = times.iter().cloned().fold(0.0, f64::max);
+        let mut r = rs.iter().find(|r| f(r, "elapsed_ns") == min).unwrap().clone();
+        r["runs"] = json!(rs.len());
+        r["spread"] = json!(max / min);
+        r["w3"] = json!(name);
+        let refs = [("Rust native", Some(nat)), ("etcd", etcd_wire.as_ref().filter(|_| *name == "W3 Go cgo"))];
+        for (reference, theirs) in refs {
+            let Some(theirs) = theirs else { continue };
+            rows.push(Row {
+                workload: name.to_string(),
+                variant: w3.label(),
+                metric: "entries/s",
+                ours: eps(&r),
+                reference,
+                theirs: eps(theirs),
+            });
+        }
+        runs.push(r);
     }
 
     let elapsed = t_all.elapsed().as_secs_f64();
@@ -370,7 +404,7 @@ fn all(args: &[String]) {
         .map(|r| {
             format!(
                 "{} {} {}v B={} {}{}: {:.2}",
-                r["impl"].as_str().unwrap_or("?"),
+                r["w3"].as_str().or(r["impl"].as_str()).unwrap_or("?"),
                 r["w"].as_str().unwrap_or("?"),
                 r["voters"],
                 r["b"],

@@ -618,9 +618,55 @@ pub unsafe extern "C" fn polyraft_node_apply_conf_change(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_step(node: *mut polyraft_node, bytes: *const u8, len: usize) -> polyraft_result {
     with_node(node, |nd| {
-        let m: Message = decode(slice(bytes, len, "bytes")?).map_err(core_fail)?;
+        // One copy of the whole message; the entries' payloads decode as
+        // slices of it (from a borrowed slice, prost would copy each one).
+        let b = Bytes::copy_from_slice(slice(bytes, len, "bytes")?);
+        let m = <Message as prost::Message>::decode(b).map_err(|e| core_fail(Error::Decode(e.to_string())))?;
         let r = nd.raw.step(m);
         nd.core(r)
+    })
+}
+
+/// Steps `n` raftpb-encoded messages in order, exactly as `n` calls of
+/// polyraft_node_step would, in one call: message `i` is the next `lens[i]`
+/// bytes of `bytes` (the messages back to back). Stops at the first message
+/// whose step fails and returns that step's code. Unlike other outputs,
+/// `*stepped` is written whatever the result (except
+/// POLYRAFT_NULL_PARAMETER and POLYRAFT_POISONED): the number of messages
+/// stepped successfully, so on a failure message `*stepped` is the one that
+/// failed and the caller may go on from the next one.
+/// Errors: those of polyraft_node_step, and POLYRAFT_INVALID_ARGUMENT (the
+/// lengths overflow).
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_node_step_batch(
+    node: *mut polyraft_node,
+    bytes: *const u8,
+    lens: *const usize,
+    n: usize,
+    stepped: *mut usize,
+) -> polyraft_result {
+    with_node(node, |nd| {
+        nn!(stepped);
+        *stepped = 0;
+        let lens = slice(lens, n, "lens")?;
+        let Some(total) = lens.iter().try_fold(0usize, |a, &l| a.checked_add(l)) else {
+            return fail(POLYRAFT_INVALID_ARGUMENT, "the lengths overflow");
+        };
+        let all = slice(bytes, total, "bytes")?;
+        let mut off = 0;
+        for (i, &len) in lens.iter().enumerate() {
+            if i > 0 {
+                // Each step starts afresh, as a call of its own would.
+                nd.raw.store().clear_err();
+            }
+            let b = Bytes::copy_from_slice(&all[off..off + len]);
+            off += len;
+            let m = <Message as prost::Message>::decode(b).map_err(|e| core_fail(Error::Decode(e.to_string())))?;
+            let r = nd.raw.step(m);
+            nd.core(r)?;
+            *stepped += 1;
+        }
+        Ok(())
     })
 }
 

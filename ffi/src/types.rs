@@ -518,6 +518,75 @@ pub(crate) struct Arena {
     snapshots: Vec<Box<polyraft_snapshot>>,
     read_states: Vec<Box<[polyraft_read_state]>>,
     text: Vec<Box<[u8]>>,
+    /// Encodings of several entries or messages back to back (one
+    /// allocation for a whole slice of a Ready). Never touched once
+    /// filled, so their heap buffers do not move.
+    encodings: Vec<Vec<u8>>,
+    entry_lists: Vec<Vec<polyraft_entry>>,
+}
+
+/// Walks the top-level fields of a protobuf encoding and calls `f(field
+/// number, payload)` for each length-delimited one. The input is an encoding
+/// prost just produced, so it is well formed; a malformed one stops the walk.
+fn for_each_len_field(mut b: &[u8], mut f: impl FnMut(u64, &[u8])) {
+    fn varint(b: &mut &[u8]) -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let (&x, rest) = b.split_first()?;
+            *b = rest;
+            v |= u64::from(x & 0x7f) << (7 * i);
+            if x < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    while !b.is_empty() {
+        let Some(key) = varint(&mut b) else { return };
+        let skip = match key & 7 {
+            0 => match varint(&mut b) {
+                Some(_) => 0,
+                None => return,
+            },
+            1 => 8,
+            2 => {
+                let Some(n) = varint(&mut b) else { return };
+                let Some(n) = usize::try_from(n).ok().filter(|&n| n <= b.len()) else { return };
+                f(key >> 3, &b[..n]);
+                n
+            }
+            5 => 4,
+            _ => return,
+        };
+        if skip > b.len() {
+            return;
+        }
+        b = &b[skip..];
+    }
+}
+
+/// The view of one entry whose raftpb encoding is `enc` (inside a buffer
+/// of the arena): `data` points at the data field inside that encoding.
+fn entry_view(e: &Entry, enc: &[u8]) -> polyraft_entry {
+    let (mut data, mut data_len) = (ptr::null(), 0);
+    if !e.data.is_empty() {
+        // Entry's field 4 is its data.
+        for_each_len_field(enc, |field, payload| {
+            if field == 4 {
+                (data, data_len) = (payload.as_ptr(), payload.len());
+            }
+        });
+        debug_assert_eq!(data_len, e.data.len());
+    }
+    polyraft_entry {
+        index: e.index,
+        term: e.term,
+        entry_type: e.r#type as u32,
+        data,
+        data_len,
+        encoded: if enc.is_empty() { ptr::null() } else { enc.as_ptr() },
+        encoded_len: enc.len(),
+    }
 }
 
 impl Arena {
@@ -583,20 +652,25 @@ impl Arena {
         if ents.is_empty() {
             return (ptr::null(), 0);
         }
-        let mut v = Vec::with_capacity(ents.len());
+        // All the encodings in one buffer; each view's `encoded` and `data`
+        // point into it.
+        let mut buf = Vec::with_capacity(ents.iter().map(|e| e.data.len() + 24).sum());
+        let mut ends = Vec::with_capacity(ents.len());
         for e in ents {
-            let (data, data_len) = self.bytes(&e.data);
-            let (encoded, encoded_len) = self.owned(prost::Message::encode_to_vec(e));
-            v.push(polyraft_entry {
-                index: e.index,
-                term: e.term,
-                entry_type: e.r#type as u32,
-                data,
-                data_len,
-                encoded,
-                encoded_len,
-            });
+            prost::Message::encode_raw(e, &mut buf);
+            ends.push(buf.len());
         }
+        let mut start = 0;
+        let v: Vec<polyraft_entry> = ents
+            .iter()
+            .zip(&ends)
+            .map(|(e, &end)| {
+                let view = entry_view(e, &buf[start..end]);
+                start = end;
+                view
+            })
+            .collect();
+        self.encodings.push(buf);
         let b = v.into_boxed_slice();
         let r = (b.as_ptr(), b.len());
         self.entries.push(b);
@@ -621,40 +695,73 @@ impl Arena {
         p
     }
 
-    pub(crate) fn message(&mut self, m: &Message) -> polyraft_message {
-        let (entries, entries_len) = self.entries(&m.entries);
-        let snapshot = m.snapshot.as_ref().map_or(ptr::null(), |s| self.snapshot(s));
-        let (context, context_len) = self.bytes(&m.context);
-        let (responses, responses_len) = self.messages(&m.responses);
-        let (bytes, bytes_len) = self.owned(prost::Message::encode_to_vec(m));
-        polyraft_message {
-            to: m.to,
-            from: m.from,
-            msg_type: m.r#type as u32,
-            term: m.term,
-            log_term: m.log_term,
-            index: m.index,
-            commit: m.commit,
-            vote: m.vote,
-            reject: m.reject,
-            reject_hint: m.reject_hint,
-            entries,
-            entries_len,
-            snapshot,
-            context,
-            context_len,
-            responses,
-            responses_len,
-            bytes,
-            bytes_len,
-        }
-    }
-
     pub(crate) fn messages(&mut self, ms: &[Message]) -> (*const polyraft_message, usize) {
         if ms.is_empty() {
             return (ptr::null(), 0);
         }
-        let v: Vec<polyraft_message> = ms.iter().map(|m| self.message(m)).collect();
+        // Every message's encoding in one buffer. The entries a message
+        // carries are embedded in its encoding exactly as they encode on
+        // their own, so their views point there too (no second encoding),
+        // all in one list for the whole slice.
+        let mut buf = Vec::with_capacity(
+            ms.iter().map(|m| 64 + m.context.len() + m.entries.iter().map(|e| e.data.len() + 32).sum::<usize>()).sum(),
+        );
+        let mut ends = Vec::with_capacity(ms.len());
+        for m in ms {
+            prost::Message::encode_raw(m, &mut buf);
+            ends.push(buf.len());
+        }
+        let mut ents: Vec<polyraft_entry> = Vec::with_capacity(ms.iter().map(|m| m.entries.len()).sum());
+        let mut start = 0;
+        for (m, &end) in ms.iter().zip(&ends) {
+            if !m.entries.is_empty() {
+                let first = ents.len();
+                // Message's field 7 holds its entries, in order.
+                for_each_len_field(&buf[start..end], |field, payload| {
+                    if field == 7 {
+                        if let Some(e) = m.entries.get(ents.len() - first) {
+                            ents.push(entry_view(e, payload));
+                        }
+                    }
+                });
+                assert_eq!(ents.len() - first, m.entries.len(), "entries of an encoded message");
+            }
+            start = end;
+        }
+        let mut v = Vec::with_capacity(ms.len());
+        let (mut start, mut first) = (0, 0);
+        for (m, &end) in ms.iter().zip(&ends) {
+            let n = m.entries.len();
+            let entries = if n == 0 { ptr::null() } else { ents[first..].as_ptr() };
+            first += n;
+            let snapshot = m.snapshot.as_ref().map_or(ptr::null(), |s| self.snapshot(s));
+            let (context, context_len) = self.bytes(&m.context);
+            let (responses, responses_len) = self.messages(&m.responses);
+            v.push(polyraft_message {
+                to: m.to,
+                from: m.from,
+                msg_type: m.r#type as u32,
+                term: m.term,
+                log_term: m.log_term,
+                index: m.index,
+                commit: m.commit,
+                vote: m.vote,
+                reject: m.reject,
+                reject_hint: m.reject_hint,
+                entries,
+                entries_len: n,
+                snapshot,
+                context,
+                context_len,
+                responses,
+                responses_len,
+                bytes: if end == start { ptr::null() } else { buf[start..end].as_ptr() },
+                bytes_len: end - start,
+            });
+            start = end;
+        }
+        self.encodings.push(buf);
+        self.entry_lists.push(ents);
         let b = v.into_boxed_slice();
         let r = (b.as_ptr(), b.len());
         self.messages.push(b);

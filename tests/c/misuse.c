@@ -346,6 +346,64 @@ TEST(garbage_input) {
     polyraft_memory_storage_free(ms);
 }
 
+TEST(step_batch) {
+    polyraft_memory_storage *ms = NULL;
+    polyraft_node *node = single_node(&ms, false);
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0x03};
+    polyraft_message m;
+    polyraft_buffer *buf = NULL;
+    const uint8_t *bytes;
+    uint8_t batch[256];
+    size_t len, lens[3], stepped = 99, applied = 0;
+    CHECK(node != NULL);
+    CHECK_OK(drain(node, ms, &applied));
+    CHECK_OK(polyraft_node_campaign(node));
+    CHECK_OK(drain(node, ms, &applied));
+
+    /* A heartbeat of an older term: stepped (and ignored) without error. */
+    memset(&m, 0, sizeof m);
+    m.msg_type = POLYRAFT_MSG_HEARTBEAT;
+    m.from = 2;
+    m.to = 1;
+    m.term = 1;
+    CHECK_OK(polyraft_message_encode(&m, &buf));
+    CHECK_OK(polyraft_buffer_data(buf, &bytes, &len));
+    CHECK(2 * len + sizeof garbage <= sizeof batch);
+
+    CHECK_OK(polyraft_node_step_batch(node, NULL, NULL, 0, &stepped));
+    CHECK(stepped == 0);
+    CHECK_RC(polyraft_node_step_batch(node, batch, lens, 1, NULL), POLYRAFT_NULL_PARAMETER);
+
+    /* ok, garbage, ok: stops at the garbage, having stepped one. */
+    memcpy(batch, bytes, len);
+    memcpy(batch + len, garbage, sizeof garbage);
+    memcpy(batch + len + sizeof garbage, bytes, len);
+    lens[0] = len;
+    lens[1] = sizeof garbage;
+    lens[2] = len;
+    CHECK_RC(polyraft_node_step_batch(node, batch, lens, 3, &stepped), POLYRAFT_DECODE);
+    CHECK(stepped == 1);
+    CHECK(last_error_contains(node, "malformed raftpb bytes"));
+    /* The caller goes on after the failed one. */
+    CHECK_OK(polyraft_node_step_batch(node, batch + len + sizeof garbage, lens + 2, 1, &stepped));
+    CHECK(stepped == 1);
+    memcpy(batch + len, bytes, len);
+    lens[1] = len;
+    CHECK_OK(polyraft_node_step_batch(node, batch, lens, 2, &stepped));
+    CHECK(stepped == 2);
+    lens[0] = SIZE_MAX;
+    CHECK_RC(polyraft_node_step_batch(node, batch, lens, 2, &stepped), POLYRAFT_INVALID_ARGUMENT);
+    CHECK_RC(polyraft_node_step_batch(node, NULL, lens + 1, 1, &stepped), POLYRAFT_NULL_PARAMETER);
+    polyraft_buffer_free(buf);
+
+    /* Still usable. */
+    CHECK_OK(polyraft_node_propose(node, (const uint8_t *)"y", 1));
+    CHECK_OK(drain(node, ms, &applied));
+    CHECK(applied == 1);
+    polyraft_node_free(node);
+    polyraft_memory_storage_free(ms);
+}
+
 TEST(zero_peer_id) {
     polyraft_memory_storage *ms = NULL;
     polyraft_node *node = NULL;
@@ -631,6 +689,7 @@ int main(void) {
     RUN(bad_config);
     RUN(wrong_state);
     RUN(garbage_input);
+    RUN(step_batch);
     RUN(zero_peer_id);
     RUN(bad_vtable);
     RUN(storage_failure_is_reported);
