@@ -24,7 +24,8 @@ include mk/demo.mk
 SEEDS ?= 100000
 START ?= 0
 
-## test: every test of every language binding that exists so far.
+## test: everything CI runs: the core (conformance, properties, simulation,
+## WAL crash tests), the C, Python and Go bindings, and a benchmark smoke run.
 test: test-core test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
