@@ -2106,6 +2106,12 @@ pub(crate) fn conf_change_to_msg(cc: Option<&ConfChangeI>) -> Message {
         Some(cc) => cc.marshal(),
         None => (EntryType::EntryConfChangeV2, Bytes::new()),
     };
+    encoded_conf_change_msg(typ, data)
+}
+
+/// The MsgProp carrying one conf-change entry of type `typ` whose bytes
+/// are `data` (already encoded).
+pub(crate) fn encoded_conf_change_msg(typ: EntryType, data: Bytes) -> Message {
     Message {
         r#type: MessageType::MsgProp as i32,
         entries: vec![Entry { r#type: typ as i32, data, ..Default::default() }],

@@ -10,7 +10,7 @@
 
 use bytes::Bytes;
 
-use crate::raft::{conf_change_to_msg, Config, Raft, StateType, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
+use crate::raft::{conf_change_to_msg, encoded_conf_change_msg, Config, Raft, StateType, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 use crate::raftpb::{
     is_empty_hard_state, is_empty_snap, is_local_msg, is_local_msg_target, is_response_msg, ConfChange,
     ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
@@ -221,11 +221,7 @@ impl<S: Storage> RawNode<S> {
                 return Err(Error::InvalidState("a conf change entry must be EntryConfChange or EntryConfChangeV2".into()));
             }
         }
-        self.raft.step(Message {
-            r#type: MessageType::MsgProp as i32,
-            entries: vec![Entry { r#type: entry_type as i32, data, ..Default::default() }],
-            ..Default::default()
-        })
+        self.raft.step(encoded_conf_change_msg(entry_type, data))
     }
 
     /// Applies a committed configuration change; returns the new ConfState.

@@ -570,7 +570,10 @@ pub unsafe extern "C" fn polyraft_node_propose_conf_change(
         }
         // The caller's bytes go into the log as they are (etcd stores the
         // application's encoding; ours could differ in size).
-        let (typ, _) = cc.marshal();
+        let typ = match cc {
+            polyraft::raw_node::ConfChangeI::V1(_) => polyraft::raftpb::EntryType::EntryConfChange,
+            polyraft::raw_node::ConfChangeI::V2(_) => polyraft::raftpb::EntryType::EntryConfChangeV2,
+        };
         let bytes = bytes::Bytes::copy_from_slice(slice(data, len, "data")?);
         let r = nd.raw.propose_conf_change_encoded(typ, bytes);
         nd.core(r)
