@@ -127,6 +127,22 @@ pub(crate) fn sync_file(f: &File, path: &Path, stats: &mut Stats) -> Result<(), 
     f.sync_data().map_err(io_err("fsync", path))
 }
 
+/// Creates `dir/name` holding `buf` atomically: written to a temporary
+/// file, fsynced, renamed into place, then the directory fsynced, so a
+/// crash leaves either no file or the whole one. Returns the open file.
+pub(crate) fn write_atomically(dir: &Path, name: &str, buf: &[u8], stats: &mut Stats) -> Result<File, Error> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f =
+        OpenOptions::new().create(true).truncate(true).write(true).open(&tmp).map_err(io_err("create", &tmp))?;
+    f.write_all(buf).map_err(io_err("write", &tmp))?;
+    sync_file(&f, &tmp, stats)?;
+    fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
+    sync_dir(dir, stats)?;
+    stats.bytes_written += buf.len() as u64;
+    Ok(f)
+}
+
 /// fsync of a directory, which makes creations, renames and deletions in it
 /// durable.
 pub(crate) fn sync_dir(dir: &Path, stats: &mut Stats) -> Result<(), Error> {
@@ -167,18 +183,11 @@ impl Writer {
     ) -> Result<Writer, Error> {
         let name = file_name(seq, first_index);
         let path = dir.join(&name);
-        let tmp = dir.join(format!("{name}.tmp"));
         let mut buf = Vec::new();
         for r in header {
             record::encode(r, &mut buf);
         }
-        let mut f =
-            OpenOptions::new().create(true).truncate(true).write(true).open(&tmp).map_err(io_err("create", &tmp))?;
-        f.write_all(&buf).map_err(io_err("write", &tmp))?;
-        sync_file(&f, &tmp, stats)?;
-        fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
-        sync_dir(dir, stats)?;
-        stats.bytes_written += buf.len() as u64;
+        let f = write_atomically(dir, &name, &buf, stats)?;
         Ok(Writer {
             file: f,
             seg: SegmentFile { seq, first_index, path },

@@ -6,11 +6,10 @@
 //! file only counts once a WAL record names it (see `storage.rs`): a file
 //! whose record never made it to the log is an orphan and is removed.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::segment::{sync_dir, sync_file};
+use super::segment::write_atomically;
 use super::{io_err, Error, Stats};
 use crate::raftpb::{self, Snapshot};
 
@@ -41,22 +40,14 @@ pub(crate) fn list(dir: &Path) -> Result<Vec<(u64, u64, PathBuf)>, Error> {
 /// Writes `snap` durably under its name; returns the path.
 pub(crate) fn write(dir: &Path, snap: &Snapshot, stats: &mut Stats) -> Result<PathBuf, Error> {
     let name = file_name(snap.index(), snap.term());
-    let path = dir.join(&name);
-    let tmp = dir.join(format!("{name}.tmp"));
     let body = raftpb::encode(snap);
     let mut buf = Vec::with_capacity(HEADER + body.len());
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     buf.extend_from_slice(&(body.len() as u64).to_le_bytes());
     buf.extend_from_slice(&body);
-    let mut f =
-        OpenOptions::new().create(true).truncate(true).write(true).open(&tmp).map_err(io_err("create", &tmp))?;
-    f.write_all(&buf).map_err(io_err("write", &tmp))?;
-    sync_file(&f, &tmp, stats)?;
-    fs::rename(&tmp, &path).map_err(io_err("rename", &tmp))?;
-    sync_dir(dir, stats)?;
-    stats.bytes_written += buf.len() as u64;
-    Ok(path)
+    write_atomically(dir, &name, &buf, stats)?;
+    Ok(dir.join(&name))
 }
 
 /// Reads and verifies the snapshot file `path`, which must hold snapshot
