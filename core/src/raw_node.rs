@@ -249,6 +249,19 @@ impl<S: Storage> RawNode<S> {
         self.raft.step(m)
     }
 
+    /// Steps a message decoded from the network. Like [`RawNode::step`], but
+    /// local-only types (MsgHup, MsgBeat, MsgStorage*, ...) are refused
+    /// whatever `from` claims: only the application's own storage threads
+    /// may send those, and they never travel as bytes. Every binding's
+    /// wire-bytes entry point goes through here.
+    pub fn step_peer(&mut self, m: Message) -> Result<()> {
+        self.check()?;
+        if MessageType::try_from(m.r#type).is_ok_and(is_local_msg) {
+            return Err(Error::StepLocalMsg);
+        }
+        self.step(m)
+    }
+
     fn apply_unstable_entries(&self) -> bool {
         !self.async_storage_writes
     }
