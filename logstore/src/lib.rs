@@ -19,6 +19,11 @@
 
 use polyraft::raftpb::{Entry, HardState, SnapshotMetadata};
 
+mod group;
+mod mem;
+
+pub use mem::{MemLogStore, MemStats};
+
 /// One group's part of a [`WriteBatch`]. Applied in field order: the
 /// snapshot first, then the entries, then the hard state.
 #[derive(Debug, Clone, Default)]
