@@ -1,0 +1,465 @@
+//! One replica: its raft node, its state machine, the replicated host state
+//! beside it (session table, address book) and the client operations
+//! waiting on it. The apply stage lives here: committed entries are turned
+//! into state machine calls in log order, and their results complete the
+//! waiting operations.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use polyraft::raftpb::{self, ConfChange, ConfChangeI, ConfChangeV2, ConfState, Entry, EntryType, Snapshot, SnapshotMetadata};
+use polyraft::{RawNode, StateType};
+
+use crate::codec::{get_bytes, get_u64, put_bytes, put_u64};
+use crate::envelope::{self, Origin, Payload, SessionTag};
+use crate::error::{OpError, OpResult};
+use crate::metrics::{GroupMetrics, HostMetrics};
+use crate::session::{Dedup, SessionTable};
+use crate::statemachine::StateMachine;
+use crate::storage::GroupStorage;
+
+/// A completion: called once with the outcome of an operation.
+pub type Completion<T> = Box<dyn FnOnce(OpResult<T>) + Send>;
+
+pub(crate) struct PendingProposal {
+    pub deadline: Duration,
+    pub done: Completion<Bytes>,
+}
+
+pub(crate) struct PendingConf {
+    pub deadline: Duration,
+    pub done: Completion<()>,
+}
+
+pub(crate) struct PendingRead {
+    pub deadline: Duration,
+    pub query: Bytes,
+    /// The read index, once the leader confirmed it.
+    pub index: Option<u64>,
+    pub done: Completion<Bytes>,
+}
+
+pub(crate) struct PendingTransfer {
+    pub deadline: Duration,
+    pub target: u64,
+    pub done: Completion<()>,
+}
+
+/// A replica of a group on this host.
+pub(crate) struct Replica {
+    #[allow(dead_code)] // kept for debugging output
+    pub group: u64,
+    pub id: u64,
+    pub node: RawNode<GroupStorage>,
+    pub sm: Box<dyn StateMachine>,
+    /// The latest snapshot, shared with the storage adapter.
+    pub snapshot: Arc<RwLock<Snapshot>>,
+    /// Replicated: exactly-once state of the group's clients.
+    pub sessions: SessionTable,
+    /// Replicated: replica id -> host id, from membership changes.
+    pub members: BTreeMap<u64, u64>,
+    /// Local: replica id -> host id learned from received messages.
+    pub learned: BTreeMap<u64, u64>,
+    pub conf_state: ConfState,
+    pub applied: u64,
+    pub snapshot_index: u64,
+    key_nonce: u64,
+    next_key: u64,
+    pub proposals: BTreeMap<u64, PendingProposal>,
+    /// Leader-local proposals by the log index they were appended at: if
+    /// another entry is applied there, the proposal was certainly dropped.
+    pub by_index: BTreeMap<u64, u64>,
+    pub confs: BTreeMap<u64, PendingConf>,
+    pub reads: BTreeMap<u64, PendingRead>,
+    pub transfers: Vec<PendingTransfer>,
+    pub quiesced: bool,
+    pub idle_ticks: u64,
+    /// The replica's own removal was applied: the shard stops it.
+    pub removed: bool,
+    pub stats: GroupMetrics,
+}
+
+impl Replica {
+    /// A replica over a node and state machine already restored to
+    /// `snapshot` (index 0 when none).
+    pub fn new(group: u64, id: u64, node: RawNode<GroupStorage>, sm: Box<dyn StateMachine>, snapshot: Arc<RwLock<Snapshot>>, key_nonce: u64) -> Self {
+        let snap = snapshot.read().clone();
+        Replica {
+            group,
+            id,
+            node,
+            sm,
+            snapshot,
+            sessions: SessionTable::default(),
+            members: BTreeMap::new(),
+            learned: BTreeMap::new(),
+            conf_state: snap.conf_state(),
+            applied: snap.index(),
+            snapshot_index: snap.index(),
+            key_nonce,
+            next_key: 0,
+            proposals: BTreeMap::new(),
+            by_index: BTreeMap::new(),
+            confs: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            transfers: Vec::new(),
+            quiesced: false,
+            idle_ticks: 0,
+            removed: false,
+            stats: GroupMetrics { group, replica: id, ..Default::default() },
+        }
+    }
+
+    /// A fresh proposal key: unique within this run of the replica, and
+    /// unlike keys of earlier runs (the nonce), whose entries may still be
+    /// applied after a restart.
+    pub fn new_key(&mut self) -> u64 {
+        self.next_key += 1;
+        self.key_nonce.wrapping_add(self.next_key)
+    }
+
+    /// Our origin for a new proposal.
+    pub fn origin(&mut self) -> Origin {
+        Origin { replica: self.id, key: self.new_key() }
+    }
+
+    /// The host of a replica of this group, if known.
+    pub fn host_of(&self, replica: u64) -> Option<u64> {
+        self.members.get(&replica).or_else(|| self.learned.get(&replica)).copied()
+    }
+
+    /// Whether client operations are waiting.
+    pub fn has_pending(&self) -> bool {
+        !self.proposals.is_empty() || !self.confs.is_empty() || !self.reads.is_empty() || !self.transfers.is_empty()
+    }
+
+    pub fn pending_count(&self) -> u64 {
+        (self.proposals.len() + self.confs.len() + self.reads.len() + self.transfers.len()) as u64
+    }
+
+    /// Remembers where a leader-local proposal landed.
+    pub fn note_leader_index(&mut self, key: u64) {
+        let r = self.node.raft();
+        if r.state() == StateType::Leader {
+            self.by_index.insert(r.raft_log().last_index(), key);
+        }
+    }
+
+    /// Completes every operation whose deadline passed.
+    pub fn expire(&mut self, now: Duration, metrics: &HostMetrics) {
+        let expired: Vec<u64> = self.proposals.iter().filter(|(_, p)| p.deadline <= now).map(|(k, _)| *k).collect();
+        for k in expired {
+            metrics.proposals_timed_out.inc();
+            (self.proposals.remove(&k).unwrap().done)(Err(OpError::TimedOut));
+        }
+        let expired: Vec<u64> = self.confs.iter().filter(|(_, p)| p.deadline <= now).map(|(k, _)| *k).collect();
+        for k in expired {
+            metrics.proposals_timed_out.inc();
+            (self.confs.remove(&k).unwrap().done)(Err(OpError::TimedOut));
+        }
+        let expired: Vec<u64> = self.reads.iter().filter(|(_, p)| p.deadline <= now).map(|(k, _)| *k).collect();
+        for k in expired {
+            (self.reads.remove(&k).unwrap().done)(Err(OpError::TimedOut));
+        }
+        let (gone, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.transfers).into_iter().partition(|t| t.deadline <= now);
+        self.transfers = keep;
+        for t in gone {
+            (t.done)(Err(OpError::TimedOut));
+        }
+        if self.by_index.len() > self.proposals.len() + self.confs.len() {
+            let live = |k: &u64| self.proposals.contains_key(k) || self.confs.contains_key(k);
+            let by_index = std::mem::take(&mut self.by_index);
+            self.by_index = by_index.into_iter().filter(|(_, k)| live(k)).collect();
+        }
+    }
+
+    /// Fails every waiting operation: the replica stops. Proposals may
+    /// still commit elsewhere, so their outcome is unknown.
+    pub fn fail_all(&mut self) {
+        for (_, p) in std::mem::take(&mut self.proposals) {
+            (p.done)(Err(OpError::TimedOut));
+        }
+        for (_, p) in std::mem::take(&mut self.confs) {
+            (p.done)(Err(OpError::TimedOut));
+        }
+        for (_, p) in std::mem::take(&mut self.reads) {
+            (p.done)(Err(OpError::rejected("replica stopped")));
+        }
+        for t in std::mem::take(&mut self.transfers) {
+            (t.done)(Err(OpError::rejected("replica stopped")));
+        }
+        self.by_index.clear();
+    }
+
+    /// Completes transfers whose target now leads.
+    pub fn check_transfers(&mut self) {
+        let lead = self.node.raft().lead();
+        if self.transfers.iter().any(|t| t.target == lead) {
+            let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.transfers).into_iter().partition(|t| t.target == lead);
+            self.transfers = keep;
+            for t in done {
+                (t.done)(Ok(()));
+            }
+        }
+    }
+
+    /// Records confirmed read indexes.
+    pub fn read_states(&mut self, states: Vec<polyraft::ReadState>) {
+        for rs in states {
+            let Ok(k) = <[u8; 8]>::try_from(&rs.request_ctx[..]) else { continue };
+            if let Some(r) = self.reads.get_mut(&u64::from_le_bytes(k)) {
+                r.index = Some(rs.index);
+            }
+        }
+    }
+
+    /// Answers confirmed reads whose index is applied.
+    pub fn complete_reads(&mut self) {
+        let applied = self.applied;
+        let ready: Vec<u64> = self.reads.iter().filter(|(_, r)| r.index.is_some_and(|i| i <= applied)).map(|(k, _)| *k).collect();
+        for k in ready {
+            let r = self.reads.remove(&k).unwrap();
+            let v = self.sm.lookup(&r.query);
+            (r.done)(Ok(v));
+        }
+    }
+
+    /// The host's part of a snapshot followed by the state machine's.
+    pub fn snapshot_data(&self) -> std::io::Result<Bytes> {
+        let mut host = Vec::new();
+        self.sessions.encode(&mut host);
+        put_u64(&mut host, self.members.len() as u64);
+        for (r, h) in &self.members {
+            put_u64(&mut host, *r);
+            put_u64(&mut host, *h);
+        }
+        let mut out = Vec::with_capacity(host.len() + 64);
+        put_bytes(&mut out, &host);
+        self.sm.snapshot(&mut out)?;
+        Ok(Bytes::from(out))
+    }
+
+    /// Restores the host's part and the state machine from snapshot data.
+    pub fn restore_data(&mut self, data: &Bytes) -> Result<(), String> {
+        let mut b = data.clone();
+        let bad = || "malformed host section in snapshot".to_string();
+        let mut host = get_bytes(&mut b).ok_or_else(bad)?;
+        let sessions = SessionTable::decode(&mut host).ok_or_else(bad)?;
+        let mut members = BTreeMap::new();
+        for _ in 0..get_u64(&mut host).ok_or_else(bad)? {
+            members.insert(get_u64(&mut host).ok_or_else(bad)?, get_u64(&mut host).ok_or_else(bad)?);
+        }
+        self.sm.restore(&mut Cursor::new(&b[..])).map_err(|e| format!("state machine restore: {e}"))?;
+        self.sessions = sessions;
+        self.members = members;
+        Ok(())
+    }
+
+    /// Installs a snapshot received from the leader (already persisted).
+    pub fn install_snapshot(&mut self, snap: &Snapshot) -> Result<(), String> {
+        self.restore_data(&snap.data)?;
+        self.conf_state = snap.conf_state();
+        self.applied = snap.index();
+        self.snapshot_index = snap.index();
+        self.stats.snapshots += 1;
+        self.by_index = self.by_index.split_off(&(snap.index() + 1));
+        Ok(())
+    }
+
+    /// Builds a snapshot of the applied state.
+    pub fn make_snapshot(&self) -> Result<Snapshot, String> {
+        let data = self.snapshot_data().map_err(|e| format!("state machine snapshot: {e}"))?;
+        let term = self.node.raft().raft_log().term(self.applied).map_err(|e| e.to_string())?;
+        Ok(Snapshot {
+            data,
+            metadata: Some(SnapshotMetadata { conf_state: Some(self.conf_state.clone()), index: self.applied, term }),
+        })
+    }
+
+    /// The apply stage for one Ready's committed entries, in log order.
+    pub fn apply_committed(&mut self, entries: Vec<Entry>, metrics: &HostMetrics) {
+        metrics.commits.add(entries.len() as u64);
+        self.stats.commits += entries.len() as u64;
+        let mut batch = ApplyBatch::default();
+        for e in entries {
+            let index = e.index;
+            match EntryType::try_from(e.r#type) {
+                Ok(EntryType::EntryNormal) => self.apply_normal(e, &mut batch, metrics),
+                Ok(EntryType::EntryConfChange) | Ok(EntryType::EntryConfChangeV2) => {
+                    self.flush(&mut batch, metrics);
+                    self.apply_conf_change(&e);
+                }
+                Err(_) => {}
+            }
+            self.applied = index;
+        }
+        self.flush(&mut batch, metrics);
+    }
+
+    fn apply_normal(&mut self, e: Entry, batch: &mut ApplyBatch, metrics: &HostMetrics) {
+        let payload = envelope::decode(&e.data);
+        let key = match &payload {
+            Some(Payload::Plain { origin, .. } | Payload::Session { origin, .. } | Payload::CloseSession { origin, .. })
+                if origin.replica == self.id =>
+            {
+                Some(origin.key)
+            }
+            _ => None,
+        };
+        self.check_displaced(e.index, key);
+        match payload {
+            // The leader's empty entry of a new term, or bytes the host
+            // did not write: nothing to apply.
+            None => {}
+            Some(Payload::Plain { origin, cmd }) => batch.push(Entry { data: cmd, ..e }, origin, None),
+            Some(Payload::Session { origin, tag, cmd }) => {
+                if batch.has_series(tag.client, tag.series) {
+                    self.flush(batch, metrics);
+                }
+                match self.sessions.check(tag.client, tag.series, tag.responded_to) {
+                    Dedup::Apply => batch.push(Entry { data: cmd, ..e }, origin, Some(tag)),
+                    Dedup::Duplicate(r) => {
+                        metrics.dedup_hits.inc();
+                        self.complete(origin, Ok(r));
+                    }
+                    Dedup::Acknowledged => {
+                        self.complete(origin, Err(OpError::rejected("session series already acknowledged")))
+                    }
+                }
+            }
+            Some(Payload::CloseSession { origin, client }) => {
+                self.flush(batch, metrics);
+                self.sessions.close(client);
+                self.complete(origin, Ok(Bytes::new()));
+            }
+        }
+    }
+
+    /// A leader-local proposal placed at `index` is certainly lost when a
+    /// different entry is applied there.
+    fn check_displaced(&mut self, index: u64, key: Option<u64>) {
+        if let Some(k) = self.by_index.remove(&index) {
+            if Some(k) != key {
+                let msg = "another leader's entry replaced the proposal in the log";
+                if let Some(p) = self.proposals.remove(&k) {
+                    (p.done)(Err(OpError::rejected(msg)));
+                } else if let Some(p) = self.confs.remove(&k) {
+                    (p.done)(Err(OpError::rejected("the configuration change was refused (another one is pending)")));
+                }
+            }
+        }
+    }
+
+    fn complete(&mut self, origin: Origin, res: OpResult<Bytes>) {
+        if origin.replica != self.id {
+            return;
+        }
+        if let Some(p) = self.proposals.remove(&origin.key) {
+            (p.done)(res);
+        }
+    }
+
+    fn flush(&mut self, batch: &mut ApplyBatch, metrics: &HostMetrics) {
+        if batch.entries.is_empty() {
+            return;
+        }
+        let mut results = self.sm.apply(&batch.entries);
+        metrics.applies.add(batch.entries.len() as u64);
+        self.stats.applies += batch.entries.len() as u64;
+        // A state machine that returns the wrong number of results broke
+        // its contract; pad with empty results rather than lose the
+        // completions of the others.
+        results.resize(batch.entries.len(), Bytes::new());
+        for ((origin, tag), r) in batch.meta.drain(..).zip(results) {
+            if let Some(t) = tag {
+                self.sessions.record(t.client, t.series, r.clone());
+            }
+            self.complete(origin, Ok(r));
+        }
+        batch.entries.clear();
+    }
+
+    fn apply_conf_change(&mut self, e: &Entry) {
+        let decoded: Result<ConfChangeI, polyraft::Error> = if e.r#type == EntryType::EntryConfChange as i32 {
+            raftpb::decode::<ConfChange>(&e.data).map(ConfChangeI::V1)
+        } else {
+            raftpb::decode::<ConfChangeV2>(&e.data).map(ConfChangeI::V2)
+        };
+        let Ok(cc) = decoded else { return };
+        let v2 = cc.as_v2();
+        let (host, origin) = envelope::decode_conf_context(&v2.context);
+        let mine = origin.filter(|o| o.replica == self.id).map(|o| o.key);
+        self.check_displaced(e.index, mine);
+        let res = self.node.apply_conf_change(cc);
+        let outcome = match res {
+            Ok(cs) => {
+                for c in &v2.changes {
+                    match raftpb::ConfChangeType::try_from(c.r#type) {
+                        Ok(raftpb::ConfChangeType::ConfChangeRemoveNode) => {
+                            self.members.remove(&c.node_id);
+                            if c.node_id == self.id {
+                                self.removed = true;
+                            }
+                        }
+                        Ok(_) => {
+                            if let Some(h) = host {
+                                self.members.insert(c.node_id, h);
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                }
+                self.conf_state = cs;
+                Ok(())
+            }
+            Err(err) => Err(OpError::rejected(format!("configuration change refused: {err}"))),
+        };
+        if let Some(k) = mine {
+            if let Some(p) = self.confs.remove(&k) {
+                (p.done)(outcome);
+            }
+        }
+    }
+
+    /// Whether the leader may quiesce now: everything is committed,
+    /// applied and replicated to every peer, and nothing waits.
+    pub fn can_quiesce(&self) -> bool {
+        let r = self.node.raft();
+        if r.state() != StateType::Leader || self.has_pending() || r.pending_read_count() != 0 {
+            return false;
+        }
+        let last = r.raft_log().last_index();
+        if r.raft_log().committed != last || self.applied != last || self.node.basic_status().lead_transferee != 0 {
+            return false;
+        }
+        let mut all = true;
+        self.node.with_progress(|id, pr| {
+            if id != self.id && pr.matched != last {
+                all = false;
+            }
+        });
+        all
+    }
+}
+
+/// Consecutive entries to give the state machine in one call.
+#[derive(Default)]
+struct ApplyBatch {
+    entries: Vec<Entry>,
+    meta: Vec<(Origin, Option<SessionTag>)>,
+}
+
+impl ApplyBatch {
+    fn push(&mut self, e: Entry, origin: Origin, tag: Option<SessionTag>) {
+        self.entries.push(e);
+        self.meta.push((origin, tag));
+    }
+
+    fn has_series(&self, client: u64, series: u64) -> bool {
+        self.meta.iter().any(|(_, t)| t.is_some_and(|t| t.client == client && t.series == series))
+    }
+}

@@ -1,0 +1,735 @@
+//! A step worker's shard of groups and one round of its loop.
+//!
+//! A round: take the inbox (client operations and received messages),
+//! tick the groups that are not quiesced, collect the Readies of every
+//! group touched, write all of their entries, hard states and snapshot
+//! metadata to the log as one batch (group commit), then per group: send
+//! its messages (only now, when what they announce is durable), install a
+//! received snapshot, apply committed entries, answer reads, advance, and
+//! maybe take a snapshot. Messages to each remote host go out as one frame
+//! per round.
+//!
+//! Everything a round does depends only on its inputs and the clock, so a
+//! simulation can run shards of many hosts in one thread.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::RwLock;
+use polyraft::raftpb::{is_empty_hard_state, is_empty_snap, ConfChange, ConfChangeI, ConfChangeType, HardState, Message, MessageType, Snapshot};
+use polyraft::{Config, Peer, RawNode, Ready, SnapshotStatus, StateType};
+use polyraft_logstore::{GroupWrite, LogStore, WriteBatch};
+
+use crate::clock::Clock;
+use crate::commit::Committer;
+use crate::config::{GroupInfo, HostConfig, StartMode};
+use crate::envelope::{self, Origin};
+use crate::error::{HostError, OpError};
+use crate::metrics::{GroupMetrics, HostMetrics};
+use crate::replica::{Completion, PendingConf, PendingProposal, PendingRead, PendingTransfer, Replica};
+use crate::snapshots::SnapshotStore;
+use crate::statemachine::StateMachineFactory;
+use crate::storage::GroupStorage;
+use crate::transport::{Frame, GroupMessage, Transport};
+
+/// The context of the heartbeat a quiescing leader sends: followers that
+/// receive it stop ticking too. Not 8 bytes long, so raft's ReadIndex
+/// bookkeeping (which uses 8-byte heartbeat contexts) never mistakes it.
+pub(crate) const QUIESCE_CTX: &[u8] = b"polyraft/quiesce";
+
+/// What a shard's inbox carries.
+pub(crate) enum Cmd {
+    /// Run on the shard (client operations, start/stop, queries).
+    Exec(Box<dyn FnOnce(&mut Shard) + Send>),
+    /// Messages received from a host.
+    Messages { from: u64, msgs: Vec<GroupMessage> },
+    /// Stop the worker.
+    Close,
+}
+
+/// Where frames for a host are delivered: routes each message to the
+/// shard that runs its group. Cheap to clone; the transport keeps one.
+#[derive(Clone)]
+pub struct Inbound {
+    shards: Arc<Vec<Sender<Cmd>>>,
+}
+
+impl Inbound {
+    pub(crate) fn new(shards: Vec<Sender<Cmd>>) -> Self {
+        Inbound { shards: Arc::new(shards) }
+    }
+
+    pub(crate) fn shard_of(&self, group: u64) -> usize {
+        (group % self.shards.len() as u64) as usize
+    }
+
+    /// Hands a frame received from host `from` to the host's workers.
+    pub fn deliver(&self, from: u64, frame: Frame) {
+        if self.shards.len() == 1 {
+            let _ = self.shards[0].send(Cmd::Messages { from, msgs: frame });
+            return;
+        }
+        let mut parts: Vec<Vec<GroupMessage>> = vec![Vec::new(); self.shards.len()];
+        for gm in frame {
+            parts[self.shard_of(gm.group)].push(gm);
+        }
+        for (i, msgs) in parts.into_iter().enumerate() {
+            if !msgs.is_empty() {
+                let _ = self.shards[i].send(Cmd::Messages { from, msgs });
+            }
+        }
+    }
+
+    /// Queues a command for the shard of `group`; false when the worker
+    /// is gone.
+    pub(crate) fn send(&self, group: u64, cmd: Cmd) -> bool {
+        self.shards[self.shard_of(group)].send(cmd).is_ok()
+    }
+
+    pub(crate) fn send_all(&self, mut mk: impl FnMut() -> Cmd) {
+        for s in self.shards.iter() {
+            let _ = s.send(mk());
+        }
+    }
+
+    pub(crate) fn queue_depth(&self) -> u64 {
+        self.shards.iter().map(|s| s.len() as u64).sum()
+    }
+}
+
+/// What every shard of a host shares.
+pub(crate) struct Env {
+    pub host_id: u64,
+    pub cfg: HostConfig,
+    pub log: Arc<dyn LogStore>,
+    pub snapshots: Arc<dyn SnapshotStore>,
+    pub transport: Arc<dyn Transport>,
+    pub clock: Arc<dyn Clock>,
+    pub committer: Committer,
+    pub metrics: Arc<HostMetrics>,
+}
+
+/// The groups of one step worker.
+pub(crate) struct Shard {
+    pub env: Arc<Env>,
+    pub rx: Receiver<Cmd>,
+    pub replicas: BTreeMap<u64, Replica>,
+    /// Groups that tick (not quiesced).
+    active: BTreeSet<u64>,
+    /// Groups touched since their last Ready check.
+    dirty: BTreeSet<u64>,
+    /// Groups with client operations waiting (deadlines to check).
+    pending: BTreeSet<u64>,
+    outbox: BTreeMap<u64, Frame>,
+    next_tick: Duration,
+    rng: fastrand::Rng,
+    pub closed: bool,
+}
+
+impl Shard {
+    pub fn new(env: Arc<Env>, rx: Receiver<Cmd>, seed: u64) -> Self {
+        let next_tick = env.clock.now() + env.cfg.tick_interval;
+        Shard {
+            env,
+            rx,
+            replicas: BTreeMap::new(),
+            active: BTreeSet::new(),
+            dirty: BTreeSet::new(),
+            pending: BTreeSet::new(),
+            outbox: BTreeMap::new(),
+            next_tick,
+            rng: fastrand::Rng::with_seed(seed),
+            closed: false,
+        }
+    }
+
+    /// One round; true when it did anything (run it again at once).
+    pub fn run_once(&mut self) -> bool {
+        let mut work = false;
+        while let Ok(cmd) = self.rx.try_recv() {
+            self.handle(cmd);
+            work = true;
+        }
+        if self.closed {
+            return false;
+        }
+        let now = self.env.clock.now();
+        if now >= self.next_tick {
+            self.tick();
+            self.next_tick += self.env.cfg.tick_interval;
+            if self.next_tick <= now {
+                self.next_tick = now + self.env.cfg.tick_interval;
+            }
+        }
+        self.expire(now);
+        work |= self.process_readies();
+        work
+    }
+
+    /// When the worker must run again without input: the next tick while
+    /// any group ticks or waits on a deadline; otherwise not until a
+    /// command or message arrives.
+    pub fn next_wakeup(&self) -> Option<Duration> {
+        (!self.active.is_empty() || !self.pending.is_empty()).then_some(self.next_tick)
+    }
+
+    pub fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Exec(f) => f(self),
+            Cmd::Messages { from, msgs } => self.receive(from, msgs),
+            Cmd::Close => self.close(),
+        }
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        for (_, mut r) in std::mem::take(&mut self.replicas) {
+            r.fail_all();
+        }
+        self.active.clear();
+        self.dirty.clear();
+        self.pending.clear();
+    }
+
+    fn receive(&mut self, from_host: u64, msgs: Vec<GroupMessage>) {
+        let metrics = self.env.metrics.clone();
+        metrics.messages_received.add(msgs.len() as u64);
+        for GroupMessage { group, message: m } in msgs {
+            let Some(r) = self.replicas.get_mut(&group) else { continue };
+            if m.from != 0 {
+                r.learned.insert(m.from, from_host);
+            }
+            let quiesce_hb = m.context == QUIESCE_CTX;
+            let is_hb = m.r#type == MessageType::MsgHeartbeat as i32;
+            let from = m.from;
+            let term = m.term;
+            if r.node.step_peer(m).is_err() {
+                continue;
+            }
+            self.dirty.insert(group);
+            let r = self.replicas.get_mut(&group).unwrap();
+            if quiesce_hb && is_hb {
+                let raft = r.node.raft();
+                if raft.state() == StateType::Follower && raft.lead() == from && raft.term() == term && !r.has_pending() {
+                    if !r.quiesced {
+                        r.quiesced = true;
+                        self.active.remove(&group);
+                        metrics.quiesces.inc();
+                    }
+                    continue;
+                }
+            }
+            if !quiesce_hb {
+                self.wake(group);
+            }
+        }
+    }
+
+    fn wake(&mut self, group: u64) {
+        if let Some(r) = self.replicas.get_mut(&group) {
+            r.idle_ticks = 0;
+            if r.quiesced {
+                r.quiesced = false;
+                self.env.metrics.wakeups.inc();
+            }
+            self.active.insert(group);
+        }
+    }
+
+    fn tick(&mut self) {
+        let quiesce_after = if self.env.cfg.quiesce {
+            self.env.cfg.quiesce_after_elections.max(1) * self.env.cfg.election_ticks as u64
+        } else {
+            u64::MAX
+        };
+        let groups: Vec<u64> = self.active.iter().copied().collect();
+        self.env.metrics.group_ticks.add(groups.len() as u64);
+        for g in groups {
+            let Some(r) = self.replicas.get_mut(&g) else {
+                self.active.remove(&g);
+                continue;
+            };
+            r.node.tick();
+            self.dirty.insert(g);
+            if r.can_quiesce() {
+                r.idle_ticks += 1;
+                if r.idle_ticks >= quiesce_after {
+                    self.quiesce_leader(g);
+                }
+            } else {
+                r.idle_ticks = 0;
+            }
+        }
+    }
+
+    /// Stops ticking a leader whose group is idle, and tells its followers
+    /// to stop too with a heartbeat marked for quiescence.
+    fn quiesce_leader(&mut self, g: u64) {
+        let r = self.replicas.get_mut(&g).unwrap();
+        let raft = r.node.raft();
+        let (id, term, committed) = (r.id, raft.term(), raft.raft_log().committed);
+        let mut hbs = Vec::new();
+        r.node.with_progress(|peer, pr| {
+            if peer != id {
+                hbs.push(Message {
+                    r#type: MessageType::MsgHeartbeat as i32,
+                    to: peer,
+                    from: id,
+                    term,
+                    commit: pr.matched.min(committed),
+                    context: Bytes::from_static(QUIESCE_CTX),
+                    ..Default::default()
+                });
+            }
+        });
+        r.quiesced = true;
+        self.active.remove(&g);
+        self.env.metrics.quiesces.inc();
+        for m in hbs {
+            self.queue_send(g, m);
+        }
+    }
+
+    fn expire(&mut self, now: Duration) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let groups: Vec<u64> = self.pending.iter().copied().collect();
+        for g in groups {
+            match self.replicas.get_mut(&g) {
+                Some(r) => {
+                    r.expire(now, &self.env.metrics);
+                    if !r.has_pending() {
+                        self.pending.remove(&g);
+                    }
+                }
+                None => {
+                    self.pending.remove(&g);
+                }
+            }
+        }
+    }
+
+    fn process_readies(&mut self) -> bool {
+        if self.dirty.is_empty() {
+            return false;
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut readies: Vec<(u64, Ready)> = Vec::new();
+        let mut batch = WriteBatch::default();
+        let mut sync = false;
+        let mut failed = Vec::new();
+        for g in dirty {
+            let Some(r) = self.replicas.get_mut(&g) else { continue };
+            if !r.node.has_ready() {
+                continue;
+            }
+            let mut rd = r.node.ready();
+            let mut gw = GroupWrite { group: g, ..Default::default() };
+            if let Some(snap) = rd.snapshot.as_ref().filter(|s| !is_empty_snap(s)) {
+                // The data first: the log's record of the snapshot must
+                // never point at data that is not on disk.
+                if let Err(e) = self.env.snapshots.save(g, snap) {
+                    failed.push((g, format!("saving a received snapshot: {e}")));
+                    continue;
+                }
+                *r.snapshot.write() = snap.clone();
+                gw.snapshot = snap.metadata.clone();
+            }
+            gw.entries = std::mem::take(&mut rd.entries);
+            gw.hard_state = rd.hard_state.filter(|hs| !is_empty_hard_state(hs));
+            sync |= rd.must_sync || gw.snapshot.is_some();
+            if gw.snapshot.is_some() || !gw.entries.is_empty() || gw.hard_state.is_some() {
+                batch.groups.push(gw);
+            }
+            readies.push((g, rd));
+        }
+        for (g, why) in failed {
+            self.stop_failed(g, &why);
+        }
+        if readies.is_empty() {
+            return false;
+        }
+        if !batch.groups.is_empty() {
+            if let Err(e) = self.env.committer.write(batch, sync) {
+                for (g, _) in readies {
+                    self.stop_failed(g, &format!("log write failed: {e}"));
+                }
+                return true;
+            }
+        }
+        for (g, rd) in readies {
+            self.handle_ready(g, rd);
+        }
+        self.flush_outbox();
+        true
+    }
+
+    fn stop_failed(&mut self, g: u64, why: &str) {
+        eprintln!("polyraft-host {}: group {g} stopped: {why}", self.env.host_id);
+        self.stop(g);
+    }
+
+    /// After the Ready's state is durable: send, install, apply, advance.
+    fn handle_ready(&mut self, g: u64, rd: Ready) {
+        let metrics = self.env.metrics.clone();
+        {
+            let r = self.replicas.get_mut(&g).unwrap();
+            if let Some(ss) = rd.soft_state {
+                // A leader's soft state changes only when it becomes leader.
+                if ss.raft_state == StateType::Leader {
+                    r.stats.elections += 1;
+                    metrics.elections.inc();
+                }
+            }
+        }
+        for m in rd.messages {
+            self.queue_send(g, m);
+        }
+        let r = self.replicas.get_mut(&g).unwrap();
+        if let Some(snap) = rd.snapshot.as_ref().filter(|s| !is_empty_snap(s)) {
+            if let Err(e) = r.install_snapshot(snap) {
+                self.stop_failed(g, &e);
+                return;
+            }
+            metrics.snapshots_installed.inc();
+        }
+        r.apply_committed(rd.committed_entries, &metrics);
+        r.read_states(rd.read_states);
+        if let Err(e) = r.node.advance() {
+            self.stop_failed(g, &format!("raft failed: {e}"));
+            return;
+        }
+        r.complete_reads();
+        r.check_transfers();
+        if r.removed {
+            self.stop(g);
+            let _ = self.env.log.remove_group(g);
+            let _ = self.env.snapshots.remove(g);
+            return;
+        }
+        self.maybe_snapshot(g);
+        self.dirty.insert(g);
+    }
+
+    /// Takes a snapshot every `snapshot_entries` applied entries and
+    /// compacts the log behind it, keeping `compaction_overhead` entries
+    /// for followers that lag a little (they catch up from the log instead
+    /// of receiving a snapshot).
+    fn maybe_snapshot(&mut self, g: u64) {
+        let every = self.env.cfg.snapshot_entries;
+        let r = self.replicas.get_mut(&g).unwrap();
+        if every == 0 || r.applied < r.snapshot_index + every {
+            return;
+        }
+        let snap = match r.make_snapshot() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("polyraft-host {}: group {g}: snapshot failed: {e}", self.env.host_id);
+                return;
+            }
+        };
+        if let Err(e) = self.env.snapshots.save(g, &snap) {
+            eprintln!("polyraft-host {}: group {g}: saving snapshot failed: {e}", self.env.host_id);
+            return;
+        }
+        r.snapshot_index = snap.index();
+        *r.snapshot.write() = snap;
+        r.stats.snapshots += 1;
+        self.env.metrics.snapshots_created.inc();
+        let compact_to = r.applied.saturating_sub(self.env.cfg.compaction_overhead);
+        if compact_to >= self.env.log.first_index(g) {
+            if let Err(e) = self.env.log.compact(g, compact_to) {
+                eprintln!("polyraft-host {}: group {g}: compaction failed: {e}", self.env.host_id);
+            }
+        }
+    }
+
+    fn queue_send(&mut self, g: u64, m: Message) {
+        let Some(r) = self.replicas.get_mut(&g) else { return };
+        match r.host_of(m.to) {
+            Some(h) => self.outbox.entry(h).or_default().push(GroupMessage { group: g, message: m }),
+            None => {
+                self.env.metrics.send_failures.inc();
+                if m.r#type == MessageType::MsgSnap as i32 {
+                    r.node.report_snapshot(m.to, SnapshotStatus::Failure);
+                }
+                r.node.report_unreachable(m.to);
+                self.dirty.insert(g);
+            }
+        }
+    }
+
+    /// Sends one frame per destination host; reports failures to raft.
+    fn flush_outbox(&mut self) {
+        let metrics = self.env.metrics.clone();
+        for (host, frame) in std::mem::take(&mut self.outbox) {
+            let sent: Vec<(u64, u64, bool)> =
+                frame.iter().map(|gm| (gm.group, gm.message.to, gm.message.r#type == MessageType::MsgSnap as i32)).collect();
+            let ok = self.env.transport.send(host, frame).is_ok();
+            if ok {
+                metrics.frames_sent.inc();
+                metrics.messages_sent.add(sent.len() as u64);
+            } else {
+                metrics.send_failures.add(sent.len() as u64);
+            }
+            for (g, to, snap) in sent {
+                let Some(r) = self.replicas.get_mut(&g) else { continue };
+                if snap {
+                    // The in-process and framed transports hand the whole
+                    // snapshot over in one piece: sent means delivered.
+                    let status = if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure };
+                    if ok {
+                        metrics.snapshots_sent.inc();
+                    }
+                    r.node.report_snapshot(to, status);
+                    self.dirty.insert(g);
+                }
+                if !ok {
+                    r.node.report_unreachable(to);
+                    self.dirty.insert(g);
+                }
+            }
+        }
+    }
+
+    // ---- replicas ----
+
+    /// Starts (or restarts from the log) the replica of `group`.
+    pub fn start_replica(&mut self, group: u64, replica: u64, mode: StartMode, factory: StateMachineFactory) -> Result<(), HostError> {
+        if self.replicas.contains_key(&group) {
+            return Err(HostError::Invalid(format!("group {group} already has a replica on this host")));
+        }
+        if replica == 0 {
+            return Err(HostError::Invalid("replica id 0 is reserved".into()));
+        }
+        let env = self.env.clone();
+        let log = &env.log;
+        let snap = env.snapshots.load(group).map_err(HostError::Snapshot)?.unwrap_or_default();
+        let mut hs = log.hard_state(group);
+        if snap.index() > hs.commit {
+            // A snapshot received from a leader was saved but the crash came
+            // before the log recorded it: record it now. It holds committed
+            // entries only, so its index is committed.
+            if snap.term() > hs.term {
+                hs = HardState { term: snap.term(), vote: 0, commit: hs.commit };
+            }
+            hs.commit = snap.index();
+            let gw = GroupWrite { group, snapshot: snap.metadata.clone(), entries: Vec::new(), hard_state: Some(hs) };
+            env.committer.write(WriteBatch { groups: vec![gw] }, true).map_err(HostError::Snapshot)?;
+        }
+        if log.first_index(group) > snap.index() + 1 {
+            return Err(HostError::Snapshot(format!(
+                "group {group}: the log is compacted to {} but the latest snapshot is at {}",
+                log.first_index(group) - 1,
+                snap.index()
+            )));
+        }
+        let has_state = log.last_index(group) > 0 || !is_empty_hard_state(&log.hard_state(group)) || snap.index() > 0;
+        let cell = Arc::new(RwLock::new(snap.clone()));
+        let storage = GroupStorage { group, log: env.log.clone(), snapshot: cell.clone() };
+        let cfg = &env.cfg;
+        let rc = Config {
+            id: replica,
+            election_tick: cfg.election_ticks,
+            heartbeat_tick: cfg.heartbeat_ticks,
+            applied: snap.index(),
+            max_size_per_msg: cfg.max_size_per_msg,
+            max_inflight_msgs: cfg.max_inflight_msgs,
+            check_quorum: true,
+            pre_vote: true,
+            step_down_on_removal: true,
+            logger: Some(cfg.raft_logger.clone()),
+            ..Default::default()
+        };
+        let mut node = RawNode::new(&rc, storage)?;
+        let seed = cfg.seed.map_or_else(|| self.rng.u64(..), |s| mix(&[s, self.env.host_id, group, replica]));
+        node.raft_mut().seed_rng(seed);
+        let sm = factory(group, replica);
+        let nonce = self.rng.u64(..) & !0xffff_ffff;
+        let mut r = Replica::new(group, replica, node, sm, cell, nonce);
+        if !is_empty_snap(&snap) {
+            r.restore_data(&snap.data).map_err(HostError::Snapshot)?;
+        }
+        if !has_state {
+            match mode {
+                StartMode::Bootstrap(members) => {
+                    if !members.iter().any(|(id, _)| *id == replica) {
+                        return Err(HostError::Invalid(format!("replica {replica} is not among the bootstrap members")));
+                    }
+                    let peers: Vec<Peer> =
+                        members.iter().map(|(id, h)| Peer { id: *id, context: Bytes::from(h.to_le_bytes().to_vec()) }).collect();
+                    r.node.bootstrap(&peers)?;
+                    r.members.extend(members.iter().copied());
+                }
+                StartMode::Join => {}
+            }
+        }
+        self.replicas.insert(group, r);
+        self.active.insert(group);
+        self.dirty.insert(group);
+        Ok(())
+    }
+
+    /// Stops the replica of `group` (its log stays).
+    pub fn stop(&mut self, group: u64) -> bool {
+        self.active.remove(&group);
+        self.dirty.remove(&group);
+        self.pending.remove(&group);
+        match self.replicas.remove(&group) {
+            Some(mut r) => {
+                r.fail_all();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn replica_or_reject<T>(&mut self, group: u64, done: Completion<T>) -> Option<(&mut Replica, Completion<T>)> {
+        match self.replicas.get_mut(&group) {
+            Some(r) => Some((r, done)),
+            None => {
+                done(Err(OpError::rejected(format!("group {group} has no replica on this host"))));
+                None
+            }
+        }
+    }
+
+    /// Proposes a normal entry built by `make` from its origin.
+    pub fn propose(&mut self, group: u64, make: impl FnOnce(Origin) -> Bytes, deadline: Duration, done: Completion<Bytes>) {
+        self.env.metrics.proposals.inc();
+        self.wake(group);
+        let metrics = self.env.metrics.clone();
+        let Some((r, done)) = self.replica_or_reject(group, done) else {
+            metrics.proposals_rejected.inc();
+            return;
+        };
+        let origin = r.origin();
+        match r.node.propose(make(origin)) {
+            Ok(()) => {
+                r.stats.proposals += 1;
+                r.proposals.insert(origin.key, PendingProposal { deadline, done });
+                r.note_leader_index(origin.key);
+                self.pending.insert(group);
+                self.dirty.insert(group);
+            }
+            Err(e) => {
+                metrics.proposals_rejected.inc();
+                done(Err(OpError::rejected(e.to_string())));
+            }
+        }
+    }
+
+    /// Proposes a single membership change.
+    pub fn propose_conf(&mut self, group: u64, kind: ConfChangeType, node: u64, host: u64, deadline: Duration, done: Completion<()>) {
+        self.env.metrics.proposals.inc();
+        self.wake(group);
+        let metrics = self.env.metrics.clone();
+        let Some((r, done)) = self.replica_or_reject(group, done) else {
+            metrics.proposals_rejected.inc();
+            return;
+        };
+        let origin = r.origin();
+        let cc = ConfChange { id: 0, r#type: kind as i32, node_id: node, context: envelope::conf_context(host, origin) };
+        match r.node.propose_conf_change(ConfChangeI::V1(cc)) {
+            Ok(()) => {
+                r.stats.proposals += 1;
+                r.confs.insert(origin.key, PendingConf { deadline, done });
+                r.note_leader_index(origin.key);
+                self.pending.insert(group);
+                self.dirty.insert(group);
+            }
+            Err(e) => {
+                metrics.proposals_rejected.inc();
+                done(Err(OpError::rejected(e.to_string())));
+            }
+        }
+    }
+
+    /// Starts a linearizable read.
+    pub fn read(&mut self, group: u64, query: Bytes, deadline: Duration, done: Completion<Bytes>) {
+        self.env.metrics.reads.inc();
+        self.wake(group);
+        let Some((r, done)) = self.replica_or_reject(group, done) else { return };
+        let key = r.new_key();
+        match r.node.read_index(Bytes::from(key.to_le_bytes().to_vec())) {
+            Ok(()) => {
+                r.reads.insert(key, PendingRead { deadline, query, index: None, done });
+                self.pending.insert(group);
+                self.dirty.insert(group);
+            }
+            Err(e) => done(Err(OpError::rejected(e.to_string()))),
+        }
+    }
+
+    /// Reads the local replica's state without any check.
+    pub fn stale_read(&mut self, group: u64, query: &[u8], done: Completion<Bytes>) {
+        let Some((r, done)) = self.replica_or_reject(group, done) else { return };
+        done(Ok(r.sm.lookup(query)));
+    }
+
+    /// Asks the group to hand leadership to `target`.
+    pub fn transfer_leader(&mut self, group: u64, target: u64, deadline: Duration, done: Completion<()>) {
+        self.wake(group);
+        let Some((r, done)) = self.replica_or_reject(group, done) else { return };
+        if r.node.raft().lead() == target {
+            done(Ok(()));
+            return;
+        }
+        r.node.transfer_leader(target);
+        r.transfers.push(PendingTransfer { deadline, target, done });
+        self.pending.insert(group);
+        self.dirty.insert(group);
+    }
+
+    /// Leader, term, members and progress of the local replica.
+    pub fn group_info(&self, group: u64) -> Option<GroupInfo> {
+        let r = self.replicas.get(&group)?;
+        let raft = r.node.raft();
+        Some(GroupInfo {
+            group,
+            replica: r.id,
+            leader: raft.lead(),
+            term: raft.term(),
+            is_leader: raft.state() == StateType::Leader,
+            voters: r.conf_state.voters.clone(),
+            learners: r.conf_state.learners.clone(),
+            applied: r.applied,
+            committed: raft.raft_log().committed,
+            last_index: raft.raft_log().last_index(),
+            snapshot_index: r.snapshot_index,
+            quiesced: r.quiesced,
+            hosts: r.members.clone(),
+        })
+    }
+
+    /// Metrics of every replica of the shard.
+    pub fn group_metrics(&self) -> Vec<GroupMetrics> {
+        self.replicas
+            .values()
+            .map(|r| GroupMetrics { quiesced: r.quiesced, pending_ops: r.pending_count(), applied: r.applied, ..r.stats.clone() })
+            .collect()
+    }
+
+    /// (replicas, active, pending operations)
+    pub fn gauges(&self) -> (u64, u64, u64) {
+        (self.replicas.len() as u64, self.active.len() as u64, self.replicas.values().map(|r| r.pending_count()).sum())
+    }
+}
+
+/// A 64-bit mix of several words (splitmix64 steps), for per-node seeds.
+fn mix(words: &[u64]) -> u64 {
+    let mut h = 0x9e37_79b9_7f4a_7c15u64;
+    for w in words {
+        h ^= *w;
+        h = h.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = h;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        h = z ^ (z >> 31);
+    }
+    h
+}
