@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,6 +59,10 @@ pub(crate) struct Replica {
     pub sm: Box<dyn StateMachine>,
     /// The latest snapshot, shared with the storage adapter.
     pub snapshot: Arc<RwLock<Snapshot>>,
+    /// Shared with the storage adapter: see [`GroupStorage`].
+    pub conf_index: Arc<AtomicU64>,
+    /// Shared with the storage adapter: see [`GroupStorage`].
+    pub want_snapshot: Arc<AtomicBool>,
     /// Replicated: exactly-once state of the group's clients.
     pub sessions: SessionTable,
     /// Replicated: replica id -> host id, from membership changes.
@@ -86,7 +91,9 @@ pub(crate) struct Replica {
 impl Replica {
     /// A replica over a node and state machine already restored to
     /// `snapshot` (index 0 when none).
-    pub fn new(group: u64, id: u64, node: RawNode<GroupStorage>, sm: Box<dyn StateMachine>, snapshot: Arc<RwLock<Snapshot>>, key_nonce: u64) -> Self {
+    pub fn new(group: u64, id: u64, node: RawNode<GroupStorage>, sm: Box<dyn StateMachine>, key_nonce: u64) -> Self {
+        let store = node.store();
+        let (snapshot, conf_index, want_snapshot) = (store.snapshot.clone(), store.conf_index.clone(), store.want_snapshot.clone());
         let snap = snapshot.read().clone();
         Replica {
             group,
@@ -94,6 +101,8 @@ impl Replica {
             node,
             sm,
             snapshot,
+            conf_index,
+            want_snapshot,
             sessions: SessionTable::default(),
             members: BTreeMap::new(),
             learned: BTreeMap::new(),
@@ -395,6 +404,7 @@ impl Replica {
         let mine = origin.filter(|o| o.replica == self.id).map(|o| o.key);
         self.check_displaced(e.index, mine);
         let res = self.node.apply_conf_change(cc);
+        self.conf_index.store(e.index, Ordering::Release);
         let outcome = match res {
             Ok(cs) => {
                 for c in &v2.changes {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
-use polyraft::raftpb::{is_empty_hard_state, is_empty_snap, ConfChange, ConfChangeI, ConfChangeType, HardState, Message, MessageType, Snapshot};
+use polyraft::raftpb::{is_empty_hard_state, is_empty_snap, ConfChange, ConfChangeI, ConfChangeType, HardState, Message, MessageType};
 use polyraft::{Config, Peer, RawNode, Ready, SnapshotStatus, StateType};
 use polyraft_logstore::{GroupWrite, LogStore, WriteBatch};
 
@@ -166,6 +166,11 @@ impl Shard {
         }
         self.expire(now);
         work |= self.process_readies();
+        // Quiesce heartbeats are queued outside any Ready: send them now.
+        if !self.outbox.is_empty() {
+            self.flush_outbox();
+            work = true;
+        }
         work
     }
 
@@ -202,8 +207,10 @@ impl Shard {
             if m.from != 0 {
                 r.learned.insert(m.from, from_host);
             }
-            let quiesce_hb = m.context == QUIESCE_CTX;
+            // Heartbeat responses carry nothing new: they never wake.
+            let quiesce_hb = m.context == QUIESCE_CTX || m.r#type == MessageType::MsgHeartbeatResp as i32;
             let is_hb = m.r#type == MessageType::MsgHeartbeat as i32;
+            let m_ctx_quiesce = m.context == QUIESCE_CTX;
             let from = m.from;
             let term = m.term;
             if r.node.step_peer(m).is_err() {
@@ -211,7 +218,7 @@ impl Shard {
             }
             self.dirty.insert(group);
             let r = self.replicas.get_mut(&group).unwrap();
-            if quiesce_hb && is_hb {
+            if quiesce_hb && is_hb && m_ctx_quiesce {
                 let raft = r.node.raft();
                 if raft.state() == StateType::Follower && raft.lead() == from && raft.term() == term && !r.has_pending() {
                     if !r.quiesced {
@@ -228,14 +235,25 @@ impl Shard {
         }
     }
 
+    /// Resumes ticking a quiesced group. Messages wake a group without
+    /// resetting its idle count (heartbeats flow in an idle group); see
+    /// [`Shard::touch`] for client operations.
     fn wake(&mut self, group: u64) {
         if let Some(r) = self.replicas.get_mut(&group) {
-            r.idle_ticks = 0;
             if r.quiesced {
+                r.idle_ticks = 0;
                 r.quiesced = false;
                 self.env.metrics.wakeups.inc();
             }
             self.active.insert(group);
+        }
+    }
+
+    /// A client operation: wakes the group and restarts its idle count.
+    fn touch(&mut self, group: u64) {
+        self.wake(group);
+        if let Some(r) = self.replicas.get_mut(&group) {
+            r.idle_ticks = 0;
         }
     }
 
@@ -252,16 +270,20 @@ impl Shard {
                 self.active.remove(&g);
                 continue;
             };
-            r.node.tick();
-            self.dirty.insert(g);
+            // Decide before ticking: a quiescing leader must not send a
+            // regular heartbeat after its quiesce heartbeat, which would
+            // wake the followers again.
             if r.can_quiesce() {
                 r.idle_ticks += 1;
                 if r.idle_ticks >= quiesce_after {
                     self.quiesce_leader(g);
+                    continue;
                 }
             } else {
                 r.idle_ticks = 0;
             }
+            r.node.tick();
+            self.dirty.insert(g);
         }
     }
 
@@ -323,6 +345,10 @@ impl Shard {
         let mut sync = false;
         let mut failed = Vec::new();
         for g in dirty {
+            let Some(r) = self.replicas.get_mut(&g) else { continue };
+            if r.want_snapshot.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                self.take_snapshot(g);
+            }
             let Some(r) = self.replicas.get_mut(&g) else { continue };
             if !r.node.has_ready() {
                 continue;
@@ -423,6 +449,15 @@ impl Shard {
         let every = self.env.cfg.snapshot_entries;
         let r = self.replicas.get_mut(&g).unwrap();
         if every == 0 || r.applied < r.snapshot_index + every {
+            return;
+        }
+        self.take_snapshot(g);
+    }
+
+    /// Snapshots the applied state of `g` and compacts its log.
+    fn take_snapshot(&mut self, g: u64) {
+        let Some(r) = self.replicas.get_mut(&g) else { return };
+        if r.applied == r.snapshot_index {
             return;
         }
         let snap = match r.make_snapshot() {
@@ -530,7 +565,13 @@ impl Shard {
         }
         let has_state = log.last_index(group) > 0 || !is_empty_hard_state(&log.hard_state(group)) || snap.index() > 0;
         let cell = Arc::new(RwLock::new(snap.clone()));
-        let storage = GroupStorage { group, log: env.log.clone(), snapshot: cell.clone() };
+        let storage = GroupStorage {
+            group,
+            log: env.log.clone(),
+            snapshot: cell,
+            conf_index: Default::default(),
+            want_snapshot: Default::default(),
+        };
         let cfg = &env.cfg;
         let rc = Config {
             id: replica,
@@ -550,7 +591,7 @@ impl Shard {
         node.raft_mut().seed_rng(seed);
         let sm = factory(group, replica);
         let nonce = self.rng.u64(..) & !0xffff_ffff;
-        let mut r = Replica::new(group, replica, node, sm, cell, nonce);
+        let mut r = Replica::new(group, replica, node, sm, nonce);
         if !is_empty_snap(&snap) {
             r.restore_data(&snap.data).map_err(HostError::Snapshot)?;
         }
@@ -601,7 +642,7 @@ impl Shard {
     /// Proposes a normal entry built by `make` from its origin.
     pub fn propose(&mut self, group: u64, make: impl FnOnce(Origin) -> Bytes, deadline: Duration, done: Completion<Bytes>) {
         self.env.metrics.proposals.inc();
-        self.wake(group);
+        self.touch(group);
         let metrics = self.env.metrics.clone();
         let Some((r, done)) = self.replica_or_reject(group, done) else {
             metrics.proposals_rejected.inc();
@@ -626,7 +667,7 @@ impl Shard {
     /// Proposes a single membership change.
     pub fn propose_conf(&mut self, group: u64, kind: ConfChangeType, node: u64, host: u64, deadline: Duration, done: Completion<()>) {
         self.env.metrics.proposals.inc();
-        self.wake(group);
+        self.touch(group);
         let metrics = self.env.metrics.clone();
         let Some((r, done)) = self.replica_or_reject(group, done) else {
             metrics.proposals_rejected.inc();
@@ -652,7 +693,7 @@ impl Shard {
     /// Starts a linearizable read.
     pub fn read(&mut self, group: u64, query: Bytes, deadline: Duration, done: Completion<Bytes>) {
         self.env.metrics.reads.inc();
-        self.wake(group);
+        self.touch(group);
         let Some((r, done)) = self.replica_or_reject(group, done) else { return };
         let key = r.new_key();
         match r.node.read_index(Bytes::from(key.to_le_bytes().to_vec())) {
@@ -673,7 +714,7 @@ impl Shard {
 
     /// Asks the group to hand leadership to `target`.
     pub fn transfer_leader(&mut self, group: u64, target: u64, deadline: Duration, done: Completion<()>) {
-        self.wake(group);
+        self.touch(group);
         let Some((r, done)) = self.replica_or_reject(group, done) else { return };
         if r.node.raft().lead() == target {
             done(Ok(()));

@@ -1,6 +1,7 @@
 //! The raft Storage of one group: a view of the shared log for that group,
 //! plus the group's latest snapshot, which the host holds.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -15,6 +16,11 @@ pub(crate) struct GroupStorage {
     /// The group's latest snapshot (data included), shared with the
     /// replica, which replaces it when it takes or installs one.
     pub snapshot: Arc<RwLock<Snapshot>>,
+    /// Index of the last membership change applied by the replica.
+    pub conf_index: Arc<AtomicU64>,
+    /// Set when raft asked for a snapshot older than the membership: the
+    /// replica takes a fresh one.
+    pub want_snapshot: Arc<AtomicBool>,
 }
 
 impl polyraft::Storage for GroupStorage {
@@ -36,6 +42,14 @@ impl polyraft::Storage for GroupStorage {
         Ok(self.log.first_index(self.group))
     }
     fn snapshot(&self) -> polyraft::Result<Snapshot> {
-        Ok(self.snapshot.read().clone())
+        let snap = self.snapshot.read().clone();
+        // A follower refuses a snapshot whose configuration does not name
+        // it (a replica added after the snapshot was taken): send none
+        // until a fresh one exists, which the replica takes at once.
+        if snap.index() < self.conf_index.load(Ordering::Acquire) {
+            self.want_snapshot.store(true, Ordering::Release);
+            return Err(polyraft::Error::SnapshotTemporarilyUnavailable);
+        }
+        Ok(snap)
     }
 }
