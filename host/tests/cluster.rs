@@ -10,6 +10,7 @@ use common::*;
 use polyraft_host::*;
 
 const GROUPS: u64 = 100;
+const _: () = assert!(GROUPS == 100);
 
 #[test]
 fn elections_proposals_sessions_and_reads() {
@@ -94,8 +95,9 @@ fn membership_transfer_and_late_joiner_snapshot() {
             c.host(leaders[&g]).propose(g, format!("set k{i} {g}").as_bytes(), T).unwrap();
         }
     }
-    let created: u64 = (1..=3).map(|h| c.host(h).metrics().snapshots_created).sum();
-    assert!(created >= 3 * GROUPS, "snapshots taken every 20 entries ({created})");
+    c.wait_until("a snapshot of every replica (every 20 entries)", || {
+        (1..=3).map(|h| c.host(h).metrics().snapshots_created).sum::<u64>() >= 3 * GROUPS
+    });
 
     // Leader transfer.
     for g in 1..=10 {
@@ -134,7 +136,17 @@ fn membership_transfer_and_late_joiner_snapshot() {
         let info = c.host(1).group_info(g).unwrap();
         assert_eq!(info.voters.len(), 3);
         assert!(!info.voters.contains(&3) && info.voters.contains(&4));
-        assert_eq!(c.host(4).propose(g, b"incr after", T).unwrap(), "1");
+        // Through host 4 (a follower or the leader). A timed-out attempt is
+        // retried in a session, so it applies once whatever happened.
+        let s = Session::new(g, 77);
+        let mut res = c.host(4).propose_session(&s, b"incr after", T);
+        for _ in 0..3 {
+            if res != Err(OpError::TimedOut) {
+                break;
+            }
+            res = c.host(4).propose_session(&s, b"incr after", T);
+        }
+        assert_eq!(res.unwrap(), "1", "group {g}");
         assert_eq!(info.hosts.get(&4), Some(&4), "address book from the conf change");
         let _ = leaders[&g];
     }

@@ -1,0 +1,13 @@
+# The host runtime (host/, crate polyraft-host): many raft groups per
+# process over the shared log.
+
+.PHONY: test-host host-idle
+
+## test-host: the host's tests (3 hosts x 100 groups in process, the
+## deterministic simulation, unit tests).
+test-host:
+	$(CARGO) test -p polyraft-host
+
+## host-idle: CPU cost of 10,000 quiesced groups on one host (release).
+host-idle:
+	$(CARGO) run --release -q -p polyraft-host --example idle
