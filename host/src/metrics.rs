@@ -117,6 +117,9 @@ host_metrics! {
     frames_sent,
     /// Raft messages received.
     messages_received,
+    /// Received messages raft refused (stale, from unknown peers, dropped
+    /// forwarded proposals...).
+    step_errors,
     /// Messages that could not be sent (unknown address, transport error).
     send_failures,
     /// Ticks given to groups (idle groups get none).

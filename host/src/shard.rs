@@ -213,7 +213,11 @@ impl Shard {
             let m_ctx_quiesce = m.context == QUIESCE_CTX;
             let from = m.from;
             let term = m.term;
-            if r.node.step_peer(m).is_err() {
+            if let Err(e) = r.node.step_peer(m) {
+                metrics.step_errors.inc();
+                if std::env::var_os("POLYRAFT_HOST_DEBUG").is_some() {
+                    eprintln!("host {} group {group}: refused a message from {from}: {e}", self.env.host_id);
+                }
                 continue;
             }
             self.dirty.insert(group);

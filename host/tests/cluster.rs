@@ -131,6 +131,11 @@ fn membership_transfer_and_late_joiner_snapshot() {
         c.host(via).remove_replica(g, 3, T).unwrap();
     }
     c.wait_until("replicas removed from host 3", || c.host(3).metrics().groups == 0);
+    // Followers of a removed leader keep it as leader until their election
+    // timeout: wait for a leader among the remaining replicas.
+    c.wait_until("leaders among 1, 2, 4", || {
+        c.wait_leaders(1..=GROUPS, &[1, 2, 4]).values().all(|l| *l != 3)
+    });
     let leaders = c.wait_leaders(1..=GROUPS, &[1, 2, 4]);
     for g in 1..=GROUPS {
         let info = c.host(1).group_info(g).unwrap();
