@@ -4,7 +4,8 @@
 //!
 //! * `LOCK`: held (`flock`, exclusive) while the store is open, so a second
 //!   process (or a second open in this one) gets [`Error::Locked`].
-//! * `{seq:016x}.plog`: segments, numbered consecutively. Each write is one
+//! * `{seq:016x}.plog`: segments, numbered consecutively, each created
+//!   atomically with its header (temporary file, fsync, rename). Each write is one
 //!   frame appended to the newest segment (one `write` and, when synced,
 //!   one `fdatasync`: group commit). The format is in `format.rs`. A
 //!   segment is fdatasynced before the next one is created, so only the
@@ -180,19 +181,24 @@ fn sync_dir(dir: &Path) -> Result<(), Error> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(format!("fsync directory {}", dir.display())))
 }
 
-/// Creates segment `seq` holding only its header, synced, and syncs the
-/// directory so the file survives a crash.
+/// Creates segment `seq` holding only its header, atomically: written and
+/// synced under a temporary name, renamed, directory synced. A crash leaves
+/// either no segment or a whole header (and maybe a temporary file, which
+/// open deletes).
 fn create_segment(dir: &Path, seq: u32) -> Result<File, Error> {
     let path = dir.join(segment_name(seq));
+    let tmp = dir.join(format!("{}.tmp", segment_name(seq)));
     let f = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(io_err(format!("create segment {}", path.display())))?;
+        .create(true)
+        .truncate(true)
+        .open(&tmp)
+        .map_err(io_err(format!("create segment {}", tmp.display())))?;
     f.write_all_at(&format::segment_header(u64::from(seq)), 0)
         .and_then(|()| f.sync_data())
-        .map_err(io_err(format!("write segment header {}", path.display())))?;
+        .map_err(io_err(format!("write segment header {}", tmp.display())))?;
+    std::fs::rename(&tmp, &path).map_err(io_err(format!("rename {} to {}", tmp.display(), path.display())))?;
     sync_dir(dir)?;
     Ok(f)
 }

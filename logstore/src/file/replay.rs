@@ -30,6 +30,12 @@ fn list(dir: &Path) -> Result<Vec<u32>, Error> {
         let ent = ent.map_err(io_err(format!("list {}", dir.display())))?;
         let name = ent.file_name();
         let Some(name) = name.to_str() else { continue };
+        if name.ends_with(".plog.tmp") {
+            // A segment whose creation a crash interrupted: never used.
+            let p = ent.path();
+            std::fs::remove_file(&p).map_err(io_err(format!("remove {}", p.display())))?;
+            continue;
+        }
         let Some(hex) = name.strip_suffix(".plog") else { continue };
         match u32::from_str_radix(hex, 16) {
             Ok(seq) if hex.len() == 16 => seqs.push(seq),
@@ -93,22 +99,9 @@ pub(super) fn replay(dir: &Path) -> Result<Replayed, Error> {
 /// tail off the newest one).
 fn replay_segment(out: &mut Replayed, seq: u32, path: &Path, buf: &[u8], newest: bool, file: &File) -> Result<u64, Error> {
     let header = format::segment_header(u64::from(seq));
-    let head = &buf[..buf.len().min(format::SEGMENT_HEADER)];
-    if head != header {
-        // A crash while creating the newest segment can leave it short or
-        // empty (the header is synced before any frame is written).
-        let torn = newest && buf.len() <= format::SEGMENT_HEADER && header.starts_with(head) || (newest && buf.iter().all(|&b| b == 0));
-        if !torn {
-            return Err(Error::Corrupt(format!("{}: bad segment header", path.display())));
-        }
-        rewrite_header(file, path, &header)?;
-        out.report.torn = Some(TornTail {
-            segment: path.to_path_buf(),
-            offset: 0,
-            dropped: buf.len() as u64,
-            reason: "incomplete segment header".into(),
-        });
-        return Ok(format::SEGMENT_HEADER as u64);
+    if buf.len() < format::SEGMENT_HEADER || buf[..format::SEGMENT_HEADER] != header {
+        // Headers are written whole before a segment gets its name.
+        return Err(Error::Corrupt(format!("{}: bad segment header", path.display())));
     }
     let mut pos = format::SEGMENT_HEADER;
     while pos < buf.len() {
@@ -166,12 +159,4 @@ fn later_synced(buf: &[u8], pos: usize, bad: &BadFrame) -> Option<u64> {
         p += f.len;
     }
     best
-}
-
-fn rewrite_header(file: &File, path: &Path, header: &[u8]) -> Result<(), Error> {
-    use std::os::unix::fs::FileExt;
-    file.set_len(0)
-        .and_then(|()| file.write_all_at(header, 0))
-        .and_then(|()| file.sync_data())
-        .map_err(io_err(format!("rewrite header of {}", path.display())))
 }
