@@ -24,13 +24,25 @@ impl Slot for Entry {
 /// One group's state: hard state, snapshot metadata, and the entries after
 /// `offset` (the index of the entry before the first stored one; its term
 /// is `offset_term`, known from a snapshot or a compaction).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct GroupLog<T> {
     pub(crate) hard_state: HardState,
     pub(crate) snapshot: SnapshotMetadata,
     offset: u64,
     offset_term: u64,
     slots: VecDeque<T>,
+}
+
+impl<T> Default for GroupLog<T> {
+    fn default() -> Self {
+        GroupLog {
+            hard_state: HardState::default(),
+            snapshot: SnapshotMetadata::default(),
+            offset: 0,
+            offset_term: 0,
+            slots: VecDeque::new(),
+        }
+    }
 }
 
 impl<T: Slot> GroupLog<T> {
@@ -92,7 +104,7 @@ impl<T: Slot> GroupLog<T> {
     /// it covers go; when the log holds its index with its term, the
     /// entries after it stay, otherwise the whole log goes.
     pub(crate) fn apply_snapshot(&mut self, meta: &SnapshotMetadata) {
-        let keep = meta.index >= self.offset && self.term(meta.index).ok() == Some(meta.term);
+        let keep = self.holds(meta.index, meta.term);
         if keep {
             self.slots.drain(..(meta.index - self.offset) as usize);
         } else {
@@ -134,6 +146,17 @@ impl<T: Slot> GroupLog<T> {
         Ok(())
     }
 
+    /// Drops every entry (the offset stays).
+    pub(crate) fn clear(&mut self) {
+        self.slots.clear();
+    }
+
+    /// Whether installing `meta` keeps the entries after it: the log holds
+    /// its index with its term.
+    pub(crate) fn holds(&self, index: u64, term: u64) -> bool {
+        index >= self.offset && self.term(index).ok() == Some(term)
+    }
+
     /// Sets the offset and its term directly (replay of a compaction mark
     /// or a checkpoint), dropping the entries it covers.
     pub(crate) fn set_offset(&mut self, index: u64, term: u64) {
@@ -168,7 +191,7 @@ pub(crate) fn check_write<T: Slot>(state: Option<&GroupLog<T>>, w: &GroupWrite) 
         if meta.index == u64::MAX {
             return Err(Error::Invalid(format!("group {g}: snapshot index out of range (u64::MAX)")));
         }
-        let keep = state.is_some_and(|s| meta.index >= s.offset && s.term(meta.index).ok() == Some(meta.term));
+        let keep = state.is_some_and(|s| s.holds(meta.index, meta.term));
         if !keep {
             last = meta.index;
         }

@@ -19,9 +19,11 @@
 
 use polyraft::raftpb::{Entry, HardState, SnapshotMetadata};
 
+mod file;
 mod group;
 mod mem;
 
+pub use file::{FileLogStore, FileStats, Options, RecoveryReport, TornTail};
 pub use mem::{MemLogStore, MemStats};
 
 /// One group's part of a [`WriteBatch`]. Applied in field order: the

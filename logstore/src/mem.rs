@@ -124,6 +124,9 @@ impl MemLogStore {
 fn apply_op(groups: &mut Groups, op: &Op) {
     match op {
         Op::Write(w) => {
+            if w.snapshot.is_none() && w.entries.is_empty() && w.hard_state.is_none() {
+                return; // no record: the group does not come into being
+            }
             let g = groups.entry(w.group).or_default();
             if let Some(meta) = &w.snapshot {
                 g.apply_snapshot(meta);
