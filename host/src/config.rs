@@ -37,6 +37,9 @@ pub struct HostConfig {
     pub max_size_per_msg: u64,
     /// Append messages in flight per follower.
     pub max_inflight_msgs: usize,
+    /// How often the log reclaims space (rewriting the live records of old
+    /// segments); zero disables it.
+    pub purge_interval: Duration,
     /// Seed of every random choice (election timeouts, proposal keys);
     /// `None` draws one. Set it for reproducible simulations.
     pub seed: Option<u64>,
@@ -62,6 +65,7 @@ impl HostConfig {
             quiesce_after_elections: 3,
             max_size_per_msg: 1 << 20,
             max_inflight_msgs: 256,
+            purge_interval: Duration::from_secs(10),
             seed: None,
             raft_logger: Arc::new(NoopLogger),
         }

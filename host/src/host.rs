@@ -134,7 +134,7 @@ impl Host {
         for i in 0..workers {
             let (tx, rx) = crossbeam_channel::unbounded();
             senders.push(tx);
-            shards.push(Shard::new(env.clone(), rx, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+            shards.push(Shard::new(env.clone(), rx, i, seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)));
         }
         let inbound = Inbound::new(senders);
         let closed = Arc::new(AtomicBool::new(false));

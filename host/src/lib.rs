@@ -52,7 +52,7 @@ pub use config::{GroupInfo, HostConfig, StartMode};
 pub use error::{HostError, OpError, OpResult};
 pub use host::{Host, HostParts, Membership, Pending};
 pub use metrics::{Counter, GroupMetrics, HostMetrics, HostMetricsSnapshot};
-pub use polyraft_logstore::{LogStore, MemLogStore};
+pub use polyraft_logstore::{FileLogStore, LogStore, MemLogStore};
 pub use replica::Completion;
 pub use session::Session;
 pub use shard::Inbound;

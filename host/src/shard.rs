@@ -125,13 +125,17 @@ pub(crate) struct Shard {
     pending: BTreeSet<u64>,
     outbox: BTreeMap<u64, Frame>,
     next_tick: Duration,
+    /// When shard 0 next asks the log to purge (the other shards never do).
+    next_purge: Option<Duration>,
     rng: fastrand::Rng,
     pub closed: bool,
 }
 
 impl Shard {
-    pub fn new(env: Arc<Env>, rx: Receiver<Cmd>, seed: u64) -> Self {
+    pub fn new(env: Arc<Env>, rx: Receiver<Cmd>, index: usize, seed: u64) -> Self {
         let next_tick = env.clock.now() + env.cfg.tick_interval;
+        let purge = env.cfg.purge_interval;
+        let next_purge = (index == 0 && !purge.is_zero()).then(|| env.clock.now() + purge);
         Shard {
             env,
             rx,
@@ -141,6 +145,7 @@ impl Shard {
             pending: BTreeSet::new(),
             outbox: BTreeMap::new(),
             next_tick,
+            next_purge,
             rng: fastrand::Rng::with_seed(seed),
             closed: false,
         }
@@ -166,6 +171,12 @@ impl Shard {
         }
         self.expire(now);
         work |= self.process_readies();
+        if self.next_purge.is_some_and(|at| now >= at) {
+            self.next_purge = Some(now + self.env.cfg.purge_interval);
+            if let Err(e) = self.env.log.purge() {
+                eprintln!("polyraft-host {}: log purge failed: {e}", self.env.host_id);
+            }
+        }
         // Quiesce heartbeats are queued outside any Ready: send them now.
         if !self.outbox.is_empty() {
             self.flush_outbox();

@@ -160,10 +160,23 @@ fn membership_transfer_and_late_joiner_snapshot() {
 
 #[test]
 fn restart_recovers_every_group_from_the_log() {
-    let mut c = Cluster::new(3, |cfg| {
-        cfg.snapshot_entries = 8;
-        cfg.compaction_overhead = 2;
-    });
+    restart(Cluster::new(3, tune_restart), true);
+}
+
+#[test]
+fn restart_recovers_every_group_from_the_file_log() {
+    restart(Cluster::on_disk(3, tune_restart), false);
+}
+
+fn tune_restart(cfg: &mut HostConfig) {
+    cfg.snapshot_entries = 8;
+    cfg.compaction_overhead = 2;
+    cfg.purge_interval = Duration::from_millis(50);
+}
+
+/// Stops host 2 (crashing its in-memory log when `crash_mem`), restarts
+/// it and every replica from its log and snapshots.
+fn restart(mut c: Cluster, crash_mem: bool) {
     c.bootstrap(1..=GROUPS);
     let leaders = c.wait_leaders(1..=GROUPS, &[1, 2, 3]);
     for g in 1..=GROUPS {
@@ -175,7 +188,9 @@ fn restart_recovers_every_group_from_the_log() {
     // Crash host 2 (its unsynced log tail is lost), bring it back, restart
     // every replica from the log.
     c.stop_host(2);
-    c.logs[&2].crash();
+    if crash_mem {
+        c.logs[&2].crash();
+    }
     c.start_host(2);
     for g in 1..=GROUPS {
         c.host(2).start_replica(g, 2, StartMode::Join, kv_factory()).unwrap();

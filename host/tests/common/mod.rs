@@ -68,6 +68,9 @@ pub struct Cluster {
     pub logs: BTreeMap<u64, MemLogStore>,
     pub snaps: BTreeMap<u64, MemSnapshotStore>,
     pub tune: fn(&mut HostConfig),
+    /// With a directory, hosts keep their log and snapshots on disk there
+    /// (FileLogStore, FileSnapshotStore) instead of in memory.
+    pub disk: Option<tempfile::TempDir>,
 }
 
 pub fn fast(c: &mut HostConfig) {
@@ -77,7 +80,16 @@ pub fn fast(c: &mut HostConfig) {
 
 impl Cluster {
     pub fn new(n: u64, tune: fn(&mut HostConfig)) -> Self {
-        let mut c = Cluster { net: InProcNetwork::new(), hosts: BTreeMap::new(), logs: BTreeMap::new(), snaps: BTreeMap::new(), tune };
+        Self::build(n, tune, None)
+    }
+
+    /// Hosts with their logs and snapshots in a temporary directory.
+    pub fn on_disk(n: u64, tune: fn(&mut HostConfig)) -> Self {
+        Self::build(n, tune, Some(tempfile::tempdir().unwrap()))
+    }
+
+    fn build(n: u64, tune: fn(&mut HostConfig), disk: Option<tempfile::TempDir>) -> Self {
+        let mut c = Cluster { net: InProcNetwork::new(), hosts: BTreeMap::new(), logs: BTreeMap::new(), snaps: BTreeMap::new(), tune, disk };
         for h in 1..=n {
             c.start_host(h);
         }
@@ -88,13 +100,22 @@ impl Cluster {
         let mut cfg = HostConfig::new(h);
         fast(&mut cfg);
         (self.tune)(&mut cfg);
-        let log = self.logs.entry(h).or_default().clone();
-        let snaps = self.snaps.entry(h).or_default().clone();
+        let (log, snaps): (Arc<dyn LogStore>, Arc<dyn SnapshotStore>) = match &self.disk {
+            Some(d) => {
+                let dir = d.path().join(format!("host{h}"));
+                let log = FileLogStore::open(dir.join("log"), Default::default()).unwrap();
+                (Arc::new(log), Arc::new(FileSnapshotStore::open(dir.join("snap")).unwrap()))
+            }
+            None => (
+                Arc::new(self.logs.entry(h).or_default().clone()),
+                Arc::new(self.snaps.entry(h).or_default().clone()),
+            ),
+        };
         let host = Host::new(
             cfg,
             HostParts {
-                log: Arc::new(log),
-                snapshots: Arc::new(snaps),
+                log,
+                snapshots: snaps,
                 transport: self.net.endpoint(h),
                 clock: Arc::new(SystemClock::default()),
             },
