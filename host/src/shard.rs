@@ -164,12 +164,14 @@ impl Shard {
         let now = self.env.clock.now();
         if now >= self.next_tick {
             self.tick();
+            // Deadlines are checked once per tick: scanning every waiting
+            // operation each round would cost more than the rounds.
+            self.expire(now);
             self.next_tick += self.env.cfg.tick_interval;
             if self.next_tick <= now {
                 self.next_tick = now + self.env.cfg.tick_interval;
             }
         }
-        self.expire(now);
         work |= self.process_readies();
         if self.next_purge.is_some_and(|at| now >= at) {
             self.next_purge = Some(now + self.env.cfg.purge_interval);
@@ -215,7 +217,7 @@ impl Shard {
         metrics.messages_received.add(msgs.len() as u64);
         for GroupMessage { group, message: m } in msgs {
             let Some(r) = self.replicas.get_mut(&group) else { continue };
-            if m.from != 0 {
+            if m.from != 0 && r.learned.get(&m.from) != Some(&from_host) {
                 r.learned.insert(m.from, from_host);
             }
             // Heartbeat responses carry nothing new: they never wake.
