@@ -350,6 +350,15 @@ impl Host {
         self.submit(group, done, move |s, done| s.transfer_leader(group, target, deadline, done));
     }
 
+    /// Tells the host that `host` is down (a transport's failure detector
+    /// calls this). Quiesced groups do not tick, so they cannot notice a
+    /// dead leader by themselves: every local replica whose leader runs
+    /// there wakes up and, after an election timeout, elects a new one.
+    /// Returns how many woke.
+    pub fn report_host_down(&self, host: u64) -> usize {
+        self.each_shard(move |s| s.wake_led_by(host)).into_iter().sum()
+    }
+
     /// Leader, term, members and indexes of the local replica of `group`.
     pub fn group_info(&self, group: u64) -> Option<GroupInfo> {
         self.call(group, move |s| s.group_info(group)).ok().flatten()

@@ -266,6 +266,21 @@ impl Shard {
         }
     }
 
+    /// Wakes every quiesced replica whose leader runs on `host`: that host
+    /// is down, and only ticking followers can elect a new leader.
+    pub fn wake_led_by(&mut self, host: u64) -> usize {
+        let groups: Vec<u64> = self
+            .replicas
+            .iter()
+            .filter(|(_, r)| r.quiesced && r.host_of(r.node.raft().lead()) == Some(host))
+            .map(|(g, _)| *g)
+            .collect();
+        for g in &groups {
+            self.wake(*g);
+        }
+        groups.len()
+    }
+
     /// A client operation: wakes the group and restarts its idle count.
     fn touch(&mut self, group: u64) {
         self.wake(group);

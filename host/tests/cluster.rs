@@ -229,4 +229,20 @@ fn idle_groups_quiesce_and_wake() {
     assert!((1..=3).map(|h| c.host(h).metrics().wakeups).sum::<u64>() >= 2);
     assert_eq!(c.host(leaders[&g]).read(g, b"w", T).unwrap(), "1");
     c.wait_until("quiesced again", || (1..=3).all(|h| c.host(h).metrics().active_groups == 0));
+
+    // Host 1 dies while everything is quiesced. Nothing ticks, so nothing
+    // would notice; once told, the others wake the groups it led and
+    // elect new leaders.
+    let led_by_1: Vec<u64> = leaders.iter().filter(|(_, l)| **l == 1).map(|(g, _)| *g).collect();
+    assert!(!led_by_1.is_empty());
+    let mut c = c;
+    c.stop_host(1);
+    let woke: usize = [2, 3].iter().map(|h| c.host(*h).report_host_down(1)).sum();
+    assert_eq!(woke, 2 * led_by_1.len());
+    c.wait_until("new leaders", || {
+        led_by_1.iter().all(|g| [2, 3].iter().all(|h| matches!(c.host(*h).group_info(*g).unwrap().leader, 2 | 3)))
+    });
+    for g in &led_by_1 {
+        assert_eq!(c.host(2).propose(*g, b"incr w", T).unwrap(), if *g == 42 { "2" } else { "1" });
+    }
 }
