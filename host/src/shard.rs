@@ -448,20 +448,32 @@ impl Shard {
             self.queue_send(g, m);
         }
         let r = self.replicas.get_mut(&g).unwrap();
-        if let Some(snap) = rd.snapshot.as_ref().filter(|s| !is_empty_snap(s)) {
-            if let Err(e) = r.install_snapshot(snap) {
-                self.stop_failed(g, &e);
-                return;
+        let snap = rd.snapshot.filter(|s| !is_empty_snap(s));
+        let committed = rd.committed_entries;
+        let applied = guarded(|| {
+            if let Some(snap) = &snap {
+                r.install_snapshot(snap)?;
+                metrics.snapshots_installed.inc();
             }
-            metrics.snapshots_installed.inc();
+            r.apply_committed(committed, &metrics);
+            Ok(())
+        });
+        if let Err(e) = applied {
+            self.stop_failed(g, &e);
+            return;
         }
-        r.apply_committed(rd.committed_entries, &metrics);
         r.read_states(rd.read_states);
         if let Err(e) = r.node.advance() {
             self.stop_failed(g, &format!("raft failed: {e}"));
             return;
         }
-        r.complete_reads();
+        if let Err(e) = guarded(|| {
+            r.complete_reads();
+            Ok(())
+        }) {
+            self.stop_failed(g, &e);
+            return;
+        }
         r.check_transfers();
         if r.removed {
             self.stop(g);
@@ -492,7 +504,7 @@ impl Shard {
         if r.applied == r.snapshot_index {
             return;
         }
-        let snap = match r.make_snapshot() {
+        let snap = match guarded(|| r.make_snapshot()) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("polyraft-host {}: group {g}: snapshot failed: {e}", self.env.host_id);
@@ -741,7 +753,13 @@ impl Shard {
     /// Reads the local replica's state without any check.
     pub fn stale_read(&mut self, group: u64, query: &[u8], done: Completion<Bytes>) {
         let Some((r, done)) = self.replica_or_reject(group, done) else { return };
-        done(Ok(r.sm.lookup(query)));
+        match guarded(|| Ok(r.sm.lookup(query))) {
+            Ok(v) => done(Ok(v)),
+            Err(e) => {
+                done(Err(OpError::rejected(e.clone())));
+                self.stop_failed(group, &e);
+            }
+        }
     }
 
     /// Asks the group to hand leadership to `target`.
@@ -790,6 +808,18 @@ impl Shard {
     /// (replicas, active, pending operations)
     pub fn gauges(&self) -> (u64, u64, u64) {
         (self.replicas.len() as u64, self.active.len() as u64, self.replicas.values().map(|r| r.pending_count()).sum())
+    }
+}
+
+/// Runs user code (state machine, completions): a panic stops the replica
+/// it happened in, never the worker and the other groups.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+            Err(format!("user code panicked: {}", what.unwrap_or_default()))
+        }
     }
 }
 
