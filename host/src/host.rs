@@ -46,7 +46,10 @@ pub struct Pending<T> {
 }
 
 impl<T> Pending<T> {
-    fn new() -> (Self, Completion<T>)
+    /// A pending result and the completion that fills it: pass the
+    /// completion to any `_async` call and wait on (or poll) the pending
+    /// result, e.g. from a binding's future or event loop.
+    pub fn pair() -> (Self, Completion<T>)
     where
         T: Send + 'static,
     {
@@ -230,7 +233,7 @@ impl Host {
 
     /// Proposes `cmd` and waits for the state machine's result for it.
     pub fn propose(&self, group: u64, cmd: &[u8], timeout: Duration) -> OpResult<Bytes> {
-        let (p, done) = Pending::new();
+        let (p, done) = Pending::pair();
         self.propose_async(group, cmd, timeout, done);
         p.wait()
     }
@@ -246,7 +249,7 @@ impl Host {
     /// Proposes `cmd` in a session and waits: a proposal retried with the
     /// same session state is applied at most once.
     pub fn propose_session(&self, session: &Session, cmd: &[u8], timeout: Duration) -> OpResult<Bytes> {
-        let (p, done) = Pending::new();
+        let (p, done) = Pending::pair();
         self.propose_session_async(session, cmd, timeout, done);
         p.wait()
     }
@@ -262,7 +265,7 @@ impl Host {
 
     /// Drops the session's state in the group (its cached results).
     pub fn close_session(&self, session: &Session, timeout: Duration) -> OpResult<()> {
-        let (p, done) = Pending::new();
+        let (p, done) = Pending::pair();
         let (group, client) = (session.group, session.client_id);
         let deadline = self.deadline(timeout);
         self.submit(group, done, move |s, done| s.propose(group, |o| envelope::close_session(o, client), deadline, done));
@@ -272,7 +275,7 @@ impl Host {
     /// A linearizable read: confirms leadership (ReadIndex), waits until the
     /// read index is applied locally, then runs `lookup`.
     pub fn read(&self, group: u64, query: &[u8], timeout: Duration) -> OpResult<Bytes> {
-        let (p, done) = Pending::new();
+        let (p, done) = Pending::pair();
         self.read_async(group, query, timeout, done);
         p.wait()
     }
@@ -286,7 +289,7 @@ impl Host {
 
     /// Runs `lookup` on the local replica as it is (may be stale).
     pub fn stale_read(&self, group: u64, query: &[u8]) -> OpResult<Bytes> {
-        let (p, done) = Pending::new();
+        let (p, done) = Pending::pair();
         self.stale_read_async(group, query, done);
         p.wait()
     }
@@ -301,7 +304,7 @@ impl Host {
     /// here. The new replica's host travels with the change, so every
     /// member learns its address.
     pub fn change_membership(&self, group: u64, change: Membership, timeout: Duration) -> OpResult<()> {
-        let (p, done) = Pending::new();
+        let (p, done) = Pending::pair();
         self.change_membership_async(group, change, timeout, done);
         p.wait()
     }
@@ -339,7 +342,7 @@ impl Host {
     /// Asks the group to make `target` its leader; completes when the local
     /// replica sees `target` lead.
     pub fn transfer_leader(&self, group: u64, target: u64, timeout: Duration) -> OpResult<()> {
-        let (p, done) = Pending::new();
+        let (p, done) = Pending::pair();
         self.transfer_leader_async(group, target, timeout, done);
         p.wait()
     }
