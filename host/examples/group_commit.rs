@@ -55,8 +55,7 @@ fn run(groups: u64, secs: u64) -> Result<(), Box<dyn std::error::Error>> {
     let members: Vec<(u64, u64)> = (1..=3).map(|h| (h, h)).collect();
     let mut hosts = Vec::new();
     for h in 1..=3u64 {
-        let mut cfg = HostConfig::new(h);
-        cfg.tick_interval = Duration::from_millis(50);
+        let cfg = HostConfig::new(h);
         let d = dir.path().join(format!("host{h}"));
         let host = Arc::new(Host::new(
             cfg,

@@ -58,4 +58,4 @@ pub use session::Session;
 pub use shard::Inbound;
 pub use snapshots::{FileSnapshotStore, MemSnapshotStore, SnapshotStore};
 pub use statemachine::{StateMachine, StateMachineFactory};
-pub use transport::{Frame, GroupMessage, InProcNetwork, Transport};
+pub use transport::{Frame, GroupMessage, InProcNetwork, SendError, Transport};

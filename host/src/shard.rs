@@ -256,13 +256,14 @@ impl Shard {
     /// resetting its idle count (heartbeats flow in an idle group); see
     /// [`Shard::touch`] for client operations.
     fn wake(&mut self, group: u64) {
+        // Every replica that is not quiesced is in `active` already.
         if let Some(r) = self.replicas.get_mut(&group) {
             if r.quiesced {
                 r.idle_ticks = 0;
                 r.quiesced = false;
                 self.env.metrics.wakeups.inc();
+                self.active.insert(group);
             }
-            self.active.insert(group);
         }
     }
 
@@ -546,15 +547,23 @@ impl Shard {
     fn flush_outbox(&mut self) {
         let metrics = self.env.metrics.clone();
         for (host, frame) in std::mem::take(&mut self.outbox) {
-            let sent: Vec<(u64, u64, bool)> =
-                frame.iter().map(|gm| (gm.group, gm.message.to, gm.message.r#type == MessageType::MsgSnap as i32)).collect();
-            let ok = self.env.transport.send(host, frame).is_ok();
-            if ok {
-                metrics.frames_sent.inc();
-                metrics.messages_sent.add(sent.len() as u64);
-            } else {
-                metrics.send_failures.add(sent.len() as u64);
-            }
+            let n = frame.len() as u64;
+            let is_snap = |gm: &GroupMessage| gm.message.r#type == MessageType::MsgSnap as i32;
+            // Snapshot receivers learn the outcome either way (rare: the
+            // list is usually empty); on failure, every receiver is
+            // reported unreachable (the frame comes back with the error).
+            let snaps: Vec<(u64, u64, bool)> = frame.iter().filter(|gm| is_snap(gm)).map(|gm| (gm.group, gm.message.to, true)).collect();
+            let (ok, sent) = match self.env.transport.send(host, frame) {
+                Ok(()) => {
+                    metrics.frames_sent.inc();
+                    metrics.messages_sent.add(n);
+                    (true, snaps)
+                }
+                Err(e) => {
+                    metrics.send_failures.add(n);
+                    (false, e.frame.iter().map(|gm| (gm.group, gm.message.to, is_snap(gm))).collect())
+                }
+            };
             for (g, to, snap) in sent {
                 let Some(r) = self.replicas.get_mut(&g) else { continue };
                 if snap {

@@ -28,12 +28,21 @@ pub struct GroupMessage {
 /// Everything one host sends another at one moment.
 pub type Frame = Vec<GroupMessage>;
 
+/// A frame that could not be sent, handed back with the reason.
+#[derive(Debug)]
+pub struct SendError {
+    /// Why (unknown host, queue full, link down...).
+    pub reason: String,
+    /// The frame, so that the engine can report its receivers.
+    pub frame: Frame,
+}
+
 /// Sends frames to other hosts. Implementations must not block for long:
 /// a step worker calls `send` after each group-commit write.
 pub trait Transport: Send + Sync {
     /// Sends `frame` to host `to`. An error means the frame was dropped;
     /// raft retransmits, and the engine reports the replicas unreachable.
-    fn send(&self, to: u64, frame: Frame) -> Result<(), String>;
+    fn send(&self, to: u64, frame: Frame) -> Result<(), SendError>;
 }
 
 /// An in-process network joining hosts of one process. Created once;
@@ -129,23 +138,20 @@ struct Endpoint {
 }
 
 impl Transport for Endpoint {
-    fn send(&self, to: u64, frame: Frame) -> Result<(), String> {
+    fn send(&self, to: u64, frame: Frame) -> Result<(), SendError> {
         let target = {
             let mut n = self.net.inner.lock();
             if n.cut.contains(&(self.host, to)) {
-                return Err(format!("link {} -> {} is cut", self.host, to));
+                return Err(SendError { reason: format!("link {} -> {} is cut", self.host, to), frame });
             }
+            let Some(inb) = n.hosts.get(&to).cloned() else {
+                return Err(SendError { reason: format!("host {to} is not on the network"), frame });
+            };
             if n.held {
-                if !n.hosts.contains_key(&to) {
-                    return Err(format!("host {to} is not on the network"));
-                }
                 n.queue.push_back((self.host, to, frame));
                 return Ok(());
             }
-            match n.hosts.get(&to) {
-                Some(inb) => inb.clone(),
-                None => return Err(format!("host {to} is not on the network")),
-            }
+            inb
         };
         // Outside the network's lock: delivery takes the destination's locks.
         target.deliver(self.host, frame);
