@@ -370,7 +370,7 @@ impl Host {
     /// Every worker's answer to `f`, in shard order.
     fn each_shard<T: Send + 'static>(&self, f: impl Fn(&mut Shard) -> T + Send + Sync + 'static) -> Vec<T> {
         if let Some(m) = &self.manual {
-            return m.lock().iter_mut().map(|s| f(s)).collect();
+            return m.lock().iter_mut().map(&f).collect();
         }
         let f = Arc::new(f);
         let mut rxs = Vec::new();

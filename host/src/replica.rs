@@ -23,7 +23,11 @@ use crate::session::{Dedup, SessionTable};
 use crate::statemachine::StateMachine;
 use crate::storage::GroupStorage;
 
-/// A completion: called once with the outcome of an operation.
+/// A completion: called once with the outcome of an operation, on a step
+/// worker's thread (or, in manual mode, inside [`crate::Host::run_once`]).
+/// It must return quickly and must not call the host's blocking methods
+/// (the worker would wait on itself); queueing another `_async` call is
+/// fine.
 pub type Completion<T> = Box<dyn FnOnce(OpResult<T>) + Send>;
 
 pub(crate) struct PendingProposal {
