@@ -80,6 +80,37 @@ fn timeouts_are_distinct_from_rejections() {
     }
     assert_eq!(c.host(l).propose(1, b"set k v", Duration::from_millis(200)), Err(OpError::TimedOut));
     assert!(c.host(l).metrics().proposals_timed_out >= 1);
+
+    // Group 2: the cut-off leader appends a proposal the majority never
+    // sees; the majority elects a new leader, which writes its own entries
+    // at that index. When the old leader rejoins, the entry applied at its
+    // proposal's index is another one: the proposal is certainly lost, and
+    // the client hears `Rejected`, not `TimedOut`.
+    for h in 1..=3 {
+        c.net.set_partitioned(l, h, false);
+    }
+    let l2 = c.wait_leaders(2..=2, &[1, 2, 3])[&2];
+    let others: Vec<u64> = (1..=3).filter(|h| *h != l2).collect();
+    for h in &others {
+        c.net.set_partitioned(l2, *h, true);
+        // The failure detector's part: a quiesced group would not notice.
+        c.host(*h).report_host_down(l2);
+    }
+    let (lost, done) = Pending::pair();
+    c.host(l2).propose_async(2, b"set lost 1", Duration::from_secs(20), done);
+    c.wait_until("a new leader in the majority", || {
+        c.host(others[0]).group_info(2).is_some_and(|i| i.leader != 0 && i.leader != l2)
+    });
+    assert_eq!(c.host(others[0]).propose(2, b"set won 1", T).unwrap(), "");
+    for h in &others {
+        c.net.set_partitioned(l2, *h, false);
+    }
+    match lost.wait() {
+        Err(OpError::Rejected(why)) => assert!(why.contains("replaced"), "{why}"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(c.host(l2).read(2, b"lost", T).unwrap(), "");
+    assert_eq!(c.host(l2).read(2, b"won", T).unwrap(), "1");
 }
 
 #[test]
