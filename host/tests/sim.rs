@@ -1,6 +1,7 @@
 //! The determinism seams at work: three hosts without threads, driven by
 //! one thread on a simulated clock over a held in-process network, with a
-//! partition in the middle. The same seed must give the same run, event for
+//! partition, then a crash of a host (its in-memory log loses what was not
+//! synced) and its restart from the log. The same seed must give the same run, event for
 //! event, and every replica must end with the same state.
 
 mod common;
@@ -24,7 +25,9 @@ fn simulate(seed: u64) -> Vec<String> {
     let clock = SimClock::new();
     let net = InProcNetwork::held();
     let mut hosts = BTreeMap::new();
-    for h in 1..=3u64 {
+    let logs: BTreeMap<u64, MemLogStore> = (1..=3).map(|h| (h, MemLogStore::new())).collect();
+    let snaps: BTreeMap<u64, MemSnapshotStore> = (1..=3).map(|h| (h, MemSnapshotStore::new())).collect();
+    let start_host = |h: u64| {
         let mut cfg = HostConfig::new(h);
         cfg.manual = true;
         cfg.workers = 2;
@@ -35,8 +38,8 @@ fn simulate(seed: u64) -> Vec<String> {
         let host = Host::new(
             cfg,
             HostParts {
-                log: Arc::new(MemLogStore::new()),
-                snapshots: Arc::new(MemSnapshotStore::new()),
+                log: Arc::new(logs[&h].clone()),
+                snapshots: Arc::new(snaps[&h].clone()),
                 transport: net.endpoint(h),
                 clock: Arc::new(clock.clone()),
             },
@@ -47,7 +50,10 @@ fn simulate(seed: u64) -> Vec<String> {
         for g in 1..=GROUPS {
             host.start_replica(g, h, StartMode::Bootstrap(members.clone()), kv_factory()).unwrap();
         }
-        hosts.insert(h, host);
+        host
+    };
+    for h in 1..=3u64 {
+        hosts.insert(h, start_host(h));
     }
     let outcomes: Outcomes = Arc::default();
     let mut transcript = Vec::new();
@@ -59,7 +65,8 @@ fn simulate(seed: u64) -> Vec<String> {
             for g in 1..=GROUPS {
                 let out = outcomes.clone();
                 let n = step;
-                hosts[&h].propose_async(g, b"incr n", Duration::from_secs(2), Box::new(move |r| out.lock().push((n, g, h, r))));
+                let Some(host) = hosts.get(&h) else { break };
+                host.propose_async(g, b"incr n", Duration::from_secs(2), Box::new(move |r| out.lock().push((n, g, h, r))));
             }
         }
         // Cut host 1 off for 2 simulated seconds.
@@ -70,6 +77,19 @@ fn simulate(seed: u64) -> Vec<String> {
         if step == 800 {
             net.set_partitioned(1, 2, false);
             net.set_partitioned(1, 3, false);
+        }
+        // Host 3 crashes (its log loses what was not synced) and restarts
+        // 1 simulated second later, recovering every group from its log.
+        if step == 1000 {
+            net.unregister(3);
+            hosts.remove(&3).unwrap().close();
+            logs[&3].crash();
+            for h in [1, 2] {
+                hosts[&h].report_host_down(3);
+            }
+        }
+        if step == 1100 {
+            hosts.insert(3, start_host(3));
         }
         for host in hosts.values() {
             while host.run_once() {}
