@@ -20,14 +20,15 @@ include mk/bench.mk
 include mk/bench-w3.mk
 # The demo: a replicated key-value store in Python (examples/kv).
 include mk/demo.mk
-# The host runtime (host/): test-host, host-idle.
+# The host runtime (host/): test-host, host-idle, host-group-commit.
 include mk/host.mk
 
 SEEDS ?= 100000
 START ?= 0
 
 ## test: everything CI runs: the core (conformance, properties, simulation,
-## WAL crash tests), the C, Python and Go bindings, and a benchmark smoke run.
+## WAL crash tests), the host runtime, the C, Python and Go bindings, and a
+## benchmark smoke run.
 test: test-core test-host test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
