@@ -37,6 +37,10 @@ pub struct HostConfig {
     pub max_size_per_msg: u64,
     /// Append messages in flight per follower.
     pub max_inflight_msgs: usize,
+    /// Clients a group's session table keeps; a new one beyond it evicts
+    /// the least recently active. Part of the replicated behaviour: every
+    /// host of a cluster must use the same value.
+    pub max_sessions: usize,
     /// How often the log reclaims space (rewriting the live records of old
     /// segments); zero disables it.
     pub purge_interval: Duration,
@@ -65,6 +69,7 @@ impl HostConfig {
             quiesce_after_elections: 3,
             max_size_per_msg: 1 << 20,
             max_inflight_msgs: 256,
+            max_sessions: 10_000,
             purge_interval: Duration::from_secs(10),
             seed: None,
             raft_logger: Arc::new(NoopLogger),

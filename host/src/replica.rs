@@ -85,6 +85,8 @@ pub(crate) struct Replica {
     pub confs: BTreeMap<u64, PendingConf>,
     pub reads: BTreeMap<u64, PendingRead>,
     pub transfers: Vec<PendingTransfer>,
+    /// Clients the session table keeps (see `HostConfig::max_sessions`).
+    pub max_sessions: usize,
     pub quiesced: bool,
     pub idle_ticks: u64,
     /// The replica's own removal was applied: the shard stops it.
@@ -120,6 +122,7 @@ impl Replica {
             confs: BTreeMap::new(),
             reads: BTreeMap::new(),
             transfers: Vec::new(),
+            max_sessions: usize::MAX,
             quiesced: false,
             idle_ticks: 0,
             removed: false,
@@ -333,7 +336,7 @@ impl Replica {
                 if batch.has_series(tag.client, tag.series) {
                     self.flush(batch, metrics);
                 }
-                match self.sessions.check(tag.client, tag.series, tag.responded_to) {
+                match self.sessions.check(tag.client, tag.series, tag.responded_to, e.index, self.max_sessions) {
                     Dedup::Apply => batch.push(Entry { data: cmd, ..e }, origin, Some(tag)),
                     Dedup::Duplicate(r) => {
                         metrics.dedup_hits.inc();

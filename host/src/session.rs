@@ -66,10 +66,17 @@ pub(crate) enum Dedup {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct ClientState {
     responded_to: u64,
+    /// Log index of the client's latest entry: the least recently active
+    /// client is evicted first.
+    last_index: u64,
     results: BTreeMap<u64, Bytes>,
 }
 
-/// The replicated session table of one group.
+/// The replicated session table of one group, holding at most a fixed
+/// number of clients (the same limit on every replica: it is part of the
+/// replicated behaviour). A new client beyond the limit evicts the one whose
+/// latest entry is oldest; an evicted client's retries apply again, so the
+/// limit must exceed the number of clients active at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct SessionTable {
     clients: BTreeMap<u64, ClientState>,
@@ -77,9 +84,16 @@ pub(crate) struct SessionTable {
 
 impl SessionTable {
     /// Records the client's acknowledgement and says whether `series`
-    /// must be applied.
-    pub fn check(&mut self, client: u64, series: u64, responded_to: u64) -> Dedup {
+    /// (in the entry at `index`) must be applied.
+    pub fn check(&mut self, client: u64, series: u64, responded_to: u64, index: u64, max_clients: usize) -> Dedup {
+        if !self.clients.contains_key(&client) && self.clients.len() >= max_clients.max(1) {
+            let oldest = self.clients.iter().min_by_key(|(id, c)| (c.last_index, **id)).map(|(id, _)| *id);
+            if let Some(id) = oldest {
+                self.clients.remove(&id);
+            }
+        }
         let c = self.clients.entry(client).or_default();
+        c.last_index = index;
         if responded_to > c.responded_to {
             c.responded_to = responded_to;
             c.results = c.results.split_off(&(responded_to + 1));
@@ -115,6 +129,7 @@ impl SessionTable {
         for (id, c) in &self.clients {
             put_u64(out, *id);
             put_u64(out, c.responded_to);
+            put_u64(out, c.last_index);
             put_u64(out, c.results.len() as u64);
             for (s, r) in &c.results {
                 put_u64(out, *s);
@@ -129,12 +144,13 @@ impl SessionTable {
         for _ in 0..get_u64(b)? {
             let id = get_u64(b)?;
             let responded_to = get_u64(b)?;
+            let last_index = get_u64(b)?;
             let mut results = BTreeMap::new();
             for _ in 0..get_u64(b)? {
                 let s = get_u64(b)?;
                 results.insert(s, get_bytes(b)?);
             }
-            t.clients.insert(id, ClientState { responded_to, results });
+            t.clients.insert(id, ClientState { responded_to, last_index, results });
         }
         Some(t)
     }
@@ -147,17 +163,31 @@ mod tests {
     #[test]
     fn dedups_until_acknowledged_and_round_trips() {
         let mut t = SessionTable::default();
-        assert_eq!(t.check(7, 1, 0), Dedup::Apply);
+        assert_eq!(t.check(7, 1, 0, 10, 8), Dedup::Apply);
         t.record(7, 1, Bytes::from_static(b"r1"));
-        assert_eq!(t.check(7, 1, 0), Dedup::Duplicate(Bytes::from_static(b"r1")));
+        assert_eq!(t.check(7, 1, 0, 11, 8), Dedup::Duplicate(Bytes::from_static(b"r1")));
         let mut enc = Vec::new();
         t.encode(&mut enc);
         let mut b = Bytes::from(enc);
         assert_eq!(SessionTable::decode(&mut b), Some(t.clone()));
-        assert_eq!(t.check(7, 2, 1), Dedup::Apply);
-        assert_eq!(t.check(7, 1, 1), Dedup::Acknowledged);
+        assert_eq!(t.check(7, 2, 1, 12, 8), Dedup::Apply);
+        assert_eq!(t.check(7, 1, 1, 13, 8), Dedup::Acknowledged);
         t.close(7);
         assert_eq!(t.len(), 0);
         assert_eq!(SessionTable::decode(&mut Bytes::from_static(b"\x05")), None);
+    }
+
+    #[test]
+    fn evicts_the_least_recently_active_client_beyond_the_limit() {
+        let mut t = SessionTable::default();
+        for (client, index) in [(1, 5), (2, 3), (3, 9)] {
+            assert_eq!(t.check(client, 1, 0, index, 3), Dedup::Apply);
+            t.record(client, 1, Bytes::new());
+        }
+        assert_eq!(t.check(4, 1, 0, 10, 3), Dedup::Apply);
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.check(2, 1, 0, 11, 3), Dedup::Apply, "client 2 (latest entry at 3) was evicted");
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.check(3, 1, 0, 12, 3), Dedup::Duplicate(Bytes::new()), "client 3 kept");
     }
 }

@@ -645,6 +645,7 @@ impl Shard {
         let sm = factory(group, replica);
         let nonce = self.rng.u64(..) & !0xffff_ffff;
         let mut r = Replica::new(group, replica, node, sm, nonce);
+        r.max_sessions = cfg.max_sessions;
         if !is_empty_snap(&snap) {
             r.restore_data(&snap.data).map_err(HostError::Snapshot)?;
         }

@@ -141,16 +141,16 @@ fn membership_transfer_and_late_joiner_snapshot() {
     // A fourth host joins late as a learner: the log is compacted, so it
     // must receive a snapshot; then it is promoted to voter.
     c.start_host(4);
+    let info = |h: u64, g: u64| c.host(h).group_info(g).unwrap();
     for g in 1..=GROUPS {
-        c.host(leaders[&g]).add_learner(g, 4, 4, T).unwrap();
+        change_until(|| c.host(leaders[&g]).add_learner(g, 4, 4, T), || info(leaders[&g], g).learners.contains(&4));
         c.host(4).start_replica(g, 4, StartMode::Join, kv_factory()).unwrap();
     }
     c.wait_until("learners caught up", || (1..=GROUPS).all(|g| c.host(4).stale_read(g, b"k29").unwrap() == g.to_string()));
     assert!(c.host(4).metrics().snapshots_installed >= GROUPS, "late joiners restored snapshots");
     for g in 1..=GROUPS {
-        let info = c.host(4).group_info(g).unwrap();
-        assert!(info.learners.contains(&4));
-        c.host(leaders[&g]).add_replica(g, 4, 4, T).unwrap();
+        assert!(info(4, g).learners.contains(&4));
+        change_until(|| c.host(leaders[&g]).add_replica(g, 4, 4, T), || info(leaders[&g], g).voters.contains(&4));
     }
     c.wait_until("promotion seen by host 4", || (1..=GROUPS).all(|g| c.host(4).group_info(g).unwrap().voters.contains(&4)));
 
@@ -159,7 +159,7 @@ fn membership_transfer_and_late_joiner_snapshot() {
     for g in 1..=GROUPS {
         let l = leaders[&g];
         let via = if l == 3 { 1 } else { l };
-        c.host(via).remove_replica(g, 3, T).unwrap();
+        change_until(|| c.host(via).remove_replica(g, 3, T), || !info(via, g).voters.contains(&3));
     }
     c.wait_until("replicas removed from host 3", || c.host(3).metrics().groups == 0);
     // Followers of a removed leader keep it as leader until their election

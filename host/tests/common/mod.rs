@@ -73,9 +73,31 @@ pub struct Cluster {
     pub disk: Option<tempfile::TempDir>,
 }
 
+/// 10 ms ticks; elections after 200 ms, so that a loaded CI machine
+/// (2 cores shared by several jobs) does not trigger spurious elections.
 pub fn fast(c: &mut HostConfig) {
     c.tick_interval = Duration::from_millis(10);
+    c.election_ticks = 20;
     c.workers = 2;
+}
+
+/// Runs a membership change until `done` holds. A change may time out
+/// (forwarded to a leader that just lost its role: the outcome is unknown)
+/// or be rejected (raft refused it while another change was pending, or a
+/// timed-out earlier attempt was applied after all); the caller's `done`
+/// says whether the wanted configuration is in place.
+pub fn change_until(mut change: impl FnMut() -> OpResult<()>, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    loop {
+        match change() {
+            Ok(()) => return,
+            Err(_) if done() => return,
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(30), "membership change keeps failing: {e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
 }
 
 impl Cluster {
