@@ -749,6 +749,11 @@ impl Shard {
         self.env.metrics.reads.inc();
         self.touch(group);
         let Some((r, done)) = self.replica_or_reject(group, done) else { return };
+        // Raft drops a read request silently without a leader: say so now.
+        if r.node.raft().lead() == polyraft::NONE {
+            done(Err(OpError::rejected("no leader known for the group")));
+            return;
+        }
         let key = r.new_key();
         match r.node.read_index(Bytes::from(key.to_le_bytes().to_vec())) {
             Ok(()) => {
@@ -778,6 +783,10 @@ impl Shard {
         let Some((r, done)) = self.replica_or_reject(group, done) else { return };
         if r.node.raft().lead() == target {
             done(Ok(()));
+            return;
+        }
+        if !r.conf_state.voters.contains(&target) {
+            done(Err(OpError::rejected(format!("replica {target} is not a voter of group {group}"))));
             return;
         }
         r.node.transfer_leader(target);

@@ -58,6 +58,12 @@ fn elections_proposals_sessions_and_reads() {
     assert_eq!(c.host(leader).read(5, b"s", T).unwrap(), "2");
     c.host(leader).close_session(&s, T).unwrap();
 
+    // Bad input is rejected at once: a transfer to a non-member, an
+    // unknown group, replica id 0.
+    assert!(matches!(c.host(1).transfer_leader(1, 99, T), Err(OpError::Rejected(_))));
+    assert!(matches!(c.host(1).add_replica(1, 0, 1, T), Err(OpError::Rejected(_))));
+    assert!(c.host(1).start_replica(1, 1, StartMode::Join, kv_factory()).is_err(), "already running");
+    assert!(matches!(c.host(1).read(9999, b"a", T), Err(OpError::Rejected(_))));
     // Unknown groups are rejected, not timed out.
     assert!(matches!(c.host(1).propose(9999, b"set a b", T), Err(OpError::Rejected(_))));
     let m = c.host(1).metrics();
