@@ -86,7 +86,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A session makes a retried write apply once.
     let mut session = Session::new(group_of("counter"), 42);
     for attempt in 0..2 {
-        let r = hosts[1].propose_session(&session, b"counter=1", TIMEOUT)?;
+        let r = retry(|| hosts[1].propose_session(&session, b"counter=1", TIMEOUT))?;
         println!("session write, attempt {attempt}: result {:?}", String::from_utf8_lossy(&r));
     }
     session.proposal_completed();
@@ -94,7 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Linearizable reads from every host see the last write.
     for host in &hosts {
-        let v = host.read(group_of("apple"), b"apple", TIMEOUT)?;
+        let v = retry(|| host.read(group_of("apple"), b"apple", TIMEOUT))?;
         println!("host {} reads apple={}", host.id(), String::from_utf8_lossy(&v));
     }
     let info = hosts[0].group_info(group_of("apple")).ok_or("no such group")?;
@@ -107,7 +107,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Retries while the group has no leader yet (rejected: certainly not applied).
+/// Retries while the group has no leader known yet (rejected: certainly not
+/// applied, so retrying is safe, also within a session).
 fn retry(mut f: impl FnMut() -> OpResult<Bytes>) -> OpResult<Bytes> {
     loop {
         match f() {
