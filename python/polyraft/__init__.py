@@ -116,3 +116,27 @@ __all__ = [
     "TruncatedTail",
     "UnavailableError",
 ]
+
+# The host (issue 20): many raft groups per process, state machines in Python.
+from ._native import GroupInfo, Host, InProcNetwork, Session  # noqa: E402
+from .host import (  # noqa: E402
+    AsyncHost,
+    HostClosedError,
+    HostError,
+    ProposalRejectedError,
+    ProposalTimeoutError,
+    StateMachine,
+)
+
+__all__ += [
+    "AsyncHost",
+    "GroupInfo",
+    "Host",
+    "HostClosedError",
+    "HostError",
+    "InProcNetwork",
+    "ProposalRejectedError",
+    "ProposalTimeoutError",
+    "Session",
+    "StateMachine",
+]

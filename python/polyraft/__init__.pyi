@@ -107,3 +107,32 @@ __all__ = [
     "TruncatedTail",
     "UnavailableError",
 ]
+
+# The host (issue 20).
+from ._native import (
+    GroupInfo as GroupInfo,
+    Host as Host,
+    InProcNetwork as InProcNetwork,
+    Session as Session,
+)
+from .host import (
+    AsyncHost as AsyncHost,
+    HostClosedError as HostClosedError,
+    HostError as HostError,
+    ProposalRejectedError as ProposalRejectedError,
+    ProposalTimeoutError as ProposalTimeoutError,
+    StateMachine as StateMachine,
+)
+
+__all__ += [
+    "AsyncHost",
+    "GroupInfo",
+    "Host",
+    "HostClosedError",
+    "HostError",
+    "InProcNetwork",
+    "ProposalRejectedError",
+    "ProposalTimeoutError",
+    "Session",
+    "StateMachine",
+]

@@ -815,3 +815,180 @@ class RawNode:
         """The full status (every peer's progress on the leader)."""
     def basic_status(self) -> BasicStatus:
         """The status without progress."""
+
+# ---------------------------------------------------------------- the host
+
+import typing as _t
+
+__all__ += ["GroupInfo", "Host", "InProcNetwork", "Session"]
+
+@final
+class InProcNetwork:
+    """An in-process network joining the hosts of one process (tests,
+    examples). Pass it as ``network=`` to every :class:`Host`."""
+
+    def __new__(cls) -> InProcNetwork: ...
+    def partition(self, a: int, b: int) -> None:
+        """Cuts both directions between hosts ``a`` and ``b``."""
+    def heal(self, a: int, b: int) -> None:
+        """Restores both directions between hosts ``a`` and ``b``."""
+
+@final
+class Session:
+    """A client's identity for exactly-once proposals in one group.
+
+    ``Host.propose_session`` advances the session after a definite outcome
+    (a result or a rejection) and keeps it after a timeout, so that the
+    retry is the same proposal. One proposal may be in flight at a time.
+    """
+
+    def __new__(cls, group: int, client_id: Optional[int] = None) -> Session:
+        """``client_id`` defaults to a random one; 0 is reserved."""
+    @property
+    def group(self) -> int:
+        """The group the session proposes to."""
+    @property
+    def client_id(self) -> int:
+        """The client's id, unique among the group's clients."""
+    @property
+    def series(self) -> int:
+        """The series number the next (or retried) proposal carries."""
+    @property
+    def responded_to(self) -> int:
+        """The highest series whose outcome the client has received."""
+
+@final
+class GroupInfo:
+    """What a host knows about one of its replicas' groups."""
+
+    @property
+    def group(self) -> int: ...
+    @property
+    def replica(self) -> int:
+        """The local replica's id."""
+    @property
+    def leader(self) -> int:
+        """The leader's replica id as known here (0: none)."""
+    @property
+    def term(self) -> int: ...
+    @property
+    def is_leader(self) -> bool: ...
+    @property
+    def voters(self) -> List[int]:
+        """Voting members as of the applied index."""
+    @property
+    def learners(self) -> List[int]: ...
+    @property
+    def applied(self) -> int: ...
+    @property
+    def committed(self) -> int: ...
+    @property
+    def last_index(self) -> int: ...
+    @property
+    def snapshot_index(self) -> int: ...
+    @property
+    def quiesced(self) -> bool: ...
+    @property
+    def hosts(self) -> Dict[int, int]:
+        """The group's address book: replica id -> host id."""
+
+@final
+class _CompletionQueue:
+    def __new__(cls, wake: Callable[[], object]) -> _CompletionQueue: ...
+    def take(self) -> List[Tuple[int, bool, _t.Any]]: ...
+
+def _close_all_hosts() -> None: ...
+
+@final
+class Host:
+    """One process's runtime for many raft groups (a context manager).
+
+    Every blocking call releases the GIL while it waits and takes a
+    ``timeout`` in seconds. Client operations raise
+    ``polyraft.ProposalRejectedError`` (certainly not applied) or
+    ``polyraft.ProposalTimeoutError`` (unknown outcome); host-level calls
+    raise ``polyraft.HostError`` / ``HostClosedError``.
+
+    ``network``: an :class:`InProcNetwork`, or None for a host alone (only
+    single-replica groups). ``data_dir``: where the shared log and the
+    snapshots live (None: in memory).
+    """
+
+    def __new__(
+        cls,
+        host_id: int,
+        *,
+        network: Optional[InProcNetwork] = None,
+        data_dir: Optional[Union[str, os.PathLike[str]]] = None,
+        tick_interval: float = 0.1,
+        election_ticks: int = 10,
+        heartbeat_ticks: int = 1,
+        snapshot_entries: int = 10000,
+        compaction_overhead: int = 5000,
+        quiesce: bool = True,
+        workers: int = 0,
+        max_sessions: int = 10000,
+        seed: Optional[int] = None,
+    ) -> Host: ...
+    @property
+    def id(self) -> int:
+        """This host's id."""
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+    def start_replica(
+        self,
+        group: int,
+        replica: int,
+        state_machine: _t.Any,
+        *,
+        members: Optional[Dict[int, int]] = None,
+        join: bool = False,
+    ) -> None:
+        """Starts replica ``replica`` of ``group`` with ``state_machine`` (a
+        ``polyraft.StateMachine``). ``members`` ({replica: host}) bootstraps
+        a new group, ``join=True`` joins one that added this replica; when
+        the log has the group already, the replica restarts from it."""
+    def stop_replica(self, group: int) -> None:
+        """Stops the local replica of ``group``; its log stays."""
+    def propose(self, group: int, command: bytes, timeout: float = 5.0) -> bytes:
+        """Proposes ``command`` and returns the state machine's result."""
+    def propose_session(self, session: Session, command: bytes, timeout: float = 5.0) -> bytes:
+        """Proposes ``command`` within ``session``: applied at most once."""
+    def close_session(self, session: Session, timeout: float = 5.0) -> None:
+        """Drops the session's cached results in its group."""
+    def read(self, group: int, query: bytes, timeout: float = 5.0) -> bytes:
+        """A linearizable read: ReadIndex, then ``lookup(query)``."""
+    def stale_read(self, group: int, query: bytes) -> bytes:
+        """``lookup(query)`` on the local replica as it is (may be stale)."""
+    def add_replica(self, group: int, replica: int, host: int, timeout: float = 5.0) -> None:
+        """Adds a voter (or promotes a learner) running on host ``host``."""
+    def add_learner(self, group: int, replica: int, host: int, timeout: float = 5.0) -> None:
+        """Adds a non-voting learner running on host ``host``."""
+    def remove_replica(self, group: int, replica: int, timeout: float = 5.0) -> None:
+        """Removes a replica (voter or learner)."""
+    def transfer_leader(self, group: int, target: int, timeout: float = 5.0) -> None:
+        """Hands leadership of ``group`` to replica ``target``."""
+    def group_info(self, group: int) -> Optional[GroupInfo]:
+        """Leader, term, members and indexes of the local replica, or None."""
+    def report_host_down(self, host: int) -> int:
+        """Tells the host that ``host`` is down; returns the groups woken."""
+    def metrics(self) -> Dict[str, int]:
+        """The host's counters and gauges by name."""
+    def prometheus(self) -> str:
+        """The host's and its groups' metrics as Prometheus text."""
+    def failures(self) -> List[Tuple[int, int, str]]:
+        """State machine failures so far: (group, replica, report)."""
+    def close(self) -> None:
+        """Stops every replica and worker (idempotent)."""
+    def __enter__(self) -> Host: ...
+    def __exit__(self, t: object, v: object, tb: object) -> bool: ...
+    def _propose_to(self, queue: _CompletionQueue, token: int, group: int, command: bytes, timeout: float) -> None: ...
+    def _propose_session_to(
+        self, queue: _CompletionQueue, token: int, session: Session, command: bytes, timeout: float
+    ) -> None: ...
+    def _read_to(self, queue: _CompletionQueue, token: int, group: int, query: bytes, timeout: float) -> None: ...
+    def _stale_read_to(self, queue: _CompletionQueue, token: int, group: int, query: bytes) -> None: ...
+    def _change_to(
+        self, queue: _CompletionQueue, token: int, group: int, kind: int, replica: int, host: int, timeout: float
+    ) -> None: ...

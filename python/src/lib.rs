@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 mod common;
 mod config;
 mod durable;
+mod host;
 mod node;
 mod storage;
 mod types;
@@ -37,5 +38,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<durable::PyTruncatedTail>()?;
     m.add_class::<durable::PyStorageStats>()?;
     m.add_class::<node::PyRawNode>()?;
+    host::register(m)?;
     Ok(())
 }
