@@ -820,7 +820,7 @@ class RawNode:
 
 import typing as _t
 
-__all__ += ["GroupInfo", "Host", "InProcNetwork", "Session"]
+__all__ += ["GroupInfo", "Host", "InProcNetwork", "Session", "_CompletionQueue", "_close_all_hosts"]
 
 @final
 class InProcNetwork:

@@ -125,9 +125,9 @@ class _Dispatcher:
             if fut is None or fut.done():  # cancelled by its awaiter
                 continue
             if ok:
-                fut.set_result(value)  # type: ignore[arg-type]
+                fut.set_result(value)
             else:
-                fut.set_exception(value)  # type: ignore[arg-type]
+                fut.set_exception(value)
 
 
 def _wake(loop: asyncio.AbstractEventLoop, ref: "weakref.ref[_Dispatcher]") -> None:
