@@ -34,7 +34,10 @@ class KV(StateMachine):
             writer.write(k + b"=" + v + b"\n")
 
     def restore(self, reader: IO[bytes]) -> None:
-        self.data = dict(line.partition(b"=")[::2] for line in reader.read().splitlines())  # type: ignore[misc]
+        self.data = {}
+        for line in reader.read().splitlines():
+            k, _, v = line.partition(b"=")
+            self.data[k] = v
 
     def lookup(self, query: bytes) -> bytes:
         return self.data.get(query, b"")
@@ -78,7 +81,10 @@ async def run(groups: int, concurrency: int, seconds: float) -> None:
     await asyncio.gather(*(client(c) for c in range(concurrency)))
     elapsed = time.perf_counter() - t0
     latencies.sort()
-    p = lambda q: latencies[int(q * (len(latencies) - 1))] * 1000  # noqa: E731
+
+    def p(q: float) -> float:
+        return latencies[int(q * (len(latencies) - 1))] * 1000
+
     print(
         f"python state machine, 3 in-process hosts, {groups} group(s), concurrency {concurrency}: "
         f"{done / elapsed:,.0f} proposals/s, latency p50 {p(0.5):.2f} ms, p99 {p(0.99):.2f} ms ({done} in {elapsed:.1f} s)"

@@ -856,6 +856,9 @@ class Session:
     @property
     def responded_to(self) -> int:
         """The highest series whose outcome the client has received."""
+    def proposal_completed(self) -> None:
+        """Moves on from a timed-out proposal without retrying it: the next
+        proposal gets a new series (the abandoned one may still apply)."""
 
 @final
 class GroupInfo:

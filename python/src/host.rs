@@ -429,6 +429,18 @@ impl PySession {
         self.inner.lock().session.responded_to()
     }
 
+    /// Moves on from the current proposal after a timeout without retrying
+    /// it (the host does this itself after a definite outcome): the next
+    /// proposal gets a new series. The abandoned one may still apply.
+    fn proposal_completed(&self) -> PyResult<()> {
+        let mut s = self.inner.lock();
+        if s.in_flight {
+            return Err(PyRuntimeError::new_err("the session has a proposal in flight"));
+        }
+        s.session.proposal_completed();
+        Ok(())
+    }
+
     fn __repr__(&self) -> String {
         let s = self.inner.lock();
         format!("Session(group={}, client_id={}, series={})", self.group, self.client_id, s.session.series())
