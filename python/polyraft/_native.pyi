@@ -820,6 +820,8 @@ class RawNode:
 
 import typing as _t
 
+from .host import StateMachine
+
 __all__ += ["GroupInfo", "Host", "InProcNetwork", "Session", "_CompletionQueue", "_close_all_hosts"]
 
 @final
@@ -943,7 +945,7 @@ class Host:
         self,
         group: int,
         replica: int,
-        state_machine: _t.Any,
+        state_machine: StateMachine,
         *,
         members: Optional[Dict[int, int]] = None,
         join: bool = False,

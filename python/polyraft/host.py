@@ -98,19 +98,23 @@ atexit.register(_close_all_hosts)
 
 class _Dispatcher:
     """Resolves the futures of one event loop: host workers push outcomes
-    into a queue and wake the loop once per burst; the loop drains them."""
+    into a queue and wake the loop once per burst; the loop drains them.
+
+    It refers to its loop and the queue refers back to it only weakly, so
+    that a finished loop's dispatcher goes away with the loop (and no cycle
+    runs through the native queue, which the collector cannot traverse).
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
         self._futures: Dict[int, asyncio.Future[Optional[bytes]]] = {}
         self._tokens = itertools.count(1)
-        # The queue refers back to the dispatcher weakly: no cycle through
-        # the native object, which the garbage collector cannot traverse.
-        self.queue = _CompletionQueue(functools.partial(_wake, loop, weakref.ref(self)))
+        self.queue = _CompletionQueue(functools.partial(_wake, weakref.ref(loop), weakref.ref(self)))
 
-    def start(self, submit: Callable[[_CompletionQueue, int], None]) -> asyncio.Future[Optional[bytes]]:
+    def start(
+        self, loop: asyncio.AbstractEventLoop, submit: Callable[[_CompletionQueue, int], None]
+    ) -> asyncio.Future[Optional[bytes]]:
         token = next(self._tokens)
-        fut: asyncio.Future[Optional[bytes]] = self._loop.create_future()
+        fut: asyncio.Future[Optional[bytes]] = loop.create_future()
         self._futures[token] = fut
         try:
             submit(self.queue, token)
@@ -130,9 +134,11 @@ class _Dispatcher:
                 fut.set_exception(value)
 
 
-def _wake(loop: asyncio.AbstractEventLoop, ref: "weakref.ref[_Dispatcher]") -> None:
+def _wake(loop_ref: "weakref.ref[asyncio.AbstractEventLoop]", ref: "weakref.ref[_Dispatcher]") -> None:
     """Called on a host worker thread: schedules a drain on the loop."""
-    loop.call_soon_threadsafe(_drain, ref)
+    loop = loop_ref()
+    if loop is not None:
+        loop.call_soon_threadsafe(_drain, ref)
 
 
 def _drain(ref: "weakref.ref[_Dispatcher]") -> None:
@@ -167,7 +173,7 @@ class AsyncHost:
         d = self._dispatchers.get(loop)
         if d is None:
             d = self._dispatchers[loop] = _Dispatcher(loop)
-        return d.start(submit)
+        return d.start(loop, submit)
 
     async def _bytes(self, submit: Callable[[_CompletionQueue, int], None]) -> bytes:
         result = await self._start(submit)

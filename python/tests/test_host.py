@@ -4,6 +4,7 @@ groups, a key-value state machine written in Python."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 import time
@@ -328,7 +329,7 @@ def test_misuse_gets_clear_errors() -> None:
         with pytest.raises(ValueError, match="members"):
             h.start_replica(1, 1, KV())
         with pytest.raises(TypeError, match="apply"):
-            h.start_replica(1, 1, object(), members={1: 1})
+            h.start_replica(1, 1, object(), members={1: 1})  # type: ignore[arg-type]
         with pytest.raises(HostError, match="not among"):
             h.start_replica(1, 2, KV(), members={1: 1})
         with pytest.raises(HostError):
@@ -423,6 +424,22 @@ def test_asyncio_api(cluster: Cluster) -> None:
     asyncio.run(main())
     # The pending-op gauge drained.
     eventually(lambda: cluster.hosts[0].metrics()["pending_ops"] == 0)
+
+
+def test_async_host_serves_one_loop_after_another(cluster: Cluster) -> None:
+    aio = AsyncHost(cluster.hosts[1])
+
+    async def put(v: bytes) -> bytes:
+        while True:
+            try:
+                return await aio.propose(4, b"x=" + v)
+            except ProposalRejectedError:
+                await asyncio.sleep(0.02)
+
+    assert asyncio.run(put(b"1")) == b""
+    assert asyncio.run(put(b"2")) == b"1"
+    gc.collect()
+    assert len(aio._dispatchers) == 0, "a finished loop's dispatcher is released"
 
 
 def test_async_context_manager_closes_the_host() -> None:
