@@ -629,6 +629,12 @@ pub struct PyHost {
 impl Drop for PyHost {
     fn drop(&mut self) {
         if let Some(h) = self.host.lock().take() {
+            if IN_CALLBACK.with(|c| c.get()) {
+                // Dropped by a state machine callback on a worker: closing
+                // here would join that worker from itself.
+                let _ = std::thread::Builder::new().name("polyraft-host-close".into()).spawn(move || h.close());
+                return;
+            }
             // A worker may be waiting for the GIL to run a callback.
             Python::with_gil(|py| py.allow_threads(|| h.close()));
         }

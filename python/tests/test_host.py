@@ -311,6 +311,25 @@ def test_apply_exception_stops_only_that_replica() -> None:
         h.propose(2, b"a=3")
 
 
+class BadSnapshots(KV):
+    def snapshot(self, writer: IO[bytes]) -> None:
+        raise OSError("disk full")
+
+
+def test_snapshot_exception_is_reported_and_the_replica_runs_on(tmp_path: Path) -> None:
+    with Host(1, tick_interval=TICK, snapshot_entries=5, data_dir=tmp_path) as h:
+        h.start_replica(1, 1, BadSnapshots(), members={1: 1})
+        for i in range(12):
+            retry(lambda: h.propose(1, f"k{i}={i}".encode()))
+        assert any("snapshot raised: OSError: disk full" in f[2] for f in h.failures())
+        assert h.read(1, b"k11") == b"11"
+        info = h.group_info(1)
+        assert info is not None and info.snapshot_index == 0
+        # The directory is locked while the host runs.
+        with pytest.raises(HostError, match="lock"):
+            Host(2, data_dir=tmp_path)
+
+
 class BadResults(KV):
     def apply(self, entries: List[Entry]) -> List[bytes]:
         return [b"one"] + super().apply(entries)
