@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -400,6 +401,30 @@ def test_blocking_calls_release_the_gil(cluster: Cluster) -> None:
         stop.set()
         t.join()
     assert ticks > 10_000, "another Python thread ran while the call waited"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_signal_interrupts_a_blocking_call(cluster: Cluster) -> None:
+    leader = cluster.leader(1)
+    for o in (h.id for h in cluster.hosts if h is not leader):
+        cluster.net.partition(leader.id, o)
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise Interrupted()
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        t = time.monotonic()
+        with pytest.raises(Interrupted):
+            leader.propose(1, b"z=1", timeout=30)
+        assert time.monotonic() - t < 5
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def test_asyncio_api(cluster: Cluster) -> None:
