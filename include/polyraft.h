@@ -40,6 +40,11 @@
 #include <stdint.h>
 
 /**
+ * The version of polyraft_host_state_machine this library speaks.
+ */
+#define POLYRAFT_HOST_SM_ABI_VERSION 1
+
+/**
  * Version of polyraft_storage_vtable this library understands; put it in
  * the vtable's abi_version field.
  */
@@ -177,6 +182,21 @@ enum polyraft_result
    * (file, offset, reason) in polyraft_durable_storage_last_error.
    */
   POLYRAFT_CORRUPT = 31,
+  /**
+   * Host: the operation was rejected and certainly not applied (no
+   * leader, the group is not running here, raft dropped it...); it may be
+   * retried. Detail in polyraft_host_last_error or the outcome.
+   */
+  POLYRAFT_REJECTED = 40,
+  /**
+   * Host: the deadline passed before the outcome was known; a proposal
+   * may or may not be applied (retry it in a session to apply it once).
+   */
+  POLYRAFT_TIMED_OUT = 41,
+  /**
+   * Host: the host is closed; nothing was done.
+   */
+  POLYRAFT_CLOSED = 42,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -522,6 +542,42 @@ typedef struct polyraft_durable_storage polyraft_durable_storage;
  * that callback; never keep it.
  */
 typedef struct polyraft_entry_sink polyraft_entry_sink;
+
+/**
+ * A host: one per process (or several in one process, joined by an
+ * in-process transport, as in tests). Create with polyraft_host_new; stop
+ * with polyraft_host_close (optional) and release with polyraft_host_free.
+ * Calls may come from any thread at once.
+ */
+typedef struct polyraft_host polyraft_host;
+
+/**
+ * Hands snapshot bytes to a `restore` callback; valid only during it.
+ */
+typedef struct polyraft_host_reader polyraft_host_reader;
+
+/**
+ * Collects the answers of `apply` (one per entry, in order) and of
+ * `lookup` (one). Valid only during that callback; the library copies what
+ * is pushed.
+ */
+typedef struct polyraft_host_results polyraft_host_results;
+
+/**
+ * How a host reaches the others. Today: an in-process network joining
+ * every host of the process created with it (tests, examples, one-process
+ * clusters). The network transport (TCP/TLS) will be another constructor
+ * of this same handle, so hosts and their configuration do not change.
+ * Reference counted: a host keeps its own reference, so the handle may be
+ * freed (polyraft_host_transport_free) while hosts still use it. Safe to
+ * use from several threads.
+ */
+typedef struct polyraft_host_transport polyraft_host_transport;
+
+/**
+ * Collects the bytes of a `snapshot` callback; valid only during it.
+ */
+typedef struct polyraft_host_writer polyraft_host_writer;
 
 /**
  * An in-memory raft log (etcd's MemoryStorage), shared by reference
@@ -1064,6 +1120,302 @@ typedef struct polyraft_message {
 } polyraft_message;
 
 /**
+ * A host's configuration, read only during polyraft_host_new. Fill it with
+ * polyraft_host_config_init, then change what you need.
+ */
+typedef struct polyraft_host_config {
+  /**
+   * This host's id (not 0); unique in the cluster.
+   */
+  uint64_t host_id;
+  /**
+   * Step worker threads; 0 means one per core.
+   */
+  uint32_t workers;
+  /**
+   * Milliseconds between ticks (> 0). Default 100.
+   */
+  uint32_t tick_ms;
+  /**
+   * Ticks without a leader before an election. Default 10.
+   */
+  uint32_t election_ticks;
+  /**
+   * Ticks between heartbeats. Default 1.
+   */
+  uint32_t heartbeat_ticks;
+  /**
+   * A snapshot is taken every this many applied entries (0: never).
+   * Default 10000.
+   */
+  uint64_t snapshot_entries;
+  /**
+   * Entries kept behind a snapshot for slow followers. Default 5000.
+   */
+  uint64_t compaction_overhead;
+  /**
+   * Session clients kept per group (least recently active evicted).
+   * Default 10000.
+   */
+  uint64_t max_sessions;
+  /**
+   * Whether idle, fully replicated groups stop ticking. Default true.
+   */
+  bool quiesce;
+  /**
+   * Directory of the host's log and snapshots (NUL-terminated, created if
+   * missing); NULL keeps them in memory (lost when the host is freed).
+   */
+  const char *data_dir;
+  /**
+   * How the host reaches the others (required); borrowed during the call.
+   */
+  const struct polyraft_host_transport *transport;
+} polyraft_host_config;
+
+/**
+ * A member of a group: a replica id and the host that runs it.
+ */
+typedef struct polyraft_host_peer {
+  /**
+   * The replica id (its raft node id; not 0).
+   */
+  uint64_t replica;
+  /**
+   * The host that runs it.
+   */
+  uint64_t host;
+} polyraft_host_peer;
+
+/**
+ * One committed entry handed to the `apply` callback; `data` (the proposed
+ * command) is valid only during the callback.
+ */
+typedef struct polyraft_host_entry {
+  /**
+   * The entry's log index.
+   */
+  uint64_t index;
+  /**
+   * The entry's term.
+   */
+  uint64_t term;
+  /**
+   * The command (NULL when empty).
+   */
+  const uint8_t *data;
+  /**
+   * Its length.
+   */
+  size_t len;
+} polyraft_host_entry;
+
+/**
+ * A replica's state machine: the application's code, called by the host
+ * in log order. Each callback returns a polyraft_result value as uint32_t:
+ * POLYRAFT_OK, or anything else for a failure.
+ *
+ * Threads: the callbacks of one replica run one at a time on the worker
+ * thread of its group (never concurrently with each other); callbacks of
+ * different groups may run concurrently on different workers. From a
+ * callback, do not call blocking host functions, polyraft_host_close or
+ * polyraft_host_free (they are refused); the `_async` functions are fine.
+ *
+ * Failures: `apply` and `lookup` must not fail for a bad command or query
+ * (answer it with a result that says so): a non-OK status, or a wrong
+ * number of results, means the state machine is broken, and the host stops
+ * that replica (its waiting operations complete; its log stays, so it can
+ * be started again). A failing `snapshot` skips that snapshot; a failing
+ * `restore` stops the replica (or fails polyraft_host_start_replica).
+ */
+typedef struct polyraft_host_state_machine {
+  /**
+   * Must be POLYRAFT_HOST_SM_ABI_VERSION.
+   */
+  uint32_t abi_version;
+  /**
+   * Passed to every callback. Owned by the host once
+   * polyraft_host_start_replica returns POLYRAFT_OK: `destroy` is then
+   * called exactly once, after the last callback (when the replica
+   * stops or the host closes). On any other return the caller keeps it.
+   */
+  void *ctx;
+  /**
+   * Applies committed entries (oldest first) and pushes exactly one
+   * result per entry with polyraft_host_results_push: the result the
+   * proposal of that entry completes with. Must be deterministic.
+   */
+  uint32_t (*apply)(void *ctx, const struct polyraft_host_entry *entries, size_t n, struct polyraft_host_results *results);
+  /**
+   * Writes the whole state with polyraft_host_writer_write.
+   */
+  uint32_t (*snapshot)(void *ctx, struct polyraft_host_writer *writer);
+  /**
+   * Replaces the whole state with the one read (polyraft_host_reader_read)
+   * from a snapshot written by `snapshot`, possibly on another host.
+   */
+  uint32_t (*restore)(void *ctx, struct polyraft_host_reader *reader);
+  /**
+   * Answers a read-only query: push one result (none means empty).
+   */
+  uint32_t (*lookup)(void *ctx, const uint8_t *query, size_t len, struct polyraft_host_results *result);
+  /**
+   * Releases ctx (see ctx). May be NULL.
+   */
+  void (*destroy)(void *ctx);
+} polyraft_host_state_machine;
+
+/**
+ * A client's exactly-once identity in one group (dragonboat's session).
+ * Plain data: keep it across retries. Retry a proposal that timed out with
+ * the session unchanged (it is applied at most once); after an outcome is
+ * received (completed or rejected), call
+ * polyraft_host_session_completed before the next proposal.
+ */
+typedef struct polyraft_host_session {
+  /**
+   * The group it proposes to.
+   */
+  uint64_t group;
+  /**
+   * The client's id, unique among the group's clients.
+   */
+  uint64_t client_id;
+  /**
+   * The series number of the current proposal (starts at 1).
+   */
+  uint64_t series;
+  /**
+   * The highest series whose outcome the client has received.
+   */
+  uint64_t responded_to;
+} polyraft_host_session;
+
+/**
+ * The outcome of an operation, as handed to a completion callback. Every
+ * pointer is valid only during the callback.
+ */
+typedef struct polyraft_host_outcome {
+  /**
+   * POLYRAFT_OK (completed), POLYRAFT_REJECTED (certainly not applied:
+   * safe to retry), POLYRAFT_TIMED_OUT (may or may not have been applied:
+   * retry in a session to apply it once).
+   */
+  polyraft_result code;
+  /**
+   * The result (proposals: the state machine's result for the entry;
+   * reads: the lookup's answer; NULL when empty).
+   */
+  const uint8_t *data;
+  /**
+   * Its length.
+   */
+  size_t len;
+  /**
+   * Why it was not completed (NUL-terminated; "" on POLYRAFT_OK).
+   */
+  const char *detail;
+} polyraft_host_outcome;
+
+/**
+ * A completion callback: called exactly once per operation queued with
+ * POLYRAFT_OK by an `_async` function, on a host worker thread (or on the
+ * thread closing the host, for operations still queued then, or, when the
+ * host closes during the `_async` call, on the calling thread). It must
+ * return quickly and must not call blocking host functions (they are
+ * refused); queueing another `_async` operation is fine.
+ */
+typedef void (*polyraft_host_completion)(void *ctx, const struct polyraft_host_outcome *outcome);
+
+/**
+ * What a host knows about its replica of a group (polyraft_host_group_info).
+ */
+typedef struct polyraft_host_group_info {
+  /**
+   * The group.
+   */
+  uint64_t group;
+  /**
+   * The local replica's id.
+   */
+  uint64_t replica;
+  /**
+   * The leader's replica id as known here (0: none).
+   */
+  uint64_t leader;
+  /**
+   * The local replica's term.
+   */
+  uint64_t term;
+  /**
+   * Whether the local replica leads.
+   */
+  bool is_leader;
+  /**
+   * Whether the group is quiesced here.
+   */
+  bool quiesced;
+  /**
+   * Applied index.
+   */
+  uint64_t applied;
+  /**
+   * Committed index.
+   */
+  uint64_t committed;
+  /**
+   * Last log index.
+   */
+  uint64_t last_index;
+  /**
+   * Index of the latest snapshot.
+   */
+  uint64_t snapshot_index;
+  /**
+   * Number of voters (as of the applied index).
+   */
+  size_t n_voters;
+  /**
+   * Number of learners.
+   */
+  size_t n_learners;
+} polyraft_host_group_info;
+
+/**
+ * Host-wide counters into `*out`.
+ */
+typedef struct polyraft_host_metrics {
+  /**
+   * Replicas running on the host.
+   */
+  uint64_t groups;
+  /**
+   * Replicas not quiesced.
+   */
+  uint64_t active_groups;
+  /**
+   * Client operations waiting for their outcome.
+   */
+  uint64_t pending_ops;
+  /**
+   * Proposals received.
+   */
+  uint64_t proposals;
+  /**
+   * Session proposals answered from the session table (duplicates).
+   */
+  uint64_t dedup_hits;
+  /**
+   * Log writes (group commits).
+   */
+  uint64_t log_writes;
+  /**
+   * fsyncs of the log.
+   */
+  uint64_t fsyncs;
+} polyraft_host_metrics;
+
+/**
  * A storage callback's answer: a polyraft_result value (uint32_t so that any
  * value C returns is well defined). POLYRAFT_OK, or one of the storage
  * codes: POLYRAFT_STORAGE_COMPACTED, POLYRAFT_STORAGE_UNAVAILABLE,
@@ -1559,6 +1911,268 @@ polyraft_result polyraft_conf_state_encode(const struct polyraft_conf_state *cs,
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
 polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *snapshot, struct polyraft_buffer **out);
+
+/**
+ * Creates an in-process network: every host created with it (in
+ * polyraft_host_config.transport) can reach every other; frames are
+ * handed over in memory. Write the handle to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_transport_in_process_new(struct polyraft_host_transport **out);
+
+/**
+ * In-process network only: cuts (`cut` true) or restores both directions
+ * between hosts `a` and `b`, to test partitions and failover.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_transport_partition(const struct polyraft_host_transport *transport, uint64_t a, uint64_t b, bool cut);
+
+/**
+ * Frees this handle (hosts keep their own reference). NULL is a no-op.
+ */
+void polyraft_host_transport_free(struct polyraft_host_transport *transport);
+
+/**
+ * Fills `*config` with the defaults for host `host_id` (no data_dir, no
+ * transport).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_config_init(struct polyraft_host_config *config, uint64_t host_id);
+
+/**
+ * Creates a host from `*config` and starts its workers; writes the handle
+ * to `*out`. With a data_dir, replicas started later recover their groups
+ * from it (a restart). The detail of a failure is in
+ * polyraft_host_last_new_error.
+ * Errors: POLYRAFT_NULL_PARAMETER (config, out or config->transport),
+ * POLYRAFT_INVALID_CONFIG (host id 0, tick_ms 0...),
+ * POLYRAFT_STORAGE_FAILURE (the data directory cannot be opened).
+ */
+polyraft_result polyraft_host_new(const struct polyraft_host_config *config, struct polyraft_host **out);
+
+/**
+ * Copies why the last polyraft_host_new on the calling thread failed into
+ * `buf` (truncated, NUL-terminated when len > 0); the bytes written
+ * (without the NUL) go to `*written`. Empty after a success.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_last_new_error(char *buf, size_t len, size_t *written);
+
+/**
+ * Copies the detail of the last call on `host` made by the calling thread
+ * (empty when it succeeded) into `buf`, like polyraft_host_last_new_error.
+ * For POLYRAFT_REJECTED it says why the operation was not applied.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_last_error(const struct polyraft_host *host, char *buf, size_t len, size_t *written);
+
+/**
+ * This host's id into `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_id(const struct polyraft_host *host, uint64_t *out);
+
+/**
+ * Stops every replica and worker and leaves the network. Waiting
+ * operations complete first (proposals as timed out, others as rejected);
+ * every state machine's destroy runs. Later calls return POLYRAFT_CLOSED;
+ * closing again is a no-op. The handle stays valid until
+ * polyraft_host_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (inside a host
+ * callback).
+ */
+polyraft_result polyraft_host_close(const struct polyraft_host *host);
+
+/**
+ * Closes the host (if not yet) and frees the handle. NULL is a no-op.
+ * Inside a host callback it does nothing (freeing would wait on the
+ * calling worker): free the host from another thread.
+ */
+void polyraft_host_free(struct polyraft_host *host);
+
+/**
+ * Pushes the next result (copied; NULL with len 0 is an empty result).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (more results
+ * than entries).
+ */
+polyraft_result polyraft_host_results_push(struct polyraft_host_results *results, const uint8_t *data, size_t len);
+
+/**
+ * Appends `len` bytes (copied) to the snapshot being written.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_FAILURE (the snapshot
+ * cannot be stored).
+ */
+polyraft_result polyraft_host_writer_write(struct polyraft_host_writer *writer, const uint8_t *data, size_t len);
+
+/**
+ * Reads up to `cap` bytes of the snapshot into `buf`; `*n` gets how many
+ * (0 at the end).
+ * Errors: POLYRAFT_NULL_PARAMETER (also buf with cap > 0).
+ */
+polyraft_result polyraft_host_reader_read(struct polyraft_host_reader *reader, uint8_t *buf, size_t cap, size_t *n);
+
+/**
+ * Starts replica `replica` of `group` on this host with the state machine
+ * `*sm` (the struct is copied; ctx ownership as documented there). When the
+ * host's log already has the group (a restart), the replica recovers from
+ * it and its latest snapshot and `peers` is ignored. Otherwise, with
+ * `n_peers` > 0 it bootstraps a new group whose initial members are
+ * `peers` (the same list on every initial member, including this
+ * replica); with `n_peers` == 0 it joins a group that has added (or will
+ * add) it. Blocking: waits for the group's worker (no network round trip).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_ABI_MISMATCH,
+ * POLYRAFT_INVALID_ARGUMENT (a callback missing, replica 0, the group
+ * already running here, this replica not among peers),
+ * POLYRAFT_STORAGE_FAILURE (recovery or restore failed), POLYRAFT_CLOSED,
+ * POLYRAFT_INVALID_STATE (inside a host callback).
+ */
+polyraft_result polyraft_host_start_replica(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm);
+
+/**
+ * Stops the local replica of `group`: waiting proposals complete as timed
+ * out (they may still commit), other operations as rejected, and its state
+ * machine's destroy runs. The log stays: start it again to resume.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (no replica
+ * of the group here), POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE (inside a
+ * host callback).
+ */
+polyraft_result polyraft_host_stop_replica(const struct polyraft_host *host, uint64_t group);
+
+/**
+ * Initializes `*session` for `client_id` in `group` (series 1).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (client id 0).
+ */
+polyraft_result polyraft_host_session_init(struct polyraft_host_session *session, uint64_t group, uint64_t client_id);
+
+/**
+ * Marks the current proposal's outcome received: the next proposal gets a
+ * new series and the group may drop the cached result.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_session_completed(struct polyraft_host_session *session);
+
+/**
+ * Proposes `cmd` (copied) to `group` and waits at most `timeout_ms` for
+ * the state machine's result, written to `*result` (optional: NULL
+ * discards it) as a buffer to free with polyraft_buffer_free. Followers
+ * forward the proposal to the leader.
+ * Returns POLYRAFT_OK (applied), POLYRAFT_REJECTED (certainly not applied:
+ * no leader, group not here...), POLYRAFT_TIMED_OUT (unknown); also
+ * POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE (inside
+ * a host callback). Detail in polyraft_host_last_error.
+ */
+polyraft_result polyraft_host_propose(const struct polyraft_host *host, uint64_t group, const uint8_t *cmd, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+
+/**
+ * The non-blocking form of polyraft_host_propose: returns at once;
+ * POLYRAFT_OK means `done(ctx, outcome)` will be called exactly once.
+ * Any other return means it will not be called.
+ * Errors: POLYRAFT_NULL_PARAMETER (also done), POLYRAFT_CLOSED.
+ */
+polyraft_result polyraft_host_propose_async(const struct polyraft_host *host, uint64_t group, const uint8_t *cmd, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Like polyraft_host_propose, in `session` (its group is the target): a
+ * proposal retried with the same session state is applied at most once,
+ * and a retry of an applied one returns the first result.
+ * Errors: as polyraft_host_propose, plus POLYRAFT_INVALID_ARGUMENT (a
+ * session not initialized).
+ */
+polyraft_result polyraft_host_propose_session(const struct polyraft_host *host, const struct polyraft_host_session *session, const uint8_t *cmd, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+
+/**
+ * The non-blocking form of polyraft_host_propose_session (the session is
+ * copied; completion as in polyraft_host_propose_async).
+ */
+polyraft_result polyraft_host_propose_session_async(const struct polyraft_host *host, const struct polyraft_host_session *session, const uint8_t *cmd, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * A linearizable read: confirms leadership (ReadIndex), waits until the
+ * local replica has applied up to it, then runs `lookup(query)`; the answer
+ * goes to `*result` as in polyraft_host_propose.
+ * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT (reads have
+ * no side effect: retry freely), and the errors of polyraft_host_propose.
+ */
+polyraft_result polyraft_host_read(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+
+/**
+ * The non-blocking form of polyraft_host_read.
+ */
+polyraft_result polyraft_host_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Runs `lookup(query)` on the local replica as it is (may be stale; no
+ * network round trip); the answer goes to `*result`.
+ * Returns POLYRAFT_OK, POLYRAFT_REJECTED (no replica of the group here),
+ * and the errors of polyraft_host_propose.
+ */
+polyraft_result polyraft_host_stale_read(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, struct polyraft_buffer **result);
+
+/**
+ * The non-blocking form of polyraft_host_stale_read.
+ */
+polyraft_result polyraft_host_stale_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, polyraft_host_completion done, void *ctx);
+
+/**
+ * Changes the membership of `group` (`kind`: a polyraft_host_membership
+ * value) and waits until the change is applied on this host. The new
+ * replica's host travels with the change, so every member learns where it
+ * runs; start it there with polyraft_host_start_replica (no peers: join).
+ * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT, and
+ * POLYRAFT_INVALID_ARGUMENT (unknown kind) plus the errors of
+ * polyraft_host_propose.
+ */
+polyraft_result polyraft_host_change_membership(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms);
+
+/**
+ * The non-blocking form of polyraft_host_change_membership (the outcome
+ * carries no data).
+ */
+polyraft_result polyraft_host_change_membership_async(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Asks `group` to make replica `target` its leader and waits until this
+ * host sees it lead.
+ * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT, and the
+ * errors of polyraft_host_propose.
+ */
+polyraft_result polyraft_host_transfer_leader(const struct polyraft_host *host, uint64_t group, uint64_t target, uint64_t timeout_ms);
+
+/**
+ * The non-blocking form of polyraft_host_transfer_leader.
+ */
+polyraft_result polyraft_host_transfer_leader_async(const struct polyraft_host *host, uint64_t group, uint64_t target, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Tells the host that host `down` is unreachable (a failure detector's
+ * verdict): local replicas whose leader runs there wake up and elect a new
+ * leader after an election timeout instead of waiting quiesced. `*woken`
+ * (optional) gets how many woke.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_host_report_host_down(const struct polyraft_host *host, uint64_t down, size_t *woken);
+
+/**
+ * Writes what this host knows about its replica of `group` to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (no replica
+ * of the group here), POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_host_group_info(const struct polyraft_host *host, uint64_t group, struct polyraft_host_group_info *out);
+
+/**
+ * Writes the members of `group` (voters, or learners when `learners`) with
+ * their hosts into `out[0..cap)`, and their number into `*n` (which may
+ * exceed cap: call again with a larger array). `out` may be NULL when cap
+ * is 0.
+ * Errors: as polyraft_host_group_info.
+ */
+polyraft_result polyraft_host_group_members(const struct polyraft_host *host, uint64_t group, bool learners, struct polyraft_host_peer *out, size_t cap, size_t *n);
+
+/**
+ * Writes the host's counters to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_host_get_metrics(const struct polyraft_host *host, struct polyraft_host_metrics *out);
 
 /**
  * Fills `*config` with the defaults (etcd's usual values: election 10,
