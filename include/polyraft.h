@@ -45,6 +45,22 @@
 #define POLYRAFT_HOST_SM_ABI_VERSION 1
 
 /**
+ * Membership change kind for polyraft_host_change_membership: add a voter
+ * (or promote a learner) on `replica_host`.
+ */
+#define POLYRAFT_HOST_ADD_REPLICA 0
+
+/**
+ * Membership change kind: add a non-voting learner on `replica_host`.
+ */
+#define POLYRAFT_HOST_ADD_LEARNER 1
+
+/**
+ * Membership change kind: remove a replica (`replica_host` is ignored).
+ */
+#define POLYRAFT_HOST_REMOVE_REPLICA 2
+
+/**
  * Version of polyraft_storage_vtable this library understands; put it in
  * the vtable's abi_version field.
  */
@@ -1330,7 +1346,7 @@ typedef void (*polyraft_host_completion)(void *ctx, const struct polyraft_host_o
 /**
  * What a host knows about its replica of a group (polyraft_host_group_info).
  */
-typedef struct polyraft_host_group_info {
+typedef struct polyraft_host_info {
   /**
    * The group.
    */
@@ -1379,7 +1395,7 @@ typedef struct polyraft_host_group_info {
    * Number of learners.
    */
   size_t n_learners;
-} polyraft_host_group_info;
+} polyraft_host_info;
 
 /**
  * Host-wide counters into `*out`.
@@ -2114,8 +2130,8 @@ polyraft_result polyraft_host_stale_read(const struct polyraft_host *host, uint6
 polyraft_result polyraft_host_stale_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, polyraft_host_completion done, void *ctx);
 
 /**
- * Changes the membership of `group` (`kind`: a polyraft_host_membership
- * value) and waits until the change is applied on this host. The new
+ * Changes the membership of `group` (`kind`: POLYRAFT_HOST_ADD_REPLICA,
+ * POLYRAFT_HOST_ADD_LEARNER or POLYRAFT_HOST_REMOVE_REPLICA) and waits until the change is applied on this host. The new
  * replica's host travels with the change, so every member learns where it
  * runs; start it there with polyraft_host_start_replica (no peers: join).
  * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT, and
@@ -2157,7 +2173,7 @@ polyraft_result polyraft_host_report_host_down(const struct polyraft_host *host,
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (no replica
  * of the group here), POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
  */
-polyraft_result polyraft_host_group_info(const struct polyraft_host *host, uint64_t group, struct polyraft_host_group_info *out);
+polyraft_result polyraft_host_group_info(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out);
 
 /**
  * Writes the members of `group` (voters, or learners when `learners`) with

@@ -1107,17 +1107,13 @@ pub unsafe extern "C" fn polyraft_host_stale_read_async(
     })
 }
 
-/// A kind of membership change.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum polyraft_host_membership {
-    /// Add a voter (or promote a learner) on `host`.
-    POLYRAFT_HOST_ADD_REPLICA = 0,
-    /// Add a non-voting learner on `host`.
-    POLYRAFT_HOST_ADD_LEARNER = 1,
-    /// Remove a replica (`host` is ignored).
-    POLYRAFT_HOST_REMOVE_REPLICA = 2,
-}
+/// Membership change kind for polyraft_host_change_membership: add a voter
+/// (or promote a learner) on `replica_host`.
+pub const POLYRAFT_HOST_ADD_REPLICA: u32 = 0;
+/// Membership change kind: add a non-voting learner on `replica_host`.
+pub const POLYRAFT_HOST_ADD_LEARNER: u32 = 1;
+/// Membership change kind: remove a replica (`replica_host` is ignored).
+pub const POLYRAFT_HOST_REMOVE_REPLICA: u32 = 2;
 
 fn membership(kind: u32, replica: u64, host: u64) -> Result<Membership, Fail> {
     Ok(match kind {
@@ -1128,8 +1124,8 @@ fn membership(kind: u32, replica: u64, host: u64) -> Result<Membership, Fail> {
     })
 }
 
-/// Changes the membership of `group` (`kind`: a polyraft_host_membership
-/// value) and waits until the change is applied on this host. The new
+/// Changes the membership of `group` (`kind`: POLYRAFT_HOST_ADD_REPLICA,
+/// POLYRAFT_HOST_ADD_LEARNER or POLYRAFT_HOST_REMOVE_REPLICA) and waits until the change is applied on this host. The new
 /// replica's host travels with the change, so every member learns where it
 /// runs; start it there with polyraft_host_start_replica (no peers: join).
 /// Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT, and
@@ -1231,7 +1227,7 @@ pub unsafe extern "C" fn polyraft_host_report_host_down(host: *const polyraft_ho
 /// What a host knows about its replica of a group (polyraft_host_group_info).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
-pub struct polyraft_host_group_info {
+pub struct polyraft_host_info {
     /// The group.
     pub group: u64,
     /// The local replica's id.
@@ -1273,12 +1269,12 @@ fn group_info(h: &polyraft_host, group: u64) -> Result<GroupInfo, Fail> {
 pub unsafe extern "C" fn polyraft_host_group_info(
     host: *const polyraft_host,
     group: u64,
-    out: *mut polyraft_host_group_info,
+    out: *mut polyraft_host_info,
 ) -> polyraft_result {
     with_host(host, |h| {
         nn!(out);
         let i = group_info(h, group)?;
-        *out = polyraft_host_group_info {
+        *out = polyraft_host_info {
             group: i.group,
             replica: i.replica,
             leader: i.leader,
