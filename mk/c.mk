@@ -23,7 +23,7 @@ C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(C_ROOT)/Cargo.toml | 
 C_CFLAGS := -std=c99 -Wall -Wextra -Werror -pedantic -g -I$(C_ROOT)/include
 C_LDFLAGS := -L$(C_LIBDIR) -Wl,-rpath,$(C_LIBDIR) -lpolyraft
 C_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-C_TESTS := cluster misuse durable
+C_TESTS := cluster misuse durable host host_misuse
 C_VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible \
