@@ -1929,6 +1929,14 @@ polyraft_result polyraft_conf_state_encode(const struct polyraft_conf_state *cs,
 polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *snapshot, struct polyraft_buffer **out);
 
 /**
+ * Whether the calling thread is inside a host callback (a state machine
+ * callback or a completion), where blocking host calls are refused.
+ * Bindings that build their own blocking calls on the `_async` forms check
+ * it first, so that they refuse instead of waiting on the calling worker.
+ */
+bool polyraft_host_in_callback(void);
+
+/**
  * Creates an in-process network: every host created with it (in
  * polyraft_host_config.transport) can reach every other; frames are
  * handed over in memory. Write the handle to `*out`.

@@ -60,6 +60,15 @@ fn inside_callback() -> bool {
     IN_CALLBACK.with(|d| d.get() > 0)
 }
 
+/// Whether the calling thread is inside a host callback (a state machine
+/// callback or a completion), where blocking host calls are refused.
+/// Bindings that build their own blocking calls on the `_async` forms check
+/// it first, so that they refuse instead of waiting on the calling worker.
+#[no_mangle]
+pub extern "C" fn polyraft_host_in_callback() -> bool {
+    inside_callback()
+}
+
 /// A caller's context pointer; the C side promises it may be used from the
 /// host's threads (documented on every struct that carries one).
 #[derive(Clone, Copy)]
@@ -294,7 +303,7 @@ fn host_fail(e: HostError) -> Fail {
 
 fn op_fail(e: OpError) -> Fail {
     match e {
-        OpError::Rejected(m) => (POLYRAFT_REJECTED, format!("rejected: {m}")),
+        OpError::Rejected(m) => (POLYRAFT_REJECTED, m),
         OpError::TimedOut => (POLYRAFT_TIMED_OUT, "timed out (the outcome is unknown)".into()),
     }
 }
