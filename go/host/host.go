@@ -621,8 +621,8 @@ func (h *Host) ReportHostDown(host uint64) (int, error) {
 type GroupInfo struct {
 	Group, Replica uint64
 	// Leader is the leader's replica id as known here (0: none).
-	Leader, Term                              uint64
-	IsLeader, Quiesced                        bool
+	Leader, Term                             uint64
+	IsLeader, Quiesced                       bool
 	Applied, Committed, LastIndex, SnapIndex uint64
 	// Voters and Learners as of the applied index, with their hosts.
 	Voters, Learners []Peer
@@ -648,7 +648,9 @@ func (h *Host) GroupInfo(ctx context.Context, group uint64) (GroupInfo, error) {
 		}
 		return peers, err
 	}
-	err := h.call(func(p *C.polyraft_host) C.polyraft_result { return C.polyraft_host_group_info(p, C.uint64_t(group), &ci) })
+	err := h.call(func(p *C.polyraft_host) C.polyraft_result {
+		return C.polyraft_host_group_info(p, C.uint64_t(group), &ci)
+	})
 	if err != nil {
 		return gi, err
 	}
