@@ -25,9 +25,12 @@
  *   used from several threads; they lock internally.
  * - Durable storage calls report their detail text per thread
  *   (polyraft_durable_storage_last_error).
- * - The library starts no threads. Storage and log callbacks run only on
+ * - The node API starts no threads. Storage and log callbacks run only on
  *   the calling thread, inside the call that needs them, and must not call
  *   back into the same node.
+ * - The host (polyraft_host_*) runs its own worker threads: its state
+ *   machine callbacks and completions run there (see
+ *   polyraft_host_state_machine and polyraft_host_completion).
  */
 
 #ifndef POLYRAFT_H
