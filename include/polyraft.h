@@ -1285,32 +1285,6 @@ typedef struct polyraft_host_state_machine {
 } polyraft_host_state_machine;
 
 /**
- * A client's exactly-once identity in one group (dragonboat's session).
- * Plain data: keep it across retries. Retry a proposal that timed out with
- * the session unchanged (it is applied at most once); after an outcome is
- * received (completed or rejected), call
- * polyraft_host_session_completed before the next proposal.
- */
-typedef struct polyraft_host_session {
-  /**
-   * The group it proposes to.
-   */
-  uint64_t group;
-  /**
-   * The client's id, unique among the group's clients.
-   */
-  uint64_t client_id;
-  /**
-   * The series number of the current proposal (starts at 1).
-   */
-  uint64_t series;
-  /**
-   * The highest series whose outcome the client has received.
-   */
-  uint64_t responded_to;
-} polyraft_host_session;
-
-/**
  * The outcome of an operation, as handed to a completion callback. Every
  * pointer is valid only during the callback.
  */
@@ -1345,6 +1319,32 @@ typedef struct polyraft_host_outcome {
  * refused); queueing another `_async` operation is fine.
  */
 typedef void (*polyraft_host_completion)(void *ctx, const struct polyraft_host_outcome *outcome);
+
+/**
+ * A client's exactly-once identity in one group (dragonboat's session).
+ * Plain data: keep it across retries. Retry a proposal that timed out with
+ * the session unchanged (it is applied at most once); after an outcome is
+ * received (completed or rejected), call
+ * polyraft_host_session_completed before the next proposal.
+ */
+typedef struct polyraft_host_session {
+  /**
+   * The group it proposes to.
+   */
+  uint64_t group;
+  /**
+   * The client's id, unique among the group's clients.
+   */
+  uint64_t client_id;
+  /**
+   * The series number of the current proposal (starts at 1).
+   */
+  uint64_t series;
+  /**
+   * The highest series whose outcome the client has received.
+   */
+  uint64_t responded_to;
+} polyraft_host_session;
 
 /**
  * What a host knows about its replica of a group (polyraft_host_group_info).
@@ -2056,6 +2056,16 @@ polyraft_result polyraft_host_reader_read(struct polyraft_host_reader *reader, u
 polyraft_result polyraft_host_start_replica(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm);
 
 /**
+ * The non-blocking form of polyraft_host_start_replica: the arguments are
+ * checked (and copied) now, the start runs on a helper thread, and `done`
+ * gets POLYRAFT_OK, or the code polyraft_host_start_replica would have
+ * returned with its detail (then ctx stays the caller's). Returns
+ * POLYRAFT_OK when `done` will be called (exactly once).
+ * Errors: as polyraft_host_start_replica, checked before queueing.
+ */
+polyraft_result polyraft_host_start_replica_async(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm, polyraft_host_completion done, void *ctx);
+
+/**
  * Stops the local replica of `group`: waiting proposals complete as timed
  * out (they may still commit), other operations as rejected, and its state
  * machine's destroy runs. The log stays: start it again to resume.
@@ -2064,6 +2074,12 @@ polyraft_result polyraft_host_start_replica(const struct polyraft_host *host, ui
  * host callback).
  */
 polyraft_result polyraft_host_stop_replica(const struct polyraft_host *host, uint64_t group);
+
+/**
+ * The non-blocking form of polyraft_host_stop_replica: `done` gets
+ * POLYRAFT_OK or the code polyraft_host_stop_replica would have returned.
+ */
+polyraft_result polyraft_host_stop_replica_async(const struct polyraft_host *host, uint64_t group, polyraft_host_completion done, void *ctx);
 
 /**
  * Initializes `*session` for `client_id` in `group` (series 1).

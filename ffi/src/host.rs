@@ -223,7 +223,7 @@ pub unsafe extern "C" fn polyraft_host_config_init(config: *mut polyraft_host_co
 /// with polyraft_host_close (optional) and release with polyraft_host_free.
 /// Calls may come from any thread at once.
 pub struct polyraft_host {
-    host: Host,
+    host: Arc<Host>,
     id: u64,
     transport: Arc<TransportKind>,
     closed: AtomicBool,
@@ -364,7 +364,7 @@ pub unsafe extern "C" fn polyraft_host_new(config: *const polyraft_host_config, 
         let host = Host::new(cfg, parts).map_err(|e| (POLYRAFT_INVALID_CONFIG, e.to_string()))?;
         kind.attach(c.host_id, host.inbound());
         *out = Box::into_raw(Box::new(polyraft_host {
-            host,
+            host: Arc::new(host),
             id: c.host_id,
             transport: kind,
             closed: AtomicBool::new(false),
@@ -741,44 +741,112 @@ pub unsafe extern "C" fn polyraft_host_start_replica(
     sm: *const polyraft_host_state_machine,
 ) -> polyraft_result {
     with_host(host, |h| {
-        nn!(sm);
         h.usable()?;
         not_in_callback("polyraft_host_start_replica")?;
-        let version = std::ptr::read(std::ptr::addr_of!((*sm).abi_version));
-        if version != POLYRAFT_HOST_SM_ABI_VERSION {
-            return fail(
-                POLYRAFT_ABI_MISMATCH,
-                format!("state machine abi_version {version}, this library speaks {POLYRAFT_HOST_SM_ABI_VERSION}"),
-            );
-        }
-        let vt = *sm;
-        if vt.apply.is_none() || vt.snapshot.is_none() || vt.restore.is_none() || vt.lookup.is_none() {
-            return fail(POLYRAFT_INVALID_ARGUMENT, "state machine: apply, snapshot, restore and lookup are required");
-        }
-        let members: Vec<(u64, u64)> = slice(peers, n_peers, "peers")?.iter().map(|p| (p.replica, p.host)).collect();
-        let mode = if members.is_empty() { StartMode::Join } else { StartMode::Bootstrap(members) };
-        let owner = Arc::new(Mutex::new(Owner::Starting));
-        let machine = CStateMachine { vt, owner: owner.clone() };
-        let factory = Box::new(move |_, _| Box::new(machine) as Box<dyn StateMachine>);
-        let res = h.host.start_replica(group, replica, mode, factory);
-        let mut o = owner.lock().unwrap_or_else(|p| p.into_inner());
-        match res {
-            Ok(()) => {
-                if *o == Owner::DroppedWhileStarting {
-                    // Stopped already (e.g. the host closed): the host owned it.
-                    if let Some(d) = vt.destroy {
-                        in_callback(|| d(vt.ctx));
-                    }
-                }
-                *o = Owner::Host;
-                Ok(())
-            }
-            Err(e) => {
-                *o = Owner::Caller;
-                Err(host_fail(e))
-            }
-        }
+        let (mode, vt) = start_args(peers, n_peers, sm)?;
+        start(&h.host, group, replica, mode, vt)
     })
+}
+
+/// The non-blocking form of polyraft_host_start_replica: the arguments are
+/// checked (and copied) now, the start runs on a helper thread, and `done`
+/// gets POLYRAFT_OK, or the code polyraft_host_start_replica would have
+/// returned with its detail (then ctx stays the caller's). Returns
+/// POLYRAFT_OK when `done` will be called (exactly once).
+/// Errors: as polyraft_host_start_replica, checked before queueing.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_start_replica_async(
+    host: *const polyraft_host,
+    group: u64,
+    replica: u64,
+    peers: *const polyraft_host_peer,
+    n_peers: usize,
+    sm: *const polyraft_host_state_machine,
+    done: polyraft_host_completion,
+    ctx: *mut c_void,
+) -> polyraft_result {
+    with_host(host, |h| {
+        h.usable()?;
+        let (mode, vt) = start_args(peers, n_peers, sm)?;
+        let c = completion_raw(done, ctx)?;
+        let host = h.host.clone();
+        let vt = SendVt(vt);
+        spawn_local_op(c, move || {
+            let vt = vt; // the whole wrapper moves, not its field
+            start(&host, group, replica, mode, vt.0)
+        })
+    })
+}
+
+/// Runs a local host operation (one that waits for a worker, not for the
+/// network) on a helper thread and reports it to `c`.
+fn spawn_local_op(c: CCompletion, f: impl FnOnce() -> Result<(), Fail> + Send + 'static) -> Result<(), Fail> {
+    let spawned = std::thread::Builder::new().name("polyraft-host-op".into()).spawn(move || {
+        let r = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err((POLYRAFT_PANIC, panic_text(&*p))));
+        match r {
+            Ok(()) => c.fire_raw(POLYRAFT_OK, &[], ""),
+            Err((code, msg)) => c.fire_raw(code, &[], &msg),
+        }
+    });
+    // On failure the closure (and the completion in it) was dropped: the
+    // completion then fires as rejected, so report success here.
+    spawned.map(|_| ()).or(Ok(()))
+}
+
+/// A vtable moving to the helper thread (its callbacks are documented to
+/// run on host threads anyway).
+struct SendVt(polyraft_host_state_machine);
+// SAFETY: see above.
+unsafe impl Send for SendVt {}
+
+/// Checks and copies the arguments of a start.
+unsafe fn start_args(
+    peers: *const polyraft_host_peer,
+    n_peers: usize,
+    sm: *const polyraft_host_state_machine,
+) -> Result<(StartMode, polyraft_host_state_machine), Fail> {
+    nn!(sm);
+    let version = std::ptr::read(std::ptr::addr_of!((*sm).abi_version));
+    if version != POLYRAFT_HOST_SM_ABI_VERSION {
+        return fail(
+            POLYRAFT_ABI_MISMATCH,
+            format!("state machine abi_version {version}, this library speaks {POLYRAFT_HOST_SM_ABI_VERSION}"),
+        );
+    }
+    let vt = *sm;
+    if vt.apply.is_none() || vt.snapshot.is_none() || vt.restore.is_none() || vt.lookup.is_none() {
+        return fail(POLYRAFT_INVALID_ARGUMENT, "state machine: apply, snapshot, restore and lookup are required");
+    }
+    let members: Vec<(u64, u64)> = slice(peers, n_peers, "peers")?.iter().map(|p| (p.replica, p.host)).collect();
+    let mode = if members.is_empty() { StartMode::Join } else { StartMode::Bootstrap(members) };
+    Ok((mode, vt))
+}
+
+/// Starts a replica; the state machine's ctx goes to the host only if the
+/// start succeeds.
+fn start(host: &Host, group: u64, replica: u64, mode: StartMode, vt: polyraft_host_state_machine) -> Result<(), Fail> {
+    let owner = Arc::new(Mutex::new(Owner::Starting));
+    let machine = CStateMachine { vt, owner: owner.clone() };
+    let factory = Box::new(move |_, _| Box::new(machine) as Box<dyn StateMachine>);
+    let res = host.start_replica(group, replica, mode, factory);
+    let mut o = owner.lock().unwrap_or_else(|p| p.into_inner());
+    match res {
+        Ok(()) => {
+            if *o == Owner::DroppedWhileStarting {
+                // Stopped already (e.g. the host closed): the host owned it.
+                if let Some(d) = vt.destroy {
+                    // SAFETY: the vtable contract, as in CStateMachine's drop.
+                    in_callback(|| unsafe { d(vt.ctx) });
+                }
+            }
+            *o = Owner::Host;
+            Ok(())
+        }
+        Err(e) => {
+            *o = Owner::Caller;
+            Err(host_fail(e))
+        }
+    }
 }
 
 /// Stops the local replica of `group`: waiting proposals complete as timed
@@ -793,6 +861,23 @@ pub unsafe extern "C" fn polyraft_host_stop_replica(host: *const polyraft_host, 
         h.usable()?;
         not_in_callback("polyraft_host_stop_replica")?;
         h.host.stop_replica(group).map_err(host_fail)
+    })
+}
+
+/// The non-blocking form of polyraft_host_stop_replica: `done` gets
+/// POLYRAFT_OK or the code polyraft_host_stop_replica would have returned.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_stop_replica_async(
+    host: *const polyraft_host,
+    group: u64,
+    done: polyraft_host_completion,
+    ctx: *mut c_void,
+) -> polyraft_result {
+    with_host(host, |h| {
+        h.usable()?;
+        let c = completion_raw(done, ctx)?;
+        let host = h.host.clone();
+        spawn_local_op(c, move || host.stop_replica(group).map_err(host_fail))
     })
 }
 
@@ -833,15 +918,18 @@ struct CCompletion {
 }
 
 impl CCompletion {
-    fn fire(mut self, r: OpResult<Bytes>) {
-        self.fired = true;
-        let (code, data, detail) = match r {
-            Ok(b) => (POLYRAFT_OK, b, String::new()),
+    fn fire(self, r: OpResult<Bytes>) {
+        match r {
+            Ok(b) => self.fire_raw(POLYRAFT_OK, &b, ""),
             Err(e) => {
                 let (code, msg) = op_fail(e);
-                (code, Bytes::new(), msg)
+                self.fire_raw(code, &[], &msg)
             }
-        };
+        }
+    }
+
+    fn fire_raw(mut self, code: polyraft_result, data: &[u8], detail: &str) {
+        self.fired = true;
         let detail = CString::new(detail.replace('\0', " ")).unwrap_or_default();
         let outcome = polyraft_host_outcome {
             code,
@@ -866,11 +954,15 @@ impl Drop for CCompletion {
 
 /// Builds the host's completion for an `_async` call.
 fn completion(done: polyraft_host_completion, ctx: *mut c_void) -> Result<Completion<Bytes>, Fail> {
+    let c = completion_raw(done, ctx)?;
+    Ok(Box::new(move |r: OpResult<Bytes>| c.fire(r)))
+}
+
+fn completion_raw(done: polyraft_host_completion, ctx: *mut c_void) -> Result<CCompletion, Fail> {
     let Some(f) = done else {
         return fail(POLYRAFT_NULL_PARAMETER, "done is NULL");
     };
-    let c = CCompletion { f, ctx: Ctx(ctx), fired: false };
-    Ok(Box::new(move |r: OpResult<Bytes>| c.fire(r)))
+    Ok(CCompletion { f, ctx: Ctx(ctx), fired: false })
 }
 
 fn timeout(ms: u64) -> Duration {

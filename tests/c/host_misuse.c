@@ -389,6 +389,56 @@ TEST(failing_restore_leaves_ctx_with_caller) {
     CHECK(system(rm) == 0);
 }
 
+/* The non-blocking start and stop report through their completion. */
+typedef struct codes {
+    volatile int n;
+    polyraft_result last;
+} codes;
+
+static void record(void *ctx, const polyraft_host_outcome *o) {
+    codes *c = ctx;
+    c->last = o->code;
+    c->n++;
+}
+
+static int wait_n(codes *c, int n) {
+    int i;
+    for (i = 0; i < 1000 && c->n < n; i++) sleep_ms(5);
+    return c->n == n;
+}
+
+TEST(async_start_and_stop) {
+    polyraft_host *h = host(1, NULL, 0);
+    polyraft_host_state_machine sm, again;
+    polyraft_host_peer self = {1, 1};
+    codes c;
+    int destroyed = 0;
+    CHECK(h != NULL);
+    memset(&c, 0, sizeof c);
+    sm = kv_new(&destroyed);
+    CHECK_OK(polyraft_host_start_replica_async(h, 1, 1, &self, 1, &sm, record, &c));
+    CHECK(wait_n(&c, 1) && c.last == POLYRAFT_OK);
+    CHECK_OK(propose(h, 1, "a=1"));
+    /* Refused later (the group runs already): the ctx stays ours. */
+    again = kv_new(&destroyed);
+    CHECK_OK(polyraft_host_start_replica_async(h, 1, 1, &self, 1, &again, record, &c));
+    CHECK(wait_n(&c, 2) && c.last == POLYRAFT_INVALID_ARGUMENT);
+    CHECK(destroyed == 0);
+    kv_destroy(again.ctx);
+    /* Refused now (bad vtable): no completion. */
+    again = sm;
+    again.abi_version = 0;
+    CHECK_RC(polyraft_host_start_replica_async(h, 2, 1, &self, 1, &again, record, &c), POLYRAFT_ABI_MISMATCH);
+    CHECK_RC(polyraft_host_start_replica_async(h, 2, 1, &self, 1, &sm, NULL, &c), POLYRAFT_NULL_PARAMETER);
+    CHECK_OK(polyraft_host_stop_replica_async(h, 1, record, &c));
+    CHECK(wait_n(&c, 3) && c.last == POLYRAFT_OK);
+    CHECK(destroyed == 2);
+    CHECK_OK(polyraft_host_stop_replica_async(h, 1, record, &c));
+    CHECK(wait_n(&c, 4) && c.last == POLYRAFT_INVALID_ARGUMENT);
+    polyraft_host_free(h);
+    CHECK(c.n == 4);
+}
+
 int main(void) {
     if (polyraft_host_transport_in_process_new(&net) != POLYRAFT_OK) return 2;
     RUN(nulls_and_bad_config);
@@ -397,6 +447,7 @@ int main(void) {
     RUN(reentry_from_callbacks_is_refused);
     RUN(failing_state_machines);
     RUN(failing_restore_leaves_ctx_with_caller);
+    RUN(async_start_and_stop);
     polyraft_host_transport_free(net);
     return RUNNER_DONE();
 }
