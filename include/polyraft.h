@@ -2203,6 +2203,14 @@ polyraft_result polyraft_host_report_host_down(const struct polyraft_host *host,
 polyraft_result polyraft_host_group_info(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out);
 
 /**
+ * The non-blocking form of polyraft_host_group_info: `*out` is written on
+ * a helper thread just before `done` gets POLYRAFT_OK (or the error
+ * polyraft_host_group_info would have returned, `*out` untouched). `*out`
+ * must stay valid until `done` runs.
+ */
+polyraft_result polyraft_host_group_info_async(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out, polyraft_host_completion done, void *ctx);
+
+/**
  * Writes the members of `group` (voters, or learners when `learners`) with
  * their hosts into `out[0..cap)`, and their number into `*n` (which may
  * exceed cap: call again with a larger array). `out` may be NULL when cap

@@ -1375,21 +1375,54 @@ pub unsafe extern "C" fn polyraft_host_group_info(
     with_host(host, |h| {
         nn!(out);
         let i = group_info(h, group)?;
-        *out = polyraft_host_info {
-            group: i.group,
-            replica: i.replica,
-            leader: i.leader,
-            term: i.term,
-            is_leader: i.is_leader,
-            quiesced: i.quiesced,
-            applied: i.applied,
-            committed: i.committed,
-            last_index: i.last_index,
-            snapshot_index: i.snapshot_index,
-            n_voters: i.voters.len(),
-            n_learners: i.learners.len(),
-        };
+        *out = info_to_c(&i);
         Ok(())
+    })
+}
+
+fn info_to_c(i: &GroupInfo) -> polyraft_host_info {
+    polyraft_host_info {
+        group: i.group,
+        replica: i.replica,
+        leader: i.leader,
+        term: i.term,
+        is_leader: i.is_leader,
+        quiesced: i.quiesced,
+        applied: i.applied,
+        committed: i.committed,
+        last_index: i.last_index,
+        snapshot_index: i.snapshot_index,
+        n_voters: i.voters.len(),
+        n_learners: i.learners.len(),
+    }
+}
+
+/// The non-blocking form of polyraft_host_group_info: `*out` is written on
+/// a helper thread just before `done` gets POLYRAFT_OK (or the error
+/// polyraft_host_group_info would have returned, `*out` untouched). `*out`
+/// must stay valid until `done` runs.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_group_info_async(
+    host: *const polyraft_host,
+    group: u64,
+    out: *mut polyraft_host_info,
+    done: polyraft_host_completion,
+    ctx: *mut c_void,
+) -> polyraft_result {
+    with_host(host, |h| {
+        nn!(out);
+        h.usable()?;
+        let c = completion_raw(done, ctx)?;
+        let (host, id, out) = (h.host.clone(), h.id, Ctx(out.cast()));
+        spawn_local_op(c, move || {
+            let out = out; // the whole wrapper moves, not its field
+            let i = host
+                .group_info(group)
+                .ok_or_else(|| (POLYRAFT_INVALID_ARGUMENT, format!("group {group} has no replica on host {id}")))?;
+            // SAFETY: the caller keeps *out valid until done runs.
+            unsafe { *out.0.cast::<polyraft_host_info>() = info_to_c(&i) };
+            Ok(())
+        })
     })
 }
 

@@ -430,13 +430,23 @@ TEST(async_start_and_stop) {
     again.abi_version = 0;
     CHECK_RC(polyraft_host_start_replica_async(h, 2, 1, &self, 1, &again, record, &c), POLYRAFT_ABI_MISMATCH);
     CHECK_RC(polyraft_host_start_replica_async(h, 2, 1, &self, 1, &sm, NULL, &c), POLYRAFT_NULL_PARAMETER);
+    {
+        polyraft_host_info info;
+        memset(&info, 0, sizeof info);
+        CHECK_OK(polyraft_host_group_info_async(h, 1, &info, record, &c));
+        CHECK(wait_n(&c, 3) && c.last == POLYRAFT_OK);
+        CHECK(info.group == 1 && info.replica == 1 && info.n_voters == 1 && info.applied >= 1);
+        CHECK_OK(polyraft_host_group_info_async(h, 7, &info, record, &c));
+        CHECK(wait_n(&c, 4) && c.last == POLYRAFT_INVALID_ARGUMENT);
+        CHECK_RC(polyraft_host_group_info_async(h, 1, NULL, record, &c), POLYRAFT_NULL_PARAMETER);
+    }
     CHECK_OK(polyraft_host_stop_replica_async(h, 1, record, &c));
-    CHECK(wait_n(&c, 3) && c.last == POLYRAFT_OK);
+    CHECK(wait_n(&c, 5) && c.last == POLYRAFT_OK);
     CHECK(destroyed == 2);
     CHECK_OK(polyraft_host_stop_replica_async(h, 1, record, &c));
-    CHECK(wait_n(&c, 4) && c.last == POLYRAFT_INVALID_ARGUMENT);
+    CHECK(wait_n(&c, 6) && c.last == POLYRAFT_INVALID_ARGUMENT);
     polyraft_host_free(h);
-    CHECK(c.n == 4);
+    CHECK(c.n == 6);
 }
 
 int main(void) {
