@@ -80,6 +80,16 @@ unsafe impl Sync for Ctx {}
 // ---------------------------------------------------------------------------
 // Transport
 
+/// The seam where transports plug in. A transport needs three hooks: the
+/// sending side a host is built with (`endpoint`), where received frames go
+/// (`attach`, given the host's `Inbound` once it exists) and leaving
+/// (`detach`, on close). The network transport (TCP/TLS) becomes one more
+/// variant here, made by its own constructor (e.g.
+/// `polyraft_host_transport_tcp_new(options, &out)`, one per host, with
+/// its listen address, peer address book and certificates); hosts and
+/// polyraft_host_config do not change. An application-provided transport
+/// (a vtable that sends bytes, plus a call that hands received bytes to
+/// the host) would be another.
 enum TransportKind {
     /// Every host created with this transport, in this process.
     InProcess(InProcNetwork),
