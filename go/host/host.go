@@ -637,16 +637,21 @@ func (h *Host) GroupInfo(ctx context.Context, group uint64) (GroupInfo, error) {
 	var ci C.polyraft_host_info
 	var gi GroupInfo
 	members := func(learners bool, n C.size_t) ([]Peer, error) {
-		out := make([]C.polyraft_host_peer, n+1)
-		var got C.size_t
-		err := h.call(func(p *C.polyraft_host) C.polyraft_result {
-			return C.polyraft_host_group_members(p, C.uint64_t(group), C.bool(learners), &out[0], C.size_t(len(out)), &got)
-		})
-		var peers []Peer
-		for _, m := range out[:min(got, C.size_t(len(out)))] {
-			peers = append(peers, Peer{Replica: uint64(m.replica), Host: uint64(m.host)})
+		for {
+			out := make([]C.polyraft_host_peer, n+1)
+			var got C.size_t
+			err := h.call(func(p *C.polyraft_host) C.polyraft_result {
+				return C.polyraft_host_group_members(p, C.uint64_t(group), C.bool(learners), &out[0], C.size_t(len(out)), &got)
+			})
+			if err != nil || got <= C.size_t(len(out)) {
+				var peers []Peer
+				for _, m := range out[:min(got, C.size_t(len(out)))] {
+					peers = append(peers, Peer{Replica: uint64(m.replica), Host: uint64(m.host)})
+				}
+				return peers, err
+			}
+			n = got // the membership grew meanwhile: ask again
 		}
-		return peers, err
 	}
 	err := h.call(func(p *C.polyraft_host) C.polyraft_result {
 		return C.polyraft_host_group_info(p, C.uint64_t(group), &ci)
