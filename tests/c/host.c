@@ -340,21 +340,34 @@ TEST(async_forms_complete_once) {
     CHECK_OK(polyraft_host_stale_read_async(c.hosts[3], 1, (const uint8_t *)"a7", 2, on_done, &w));
     CHECK(wait_done(&w, 52));
     CHECK(w.ok == 52);
+    /* A session proposal and a leader transfer, non-blocking. */
+    {
+        polyraft_host_session s;
+        uint64_t leader = leader_of(&c, 1), target = leader % 3 + 1;
+        CHECK_OK(polyraft_host_session_init(&s, 1, 5));
+        CHECK_OK(polyraft_host_propose_session_async(c.hosts[2], &s, (const uint8_t *)"s=1", 3, TIMEOUT_MS, on_done, &w));
+        CHECK(wait_done(&w, 53));
+        CHECK(w.ok == 53);
+        CHECK_OK(polyraft_host_transfer_leader_async(c.hosts[leader], 1, target, TIMEOUT_MS, on_done, &w));
+        CHECK(wait_done(&w, 54));
+        CHECK(w.ok == 54);
+        CHECK(leader_of(&c, 1) == target);
+    }
     /* Rejected: no replica of group 99 here. */
     CHECK_OK(polyraft_host_propose_async(c.hosts[1], 99, (const uint8_t *)"x", 1, TIMEOUT_MS, on_done, &w));
-    CHECK(wait_done(&w, 53));
+    CHECK(wait_done(&w, 55));
     CHECK(w.rejected == 1);
     /* A blocking call from a completion is refused, not a deadlock. */
     w.host = c.hosts[1];
     CHECK_OK(polyraft_host_stale_read_async(c.hosts[1], 1, (const uint8_t *)"a1", 2, on_done, &w));
-    CHECK(wait_done(&w, 54));
+    CHECK(wait_done(&w, 56));
     CHECK(w.blocking_rc == POLYRAFT_INVALID_STATE);
     w.host = NULL;
     /* Operations still waiting when the host closes complete then. */
     CHECK_OK(polyraft_host_change_membership_async(c.hosts[1], 2, POLYRAFT_HOST_ADD_REPLICA, 9, 9, 60000, on_done,
                                                    &w));
     cluster_down(&c);
-    CHECK(wait_done(&w, 55));
+    CHECK(wait_done(&w, 57));
     pthread_mutex_destroy(&w.mu);
     pthread_cond_destroy(&w.cv);
 }

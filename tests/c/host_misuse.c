@@ -3,6 +3,7 @@
  * whose callbacks fail. Each call must return its documented code, and
  * nothing may leak, crash or hang. */
 #define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,17 @@ static void sleep_ms(long ms) {
 }
 
 static polyraft_host_transport *net;
+
+/* Callbacks run on host threads: what they record is guarded. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int locked_read(volatile int *p) {
+    int v;
+    pthread_mutex_lock(&mu);
+    v = *p;
+    pthread_mutex_unlock(&mu);
+    return v;
+}
 static char dir[64];
 
 static polyraft_host *host(uint64_t id, const char *data_dir, uint64_t snapshot_entries) {
@@ -233,13 +245,15 @@ typedef struct reentry {
     polyraft_host *h;
     volatile int done;
     polyraft_result propose_rc, close_rc, info_rc, async_rc;
-    int nested;
+    volatile int nested;
 } reentry;
 
 static void nested_done(void *ctx, const polyraft_host_outcome *o) {
     reentry *r = ctx;
     (void)o;
+    pthread_mutex_lock(&mu);
     r->nested = 1;
+    pthread_mutex_unlock(&mu);
 }
 
 static void reenter(void *ctx, const polyraft_host_outcome *o) {
@@ -251,7 +265,9 @@ static void reenter(void *ctx, const polyraft_host_outcome *o) {
     r->info_rc = polyraft_host_group_info(r->h, 1, &info);
     polyraft_host_free(r->h); /* ignored here */
     r->async_rc = polyraft_host_stale_read_async(r->h, 1, (const uint8_t *)"a", 1, nested_done, r);
+    pthread_mutex_lock(&mu);
     r->done = 1;
+    pthread_mutex_unlock(&mu);
 }
 
 TEST(reentry_from_callbacks_is_refused) {
@@ -266,8 +282,8 @@ TEST(reentry_from_callbacks_is_refused) {
     memset(&r, 0, sizeof r);
     r.h = h;
     CHECK_OK(polyraft_host_stale_read_async(h, 1, (const uint8_t *)"a", 1, reenter, &r));
-    for (i = 0; i < 500 && !(r.done && r.nested); i++) sleep_ms(5);
-    CHECK(r.done && r.nested);
+    for (i = 0; i < 500 && !(locked_read(&r.done) && locked_read(&r.nested)); i++) sleep_ms(5);
+    CHECK(locked_read(&r.done) && locked_read(&r.nested));
     CHECK(r.propose_rc == POLYRAFT_INVALID_STATE);
     CHECK(r.close_rc == POLYRAFT_INVALID_STATE);
     CHECK(r.info_rc == POLYRAFT_INVALID_STATE);
@@ -397,14 +413,16 @@ typedef struct codes {
 
 static void record(void *ctx, const polyraft_host_outcome *o) {
     codes *c = ctx;
+    pthread_mutex_lock(&mu);
     c->last = o->code;
     c->n++;
+    pthread_mutex_unlock(&mu);
 }
 
 static int wait_n(codes *c, int n) {
     int i;
-    for (i = 0; i < 1000 && c->n < n; i++) sleep_ms(5);
-    return c->n == n;
+    for (i = 0; i < 1000 && locked_read(&c->n) < n; i++) sleep_ms(5);
+    return locked_read(&c->n) == n;
 }
 
 TEST(async_start_and_stop) {
@@ -446,7 +464,7 @@ TEST(async_start_and_stop) {
     CHECK_OK(polyraft_host_stop_replica_async(h, 1, record, &c));
     CHECK(wait_n(&c, 6) && c.last == POLYRAFT_INVALID_ARGUMENT);
     polyraft_host_free(h);
-    CHECK(c.n == 6);
+    CHECK(locked_read(&c.n) == 6);
 }
 
 int main(void) {
