@@ -542,6 +542,15 @@ typedef struct polyraft_memory_storage polyraft_memory_storage;
 typedef struct polyraft_node polyraft_node;
 
 /**
+ * A copy of log entries owned by the caller (from
+ * polyraft_memory_storage_entries or polyraft_durable_storage_entries):
+ * read it through polyraft_owned_entries_view, free it with
+ * polyraft_owned_entries_free. Immutable, so it may be read from any
+ * thread.
+ */
+typedef struct polyraft_owned_entries polyraft_owned_entries;
+
+/**
  * A copy of a snapshot owned by the caller (from
  * polyraft_durable_storage_snapshot): read it through
  * polyraft_owned_snapshot_view, free it with polyraft_owned_snapshot_free.
@@ -1783,6 +1792,38 @@ polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct po
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
 polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
+
+/**
+ * Writes to `*out` a copy of the entries in [lo, hi) of a memory storage,
+ * limited to `max_size` bytes in total but at least one entry (etcd's
+ * Storage.Entries; UINT64_MAX means no limit). Free it with
+ * polyraft_owned_entries_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED (lo is at or
+ * below the snapshot), POLYRAFT_STORAGE_UNAVAILABLE (hi is past the last
+ * index + 1), POLYRAFT_INVALID_ARGUMENT (lo > hi).
+ */
+polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+
+/**
+ * Writes to `*out` a copy of the entries in [lo, hi) of a durable storage,
+ * as polyraft_memory_storage_entries does for a memory storage (the
+ * durable storage keeps its log in memory too: no disk read). Details of a
+ * failure in polyraft_durable_storage_last_error.
+ * Errors: as polyraft_memory_storage_entries.
+ */
+polyraft_result polyraft_durable_storage_entries(const struct polyraft_durable_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+
+/**
+ * Writes to `*entries` and `*len` a view of the copied entries (NULL and 0
+ * when there are none), valid until polyraft_owned_entries_free.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_owned_entries_view(const struct polyraft_owned_entries *owned, const struct polyraft_entry **entries, size_t *len);
+
+/**
+ * Frees a copy of entries and its view. NULL is a no-op.
+ */
+void polyraft_owned_entries_free(struct polyraft_owned_entries *owned);
 
 /**
  * Takes the node's pending work as a Ready and writes a pointer to it
