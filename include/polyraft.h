@@ -559,6 +559,13 @@ typedef struct polyraft_owned_entries polyraft_owned_entries;
 typedef struct polyraft_owned_snapshot polyraft_owned_snapshot;
 
 /**
+ * A peeked Ready (from polyraft_node_ready_peek), owned by the caller:
+ * read it through polyraft_peeked_ready_view, then either hand it to
+ * polyraft_node_ready_accept or free it with polyraft_peeked_ready_free.
+ */
+typedef struct polyraft_peeked_ready polyraft_peeked_ready;
+
+/**
  * One Ready (etcd's Ready), owned by the node that handed it out. All
  * pointers reachable from it stay valid until polyraft_node_advance (or,
  * with async storage writes, the next polyraft_node_ready) or
@@ -1792,6 +1799,40 @@ polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct po
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
 polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
+
+/**
+ * Writes to `*out` the node's pending work as polyraft_node_ready would
+ * return it, without handing it out: the node's state is unchanged and a
+ * later peek returns the same work plus whatever happened meanwhile.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
+ * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
+ */
+polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
+
+/**
+ * Writes to `*out` the Ready view of a peeked Ready (read it with the
+ * polyraft_ready_* accessors), valid until the peeked Ready is freed or,
+ * once accepted, until the node frees its Ready (as for
+ * polyraft_node_ready).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked, const struct polyraft_ready **out);
+
+/**
+ * Hands a peeked Ready out: the node accepts it as if polyraft_node_ready
+ * had just returned it (it becomes the outstanding Ready; its view stays
+ * valid as that Ready's). The node must not have been called since the
+ * peek (the Ready would no longer be what is pending). Takes ownership of
+ * `peeked` in every case (do not free it afterwards).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
+ * (a Ready is outstanding), POLYRAFT_FATAL.
+ */
+polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct polyraft_peeked_ready *peeked);
+
+/**
+ * Frees a peeked Ready that was not accepted. NULL is a no-op.
+ */
+void polyraft_peeked_ready_free(struct polyraft_peeked_ready *peeked);
 
 /**
  * Writes to `*out` a copy of the entries in [lo, hi) of a memory storage,
