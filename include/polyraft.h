@@ -1801,6 +1801,28 @@ polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct po
 polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
 
 /**
+ * Advances the node's election clock by one tick and does nothing else:
+ * no heartbeat, no election (etcd's RawNode.TickQuiesced, for groups the
+ * application quiesced; use with care).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
+
+/**
+ * Writes to `*out` a new buffer holding the node's configuration and the
+ * progress of every tracked peer as JSON (ids in decimal):
+ * `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
+ * "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
+ * "next":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
+ * "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
+ * probe, 1 replicate, 2 snapshot; inflights: the in-flight message
+ * count). Progress is present on every node (etcd's Status keeps it for
+ * the leader only: the caller filters). Free it with polyraft_buffer_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
+
+/**
  * Writes to `*out` the node's pending work as polyraft_node_ready would
  * return it, without handing it out: the node's state is unchanged and a
  * later peek returns the same work plus whatever happened meanwhile.

@@ -509,6 +509,11 @@ impl<S: Storage> RawNode<S> {
         self.check()
     }
 
+    /// Advances the election clock without ticking (etcd's TickQuiesced).
+    pub fn tick_quiesced(&mut self) {
+        self.raft.tick_quiesced();
+    }
+
     /// Full status: basic status, configuration, and (on the leader) every
     /// peer's progress.
     pub fn status(&self) -> Status {
