@@ -164,13 +164,6 @@ func (n *node) run() {
 	}()
 
 	for {
-		if err := n.rn.health(); err != nil {
-			n.errMu.Lock()
-			n.err = err
-			n.errMu.Unlock()
-			close(n.done)
-			return
-		}
 		if advancec == nil && stale {
 			peek.free()
 			readyc = nil
@@ -190,6 +183,16 @@ func (n *node) run() {
 				propc = nil
 			}
 			lead = bs.Lead
+		}
+		// Any call above, or in the last iteration, may have failed the
+		// node (some report nothing, like HasReady): stop now, before
+		// waiting, so that no caller waits for a node that cannot go on.
+		if err := n.rn.health(); err != nil {
+			n.errMu.Lock()
+			n.err = err
+			n.errMu.Unlock()
+			close(n.done)
+			return
 		}
 
 		select {
