@@ -1823,6 +1823,16 @@ polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
 polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
 
 /**
+ * Reports whether the node can go on: POLYRAFT_OK, or the failure that
+ * stopped it (a failure recorded by a call that reports nothing, such as
+ * polyraft_node_has_ready, which then just answers false). A node loop
+ * calls it to stop at once instead of waiting for a call that fails.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL,
+ * storage codes (the storage's failure).
+ */
+polyraft_result polyraft_node_health(struct polyraft_node *node);
+
+/**
  * Writes to `*out` the node's pending work as polyraft_node_ready would
  * return it, without handing it out: the node's state is unchanged and a
  * later peek returns the same work plus whatever happened meanwhile.

@@ -88,3 +88,14 @@ pub unsafe extern "C" fn polyraft_node_status_detail(
         Ok(())
     })
 }
+
+/// Reports whether the node can go on: POLYRAFT_OK, or the failure that
+/// stopped it (a failure recorded by a call that reports nothing, such as
+/// polyraft_node_has_ready, which then just answers false). A node loop
+/// calls it to stop at once instead of waiting for a call that fails.
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL,
+/// storage codes (the storage's failure).
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_node_health(node: *mut polyraft_node) -> polyraft_result {
+    with_node(node, |nd| nd.alive())
+}
