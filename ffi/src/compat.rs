@@ -99,3 +99,146 @@ pub unsafe extern "C" fn polyraft_node_status_detail(
 pub unsafe extern "C" fn polyraft_node_health(node: *mut polyraft_node) -> polyraft_result {
     with_node(node, |nd| nd.alive())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::{
+        polyraft_config, polyraft_log_level, polyraft_node_bootstrap, polyraft_node_campaign, polyraft_node_free,
+        polyraft_node_new_memory, polyraft_node_propose,
+    };
+    use crate::peek::*;
+    use crate::reads::*;
+    use crate::ready::{polyraft_ready, polyraft_ready_entries};
+    use crate::storage::*;
+    use crate::types::{polyraft_entry, polyraft_peer};
+    use crate::{polyraft_node_advance, polyraft_node_ready};
+
+    unsafe fn node_over(ms: *mut polyraft_memory_storage, peers: &[u64]) -> *mut polyraft_node {
+        let mut cfg = polyraft_config::default();
+        cfg.id = 1;
+        cfg.log_level = polyraft_log_level::POLYRAFT_LOG_OFF as u32;
+        let mut node = std::ptr::null_mut();
+        assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node), POLYRAFT_OK);
+        let ps: Vec<polyraft_peer> =
+            peers.iter().map(|&id| polyraft_peer { id, context: std::ptr::null(), context_len: 0 }).collect();
+        assert_eq!(polyraft_node_bootstrap(node, ps.as_ptr(), ps.len()), POLYRAFT_OK);
+        node
+    }
+
+    unsafe fn entries_of(rd: *const polyraft_ready) -> Vec<(u64, u64)> {
+        let mut p: *const polyraft_entry = std::ptr::null();
+        let mut n = 0usize;
+        assert_eq!(polyraft_ready_entries(rd, &mut p, &mut n), POLYRAFT_OK);
+        (0..n).map(|i| ((*p.add(i)).index, (*p.add(i)).term)).collect()
+    }
+
+    /// Handles the outstanding Ready: its entries into the storage, then
+    /// advance.
+    unsafe fn persist(node: *mut polyraft_node, ms: *mut polyraft_memory_storage, rd: *const polyraft_ready) {
+        let mut p: *const polyraft_entry = std::ptr::null();
+        let mut n = 0usize;
+        assert_eq!(polyraft_ready_entries(rd, &mut p, &mut n), POLYRAFT_OK);
+        assert_eq!(polyraft_memory_storage_append(ms, p, n), POLYRAFT_OK);
+        assert_eq!(polyraft_node_advance(node), POLYRAFT_OK);
+    }
+
+    /// A peek hands nothing out: peeking again returns the same work plus
+    /// what happened meanwhile; accepting makes it the outstanding Ready.
+    #[test]
+    fn peek_then_accept() {
+        unsafe {
+            let mut ms = std::ptr::null_mut();
+            assert_eq!(polyraft_memory_storage_new(&mut ms), POLYRAFT_OK);
+            let node = node_over(ms, &[1]);
+            let mut rd = std::ptr::null();
+            assert_eq!(polyraft_node_ready(node, &mut rd), POLYRAFT_OK);
+            persist(node, ms, rd);
+            assert_eq!(polyraft_node_campaign(node), POLYRAFT_OK);
+            // Take the election's Readys until the node leads.
+            for _ in 0..4 {
+                assert_eq!(polyraft_node_ready(node, &mut rd), POLYRAFT_OK);
+                persist(node, ms, rd);
+            }
+            assert_eq!(polyraft_node_propose(node, b"a".as_ptr(), 1), POLYRAFT_OK);
+            let mut p1 = std::ptr::null_mut();
+            assert_eq!(polyraft_node_ready_peek(node, &mut p1), POLYRAFT_OK);
+            let mut v1 = std::ptr::null();
+            assert_eq!(polyraft_peeked_ready_view(p1, &mut v1), POLYRAFT_OK);
+            let first = entries_of(v1);
+            assert_eq!(first.len(), 1);
+            polyraft_peeked_ready_free(p1);
+            assert_eq!(polyraft_node_propose(node, b"b".as_ptr(), 1), POLYRAFT_OK);
+            let mut p2 = std::ptr::null_mut();
+            assert_eq!(polyraft_node_ready_peek(node, &mut p2), POLYRAFT_OK);
+            let mut v2 = std::ptr::null();
+            assert_eq!(polyraft_peeked_ready_view(p2, &mut v2), POLYRAFT_OK);
+            let both = entries_of(v2);
+            assert_eq!(both.len(), 2, "the second peek holds both proposals");
+            assert_eq!(both[0], first[0]);
+            assert_eq!(polyraft_node_ready_accept(node, p2), POLYRAFT_OK);
+            // Outstanding now: no other Ready or peek before advance.
+            let mut p3 = std::ptr::null_mut();
+            assert_eq!(polyraft_node_ready_peek(node, &mut p3), POLYRAFT_INVALID_STATE);
+            assert_eq!(polyraft_node_ready_accept(node, std::ptr::null_mut()), POLYRAFT_NULL_PARAMETER);
+            persist(node, ms, v2);
+            // The accepted entries are not handed out again.
+            let mut p4 = std::ptr::null_mut();
+            assert_eq!(polyraft_node_ready_peek(node, &mut p4), POLYRAFT_OK);
+            let mut v4 = std::ptr::null();
+            assert_eq!(polyraft_peeked_ready_view(p4, &mut v4), POLYRAFT_OK);
+            assert!(entries_of(v4).is_empty());
+            polyraft_peeked_ready_free(p4);
+            assert_eq!(polyraft_node_health(node), POLYRAFT_OK);
+            polyraft_node_free(node);
+
+            // Entry reads: the storage now holds the whole log.
+            let mut last = 0;
+            assert_eq!(polyraft_memory_storage_last_index(ms, &mut last), POLYRAFT_OK);
+            let mut owned = std::ptr::null_mut();
+            assert_eq!(polyraft_memory_storage_entries(ms, 1, last + 1, u64::MAX, &mut owned), POLYRAFT_OK);
+            let mut p: *const polyraft_entry = std::ptr::null();
+            let mut n = 0usize;
+            assert_eq!(polyraft_owned_entries_view(owned, &mut p, &mut n), POLYRAFT_OK);
+            assert_eq!(n as u64, last);
+            let data = std::slice::from_raw_parts((*p.add(n - 1)).data, (*p.add(n - 1)).data_len);
+            assert_eq!(data, b"b");
+            polyraft_owned_entries_free(owned);
+            // max_size 0 still gives one entry; lo > hi is refused.
+            assert_eq!(polyraft_memory_storage_entries(ms, 1, last + 1, 0, &mut owned), POLYRAFT_OK);
+            assert_eq!(polyraft_owned_entries_view(owned, &mut p, &mut n), POLYRAFT_OK);
+            assert_eq!(n, 1);
+            polyraft_owned_entries_free(owned);
+            assert_eq!(polyraft_memory_storage_entries(ms, 3, 2, 0, &mut owned), POLYRAFT_INVALID_ARGUMENT);
+            assert_eq!(polyraft_memory_storage_compact(ms, 2), POLYRAFT_OK);
+            assert_eq!(polyraft_memory_storage_entries(ms, 1, 2, 0, &mut owned), POLYRAFT_STORAGE_COMPACTED);
+            polyraft_owned_entries_free(std::ptr::null_mut());
+            polyraft_memory_storage_free(ms);
+        }
+    }
+
+    /// The whole status as JSON, and TickQuiesced.
+    #[test]
+    fn status_detail_and_tick_quiesced() {
+        unsafe {
+            let mut ms = std::ptr::null_mut();
+            assert_eq!(polyraft_memory_storage_new(&mut ms), POLYRAFT_OK);
+            let node = node_over(ms, &[1, 2]);
+            let mut rd = std::ptr::null();
+            assert_eq!(polyraft_node_ready(node, &mut rd), POLYRAFT_OK);
+            persist(node, ms, rd);
+            let mut buf = std::ptr::null_mut();
+            assert_eq!(polyraft_node_status_detail(node, &mut buf), POLYRAFT_OK);
+            let text = String::from_utf8((*buf).data.clone()).unwrap();
+            crate::polyraft_buffer_free(buf);
+            assert!(text.starts_with("{\"config\":{\"voters\":[1,2],\"voters_outgoing\":[]"), "{text}");
+            assert!(text.contains("\"1\":{\"match\":"), "{text}");
+            let before = (*node).raw.raft().election_elapsed();
+            assert_eq!(polyraft_node_tick_quiesced(node), POLYRAFT_OK);
+            assert_eq!((*node).raw.raft().election_elapsed(), before + 1);
+            assert_eq!(polyraft_node_health(std::ptr::null_mut()), POLYRAFT_NULL_PARAMETER);
+            polyraft_node_free(node);
+            polyraft_memory_storage_free(ms);
+        }
+    }
+}
