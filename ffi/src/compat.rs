@@ -115,9 +115,7 @@ mod tests {
     use crate::{polyraft_node_advance, polyraft_node_ready};
 
     unsafe fn node_over(ms: *mut polyraft_memory_storage, peers: &[u64]) -> *mut polyraft_node {
-        let mut cfg = polyraft_config::default();
-        cfg.id = 1;
-        cfg.log_level = polyraft_log_level::POLYRAFT_LOG_OFF as u32;
+        let cfg = polyraft_config { id: 1, log_level: polyraft_log_level::POLYRAFT_LOG_OFF as u32, ..Default::default() };
         let mut node = std::ptr::null_mut();
         assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node), POLYRAFT_OK);
         let ps: Vec<polyraft_peer> =
