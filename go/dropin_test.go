@@ -387,3 +387,71 @@ func TestSetLogger(t *testing.T) {
 		t.Fatal("SetLogger not in effect")
 	}
 }
+
+// RawNode.Ready called again before Advance hands out what became pending
+// since, as etcd's does; one Advance acknowledges both.
+func TestRawNodeReadyTwice(t *testing.T) {
+	type raw interface {
+		Bootstrap([]Peer) error
+		Campaign() error
+		Propose([]byte) error
+		Ready() Ready
+		Advance(Ready)
+		HasReady() bool
+		Status() Status
+	}
+	script := func(rn raw, st interface{ Append([]*pb.Entry) error }) []int {
+		var sizes []int
+		handle := func() {
+			for rn.HasReady() {
+				rd := rn.Ready()
+				_ = st.Append(rd.Entries)
+				rn.Advance(rd)
+			}
+		}
+		if err := rn.Bootstrap([]Peer{{ID: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		handle()
+		_ = rn.Campaign()
+		handle()
+		_ = rn.Propose([]byte("a"))
+		rd1 := rn.Ready()
+		_ = rn.Propose([]byte("b"))
+		_ = rn.Propose([]byte("c"))
+		rd2 := rn.Ready()
+		_ = st.Append(rd1.Entries)
+		_ = st.Append(rd2.Entries)
+		rn.Advance(rd2)
+		sizes = append(sizes, len(rd1.Entries), len(rd2.Entries))
+		committed := 0
+		for rn.HasReady() {
+			rd := rn.Ready()
+			_ = st.Append(rd.Entries)
+			committed += len(rd.CommittedEntries)
+			rn.Advance(rd)
+		}
+		return append(sizes, committed, int(rn.Status().GetCommit()))
+	}
+	cfg := func(st Storage) *Config {
+		return &Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: st, MaxSizePerMsg: 1 << 20,
+			MaxInflightMsgs: 256, Logger: DiscardLogger}
+	}
+	ems := etcd.NewMemoryStorage()
+	ern, err := etcd.NewRawNode(cfg(ems))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := script(ern, ems)
+	pms := NewMemoryStorage()
+	prn, err := NewRawNode(cfg(pms))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prn.Close()
+	got := script(prn, pms)
+	t.Logf("[entries of Ready 1, of Ready 2, committed after, commit]: %v", got)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("[entries of Ready 1, of Ready 2, committed after, commit]: polyraft %v, etcd %v", got, want)
+	}
+}

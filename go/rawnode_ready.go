@@ -16,17 +16,17 @@ import (
 // Ready returns the pending work (etcd's RawNode.Ready): persist
 // Snapshot, Entries and HardState, send Messages, apply
 // CommittedEntries, then call Advance (unless async storage writes are
-// on). The Ready is a plain Go copy, valid after Advance. When the node
-// has failed (see Err) or a Ready is still outstanding, it is empty;
-// TryReady tells why.
+// on). The Ready is a plain Go copy, valid after Advance. Called again
+// before Advance, it returns the work that became pending since, as
+// etcd's does (one Advance then acknowledges both). When the node has
+// failed (see Err) it is empty; TryReady tells why.
 func (rn *RawNode) Ready() Ready {
 	rd, _ := rn.TryReady()
 	return rd
 }
 
-// TryReady is Ready returning an error when no Ready can be taken: the
-// node failed (sticky, see Err), or a Ready is outstanding without async
-// storage writes (ErrInvalidState: Advance first).
+// TryReady is Ready returning an error when no Ready can be taken (the
+// node failed: sticky, see Err).
 func (rn *RawNode) TryReady() (Ready, error) {
 	rd, _, err := rn.ready(false)
 	return rd, err
@@ -60,7 +60,7 @@ func (rn *RawNode) ready(wire bool) (Ready, []WireMessage, error) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	var crd *C.polyraft_ready
-	err := rn.doLocked("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready(h, &crd) })
+	err := rn.doLocked("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready_again(h, &crd) })
 	if err != nil {
 		return Ready{}, nil, err
 	}

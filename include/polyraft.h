@@ -1867,6 +1867,16 @@ polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct po
 void polyraft_peeked_ready_free(struct polyraft_peeked_ready *peeked);
 
 /**
+ * Like polyraft_node_ready, but also allowed while a Ready is
+ * outstanding (without async storage writes): the node then hands out
+ * the work that became pending since, as etcd's RawNode.Ready does when
+ * called again before Advance; one polyraft_node_advance acknowledges
+ * both. The previous Ready's views are freed: copy them first.
+ * Errors: as polyraft_node_ready, without POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const struct polyraft_ready **out);
+
+/**
  * Writes to `*out` a copy of the entries in [lo, hi) of a memory storage,
  * limited to `max_size` bytes in total but at least one entry (etcd's
  * Storage.Entries; UINT64_MAX means no limit). Free it with

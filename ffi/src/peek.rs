@@ -103,3 +103,28 @@ pub unsafe extern "C" fn polyraft_peeked_ready_free(peeked: *mut polyraft_peeked
         let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(peeked))));
     }
 }
+
+/// Like polyraft_node_ready, but also allowed while a Ready is
+/// outstanding (without async storage writes): the node then hands out
+/// the work that became pending since, as etcd's RawNode.Ready does when
+/// called again before Advance; one polyraft_node_advance acknowledges
+/// both. The previous Ready's views are freed: copy them first.
+/// Errors: as polyraft_node_ready, without POLYRAFT_INVALID_STATE.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_node_ready_again(
+    node: *mut polyraft_node,
+    out: *mut *const polyraft_ready,
+) -> polyraft_result {
+    with_node(node, |nd| {
+        nn!(out);
+        nd.alive()?;
+        let rd = nd.raw.ready();
+        nd.alive()?;
+        let holder = Box::new(polyraft_ready::build(rd, nd.async_writes));
+        let p: *const polyraft_ready = &*holder;
+        nd.ready = Some(holder);
+        nd.ready_outstanding = !nd.async_writes;
+        *out = p;
+        Ok(())
+    })
+}
