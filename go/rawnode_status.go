@@ -10,8 +10,8 @@ import (
 	"encoding/json"
 	"strconv"
 
-	pb "go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/quorum"
+	pb "go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
 )
 

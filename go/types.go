@@ -66,6 +66,10 @@ type (
 
 // etcd's constants, with etcd's values.
 const (
+	// StateTraceDeployed tells whether etcd's state tracing is built in
+	// (never here: TraceLogger is not supported).
+	StateTraceDeployed = false
+
 	// None is a placeholder node ID used when there is no leader.
 	None = raft.None
 	// LocalAppendThread is the target of MsgStorageAppend messages.
