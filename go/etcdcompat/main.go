@@ -53,7 +53,7 @@ const (
 // testFiles are the files whose tests run; helperFiles only lend helpers
 // (their own tests are left out).
 var (
-	testFiles   = []string{"node_test.go", "rawnode_test.go", "example_test.go"}
+	testFiles   = []string{"node_test.go", "rawnode_test.go", "example_test.go", "storage_test.go"}
 	helperFiles = []string{"node_util_test.go", "raft_test.go"}
 )
 
@@ -63,7 +63,7 @@ var shim string
 // shimmed are etcd declarations that shim.go.txt replaces.
 var shimmed = map[string]bool{
 	"noLimit": true, "nodeTestHarness": true, "newNodeTestHarness": true,
-	"testMemoryStorage": true, "testMemoryStorageOptions": true,
+	"testMemoryStorageOptions": true, "withConf": true,
 	"withPeers": true, "withLearners": true, "newTestMemoryStorage": true,
 	"isHardStateEqual": true, "readyWithTimeout": true,
 }
@@ -695,7 +695,8 @@ func indent(b *strings.Builder) string {
 	}
 	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 	if len(lines) > 40 {
-		lines = append(lines[:40], "...")
+		// The end says why it failed.
+		lines = append([]string{"..."}, lines[len(lines)-40:]...)
 	}
 	return "    " + strings.Join(lines, "\n    ")
 }
