@@ -1,8 +1,8 @@
 // Command etcdcompat runs etcd raft's own public-API tests against
 // polyraft, the way a user switching from etcd raft would: it takes etcd
 // raft v3.7.0 from the Go module cache (go mod download), copies its
-// rafttest package and the tests of node_test.go, rawnode_test.go and
-// example_test.go into a temporary module, points their import of
+// rafttest package and the tests of node_test.go, rawnode_test.go,
+// example_test.go and storage_test.go into a temporary module, points their import of
 // go.etcd.io/raft/v3 at polyraft's package, and runs them under the race
 // detector and under GOEXPERIMENT=cgocheck2. The same tests run against
 // etcd itself first: that is the baseline. Nothing of etcd's code is kept
@@ -704,7 +704,7 @@ func indent(b *strings.Builder) string {
 var undefinedRe = regexp.MustCompile(`undefined: (\w+)|\.(\w+) undefined|unexported field (\w+)|cannot refer to unexported \w+ (\w+)`)
 
 func printReport(base, poly *mode, report map[string]map[string]*counts, labels ...string) {
-	fmt.Printf("etcd raft %s public-API tests (node_test.go, rawnode_test.go, example_test.go, rafttest)\n\n", etcdVersion)
+	fmt.Printf("etcd raft %s public-API tests (%s, rafttest)\n\n", etcdVersion, strings.Join(testFiles, ", "))
 	fmt.Printf("%-34s %-9s %6s %6s %6s\n", "run", "package", "pass", "fail", "skip")
 	for _, l := range labels {
 		for _, pkg := range []string{"rafttest", "raftapi"} {
