@@ -251,7 +251,7 @@ func (ds *DurableStorage) do(op string, f func(h *C.polyraft_durable_storage) C.
 	return durableCall(op, func() C.polyraft_result { return f(ds.h) })
 }
 
-// newNode creates a node over this storage (nativeStorage).
+// newNode creates a node reading this storage natively (NewRawNode).
 func (ds *DurableStorage) newNode(cc *C.polyraft_config, out **C.polyraft_node) *Error {
 	ds.mu.RLock()
 	defer ds.mu.RUnlock()

@@ -23,9 +23,12 @@ import (
 // library's node; a cleanup frees it too if the RawNode becomes unreachable
 // without Close, but only as a safety net against leaks.
 //
-// A RawNode that hits a fatal failure (a Storage error, a peer violating an
-// invariant, a library panic) refuses further work: Err reports it and
-// every call returns it.
+// The methods have etcd's signatures. A RawNode that hits a fatal failure
+// (a Storage error, a peer violating an invariant, a library panic)
+// refuses further work: Err reports it, every method that returns an
+// error returns it, and the others (Ready, Advance...) do nothing; the
+// Try forms (TryReady, TryAdvance, TryApplyConfChange, TryReadIndex)
+// return their own errors.
 type RawNode struct {
 	mu    sync.Mutex
 	h     *C.polyraft_node

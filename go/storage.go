@@ -135,7 +135,7 @@ func (ms *MemoryStorage) Close() error {
 	return nil
 }
 
-// newNode creates a node over this storage (nativeStorage).
+// newNode creates a node reading this storage natively (NewRawNode).
 func (ms *MemoryStorage) newNode(cc *C.polyraft_config, out **C.polyraft_node) *Error {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
