@@ -455,3 +455,72 @@ func TestRawNodeReadyTwice(t *testing.T) {
 		t.Fatalf("[entries of Ready 1, of Ready 2, committed after, commit]: polyraft %v, etcd %v", got, want)
 	}
 }
+
+// Status, with its configuration and progress, is etcd's: the same value
+// on etcd's RawNode and on polyraft's after the same steps (Inflights,
+// not reported, aside).
+func TestStatusLikeEtcd(t *testing.T) {
+	type raw interface {
+		Bootstrap([]Peer) error
+		Campaign() error
+		Ready() Ready
+		Advance(Ready)
+		HasReady() bool
+		ApplyConfChange(pb.ConfChangeI) *pb.ConfState
+		Status() Status
+		ProposeConfChange(pb.ConfChangeI) error
+	}
+	script := func(rn raw, st interface{ Append([]*pb.Entry) error }) Status {
+		handle := func() {
+			for rn.HasReady() {
+				rd := rn.Ready()
+				_ = st.Append(rd.Entries)
+				for _, e := range rd.CommittedEntries {
+					if e.GetType() == pb.EntryConfChange {
+						var cc pb.ConfChange
+						_ = proto.Unmarshal(e.GetData(), &cc)
+						rn.ApplyConfChange(&cc)
+					}
+				}
+				rn.Advance(rd)
+			}
+		}
+		if err := rn.Bootstrap([]Peer{{ID: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		handle()
+		_ = rn.Campaign()
+		handle()
+		_ = rn.ProposeConfChange(&pb.ConfChange{Type: pb.ConfChangeAddLearnerNode.Enum(), NodeId: new(uint64(2))})
+		handle()
+		status := rn.Status()
+		for id, pr := range status.Progress {
+			pr.Inflights = nil
+			status.Progress[id] = pr
+		}
+		return status
+	}
+	cfg := func(st Storage) *Config {
+		return &Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: st, MaxSizePerMsg: 1 << 20,
+			MaxInflightMsgs: 256, Logger: DiscardLogger}
+	}
+	ems := etcd.NewMemoryStorage()
+	ern, err := etcd.NewRawNode(cfg(ems))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := script(ern, ems)
+	pms := NewMemoryStorage()
+	prn, err := NewRawNode(cfg(pms))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prn.Close()
+	got := script(prn, pms)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("status:\npolyraft %#v\netcd     %#v", got, want)
+	}
+	if len(got.Config.Learners) != 1 || len(got.Progress) != 2 {
+		t.Fatalf("config %v progress %v", got.Config, got.Progress)
+	}
+}

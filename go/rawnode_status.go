@@ -8,7 +8,9 @@ import "C"
 
 import (
 	"encoding/json"
+	"reflect"
 	"strconv"
+	"unsafe"
 
 	"go.etcd.io/raft/v3/quorum"
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -47,6 +49,7 @@ type statusDetail struct {
 	Progress map[string]struct {
 		Match            uint64 `json:"match"`
 		Next             uint64 `json:"next"`
+		SentCommit       uint64 `json:"sent_commit"`
 		State            uint64 `json:"state"`
 		PendingSnapshot  uint64 `json:"pending_snapshot"`
 		RecentActive     bool   `json:"recent_active"`
@@ -102,13 +105,27 @@ func (d *statusDetail) progressMap() map[uint64]Progress {
 		if err != nil {
 			continue
 		}
-		out[id] = Progress{
+		pr := Progress{
 			Match: p.Match, Next: p.Next, State: tracker.StateType(p.State),
 			PendingSnapshot: p.PendingSnapshot, RecentActive: p.RecentActive,
 			MsgAppFlowPaused: p.MsgAppFlowPaused, IsLearner: p.IsLearner,
 		}
+		setSentCommit(&pr, p.SentCommit)
+		out[id] = pr
 	}
 	return out
+}
+
+// setSentCommit fills etcd's unexported Progress.sentCommit (the highest
+// commit index sent to the follower), so that a Status equals etcd's
+// field for field. It is located by name and type; if a later etcd
+// version drops it, nothing is written.
+func setSentCommit(pr *Progress, v uint64) {
+	f := reflect.ValueOf(pr).Elem().FieldByName("sentCommit")
+	if !f.IsValid() || f.Kind() != reflect.Uint64 {
+		return
+	}
+	reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().SetUint(v)
 }
 
 // Status returns the status: the basic status, the active configuration

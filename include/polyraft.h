@@ -1813,7 +1813,7 @@ polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
  * progress of every tracked peer as JSON (ids in decimal):
  * `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
  * "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
- * "next":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
+ * "next":n,"sent_commit":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
  * "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
  * probe, 1 replicate, 2 snapshot; inflights: the in-flight message
  * count). Progress is present on every node (etcd's Status keeps it for

@@ -36,7 +36,7 @@ fn id_list(s: &mut String, name: &str, ids: impl IntoIterator<Item = u64>) {
 /// progress of every tracked peer as JSON (ids in decimal):
 /// `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
 /// "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
-/// "next":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
+/// "next":n,"sent_commit":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
 /// "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
 /// probe, 1 replicate, 2 snapshot; inflights: the in-flight message
 /// count). Progress is present on every node (etcd's Status keeps it for
@@ -73,9 +73,10 @@ pub unsafe extern "C" fn polyraft_node_status_detail(
             };
             let _ = write!(
                 s,
-                "\"{id}\":{{\"match\":{},\"next\":{},\"state\":{state},\"pending_snapshot\":{},\"recent_active\":{},\"msg_app_flow_paused\":{},\"is_learner\":{},\"inflights\":{}}}",
+                "\"{id}\":{{\"match\":{},\"next\":{},\"sent_commit\":{},\"state\":{state},\"pending_snapshot\":{},\"recent_active\":{},\"msg_app_flow_paused\":{},\"is_learner\":{},\"inflights\":{}}}",
                 pr.matched,
                 pr.next,
+                pr.sent_commit,
                 pr.pending_snapshot,
                 pr.recent_active,
                 pr.msg_app_flow_paused,
