@@ -524,3 +524,66 @@ func TestStatusLikeEtcd(t *testing.T) {
 		t.Fatalf("config %v progress %v", got.Config, got.Progress)
 	}
 }
+
+// A Go Storage embedding a *DurableStorage works too: the node reads it
+// through callbacks, entries included.
+func TestStorageEmbeddingDurableStorage(t *testing.T) {
+	ds, err := OpenDurableStorage(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	wrapped := struct{ *DurableStorage }{ds}
+	rn, err := NewRawNode(&Config{ID: 1, ElectionTick: 10, HeartbeatTick: 1, Storage: wrapped,
+		MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 16, Logger: DiscardLogger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rn.Close()
+	if rn.durable != nil || rn.gs == nil {
+		t.Fatal("a type embedding *DurableStorage was read natively")
+	}
+	if err := rn.Bootstrap([]Peer{{ID: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	var applied []string
+	handle := func() {
+		for rn.HasReady() {
+			rd := rn.Ready()
+			if err := ds.PersistReady(rd); err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range rd.CommittedEntries {
+				switch e.GetType() {
+				case pb.EntryConfChange:
+					var cc pb.ConfChange
+					_ = proto.Unmarshal(e.GetData(), &cc)
+					rn.ApplyConfChange(&cc)
+				case pb.EntryNormal:
+					if len(e.GetData()) > 0 {
+						applied = append(applied, string(e.GetData()))
+					}
+				}
+			}
+			rn.Advance(rd)
+		}
+	}
+	handle()
+	if err := rn.Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	handle()
+	for i := 0; i < 5; i++ {
+		if err := rn.Propose([]byte{'a' + byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		handle()
+	}
+	if err := rn.Err(); err != nil || strings.Join(applied, "") != "abcde" {
+		t.Fatalf("applied %q, err %v", applied, err)
+	}
+	ents, err := ds.Entries(3, 8, 1<<20)
+	if err != nil || len(ents) != 5 || string(ents[4].GetData()) != "e" {
+		t.Fatalf("entries %v %v", ents, err)
+	}
+}
