@@ -227,8 +227,7 @@ func newDiff(t *testing.T, seed uint64, lift bool) *diff {
 		Logger:                    DiscardLogger,
 	}
 	if os.Getenv("POLYRAFT_DIFF_LOG") != "" {
-		d.cfg.Logger = loggerFunc(func(l LogLevel, line string) { fmt.Fprintf(os.Stderr, "poly %s %s\n", l, line) })
-		d.cfg.LogLevel = LevelDebug
+		d.cfg.Logger = lineLogger(func(l, line string) { fmt.Fprintf(os.Stderr, "poly %s %s\n", l, line) })
 	}
 	// etcd panics ("applying entry size ... not positive") when the
 	// committed-size limit is 0, which MaxSizePerMsg 0 implies: set it.
@@ -275,7 +274,7 @@ func newDiff(t *testing.T, seed uint64, lift bool) *diff {
 		d.etcd.nodes = append(d.etcd.nodes, ern)
 		d.etcd.sts = append(d.etcd.sts, est)
 
-		pst, err := NewMemoryStorage()
+		pst, err := TryNewMemoryStorage()
 		if err != nil {
 			panic(err)
 		}
@@ -461,7 +460,7 @@ func (d *diff) op() error {
 		rctx := []byte(fmt.Sprintf("read-%d", d.step))
 		d.logf("read index at %d", id)
 		// etcd's RawNode.ReadIndex returns no error: compare effects only.
-		return d.both("read index", func(s *diffSide) error { _ = s.nodes[i].ReadIndex(rctx); return nil })
+		return d.both("read index", func(s *diffSide) error { _ = s.nodes[i].TryReadIndex(rctx); return nil })
 	case r < 76:
 		to := uint64(d.rng.IntN(d.n) + 1)
 		d.logf("transfer leader at %d to %d", id, to)
@@ -634,11 +633,11 @@ func (d *diff) ready(i int) error {
 		return nil
 	}
 	d.logf("ready %d", i+1)
-	erd, err := d.etcd.nodes[i].Ready()
+	erd, err := d.etcd.nodes[i].TryReady()
 	if err != nil {
 		return d.fail("etcd ready: %v", err)
 	}
-	prd, err := d.poly.nodes[i].Ready()
+	prd, err := d.poly.nodes[i].TryReady()
 	if err != nil {
 		return d.fail("polyraft ready: %v", err)
 	}
@@ -652,9 +651,9 @@ func (d *diff) ready(i int) error {
 	for k := range erd.Messages {
 		em, pm := erd.Messages[k], prd.Messages[k]
 		switch em.GetTo() {
-		case localAppendThread:
+		case LocalAppendThread:
 			d.appendQ[i] = append(d.appendQ[i], [2]*pb.Message{em, pm})
-		case localApplyThread:
+		case LocalApplyThread:
 			d.applyQ[i] = append(d.applyQ[i], [2]*pb.Message{em, pm})
 		default:
 			if err := d.send(em, pm); err != nil {
@@ -695,7 +694,7 @@ func (d *diff) ready(i int) error {
 		s  *diffSide
 		rd *Ready
 	}{{&d.etcd, &erd}, {&d.poly, &prd}} {
-		if err := side.s.nodes[i].Advance(*side.rd); err != nil {
+		if err := side.s.nodes[i].TryAdvance(*side.rd); err != nil {
 			return d.fail("%s: advance: %v", side.s.name, err)
 		}
 	}
@@ -736,11 +735,11 @@ func (d *diff) apply(i int, eents, pents []*pb.Entry) error {
 			cc = &v2
 		}
 		if cc != nil {
-			ecs, err := d.etcd.nodes[i].ApplyConfChange(cc)
+			ecs, err := d.etcd.nodes[i].TryApplyConfChange(cc)
 			if err != nil {
 				return d.fail("etcd: apply conf change: %v", err)
 			}
-			pcs, err := d.poly.nodes[i].ApplyConfChange(cc)
+			pcs, err := d.poly.nodes[i].TryApplyConfChange(cc)
 			if err != nil {
 				return d.fail("polyraft: apply conf change: %v", err)
 			}

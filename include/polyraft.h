@@ -542,12 +542,28 @@ typedef struct polyraft_memory_storage polyraft_memory_storage;
 typedef struct polyraft_node polyraft_node;
 
 /**
+ * A copy of log entries owned by the caller (from
+ * polyraft_memory_storage_entries or polyraft_durable_storage_entries):
+ * read it through polyraft_owned_entries_view, free it with
+ * polyraft_owned_entries_free. Immutable, so it may be read from any
+ * thread.
+ */
+typedef struct polyraft_owned_entries polyraft_owned_entries;
+
+/**
  * A copy of a snapshot owned by the caller (from
  * polyraft_durable_storage_snapshot): read it through
  * polyraft_owned_snapshot_view, free it with polyraft_owned_snapshot_free.
  * Immutable, so it may be read from any thread.
  */
 typedef struct polyraft_owned_snapshot polyraft_owned_snapshot;
+
+/**
+ * A peeked Ready (from polyraft_node_ready_peek), owned by the caller:
+ * read it through polyraft_peeked_ready_view, then either hand it to
+ * polyraft_node_ready_accept or free it with polyraft_peeked_ready_free.
+ */
+typedef struct polyraft_peeked_ready polyraft_peeked_ready;
 
 /**
  * One Ready (etcd's Ready), owned by the node that handed it out. All
@@ -1783,6 +1799,114 @@ polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct po
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
 polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
+
+/**
+ * Advances the node's election clock by one tick and does nothing else:
+ * no heartbeat, no election (etcd's RawNode.TickQuiesced, for groups the
+ * application quiesced; use with care).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
+
+/**
+ * Writes to `*out` a new buffer holding the node's configuration and the
+ * progress of every tracked peer as JSON (ids in decimal):
+ * `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
+ * "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
+ * "next":n,"sent_commit":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
+ * "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
+ * probe, 1 replicate, 2 snapshot; inflights: the in-flight message
+ * count). Progress is present on every node (etcd's Status keeps it for
+ * the leader only: the caller filters). Free it with polyraft_buffer_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
+
+/**
+ * Reports whether the node can go on: POLYRAFT_OK, or the failure that
+ * stopped it (a failure recorded by a call that reports nothing, such as
+ * polyraft_node_has_ready, which then just answers false). A node loop
+ * calls it to stop at once instead of waiting for a call that fails.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL,
+ * storage codes (the storage's failure).
+ */
+polyraft_result polyraft_node_health(struct polyraft_node *node);
+
+/**
+ * Writes to `*out` the node's pending work as polyraft_node_ready would
+ * return it, without handing it out: the node's state is unchanged and a
+ * later peek returns the same work plus whatever happened meanwhile.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
+ * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
+ */
+polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
+
+/**
+ * Writes to `*out` the Ready view of a peeked Ready (read it with the
+ * polyraft_ready_* accessors), valid until the peeked Ready is freed or,
+ * once accepted, until the node frees its Ready (as for
+ * polyraft_node_ready).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked, const struct polyraft_ready **out);
+
+/**
+ * Hands a peeked Ready out: the node accepts it as if polyraft_node_ready
+ * had just returned it (it becomes the outstanding Ready; its view stays
+ * valid as that Ready's). The node must not have been called since the
+ * peek (the Ready would no longer be what is pending). Takes ownership of
+ * `peeked` in every case (do not free it afterwards).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
+ * (a Ready is outstanding), POLYRAFT_FATAL.
+ */
+polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct polyraft_peeked_ready *peeked);
+
+/**
+ * Frees a peeked Ready that was not accepted. NULL is a no-op.
+ */
+void polyraft_peeked_ready_free(struct polyraft_peeked_ready *peeked);
+
+/**
+ * Like polyraft_node_ready, but also allowed while a Ready is
+ * outstanding (without async storage writes): the node then hands out
+ * the work that became pending since, as etcd's RawNode.Ready does when
+ * called again before Advance; one polyraft_node_advance acknowledges
+ * both. The previous Ready's views are freed: copy them first.
+ * Errors: as polyraft_node_ready, without POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const struct polyraft_ready **out);
+
+/**
+ * Writes to `*out` a copy of the entries in [lo, hi) of a memory storage,
+ * limited to `max_size` bytes in total but at least one entry (etcd's
+ * Storage.Entries; UINT64_MAX means no limit). Free it with
+ * polyraft_owned_entries_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED (lo is at or
+ * below the snapshot), POLYRAFT_STORAGE_UNAVAILABLE (hi is past the last
+ * index + 1), POLYRAFT_INVALID_ARGUMENT (lo > hi).
+ */
+polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+
+/**
+ * Writes to `*out` a copy of the entries in [lo, hi) of a durable storage,
+ * as polyraft_memory_storage_entries does for a memory storage (the
+ * durable storage keeps its log in memory too: no disk read). Details of a
+ * failure in polyraft_durable_storage_last_error.
+ * Errors: as polyraft_memory_storage_entries.
+ */
+polyraft_result polyraft_durable_storage_entries(const struct polyraft_durable_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+
+/**
+ * Writes to `*entries` and `*len` a view of the copied entries (NULL and 0
+ * when there are none), valid until polyraft_owned_entries_free.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_owned_entries_view(const struct polyraft_owned_entries *owned, const struct polyraft_entry **entries, size_t *len);
+
+/**
+ * Frees a copy of entries and its view. NULL is a no-op.
+ */
+void polyraft_owned_entries_free(struct polyraft_owned_entries *owned);
 
 /**
  * Takes the node's pending work as a Ready and writes a pointer to it

@@ -405,6 +405,13 @@ impl<S: Storage> Raft<S> {
     pub fn election_elapsed(&self) -> usize {
         self.election_elapsed
     }
+
+    /// Advances the election clock by one tick and does nothing else
+    /// (etcd's RawNode.TickQuiesced: a quiesced group keeps its clock
+    /// without heartbeats or elections; use with care).
+    pub fn tick_quiesced(&mut self) {
+        self.election_elapsed += 1;
+    }
     /// The unrecoverable error that stopped this node, if any.
     pub fn fatal_error(&self) -> Option<&Error> {
         self.fatal.as_ref()

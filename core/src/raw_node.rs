@@ -300,7 +300,33 @@ impl<S: Storage> RawNode<S> {
         rd
     }
 
+    /// The pending work as `ready` would return it, without accepting it:
+    /// nothing is marked as handed out, so a later call returns it again
+    /// together with whatever happened meanwhile (etcd's node loop rebuilds
+    /// its pending Ready this way until the application takes it). Hand a
+    /// peeked Ready out only with `accept_peeked`, with no other call on
+    /// the node in between.
+    pub fn peek_ready(&mut self) -> Ready {
+        self.build_ready(false)
+    }
+
+    /// Accepts a Ready from `peek_ready`, as `ready` accepts the one it
+    /// returns: the node must not have been called since the peek.
+    pub fn accept_peeked(&mut self, rd: &Ready) {
+        self.accept_ready(rd);
+        // The peek copied the messages and read states instead of taking
+        // them (etcd's acceptReady drops them here).
+        self.raft.msgs.clear();
+        self.raft.read_states.clear();
+    }
+
     fn ready_without_accept(&mut self) -> Ready {
+        self.build_ready(true)
+    }
+
+    /// Builds the pending Ready; `take` moves the queued messages and read
+    /// states into it, otherwise they are copied and stay queued.
+    fn build_ready(&mut self, take: bool) -> Ready {
         let allow_unstable = self.apply_unstable_entries();
         let r = &mut self.raft;
         let n_msgs = r.msgs.len();
@@ -316,7 +342,7 @@ impl<S: Storage> RawNode<S> {
             committed_entries,
             // The next Ready likely carries as many: keep the capacity so
             // that queueing them does not grow the vector step by step.
-            messages: std::mem::replace(&mut r.msgs, Vec::with_capacity(n_msgs)),
+            messages: if take { std::mem::replace(&mut r.msgs, Vec::with_capacity(n_msgs)) } else { r.msgs.clone() },
             ..Default::default()
         };
         let ss = r.soft_state();
@@ -330,7 +356,7 @@ impl<S: Storage> RawNode<S> {
         if let Some(snap) = r.raft_log.next_unstable_snapshot() {
             rd.snapshot = Some(snap.clone());
         }
-        rd.read_states = std::mem::take(&mut r.read_states);
+        rd.read_states = if take { std::mem::take(&mut r.read_states) } else { r.read_states.clone() };
         rd.must_sync = must_sync(&hs, &self.prev_hard_st, rd.entries.len());
 
         if self.async_storage_writes {
@@ -481,6 +507,11 @@ impl<S: Storage> RawNode<S> {
         }
         self.steps_on_advance = steps;
         self.check()
+    }
+
+    /// Advances the election clock without ticking (etcd's TickQuiesced).
+    pub fn tick_quiesced(&mut self) {
+        self.raft.tick_quiesced();
     }
 
     /// Full status: basic status, configuration, and (on the leader) every

@@ -33,7 +33,7 @@ fn set_durable_error(msg: &str) {
 
 /// Runs the body of a polyraft_durable_storage_* export: panic boundary,
 /// and the calling thread's detail text (cleared on success).
-fn guard_durable(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
+pub(crate) fn guard_durable(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => {
             set_durable_error("");
@@ -170,7 +170,7 @@ fn report_to_c(r: &RecoveryReport) -> polyraft_recovery_report {
 /// One storage per directory at a time: free every handle and every node
 /// over it before opening the directory again (this is not enforced).
 pub struct polyraft_durable_storage {
-    ds: DurableStorage,
+    pub(crate) ds: DurableStorage,
     report: Arc<RecoveryReport>,
 }
 

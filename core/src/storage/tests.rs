@@ -106,3 +106,25 @@ fn indexes_near_the_top_of_u64_are_errors_not_overflows() {
     assert!(matches!(s.apply_snapshot(snap), Err(Error::Storage(_))));
     assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (1, 0));
 }
+
+/// etcd v3.7's bootstrap rule: an empty storage accepts a snapshot that
+/// only carries the configuration (index 0); once a snapshot is held, an
+/// older or equal one is out of date.
+#[test]
+fn apply_conf_only_snapshot_to_empty_storage() {
+    let cs = ConfState { voters: vec![1, 2, 3], ..Default::default() };
+    let s = MemoryStorage::new();
+    let boot = Snapshot {
+        metadata: Some(SnapshotMetadata { index: 0, term: 0, conf_state: Some(cs.clone()) }),
+        ..Default::default()
+    };
+    s.apply_snapshot(boot.clone()).unwrap();
+    assert_eq!(s.initial_state().unwrap().1, cs);
+    assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (1, 0));
+    s.apply_snapshot(Snapshot {
+        metadata: Some(SnapshotMetadata { index: 4, term: 4, conf_state: Some(cs) }),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.apply_snapshot(boot), Err(Error::SnapOutOfDate));
+}
