@@ -1046,7 +1046,8 @@ typedef struct polyraft_message {
   /**
    * Messages to deliver once this one is handled (MsgStorageAppend,
    * MsgStorageApply): each to its `to`, which may be this node itself
-   * (polyraft_node_step) or a peer. Output only.
+   * (step its `bytes` with polyraft_node_step_local) or a peer (send
+   * them; the peer steps them with polyraft_node_step). Output only.
    */
   const struct polyraft_message *responses;
   /**
@@ -1690,19 +1691,39 @@ polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint
 
 /**
  * Steps a raftpb-encoded message received from a peer (the `bytes` of a
- * polyraft_message from another node's Ready), or, with async storage
- * writes, a response of a MsgStorageAppend/MsgStorageApply. Copied.
- * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes; the node
- * is unaffected), POLYRAFT_STEP_LOCAL_MSG, POLYRAFT_STEP_PEER_NOT_FOUND,
- * POLYRAFT_PROPOSAL_DROPPED (a forwarded proposal), POLYRAFT_FATAL, storage codes.
+ * polyraft_message from another node's Ready). Copied. Local-only message
+ * types (MsgHup, MsgBeat, MsgStorageAppend(Resp), MsgStorageApply(Resp)...)
+ * are refused with POLYRAFT_STEP_LOCAL_MSG whatever their `from` says and
+ * the node is unaffected: the responses of async storage writes go to
+ * polyraft_node_step_local instead.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes or an
+ * invalid message; the node is unaffected), POLYRAFT_STEP_LOCAL_MSG,
+ * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_PROPOSAL_DROPPED (a forwarded
+ * proposal), POLYRAFT_FATAL, storage codes.
  */
 polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
- * Steps `n` raftpb-encoded messages in order, exactly as `n` calls of
- * polyraft_node_step would, in one call: message `i` is the next `lens[i]`
- * bytes of `bytes` (the messages back to back). Stops at the first message
- * whose step fails and returns that step's code. Unlike other outputs,
+ * Async storage writes: steps a raftpb-encoded response of the node's own
+ * storage work, the `bytes` of a `responses` element addressed to this
+ * node (`to` is its id) of a MsgStorageAppend or MsgStorageApply, once
+ * that work is done. Copied. Unlike polyraft_node_step it accepts the
+ * local types MsgStorageAppendResp and MsgStorageApplyResp, sent from
+ * POLYRAFT_LOCAL_APPEND_THREAD / POLYRAFT_LOCAL_APPLY_THREAD (etcd's
+ * RawNode.Step rules); they are trusted as the node's own, so never pass
+ * bytes received from the network here.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE,
+ * POLYRAFT_STEP_LOCAL_MSG (a local type not from a local thread),
+ * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_FATAL, storage codes.
+ */
+polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8_t *bytes, size_t len);
+
+/**
+ * Steps `n` raftpb-encoded messages from peers in order, exactly as `n`
+ * calls of polyraft_node_step would (local-only types are refused the
+ * same way), in one call: message `i` is the next `lens[i]` bytes of
+ * `bytes` (the messages back to back). Stops at the first message whose
+ * step fails and returns that step's code. Unlike other outputs,
  * `*stepped` is written whatever the result (except
  * POLYRAFT_NULL_PARAMETER and POLYRAFT_POISONED): the number of messages
  * stepped successfully, so on a failure message `*stepped` is the one that

@@ -357,7 +357,8 @@ pub struct polyraft_message {
     pub context_len: usize,
     /// Messages to deliver once this one is handled (MsgStorageAppend,
     /// MsgStorageApply): each to its `to`, which may be this node itself
-    /// (polyraft_node_step) or a peer. Output only.
+    /// (step its `bytes` with polyraft_node_step_local) or a peer (send
+    /// them; the peer steps them with polyraft_node_step). Output only.
     pub responses: *const polyraft_message,
     /// Number of responses.
     pub responses_len: usize,

@@ -642,7 +642,7 @@ TEST(async_storage_writes) {
             /* Deliver the responses: the ones to ourselves are stepped. */
             for (j = 0; j < m->responses_len; j++) {
                 if (m->responses[j].to == 1) {
-                    CHECK_OK(polyraft_node_step(node, m->responses[j].bytes, m->responses[j].bytes_len));
+                    CHECK_OK(polyraft_node_step_local(node, m->responses[j].bytes, m->responses[j].bytes_len));
                 }
             }
         }
