@@ -1410,8 +1410,8 @@ polyraft_result polyraft_durable_storage_persist_storage_append(const struct pol
  * polyraft_memory_storage_append. Entries already compacted are ignored.
  * `encoded` fields are ignored.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
- * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index; nothing is
- * written), POLYRAFT_IO_ERROR.
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+ * not contiguous; nothing is written), POLYRAFT_IO_ERROR.
  */
 polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
 
@@ -1898,10 +1898,13 @@ void polyraft_memory_storage_free(struct polyraft_memory_storage *storage);
 /**
  * Appends `n` entries (copied), overwriting from the first conflicting
  * index: typically the entries of a Ready (polyraft_ready_entries) or of a
- * MsgStorageAppend. The entries must be contiguous with the stored log;
- * ones already compacted are ignored. `encoded` fields are ignored.
+ * MsgStorageAppend. Their indexes must increase by one from entry to
+ * entry and the first must be at most last_index + 1; ones already
+ * compacted are ignored. `encoded` fields are ignored. A refused batch
+ * leaves the storage unchanged (as polyraft_durable_storage_append).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
- * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index).
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+ * not contiguous: a gap, a repeat or a step back inside the batch).
  */
 polyraft_result polyraft_memory_storage_append(const struct polyraft_memory_storage *storage, const struct polyraft_entry *entries, size_t n);
 
