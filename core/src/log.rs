@@ -30,8 +30,8 @@ pub struct EntryId {
 }
 
 /// A run of entries appended by a leader of `term`, directly following the
-/// entry `prev`. Entries are contiguous, start at `prev.index + 1`, and
-/// have terms between `prev.term` and `term`.
+/// entry `prev`. Entries are contiguous and start at `prev.index + 1`
+/// (see [`check_append`] for why their terms are not checked).
 #[derive(Debug, Clone, Default)]
 pub struct LogSlice {
     /// The term of the leader that sent the slice.
@@ -50,18 +50,18 @@ impl LogSlice {
 }
 
 /// Checks that `entries` can follow `prev` in an append from a leader of
-/// `term`: contiguous indexes without overflow, non-decreasing terms, none
-/// above `term`.
+/// `term`: contiguous indexes without overflow, and no entry of term 0
+/// (every entry is stamped with its leader's term, at least 1).
+///
+/// Terms are not required to be ordered, nor at most `term`: etcd accepts
+/// such appends, and they occur in valid runs. A node that receives a
+/// MsgSnap at term 0 (treated as local) drops to term 0 while keeping
+/// entries of a higher term, and may then lead at a term below them
+/// (divergence script term0_snapshot_then_append_check).
 pub fn check_append(term: u64, prev: EntryId, entries: &[Entry]) -> Result<()> {
-    if prev.term > term {
-        return Err(Error::Decode(format!(
-            "invalid log slice: previous entry term {} above the append's term {term}",
-            prev.term
-        )));
-    }
     let mut last = prev;
     for e in entries {
-        if last.index.checked_add(1) != Some(e.index) || e.term < last.term || e.term > term {
+        if last.index.checked_add(1) != Some(e.index) || e.term == 0 {
             return Err(Error::Decode(format!(
                 "invalid log slice: entry {}/{} after {}/{} in a term-{term} append",
                 e.term, e.index, last.term, last.index

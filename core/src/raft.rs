@@ -1397,11 +1397,13 @@ impl<S: Storage> Raft<S> {
                         Info,
                         "{:x} ignoring conf change {} at config {}: {}",
                         self.id,
-                        describe_conf_change_go(&cc),
+                        crate::describe::describe_conf_change(&cc),
                         self.trk.config,
                         why
                     );
-                    m.entries[i] = Entry { r#type: EntryType::EntryNormal as i32, ..Default::default() };
+                    // etcd sets the type explicitly here (`Type:
+                    // pb.EntryNormal.Enum()`), which its size accounting counts.
+                    m.entries[i] = Entry { r#type: EntryType::EntryNormal as i32, type_set: true, ..Default::default() };
                 }
                 _ => self.pending_conf_index = last + i as u64 + 1,
             }
@@ -1844,7 +1846,7 @@ impl<S: Storage> Raft<S> {
                 Warn,
                 "{:x} attempted to restore snapshot but it is not in the ConfState {}; should never happen",
                 self.id,
-                go_conf_state(&cs)
+                crate::describe::conf_state_text(&cs)
             );
             return false;
         }
@@ -1874,7 +1876,7 @@ impl<S: Storage> Raft<S> {
         let (cfg, prs) = match confchange::restore(Changer { tracker: &fresh, last_index: id.index }, &cs) {
             Ok(x) => x,
             Err(e) => {
-                rlog!(self.logger, Error, "{:x} unable to restore config {}: {}", self.id, go_conf_state(&cs), e);
+                rlog!(self.logger, Error, "{:x} unable to restore config {}: {}", self.id, crate::describe::conf_state_text(&cs), e);
                 return false;
             }
         };
@@ -2117,36 +2119,4 @@ pub(crate) fn encoded_conf_change_msg(typ: EntryType, data: Bytes) -> Message {
         entries: vec![Entry { r#type: typ as i32, data, ..Default::default() }],
         ..Default::default()
     }
-}
-
-/// A ConfChangeI in protobuf text form, as etcd (v3.7) logs it when
-/// refusing a change: `transition:ConfChangeTransitionAuto changes:{type:ConfChangeAddNode node_id:3}`.
-fn describe_conf_change_go(cc: &ConfChangeI) -> String {
-    let ctx = |c: &Bytes| if c.is_empty() { String::new() } else { format!(" context:{}", crate::describe::go_quote(c)) };
-    match cc {
-        ConfChangeI::V1(c) => {
-            let id = if c.id != 0 { format!(" id:{}", c.id) } else { String::new() };
-            format!("type:{} node_id:{}{}{}", c.r#type().as_str_name(), c.node_id, ctx(&c.context), id)
-        }
-        ConfChangeI::V2(c) => {
-            let mut s = format!("transition:{}", c.transition().as_str_name());
-            for ch in &c.changes {
-                s.push_str(&format!(" changes:{{type:{} node_id:{}}}", ch.r#type().as_str_name(), ch.node_id));
-            }
-            s + &ctx(&c.context)
-        }
-    }
-}
-
-/// Go's `%v` of a ConfState.
-fn go_conf_state(cs: &ConfState) -> String {
-    let l = |v: &[u64]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
-    format!(
-        "{{[{}] [{}] [{}] [{}] {}}}",
-        l(&cs.voters),
-        l(&cs.learners),
-        l(&cs.voters_outgoing),
-        l(&cs.learners_next),
-        cs.auto_leave
-    )
 }

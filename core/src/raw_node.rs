@@ -145,6 +145,7 @@ impl<S: Storage> RawNode<S> {
                     term: 1,
                     index: i as u64 + 1,
                     data: crate::raftpb::encode_explicit_conf_change(&cc),
+                    type_set: true,
                 }
             })
             .collect();

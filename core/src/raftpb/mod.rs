@@ -11,6 +11,9 @@ mod generated {
 }
 pub use generated::*;
 
+mod entry;
+pub use entry::Entry;
+
 use bytes::Bytes;
 
 use crate::{Error, Result};
@@ -37,11 +40,11 @@ fn varint_len(v: u64) -> u64 {
 /// etcd leaves the type unset on normal entries it creates and the data
 /// unset when there is none. Byte limits (MaxSizePerMsg,
 /// MaxCommittedSizePerReady, inflight bytes) are measured with this so
-/// polyraft cuts batches where etcd does. (etcd sets an explicit normal type
-/// on the empty entry replacing a refused conf change, 2 bytes more there.)
+/// polyraft cuts batches where etcd does. A type set explicitly counts even
+/// when it is EntryNormal (the entry replacing a refused conf change).
 pub fn entry_size(e: &Entry) -> u64 {
     let mut n = 2 + varint_len(e.term) + varint_len(e.index);
-    if e.r#type != 0 {
+    if e.r#type != 0 || e.type_set {
         n += 1 + varint_len(e.r#type as i64 as u64);
     }
     if !e.data.is_empty() {
@@ -65,6 +68,26 @@ pub fn encode_explicit_conf_change(cc: &ConfChange) -> Bytes {
     encoding::uint64::encode(3, &cc.node_id, &mut buf);
     if !cc.context.is_empty() {
         encoding::bytes::encode(4, &cc.context, &mut buf);
+    }
+    Bytes::from(buf)
+}
+
+/// The bytes of a ConfChangeV2 as etcd v3.7 writes one built with every
+/// field set explicitly (its harness, `ConfChangesFromString`, `AsV2`): the
+/// transition and each change's type and node id are on the wire even when
+/// zero; the context only when not empty.
+pub fn encode_explicit_conf_change_v2(cc: &ConfChangeV2) -> Bytes {
+    use prost::encoding;
+    let mut buf = Vec::with_capacity(4 + 14 * cc.changes.len() + cc.context.len());
+    encoding::int32::encode(1, &cc.transition, &mut buf);
+    for ch in &cc.changes {
+        let mut single = Vec::with_capacity(12);
+        encoding::int32::encode(1, &ch.r#type, &mut single);
+        encoding::uint64::encode(2, &ch.node_id, &mut single);
+        encoding::bytes::encode(2, &single, &mut buf);
+    }
+    if !cc.context.is_empty() {
+        encoding::bytes::encode(3, &cc.context, &mut buf);
     }
     Bytes::from(buf)
 }
@@ -244,11 +267,14 @@ impl ConfChangeI {
         }
     }
 
-    /// The entry type and payload that carry this change in the log.
+    /// The entry type and payload that carry this change in the log, encoded
+    /// as etcd v3.7 encodes a change whose fields were all set explicitly
+    /// (zero types and transitions included), so that entry sizes, and the
+    /// byte limits measured with them, match etcd's.
     pub fn marshal(&self) -> (EntryType, Bytes) {
         match self {
-            ConfChangeI::V1(c) => (EntryType::EntryConfChange, encode(c)),
-            ConfChangeI::V2(c) => (EntryType::EntryConfChangeV2, encode(c)),
+            ConfChangeI::V1(c) => (EntryType::EntryConfChange, encode_explicit_conf_change(c)),
+            ConfChangeI::V2(c) => (EntryType::EntryConfChangeV2, encode_explicit_conf_change_v2(c)),
         }
     }
 }
