@@ -72,6 +72,22 @@ pub fn check_append(term: u64, prev: EntryId, entries: &[Entry]) -> Result<()> {
     Ok(())
 }
 
+/// Checks a storage's first and last index before any arithmetic on them:
+/// the first index is at least 1, the last at least `first - 1` (an empty
+/// log), and below u64::MAX (the next index must exist).
+pub fn check_storage_bounds(first: u64, last: u64) -> Result<()> {
+    if first == 0 {
+        return Err(Error::Storage("storage answered first_index 0 (the first index is at least 1)".into()));
+    }
+    if last == u64::MAX {
+        return Err(Error::Storage(format!("storage answered last_index {last} (no index can follow it)")));
+    }
+    if last < first - 1 {
+        return Err(Error::Storage(format!("storage answered last_index {last} below first_index {first} - 1")));
+    }
+    Ok(())
+}
+
 /// The log of one node.
 pub struct RaftLog<S: Storage> {
     /// Everything persisted since the last snapshot.
@@ -115,6 +131,7 @@ impl<S: Storage> RaftLog<S> {
     pub fn new_with_size(store: S, logger: Arc<dyn Logger>, max_applying_ents_size: u64) -> Result<Self> {
         let first = store.first_index()?;
         let last = store.last_index()?;
+        check_storage_bounds(first, last)?;
         Ok(RaftLog {
             store,
             unstable: Unstable::new(last + 1, logger.clone()),
@@ -153,8 +170,10 @@ impl<S: Storage> RaftLog<S> {
         let ci = self.find_conflict(&a.entries);
         if ci != 0 {
             if ci <= self.committed {
-                return Err(Error::Fatal(format!(
-                    "entry {} conflict with committed entry [committed({})]",
+                // Only a corrupt or hostile leader sends this (etcd panics):
+                // refuse the append and keep the log as it is.
+                return Err(Error::Decode(format!(
+                    "MsgApp entry {} conflicts with committed entry [committed({})]",
                     ci, self.committed
                 )));
             }
@@ -300,6 +319,10 @@ impl<S: Storage> RaftLog<S> {
             return i;
         }
         match self.store.first_index() {
+            Ok(0) => {
+                self.note_storage_error(Error::Storage("storage answered first_index 0 (the first index is at least 1)".into()));
+                self.committed + 1
+            }
             Ok(i) => i,
             Err(e) => {
                 self.note_storage_error(e);
@@ -314,6 +337,10 @@ impl<S: Storage> RaftLog<S> {
             return i;
         }
         match self.store.last_index() {
+            Ok(u64::MAX) => {
+                self.note_storage_error(Error::Storage(format!("storage answered last_index {}", u64::MAX)));
+                self.committed
+            }
             Ok(i) => i,
             Err(e) => {
                 self.note_storage_error(e);

@@ -30,6 +30,9 @@ pub const LOCAL_APPEND_THREAD: u64 = u64::MAX;
 pub const LOCAL_APPLY_THREAD: u64 = u64::MAX - 1;
 /// "No limit" for the size limits in [`Config`].
 pub const NO_LIMIT: u64 = u64::MAX;
+/// The largest accepted [`Config::election_tick`] (2^31 - 1): randomized
+/// election timeouts go up to twice the value and must not overflow.
+pub const MAX_ELECTION_TICK: usize = (1 << 31) - 1;
 
 /// The role of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -182,6 +185,14 @@ impl Config {
         }
         if self.election_tick <= self.heartbeat_tick {
             return bad("election tick must be greater than heartbeat tick");
+        }
+        if self.election_tick > MAX_ELECTION_TICK {
+            // Randomized timeouts reach 2 * election_tick - 1: keep them
+            // (and every tick counter) far from overflow on any platform.
+            return Err(Error::InvalidConfig(format!(
+                "election tick must be at most {MAX_ELECTION_TICK}, got {}",
+                self.election_tick
+            )));
         }
         if self.max_inflight_msgs == 0 {
             return bad("max inflight messages must be greater than 0");
@@ -990,6 +1001,9 @@ impl<S: Storage> Raft<S> {
             // are malformed (etcd would crash answering them).
             return Err(Error::Decode(format!("{:?} without a term", m.r#type())));
         }
+        if m.r#type() == MessageType::MsgSnap {
+            check_snapshot_msg(&m)?;
+        }
         if m.r#type() == MessageType::MsgApp {
             // A malformed append is refused before it can touch the log.
             crate::log::check_append(m.term, EntryId { term: m.log_term, index: m.index }, &m.entries)?;
@@ -1581,7 +1595,7 @@ impl<S: Storage> Raft<S> {
             // A message of the current term from a leader: it won.
             MessageType::MsgApp => {
                 self.become_follower(m.term, m.from);
-                self.handle_append_entries(m);
+                return self.handle_append_entries(m);
             }
             MessageType::MsgHeartbeat => {
                 self.become_follower(m.term, m.from);
@@ -1658,7 +1672,7 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgApp => {
                 self.election_elapsed = 0;
                 self.lead = m.from;
-                self.handle_append_entries(m);
+                return self.handle_append_entries(m);
             }
             MessageType::MsgHeartbeat => {
                 self.election_elapsed = 0;
@@ -1728,23 +1742,27 @@ impl<S: Storage> Raft<S> {
         Ok(())
     }
 
-    fn handle_append_entries(&mut self, m: Message) {
+    /// Handles an append from the leader. An append that would overwrite
+    /// committed entries is refused with an error (etcd panics), leaving
+    /// the log untouched.
+    fn handle_append_entries(&mut self, m: Message) -> Result<()> {
         let committed = self.raft_log.committed;
         if m.index < committed {
             self.send(Message { to: m.from, r#type: MessageType::MsgAppResp as i32, index: committed, ..Default::default() });
-            return;
+            return Ok(());
         }
         let (from, index, log_term, commit) = (m.from, m.index, m.log_term, m.commit);
         let a = LogSlice { term: m.term, prev: EntryId { term: log_term, index }, entries: m.entries };
         match self.raft_log.maybe_append(a, commit) {
             Ok(Some(mlast)) => {
                 self.send(Message { to: from, r#type: MessageType::MsgAppResp as i32, index: mlast, ..Default::default() });
-                return;
+                return Ok(());
             }
             Ok(None) => {}
+            Err(e @ Error::Decode(_)) => return Err(e),
             Err(e) => {
                 self.fail(e);
-                return;
+                return Ok(());
             }
         }
         let our_term = self.raft_log.zero_term_on_out_of_bounds(self.raft_log.term(index));
@@ -1772,6 +1790,7 @@ impl<S: Storage> Raft<S> {
             log_term: hint_term,
             ..Default::default()
         });
+        Ok(())
     }
 
     fn handle_heartbeat(&mut self, m: Message) {
@@ -1880,13 +1899,19 @@ impl<S: Storage> Raft<S> {
                 return false;
             }
         };
-        self.raft_log.restore(s);
-        self.trk = fresh;
-        let got = self.switch_to_config(cfg, prs);
-        if let Err(e) = cs.equivalent(&got) {
-            self.fail(Error::Fatal(e.to_string()));
+        // The restored configuration must describe the snapshot's: checked
+        // on a scratch tracker, so that a mismatch refuses the snapshot
+        // instead of leaving the node in a configuration nobody agreed to.
+        let mut scratch = ProgressTracker::new(self.trk.max_inflight, self.trk.max_inflight_bytes);
+        scratch.config = cfg.clone();
+        scratch.progress = prs.clone();
+        if let Err(e) = cs.equivalent(&scratch.conf_state()) {
+            rlog!(self.logger, Error, "{:x} unable to restore config {}: {}", self.id, crate::describe::conf_state_text(&cs), e);
             return false;
         }
+        self.raft_log.restore(s);
+        self.trk = fresh;
+        self.switch_to_config(cfg, prs);
         let last = self.raft_log.last_entry_id();
         rlog!(
             self.logger,
@@ -2119,4 +2144,28 @@ pub(crate) fn encoded_conf_change_msg(typ: EntryType, data: Bytes) -> Message {
         entries: vec![Entry { r#type: typ as i32, data, ..Default::default() }],
         ..Default::default()
     }
+}
+
+/// Refuses a MsgSnap whose snapshot no leader could have sent: a snapshot
+/// term above the message's term (a leader's log holds no entry of a later
+/// term; believing one would make the follower claim entries the leader
+/// never had, and the two would exchange MsgApp/MsgAppResp forever), a
+/// non-empty snapshot at term 0, or a ConfState that breaks the
+/// configuration invariants (restoring it would leave the node in a
+/// configuration it cannot describe). A message at term 0 is local (etcd's
+/// harness sends such snapshots) and is not held to the term rule.
+fn check_snapshot_msg(m: &Message) -> Result<()> {
+    let Some(s) = m.snapshot.as_deref().filter(|s| !is_empty_snap(s)) else { return Ok(()) };
+    if s.term() == 0 {
+        return Err(Error::Decode(format!("MsgSnap with a snapshot at index {} and term 0", s.index())));
+    }
+    if m.term != 0 && s.term() > m.term {
+        return Err(Error::Decode(format!(
+            "MsgSnap at term {} with a snapshot of a later term {} (index {})",
+            m.term,
+            s.term(),
+            s.index()
+        )));
+    }
+    s.conf_state().validate().map_err(|e| Error::Decode(format!("MsgSnap with an invalid ConfState: {e}")))
 }

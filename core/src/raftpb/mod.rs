@@ -168,6 +168,49 @@ impl Snapshot {
 }
 
 impl ConfState {
+    /// Checks the invariants every configuration etcd produces holds (its
+    /// confchange `checkInvariants`), so that a snapshot carrying a
+    /// malformed one is refused before anything is restored from it: no id
+    /// twice in one list; no id both voter and learner (in the incoming or
+    /// the outgoing configuration); every id in `learners_next` is an
+    /// outgoing voter and neither an incoming voter nor a learner; without
+    /// an outgoing configuration, no `learners_next` and no `auto_leave`.
+    /// The error is one line.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        use std::collections::BTreeSet;
+        let set = |name: &str, ids: &[u64]| -> std::result::Result<BTreeSet<u64>, String> {
+            let mut s = BTreeSet::new();
+            for &id in ids {
+                if !s.insert(id) {
+                    return Err(format!("node {id} is listed twice in {name}"));
+                }
+            }
+            Ok(s)
+        };
+        let voters = set("voters", &self.voters)?;
+        let learners = set("learners", &self.learners)?;
+        let outgoing = set("voters_outgoing", &self.voters_outgoing)?;
+        let next = set("learners_next", &self.learners_next)?;
+        if let Some(id) = voters.intersection(&learners).next() {
+            return Err(format!("node {id} is both a voter and a learner"));
+        }
+        if let Some(id) = outgoing.intersection(&learners).next() {
+            return Err(format!("node {id} is both an outgoing voter and a learner"));
+        }
+        for id in &next {
+            if !outgoing.contains(id) {
+                return Err(format!("node {id} is in learners_next but not an outgoing voter"));
+            }
+            if voters.contains(id) {
+                return Err(format!("node {id} is in learners_next and an incoming voter"));
+            }
+        }
+        if outgoing.is_empty() && self.auto_leave {
+            return Err("auto_leave is set outside a joint configuration".to_string());
+        }
+        Ok(())
+    }
+
     /// Whether both describe the same configuration regardless of id order
     /// (etcd's ConfState.Equivalent). The error text shows both.
     pub fn equivalent(&self, other: &ConfState) -> std::result::Result<(), String> {
@@ -183,7 +226,9 @@ impl ConfState {
             Ok(())
         } else {
             Err(format!(
-                "ConfStates not equivalent after sorting:\n{a:?}\n{b:?}\nInputs were:\n{self:?}\n{other:?}"
+                "ConfStates not equivalent after sorting: {} and {}",
+                crate::describe::conf_state_text(&a),
+                crate::describe::conf_state_text(&b)
             ))
         }
     }
