@@ -30,6 +30,24 @@ pub const LOCAL_APPEND_THREAD: u64 = u64::MAX;
 pub const LOCAL_APPLY_THREAD: u64 = u64::MAX - 1;
 /// "No limit" for the size limits in [`Config`].
 pub const NO_LIMIT: u64 = u64::MAX;
+/// Terms and indexes a message may carry are below this (2^62): no real
+/// cluster gets near it, and a forged value above it could overflow or
+/// leave no later term to campaign in.
+pub const MAX_WIRE_VALUE: u64 = 1 << 62;
+
+/// Whether every term and index in `m` (its own, its entries', its
+/// snapshot's) is below [`MAX_WIRE_VALUE`].
+fn within_wire_range(m: &Message) -> bool {
+    let ok = |v: u64| v < MAX_WIRE_VALUE;
+    ok(m.term)
+        && ok(m.log_term)
+        && ok(m.index)
+        && ok(m.commit)
+        && ok(m.reject_hint)
+        && m.entries.iter().all(|e| ok(e.term) && ok(e.index))
+        && m.snapshot.as_ref().is_none_or(|s| ok(s.index()) && ok(s.term()))
+}
+
 /// The largest accepted [`Config::election_tick`] (2^31 - 1): randomized
 /// election timeouts go up to twice the value and must not overflow.
 pub const MAX_ELECTION_TICK: usize = (1 << 31) - 1;
@@ -986,10 +1004,13 @@ impl<S: Storage> Raft<S> {
         if let Some(e) = &self.fatal {
             return Err(e.clone());
         }
-        let snap_max = m.snapshot.as_ref().is_some_and(|s| s.index() == u64::MAX || s.term() == u64::MAX);
-        if m.term == u64::MAX || m.index == u64::MAX || m.log_term == u64::MAX || snap_max {
-            // No real log gets there; such values could only overflow.
-            return Err(Error::Decode(format!("{:?} with an out-of-range term or index", m.r#type())));
+        if !within_wire_range(&m) {
+            // No real log gets there; such values could only overflow, or
+            // leave no room to campaign in a later term.
+            return Err(Error::Decode(format!(
+                "{:?} with a term or index at or above {MAX_WIRE_VALUE}",
+                m.r#type()
+            )));
         }
         if m.term == 0
             && matches!(
@@ -1001,6 +1022,7 @@ impl<S: Storage> Raft<S> {
             // are malformed (etcd would crash answering them).
             return Err(Error::Decode(format!("{:?} without a term", m.r#type())));
         }
+        check_sender(self.id, &m)?;
         if m.r#type() == MessageType::MsgSnap {
             check_snapshot_msg(&m)?;
         }
@@ -1666,6 +1688,15 @@ impl<S: Storage> Raft<S> {
                     );
                     return Err(Error::ProposalDropped);
                 }
+                if forwarded_by_peer(self.id, &m) {
+                    // Beyond etcd: a request that a peer forwarded is not
+                    // forwarded again. Leaders only exist one per term, so
+                    // a second hop means stale or forged leadership, and
+                    // two followers each taking the other for the leader
+                    // would bounce it forever. The proposer may retry.
+                    rlog!(self.logger, Info, "{:x} not forwarding a proposal forwarded by {:x}; dropping it", self.id, m.from);
+                    return Err(Error::ProposalDropped);
+                }
                 m.to = self.lead;
                 self.send(m);
             }
@@ -1717,6 +1748,11 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgReadIndex => {
                 if self.lead == NONE {
                     rlog!(self.logger, Info, "{:x} no leader at term {}; dropping index reading msg", self.id, self.term);
+                    return Ok(());
+                }
+                if forwarded_by_peer(self.id, &m) {
+                    // As for proposals: one hop only.
+                    rlog!(self.logger, Info, "{:x} not forwarding a read request forwarded by {:x}; dropping it", self.id, m.from);
                     return Ok(());
                 }
                 m.to = self.lead;
@@ -2168,4 +2204,34 @@ fn check_snapshot_msg(m: &Message) -> Result<()> {
         )));
     }
     s.conf_state().validate().map_err(|e| Error::Decode(format!("MsgSnap with an invalid ConfState: {e}")))
+}
+
+/// Refuses a message whose sender cannot have sent it: a leader's or
+/// candidate's message (MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow,
+/// MsgReadIndexResp, MsgVote, MsgPreVote) or a MsgHeartbeatResp claiming
+/// to come from this node itself or from no node (believing one, a
+/// follower would take itself as its leader and forward requests to
+/// itself forever), and any peer message type claiming to come from a
+/// local storage thread.
+fn check_sender(id: u64, m: &Message) -> Result<()> {
+    use MessageType::*;
+    let t = m.r#type();
+    let peer_only = matches!(
+        t,
+        MsgApp | MsgHeartbeat | MsgSnap | MsgTimeoutNow | MsgReadIndexResp | MsgVote | MsgPreVote | MsgHeartbeatResp
+    );
+    if peer_only && (m.from == id || m.from == NONE) {
+        let who = if m.from == NONE { "no node" } else { "the node itself" };
+        return Err(Error::Decode(format!("{t:?} claiming to come from {who}")));
+    }
+    if is_local_msg_target(m.from) && !crate::raftpb::is_local_msg(t) {
+        return Err(Error::Decode(format!("{t:?} claiming to come from a local storage thread")));
+    }
+    Ok(())
+}
+
+/// Whether a MsgProp or MsgReadIndex came from another node (local ones
+/// carry our id or none).
+fn forwarded_by_peer(id: u64, m: &Message) -> bool {
+    m.from != NONE && m.from != id
 }

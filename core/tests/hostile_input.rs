@@ -3,7 +3,6 @@
 //! usable; broken storage answers and absurd configurations are refused at
 //! creation, with the same error in debug and release builds.
 
-use bytes::Bytes;
 use polyraft::raftpb::{ConfState, Entry, HardState, Message, MessageType, Snapshot, SnapshotMetadata};
 use polyraft::rafttest::cluster::{test_config, Cluster};
 use polyraft::{Config, Error, MemoryStorage, RawNode, StateType, Storage};
