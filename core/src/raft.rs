@@ -1023,6 +1023,18 @@ impl<S: Storage> Raft<S> {
             return Err(Error::Decode(format!("{:?} without a term", m.r#type())));
         }
         check_sender(self.id, &m)?;
+        if m.r#type() == MessageType::MsgHeartbeat && m.commit > self.raft_log.last_index() {
+            // A leader only sends min(match, committed), never beyond what
+            // we hold. Refused before the heartbeat can make its sender our
+            // leader: a forged one would otherwise leave us following a node
+            // that never hears back from us (no response goes out), and two
+            // such followers forward proposals to each other forever.
+            return Err(Error::Decode(format!(
+                "MsgHeartbeat with commit {} beyond our last index {}",
+                m.commit,
+                self.raft_log.last_index()
+            )));
+        }
         if m.r#type() == MessageType::MsgSnap {
             check_snapshot_msg(&m)?;
         }
@@ -1688,15 +1700,6 @@ impl<S: Storage> Raft<S> {
                     );
                     return Err(Error::ProposalDropped);
                 }
-                if forwarded_by_peer(self.id, &m) {
-                    // Beyond etcd: a request that a peer forwarded is not
-                    // forwarded again. Leaders only exist one per term, so
-                    // a second hop means stale or forged leadership, and
-                    // two followers each taking the other for the leader
-                    // would bounce it forever. The proposer may retry.
-                    rlog!(self.logger, Info, "{:x} not forwarding a proposal forwarded by {:x}; dropping it", self.id, m.from);
-                    return Err(Error::ProposalDropped);
-                }
                 m.to = self.lead;
                 self.send(m);
             }
@@ -1748,11 +1751,6 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgReadIndex => {
                 if self.lead == NONE {
                     rlog!(self.logger, Info, "{:x} no leader at term {}; dropping index reading msg", self.id, self.term);
-                    return Ok(());
-                }
-                if forwarded_by_peer(self.id, &m) {
-                    // As for proposals: one hop only.
-                    rlog!(self.logger, Info, "{:x} not forwarding a read request forwarded by {:x}; dropping it", self.id, m.from);
                     return Ok(());
                 }
                 m.to = self.lead;
@@ -2228,10 +2226,4 @@ fn check_sender(id: u64, m: &Message) -> Result<()> {
         return Err(Error::Decode(format!("{t:?} claiming to come from a local storage thread")));
     }
     Ok(())
-}
-
-/// Whether a MsgProp or MsgReadIndex came from another node (local ones
-/// carry our id or none).
-fn forwarded_by_peer(id: u64, m: &Message) -> bool {
-    m.from != NONE && m.from != id
 }

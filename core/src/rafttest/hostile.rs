@@ -131,12 +131,17 @@ impl Harness {
     /// Readies and deliveries until nothing moves; errors on a storm.
     fn settle(&mut self, after: &str) -> Result<(), String> {
         let mut deliveries = 0;
+        let mut recent = Vec::new();
         loop {
             let mut moved = false;
             for i in 0..self.nodes.len() {
                 moved |= self.ready(i)?;
             }
+            let storming = deliveries > STORM_LIMIT - 12;
             for m in std::mem::take(&mut self.queue) {
+                if storming {
+                    recent.push(crate::describe::describe_message(&m, None));
+                }
                 if let Some(n) = (m.to as usize).checked_sub(1).and_then(|i| self.nodes.get_mut(i)) {
                     let _ = n.raw.step(m);
                     deliveries += 1;
@@ -149,7 +154,20 @@ impl Harness {
                 return Ok(());
             }
             if deliveries > STORM_LIMIT {
-                return Err(format!("message storm: more than {STORM_LIMIT} deliveries without a tick after {after}"));
+                let states: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        let r = n.raw.raft();
+                        format!("{}:{}@{} lead {} last {}", r.id, r.state(), r.term(), r.lead(), r.raft_log.last_index())
+                    })
+                    .collect();
+                let tail = recent.len().saturating_sub(12);
+                return Err(format!(
+                    "message storm: more than {STORM_LIMIT} deliveries without a tick after {after} ({}); last deliveries:\n  {}",
+                    states.join(", "),
+                    recent[tail..].join("\n  ")
+                ));
             }
         }
     }
