@@ -231,6 +231,7 @@ pub(crate) unsafe fn entry_from_c(e: &polyraft_entry) -> Result<Entry, Fail> {
         term: e.term,
         r#type: entry_type_ok(e.entry_type)?,
         data: copy_bytes(e.data, e.data_len, "entry data")?,
+        ..Default::default()
     })
 }
 

@@ -134,7 +134,7 @@ raftpb_class!(PyEntry, "Entry", raftpb::Entry, |e| describe::describe_entry(e, N
     #[pyo3(signature = (*, term = 0, index = 0, r#type = 0, data = b"".as_slice()))]
     fn new(term: u64, index: u64, r#type: i32, data: &[u8]) -> PyResult<Self> {
         let r#type = known::<EntryType>("EntryType", r#type)?;
-        Ok(Self { inner: raftpb::Entry { term, index, r#type, data: Bytes::copy_from_slice(data) } })
+        Ok(Self { inner: raftpb::Entry { term, index, r#type, data: Bytes::copy_from_slice(data), ..Default::default() } })
     }
     #[getter]
     fn term(&self) -> u64 { self.inner.term }
