@@ -278,7 +278,7 @@ TEST(msgsnap_with_snapshot_term_above_message_term_is_refused) {
     rc = step_message(c.node[2], &m);
     CHECK(stderr_watch_end() == 0);
     CHECK_RC(rc, POLYRAFT_DECODE);
-    CHECK(one_line_error(c.node[2], ""));
+    CHECK(one_line_error(c.node[2], "MsgSnap"));
     CHECK_OK(polyraft_memory_storage_last_index(c.ms[2], &last_after));
     CHECK(last_after == last);
 
@@ -339,7 +339,7 @@ TEST(msgsnap_with_inconsistent_conf_state_is_refused) {
     rc = step_message(node, &m);
     CHECK(stderr_watch_end() == 0);
     CHECK_RC(rc, POLYRAFT_DECODE);
-    CHECK(one_line_error(node, ""));
+    CHECK(one_line_error(node, "ConfState"));
 
     /* The node is usable: it ticks, and the same snapshot with a
        consistent configuration is accepted and handed out for saving. */
