@@ -816,6 +816,15 @@ typedef struct polyraft_entry {
    * Length of `encoded`.
    */
   size_t encoded_len;
+  /**
+   * Whether the type field is present in the entry's raftpb encoding
+   * although `entry_type` is POLYRAFT_ENTRY_NORMAL. etcd sets it on the
+   * empty entry that replaces a refused configuration change, and its 2
+   * bytes count where byte limits (max_size_per_msg...) cut batches. As
+   * an output it is the entry's; as an input it is kept, so an entry
+   * persisted and read back keeps its size (leave it false otherwise).
+   */
+  bool type_set;
 } polyraft_entry;
 
 /**
