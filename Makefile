@@ -22,14 +22,17 @@ include mk/bench-w3.mk
 include mk/demo.mk
 # The host runtime (host/): test-host, host-idle, host-group-commit.
 include mk/host.mk
+# Fidelity with etcd (divergence scripts) and hostile peers: test-fidelity,
+# fuzz-hostile.
+include mk/fidelity.mk
 
 SEEDS ?= 100000
 START ?= 0
 
 ## test: everything CI runs: the core (conformance, properties, simulation,
-## WAL crash tests), the host runtime, the C, Python and Go bindings, and a
-## benchmark smoke run.
-test: test-core test-host test-c test-py test-go bench-smoke
+## WAL crash tests), etcd fidelity and hostile peers, the host runtime, the
+## C, Python and Go bindings, and a benchmark smoke run.
+test: test-core test-fidelity test-host test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).

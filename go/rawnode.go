@@ -390,8 +390,11 @@ func (rn *RawNode) TryApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) 
 	return goConfState(&ccs), nil
 }
 
-// Step steps a message received from a peer (it is encoded and handed to
-// the library, exactly as if its bytes had come over the network).
+// Step steps a message as etcd's RawNode.Step does: a peer's message, or,
+// with async storage writes, a response of the node's own storage work
+// (local types are accepted from the local append and apply threads). It
+// is encoded and handed to the library's trusting entry point; bytes
+// received from the network go to StepBytes instead.
 func (rn *RawNode) Step(m *pb.Message) error {
 	if m == nil {
 		return errorf("step", ErrInvalidArgument, "nil message")
@@ -400,11 +403,16 @@ func (rn *RawNode) Step(m *pb.Message) error {
 	if err != nil {
 		return &Error{Op: "step", Kind: ErrInvalidArgument, Cause: err}
 	}
-	return rn.StepBytes(b)
+	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result {
+		p, n := bytesArg(b)
+		return C.polyraft_node_step_local(h, p, n)
+	})
 }
 
 // StepBytes steps a raftpb-encoded message received from a peer (from a
-// polyraft or an etcd raft node alike).
+// polyraft or an etcd raft node alike). Local-only message types (MsgHup,
+// MsgStorageAppendResp, MsgStorageApplyResp...) never travel as bytes:
+// they are refused with ErrStepLocalMsg whatever their From says.
 func (rn *RawNode) StepBytes(b []byte) error {
 	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result {
 		p, n := bytesArg(b)

@@ -204,6 +204,7 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 		ce[i].index = C.uint64_t(e.GetIndex())
 		ce[i].term = C.uint64_t(e.GetTerm())
 		ce[i].entry_type = C.uint32_t(e.GetType())
+		ce[i].type_set = C.bool(e.Type != nil)
 		if n := len(e.GetData()); n > 0 {
 			ce[i].data = (*C.uint8_t)(unsafe.Add(base, off))
 			ce[i].data_len = C.size_t(n)

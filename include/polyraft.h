@@ -832,6 +832,15 @@ typedef struct polyraft_entry {
    * Length of `encoded`.
    */
   size_t encoded_len;
+  /**
+   * Whether the type field is present in the entry's raftpb encoding
+   * although `entry_type` is POLYRAFT_ENTRY_NORMAL. etcd sets it on the
+   * empty entry that replaces a refused configuration change, and its 2
+   * bytes count where byte limits (max_size_per_msg...) cut batches. As
+   * an output it is the entry's; as an input it is kept, so an entry
+   * persisted and read back keeps its size (leave it false otherwise).
+   */
+  bool type_set;
 } polyraft_entry;
 
 /**
@@ -1062,7 +1071,8 @@ typedef struct polyraft_message {
   /**
    * Messages to deliver once this one is handled (MsgStorageAppend,
    * MsgStorageApply): each to its `to`, which may be this node itself
-   * (polyraft_node_step) or a peer. Output only.
+   * (step its `bytes` with polyraft_node_step_local) or a peer (send
+   * them; the peer steps them with polyraft_node_step). Output only.
    */
   const struct polyraft_message *responses;
   /**
@@ -1425,8 +1435,8 @@ polyraft_result polyraft_durable_storage_persist_storage_append(const struct pol
  * polyraft_memory_storage_append. Entries already compacted are ignored.
  * `encoded` fields are ignored.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
- * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index; nothing is
- * written), POLYRAFT_IO_ERROR.
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+ * not contiguous; nothing is written), POLYRAFT_IO_ERROR.
  */
 polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
 
@@ -1706,19 +1716,39 @@ polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint
 
 /**
  * Steps a raftpb-encoded message received from a peer (the `bytes` of a
- * polyraft_message from another node's Ready), or, with async storage
- * writes, a response of a MsgStorageAppend/MsgStorageApply. Copied.
- * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes; the node
- * is unaffected), POLYRAFT_STEP_LOCAL_MSG, POLYRAFT_STEP_PEER_NOT_FOUND,
- * POLYRAFT_PROPOSAL_DROPPED (a forwarded proposal), POLYRAFT_FATAL, storage codes.
+ * polyraft_message from another node's Ready). Copied. Local-only message
+ * types (MsgHup, MsgBeat, MsgStorageAppend(Resp), MsgStorageApply(Resp)...)
+ * are refused with POLYRAFT_STEP_LOCAL_MSG whatever their `from` says and
+ * the node is unaffected: the responses of async storage writes go to
+ * polyraft_node_step_local instead.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes or an
+ * invalid message; the node is unaffected), POLYRAFT_STEP_LOCAL_MSG,
+ * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_PROPOSAL_DROPPED (a forwarded
+ * proposal), POLYRAFT_FATAL, storage codes.
  */
 polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
- * Steps `n` raftpb-encoded messages in order, exactly as `n` calls of
- * polyraft_node_step would, in one call: message `i` is the next `lens[i]`
- * bytes of `bytes` (the messages back to back). Stops at the first message
- * whose step fails and returns that step's code. Unlike other outputs,
+ * Async storage writes: steps a raftpb-encoded response of the node's own
+ * storage work, the `bytes` of a `responses` element addressed to this
+ * node (`to` is its id) of a MsgStorageAppend or MsgStorageApply, once
+ * that work is done. Copied. Unlike polyraft_node_step it accepts the
+ * local types MsgStorageAppendResp and MsgStorageApplyResp, sent from
+ * POLYRAFT_LOCAL_APPEND_THREAD / POLYRAFT_LOCAL_APPLY_THREAD (etcd's
+ * RawNode.Step rules); they are trusted as the node's own, so never pass
+ * bytes received from the network here.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE,
+ * POLYRAFT_STEP_LOCAL_MSG (a local type not from a local thread),
+ * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_FATAL, storage codes.
+ */
+polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8_t *bytes, size_t len);
+
+/**
+ * Steps `n` raftpb-encoded messages from peers in order, exactly as `n`
+ * calls of polyraft_node_step would (local-only types are refused the
+ * same way), in one call: message `i` is the next `lens[i]` bytes of
+ * `bytes` (the messages back to back). Stops at the first message whose
+ * step fails and returns that step's code. Unlike other outputs,
  * `*stepped` is written whatever the result (except
  * POLYRAFT_NULL_PARAMETER and POLYRAFT_POISONED): the number of messages
  * stepped successfully, so on a failure message `*stepped` is the one that
@@ -2001,10 +2031,13 @@ void polyraft_memory_storage_free(struct polyraft_memory_storage *storage);
 /**
  * Appends `n` entries (copied), overwriting from the first conflicting
  * index: typically the entries of a Ready (polyraft_ready_entries) or of a
- * MsgStorageAppend. The entries must be contiguous with the stored log;
- * ones already compacted are ignored. `encoded` fields are ignored.
+ * MsgStorageAppend. Their indexes must increase by one from entry to
+ * entry and the first must be at most last_index + 1; ones already
+ * compacted are ignored. `encoded` fields are ignored. A refused batch
+ * leaves the storage unchanged (as polyraft_durable_storage_append).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
- * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index).
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+ * not contiguous: a gap, a repeat or a step back inside the batch).
  */
 polyraft_result polyraft_memory_storage_append(const struct polyraft_memory_storage *storage, const struct polyraft_entry *entries, size_t n);
 

@@ -145,6 +145,7 @@ impl<S: Storage> RawNode<S> {
                     term: 1,
                     index: i as u64 + 1,
                     data: crate::raftpb::encode_explicit_conf_change(&cc),
+                    type_set: true,
                 }
             })
             .collect();
@@ -245,6 +246,12 @@ impl<S: Storage> RawNode<S> {
         }
         if is_response_msg(t) && !is_local_msg_target(m.from) && !self.raft.trk.progress.contains_key(&m.from) {
             return Err(Error::StepPeerNotFound);
+        }
+        if m.term == 0 && always_carries_term(t) {
+            // Raft treats a message without a term as local: from a peer,
+            // one of these would act outside any term (a MsgApp appending
+            // without a leader, an ack bypassing the term guards).
+            return Err(Error::Decode(format!("{t:?} without a term")));
         }
         self.raft.step(m)
     }
@@ -620,4 +627,13 @@ fn new_storage_apply_resp_msg(id: u64, ents: &[Entry]) -> Message {
 /// new entries, or a changed term or vote (Raft §5 persistent state).
 pub fn must_sync(st: &HardState, prev: &HardState, ents: usize) -> bool {
     ents != 0 || st.vote != prev.vote || st.term != prev.term
+}
+
+/// Message types that a node always sends with its term (etcd's `send`
+/// stamps them): replication, heartbeats and their answers, and leadership
+/// transfer. MsgSnap is not among them: etcd's own harness sends snapshots
+/// from nodes at term 0, and its conformance scripts step them.
+fn always_carries_term(t: MessageType) -> bool {
+    use MessageType::*;
+    matches!(t, MsgApp | MsgAppResp | MsgHeartbeat | MsgHeartbeatResp | MsgTimeoutNow | MsgReadIndexResp)
 }

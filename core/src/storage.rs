@@ -31,6 +31,18 @@ pub trait Storage {
     fn snapshot(&self) -> Result<Snapshot>;
 }
 
+/// Fails unless each entry's index is its predecessor's plus one: a batch
+/// with a gap or going backwards ([7, 5]) would be stored at the wrong
+/// positions. Shared by MemoryStorage and the durable storage's memory log.
+pub(crate) fn check_contiguous(entries: &[Entry]) -> Result<()> {
+    for w in entries.windows(2) {
+        if w[0].index.checked_add(1) != Some(w[1].index) {
+            return Err(Error::Storage(format!("entries not contiguous ({} after {})", w[1].index, w[0].index)));
+        }
+    }
+    Ok(())
+}
+
 /// The state behind a [`MemoryStorage`] handle.
 #[derive(Debug)]
 struct Inner {
@@ -162,12 +174,17 @@ impl MemoryStorage {
     }
 
     /// Appends (or overwrites from the first conflicting index) entries.
-    /// They must be contiguous with the stored log; entries already
-    /// compacted are ignored.
+    /// Their indexes must increase by one from entry to entry, and the
+    /// first must be at most `last_index() + 1`; entries already compacted
+    /// are ignored. A batch breaking either rule is refused with
+    /// [`Error::Storage`] and the log is left unchanged (as the durable
+    /// storage does).
     pub fn append(&self, entries: &[Entry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
+        // Every index computation below assumes a contiguous batch.
+        check_contiguous(entries)?;
         let mut s = self.inner.write();
         let first = s.offset() + 1;
         // Indexes must leave room for the whole batch (and one more, so

@@ -466,8 +466,8 @@ pub unsafe extern "C" fn polyraft_durable_storage_persist_storage_append(
 /// polyraft_memory_storage_append. Entries already compacted are ignored.
 /// `encoded` fields are ignored.
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
-/// type), POLYRAFT_STORAGE_FAILURE (a gap after the last index; nothing is
-/// written), POLYRAFT_IO_ERROR.
+/// type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+/// not contiguous; nothing is written), POLYRAFT_IO_ERROR.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_durable_storage_append(
     storage: *const polyraft_durable_storage,

@@ -68,7 +68,8 @@ class Entry:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> Entry:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input, including
+        an enum field holding a value this version does not know."""
     def __reduce__(self) -> Tuple[Callable[[bytes], Entry], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -90,7 +91,8 @@ class HardState:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> HardState:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input, including
+        an enum field holding a value this version does not know."""
     def __reduce__(self) -> Tuple[Callable[[bytes], HardState], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -128,7 +130,8 @@ class ConfState:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> ConfState:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input, including
+        an enum field holding a value this version does not know."""
     def __reduce__(self) -> Tuple[Callable[[bytes], ConfState], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -158,14 +161,21 @@ class Snapshot:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> Snapshot:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input, including
+        an enum field holding a value this version does not know."""
     def __reduce__(self) -> Tuple[Callable[[bytes], Snapshot], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
 @final
 class Message:
     """A message between peers (raftpb.Message). ``from`` is spelled ``from_``
-    because ``from`` is a Python keyword."""
+    because ``from`` is a Python keyword.
+
+    A Message made by :meth:`decode` (or unpickled, or a copy of such a
+    one) came from bytes that may come from anywhere: :meth:`RawNode.step`
+    treats it as a peer's message and refuses local-only types. Messages of
+    a Ready (and their ``responses``) and ones built with ``Message(...)``
+    are the application's own. Equality compares the content only."""
 
     def __new__(
         cls,
@@ -228,11 +238,16 @@ class Message:
     @property
     def responses(self) -> List[Message]:
         """Responses to deliver once a local storage message is handled."""
+    def __copy__(self) -> Message:
+        """A copy keeps the origin (a decoded message stays a peer's)."""
+    def __deepcopy__(self, memo: object) -> Message:
+        """As ``__copy__`` (the message is immutable)."""
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> Message:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input, including
+        an enum field holding a value this version does not know."""
     def __reduce__(self) -> Tuple[Callable[[bytes], Message], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -262,7 +277,8 @@ class ConfChange:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> ConfChange:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input, including
+        an enum field holding a value this version does not know."""
     def __reduce__(self) -> Tuple[Callable[[bytes], ConfChange], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -282,7 +298,8 @@ class ConfChangeSingle:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> ConfChangeSingle:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input, including
+        an enum field holding a value this version does not know."""
     def __reduce__(self) -> Tuple[Callable[[bytes], ConfChangeSingle], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -321,7 +338,8 @@ class ConfChangeV2:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> ConfChangeV2:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input, including
+        an enum field holding a value this version does not know."""
     def __reduce__(self) -> Tuple[Callable[[bytes], ConfChangeV2], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -485,6 +503,10 @@ class Config:
     ``logger``, if given, is called as ``logger(level, message)`` for every
     log line at ``log_level`` ("DEBUG", "INFO", "WARN", "ERROR") or above;
     without it, lines go to standard error as etcd's default logger does.
+    An Exception raised by ``logger`` is reported as unraisable and ignored;
+    a KeyboardInterrupt, SystemExit or other BaseException that is not an
+    Exception is raised from the node call (or RawNode creation) that
+    logged, once that call is over.
     """
 
     def __new__(
@@ -768,6 +790,11 @@ class RawNode:
     Errors: the RaftError subclasses; TypeError for arguments of the wrong
     type and OverflowError for negative ids. After a FatalError (or a
     StorageError caused by a Python storage) the node refuses further work.
+    A KeyboardInterrupt, SystemExit or other BaseException that is not an
+    Exception, raised by the logger or a storage method, is raised from the
+    node call once that call is over; the node stays usable (a storage read
+    it interrupted is retried, twice at most). The call's effect stands: an
+    interrupted ``ready()`` has handed out its Ready, which is lost.
     """
 
     def __new__(cls, config: Config, storage: Union[MemoryStorage, DurableStorage, Storage]) -> RawNode:
@@ -792,9 +819,13 @@ class RawNode:
     def apply_conf_change(self, cc: Union[ConfChange, ConfChangeV2]) -> ConfState:
         """Applies a committed membership change; returns the new configuration."""
     def step(self, message: Union[Message, bytes]) -> None:
-        """Steps a message from a peer (a Message or its raftpb bytes).
-        StepLocalMsgError for local types, StepPeerNotFoundError for a
-        response from an unknown peer, DecodeError for bad bytes."""
+        """Steps a message from a peer (a Message or its raftpb bytes), or,
+        with async storage writes, a response of the node's own storage work
+        (a Message from a Ready's ``responses``). Bytes, and Messages decoded
+        from bytes, are a peer's: local-only types (MsgHup, MsgStorage*...)
+        are refused with StepLocalMsgError whatever ``from_`` says.
+        StepLocalMsgError for local types from a peer, StepPeerNotFoundError
+        for a response from an unknown peer, DecodeError for bad bytes."""
     def has_ready(self) -> bool:
         """Whether ``ready()`` has work to hand out."""
     def ready(self) -> Ready:

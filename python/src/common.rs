@@ -54,16 +54,12 @@ pub fn check<T>(py: Python<'_>, r: polyraft::Result<T>) -> PyResult<T> {
     r.map_err(|e| raft_err(py, &e))
 }
 
-/// The member of the IntEnum `class` for `v`, or the plain int when the
-/// value is unknown (decoded bytes may carry values newer than this
-/// version knows).
+/// The member of the IntEnum `class` for `v`. Every value reaching here is
+/// known: constructors check them and `decode` refuses unknown ones, so
+/// an unknown value is a bug, reported as ValueError rather than returned
+/// as a plain int the stubs do not allow.
 pub fn enum_member(py: Python<'_>, class: &str, v: i32) -> PyResult<PyObject> {
-    let c = common_attr(py, class)?;
-    match c.call1((v,)) {
-        Ok(m) => Ok(m.unbind()),
-        Err(e) if e.is_instance_of::<PyValueError>(py) => Ok(v.into_pyobject(py)?.into_any().unbind()),
-        Err(e) => Err(e),
-    }
+    Ok(common_attr(py, class)?.call1((v,))?.unbind())
 }
 
 /// Checks that `v` is a known value of a prost enum, for constructors.

@@ -54,20 +54,16 @@ fn io_error(py: Python<'_>, errno: Option<i32>, msg: String, filename: Option<St
         Err(e) => return e,
     };
     let made = match errno {
-        // OSError(errno, strerror) sets .errno and .strerror; str() is
-        // "[Errno N] message".
-        Some(n) => class.call1((n, msg)),
+        // OSError(errno, strerror, filename) sets .errno, .strerror and
+        // .filename; str() is "[Errno N] message: 'file'".
+        Some(n) => class.call1((n, msg, filename)),
+        // Without an errno, OSError's str() would read "[Errno None] None"
+        // as soon as a filename is set: the message (which names the file)
+        // stands alone.
         None => class.call1((msg,)),
     };
     match made {
-        Ok(v) => {
-            if let Some(f) = filename {
-                if let Err(e) = v.setattr("filename", f) {
-                    return e;
-                }
-            }
-            PyErr::from_value(v)
-        }
+        Ok(v) => PyErr::from_value(v),
         Err(e) => e,
     }
 }
@@ -119,6 +115,14 @@ impl PyDurableStorage {
     #[staticmethod]
     #[pyo3(signature = (path, *, segment_bytes = None))]
     fn open(py: Python<'_>, path: PathBuf, segment_bytes: Option<u64>) -> PyResult<Self> {
+        // No operating system call takes such a path (Python's own os
+        // functions raise the same ValueError).
+        if path.as_os_str().as_encoded_bytes().contains(&0) {
+            return Err(PyValueError::new_err(format!(
+                "DurableStorage.open: embedded null byte in path {:?}",
+                path_str(&path)
+            )));
+        }
         let mut opts = Options::default();
         if let Some(n) = segment_bytes {
             if n == 0 {

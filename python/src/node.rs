@@ -19,8 +19,8 @@ use pyo3::types::PyBytes;
 use crate::common::{class_of, new_err, raft_err};
 use crate::config::PyConfig;
 use crate::durable::PyDurableStorage;
-use crate::storage::{NodeStorage, PyMemoryStorage, PyStorage, SharedStash};
-use crate::types::{PyBasicStatus, PyConfChange, PyConfChangeV2, PyConfState, PyMessage, PyReady, PyStatus};
+use crate::storage::{is_interrupt, NodeStorage, PyMemoryStorage, PyStorage, SharedStash};
+use crate::types::{KnownEnums, PyBasicStatus, PyConfChange, PyConfChangeV2, PyConfState, PyMessage, PyReady, PyStatus};
 
 thread_local! {
     /// Set while this thread runs inside a node call, to refuse re-entrant
@@ -73,11 +73,10 @@ pub struct PyRawNode {
 }
 
 fn run<R>(
-    node: &Mutex<RawNode<NodeStorage>>,
+    n: &mut RawNode<NodeStorage>,
     poisoned: &AtomicBool,
     f: impl FnOnce(&mut RawNode<NodeStorage>) -> polyraft::Result<R>,
 ) -> Result<R, Failure> {
-    let mut n = node.lock();
     if poisoned.load(Ordering::Acquire) {
         return Err(Failure::Panic("the node is unusable after an internal error".into()));
     }
@@ -85,7 +84,7 @@ fn run<R>(
     if let Some(e) = failed_before {
         return Err(Failure::Raft(e));
     }
-    match catch_unwind(AssertUnwindSafe(|| f(&mut n))) {
+    match catch_unwind(AssertUnwindSafe(|| f(n))) {
         Ok(Ok(r)) => match n.raft().fatal_error() {
             Some(e) => Err(Failure::Failed(e.clone())),
             None => Ok(r),
@@ -126,18 +125,43 @@ fn to_pyerr(py: Python<'_>, f: Failure, stashed: Option<PyErr>) -> PyErr {
     }
 }
 
+/// The outcome of a node call as the caller sees it: an interrupt a
+/// callback raised (KeyboardInterrupt...) is raised as it is, even when the
+/// call itself succeeded; the call's own error, if any, becomes its
+/// `__context__` (what Python shows as "during handling of ...").
+fn finish<R>(py: Python<'_>, res: Result<R, Failure>, stashed: Option<PyErr>, interrupt: Option<PyErr>) -> PyResult<R> {
+    match (res, interrupt) {
+        (res, None) => res.map_err(|f| to_pyerr(py, f, stashed)),
+        (Ok(_), Some(i)) => Err(i),
+        (Err(f), Some(i)) => {
+            let err = to_pyerr(py, f, stashed);
+            if !is_interrupt(py, &err) {
+                // Best effort: a failure to set the context loses only it.
+                let _ = i.value(py).setattr("__context__", err.value(py));
+            }
+            Err(i)
+        }
+    }
+}
+
 impl PyRawNode {
-    /// Runs `f` on the node with the GIL released.
+    /// Runs `f` on the node with the GIL released. The stash is cleared and
+    /// read while the node's lock is held, so it holds this call's
+    /// exceptions only (not another thread's).
     fn call<R: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut RawNode<NodeStorage>) -> polyraft::Result<R> + Send,
     ) -> PyResult<R> {
         let _guard = InCall::enter().ok_or_else(reentrant)?;
-        self.stash.lock().take();
-        let res = py.allow_threads(|| run(&self.node, &self.poisoned, f));
-        let stashed = self.stash.lock().take();
-        res.map_err(|f| to_pyerr(py, f, stashed))
+        let (res, stashed, interrupt) = py.allow_threads(|| {
+            let mut n = self.node.lock();
+            self.stash.lock().clear();
+            let res = run(&mut n, &self.poisoned, f);
+            let mut st = self.stash.lock();
+            (res, st.take(), st.take_interrupt())
+        });
+        finish(py, res, stashed, interrupt)
     }
 }
 
@@ -176,14 +200,17 @@ impl PyRawNode {
         } else {
             NodeStorage::Python(PyStorage::new(storage, stash.clone())?)
         };
-        let cfg = config.get().to_core(py);
+        let cfg = config.get().to_core(py, stash.clone());
         let res = py.allow_threads(|| match catch_unwind(AssertUnwindSafe(|| RawNode::new(&cfg, store))) {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(e)) => Err(Failure::Raft(e)),
             Err(_) => Err(Failure::Panic("panic while creating the node".into())),
         });
-        let stashed = stash.lock().take();
-        let node = res.map_err(|f| to_pyerr(py, f, stashed))?;
+        let (stashed, interrupt) = {
+            let mut st = stash.lock();
+            (st.take(), st.take_interrupt())
+        };
+        let node = finish(py, res, stashed, interrupt)?;
         Ok(PyRawNode { node: Mutex::new(node), stash, poisoned: AtomicBool::new(false), storage: storage.clone().unbind() })
     }
 
@@ -240,21 +267,27 @@ impl PyRawNode {
         Ok(PyConfState { inner: cs })
     }
 
-    /// Steps a message from a peer (a Message or its raftpb bytes).
+    /// Steps a message from a peer (a Message or its raftpb bytes), or,
+    /// with async storage writes, one of the node's own storage responses
+    /// (a Message taken from a Ready). Whatever came from bytes (the bytes
+    /// themselves, a Message from `Message.decode` or unpickled) is a
+    /// peer's: local-only types are refused with StepLocalMsgError whatever
+    /// its `from_` claims, so no peer can forge the node's own messages.
     fn step(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
-        let m: Message = if let Ok(m) = message.downcast::<PyMessage>() {
-            m.get().inner.clone()
+        let (m, from_wire): (Message, bool) = if let Ok(m) = message.downcast::<PyMessage>() {
+            let m = m.get();
+            (m.inner.clone(), m.from_wire)
         } else if let Ok(b) = message.downcast::<PyBytes>() {
-            let data = b.as_bytes().to_vec();
-            let r = raftpb::decode::<Message>(&data);
-            r.map_err(|e| raft_err(py, &e))?
+            // Exactly what Message.decode accepts.
+            let r = raftpb::decode::<Message>(b.as_bytes()).and_then(|m| m.check_enums().map(|()| m));
+            (r.map_err(|e| raft_err(py, &e))?, true)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "step() expects a Message or bytes, not {}",
                 message.get_type().name()?
             )));
         };
-        self.call(py, move |n| n.step(m))
+        self.call(py, move |n| if from_wire { n.step_peer(m) } else { n.step(m) })
     }
 
     /// Whether `ready()` has something to do.

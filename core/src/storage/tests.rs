@@ -128,3 +128,28 @@ fn apply_conf_only_snapshot_to_empty_storage() {
     .unwrap();
     assert_eq!(s.apply_snapshot(boot), Err(Error::SnapOutOfDate));
 }
+
+#[test]
+fn append_refuses_non_contiguous_batches_and_changes_nothing() {
+    // Reported by the C and Python reproducers: [7, 5] after 1..6 was stored
+    // as indexes 7 and "8" (really 5), and the node later went FATAL.
+    let s = MemoryStorage::new();
+    s.append(&(1..=6).map(|i| ent(i, 1)).collect::<Vec<_>>()).unwrap();
+    let before = s.entries(1, 7, u64::MAX).unwrap();
+    for bad in [
+        vec![ent(7, 1), ent(5, 1)],           // backwards
+        vec![ent(7, 1), ent(9, 1)],           // a gap
+        vec![ent(7, 1), ent(7, 1)],           // a repeat
+        vec![ent(2, 1), ent(5, 1), ent(6, 2)], // a gap inside the overwritten part
+    ] {
+        let err = s.append(&bad).unwrap_err();
+        assert!(matches!(&err, Error::Storage(m) if m.starts_with("entries not contiguous")), "{bad:?}: {err}");
+        assert_eq!(s.last_index().unwrap(), 6);
+        assert_eq!(s.entries(1, 7, u64::MAX).unwrap(), before);
+    }
+    // A gap in the part that is already compacted is refused as well: the
+    // skip over that part relies on contiguity.
+    s.compact(4).unwrap();
+    assert!(matches!(s.append(&[ent(1, 1), ent(3, 1), ent(4, 1), ent(5, 2)]), Err(Error::Storage(_))));
+    assert_eq!(s.term(5).unwrap(), 1);
+}

@@ -157,10 +157,15 @@ impl Progress {
     /// `rejected`, guided by its hint `match_hint`. Returns false when the
     /// rejection is stale.
     pub fn maybe_decr_to(&mut self, rejected: u64, match_hint: u64) -> bool {
+        if rejected <= self.matched {
+            // The follower acked entries up to `matched`, so it cannot
+            // reject an append there: the rejection is stale (or the
+            // follower's log was tampered with). In probe state etcd would
+            // resend the same probe, and the same rejection would come back
+            // forever; ignoring it is the same as etcd everywhere else.
+            return false;
+        }
         if self.state == StateType::Replicate {
-            if rejected <= self.matched {
-                return false;
-            }
             self.next = self.matched + 1;
             self.sent_commit = self.sent_commit.min(self.next - 1);
             return true;
