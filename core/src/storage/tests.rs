@@ -106,3 +106,31 @@ fn indexes_near_the_top_of_u64_are_errors_not_overflows() {
     assert!(matches!(s.apply_snapshot(snap), Err(Error::Storage(_))));
     assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (1, 0));
 }
+
+#[test]
+fn restore_sets_snapshot_and_compaction_point_independently() {
+    let s = storage_345();
+    // The snapshot at 2, the log compacted at 7: recovery of a log that was
+    // compacted ahead of its snapshot.
+    let snap = Snapshot {
+        metadata: Some(SnapshotMetadata { index: 2, term: 2, conf_state: None }),
+        ..Default::default()
+    };
+    s.restore(snap.clone(), 7, 6);
+    assert_eq!(s.snapshot(), Ok(snap));
+    assert_eq!((s.first_index(), s.last_index()), (Ok(8), Ok(7)));
+    assert_eq!(s.term(7), Ok(6));
+    assert_eq!(s.term(6), Err(Error::Compacted));
+    s.append(&[ent(8, 6)]).unwrap();
+    assert_eq!(s.term(8), Ok(6));
+}
+
+#[test]
+fn storage_through_a_shared_reference() {
+    fn last<S: Storage>(s: S) -> u64 {
+        s.last_index().unwrap()
+    }
+    let s = storage_345();
+    assert_eq!(last(&s), 5);
+    assert_eq!(last(Box::new(&s) as Box<dyn Storage + '_>), 5);
+}

@@ -1,7 +1,7 @@
 //! DurableStorage against MemoryStorage's semantics, and across reopen.
 
 use super::*;
-use crate::{Error as RaftError, MemoryStorage};
+use polyraft::{Error as RaftError, MemoryStorage};
 
 fn ent(i: u64, t: u64) -> Entry {
     Entry { index: i, term: t, data: Bytes::from(format!("e{i}t{t}")), ..Default::default() }
@@ -34,7 +34,7 @@ fn same_answers_as_memory_storage() {
     let (d, rep) = open(dir.path());
     assert!(rep.created);
     let m = MemoryStorage::new();
-    let both = |f: &dyn Fn(&MemoryStorage) -> crate::Result<()>, g: &dyn Fn(&DurableStorage) -> Result<()>| {
+    let both = |f: &dyn Fn(&MemoryStorage) -> polyraft::Result<()>, g: &dyn Fn(&DurableStorage) -> Result<()>| {
         let a = f(&m);
         let b = g(&d).map_err(RaftError::from);
         assert_eq!(a, b);
