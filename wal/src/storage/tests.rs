@@ -292,3 +292,100 @@ fn damage_to_fsynced_records_of_the_last_segment_is_an_error() {
     assert_eq!(d.last_index().unwrap(), 5);
     assert_eq!(d.hard_state(), HardState::default());
 }
+
+/// A write blocked in its fsync (held there by the test) must not hold up
+/// raft's reads: they take only the in-memory log's lock.
+#[test]
+fn reads_do_not_wait_for_a_write_blocked_in_fsync() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = open(dir.path());
+    d.append(&[ent(1, 1), ent(2, 1)]).unwrap();
+
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    d.set_sync_hook(move || {
+        let _ = entered_tx.send(());
+        let _ = release_rx.lock().recv_timeout(Duration::from_secs(30));
+    });
+
+    // The raft thread's MsgStorageAppend (new entries: it must sync).
+    let m = Message {
+        r#type: MessageType::MsgStorageAppend as i32,
+        term: 1,
+        vote: 1,
+        commit: 1,
+        entries: vec![ent(3, 1)],
+        ..Default::default()
+    };
+    let w = d.clone();
+    let writer = std::thread::spawn(move || w.persist_storage_append(&m));
+    entered_rx.recv_timeout(Duration::from_secs(30)).expect("the write reached its fsync");
+
+    let r = d.clone();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let reads = (r.term(2), r.entries(1, 3, u64::MAX).map(|e| e.len()), r.first_index(), r.hard_state());
+        let _ = done_tx.send(reads);
+    });
+    let (term, entries, first, _) =
+        done_rx.recv_timeout(Duration::from_secs(10)).expect("a reader waited for the fsync");
+    assert_eq!((term, entries, first), (Ok(1), Ok(2), Ok(1)));
+    assert!(!writer.is_finished(), "the write is still in its fsync");
+
+    release_tx.send(()).unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(d.last_index(), Ok(3));
+    drop(d);
+    let (d, _) = open(dir.path());
+    assert_eq!((d.last_index(), d.hard_state().commit), (Ok(3), 1));
+}
+
+#[test]
+fn a_directory_opens_once_until_the_last_clone_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = open(dir.path());
+    let again = DurableStorage::open(dir.path(), small()).unwrap_err();
+    assert!(matches!(&again, Error::Locked { dir: p, .. } if p == dir.path()), "{again:?}");
+    assert!(again.to_string().contains("already open"), "{again}");
+    assert!(again.raw_os_error().is_none());
+
+    // A clone keeps the directory locked.
+    let clone = d.clone();
+    drop(d);
+    assert!(matches!(DurableStorage::open(dir.path(), small()), Err(Error::Locked { .. })));
+    drop(clone);
+    let (d, rep) = open(dir.path());
+    assert!(!rep.created);
+    d.append(&[ent(1, 1)]).unwrap();
+}
+
+#[test]
+fn io_errors_keep_their_errno_through_the_core_error() {
+    // A file where the directory should be: creating the directory fails
+    // with EEXIST or ENOTDIR, depending on the system.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let e = DurableStorage::open(file.join("sub"), small()).unwrap_err();
+    let errno = e.raw_os_error().expect("an OS error");
+    let core = RaftError::from(e.clone());
+    match &core {
+        RaftError::Io(io) => {
+            assert_eq!(io.raw_os_error(), Some(errno));
+            assert!(io.context().contains("sub"), "{io}");
+            assert!(std::error::Error::source(&core).is_some());
+        }
+        other => panic!("not an Io error: {other:?}"),
+    }
+    // The refusal after a failure carries the first failure's errno.
+    let failed = Error::Failed(Box::new(e));
+    assert_eq!(failed.raw_os_error(), Some(errno));
+    match RaftError::from(failed) {
+        RaftError::Io(io) => assert_eq!(io.raw_os_error(), Some(errno)),
+        other => panic!("not an Io error: {other:?}"),
+    }
+}
