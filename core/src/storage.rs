@@ -256,50 +256,47 @@ impl Storage for MemoryStorage {
     }
 }
 
+/// The body of a [`Storage`] implementation for a pointer to a storage:
+/// every method forwards to the storage pointed to.
+macro_rules! forward_storage {
+    () => {
+        fn initial_state(&self) -> Result<(HardState, ConfState)> {
+            (**self).initial_state()
+        }
+        fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
+            (**self).entries(lo, hi, max_size)
+        }
+        fn term(&self, i: u64) -> Result<u64> {
+            (**self).term(i)
+        }
+        fn last_index(&self) -> Result<u64> {
+            (**self).last_index()
+        }
+        fn first_index(&self) -> Result<u64> {
+            (**self).first_index()
+        }
+        fn snapshot(&self) -> Result<Snapshot> {
+            (**self).snapshot()
+        }
+    };
+}
+
 /// Lets a node use a storage through a shared reference (a node borrowing
 /// a storage that outlives it).
 impl<T: Storage + ?Sized> Storage for &T {
-    fn initial_state(&self) -> Result<(HardState, ConfState)> {
-        (**self).initial_state()
-    }
-    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
-        (**self).entries(lo, hi, max_size)
-    }
-    fn term(&self, i: u64) -> Result<u64> {
-        (**self).term(i)
-    }
-    fn last_index(&self) -> Result<u64> {
-        (**self).last_index()
-    }
-    fn first_index(&self) -> Result<u64> {
-        (**self).first_index()
-    }
-    fn snapshot(&self) -> Result<Snapshot> {
-        (**self).snapshot()
-    }
+    forward_storage!();
 }
 
 /// Lets a node use a boxed storage (for example a `Box<dyn Storage>`
 /// chosen at run time).
 impl<T: Storage + ?Sized> Storage for Box<T> {
-    fn initial_state(&self) -> Result<(HardState, ConfState)> {
-        (**self).initial_state()
-    }
-    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
-        (**self).entries(lo, hi, max_size)
-    }
-    fn term(&self, i: u64) -> Result<u64> {
-        (**self).term(i)
-    }
-    fn last_index(&self) -> Result<u64> {
-        (**self).last_index()
-    }
-    fn first_index(&self) -> Result<u64> {
-        (**self).first_index()
-    }
-    fn snapshot(&self) -> Result<Snapshot> {
-        (**self).snapshot()
-    }
+    forward_storage!();
+}
+
+/// Lets a node use a storage it shares with other owners (for example
+/// with the thread that writes it).
+impl<T: Storage + ?Sized> Storage for Arc<T> {
+    forward_storage!();
 }
 
 #[cfg(test)]

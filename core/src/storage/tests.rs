@@ -126,11 +126,12 @@ fn restore_sets_snapshot_and_compaction_point_independently() {
 }
 
 #[test]
-fn storage_through_a_shared_reference() {
+fn storage_through_a_reference_box_or_arc() {
     fn last<S: Storage>(s: S) -> u64 {
         s.last_index().unwrap()
     }
     let s = storage_345();
     assert_eq!(last(&s), 5);
     assert_eq!(last(Box::new(&s) as Box<dyn Storage + '_>), 5);
+    assert_eq!(last(Arc::new(s.clone())), 5);
 }

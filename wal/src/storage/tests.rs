@@ -24,6 +24,11 @@ fn view(s: &impl Storage) -> (HardState, ConfState, u64, u64, u64, Vec<Entry>, S
     (hs, cs, first, last, s.term(first - 1).unwrap(), ents, s.snapshot().unwrap())
 }
 
+/// A MsgStorageAppend carrying HardState `(term, vote, commit)` and entries.
+fn storage_append(term: u64, vote: u64, commit: u64, entries: Vec<Entry>) -> Message {
+    Message { r#type: MessageType::MsgStorageAppend as i32, term, vote, commit, entries, ..Default::default() }
+}
+
 fn snap(i: u64, t: u64) -> Snapshot {
     Snapshot { metadata: Some(SnapshotMetadata { index: i, term: t, conf_state: None }), ..Default::default() }
 }
@@ -229,23 +234,16 @@ fn storage_append_message_follows_must_sync() {
     let dir = tempfile::tempdir().unwrap();
     let (d, _) = DurableStorage::open(dir.path(), Options::default()).unwrap();
     let f0 = d.stats().fsyncs;
-    let m = Message {
-        r#type: MessageType::MsgStorageAppend as i32,
-        term: 2,
-        vote: 1,
-        commit: 0,
-        entries: vec![ent(1, 2)],
-        ..Default::default()
-    };
+    let m = storage_append(2, 1, 0, vec![ent(1, 2)]);
     d.persist_storage_append(&m).unwrap();
     assert_eq!(d.stats().fsyncs, f0 + 1);
     // Only the commit index moves: written, not synced.
-    let m = Message { r#type: MessageType::MsgStorageAppend as i32, term: 2, vote: 1, commit: 1, ..Default::default() };
+    let m = storage_append(2, 1, 1, vec![]);
     d.persist_storage_append(&m).unwrap();
     assert_eq!(d.stats().fsyncs, f0 + 1);
     assert_eq!(d.hard_state(), HardState { term: 2, vote: 1, commit: 1 });
     // A vote change is synced even without entries.
-    let m = Message { r#type: MessageType::MsgStorageAppend as i32, term: 3, vote: 2, commit: 1, ..Default::default() };
+    let m = storage_append(3, 2, 1, vec![]);
     d.persist_storage_append(&m).unwrap();
     assert_eq!(d.stats().fsyncs, f0 + 2);
     assert!(d.persist_storage_append(&Message::default()).is_err());
@@ -313,14 +311,7 @@ fn reads_do_not_wait_for_a_write_blocked_in_fsync() {
     });
 
     // The raft thread's MsgStorageAppend (new entries: it must sync).
-    let m = Message {
-        r#type: MessageType::MsgStorageAppend as i32,
-        term: 1,
-        vote: 1,
-        commit: 1,
-        entries: vec![ent(3, 1)],
-        ..Default::default()
-    };
+    let m = storage_append(1, 1, 1, vec![ent(3, 1)]);
     let w = d.clone();
     let writer = std::thread::spawn(move || w.persist_storage_append(&m));
     entered_rx.recv_timeout(Duration::from_secs(30)).expect("the write reached its fsync");
