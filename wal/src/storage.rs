@@ -396,6 +396,8 @@ fn replay(dir: &Path, segs: &[SegmentFile], stats: &mut Stats, report: &mut Reco
     let mut based = false;
     // The snapshot named by the records replayed so far.
     let mut named = None;
+    // The last segment's scan, whose torn tail is cut off afterwards.
+    let mut last = None;
     for (k, seg) in segs.iter().enumerate() {
         let is_last = k + 1 == segs.len();
         let scan = match scans[k].take() {
@@ -409,11 +411,11 @@ fn replay(dir: &Path, segs: &[SegmentFile], stats: &mut Stats, report: &mut Reco
         let check_header = based;
         // SegmentHeader, HardState, and the snapshot's name if there is one.
         let header_len = if named.is_some() { 3 } else { 2 };
-        for (k, (rec, off)) in scan.records.iter().enumerate() {
+        for (pos, (rec, off)) in scan.records.iter().enumerate() {
             report.records += 1;
             let bad = |what: &str, e: polyraft::Error| corrupt(&seg.path, *off, format!("{what}: {e}"));
             let lost = || corrupt(&seg.path, *off, "the segment header does not match the records before it");
-            let in_header = check_header && k < header_len;
+            let in_header = check_header && pos < header_len;
             match rec {
                 Record::SegmentHeader { base_index, base_term, .. } => {
                     // Only the first surviving segment's header sets the
@@ -452,20 +454,23 @@ fn replay(dir: &Path, segs: &[SegmentFile], stats: &mut Stats, report: &mut Reco
             }
         }
         if is_last {
-            if let Some(bad) = &scan.bad {
-                segment::truncate(&seg.path, scan.valid_len, stats)?;
-                report.truncated = Some(TruncatedTail {
-                    segment: seg.path.clone(),
-                    offset: scan.valid_len,
-                    dropped_bytes: scan.file_len - scan.valid_len,
-                    reason: bad.reason().to_string(),
-                });
-            }
-            let writer = Writer::open(seg.clone(), scan.valid_len, stats)?;
-            return Ok((mem, writer, current_snap));
+            last = Some(scan);
         }
     }
-    unreachable!("the loop returns at the last segment")
+    let (Some(seg), Some(scan)) = (segs.last(), last) else {
+        return Err(corrupt(dir, 0, "no WAL segment to replay"));
+    };
+    if let Some(bad) = &scan.bad {
+        segment::truncate(&seg.path, scan.valid_len, stats)?;
+        report.truncated = Some(TruncatedTail {
+            segment: seg.path.clone(),
+            offset: scan.valid_len,
+            dropped_bytes: scan.file_len - scan.valid_len,
+            reason: bad.reason().to_string(),
+        });
+    }
+    let writer = Writer::open(seg.clone(), scan.valid_len, stats)?;
+    Ok((mem, writer, current_snap))
 }
 
 impl Wal {
