@@ -45,8 +45,10 @@
 //!   off; the report gives the offset, the bytes dropped and the reason
 //!   (`checksum mismatch` or an incomplete record).
 //! * Anywhere else (a bad record in an older segment, which was fsynced in
-//!   full before the next one was created; a bad segment header; a missing
-//!   segment; a missing or corrupt current snapshot) open fails with
+//!   full before the next one was created; a bad segment header; a segment
+//!   header that disagrees with the records before it, which means records
+//!   were lost from the end of the previous segment; a missing segment; a
+//!   missing or corrupt current snapshot) open fails with
 //!   [`Error::Corrupt`]: that is committed data, and dropping it silently
 //!   could lose acknowledged writes.
 //!
@@ -67,7 +69,12 @@
 //! Reads never wait for the disk: raft's reads (`term`, `entries`...) take
 //! only the in-memory log's lock, which writers hold just long enough to
 //! change memory, never across a write or an fsync. Writers are serialized
-//! by a second lock, held for the whole write and its fsync.
+//! by a second lock, held for the whole write and its fsync. So a change is
+//! visible to reads once it is in memory, before its fsync returns. Raft
+//! does not depend on it earlier: it serves entries it has not yet seen
+//! acknowledged from its own unstable log, and it sends nothing that
+//! depends on them before the write returns (or, with async storage
+//! writes, before the `MsgStorageAppend`'s responses are delivered).
 //!
 //! # One owner
 //!
