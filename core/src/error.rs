@@ -134,3 +134,25 @@ impl PartialEq for IoError {
 }
 
 impl Eq for IoError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_keep_errno_and_source_through_clones() {
+        let e = Error::Io(IoError::new("fsync d/1.wal", std::io::Error::from_raw_os_error(5)));
+        let copy = e.clone();
+        assert_eq!(e, copy);
+        let Error::Io(io) = &copy else { panic!("{copy:?}") };
+        assert_eq!(io.raw_os_error(), Some(5));
+        assert_eq!(io.context(), "fsync d/1.wal");
+        assert!(e.to_string().starts_with("storage failure: fsync d/1.wal: "), "{e}");
+        // The chain: Error -> IoError -> std::io::Error.
+        let src = std::error::Error::source(&e).expect("IoError");
+        let inner = src.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("io::Error");
+        assert_eq!(inner.raw_os_error(), Some(5));
+        let other = Error::Io(IoError::new("fsync d/1.wal", std::io::Error::from_raw_os_error(28)));
+        assert_ne!(e, other);
+    }
+}
