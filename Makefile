@@ -5,7 +5,7 @@ POLYRAFT_CONFORMANCE_DIR ?= $(abspath $(CURDIR)/../shared/conformance/etcd-raft)
 export POLYRAFT_CONFORMANCE_DIR
 
 .DEFAULT_GOAL := test
-.PHONY: test test-core sim mutants
+.PHONY: test test-core test-wal sim mutants
 
 # The C ABI (libpolyraft, include/polyraft.h, tests/c): test-c, header,
 # polyraft.pc, install-c.
@@ -29,15 +29,20 @@ include mk/fidelity.mk
 SEEDS ?= 100000
 START ?= 0
 
-## test: everything CI runs: the core (conformance, properties, simulation,
-## WAL crash tests), etcd fidelity and hostile peers, the host runtime, the
-## C, Python and Go bindings, and a benchmark smoke run.
-test: test-core test-fidelity test-host test-c test-py test-go bench-smoke
+## test: everything CI runs: the core (conformance, properties, simulation),
+## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
+## host runtime, the C, Python and Go bindings, and a benchmark smoke run.
+test: test-core test-fidelity test-wal test-host test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
 test-core:
 	$(CARGO) test -p polyraft --features rafttest -- --show-output
+
+## test-wal: the durable storage (polyraft-wal): unit tests, the SIGKILL
+## crash and file-damage tests, and clusters restarted from disk.
+test-wal:
+	$(CARGO) test -p polyraft-wal -- --show-output
 
 ## sim: the chaos simulation over many seeds (release build):
 ## make sim SEEDS=100000 START=0

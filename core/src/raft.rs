@@ -19,7 +19,7 @@ use crate::raw_node::SoftState;
 use crate::read_only::{ReadOnly, ReadState};
 use crate::rlog;
 use crate::storage::Storage;
-use crate::tracker::{Config as TrackerConfig, Inflights, Progress, ProgressMap, ProgressTracker, StateType as ProgressState};
+use crate::tracker::{Config as TrackerConfig, Inflights, Progress, ProgressMap, ProgressState, ProgressTracker};
 use crate::{Error, Result};
 
 /// Placeholder node id meaning "no node" (no leader, no vote).
@@ -434,11 +434,9 @@ impl<S: Storage> Raft<S> {
     pub fn election_elapsed(&self) -> usize {
         self.election_elapsed
     }
-
-    /// Advances the election clock by one tick and does nothing else
-    /// (etcd's RawNode.TickQuiesced: a quiesced group keeps its clock
-    /// without heartbeats or elections; use with care).
-    pub fn tick_quiesced(&mut self) {
+    /// Counts one tick on the election timer and does nothing else (etcd's
+    /// TickQuiesced; see `RawNode::tick_quiesced`).
+    pub(crate) fn tick_quiesced(&mut self) {
         self.election_elapsed += 1;
     }
     /// The unrecoverable error that stopped this node, if any.

@@ -22,6 +22,11 @@ use crate::storage::Storage;
 use crate::tracker::Progress;
 use crate::{Error, Result};
 
+/// Either kind of configuration change, as `propose_conf_change` and
+/// `apply_conf_change` take it (defined in [`crate::raftpb`], re-exported
+/// here beside the methods that use it).
+pub use crate::raftpb::ConfChangeI;
+
 /// Volatile state that need not be persisted: who leads and our role.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SoftState {
@@ -70,9 +75,6 @@ pub struct Ready {
     /// Whether the HardState and entries must be synced to disk.
     pub must_sync: bool,
 }
-
-/// Either kind of configuration change.
-pub use crate::raftpb::ConfChangeI;
 
 /// What `advance` steps, in order: local messages, and the application
 /// of committed entries (MsgStorageApplyResp's effect, kept as numbers).
@@ -164,6 +166,20 @@ impl<S: Storage> RawNode<S> {
     pub fn tick(&mut self) {
         if self.check().is_ok() {
             self.raft.tick();
+        }
+    }
+
+    /// Advances the logical clock by one tick without any other processing
+    /// (etcd's `TickQuiesced`): only the election timer counts the tick, so
+    /// a quiesced group (all peers known to be at the same state) sends no
+    /// heartbeats and starts no elections. The ticks still count: once
+    /// `tick` is called again, a follower that saw no leader for an election
+    /// timeout campaigns on that tick. This subverts the Raft timers; use
+    /// `tick` unless the application tracks quiescence itself (etcd marks
+    /// the method deprecated). No-op on a failed node.
+    pub fn tick_quiesced(&mut self) {
+        if self.check().is_ok() {
+            self.raft.tick_quiesced();
         }
     }
 
@@ -514,11 +530,6 @@ impl<S: Storage> RawNode<S> {
         }
         self.steps_on_advance = steps;
         self.check()
-    }
-
-    /// Advances the election clock without ticking (etcd's TickQuiesced).
-    pub fn tick_quiesced(&mut self) {
-        self.raft.tick_quiesced();
     }
 
     /// Full status: basic status, configuration, and (on the leader) every

@@ -125,6 +125,20 @@ impl MemoryStorage {
         Ok(())
     }
 
+    /// Replaces the snapshot and empties the log down to the compaction
+    /// point `(index, term)`: the next entry appended must have index
+    /// `index + 1`. Unlike [`MemoryStorage::apply_snapshot`] nothing is
+    /// checked, and the compaction point need not be the snapshot's (a log
+    /// may be compacted ahead of or behind its snapshot). This is for a
+    /// storage that keeps a MemoryStorage as the in-memory copy of its own
+    /// durable records and rebuilds it from them (polyraft-wal's recovery);
+    /// an application wants `apply_snapshot`.
+    pub fn restore(&self, snapshot: Snapshot, index: u64, term: u64) {
+        let mut s = self.inner.write();
+        s.ents = vec![Entry { index, term, ..Default::default() }];
+        s.snapshot = snapshot;
+    }
+
     /// Makes (and keeps) a snapshot covering up to entry `i`, with the
     /// configuration `cs` (or the previous snapshot's when `None`) and the
     /// application's `data`. `i` must be in `(snapshot index, last index]`.
@@ -261,26 +275,47 @@ impl Storage for MemoryStorage {
     }
 }
 
-/// Lets a node use a storage through a shared reference or box.
+/// The body of a [`Storage`] implementation for a pointer to a storage:
+/// every method forwards to the storage pointed to.
+macro_rules! forward_storage {
+    () => {
+        fn initial_state(&self) -> Result<(HardState, ConfState)> {
+            (**self).initial_state()
+        }
+        fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
+            (**self).entries(lo, hi, max_size)
+        }
+        fn term(&self, i: u64) -> Result<u64> {
+            (**self).term(i)
+        }
+        fn last_index(&self) -> Result<u64> {
+            (**self).last_index()
+        }
+        fn first_index(&self) -> Result<u64> {
+            (**self).first_index()
+        }
+        fn snapshot(&self) -> Result<Snapshot> {
+            (**self).snapshot()
+        }
+    };
+}
+
+/// Lets a node use a storage through a shared reference (a node borrowing
+/// a storage that outlives it).
+impl<T: Storage + ?Sized> Storage for &T {
+    forward_storage!();
+}
+
+/// Lets a node use a boxed storage (for example a `Box<dyn Storage>`
+/// chosen at run time).
 impl<T: Storage + ?Sized> Storage for Box<T> {
-    fn initial_state(&self) -> Result<(HardState, ConfState)> {
-        (**self).initial_state()
-    }
-    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
-        (**self).entries(lo, hi, max_size)
-    }
-    fn term(&self, i: u64) -> Result<u64> {
-        (**self).term(i)
-    }
-    fn last_index(&self) -> Result<u64> {
-        (**self).last_index()
-    }
-    fn first_index(&self) -> Result<u64> {
-        (**self).first_index()
-    }
-    fn snapshot(&self) -> Result<Snapshot> {
-        (**self).snapshot()
-    }
+    forward_storage!();
+}
+
+/// Lets a node use a storage it shares with other owners (for example
+/// with the thread that writes it).
+impl<T: Storage + ?Sized> Storage for Arc<T> {
+    forward_storage!();
 }
 
 #[cfg(test)]

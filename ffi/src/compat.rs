@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use polyraft::tracker::StateType as ProgressState;
+use polyraft::tracker::ProgressState;
 
 use crate::node::{polyraft_node, with_node};
 use crate::*;

@@ -1,4 +1,4 @@
-//! The durable storage (`polyraft::wal::DurableStorage`): a checksummed,
+//! The durable storage (`polyraft_wal::DurableStorage`): a checksummed,
 //! segmented write-ahead log plus snapshot files in one directory, read by
 //! a node like the memory storage and written by the application from each
 //! Ready.
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use polyraft::raftpb::{decode, HardState, Message, MessageType};
-use polyraft::wal::{DurableStorage, Error as WalError, Options, RecoveryReport};
+use polyraft_wal::{DurableStorage, Error as WalError, Options, RecoveryReport};
 use polyraft::Storage;
 
 use crate::node::{guard_new, new_node, polyraft_config, polyraft_node};
@@ -56,6 +56,8 @@ fn wal_fail(e: WalError) -> Fail {
         WalError::Raft(e) => core_fail(e),
         e @ (WalError::Io { .. } | WalError::Failed(_)) => (POLYRAFT_IO_ERROR, e.to_string()),
         e @ WalError::Corrupt { .. } => (POLYRAFT_CORRUPT, e.to_string()),
+        // Locked, and kinds added later (`WalError` is non_exhaustive).
+        e => (POLYRAFT_IO_ERROR, e.to_string()),
     }
 }
 
@@ -755,9 +757,9 @@ mod tests {
     /// earlier I/O error is an I/O error too).
     #[test]
     fn error_codes() {
-        let io = WalError::Io { op: "fsync", path: "d/x.wal".into(), source: std::io::Error::other("EIO") };
-        assert_eq!(wal_fail(io), (POLYRAFT_IO_ERROR, "fsync d/x.wal: EIO".to_string()));
-        assert_eq!(wal_fail(WalError::Failed("fsync d/x.wal: EIO".into())).0, POLYRAFT_IO_ERROR);
+        let io = WalError::Io { op: "fsync", path: "d/x.wal".into(), source: std::io::Error::other("EIO").into() };
+        assert_eq!(wal_fail(io.clone()), (POLYRAFT_IO_ERROR, "fsync d/x.wal: EIO".to_string()));
+        assert_eq!(wal_fail(WalError::Failed(Box::new(io.clone()))).0, POLYRAFT_IO_ERROR);
         let bad = WalError::Corrupt { file: "d/x.wal".into(), offset: 9, reason: "checksum mismatch".into() };
         assert_eq!(wal_fail(bad).0, POLYRAFT_CORRUPT);
         assert_eq!(wal_fail(WalError::Raft(polyraft::Error::Compacted)).0, POLYRAFT_STORAGE_COMPACTED);

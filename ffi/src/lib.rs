@@ -127,6 +127,10 @@ pub(crate) fn code_of(e: &polyraft::Error) -> polyraft_result {
         E::Storage(_) => POLYRAFT_STORAGE_FAILURE,
         E::InvalidState(_) => POLYRAFT_INVALID_STATE,
         E::Fatal(_) => POLYRAFT_FATAL,
+        E::Io(_) => POLYRAFT_IO_ERROR,
+        // `polyraft::Error` is non_exhaustive: a kind added later is a
+        // failure until it gets its own code.
+        _ => POLYRAFT_FATAL,
     }
 }
 

@@ -598,7 +598,7 @@ impl Storage for VtableStorage {
 pub(crate) enum FfiStorage {
     Memory(MemoryStorage),
     Custom(VtableStorage),
-    Durable(polyraft::wal::DurableStorage),
+    Durable(polyraft_wal::DurableStorage),
 }
 
 impl FfiStorage {

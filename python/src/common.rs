@@ -37,7 +37,7 @@ pub fn class_of(e: &Error) -> &'static str {
         Error::InvalidConfig(_) => "ConfigError",
         Error::ConfChange(_) => "ConfChangeError",
         Error::Decode(_) => "DecodeError",
-        Error::Storage(_) => "StorageError",
+        Error::Storage(_) | Error::Io(_) => "StorageError",
         Error::InvalidState(_) => "InvalidStateError",
         Error::Fatal(_) => "FatalError",
         _ => "RaftError",

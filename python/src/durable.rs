@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use polyraft::raftpb::{Entry, Message};
-use polyraft::wal::{self, DurableStorage, Options, RecoveryReport, Stats, TruncatedTail};
+use polyraft_wal::{self as wal, DurableStorage, Options, RecoveryReport, Stats, TruncatedTail};
 use polyraft::Storage;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -32,9 +32,12 @@ fn wal_err(py: Python<'_>, e: wal::Error) -> PyErr {
             let msg = format!("{op} {}: {source}", path.display());
             io_error(py, source.raw_os_error(), msg, Some(path_str(&path)))
         }
-        wal::Error::Failed(why) => {
-            io_error(py, None, format!("storage failed earlier and refuses writes until reopened: {why}"), None)
-        }
+        wal::Error::Failed(why) => io_error(
+            py,
+            why.raw_os_error(),
+            format!("storage failed earlier and refuses writes until reopened: {why}"),
+            None,
+        ),
         wal::Error::Corrupt { file, offset, reason } => {
             let msg = format!("corrupt WAL data in {} at offset {offset}: {reason}", file.display());
             match common_attr(py, "CorruptionError").and_then(|c| c.downcast_into::<PyType>().map_err(PyErr::from)) {
@@ -42,6 +45,8 @@ fn wal_err(py: Python<'_>, e: wal::Error) -> PyErr {
                 Err(e) => e,
             }
         }
+        // Locked, and kinds added later (`wal::Error` is non_exhaustive).
+        other => io_error(py, other.raw_os_error(), other.to_string(), None),
     }
 }
 

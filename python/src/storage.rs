@@ -341,7 +341,7 @@ impl Storage for PyStorage {
 /// (no Python involved, so the GIL stays released) or a Python object.
 pub enum NodeStorage {
     Memory(MemoryStorage),
-    Durable(polyraft::wal::DurableStorage),
+    Durable(polyraft_wal::DurableStorage),
     Python(PyStorage),
 }
 

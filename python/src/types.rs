@@ -561,11 +561,11 @@ impl PyReady {
 
 // ---------------------------------------------------------------- status
 
-fn progress_state_value(s: polyraft::tracker::StateType) -> i32 {
+fn progress_state_value(s: polyraft::tracker::ProgressState) -> i32 {
     match s {
-        polyraft::tracker::StateType::Probe => 0,
-        polyraft::tracker::StateType::Replicate => 1,
-        polyraft::tracker::StateType::Snapshot => 2,
+        polyraft::tracker::ProgressState::Probe => 0,
+        polyraft::tracker::ProgressState::Replicate => 1,
+        polyraft::tracker::ProgressState::Snapshot => 2,
     }
 }
 

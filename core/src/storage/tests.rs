@@ -153,3 +153,32 @@ fn append_refuses_non_contiguous_batches_and_changes_nothing() {
     assert!(matches!(s.append(&[ent(1, 1), ent(3, 1), ent(4, 1), ent(5, 2)]), Err(Error::Storage(_))));
     assert_eq!(s.term(5).unwrap(), 1);
 }
+
+#[test]
+fn restore_sets_snapshot_and_compaction_point_independently() {
+    let s = storage_345();
+    // The snapshot at 2, the log compacted at 7: recovery of a log that was
+    // compacted ahead of its snapshot.
+    let snap = Snapshot {
+        metadata: Some(SnapshotMetadata { index: 2, term: 2, conf_state: None }),
+        ..Default::default()
+    };
+    s.restore(snap.clone(), 7, 6);
+    assert_eq!(s.snapshot(), Ok(snap));
+    assert_eq!((s.first_index(), s.last_index()), (Ok(8), Ok(7)));
+    assert_eq!(s.term(7), Ok(6));
+    assert_eq!(s.term(6), Err(Error::Compacted));
+    s.append(&[ent(8, 6)]).unwrap();
+    assert_eq!(s.term(8), Ok(6));
+}
+
+#[test]
+fn storage_through_a_reference_box_or_arc() {
+    fn last<S: Storage>(s: S) -> u64 {
+        s.last_index().unwrap()
+    }
+    let s = storage_345();
+    assert_eq!(last(&s), 5);
+    assert_eq!(last(Box::new(&s) as Box<dyn Storage + '_>), 5);
+    assert_eq!(last(Arc::new(s.clone())), 5);
+}
