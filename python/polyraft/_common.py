@@ -218,7 +218,9 @@ class ConfChangeError(RaftError, ValueError):
 
 
 class DecodeError(RaftError, ValueError):
-    """Bytes are not a valid raftpb encoding (or hold an unknown enum value)."""
+    """Bytes are not a valid raftpb encoding; also raised by
+    :meth:`polyraft.RawNode.step` for a message holding an enum value this
+    version does not know (which ``decode`` keeps, see :class:`WireEnum`)."""
 
 
 class InvalidStateError(RaftError):
@@ -228,7 +230,8 @@ class InvalidStateError(RaftError):
 class FatalError(RaftError):
     """The node hit an unrecoverable error (a storage failure, a broken invariant).
 
-    It refuses further work: every later call raises this error again.
+    It refuses further work: every later call that does work raises this
+    error again (``has_ready()`` is False and ``advance()`` does nothing).
     """
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import pickle
 from pathlib import Path
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Type
 
 import pytest
 
@@ -98,7 +98,7 @@ UNKNOWN_ENUM_CASES = [
     ids=["msg", "entry", "cc", "ccs", "ccv2-transition", "msg-entry", "msg-response", "ccv2-change", "negative"],
 )
 def test_decode_accepts_unknown_enum_values_as_pseudo_members(
-    decode: Callable[[bytes], Any], data: bytes, get: Callable[[Any], WireEnum], enum_class: type, value: int
+    decode: Callable[[bytes], Any], data: bytes, get: Callable[[Any], WireEnum], enum_class: Type[WireEnum], value: int
 ) -> None:
     decoded = decode(data)
     t = get(decoded)
@@ -121,6 +121,22 @@ def test_describe_prints_an_unknown_enum_value_as_its_number() -> None:
     assert str(Entry.decode(b"\x08\x09\x10\x01\x18\x05")) == "1/5 9"
     # etcd's ConfChangesToString: "unknown" then the node id.
     assert str(ConfChange.decode(b"\x10\x09\x18\x03")) == "unknown3"
+
+
+def test_readme_example_of_an_unknown_enum_value_runs() -> None:
+    import contextlib
+    import io
+    import re
+
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split("### Unknown enum values", 1)[1].split("\n### ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "python/README.md", "exec"), {})
+    # The output the README shows in its comment.
+    (shown,) = re.findall(r"print\(.*\)\s+# (.*)", block)
+    assert out.getvalue() == shown + "\n"
 
 
 def test_python_code_gets_pseudo_members_too() -> None:
