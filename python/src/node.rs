@@ -74,8 +74,8 @@ enum Mode {
     /// closure decides what that means); a failure during it is raised.
     Quiet,
     /// `ready`: a node that failed before is refused, but a failure during
-    /// the call is not raised (the closure reports it with its result), as
-    /// etcd's `RawNode.Ready()` has no error to return.
+    /// the call is not raised, as etcd's `RawNode.Ready()` has no error to
+    /// return; nor is an interrupt. Both are held for the next calls.
     Ready,
 }
 
@@ -85,13 +85,18 @@ enum Mode {
 /// storage callback raises RuntimeError).
 #[pyclass(module = "polyraft._native", name = "RawNode", frozen)]
 pub struct PyRawNode {
-    node: Mutex<RawNode<NodeStorage>>,
+    node: Mutex<Node>,
     /// What callbacks raise during one call (cleared at each call's start).
     stash: SharedStash,
-    /// What earlier calls could not raise, for the next calls.
-    held: Mutex<Held>,
     poisoned: AtomicBool,
     storage: Py<PyAny>,
+}
+
+/// The state behind the node's lock: the core node, and what earlier calls
+/// could not raise (under the same lock, so the very next call sees it).
+struct Node {
+    raw: RawNode<NodeStorage>,
+    held: Held,
 }
 
 /// Exceptions the node keeps because the call during which they happened
@@ -109,12 +114,14 @@ struct Held {
     cause: Option<PyErr>,
 }
 
+/// Runs `f` on the node as `mode` says. Besides `f`'s result: whether the
+/// node failed during the call without the failure being raised (`Ready`).
 fn run<R>(
     n: &mut RawNode<NodeStorage>,
     poisoned: &AtomicBool,
     mode: Mode,
     f: impl FnOnce(&mut RawNode<NodeStorage>) -> polyraft::Result<R>,
-) -> Result<R, Failure> {
+) -> Result<(R, bool), Failure> {
     if poisoned.load(Ordering::Acquire) {
         return Err(Failure::Panic("the node is unusable after an internal error".into()));
     }
@@ -126,8 +133,10 @@ fn run<R>(
     let failed_before = n.raft().fatal_error().is_some();
     match catch_unwind(AssertUnwindSafe(|| f(n))) {
         Ok(Ok(r)) => match n.raft().fatal_error() {
-            Some(e) if mode != Mode::Ready && !failed_before => Err(Failure::Failed(e.clone())),
-            _ => Ok(r),
+            Some(_) if failed_before => Ok((r, false)),
+            Some(_) if mode == Mode::Ready => Ok((r, true)),
+            Some(e) => Err(Failure::Failed(e.clone())),
+            None => Ok((r, false)),
         },
         Ok(Err(e)) => Err(Failure::Raft(e)),
         Err(p) => {
@@ -198,19 +207,13 @@ fn failure_err(py: Python<'_>, f: Failure, stashed: Option<PyErr>, interrupt: Op
 type Outcome<R> = (Result<R, Failure>, Option<PyErr>, Option<PyErr>);
 
 impl PyRawNode {
-    /// Raises the interrupt held from an earlier call, if any: the first
-    /// thing every node call does.
-    fn raise_held_interrupt(&self) -> PyResult<()> {
-        match self.held.lock().interrupt.take() {
-            Some(i) => Err(i),
-            None => Ok(()),
-        }
-    }
-
-    /// Runs `f` on the node with the GIL released. The stash is cleared and
-    /// read while the node's lock is held, so it holds this call's
-    /// exceptions only (not another thread's). A refusal because the node
-    /// failed before gets the exception `ready()` held back as its cause.
+    /// Runs `f` on the node with the GIL released, after raising the
+    /// interrupt an earlier call held, if any (then `f` does not run). The
+    /// stash is cleared and read while the node's lock is held, so it holds
+    /// this call's exceptions only (not another thread's). A refusal
+    /// because the node failed before gets the exception `ready()` held
+    /// back as its cause; in `Ready` mode, a failure's cause and an
+    /// interrupt are held instead of returned.
     fn run_call<R: Send>(
         &self,
         py: Python<'_>,
@@ -218,17 +221,35 @@ impl PyRawNode {
         f: impl FnOnce(&mut RawNode<NodeStorage>) -> polyraft::Result<R> + Send,
     ) -> PyResult<Outcome<R>> {
         let _guard = InCall::enter().ok_or_else(reentrant)?;
-        self.raise_held_interrupt()?;
-        let (res, mut stashed, interrupt) = py.allow_threads(|| {
-            let mut n = self.node.lock();
+        let (res, stashed, interrupt) = py.allow_threads(|| {
+            let mut node = self.node.lock();
+            if let Some(i) = node.held.interrupt.take() {
+                return Err(i);
+            }
             self.stash.lock().clear();
-            let res = run(&mut n, &self.poisoned, mode, f);
-            let mut st = self.stash.lock();
-            (res, st.take(), st.take_interrupt())
-        });
-        if let Err(Failure::FailedBefore(_)) = &res {
-            stashed = stashed.or_else(|| self.held.lock().cause.take());
-        }
+            let res = run(&mut node.raw, &self.poisoned, mode, f);
+            let (mut stashed, mut interrupt) = {
+                let mut st = self.stash.lock();
+                (st.take(), st.take_interrupt())
+            };
+            let held = &mut node.held;
+            match &res {
+                Err(Failure::FailedBefore(_)) => stashed = stashed.or_else(|| held.cause.take()),
+                Ok((_, true)) => held.cause = stashed.take(),
+                _ => {}
+            }
+            // (No interrupt is held here: the check above took it.)
+            if mode == Mode::Ready && res.is_ok() {
+                held.interrupt = interrupt.take();
+            }
+            Ok((res.map(|(r, _)| r), stashed, interrupt))
+        })?;
+        let stashed = match &res {
+            // A cause ready() held back that is an interrupt (a storage that
+            // kept interrupting) was held as the interrupt too, and raised.
+            Err(Failure::FailedBefore(_)) => stashed.filter(|e| e.is_instance_of::<PyException>(py)),
+            _ => stashed,
+        };
         Ok((res, stashed, interrupt))
     }
 
@@ -241,6 +262,19 @@ impl PyRawNode {
     ) -> PyResult<R> {
         let (res, stashed, interrupt) = self.run_call(py, mode, f)?;
         finish(py, res, stashed, interrupt)
+    }
+
+    /// Runs a query that needs no work from the node (status...), after
+    /// raising a held interrupt as every call does.
+    fn query<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&RawNode<NodeStorage>) -> R + Send) -> PyResult<R> {
+        let _guard = InCall::enter().ok_or_else(reentrant)?;
+        py.allow_threads(|| {
+            let mut node = self.node.lock();
+            match node.held.interrupt.take() {
+                Some(i) => Err(i),
+                None => Ok(f(&node.raw)),
+            }
+        })
     }
 }
 
@@ -296,9 +330,8 @@ impl PyRawNode {
             Err(f) => return Err(failure_err(py, f, stashed, interrupt)),
         };
         Ok(PyRawNode {
-            node: Mutex::new(node),
+            node: Mutex::new(Node { raw: node, held: Held { interrupt, cause: None } }),
             stash,
-            held: Mutex::new(Held { interrupt, cause: None }),
             poisoned: AtomicBool::new(false),
             storage: storage.clone().unbind(),
         })
@@ -396,28 +429,14 @@ impl PyRawNode {
     /// failure. An interrupt a callback raises meanwhile is held too (the
     /// Ready is already taken from the node: raising would lose it).
     fn ready(&self, py: Python<'_>) -> PyResult<PyReady> {
-        let (res, stashed, interrupt) = self.run_call(py, Mode::Ready, |n| {
-            let rd = n.ready();
-            Ok((rd, n.raft().fatal_error().is_some()))
-        })?;
-        match res {
-            Ok((rd, failed)) => {
-                let mut held = self.held.lock();
-                if failed {
-                    held.cause = stashed.filter(|e| e.is_instance_of::<PyException>(py));
-                }
-                if held.interrupt.is_none() {
-                    held.interrupt = interrupt;
-                }
-                Ok(PyReady { inner: rd })
-            }
-            Err(f) => Err(failure_err(py, f, stashed, interrupt)),
-        }
+        let rd = self.call(py, Mode::Ready, |n| Ok(n.ready()))?;
+        Ok(PyReady { inner: rd })
     }
 
     /// Acknowledges the Readies handed out so far as persisted and applied.
-    /// Does nothing on a failed node (the Ready that failed is still
-    /// acknowledged without raising); raises a failure it causes itself.
+    /// Does nothing on a failed node, without raising (so that the Ready
+    /// loop that took the node's last Ready ends); raises a failure it
+    /// causes itself.
     fn advance(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, Mode::Quiet, |n| if n.raft().fatal_error().is_some() { Ok(()) } else { n.advance() })
     }
@@ -465,25 +484,20 @@ impl PyRawNode {
 
     /// Full status (progress of every peer on the leader).
     fn status(&self, py: Python<'_>) -> PyResult<PyStatus> {
-        let _guard = InCall::enter().ok_or_else(reentrant)?;
-        self.raise_held_interrupt()?;
-        let s = py.allow_threads(|| self.node.lock().status());
-        Ok(PyStatus { inner: s })
+        Ok(PyStatus { inner: self.query(py, |n| n.status())? })
     }
 
     /// Status without progress.
     fn basic_status(&self, py: Python<'_>) -> PyResult<PyBasicStatus> {
-        let _guard = InCall::enter().ok_or_else(reentrant)?;
-        self.raise_held_interrupt()?;
-        let s = py.allow_threads(|| self.node.lock().basic_status());
-        Ok(PyBasicStatus { inner: s })
+        Ok(PyBasicStatus { inner: self.query(py, |n| n.basic_status())? })
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
         if IN_CALL.with(|c| c.get()) {
             return "RawNode(<busy>)".into();
         }
-        let b = py.allow_threads(|| self.node.lock().basic_status());
+        // Not a call: a held interrupt stays for the next one.
+        let b = py.allow_threads(|| self.node.lock().raw.basic_status());
         format!(
             "RawNode(id={} term={} lead={} state={})",
             b.id, b.hard_state.term, b.soft_state.lead, b.soft_state.raft_state
