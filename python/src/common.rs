@@ -54,10 +54,10 @@ pub fn check<T>(py: Python<'_>, r: polyraft::Result<T>) -> PyResult<T> {
     r.map_err(|e| raft_err(py, &e))
 }
 
-/// The member of the IntEnum `class` for `v`. Every value reaching here is
-/// known: constructors check them and `decode` refuses unknown ones, so
-/// an unknown value is a bug, reported as ValueError rather than returned
-/// as a plain int the stubs do not allow.
+/// The member of the IntEnum `class` for `v`. Constructors refuse unknown
+/// values, but `decode` keeps them: the wire enums (MessageType, EntryType,
+/// ConfChangeType, ConfChangeTransition) then return a pseudo-member
+/// (their `_missing_`); the others have no unknown values to meet.
 pub fn enum_member(py: Python<'_>, class: &str, v: i32) -> PyResult<PyObject> {
     Ok(common_attr(py, class)?.call1((v,))?.unbind())
 }

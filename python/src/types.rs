@@ -23,13 +23,14 @@ macro_rules! raftpb_class {
                 PyBytes::new(py, &b)
             }
 
-            /// Decodes raftpb bytes; raises DecodeError on malformed input,
-            /// including an enum field holding a value this version does
-            /// not know (the getters return enum members only).
+            /// Decodes raftpb bytes; raises DecodeError on malformed input.
+            /// An enum field holding a value this version does not know is
+            /// accepted, as etcd's Go code accepts it: its getter returns a
+            /// pseudo-member of the enum (`polyraft._common`), and `encode`
+            /// writes the value back unchanged.
             #[staticmethod]
             fn decode(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
                 let $d = check(py, raftpb::decode::<$inner>(data))?;
-                check(py, KnownEnums::check_enums(&$d))?;
                 Ok($wrap)
             }
 
@@ -56,9 +57,10 @@ macro_rules! raftpb_class {
     };
 }
 
-/// Checks every enum field of a decoded raftpb value (nested ones
-/// included): prost keeps unknown values as plain integers, which no
-/// getter could return as the documented enum.
+/// Checks every enum field of a raftpb value (nested ones included).
+/// `decode` keeps unknown values (prost stores them as plain integers, as
+/// Go keeps them in its int32 enums); `RawNode.step` refuses them, since
+/// raft cannot act on a message or entry it does not understand.
 pub trait KnownEnums {
     /// [`polyraft::Error::Decode`] naming the first unknown value.
     fn check_enums(&self) -> polyraft::Result<()>;
