@@ -20,13 +20,17 @@ include mk/bench.mk
 include mk/bench-w3.mk
 # The demo: a replicated key-value store in Python (examples/kv).
 include mk/demo.mk
+# The host's shared multi-group log (logstore/): test-logstore,
+# logstore-crash-long, logstore-bench.
+include mk/logstore.mk
 
 SEEDS ?= 100000
 START ?= 0
 
 ## test: everything CI runs: the core (conformance, properties, simulation,
-## WAL crash tests), the C, Python and Go bindings, and a benchmark smoke run.
-test: test-core test-c test-py test-go bench-smoke
+## WAL crash tests), the shared log (logstore, crash test), the C, Python
+## and Go bindings, and a benchmark smoke run.
+test: test-core test-logstore test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
