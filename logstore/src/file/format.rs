@@ -47,8 +47,9 @@ pub(crate) const K_CHECKPOINT: u8 = 6;
 pub(crate) enum Rec {
     Entries { first: u64, terms: Vec<u64> },
     HardState(HardState),
-    /// `reset`: the log did not hold the snapshot's index and term, so
-    /// every entry went (decided when written, replayed as decided).
+    /// `reset`: the log did not hold the snapshot's index and term, so it
+    /// was replaced by the snapshot (decided when written, replayed as
+    /// decided); otherwise only the metadata was recorded.
     Snapshot { meta: SnapshotMetadata, reset: bool },
     Compact { index: u64, term: u64 },
     Remove,

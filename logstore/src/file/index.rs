@@ -91,18 +91,13 @@ pub(crate) fn apply(groups: &mut Groups, group: u64, rec: &Rec, seg: u32, off: u
         }
         Rec::Snapshot { meta, reset } => {
             let g = groups.entry(group).or_default();
+            // A held snapshot (not `reset`) leaves the log alone.
             if *reset {
                 g.log.set_offset(meta.index, meta.term);
                 g.log.clear();
                 g.base_seg = seg;
                 g.broken = false;
-            } else if meta.index >= g.log.offset() {
-                g.log.set_offset(meta.index, meta.term);
-                g.base_seg = seg;
-                g.broken = false;
             }
-            // (Else a replay after a gap: the entries the snapshot covers
-            // went with the deleted segments already.)
             g.log.snapshot = meta.clone();
             g.snap_seg = seg;
         }
