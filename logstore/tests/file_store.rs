@@ -230,3 +230,28 @@ fn reads_run_concurrently_with_the_writer() {
     assert!(reads > 100, "{reads} reads");
     assert_eq!(s.last_index(5), 900);
 }
+
+#[test]
+fn purge_of_more_live_data_than_one_checkpoint_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options { segment_bytes: 1 << 20 };
+    let s = FileLogStore::open(dir.path(), opts.clone()).unwrap();
+    let big = |g: u64, i: u64| Entry { index: i, term: 2, data: Bytes::from(vec![(g * 31 + i) as u8; 1024]), ..Default::default() };
+    for round in 0..300u64 {
+        let batch = WriteBatch {
+            groups: (0..40u64)
+                .map(|g| GroupWrite { group: g, entries: vec![big(g, round + 1)], ..Default::default() })
+                .collect(),
+        };
+        s.write(&batch, false).unwrap();
+    }
+    // 12 MB live, nothing compacted: the checkpoints take two frames.
+    let p = s.purge().unwrap();
+    assert!(p.bytes_rewritten > 12_000_000, "{p:?}");
+    drop(s);
+    let s = FileLogStore::open(dir.path(), opts).unwrap();
+    assert!(s.recovery_report().frames >= 2);
+    for g in 0..40 {
+        assert_eq!(s.entries(g, 1, 301, u64::MAX).unwrap(), (1..=300).map(|i| big(g, i)).collect::<Vec<_>>());
+    }
+}

@@ -29,8 +29,8 @@ pub(crate) const SEGMENT_HEADER: usize = 16;
 pub(crate) const FRAME_HEADER: usize = 8;
 /// Bytes of a record header (`kind`, `group`, `len`, `crc`).
 pub(crate) const RECORD_HEADER: usize = 17;
-/// Frames larger than this are refused (a damaged length must never make
-/// recovery allocate gigabytes).
+/// Frames larger than this are refused, by the writer and by recovery (a
+/// damaged length must never make recovery allocate gigabytes).
 pub(crate) const MAX_FRAME: usize = 1 << 30;
 
 /// Record kinds.
@@ -197,7 +197,7 @@ pub(crate) fn parse_frame(buf: &[u8], at: usize) -> Result<Frame<'_>, BadFrame> 
     }
     let len = u32_at(buf, at) as usize;
     let crc = u32_at(buf, at + 4);
-    if len > MAX_FRAME || len < 8 {
+    if !(8..=MAX_FRAME).contains(&len) {
         return Err(BadFrame::Corrupt(format!("frame length {len} out of range")));
     }
     if len > left - FRAME_HEADER {

@@ -61,6 +61,9 @@ use crate::{Error, LogStore, PurgeStats, WriteBatch, WriteStats};
 use format::{FrameBuf, Rec};
 use index::{FileGroup, Groups, Loc};
 
+/// Purge writes its checkpoints in frames of about this many bytes.
+const PURGE_FRAME: usize = 8 << 20;
+
 /// Tuning of a [`FileLogStore`].
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -337,6 +340,7 @@ impl FileLogStore {
     ) -> Result<WriteStats, Error> {
         let mut frame = FrameBuf::new(w.synced);
         let mut recs: Vec<(u64, Rec, usize, usize)> = Vec::new();
+        let marks = w.marks.clone();
         for m in w.marks.drain(..) {
             let (group, kind, rec) = match m {
                 Mark::Compact { group, index, term } => (group, format::K_COMPACT, Rec::Compact { index, term }),
@@ -352,6 +356,16 @@ impl FileLogStore {
         }
         build(&mut frame, &mut recs);
         let mut stats = WriteStats::default();
+        if frame.buf.len() > format::MAX_FRAME {
+            // Refused whole, before anything reaches the disk: the store
+            // stays usable and the queued marks wait for the next frame.
+            w.marks = marks;
+            return Err(Error::Invalid(format!(
+                "a write of {} bytes exceeds the log's limit of {} bytes per write; split the batch",
+                frame.buf.len(),
+                format::MAX_FRAME
+            )));
+        }
         if !frame.is_empty() {
             let bytes = frame.finish();
             let flen = bytes.len() as u64;
@@ -558,31 +572,40 @@ impl LogStore for FileLogStore {
         if old.is_empty() {
             return Ok(PurgeStats::default());
         }
-        // Read each group's live entries, then write all checkpoints in one
-        // synced frame.
-        let mut checkpoints = Vec::with_capacity(todo.len());
-        for (id, g) in &todo {
-            let ents = if g.log.len() == 0 {
-                Vec::new()
-            } else {
-                let locs: Vec<Loc> = g.log.slots().map(|(_, l)| *l).collect();
-                let files = self.state.read().segments.clone();
-                self.read_entries(g.log.first_index(), &locs, &files, u64::MAX)
-                    .map_err(|e| Error::Corrupt(format!("purge: group {id}: {e}")))?
-            };
-            checkpoints.push((*id, ents));
-        }
+        // Checkpoints go out in frames of about PURGE_FRAME bytes (the
+        // last one synced), so memory stays bounded whatever the live size.
         let before = w.stats.bytes;
-        self.append_frame(&mut w, true, |frame, recs| {
-            for ((id, g), (_, ents)) in todo.iter().zip(&checkpoints) {
-                let (offset, offset_term) = (g.log.offset(), g.log.offset_term());
-                let (hs, snap) = (g.log.hard_state, g.log.snapshot.clone());
-                let (at, len) =
-                    frame.record(format::K_CHECKPOINT, *id, |out| format::put_checkpoint(out, offset, offset_term, &hs, &snap, ents));
-                let terms = ents.iter().map(|e| e.term).collect();
-                recs.push((*id, Rec::Checkpoint { offset, offset_term, hs, snap, first: offset + 1, terms }, at, len));
+        let mut i = 0;
+        while i < todo.len() {
+            let mut chunk: Vec<(u64, &FileGroup, Vec<Entry>)> = Vec::new();
+            let mut size = 0usize;
+            while i < todo.len() && (chunk.is_empty() || size < PURGE_FRAME) {
+                let (id, g) = (todo[i].0, &todo[i].1);
+                let ents = if g.log.len() == 0 {
+                    Vec::new()
+                } else {
+                    let locs: Vec<Loc> = g.log.slots().map(|(_, l)| *l).collect();
+                    let files = self.state.read().segments.clone();
+                    self.read_entries(g.log.first_index(), &locs, &files, u64::MAX)
+                        .map_err(|e| Error::Corrupt(format!("purge: group {id}: {e}")))?
+                };
+                size += ents.iter().map(|e| e.data.len() + 16).sum::<usize>() + 64;
+                chunk.push((id, g, ents));
+                i += 1;
             }
-        })?;
+            let last = i == todo.len();
+            self.append_frame(&mut w, last, |frame, recs| {
+                for (id, g, ents) in &chunk {
+                    let (offset, offset_term) = (g.log.offset(), g.log.offset_term());
+                    let (hs, snap) = (g.log.hard_state, g.log.snapshot.clone());
+                    let (at, len) = frame.record(format::K_CHECKPOINT, *id, |out| {
+                        format::put_checkpoint(out, offset, offset_term, &hs, &snap, ents)
+                    });
+                    let terms = ents.iter().map(|e| e.term).collect();
+                    recs.push((*id, Rec::Checkpoint { offset, offset_term, hs, snap, first: offset + 1, terms }, at, len));
+                }
+            })?;
+        }
         // An empty frame wrote nothing but the old segments are still dead
         // only once everything before is durable.
         if w.synced < w.len {
