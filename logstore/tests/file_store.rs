@@ -255,3 +255,14 @@ fn purge_of_more_live_data_than_one_checkpoint_frame() {
         assert_eq!(s.entries(g, 1, 301, u64::MAX).unwrap(), (1..=300).map(|i| big(g, i)).collect::<Vec<_>>());
     }
 }
+
+#[test]
+fn stores_are_send_and_sync() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<FileLogStore>();
+    shared::<polyraft_logstore::MemLogStore>();
+    // The engine holds the log as a trait object.
+    let dir = tempfile::tempdir().unwrap();
+    let s: Arc<dyn LogStore> = Arc::new(FileLogStore::open(dir.path(), Options::default()).unwrap());
+    assert!(s.groups().is_empty());
+}

@@ -30,11 +30,15 @@
 //! [`LogStore::compact`] and [`LogStore::remove_group`] change the index
 //! at once and queue a small record written with the next write.
 //! [`LogStore::purge`] reclaims every segment older than the newest: each
-//! group with live state in them gets a checkpoint record (its whole
-//! state: offset, hard state, snapshot metadata, entries) written to the
-//! head and synced, then the old segments are deleted oldest first. A
-//! checkpoint replaces everything before it for its group, so replay order
-//! stays right whatever a crash leaves of the deletion.
+//! group with live state in them gets its whole state rewritten to the
+//! head (a checkpoint record: offset, hard state, snapshot metadata and a
+//! first run of entries, then entries records of about 256 KiB for the
+//! rest), in frames of about 8 MiB, the last one synced; then the old
+//! segments are deleted oldest first. A checkpoint replaces everything
+//! before it for its group, so replay order stays right whatever a crash
+//! leaves of the deletion. Purge costs the live state of the groups it
+//! rewrites: call it after compaction, when [`FileLogStore::segment_count`]
+//! passes a threshold.
 //!
 //! # Concurrency
 //!
@@ -63,6 +67,27 @@ use index::{FileGroup, Groups, Loc};
 
 /// Purge writes its checkpoints in frames of about this many bytes.
 const PURGE_FRAME: usize = 8 << 20;
+
+/// Purge's checkpoints hold entries in runs of about this many bytes.
+const CHECKPOINT_RUN: usize = 256 << 10;
+
+/// Splits `ents` into runs of about `bytes` payload bytes (at least one
+/// entry each).
+fn runs_of(ents: &[Entry], bytes: usize) -> Vec<&[Entry]> {
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, e) in ents.iter().enumerate() {
+        if i > start && size + e.data.len() > bytes {
+            out.push(&ents[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += e.data.len() + 16;
+    }
+    if start < ents.len() {
+        out.push(&ents[start..]);
+    }
+    out
+}
 
 /// Tuning of a [`FileLogStore`].
 #[derive(Debug, Clone)]
@@ -598,11 +623,21 @@ impl LogStore for FileLogStore {
                 for (id, g, ents) in &chunk {
                     let (offset, offset_term) = (g.log.offset(), g.log.offset_term());
                     let (hs, snap) = (g.log.hard_state, g.log.snapshot.clone());
+                    // The checkpoint carries the first run of entries; the
+                    // rest follow as entries records, so a reader never
+                    // decodes more than one run to reach an entry.
+                    let mut runs = runs_of(ents, CHECKPOINT_RUN).into_iter();
+                    let head = runs.next().unwrap_or(&[]);
                     let (at, len) = frame.record(format::K_CHECKPOINT, *id, |out| {
-                        format::put_checkpoint(out, offset, offset_term, &hs, &snap, ents)
+                        format::put_checkpoint(out, offset, offset_term, &hs, &snap, head)
                     });
-                    let terms = ents.iter().map(|e| e.term).collect();
+                    let terms = head.iter().map(|e| e.term).collect();
                     recs.push((*id, Rec::Checkpoint { offset, offset_term, hs, snap, first: offset + 1, terms }, at, len));
+                    for run in runs {
+                        let (at, len) = frame.record(format::K_ENTRIES, *id, |out| format::put_entries(out, run));
+                        let terms = run.iter().map(|e| e.term).collect();
+                        recs.push((*id, Rec::Entries { first: run[0].index, terms }, at, len));
+                    }
                 }
             })?;
         }
