@@ -70,13 +70,17 @@ pub(crate) struct FrameBuf {
 }
 
 impl FrameBuf {
-    /// Starts a frame whose writer knows the first `synced` bytes of the
-    /// segment are durable.
-    pub(crate) fn new(synced: u64) -> FrameBuf {
+    /// Starts a frame.
+    pub(crate) fn new() -> FrameBuf {
         let mut buf = Vec::with_capacity(4096);
-        buf.extend_from_slice(&[0u8; FRAME_HEADER]);
-        buf.extend_from_slice(&synced.to_le_bytes());
+        buf.extend_from_slice(&[0u8; FRAME_HEADER + 8]);
         FrameBuf { buf }
+    }
+
+    /// Records that the first `synced` bytes of the segment the frame goes
+    /// to are durable (set once the segment is known).
+    pub(crate) fn set_synced(&mut self, synced: u64) {
+        self.buf[FRAME_HEADER..FRAME_HEADER + 8].copy_from_slice(&synced.to_le_bytes());
     }
 
     /// Appends a record; `payload` writes its payload. Returns the record's

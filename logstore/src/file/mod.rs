@@ -363,7 +363,7 @@ impl FileLogStore {
         sync: bool,
         build: impl FnOnce(&mut FrameBuf, &mut Vec<(u64, Rec, usize, usize)>),
     ) -> Result<WriteStats, Error> {
-        let mut frame = FrameBuf::new(w.synced);
+        let mut frame = FrameBuf::new();
         let mut recs: Vec<(u64, Rec, usize, usize)> = Vec::new();
         let marks = w.marks.clone();
         for m in w.marks.drain(..) {
@@ -371,13 +371,12 @@ impl FileLogStore {
                 Mark::Compact { group, index, term } => (group, format::K_COMPACT, Rec::Compact { index, term }),
                 Mark::Remove { group } => (group, format::K_REMOVE, Rec::Remove),
             };
-            let (at, len) = frame.record(kind, group, |out| {
+            // Marks already changed the index: not pushed to `recs`.
+            frame.record(kind, group, |out| {
                 if let Rec::Compact { index, term } = rec {
                     format::put_compact(out, index, term);
                 }
             });
-            // Marks already changed the index; they are not re-applied.
-            let _ = (at, len);
         }
         build(&mut frame, &mut recs);
         let mut stats = WriteStats::default();
@@ -392,11 +391,13 @@ impl FileLogStore {
             )));
         }
         if !frame.is_empty() {
-            let bytes = frame.finish();
-            let flen = bytes.len() as u64;
+            let flen = frame.buf.len() as u64;
             if w.len > format::SEGMENT_HEADER as u64 && (w.len + flen > self.opts.segment_bytes || w.len + flen > u64::from(u32::MAX)) {
                 self.rotate(w)?;
             }
+            // What is durable of the segment the frame lands in.
+            frame.set_synced(w.synced);
+            let bytes = frame.finish();
             let at = w.len;
             if let Err(e) = w.file.write_all_at(bytes, at) {
                 w.failed = Some(format!("write failed: {e}"));
