@@ -14,7 +14,7 @@ use std::io;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -56,13 +56,21 @@ pub(crate) async fn send(
         }
     });
 
+    // The receiver may answer before the end (it refused the snapshot or
+    // its sink failed): watch for that while writing, and stop at once.
+    let (mut rd, mut wr) = tokio::io::split(conn);
+    let ack = async {
+        let body = wire::read_record(&mut rd, wire::MAX_HANDSHAKE_RECORD).await?;
+        decode_body::<SnapshotAck>(body, "snapshot ack")
+    };
+    tokio::pin!(ack);
     let mut sent = 0u64;
-    let result = async {
+    let stream = async {
         while let Some(chunk) = rx.recv().await {
             let data = chunk.map_err(|e| TransportError::Io(io::Error::new(e.kind(), format!("reading snapshot: {e}"))))?;
-            sent += data.len() as u64;
             let n = data.len() as u64;
-            write(cfg.write_timeout, &mut conn, &SnapshotChunk { data, last: false }).await?;
+            sent += n;
+            write(cfg.write_timeout, &mut wr, &SnapshotChunk { data, last: false }).await?;
             shared.counters.snapshot_bytes_sent.fetch_add(n, Ordering::Relaxed);
         }
         if let Some(size) = source.size {
@@ -70,26 +78,34 @@ pub(crate) async fn send(
                 return Err(TransportError::Protocol(format!("snapshot source gave {sent} bytes, declared {size}")));
             }
         }
-        write(cfg.write_timeout, &mut conn, &SnapshotChunk { data: Bytes::new(), last: true }).await?;
-        let ack: SnapshotAck = decode_body(
-            timeout(cfg.snapshot_ack_timeout, wire::read_record(&mut conn, wire::MAX_HANDSHAKE_RECORD))
+        write(cfg.write_timeout, &mut wr, &SnapshotChunk { data: Bytes::new(), last: true }).await
+    };
+    let verdict = tokio::select! {
+        r = stream => match r {
+            Ok(()) => timeout(cfg.snapshot_ack_timeout, &mut ack)
                 .await
-                .map_err(|_| TransportError::Timeout("snapshot acknowledgement"))??,
-            "snapshot ack",
-        )?;
+                .map_err(|_| TransportError::Timeout("snapshot acknowledgement"))?,
+            Err(e) => Err(e),
+        },
+        early = &mut ack => early,
+    };
+    let result = verdict.and_then(|ack| {
         if ack.ok {
             Ok(())
         } else {
             Err(TransportError::Refused(format!("receiver: {}", ack.error)))
         }
-    }
-    .await;
+    });
     drop(rx);
     let _ = reading.await;
     result
 }
 
-async fn write(limit: std::time::Duration, conn: &mut Conn, msg: &impl prost::Message) -> Result<(), TransportError> {
+async fn write<W: tokio::io::AsyncWrite + Unpin>(
+    limit: std::time::Duration,
+    conn: &mut W,
+    msg: &impl prost::Message,
+) -> Result<(), TransportError> {
     timeout(limit, async {
         wire::write_record(conn, msg).await?;
         conn.flush().await?;
@@ -115,6 +131,16 @@ pub(crate) async fn receive(shared: &Shared, mut conn: Conn, from: HostId) -> Re
     };
     // Best effort: the connection may be what failed.
     let _ = write(cfg.write_timeout, &mut conn, &ack).await;
+    if verdict.is_err() {
+        // The sender may still be writing: read and discard until it sees the
+        // verdict and closes (briefly), so that closing with unread data
+        // (a TCP reset) does not destroy the verdict in flight.
+        let mut sink = [0u8; 16 * 1024];
+        let _ = timeout(std::time::Duration::from_secs(2), async {
+            while matches!(conn.read(&mut sink).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
     let _ = conn.shutdown().await;
     verdict
 }

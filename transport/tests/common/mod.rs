@@ -185,3 +185,4 @@ pub fn msg(s: &str) -> Bytes {
 }
 
 pub mod raw;
+pub mod gen;
