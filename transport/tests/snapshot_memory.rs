@@ -68,8 +68,9 @@ fn a_large_snapshot_streams_with_bounded_memory() {
         mib as f64 / secs,
         peak_rss_kib() / 1024,
     );
-    // Window 4 x 1 MiB chunks on each side, plus one in hand each side, plus
-    // socket buffers: far below the snapshot.
-    assert!(in_flight_mib < 24.0, "in flight {in_flight_mib:.1} MiB");
+    // Per side: a window of 4 chunks of 1 MiB, one being read and one being
+    // written (12 MiB in all), plus the kernel's loopback socket buffers
+    // (about 10 MiB with autotuning): bounded whatever the snapshot's size.
+    assert!(in_flight_mib < 32.0, "in flight {in_flight_mib:.1} MiB");
     assert!(growth_mib < 32.0, "peak RSS grew {growth_mib:.1} MiB for a {mib} MiB snapshot");
 }
