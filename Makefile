@@ -20,13 +20,16 @@ include mk/bench.mk
 include mk/bench-w3.mk
 # The demo: a replicated key-value store in Python (examples/kv).
 include mk/demo.mk
+# The host transport (transport/): test-transport, fuzz-transport.
+include mk/transport.mk
 
 SEEDS ?= 100000
 START ?= 0
 
 ## test: everything CI runs: the core (conformance, properties, simulation,
-## WAL crash tests), the C, Python and Go bindings, and a benchmark smoke run.
-test: test-core test-c test-py test-go bench-smoke
+## WAL crash tests), the host transport, the C, Python and Go bindings, and a
+## benchmark smoke run.
+test: test-core test-transport test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).

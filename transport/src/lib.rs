@@ -37,6 +37,8 @@ pub mod config;
 #[cfg(feature = "dev-certs")]
 pub mod devcerts;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 mod outbox;
 mod peer;

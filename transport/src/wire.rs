@@ -219,6 +219,7 @@ pub fn decode_frame_stream(mut data: &[u8], limit: usize) -> (Vec<(GroupId, Byte
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message as _;
 
     #[test]
     fn frame_entry_len_matches_prost() {

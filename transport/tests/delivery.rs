@@ -63,14 +63,19 @@ fn heartbeats_of_many_groups_ride_in_few_frames() {
     let frames = nodes[1].rec.frames.load(std::sync::atomic::Ordering::SeqCst) - frames_before;
     println!("1000 heartbeats of 1000 groups arrived in {frames} frame(s)");
     assert_eq!(frames, 1, "one send of 1000 groups' heartbeats is one frame");
-    // Many small sends while the writer is busy coalesce too.
+    // Many small sends while the writer is busy coalesce too. (On a loaded
+    // machine the outbox may fill: what it drops is reported, never lost
+    // silently.)
     for g in 0..5000u64 {
         nodes[0].t.send(2, vec![(g, Bytes::from(vec![1u8; 24]))]);
     }
-    assert!(wait_until(Duration::from_secs(10), || nodes[1].rec.count() == 6001));
+    assert!(wait_until(Duration::from_secs(10), || {
+        nodes[1].rec.count() as u64 + nodes[0].t.stats().messages_dropped == 6001
+    }));
     let s = nodes[0].t.stats();
     println!("sender stats: {s:?}");
-    assert_eq!(s.messages_sent, 6001);
+    assert_eq!(s.messages_sent + s.messages_dropped, 6001);
+    assert_eq!(s.messages_dropped as usize, nodes[0].rec.unreachable.lock().len());
     assert!(s.frames_sent < s.messages_sent, "coalesced: {} frames for {} messages", s.frames_sent, s.messages_sent);
 }
 
