@@ -20,8 +20,10 @@ pub enum SnapshotStatus {
 
 /// Where the transport delivers what arrives, and how it reports trouble.
 ///
-/// Called from the transport's threads. Every method must return quickly and
-/// never block on the engine (hand the work to a channel): a slow handler
+/// Called from the transport's threads, and `on_unreachable` also from
+/// within [`Transport::send`] on the engine's own thread (so it must not take
+/// a lock the engine holds while sending). Every method must return quickly
+/// and never block on the engine (hand the work to a channel): a slow handler
 /// stalls the connection it is called from.
 pub trait InboundHandler: Send + Sync + 'static {
     /// A frame from host `from` (already authenticated): raft messages, each

@@ -70,8 +70,13 @@ impl FaultProxy {
             .enable_io()
             .enable_time()
             .build()?;
-        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
-        let addr = listener.local_addr()?;
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let listener = {
+            let _enter = runtime.enter();
+            TcpListener::from_std(std_listener)?
+        };
         let state = Arc::new(Mutex::new(State { faults: Faults::default(), generation: watch::channel(0).0 }));
         runtime.spawn(accept(listener, target, state.clone()));
         Ok(FaultProxy { addr, state, runtime: Some(runtime) })

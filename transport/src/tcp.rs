@@ -175,8 +175,15 @@ impl TcpTransport {
             .enable_time()
             .build()?;
         let handle = runtime.handle().clone();
-        let listener = handle.block_on(tokio::net::TcpListener::bind(config.listen))?;
-        let local_addr = listener.local_addr()?;
+        // Bound without block_on, so that start works from inside another
+        // runtime too (the host may be async).
+        let std_listener = std::net::TcpListener::bind(config.listen)?;
+        std_listener.set_nonblocking(true)?;
+        let local_addr = std_listener.local_addr()?;
+        let listener = {
+            let _enter = handle.enter();
+            tokio::net::TcpListener::from_std(std_listener)?
+        };
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             snapshot_permits: Arc::new(Semaphore::new(config.max_inbound_snapshots)),

@@ -252,12 +252,12 @@ mod tests {
         let ok = Hello { from_host: 3, to_host: 2, cluster_id: 9, kind: StreamKind::Frames as i32 };
         assert_eq!(check_hello(&ok, &p).unwrap(), (3, StreamKind::Frames));
         for bad in [
-            Hello { from_host: 0, ..ok.clone() },
-            Hello { from_host: 2, ..ok.clone() },
-            Hello { to_host: 4, ..ok.clone() },
-            Hello { cluster_id: 8, ..ok.clone() },
-            Hello { kind: 0, ..ok.clone() },
-            Hello { kind: 77, ..ok.clone() },
+            Hello { from_host: 0, ..ok },
+            Hello { from_host: 2, ..ok },
+            Hello { to_host: 4, ..ok },
+            Hello { cluster_id: 8, ..ok },
+            Hello { kind: 0, ..ok },
+            Hello { kind: 77, ..ok },
         ] {
             assert!(matches!(check_hello(&bad, &p), Err(TransportError::Refused(_))), "{bad:?}");
         }
