@@ -64,13 +64,18 @@ impl FaultProxy {
     /// Listens on an ephemeral loopback port and forwards every connection to
     /// `target`.
     pub fn start(target: SocketAddr) -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0".parse().expect("a valid address"), target)
+    }
+
+    /// Listens on `listen` and forwards every connection to `target`.
+    pub fn start_on(listen: SocketAddr, target: SocketAddr) -> std::io::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("polyraft-fault-proxy")
             .enable_io()
             .enable_time()
             .build()?;
-        let std_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let std_listener = std::net::TcpListener::bind(listen)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
         let listener = {
