@@ -31,7 +31,8 @@
 //!   partitions between real hosts for integration tests.
 //!
 //! The [`Transport`] trait is the seam: the host engine talks to it, and an
-//! application can supply its own implementation.
+//! application can supply its own implementation. [`local::LocalNetwork`] is
+//! an in-process one for tests (many hosts in one process, with partitions).
 
 pub mod config;
 #[cfg(feature = "dev-certs")]
@@ -40,6 +41,7 @@ pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handler;
+pub mod local;
 mod outbox;
 mod peer;
 pub mod proxy;
