@@ -8,6 +8,11 @@
 //! one [`SnapshotHeader`], [`SnapshotChunk`]s up to one with `last`, and one
 //! [`SnapshotAck`] back.
 //!
+//! Compatibility: a new optional field may be added to any message within a
+//! version (older readers skip unknown fields); anything that changes what
+//! existing fields mean, or the record framing, takes a new version, and
+//! hosts of different versions refuse each other at the preamble.
+//!
 //! The decoding functions here are pure (no I/O), so the fuzzer drives
 //! exactly the code the connections run.
 
