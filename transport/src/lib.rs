@@ -34,6 +34,8 @@
 //! application can supply its own implementation. [`local::LocalNetwork`] is
 //! an in-process one for tests (many hosts in one process, with partitions).
 
+#![warn(missing_docs)]
+
 pub mod config;
 #[cfg(feature = "dev-certs")]
 pub mod devcerts;
@@ -54,7 +56,7 @@ pub mod wire;
 pub use config::{Security, TlsFiles, TransportConfig};
 pub use error::TransportError;
 pub use handler::{InboundHandler, SnapshotSink, SnapshotSource, SnapshotStatus, Transport};
-pub use tcp::TcpTransport;
+pub use tcp::{TcpTransport, TransportStats};
 
 /// A host's id: one per process, unique in the cluster, never 0.
 pub type HostId = u64;
