@@ -13,8 +13,11 @@
 #                               FUZZ_CASES cases per property (default 2000000).
 #   make transport-snapshot-big a SNAPSHOT_MIB (default 1024) MiB snapshot over
 #                               TLS, release build; prints time and peak RSS.
+#   make transport-processes-big three hosts as three processes over mutual
+#                               TLS, then a 300 MiB snapshot between two of
+#                               them; prints each process's peak RSS.
 
-.PHONY: test-transport fuzz-transport fuzz-transport-stable transport-snapshot-big
+.PHONY: test-transport fuzz-transport fuzz-transport-stable transport-snapshot-big transport-processes-big
 
 FUZZ_SECONDS ?= 3600
 FUZZ_CASES ?= 2000000
@@ -33,3 +36,6 @@ fuzz-transport-stable:
 
 transport-snapshot-big:
 	SNAPSHOT_MIB=$(SNAPSHOT_MIB) $(CARGO) test --release -p polyraft-transport --test snapshot_memory -- --show-output
+
+transport-processes-big:
+	SNAPSHOT_MIB=300 $(CARGO) test --release -p polyraft-transport --test processes -- --show-output
