@@ -30,6 +30,18 @@
 //! - [`proxy::FaultProxy`] injects drops, delays, tampering and (one-way)
 //!   partitions between real hosts for integration tests.
 //!
+//! ```no_run
+//! use std::sync::Arc;
+//! use polyraft_transport::{devcerts, Security, TcpTransport, Transport, TransportConfig};
+//! # fn handler() -> Arc<dyn polyraft_transport::InboundHandler> { unimplemented!() }
+//! let files = devcerts::dev_cluster("certs".as_ref(), &[1, 2, 3]).unwrap();
+//! let mut cfg = TransportConfig::new(1, "127.0.0.1:7001".parse().unwrap(), Security::MutualTls(files[0].clone()));
+//! cfg.peers.insert(2, "127.0.0.1:7002".into());
+//! let t = TcpTransport::start(cfg, handler()).unwrap();
+//! // Everything ready for host 2 this tick, from every group, in one call:
+//! t.send(2, vec![(10, bytes::Bytes::from_static(b"raftpb heartbeat")), (11, bytes::Bytes::from_static(b"..."))]);
+//! ```
+//!
 //! The [`Transport`] trait is the seam: the host engine talks to it, and an
 //! application can supply its own implementation. [`local::LocalNetwork`] is
 //! an in-process one for tests (many hosts in one process, with partitions).
