@@ -6,9 +6,9 @@
 #                               loop (2000 cases per property) and a 64 MiB
 #                               snapshot with bounded memory (what CI runs).
 #   make fuzz-transport         libFuzzer on the wire decoders and the TLS
-#                               server handshake (nightly + cargo-fuzz, both
-#                               installed if missing) for FUZZ_SECONDS
-#                               (default 3600).
+#                               server handshake for FUZZ_SECONDS (default
+#                               3600); needs a nightly toolchain, installs
+#                               cargo-fuzz if missing.
 #   make fuzz-transport-stable  the proptest fuzz loop for long, on stable:
 #                               FUZZ_CASES cases per property (default 2000000).
 #   make transport-snapshot-big a SNAPSHOT_MIB (default 1024) MiB snapshot over
@@ -27,7 +27,7 @@ test-transport:
 	$(CARGO) test -p polyraft-transport -- --show-output
 
 fuzz-transport:
-	rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@rustup toolchain list | grep -q '^nightly' || { echo "fuzz-transport needs a nightly toolchain (libFuzzer); make fuzz-transport-stable runs on stable"; exit 1; }
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	cd fuzz && $(CARGO) +nightly fuzz run transport_wire -- -max_total_time=$(FUZZ_SECONDS) -max_len=65536
 
