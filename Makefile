@@ -28,6 +28,8 @@ include mk/fidelity.mk
 # The host's shared multi-group log (logstore/): test-logstore,
 # logstore-crash-long, logstore-bench.
 include mk/logstore.mk
+# The host transport (transport/): test-transport, fuzz-transport.
+include mk/transport.mk
 
 SEEDS ?= 100000
 START ?= 0
@@ -35,7 +37,7 @@ START ?= 0
 ## test: everything CI runs: the core (conformance, properties, simulation),
 ## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
 ## host runtime, the C, Python and Go bindings, and a benchmark smoke run.
-test: test-core test-fidelity test-wal test-logstore test-host test-c test-py test-go bench-smoke
+test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
