@@ -617,12 +617,28 @@ typedef struct polyraft_memory_storage polyraft_memory_storage;
 typedef struct polyraft_node polyraft_node;
 
 /**
+ * A copy of log entries owned by the caller (from
+ * polyraft_memory_storage_entries or polyraft_durable_storage_entries):
+ * read it through polyraft_owned_entries_view, free it with
+ * polyraft_owned_entries_free. Immutable, so it may be read from any
+ * thread.
+ */
+typedef struct polyraft_owned_entries polyraft_owned_entries;
+
+/**
  * A copy of a snapshot owned by the caller (from
  * polyraft_durable_storage_snapshot): read it through
  * polyraft_owned_snapshot_view, free it with polyraft_owned_snapshot_free.
  * Immutable, so it may be read from any thread.
  */
 typedef struct polyraft_owned_snapshot polyraft_owned_snapshot;
+
+/**
+ * A peeked Ready (from polyraft_node_ready_peek), owned by the caller:
+ * read it through polyraft_peeked_ready_view, then either hand it to
+ * polyraft_node_ready_accept or free it with polyraft_peeked_ready_free.
+ */
+typedef struct polyraft_peeked_ready polyraft_peeked_ready;
 
 /**
  * One Ready (etcd's Ready), owned by the node that handed it out. All
@@ -891,6 +907,15 @@ typedef struct polyraft_entry {
    * Length of `encoded`.
    */
   size_t encoded_len;
+  /**
+   * Whether the type field is present in the entry's raftpb encoding
+   * although `entry_type` is POLYRAFT_ENTRY_NORMAL. etcd sets it on the
+   * empty entry that replaces a refused configuration change, and its 2
+   * bytes count where byte limits (max_size_per_msg...) cut batches. As
+   * an output it is the entry's; as an input it is kept, so an entry
+   * persisted and read back keeps its size (leave it false otherwise).
+   */
+  bool type_set;
 } polyraft_entry;
 
 /**
@@ -1121,7 +1146,8 @@ typedef struct polyraft_message {
   /**
    * Messages to deliver once this one is handled (MsgStorageAppend,
    * MsgStorageApply): each to its `to`, which may be this node itself
-   * (polyraft_node_step) or a peer. Output only.
+   * (step its `bytes` with polyraft_node_step_local) or a peer (send
+   * them; the peer steps them with polyraft_node_step). Output only.
    */
   const struct polyraft_message *responses;
   /**
@@ -1780,8 +1806,8 @@ polyraft_result polyraft_durable_storage_persist_storage_append(const struct pol
  * polyraft_memory_storage_append. Entries already compacted are ignored.
  * `encoded` fields are ignored.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
- * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index; nothing is
- * written), POLYRAFT_IO_ERROR.
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+ * not contiguous; nothing is written), POLYRAFT_IO_ERROR.
  */
 polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
 
@@ -2355,19 +2381,39 @@ polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint
 
 /**
  * Steps a raftpb-encoded message received from a peer (the `bytes` of a
- * polyraft_message from another node's Ready), or, with async storage
- * writes, a response of a MsgStorageAppend/MsgStorageApply. Copied.
- * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes; the node
- * is unaffected), POLYRAFT_STEP_LOCAL_MSG, POLYRAFT_STEP_PEER_NOT_FOUND,
- * POLYRAFT_PROPOSAL_DROPPED (a forwarded proposal), POLYRAFT_FATAL, storage codes.
+ * polyraft_message from another node's Ready). Copied. Local-only message
+ * types (MsgHup, MsgBeat, MsgStorageAppend(Resp), MsgStorageApply(Resp)...)
+ * are refused with POLYRAFT_STEP_LOCAL_MSG whatever their `from` says and
+ * the node is unaffected: the responses of async storage writes go to
+ * polyraft_node_step_local instead.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes or an
+ * invalid message; the node is unaffected), POLYRAFT_STEP_LOCAL_MSG,
+ * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_PROPOSAL_DROPPED (a forwarded
+ * proposal), POLYRAFT_FATAL, storage codes.
  */
 polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
- * Steps `n` raftpb-encoded messages in order, exactly as `n` calls of
- * polyraft_node_step would, in one call: message `i` is the next `lens[i]`
- * bytes of `bytes` (the messages back to back). Stops at the first message
- * whose step fails and returns that step's code. Unlike other outputs,
+ * Async storage writes: steps a raftpb-encoded response of the node's own
+ * storage work, the `bytes` of a `responses` element addressed to this
+ * node (`to` is its id) of a MsgStorageAppend or MsgStorageApply, once
+ * that work is done. Copied. Unlike polyraft_node_step it accepts the
+ * local types MsgStorageAppendResp and MsgStorageApplyResp, sent from
+ * POLYRAFT_LOCAL_APPEND_THREAD / POLYRAFT_LOCAL_APPLY_THREAD (etcd's
+ * RawNode.Step rules); they are trusted as the node's own, so never pass
+ * bytes received from the network here.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE,
+ * POLYRAFT_STEP_LOCAL_MSG (a local type not from a local thread),
+ * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_FATAL, storage codes.
+ */
+polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8_t *bytes, size_t len);
+
+/**
+ * Steps `n` raftpb-encoded messages from peers in order, exactly as `n`
+ * calls of polyraft_node_step would (local-only types are refused the
+ * same way), in one call: message `i` is the next `lens[i]` bytes of
+ * `bytes` (the messages back to back). Stops at the first message whose
+ * step fails and returns that step's code. Unlike other outputs,
  * `*stepped` is written whatever the result (except
  * POLYRAFT_NULL_PARAMETER and POLYRAFT_POISONED): the number of messages
  * stepped successfully, so on a failure message `*stepped` is the one that
@@ -2448,6 +2494,114 @@ polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct po
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
 polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
+
+/**
+ * Advances the node's election clock by one tick and does nothing else:
+ * no heartbeat, no election (etcd's RawNode.TickQuiesced, for groups the
+ * application quiesced; use with care).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
+
+/**
+ * Writes to `*out` a new buffer holding the node's configuration and the
+ * progress of every tracked peer as JSON (ids in decimal):
+ * `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
+ * "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
+ * "next":n,"sent_commit":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
+ * "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
+ * probe, 1 replicate, 2 snapshot; inflights: the in-flight message
+ * count). Progress is present on every node (etcd's Status keeps it for
+ * the leader only: the caller filters). Free it with polyraft_buffer_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
+
+/**
+ * Reports whether the node can go on: POLYRAFT_OK, or the failure that
+ * stopped it (a failure recorded by a call that reports nothing, such as
+ * polyraft_node_has_ready, which then just answers false). A node loop
+ * calls it to stop at once instead of waiting for a call that fails.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL,
+ * storage codes (the storage's failure).
+ */
+polyraft_result polyraft_node_health(struct polyraft_node *node);
+
+/**
+ * Writes to `*out` the node's pending work as polyraft_node_ready would
+ * return it, without handing it out: the node's state is unchanged and a
+ * later peek returns the same work plus whatever happened meanwhile.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
+ * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
+ */
+polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
+
+/**
+ * Writes to `*out` the Ready view of a peeked Ready (read it with the
+ * polyraft_ready_* accessors), valid until the peeked Ready is freed or,
+ * once accepted, until the node frees its Ready (as for
+ * polyraft_node_ready).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked, const struct polyraft_ready **out);
+
+/**
+ * Hands a peeked Ready out: the node accepts it as if polyraft_node_ready
+ * had just returned it (it becomes the outstanding Ready; its view stays
+ * valid as that Ready's). The node must not have been called since the
+ * peek (the Ready would no longer be what is pending). Takes ownership of
+ * `peeked` in every case (do not free it afterwards).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
+ * (a Ready is outstanding), POLYRAFT_FATAL.
+ */
+polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct polyraft_peeked_ready *peeked);
+
+/**
+ * Frees a peeked Ready that was not accepted. NULL is a no-op.
+ */
+void polyraft_peeked_ready_free(struct polyraft_peeked_ready *peeked);
+
+/**
+ * Like polyraft_node_ready, but also allowed while a Ready is
+ * outstanding (without async storage writes): the node then hands out
+ * the work that became pending since, as etcd's RawNode.Ready does when
+ * called again before Advance; one polyraft_node_advance acknowledges
+ * both. The previous Ready's views are freed: copy them first.
+ * Errors: as polyraft_node_ready, without POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const struct polyraft_ready **out);
+
+/**
+ * Writes to `*out` a copy of the entries in [lo, hi) of a memory storage,
+ * limited to `max_size` bytes in total but at least one entry (etcd's
+ * Storage.Entries; UINT64_MAX means no limit). Free it with
+ * polyraft_owned_entries_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED (lo is at or
+ * below the snapshot), POLYRAFT_STORAGE_UNAVAILABLE (hi is past the last
+ * index + 1), POLYRAFT_INVALID_ARGUMENT (lo > hi).
+ */
+polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+
+/**
+ * Writes to `*out` a copy of the entries in [lo, hi) of a durable storage,
+ * as polyraft_memory_storage_entries does for a memory storage (the
+ * durable storage keeps its log in memory too: no disk read). Details of a
+ * failure in polyraft_durable_storage_last_error.
+ * Errors: as polyraft_memory_storage_entries.
+ */
+polyraft_result polyraft_durable_storage_entries(const struct polyraft_durable_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+
+/**
+ * Writes to `*entries` and `*len` a view of the copied entries (NULL and 0
+ * when there are none), valid until polyraft_owned_entries_free.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_owned_entries_view(const struct polyraft_owned_entries *owned, const struct polyraft_entry **entries, size_t *len);
+
+/**
+ * Frees a copy of entries and its view. NULL is a no-op.
+ */
+void polyraft_owned_entries_free(struct polyraft_owned_entries *owned);
 
 /**
  * Takes the node's pending work as a Ready and writes a pointer to it
@@ -2542,10 +2696,13 @@ void polyraft_memory_storage_free(struct polyraft_memory_storage *storage);
 /**
  * Appends `n` entries (copied), overwriting from the first conflicting
  * index: typically the entries of a Ready (polyraft_ready_entries) or of a
- * MsgStorageAppend. The entries must be contiguous with the stored log;
- * ones already compacted are ignored. `encoded` fields are ignored.
+ * MsgStorageAppend. Their indexes must increase by one from entry to
+ * entry and the first must be at most last_index + 1; ones already
+ * compacted are ignored. `encoded` fields are ignored. A refused batch
+ * leaves the storage unchanged (as polyraft_durable_storage_append).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
- * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index).
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+ * not contiguous: a gap, a repeat or a step back inside the batch).
  */
 polyraft_result polyraft_memory_storage_append(const struct polyraft_memory_storage *storage, const struct polyraft_entry *entries, size_t n);
 

@@ -16,6 +16,9 @@ mod durable;
 mod encode;
 mod host;
 mod node;
+mod compat;
+mod peek;
+mod reads;
 mod ready;
 mod storage;
 mod types;
@@ -24,6 +27,9 @@ pub use durable::*;
 pub use encode::*;
 pub use host::*;
 pub use node::*;
+pub use compat::*;
+pub use peek::*;
+pub use reads::*;
 pub use ready::*;
 pub use storage::*;
 pub use types::*;
@@ -132,6 +138,10 @@ pub(crate) fn code_of(e: &polyraft::Error) -> polyraft_result {
         E::Storage(_) => POLYRAFT_STORAGE_FAILURE,
         E::InvalidState(_) => POLYRAFT_INVALID_STATE,
         E::Fatal(_) => POLYRAFT_FATAL,
+        E::Io(_) => POLYRAFT_IO_ERROR,
+        // `polyraft::Error` is non_exhaustive: a kind added later is a
+        // failure until it gets its own code.
+        _ => POLYRAFT_FATAL,
     }
 }
 

@@ -38,6 +38,7 @@ from ._common import (
     StorageError,
     StorageIOError,
     UnavailableError,
+    WireEnum,
 )
 from ._native import (
     BasicStatus,
@@ -115,4 +116,5 @@ __all__ = [
     "StorageStats",
     "TruncatedTail",
     "UnavailableError",
+    "WireEnum",
 ]

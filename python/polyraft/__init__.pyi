@@ -29,6 +29,7 @@ from ._common import (
     StorageError as StorageError,
     StorageIOError as StorageIOError,
     UnavailableError as UnavailableError,
+    WireEnum as WireEnum,
 )
 from ._native import (
     BasicStatus as BasicStatus,
@@ -106,4 +107,5 @@ __all__ = [
     "StorageStats",
     "TruncatedTail",
     "UnavailableError",
+    "WireEnum",
 ]

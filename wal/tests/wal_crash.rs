@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use polyraft::raftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
-use polyraft::wal::{DurableStorage, Error, Options};
+use polyraft_wal::{DurableStorage, Error, Options};
 use polyraft::{Ready, Storage};
 
 const CHILD_DIR: &str = "POLYRAFT_WAL_CRASH_CHILD";

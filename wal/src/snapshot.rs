@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::segment::write_atomically;
 use super::{io_err, Error, Stats};
-use crate::raftpb::{self, Snapshot};
+use polyraft::raftpb::{self, Snapshot};
 
 const MAGIC: &[u8; 8] = b"PRAFTSN1";
 const HEADER: usize = 20;

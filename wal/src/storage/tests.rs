@@ -1,7 +1,7 @@
 //! DurableStorage against MemoryStorage's semantics, and across reopen.
 
 use super::*;
-use crate::{Error as RaftError, MemoryStorage};
+use polyraft::{Error as RaftError, MemoryStorage};
 
 fn ent(i: u64, t: u64) -> Entry {
     Entry { index: i, term: t, data: Bytes::from(format!("e{i}t{t}")), ..Default::default() }
@@ -24,6 +24,11 @@ fn view(s: &impl Storage) -> (HardState, ConfState, u64, u64, u64, Vec<Entry>, S
     (hs, cs, first, last, s.term(first - 1).unwrap(), ents, s.snapshot().unwrap())
 }
 
+/// A MsgStorageAppend carrying HardState `(term, vote, commit)` and entries.
+fn storage_append(term: u64, vote: u64, commit: u64, entries: Vec<Entry>) -> Message {
+    Message { r#type: MessageType::MsgStorageAppend as i32, term, vote, commit, entries, ..Default::default() }
+}
+
 fn snap(i: u64, t: u64) -> Snapshot {
     Snapshot { metadata: Some(SnapshotMetadata { index: i, term: t, conf_state: None }), ..Default::default() }
 }
@@ -34,7 +39,7 @@ fn same_answers_as_memory_storage() {
     let (d, rep) = open(dir.path());
     assert!(rep.created);
     let m = MemoryStorage::new();
-    let both = |f: &dyn Fn(&MemoryStorage) -> crate::Result<()>, g: &dyn Fn(&DurableStorage) -> Result<()>| {
+    let both = |f: &dyn Fn(&MemoryStorage) -> polyraft::Result<()>, g: &dyn Fn(&DurableStorage) -> Result<()>| {
         let a = f(&m);
         let b = g(&d).map_err(RaftError::from);
         assert_eq!(a, b);
@@ -229,23 +234,16 @@ fn storage_append_message_follows_must_sync() {
     let dir = tempfile::tempdir().unwrap();
     let (d, _) = DurableStorage::open(dir.path(), Options::default()).unwrap();
     let f0 = d.stats().fsyncs;
-    let m = Message {
-        r#type: MessageType::MsgStorageAppend as i32,
-        term: 2,
-        vote: 1,
-        commit: 0,
-        entries: vec![ent(1, 2)],
-        ..Default::default()
-    };
+    let m = storage_append(2, 1, 0, vec![ent(1, 2)]);
     d.persist_storage_append(&m).unwrap();
     assert_eq!(d.stats().fsyncs, f0 + 1);
     // Only the commit index moves: written, not synced.
-    let m = Message { r#type: MessageType::MsgStorageAppend as i32, term: 2, vote: 1, commit: 1, ..Default::default() };
+    let m = storage_append(2, 1, 1, vec![]);
     d.persist_storage_append(&m).unwrap();
     assert_eq!(d.stats().fsyncs, f0 + 1);
     assert_eq!(d.hard_state(), HardState { term: 2, vote: 1, commit: 1 });
     // A vote change is synced even without entries.
-    let m = Message { r#type: MessageType::MsgStorageAppend as i32, term: 3, vote: 2, commit: 1, ..Default::default() };
+    let m = storage_append(3, 2, 1, vec![]);
     d.persist_storage_append(&m).unwrap();
     assert_eq!(d.stats().fsyncs, f0 + 2);
     assert!(d.persist_storage_append(&Message::default()).is_err());
@@ -291,4 +289,94 @@ fn damage_to_fsynced_records_of_the_last_segment_is_an_error() {
     assert_eq!(tail.reason, "checksum mismatch");
     assert_eq!(d.last_index().unwrap(), 5);
     assert_eq!(d.hard_state(), HardState::default());
+}
+
+/// A write blocked in its fsync (held there by the test) must not hold up
+/// raft's reads: they take only the in-memory log's lock.
+#[test]
+fn reads_do_not_wait_for_a_write_blocked_in_fsync() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = open(dir.path());
+    d.append(&[ent(1, 1), ent(2, 1)]).unwrap();
+
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    d.set_sync_hook(move || {
+        let _ = entered_tx.send(());
+        let _ = release_rx.lock().recv_timeout(Duration::from_secs(30));
+    });
+
+    // The raft thread's MsgStorageAppend (new entries: it must sync).
+    let m = storage_append(1, 1, 1, vec![ent(3, 1)]);
+    let w = d.clone();
+    let writer = std::thread::spawn(move || w.persist_storage_append(&m));
+    entered_rx.recv_timeout(Duration::from_secs(30)).expect("the write reached its fsync");
+
+    let r = d.clone();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let reads = (r.term(2), r.entries(1, 3, u64::MAX).map(|e| e.len()), r.first_index(), r.hard_state());
+        let _ = done_tx.send(reads);
+    });
+    let (term, entries, first, _) =
+        done_rx.recv_timeout(Duration::from_secs(10)).expect("a reader waited for the fsync");
+    assert_eq!((term, entries, first), (Ok(1), Ok(2), Ok(1)));
+    assert!(!writer.is_finished(), "the write is still in its fsync");
+
+    release_tx.send(()).unwrap();
+    writer.join().unwrap().unwrap();
+    assert_eq!(d.last_index(), Ok(3));
+    drop(d);
+    let (d, _) = open(dir.path());
+    assert_eq!((d.last_index(), d.hard_state().commit), (Ok(3), 1));
+}
+
+#[test]
+fn a_directory_opens_once_until_the_last_clone_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, _) = open(dir.path());
+    let again = DurableStorage::open(dir.path(), small()).unwrap_err();
+    assert!(matches!(&again, Error::Locked { dir: p, .. } if p == dir.path()), "{again:?}");
+    assert!(again.to_string().contains("already open"), "{again}");
+    assert!(again.raw_os_error().is_none());
+
+    // A clone keeps the directory locked.
+    let clone = d.clone();
+    drop(d);
+    assert!(matches!(DurableStorage::open(dir.path(), small()), Err(Error::Locked { .. })));
+    drop(clone);
+    let (d, rep) = open(dir.path());
+    assert!(!rep.created);
+    d.append(&[ent(1, 1)]).unwrap();
+}
+
+#[test]
+fn io_errors_keep_their_errno_through_the_core_error() {
+    // A file where the directory should be: creating the directory fails
+    // with EEXIST or ENOTDIR, depending on the system.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let e = DurableStorage::open(file.join("sub"), small()).unwrap_err();
+    let errno = e.raw_os_error().expect("an OS error");
+    let core = RaftError::from(e.clone());
+    match &core {
+        RaftError::Io(io) => {
+            assert_eq!(io.raw_os_error(), Some(errno));
+            assert!(io.context().contains("sub"), "{io}");
+            assert!(std::error::Error::source(&core).is_some());
+        }
+        other => panic!("not an Io error: {other:?}"),
+    }
+    // The refusal after a failure carries the first failure's errno.
+    let failed = Error::Failed(Box::new(e));
+    assert_eq!(failed.raw_os_error(), Some(errno));
+    match RaftError::from(failed) {
+        RaftError::Io(io) => assert_eq!(io.raw_os_error(), Some(errno)),
+        other => panic!("not an Io error: {other:?}"),
+    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use polyraft::raftpb::{ConfState, Entry, EntryType, Message, Snapshot};
 use polyraft::rafttest::cluster::{conf_change_of, test_config};
-use polyraft::wal::{DurableStorage, Options};
+use polyraft_wal::{DurableStorage, Options};
 use polyraft::{Config, RawNode, StateType, Storage, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 
 /// A node and its application: the applied payloads are the state

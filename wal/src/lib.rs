@@ -1,9 +1,11 @@
-//! Durable storage: a checksummed, segmented write-ahead log plus snapshot
-//! files in one directory, behind the same [`crate::Storage`] interface as
-//! [`crate::MemoryStorage`].
+//! Durable storage for polyraft: a checksummed, segmented write-ahead log
+//! plus snapshot files in one directory, behind the same
+//! [`polyraft::Storage`] interface as [`polyraft::MemoryStorage`]. It lives
+//! apart from the core crate, which does no I/O.
 //!
-//! [`DurableStorage`] keeps the live log in memory (as etcd's users do with
-//! a MemoryStorage beside their WAL) and makes every change durable on disk
+//! [`DurableStorage`] keeps the live log in a [`polyraft::MemoryStorage`]
+//! (as etcd's users keep a MemoryStorage beside their WAL), so reads have
+//! MemoryStorage's exact semantics, and makes every change durable on disk
 //! before it is acknowledged; [`DurableStorage::open`] rebuilds the memory
 //! state from the directory and returns a [`RecoveryReport`].
 //!
@@ -43,8 +45,10 @@
 //!   off; the report gives the offset, the bytes dropped and the reason
 //!   (`checksum mismatch` or an incomplete record).
 //! * Anywhere else (a bad record in an older segment, which was fsynced in
-//!   full before the next one was created; a bad segment header; a missing
-//!   segment; a missing or corrupt current snapshot) open fails with
+//!   full before the next one was created; a bad segment header; a segment
+//!   header that disagrees with the records before it, which means records
+//!   were lost from the end of the previous segment; a missing segment; a
+//!   missing or corrupt current snapshot) open fails with
 //!   [`Error::Corrupt`]: that is committed data, and dropping it silently
 //!   could lose acknowledged writes.
 //!
@@ -62,31 +66,64 @@
 //! ([`Error::Failed`]): what reached the disk is unknown, and retrying an
 //! fsync that failed is not safe on Linux.
 //!
-//! One process at a time may open a directory; this is not enforced (no
-//! lock file), as with etcd's WAL directory handed to one server.
+//! Reads never wait for the disk: raft's reads (`term`, `entries`...) take
+//! only the in-memory log's lock, which writers hold just long enough to
+//! change memory, never across a write or an fsync. Writers are serialized
+//! by a second lock, held for the whole write and its fsync. So a change is
+//! visible to reads once it is in memory, before its fsync returns. Raft
+//! does not depend on it earlier: it serves entries it has not yet seen
+//! acknowledged from its own unstable log, and it sends nothing that
+//! depends on them before the write returns (or, with async storage
+//! writes, before the `MsgStorageAppend`'s responses are delivered).
+//!
+//! # One owner
+//!
+//! One open storage at a time may use a directory: [`DurableStorage::open`]
+//! takes an exclusive lock on the file `LOCK` in it (`flock` on Unix,
+//! `LockFileEx` on Windows) and fails with [`Error::Locked`] if another
+//! process, or another open storage in this process, holds it. The lock is
+//! released when the last clone of the storage is dropped, or when the
+//! process dies. etcd's WAL does the same with a lock on each segment file.
 
-mod memlog;
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod dir_lock;
 mod record;
 mod segment;
 mod snapshot;
 mod storage;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use storage::DurableStorage;
 
-/// Errors of the durable storage.
-#[derive(Debug, thiserror::Error)]
+/// Errors of the durable storage. New variants may be added in minor
+/// releases (`#[non_exhaustive]`): match with a wildcard arm.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
-    /// An operating system call failed.
+    /// An operating system call failed; `source` keeps its errno
+    /// (`raw_os_error`).
     #[error("{op} {path}: {source}")]
     Io {
         /// What was being done (`write`, `fsync`, `rename`...).
         op: &'static str,
         /// The file or directory.
         path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (shared, so the storage can report it again
+        /// after it failed).
+        source: Arc<std::io::Error>,
+    },
+    /// Another open storage (in this process or another) holds the
+    /// directory's lock file.
+    #[error("{dir} is already open: another DurableStorage holds its lock file {lock}")]
+    Locked {
+        /// The storage directory.
+        dir: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
     },
     /// Data on disk that recovery must not drop: a bad record in a
     /// non-final segment, a bad segment header, a missing segment or
@@ -103,20 +140,46 @@ pub enum Error {
     /// The call was refused with the error MemoryStorage gives for it
     /// (Compacted, SnapOutOfDate, out of bounds...); nothing was written.
     #[error(transparent)]
-    Raft(#[from] crate::Error),
-    /// An earlier I/O error left the files in an unknown state; the storage
-    /// refuses writes until reopened.
+    Raft(#[from] polyraft::Error),
+    /// An earlier I/O error (kept here, with its errno) left the files in
+    /// an unknown state; the storage refuses writes until reopened.
     #[error("storage failed earlier and refuses writes: {0}")]
-    Failed(String),
+    Failed(#[source] Box<Error>),
 }
 
-/// Raft-level errors pass through unchanged; I/O and corruption become
-/// [`crate::Error::Storage`] (which makes a node refuse further work).
-impl From<Error> for crate::Error {
+impl Error {
+    /// The operating system's error code (errno on Unix) behind this
+    /// error, if an I/O call failed (directly or, for [`Error::Failed`],
+    /// earlier).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Failed(first) => first.raw_os_error(),
+            Error::Raft(polyraft::Error::Io(e)) => e.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Raft-level errors pass through unchanged; I/O failures become
+/// [`polyraft::Error::Io`] (keeping the `std::io::Error` and its errno),
+/// the rest [`polyraft::Error::Storage`]. Both make a node refuse further
+/// work.
+impl From<Error> for polyraft::Error {
     fn from(e: Error) -> Self {
         match e {
             Error::Raft(e) => e,
-            other => crate::Error::Storage(other.to_string()),
+            Error::Io { op, path, source } => {
+                polyraft::Error::Io(polyraft::IoError::from_shared(format!("{op} {}", path.display()), source))
+            }
+            Error::Failed(first) => match *first {
+                Error::Io { op, path, source } => polyraft::Error::Io(polyraft::IoError::from_shared(
+                    format!("storage failed earlier and refuses writes: {op} {}", path.display()),
+                    source,
+                )),
+                other => polyraft::Error::Storage(format!("storage failed earlier and refuses writes: {other}")),
+            },
+            other => polyraft::Error::Storage(other.to_string()),
         }
     }
 }
@@ -126,7 +189,7 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 /// Builds the `map_err` closure for an I/O call on `path`.
 pub(crate) fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Io { op, path: path.to_path_buf(), source }
+    move |source| Error::Io { op, path: path.to_path_buf(), source: Arc::new(source) }
 }
 
 /// Tuning of a [`DurableStorage`].

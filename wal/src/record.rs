@@ -8,7 +8,7 @@
 //! say exactly which record is the first bad one, and everything from it on
 //! is untrusted.
 
-use crate::raftpb::{self, Entry, HardState};
+use polyraft::raftpb::{self, Entry, HardState};
 
 /// Bytes before the payload: length, checksum, type.
 pub(crate) const FRAME_HEADER: usize = 9;
