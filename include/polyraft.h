@@ -2038,8 +2038,11 @@ polyraft_result polyraft_host_close(const struct polyraft_host *host);
 
 /**
  * Closes the host (if not yet) and frees the handle. NULL is a no-op.
- * Inside a host callback it does nothing (freeing would wait on the
- * calling worker): free the host from another thread.
+ * No other call on the handle may be running or start afterwards (calls
+ * from other threads must have returned; use polyraft_host_close first to
+ * make them return POLYRAFT_CLOSED). Inside a host callback it does
+ * nothing (freeing would wait on the calling worker): free the host from
+ * another thread.
  */
 void polyraft_host_free(struct polyraft_host *host);
 
@@ -2060,7 +2063,8 @@ polyraft_result polyraft_host_writer_write(struct polyraft_host_writer *writer, 
 /**
  * Reads up to `cap` bytes of the snapshot into `buf`; `*n` gets how many
  * (0 at the end).
- * Errors: POLYRAFT_NULL_PARAMETER (also buf with cap > 0).
+ * Errors: POLYRAFT_NULL_PARAMETER (also buf with cap > 0),
+ * POLYRAFT_INVALID_ARGUMENT (cap above PTRDIFF_MAX).
  */
 polyraft_result polyraft_host_reader_read(struct polyraft_host_reader *reader, uint8_t *buf, size_t cap, size_t *n);
 

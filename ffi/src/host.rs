@@ -455,8 +455,11 @@ pub unsafe extern "C" fn polyraft_host_close(host: *const polyraft_host) -> poly
 }
 
 /// Closes the host (if not yet) and frees the handle. NULL is a no-op.
-/// Inside a host callback it does nothing (freeing would wait on the
-/// calling worker): free the host from another thread.
+/// No other call on the handle may be running or start afterwards (calls
+/// from other threads must have returned; use polyraft_host_close first to
+/// make them return POLYRAFT_CLOSED). Inside a host callback it does
+/// nothing (freeing would wait on the calling worker): free the host from
+/// another thread.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_host_free(host: *mut polyraft_host) {
     if host.is_null() || inside_callback() {
@@ -540,7 +543,8 @@ pub unsafe extern "C" fn polyraft_host_writer_write(writer: *mut polyraft_host_w
 
 /// Reads up to `cap` bytes of the snapshot into `buf`; `*n` gets how many
 /// (0 at the end).
-/// Errors: POLYRAFT_NULL_PARAMETER (also buf with cap > 0).
+/// Errors: POLYRAFT_NULL_PARAMETER (also buf with cap > 0),
+/// POLYRAFT_INVALID_ARGUMENT (cap above PTRDIFF_MAX).
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_host_reader_read(reader: *mut polyraft_host_reader, buf: *mut u8, cap: usize, n: *mut usize) -> polyraft_result {
     guard(|| {
@@ -551,6 +555,9 @@ pub unsafe extern "C" fn polyraft_host_reader_read(reader: *mut polyraft_host_re
             return Ok(());
         }
         nn!(buf);
+        if cap > isize::MAX as usize {
+            return fail(POLYRAFT_INVALID_ARGUMENT, format!("cap {cap} is too large"));
+        }
         let dst = std::slice::from_raw_parts_mut(buf, cap);
         *n = (*(*reader).input).read(dst).map_err(|e| (POLYRAFT_STORAGE_FAILURE, e.to_string()))?;
         Ok(())
