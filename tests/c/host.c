@@ -474,6 +474,47 @@ TEST(host_restart_from_data_dir) {
     cluster_down(&c);
 }
 
+/* Blocking calls from several threads at once, on every host. */
+typedef struct worker_arg {
+    cluster *c;
+    int id;
+    int ok;
+} worker_arg;
+
+static void *proposer(void *p) {
+    worker_arg *a = p;
+    char cmd[32];
+    int i;
+    for (i = 0; i < 40; i++) {
+        polyraft_host *h = a->c->hosts[1 + (a->id + i) % 3];
+        snprintf(cmd, sizeof cmd, "t%d_%d=%d", a->id, i, i);
+        if (propose(h, (uint64_t)(1 + i % GROUPS), cmd, NULL) == POLYRAFT_OK) a->ok++;
+        if (i % 8 == 0 && read_lin(h, (uint64_t)(1 + i % GROUPS), "k", NULL) != POLYRAFT_OK) a->ok = -1000;
+    }
+    return NULL;
+}
+
+TEST(concurrent_callers) {
+    cluster c;
+    pthread_t t[4];
+    worker_arg args[4];
+    int i;
+    polyraft_buffer *b = NULL;
+    CHECK(cluster_up(&c, 0));
+    for (i = 0; i < 4; i++) {
+        args[i].c = &c;
+        args[i].id = i;
+        args[i].ok = 0;
+        CHECK(pthread_create(&t[i], NULL, proposer, &args[i]) == 0);
+    }
+    for (i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    for (i = 0; i < 4; i++) CHECK(args[i].ok == 40);
+    CHECK_OK(read_lin(c.hosts[3], 1 + 39 % GROUPS, "t3_39", &b));
+    CHECK(buf_is(b, "39"));
+    polyraft_buffer_free(b);
+    cluster_down(&c);
+}
+
 int main(void) {
     RUN(proposals_reads_and_info);
     RUN(session_retry_applies_once);
@@ -481,5 +522,6 @@ int main(void) {
     RUN(transfer_and_failover);
     RUN(membership_and_replica_restart);
     RUN(host_restart_from_data_dir);
+    RUN(concurrent_callers);
     return RUNNER_DONE();
 }
