@@ -5,7 +5,7 @@ POLYRAFT_CONFORMANCE_DIR ?= $(abspath $(CURDIR)/../shared/conformance/etcd-raft)
 export POLYRAFT_CONFORMANCE_DIR
 
 .DEFAULT_GOAL := test
-.PHONY: test test-core sim mutants
+.PHONY: test test-core test-wal sim mutants
 
 # The C ABI (libpolyraft, include/polyraft.h, tests/c): test-c, header,
 # polyraft.pc, install-c.
@@ -22,19 +22,32 @@ include mk/bench-w3.mk
 include mk/demo.mk
 # The host runtime (host/): test-host, host-idle, host-group-commit.
 include mk/host.mk
+# Fidelity with etcd (divergence scripts) and hostile peers: test-fidelity,
+# fuzz-hostile.
+include mk/fidelity.mk
+# The host's shared multi-group log (logstore/): test-logstore,
+# logstore-crash-long, logstore-bench.
+include mk/logstore.mk
+# The host transport (transport/): test-transport, fuzz-transport.
+include mk/transport.mk
 
 SEEDS ?= 100000
 START ?= 0
 
-## test: everything CI runs: the core (conformance, properties, simulation,
-## WAL crash tests), the host runtime, the C, Python and Go bindings, and a
-## benchmark smoke run.
-test: test-core test-host test-c test-py test-go bench-smoke
+## test: everything CI runs: the core (conformance, properties, simulation),
+## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
+## host runtime, the C, Python and Go bindings, and a benchmark smoke run.
+test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
 test-core:
 	$(CARGO) test -p polyraft --features rafttest -- --show-output
+
+## test-wal: the durable storage (polyraft-wal): unit tests, the SIGKILL
+## crash and file-damage tests, and clusters restarted from disk.
+test-wal:
+	$(CARGO) test -p polyraft-wal -- --show-output
 
 ## sim: the chaos simulation over many seeds (release build):
 ## make sim SEEDS=100000 START=0

@@ -11,6 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A Message carries a snapshot rarely but is moved on every step: boxing
     // the snapshot keeps the message small (a third fewer bytes copied).
     cfg.boxed(".raftpb.Message.snapshot");
+    // Entry is written by hand (src/raftpb/entry.rs): it keeps whether its
+    // type was set explicitly, as etcd's proto2 types do.
+    cfg.extern_path(".raftpb.Entry", "crate::raftpb::Entry");
     cfg.compile_fds(fds)?;
     Ok(())
 }

@@ -133,5 +133,5 @@ func polyraftGoLog(ctx C.uintptr_t, level C.uint32_t, msg *C.char, n C.size_t) {
 	defer func() { _ = recover() }() // a logger's panic must not unwind through Rust
 	l := cgo.Handle(ctx).Value().(Logger)
 	line := string(unsafe.Slice((*byte)(unsafe.Pointer(msg)), int(n)))
-	l.Log(LogLevel(level)-1, line)
+	logLine(l, C.uint32_t(level), line)
 }

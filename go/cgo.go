@@ -124,6 +124,8 @@ func cEntry(p *runtime.Pinner, e *pb.Entry) C.polyraft_entry {
 	ce.index = C.uint64_t(e.GetIndex())
 	ce.term = C.uint64_t(e.GetTerm())
 	ce.entry_type = C.uint32_t(e.GetType())
+	// An explicitly set EntryNormal counts in proto.Size: keep it.
+	ce.type_set = C.bool(e.Type != nil)
 	ce.data, ce.data_len = pinBytes(p, e.GetData())
 	return ce
 }
@@ -170,10 +172,11 @@ func goConfState(c *C.polyraft_conf_state) *pb.ConfState {
 }
 
 // goEntry copies an entry view. Fields are set the way etcd sets them: Term
-// and Index always, Type only when not EntryNormal, Data when not empty.
+// and Index always, Type when not EntryNormal or when set explicitly (the
+// entry replacing a refused conf change), Data when not empty.
 func goEntry(c *C.polyraft_entry) *pb.Entry {
 	e := &pb.Entry{Term: new(uint64(c.term)), Index: new(uint64(c.index)), Data: goBytes(c.data, c.data_len)}
-	if c.entry_type != 0 {
+	if c.entry_type != 0 || bool(c.type_set) {
 		e.Type = pb.EntryType(c.entry_type).Enum()
 	}
 	return e
@@ -207,7 +210,7 @@ func goEntries(p *C.polyraft_entry, n C.size_t) []*pb.Entry {
 			e.Data = data[off : off+k : off+k]
 			off += k
 		}
-		if c.entry_type != 0 {
+		if c.entry_type != 0 || bool(c.type_set) {
 			e.Type = pb.EntryType(c.entry_type).Enum()
 		}
 		out[i] = e

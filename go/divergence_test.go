@@ -27,7 +27,7 @@ func TestFixedDivergenceBootstrapEncoding(t *testing.T) {
 	if err := er.Bootstrap(peers); err != nil {
 		t.Fatal(err)
 	}
-	ms, err := NewMemoryStorage()
+	ms, err := TryNewMemoryStorage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,8 +42,8 @@ func TestFixedDivergenceBootstrapEncoding(t *testing.T) {
 	if err := pr.Bootstrap(peers); err != nil {
 		t.Fatal(err)
 	}
-	erd, _ := er.Ready()
-	prd, _ := pr.Ready()
+	erd, _ := er.TryReady()
+	prd, _ := pr.TryReady()
 	if len(erd.Entries) != len(prd.Entries) {
 		t.Fatalf("bootstrap entries: etcd %d, polyraft %d", len(erd.Entries), len(prd.Entries))
 	}
@@ -77,7 +77,7 @@ func TestFixedDivergenceEntrySize(t *testing.T) {
 		}
 		rn := newRawOf(t, kind, cfg, st)
 		handle := func() []*pb.Entry {
-			rd, err := rn.Ready()
+			rd, err := rn.TryReady()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func TestFixedDivergenceEntrySize(t *testing.T) {
 			if rd.HardState != nil {
 				_ = st.SetHardState(rd.HardState)
 			}
-			_ = rn.Advance(rd)
+			_ = rn.TryAdvance(rd)
 			return rd.CommittedEntries
 		}
 		if err := rn.Campaign(); err != nil {
@@ -138,7 +138,7 @@ func TestFixedDivergenceConfChangeReencoded(t *testing.T) {
 			t.Fatal(err)
 		}
 		for rn.HasReady() {
-			rd, err := rn.Ready()
+			rd, err := rn.TryReady()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,13 +146,13 @@ func TestFixedDivergenceConfChangeReencoded(t *testing.T) {
 			if rd.HardState != nil {
 				_ = st.SetHardState(rd.HardState)
 			}
-			_ = rn.Advance(rd)
+			_ = rn.TryAdvance(rd)
 		}
 		cc := &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(uint64(2))}}}
 		if err := rn.ProposeConfChange(cc); err != nil {
 			t.Fatal(err)
 		}
-		rd, err := rn.Ready()
+		rd, err := rn.TryReady()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -132,7 +132,7 @@ func durableCall(op string, f func() C.polyraft_result) error {
 	if detail == "" {
 		detail = resultText(code)
 	}
-	return newError(op, codeError(code), detail)
+	return storageResult(op, code, func(C.polyraft_result) string { return detail })
 }
 
 func durableLastError() string {
@@ -251,7 +251,7 @@ func (ds *DurableStorage) do(op string, f func(h *C.polyraft_durable_storage) C.
 	return durableCall(op, func() C.polyraft_result { return f(ds.h) })
 }
 
-// newNode creates a node over this storage (nativeStorage).
+// newNode creates a node reading this storage natively (NewRawNode).
 func (ds *DurableStorage) newNode(cc *C.polyraft_config, out **C.polyraft_node) *Error {
 	ds.mu.RLock()
 	defer ds.mu.RUnlock()
@@ -262,44 +262,38 @@ func (ds *DurableStorage) newNode(cc *C.polyraft_config, out **C.polyraft_node) 
 }
 
 // PersistReady persists a Ready of a RawNode or Node created over this
-// storage: its snapshot, entries and hard state, in that order, then one
-// fsync when rd.MustSync is set or it carries a snapshot (a Ready that
-// only moves the commit index is written without syncing, etcd's rule).
-// Call it first when handling a Ready, before sending rd.Messages; then
-// restore the state machine from rd.Snapshot if there is one, apply
-// rd.CommittedEntries and Advance.
-//
-// rd must be the node's current Ready: the library persists the Ready it
-// handed out, not the Go copy, so a Ready already advanced (or made by
-// hand) gives an error matching ErrInvalidState, and one of a node over
-// another storage ErrInvalidArgument. With AsyncStorageWrites use
-// PersistStorageAppend instead.
+// storage: its snapshot, entries and hard state, in that order, in one
+// write, then one fsync when rd.MustSync is set or it carries a snapshot
+// (a Ready that only moves the commit index is written without syncing,
+// etcd's rule). Call it first when handling a Ready, before sending
+// rd.Messages; then restore the state machine from rd.Snapshot if there is
+// one, apply rd.CommittedEntries and Advance. With AsyncStorageWrites the
+// Ready carries nothing to persist: use PersistStorageAppend on its
+// MsgStorageAppend instead.
 //
 // An error matching ErrIO means the state is not durable: do not send the
 // messages; close the node and the storage and restart from the directory.
 func (ds *DurableStorage) PersistReady(rd Ready) error {
-	const op = "persist ready"
-	rn := rd.rn
-	if rn == nil {
-		return errorf(op, ErrInvalidState, "the Ready was not handed out by a RawNode or Node")
+	// The Ready's state is exactly a MsgStorageAppend's: one write path.
+	m := &pb.Message{Type: pb.MsgStorageAppend.Enum(), Entries: rd.Entries}
+	if hs := rd.HardState; !IsEmptyHardState(hs) {
+		m.Term, m.Vote, m.Commit = new(hs.GetTerm()), new(hs.GetVote()), new(hs.GetCommit())
 	}
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	if rn.h == nil {
-		return newError(op, ErrClosed, "the Ready's node is closed")
+	if !IsEmptySnap(rd.Snapshot) {
+		m.Snapshot = rd.Snapshot
 	}
-	if rn.err != nil {
-		return rn.err
+	if len(m.Entries) == 0 && m.Term == nil && m.Snapshot == nil {
+		return nil
 	}
-	if rn.durable != ds {
-		return errorf(op, ErrInvalidArgument, "the Ready's node was not created over this storage")
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return &Error{Op: "persist ready", Kind: ErrInvalidArgument, Cause: err}
 	}
-	if rn.crd == nil || rn.readyGen != rd.gen {
-		return errorf(op, ErrInvalidState, "the Ready was already advanced or replaced by a newer one")
-	}
-	crd := rn.crd
-	return ds.do(op, func(h *C.polyraft_durable_storage) C.polyraft_result {
-		return C.polyraft_durable_storage_persist_ready(h, crd)
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	p, n := pinBytes(&pin, b)
+	return ds.do("persist ready", func(h *C.polyraft_durable_storage) C.polyraft_result {
+		return C.polyraft_durable_storage_persist_storage_append(h, p, n)
 	})
 }
 
@@ -468,11 +462,7 @@ func (ds *DurableStorage) Snapshot() (*pb.Snapshot, error) {
 	if code := C.polyraft_owned_snapshot_view(owned, &v); code != C.POLYRAFT_OK {
 		return nil, newError("snapshot", codeError(code), resultText(code))
 	}
-	s := &pb.Snapshot{}
-	if err := proto.Unmarshal(view(v.encoded, v.encoded_len), s); err != nil {
-		return nil, &Error{Op: "snapshot", Kind: ErrDecode, Cause: err}
-	}
-	return s, nil
+	return decodeSnapshot(view(v.encoded, v.encoded_len))
 }
 
 // Stats returns the storage's disk work counters.
@@ -495,11 +485,19 @@ func (ds *DurableStorage) Stats() (DurableStats, error) {
 	}, nil
 }
 
-// Entries is part of Storage; the C API has no read of a durable storage's
-// entries, so it returns an error matching ErrInvalidState. (A node created
-// over a DurableStorage reads them natively.)
+// Entries returns the entries in [lo, hi), limited to maxSize bytes in
+// total but at least one (etcd's Storage.Entries; read from memory, no
+// disk access): ErrCompacted when lo is compacted; an error when hi is
+// past the last index + 1 (where etcd's MemoryStorage panics).
 func (ds *DurableStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
-	return nil, errorf("entries", ErrInvalidState, "reading the entries of a DurableStorage is not offered by the C API")
+	var owned *C.polyraft_owned_entries
+	err := ds.do("entries", func(h *C.polyraft_durable_storage) C.polyraft_result {
+		return C.polyraft_durable_storage_entries(h, C.uint64_t(lo), C.uint64_t(hi), C.uint64_t(maxSize), &owned)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ownedEntries(owned), nil
 }
 
 // InitialState returns the saved hard state and the configuration of the

@@ -3,32 +3,34 @@ package polyraft
 import (
 	"errors"
 	"fmt"
+
+	raft "go.etcd.io/raft/v3"
 )
 
 // Sentinel errors. Every error returned by this package that stems from one
-// of these conditions matches it with errors.Is. The texts are etcd raft's,
-// so logs read the same whichever implementation produced them.
+// of these conditions matches it with errors.Is. Those etcd raft has are
+// etcd's own values, so errors.Is(err, raft.ErrCompacted) holds as well.
 var (
 	// ErrProposalDropped: the proposal was dropped (no leader known, a
 	// leadership transfer in progress, a size limit...). Retry later.
-	ErrProposalDropped = errors.New("raft proposal dropped")
+	ErrProposalDropped = raft.ErrProposalDropped
 	// ErrStopped is returned by methods of a Node that has been stopped.
-	ErrStopped = errors.New("raft: stopped")
+	ErrStopped = raft.ErrStopped
 	// ErrStepLocalMsg: a local message type (MsgHup, MsgBeat, ...) was
 	// given to Step as if it came from a peer.
-	ErrStepLocalMsg = errors.New("raft: cannot step raft local message")
+	ErrStepLocalMsg = raft.ErrStepLocalMsg
 	// ErrStepPeerNotFound: a response from a peer the node does not track.
-	ErrStepPeerNotFound = errors.New("raft: cannot step as peer not found")
+	ErrStepPeerNotFound = raft.ErrStepPeerNotFound
 
 	// ErrCompacted: the requested index is below the first index.
-	ErrCompacted = errors.New("requested index is unavailable due to compaction")
+	ErrCompacted = raft.ErrCompacted
 	// ErrSnapOutOfDate: the snapshot offered is older than the one held.
-	ErrSnapOutOfDate = errors.New("requested index is older than the existing snapshot")
+	ErrSnapOutOfDate = raft.ErrSnapOutOfDate
 	// ErrUnavailable: the requested entry does not exist (yet).
-	ErrUnavailable = errors.New("requested entry at index is unavailable")
+	ErrUnavailable = raft.ErrUnavailable
 	// ErrSnapshotTemporarilyUnavailable: a Storage cannot produce a snapshot
 	// right now; raft retries later.
-	ErrSnapshotTemporarilyUnavailable = errors.New("snapshot is temporarily unavailable")
+	ErrSnapshotTemporarilyUnavailable = raft.ErrSnapshotTemporarilyUnavailable
 
 	// ErrInvalidConfig: Config failed validation (the detail says why).
 	ErrInvalidConfig = errors.New("raft: invalid configuration")

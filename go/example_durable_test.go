@@ -46,7 +46,7 @@ func ExampleOpenDurableStorage() {
 		}
 		handle := func() {
 			for rn.HasReady() {
-				rd, err := rn.Ready()
+				rd, err := rn.TryReady()
 				if err != nil {
 					panic(err)
 				}
@@ -62,7 +62,7 @@ func ExampleOpenDurableStorage() {
 						if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 							panic(err)
 						}
-						if _, err := rn.ApplyConfChange(&cc); err != nil {
+						if _, err := rn.TryApplyConfChange(&cc); err != nil {
 							panic(err)
 						}
 					case pb.EntryNormal:
@@ -71,7 +71,7 @@ func ExampleOpenDurableStorage() {
 						}
 					}
 				}
-				if err := rn.Advance(rd); err != nil {
+				if err := rn.TryAdvance(rd); err != nil {
 					panic(err)
 				}
 			}

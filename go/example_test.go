@@ -22,11 +22,8 @@ func Example() {
 	nodes := map[uint64]polyraft.Node{}
 	storages := map[uint64]*polyraft.MemoryStorage{}
 	for _, p := range peers {
-		ms, err := polyraft.NewMemoryStorage()
-		if err != nil {
-			panic(err)
-		}
-		n, err := polyraft.StartNode(&polyraft.Config{
+		ms := polyraft.NewMemoryStorage()
+		n := polyraft.StartNode(&polyraft.Config{
 			ID:              p.ID,
 			ElectionTick:    10,
 			HeartbeatTick:   1,
@@ -35,9 +32,6 @@ func Example() {
 			MaxInflightMsgs: 256,
 			Logger:          polyraft.DiscardLogger,
 		}, peers)
-		if err != nil {
-			panic(err)
-		}
 		nodes[p.ID], storages[p.ID] = n, ms
 	}
 

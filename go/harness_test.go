@@ -65,6 +65,30 @@ func etcdConfig(c *Config, st etcd.Storage) *etcd.Config {
 	}
 }
 
+// rawNoder is what the harness drives: *RawNode's error-returning method
+// set, which etcdRaw gives etcd's RawNode.
+type rawNoder interface {
+	Tick()
+	Campaign() error
+	Propose(data []byte) error
+	ProposeConfChange(cc pb.ConfChangeI) error
+	Step(m *pb.Message) error
+	TryApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error)
+	HasReady() bool
+	TryReady() (Ready, error)
+	TryAdvance(rd Ready) error
+	BasicStatus() BasicStatus
+	Status() Status
+	ReportUnreachable(id uint64)
+	ReportSnapshot(id uint64, status SnapshotStatus)
+	TransferLeader(transferee uint64)
+	ForgetLeader() error
+	TryReadIndex(rctx []byte) error
+	Err() error
+	Close() error
+	asyncStorageWrites() bool
+}
+
 // etcdRaw adapts etcd's RawNode to rawNoder.
 type etcdRaw struct {
 	rn    *etcd.RawNode
@@ -88,61 +112,21 @@ func (e *etcdRaw) HasReady() bool                            { return e.rn.HasRe
 func (e *etcdRaw) ReportUnreachable(id uint64)               { e.rn.ReportUnreachable(id) }
 func (e *etcdRaw) TransferLeader(to uint64)                  { e.rn.TransferLeader(to) }
 func (e *etcdRaw) ForgetLeader() error                       { return e.rn.ForgetLeader() }
-func (e *etcdRaw) ReadIndex(rctx []byte) error               { e.rn.ReadIndex(rctx); return nil }
+func (e *etcdRaw) TryReadIndex(rctx []byte) error            { e.rn.ReadIndex(rctx); return nil }
 func (e *etcdRaw) Err() error                                { return nil }
-func (e *etcdRaw) asyncStorageWrites() bool                  { return e.async }
 func (e *etcdRaw) Close() error                              { return nil }
-func (e *etcdRaw) Bootstrap(peers []Peer) error {
-	ps := make([]etcd.Peer, len(peers))
-	for i, p := range peers {
-		ps[i] = etcd.Peer{ID: p.ID, Context: p.Context}
-	}
-	return e.rn.Bootstrap(ps)
-}
+func (e *etcdRaw) asyncStorageWrites() bool                  { return e.async }
+func (e *etcdRaw) Bootstrap(peers []Peer) error              { return e.rn.Bootstrap(peers) }
 func (e *etcdRaw) ReportSnapshot(id uint64, s SnapshotStatus) {
-	e.rn.ReportSnapshot(id, etcd.SnapshotStatus(s))
+	e.rn.ReportSnapshot(id, s)
 }
-func (e *etcdRaw) ApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
+func (e *etcdRaw) TryApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
 	return e.rn.ApplyConfChange(cc), nil
 }
-func (e *etcdRaw) Ready() (Ready, error) {
-	rd := e.rn.Ready()
-	out := Ready{
-		HardState:        rd.HardState,
-		Entries:          rd.Entries,
-		Snapshot:         rd.Snapshot,
-		CommittedEntries: rd.CommittedEntries,
-		Messages:         rd.Messages,
-		MustSync:         rd.MustSync,
-	}
-	if rd.SoftState != nil {
-		out.SoftState = &SoftState{Lead: rd.SoftState.Lead, RaftState: StateType(rd.SoftState.RaftState)}
-	}
-	for _, rs := range rd.ReadStates {
-		out.ReadStates = append(out.ReadStates, ReadState{Index: rs.Index, RequestCtx: rs.RequestCtx})
-	}
-	return out, nil
-}
-func (e *etcdRaw) Advance(Ready) error { e.rn.Advance(etcd.Ready{}); return nil }
-func (e *etcdRaw) BasicStatus() BasicStatus {
-	bs := e.rn.BasicStatus()
-	return BasicStatus{ID: bs.ID, HardState: bs.HardState,
-		SoftState: SoftState{Lead: bs.Lead, RaftState: StateType(bs.RaftState)},
-		Applied:   bs.Applied, LeadTransferee: bs.LeadTransferee}
-}
-func (e *etcdRaw) Status() Status {
-	s := e.rn.Status()
-	out := Status{BasicStatus: e.BasicStatus()}
-	if len(s.Progress) > 0 {
-		out.Progress = map[uint64]Progress{}
-		for id, pr := range s.Progress {
-			out.Progress[id] = Progress{Match: pr.Match, Next: pr.Next, State: ProgressState(pr.State),
-				PendingSnapshot: pr.PendingSnapshot, RecentActive: pr.RecentActive,
-				MsgAppFlowPaused: pr.MsgAppFlowPaused, IsLearner: pr.IsLearner}
-		}
-	}
-	return out
-}
+func (e *etcdRaw) TryReady() (Ready, error) { return e.rn.Ready(), nil }
+func (e *etcdRaw) TryAdvance(Ready) error   { e.rn.Advance(Ready{}); return nil }
+func (e *etcdRaw) BasicStatus() BasicStatus { return e.rn.BasicStatus() }
+func (e *etcdRaw) Status() Status           { return e.rn.Status() }
 
 // ---------------------------------------------------------------------
 // A small cluster of mixed nodes.
@@ -273,7 +257,7 @@ func newStorageOf(t testing.TB, kind nodeKind) memStorage {
 	if kind == kindEtcd || kind == kindPolyGo {
 		return etcd.NewMemoryStorage()
 	}
-	ms, err := NewMemoryStorage()
+	ms, err := TryNewMemoryStorage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +331,7 @@ func (c *cluster) handleReady(m *member) bool {
 	if m.removed || !m.rn.HasReady() {
 		return false
 	}
-	rd, err := m.rn.Ready()
+	rd, err := m.rn.TryReady()
 	if err != nil {
 		c.t.Fatalf("%d: ready: %v", m.id, err)
 	}
@@ -357,12 +341,12 @@ func (c *cluster) handleReady(m *member) bool {
 		// responses go back to the node or out to peers.
 		for _, msg := range rd.Messages {
 			switch msg.GetTo() {
-			case localAppendThread:
+			case LocalAppendThread:
 				c.persist(m, msg.GetSnapshot(), msg.GetEntries(), nil)
 				if msg.GetTerm() != 0 || msg.GetVote() != 0 || msg.GetCommit() != 0 {
 					_ = m.st.SetHardState(&pb.HardState{Term: new(msg.GetTerm()), Vote: new(msg.GetVote()), Commit: new(msg.GetCommit())})
 				}
-			case localApplyThread:
+			case LocalApplyThread:
 				c.applyEntries(m, msg.GetEntries())
 			default:
 				c.send(m, msg)
@@ -385,7 +369,7 @@ func (c *cluster) handleReady(m *member) bool {
 		c.send(m, msg)
 	}
 	c.applyEntries(m, rd.CommittedEntries)
-	if err := m.rn.Advance(rd); err != nil {
+	if err := m.rn.TryAdvance(rd); err != nil {
 		c.t.Fatalf("%d: advance: %v", m.id, err)
 	}
 	return true
@@ -452,7 +436,7 @@ func (c *cluster) applyEntries(m *member, ents []*pb.Entry) {
 			cc = &v2
 		}
 		if cc != nil {
-			cs, err := m.rn.ApplyConfChange(cc)
+			cs, err := m.rn.TryApplyConfChange(cc)
 			if err != nil {
 				c.t.Fatalf("%d: apply conf change: %v", m.id, err)
 			}

@@ -8,90 +8,28 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
-// Node is etcd raft's Node interface: a node driven by its own goroutine,
-// talked to through channels. See go.etcd.io/raft/v3 Node for the contract;
-// the one addition is Err, which tells why a node stopped by itself.
-type Node interface {
-	// Tick increments the node's logical clock by one tick.
-	Tick()
-	// Campaign makes the node campaign to become leader.
-	Campaign(ctx context.Context) error
-	// Propose proposes data to be appended to the log. It blocks while no
-	// leader is known (until ctx is done) and returns the outcome of the
-	// local step (ErrProposalDropped...). Proposals can be lost without
-	// notice: retrying is the caller's job.
-	Propose(ctx context.Context, data []byte) error
-	// ProposeConfChange proposes a configuration change (pb.ConfChange or
-	// pb.ConfChangeV2).
-	ProposeConfChange(ctx context.Context, cc pb.ConfChangeI) error
-	// Step advances the state machine with a message from a peer. Local
-	// message types coming from the network are ignored.
-	Step(ctx context.Context, msg *pb.Message) error
-	// Ready returns the channel of Readys. After handling one, call
-	// Advance (unless AsyncStorageWrites is enabled).
-	Ready() <-chan Ready
-	// Advance tells the node that the last Ready has been handled.
-	Advance()
-	// ApplyConfChange applies a committed configuration change and returns
-	// the resulting ConfState (to be recorded in snapshots). Like etcd, it
-	// panics when the change cannot be applied (an application bug); it
-	// returns nil when the node is stopped.
-	ApplyConfChange(cc pb.ConfChangeI) *pb.ConfState
-	// TransferLeadership asks leader lead to transfer leadership to
-	// transferee.
-	TransferLeadership(ctx context.Context, lead, transferee uint64)
-	// ForgetLeader makes a follower forget its leader (see etcd).
-	ForgetLeader(ctx context.Context) error
-	// ReadIndex requests a read state; the answer arrives in Ready.ReadStates.
-	ReadIndex(ctx context.Context, rctx []byte) error
-	// Status returns the current status (zero when stopped).
-	Status() Status
-	// ReportUnreachable reports that the last send to id failed.
-	ReportUnreachable(id uint64)
-	// ReportSnapshot reports the outcome of a snapshot sent to id.
-	ReportSnapshot(id uint64, status SnapshotStatus)
-	// Stop stops the node's goroutine and frees the underlying RawNode.
-	Stop()
-	// Err returns nil while the node runs or after Stop; when the node
-	// stopped by itself after a fatal library failure (for example a
-	// Storage error), it returns that failure (errors.Is ErrFatal or the
-	// storage error). Once stopped, calls return this error, or ErrStopped.
-	Err() error
+// The Node of this package: a RawNode driven by its own goroutine, behind
+// etcd's Node interface (Node is raft.Node). Beyond etcd, the node value
+// also has Err (see NodeErr).
+
+// StartNode creates a node with c, bootstraps it with peers (give a fresh
+// storage) and starts its goroutine (etcd's StartNode). Like etcd's, it
+// panics when the configuration is invalid or peers is empty;
+// TryStartNode returns the error instead.
+func StartNode(c *Config, peers []Peer) Node {
+	n, err := TryStartNode(c, peers)
+	if err != nil {
+		panic(err)
+	}
+	return n
 }
 
-// rawNoder is what the Node goroutine needs from a RawNode. *RawNode
-// implements it; the tests also drive the goroutine over etcd's RawNode.
-type rawNoder interface {
-	Tick()
-	Campaign() error
-	Propose(data []byte) error
-	ProposeConfChange(cc pb.ConfChangeI) error
-	Step(m *pb.Message) error
-	ApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error)
-	HasReady() bool
-	Ready() (Ready, error)
-	Advance(rd Ready) error
-	BasicStatus() BasicStatus
-	Status() Status
-	ReportUnreachable(id uint64)
-	ReportSnapshot(id uint64, status SnapshotStatus)
-	TransferLeader(transferee uint64)
-	ForgetLeader() error
-	ReadIndex(rctx []byte) error
-	// Err is the node's sticky fatal error (nil while usable).
-	Err() error
-	asyncStorageWrites() bool
-	Close() error
-}
-
-// StartNode creates a node with cfg, bootstraps it with peers (a fresh
-// storage must be given) and starts its goroutine. Unlike etcd it returns
-// an error instead of panicking.
-func StartNode(cfg *Config, peers []Peer) (Node, error) {
+// TryStartNode is StartNode returning an error instead of panicking.
+func TryStartNode(c *Config, peers []Peer) (Node, error) {
 	if len(peers) == 0 {
 		return nil, errorf("start node", ErrInvalidArgument, "no peers given; use RestartNode instead")
 	}
-	rn, err := NewRawNode(cfg)
+	rn, err := NewRawNode(c)
 	if err != nil {
 		return nil, err
 	}
@@ -102,23 +40,41 @@ func StartNode(cfg *Config, peers []Peer) (Node, error) {
 	return startNode(rn), nil
 }
 
-// RestartNode creates a node from the state in cfg.Storage and starts its
-// goroutine.
-func RestartNode(cfg *Config) (Node, error) {
-	rn, err := NewRawNode(cfg)
+// RestartNode creates a node from the state in c.Storage and starts its
+// goroutine (etcd's RestartNode). Like etcd's, it panics when the
+// configuration is invalid; TryRestartNode returns the error instead.
+func RestartNode(c *Config) Node {
+	n, err := TryRestartNode(c)
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+// TryRestartNode is RestartNode returning an error instead of panicking.
+func TryRestartNode(c *Config) (Node, error) {
+	rn, err := NewRawNode(c)
 	if err != nil {
 		return nil, err
 	}
 	return startNode(rn), nil
 }
 
-type proposal struct {
-	run    func(rawNoder) error
-	result chan error
+// NodeErr returns why a Node of this package stopped by itself: nil while
+// it runs or after Stop; after a fatal library failure (for example a
+// Storage error) that failure (errors.Is ErrFatal or the storage's own
+// error). Once stopped, calls return this error, or ErrStopped. It is nil
+// for any other Node.
+func NodeErr(n Node) error {
+	if e, ok := n.(interface{ Err() error }); ok {
+		return e.Err()
+	}
+	return nil
 }
 
-type confReq struct {
-	cc pb.ConfChangeI
+type proposal struct {
+	run    func(*RawNode) error
+	result chan error
 }
 
 type confResp struct {
@@ -128,8 +84,8 @@ type confResp struct {
 
 type node struct {
 	propc      chan proposal
-	recvc      chan func(rawNoder) error
-	confc      chan confReq
+	recvc      chan func(*RawNode) error
+	confc      chan pb.ConfChangeI
 	confstatec chan confResp
 	readyc     chan Ready
 	advancec   chan struct{}
@@ -141,14 +97,14 @@ type node struct {
 	errMu sync.Mutex
 	err   error
 
-	rn rawNoder
+	rn *RawNode
 }
 
-func startNode(rn rawNoder) *node {
+func startNode(rn *RawNode) *node {
 	n := &node{
 		propc:      make(chan proposal),
-		recvc:      make(chan func(rawNoder) error),
-		confc:      make(chan confReq),
+		recvc:      make(chan func(*RawNode) error),
+		confc:      make(chan pb.ConfChangeI),
 		confstatec: make(chan confResp),
 		readyc:     make(chan Ready),
 		advancec:   make(chan struct{}),
@@ -163,6 +119,7 @@ func startNode(rn rawNoder) *node {
 	return n
 }
 
+// Err returns why the node stopped by itself (see NodeErr).
 func (n *node) Err() error {
 	n.errMu.Lock()
 	defer n.errMu.Unlock()
@@ -186,33 +143,37 @@ func (n *node) Stop() {
 	<-n.done
 }
 
+// run is the node's goroutine, etcd's node loop: every iteration rebuilds
+// the pending Ready (peeked, not handed out) so that whatever happened
+// meanwhile joins it, and the Ready is accepted only when the application
+// receives it. A failure of the node ends the loop at once: every waiting
+// and later call returns it.
 func (n *node) run() {
-	defer n.rn.Close()
 	var propc chan proposal
 	var readyc chan Ready
 	var advancec chan struct{}
 	var rd Ready
-	haveRd := false // rd was taken from the RawNode and not yet handed out
+	var peek peekedReady
+	// stale: the node may have changed since rd was peeked.
+	stale := true
 	lead := None
 	wasMember := false // in the configuration of the last ApplyConfChange
+	defer func() {
+		peek.free()
+		n.rn.Close()
+	}()
 
 	for {
-		if err := n.rn.Err(); err != nil {
-			n.errMu.Lock()
-			n.err = err
-			n.errMu.Unlock()
-			close(n.done)
-			return
-		}
-		// The C library hands out one Ready at a time: once taken, it is
-		// delivered before another is made (etcd may rebuild an unsent
-		// Ready; the difference is only in how updates are batched).
-		if !haveRd && advancec == nil && n.rn.HasReady() {
-			r, err := n.rn.Ready()
-			if err == nil {
-				rd, haveRd = r, true
-				readyc = n.readyc
+		if advancec == nil && stale {
+			peek.free()
+			readyc = nil
+			if n.rn.HasReady() {
+				r, p, err := n.rn.peekReady()
+				if err == nil {
+					rd, peek, readyc = r, p, n.readyc
+				}
 			}
+			stale = false
 		}
 
 		if bs := n.rn.BasicStatus(); lead != bs.Lead {
@@ -222,6 +183,16 @@ func (n *node) run() {
 				propc = nil
 			}
 			lead = bs.Lead
+		}
+		// Any call above, or in the last iteration, may have failed the
+		// node (some report nothing, like HasReady): stop now, before
+		// waiting, so that no caller waits for a node that cannot go on.
+		if err := n.rn.health(); err != nil {
+			n.errMu.Lock()
+			n.err = err
+			n.errMu.Unlock()
+			close(n.done)
+			return
 		}
 
 		select {
@@ -233,12 +204,12 @@ func (n *node) run() {
 			}
 		case f := <-n.recvc:
 			_ = f(n.rn) // like etcd's node, errors of stepped messages are dropped
-		case req := <-n.confc:
-			cs, err := n.rn.ApplyConfChange(req.cc)
+		case cc := <-n.confc:
+			cs, err := n.rn.TryApplyConfChange(cc)
 			if err == nil {
 				// Like etcd: a node removed from the configuration it was
 				// in stops taking proposals (until it sees a new leader).
-				in := inConf(cs, n.rn.BasicStatus().ID)
+				in := inConf(cs, n.rn.id)
 				if wasMember && !in {
 					propc = nil
 				}
@@ -253,25 +224,23 @@ func (n *node) run() {
 		case <-n.tickc:
 			n.rn.Tick()
 		case readyc <- rd:
-			haveRd = false
-			readyc = nil
-			if !n.rn.asyncStorageWrites() {
+			_ = n.rn.acceptPeeked(peek.take())
+			if !n.rn.async {
 				advancec = n.advancec
-			} else {
-				// Async storage writes: no Advance; the MsgStorage*
-				// responses stepped back take its place.
-				rd = Ready{}
 			}
-		case <-advancec:
-			_ = n.rn.Advance(rd)
 			rd = Ready{}
+			readyc = nil
+		case <-advancec:
+			_ = n.rn.TryAdvance(rd)
 			advancec = nil
 		case c := <-n.status:
 			c <- n.rn.Status()
+			continue // nothing changed
 		case <-n.stop:
 			close(n.done)
 			return
 		}
+		stale = true
 	}
 }
 
@@ -298,7 +267,7 @@ func (n *node) Tick() {
 }
 
 // send hands f to the node goroutine without waiting for its outcome.
-func (n *node) send(ctx context.Context, f func(rawNoder) error) error {
+func (n *node) send(ctx context.Context, f func(*RawNode) error) error {
 	select {
 	case n.recvc <- f:
 		return nil
@@ -311,7 +280,7 @@ func (n *node) send(ctx context.Context, f func(rawNoder) error) error {
 
 // propose runs f on the node goroutine once a leader is known; when wait is
 // set it returns f's outcome.
-func (n *node) propose(ctx context.Context, f func(rawNoder) error, wait bool) error {
+func (n *node) propose(ctx context.Context, f func(*RawNode) error, wait bool) error {
 	pm := proposal{run: f}
 	if wait {
 		pm.result = make(chan error, 1)
@@ -337,12 +306,12 @@ func (n *node) propose(ctx context.Context, f func(rawNoder) error, wait bool) e
 }
 
 func (n *node) Campaign(ctx context.Context) error {
-	return n.send(ctx, rawNoder.Campaign)
+	return n.send(ctx, (*RawNode).Campaign)
 }
 
 func (n *node) Propose(ctx context.Context, data []byte) error {
 	data = append([]byte(nil), data...)
-	return n.propose(ctx, func(rn rawNoder) error { return rn.Propose(data) }, true)
+	return n.propose(ctx, func(rn *RawNode) error { return rn.Propose(data) }, true)
 }
 
 func (n *node) ProposeConfChange(ctx context.Context, cc pb.ConfChangeI) error {
@@ -351,21 +320,21 @@ func (n *node) ProposeConfChange(ctx context.Context, cc pb.ConfChangeI) error {
 	}
 	// Like etcd (a MsgProp through Step): it waits for a leader to be
 	// known, but not for the outcome of the proposal.
-	return n.propose(ctx, func(rn rawNoder) error { return rn.ProposeConfChange(cc) }, false)
+	return n.propose(ctx, func(rn *RawNode) error { return rn.ProposeConfChange(cc) }, false)
 }
 
 func (n *node) Step(ctx context.Context, m *pb.Message) error {
 	if m == nil {
 		return errors.New("cannot step with nil message")
 	}
-	if isLocalMsg(m.GetType()) && m.GetFrom() != localAppendThread && m.GetFrom() != localApplyThread {
+	if IsLocalMsg(m.GetType()) && !IsLocalMsgTarget(m.GetFrom()) {
 		// Local messages arriving over the network are ignored (etcd).
 		return nil
 	}
 	if m.GetType() == pb.MsgProp {
-		return n.propose(ctx, func(rn rawNoder) error { return rn.Step(m) }, false)
+		return n.propose(ctx, func(rn *RawNode) error { return rn.Step(m) }, false)
 	}
-	return n.send(ctx, func(rn rawNoder) error { return rn.Step(m) })
+	return n.send(ctx, func(rn *RawNode) error { return rn.Step(m) })
 }
 
 func (n *node) Ready() <-chan Ready { return n.readyc }
@@ -377,9 +346,12 @@ func (n *node) Advance() {
 	}
 }
 
+// ApplyConfChange applies a committed configuration change. Like etcd's,
+// it panics when the change cannot be applied (an application bug); it
+// returns nil when the node is stopped.
 func (n *node) ApplyConfChange(cc pb.ConfChangeI) *pb.ConfState {
 	select {
-	case n.confc <- confReq{cc}:
+	case n.confc <- cc:
 	case <-n.done:
 		return nil
 	}
@@ -406,40 +378,24 @@ func (n *node) Status() Status {
 }
 
 func (n *node) ReportUnreachable(id uint64) {
-	_ = n.send(context.Background(), func(rn rawNoder) error { rn.ReportUnreachable(id); return nil })
+	_ = n.send(context.Background(), func(rn *RawNode) error { rn.ReportUnreachable(id); return nil })
 }
 
 func (n *node) ReportSnapshot(id uint64, status SnapshotStatus) {
-	_ = n.send(context.Background(), func(rn rawNoder) error { rn.ReportSnapshot(id, status); return nil })
+	_ = n.send(context.Background(), func(rn *RawNode) error { rn.ReportSnapshot(id, status); return nil })
 }
 
 func (n *node) TransferLeadership(ctx context.Context, lead, transferee uint64) {
 	// etcd addresses the request to lead; a node that is not lead ignores
 	// it unless it is the leader's follower, in which case it forwards it.
-	_ = n.send(ctx, func(rn rawNoder) error { rn.TransferLeader(transferee); return nil })
+	_ = n.send(ctx, func(rn *RawNode) error { rn.TransferLeader(transferee); return nil })
 }
 
 func (n *node) ForgetLeader(ctx context.Context) error {
-	return n.send(ctx, rawNoder.ForgetLeader)
+	return n.send(ctx, (*RawNode).ForgetLeader)
 }
 
 func (n *node) ReadIndex(ctx context.Context, rctx []byte) error {
 	rctx = append([]byte(nil), rctx...)
-	return n.send(ctx, func(rn rawNoder) error { return rn.ReadIndex(rctx) })
-}
-
-// Local targets of async storage writes (etcd's LocalAppendThread and
-// LocalApplyThread).
-const (
-	localAppendThread uint64 = ^uint64(0)
-	localApplyThread  uint64 = ^uint64(0) - 1
-)
-
-func isLocalMsg(t pb.MessageType) bool {
-	switch t {
-	case pb.MsgHup, pb.MsgBeat, pb.MsgUnreachable, pb.MsgSnapStatus, pb.MsgCheckQuorum,
-		pb.MsgStorageAppend, pb.MsgStorageAppendResp, pb.MsgStorageApply, pb.MsgStorageApplyResp:
-		return true
-	}
-	return false
+	return n.send(ctx, func(rn *RawNode) error { return rn.TryReadIndex(rctx) })
 }

@@ -52,13 +52,24 @@ func startNodeCluster(t *testing.T, kind nodeKind, n int) *nodeCluster {
 
 func (c *nodeCluster) add(kind nodeKind, id uint64, peers []Peer) {
 	st := newStorageOf(c.t, kind)
-	rn := newRawOf(c.t, kind, nodeConfig(id), st)
-	if len(peers) > 0 {
-		if err := rn.(bootstrapper).Bootstrap(peers); err != nil {
-			c.t.Fatal(err)
+	var n Node
+	if kind == kindEtcd {
+		// etcd's own Node (the same interface).
+		cfg := etcdConfig(nodeConfig(id), st.(etcd.Storage))
+		if len(peers) > 0 {
+			n = etcd.StartNode(cfg, peers)
+		} else {
+			n = etcd.RestartNode(cfg)
 		}
+	} else {
+		rn := newRawOf(c.t, kind, nodeConfig(id), st)
+		if len(peers) > 0 {
+			if err := rn.(bootstrapper).Bootstrap(peers); err != nil {
+				c.t.Fatal(err)
+			}
+		}
+		n = startNode(rn.(*RawNode))
 	}
-	n := startNode(rn)
 	c.mu.Lock()
 	c.nodes[id], c.sts[id] = n, st
 	c.mu.Unlock()
@@ -134,13 +145,13 @@ func (c *nodeCluster) loop(id uint64, n Node, st memStorage, async bool) {
 				// their responses go back through Step (no Advance).
 				for _, m := range rd.Messages {
 					switch m.GetTo() {
-					case localAppendThread:
+					case LocalAppendThread:
 						var hs *pb.HardState
 						if m.GetTerm() != 0 || m.GetVote() != 0 || m.GetCommit() != 0 {
 							hs = &pb.HardState{Term: new(m.GetTerm()), Vote: new(m.GetVote()), Commit: new(m.GetCommit())}
 						}
 						persist(m.GetSnapshot(), m.GetEntries(), hs)
-					case localApplyThread:
+					case LocalApplyThread:
 						apply(m.GetEntries())
 					default:
 						send(m)
@@ -346,17 +357,14 @@ func testNode(t *testing.T, kind nodeKind) {
 
 // Without a leader, Propose blocks until its context is done.
 func TestNodeProposeContext(t *testing.T) {
-	ms, err := NewMemoryStorage()
+	ms, err := TryNewMemoryStorage()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ms.Close()
 	cfg := nodeConfig(1)
 	cfg.Storage = ms
-	n, err := StartNode(cfg, []Peer{{ID: 1}, {ID: 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := StartNode(cfg, []Peer{{ID: 1}, {ID: 2}})
 	defer n.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -370,7 +378,7 @@ func TestNodeProposeContext(t *testing.T) {
 	if err := n.Campaign(ctx2); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("campaign with canceled context: %v", err)
 	}
-	if _, err := StartNode(cfg, nil); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := TryStartNode(cfg, nil); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("StartNode without peers: %v", err)
 	}
 }
@@ -434,7 +442,7 @@ func leaderOver(t *testing.T, fs *failingStorage) *RawNode {
 		t.Fatal(err)
 	}
 	for rn.HasReady() {
-		rd, err := rn.Ready()
+		rd, err := rn.TryReady()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -442,7 +450,7 @@ func leaderOver(t *testing.T, fs *failingStorage) *RawNode {
 		if rd.HardState != nil {
 			_ = fs.SetHardState(rd.HardState)
 		}
-		if err := rn.Advance(rd); err != nil {
+		if err := rn.TryAdvance(rd); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -466,7 +474,7 @@ func TestGoStorageError(t *testing.T) {
 	for i := 0; err == nil && i < 5; i++ {
 		err = rn.Propose([]byte("x"))
 		if err == nil {
-			_, err = rn.Ready()
+			_, err = rn.TryReady()
 		}
 	}
 	if err == nil {
@@ -501,7 +509,7 @@ func TestGoStoragePanic(t *testing.T) {
 			Index: new(uint64(1)), LogTerm: new(uint64(1))})
 		for i := 0; i < 5; i++ {
 			_ = rn.Propose([]byte("x"))
-			_, _ = rn.Ready()
+			_, _ = rn.TryReady()
 		}
 	}()
 	if b, ok := got.(boom); !ok || b.msg != "storage exploded" {
@@ -518,7 +526,7 @@ func TestGoStoragePanic(t *testing.T) {
 
 // Errors of the RawNode API match the sentinels with errors.Is.
 func TestRawNodeErrors(t *testing.T) {
-	ms, err := NewMemoryStorage()
+	ms, err := TryNewMemoryStorage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,16 +567,20 @@ func TestRawNodeErrors(t *testing.T) {
 	if err := rn.StepBytes([]byte{0xff, 0xff, 0xff}); !errors.Is(err, ErrDecode) {
 		t.Fatalf("step garbage: %v", err)
 	}
-	if err := rn.Advance(Ready{}); !errors.Is(err, ErrInvalidState) {
+	if err := rn.TryAdvance(Ready{}); !errors.Is(err, ErrInvalidState) {
 		t.Fatalf("advance without ready: %v", err)
 	}
-	if _, err := rn.ApplyConfChange(&pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{
+	if _, err := rn.TryApplyConfChange(&pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{
 		{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(uint64(1))},
 		{Type: pb.ConfChangeRemoveNode.Enum(), NodeId: new(uint64(2))}}}); !errors.Is(err, ErrConfChange) {
 		t.Fatalf("removing every voter: %v", err)
 	}
+	// etcd's sentinels come bare, as etcd returns them.
+	if err := rn.Propose(nil); err != ErrProposalDropped {
+		t.Fatalf("propose without leader: %#v", err)
+	}
 	var e *Error
-	if err := rn.Propose(nil); !errors.As(err, &e) || e.Op != "propose" || e.Detail == "" {
+	if err := rn.StepBytes([]byte{0xff, 0xff, 0xff}); !errors.As(err, &e) || e.Op != "step" || e.Detail == "" {
 		t.Fatalf("error detail: %#v", err)
 	}
 	t.Logf("example error: %v", e)
@@ -592,7 +604,7 @@ func TestRawNodeErrors(t *testing.T) {
 // cleanups (the leak safety net).
 func TestCleanupSafetyNet(t *testing.T) {
 	for i := 0; i < 50; i++ {
-		ms, err := NewMemoryStorage()
+		ms, err := TryNewMemoryStorage()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -613,12 +625,12 @@ func TestCleanupSafetyNet(t *testing.T) {
 func TestLogger(t *testing.T) {
 	var mu sync.Mutex
 	var lines []string
-	l := loggerFunc(func(level LogLevel, line string) {
+	l := lineLogger(func(level, line string) {
 		mu.Lock()
-		lines = append(lines, level.String()+" "+line)
+		lines = append(lines, level+" "+line)
 		mu.Unlock()
 	})
-	ms, err := NewMemoryStorage()
+	ms, err := TryNewMemoryStorage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,7 +669,7 @@ func TestLogger(t *testing.T) {
 func persist(t *testing.T, rn *RawNode, st memStorage) {
 	t.Helper()
 	for rn.HasReady() {
-		rd, err := rn.Ready()
+		rd, err := rn.TryReady()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -673,17 +685,30 @@ func persist(t *testing.T, rn *RawNode, st memStorage) {
 				if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := rn.ApplyConfChange(&cc); err != nil {
+				if _, err := rn.TryApplyConfChange(&cc); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		if err := rn.Advance(rd); err != nil {
+		if err := rn.TryAdvance(rd); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
 
-type loggerFunc func(LogLevel, string)
+// lineLogger is a Logger handing each line and its level's name to the
+// function.
+type lineLogger func(level, line string)
 
-func (f loggerFunc) Log(l LogLevel, s string) { f(l, s) }
+func (f lineLogger) Debug(v ...any)                   { f("DEBUG", fmt.Sprint(v...)) }
+func (f lineLogger) Debugf(format string, v ...any)   { f("DEBUG", fmt.Sprintf(format, v...)) }
+func (f lineLogger) Info(v ...any)                    { f("INFO", fmt.Sprint(v...)) }
+func (f lineLogger) Infof(format string, v ...any)    { f("INFO", fmt.Sprintf(format, v...)) }
+func (f lineLogger) Warning(v ...any)                 { f("WARN", fmt.Sprint(v...)) }
+func (f lineLogger) Warningf(format string, v ...any) { f("WARN", fmt.Sprintf(format, v...)) }
+func (f lineLogger) Error(v ...any)                   { f("ERROR", fmt.Sprint(v...)) }
+func (f lineLogger) Errorf(format string, v ...any)   { f("ERROR", fmt.Sprintf(format, v...)) }
+func (f lineLogger) Fatal(v ...any)                   { f("FATAL", fmt.Sprint(v...)) }
+func (f lineLogger) Fatalf(format string, v ...any)   { f("FATAL", fmt.Sprintf(format, v...)) }
+func (f lineLogger) Panic(v ...any)                   { f("PANIC", fmt.Sprint(v...)) }
+func (f lineLogger) Panicf(format string, v ...any)   { f("PANIC", fmt.Sprintf(format, v...)) }

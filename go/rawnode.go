@@ -7,12 +7,9 @@ package polyraft
 import "C"
 
 import (
-	"encoding/json"
 	"runtime"
 	"runtime/cgo"
-	"strconv"
 	"sync"
-	"unsafe"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -26,36 +23,28 @@ import (
 // library's node; a cleanup frees it too if the RawNode becomes unreachable
 // without Close, but only as a safety net against leaks.
 //
-// A RawNode that hits a fatal failure (a Storage error, a peer violating an
-// invariant, a library panic) refuses further work: Err reports it and
-// every call returns it.
+// The methods have etcd's signatures. A RawNode that hits a fatal failure
+// (a Storage error, a peer violating an invariant, a library panic)
+// refuses further work: Err reports it, every method that returns an
+// error returns it, and the others (Ready, Advance...) do nothing; the
+// Try forms (TryReady, TryAdvance, TryApplyConfChange, TryReadIndex)
+// return their own errors.
 type RawNode struct {
 	mu    sync.Mutex
 	h     *C.polyraft_node
 	id    uint64
 	async bool
-	// gs is the Go storage reached through the vtable (nil for a
-	// *MemoryStorage); its cgo.Handle is freed by the vtable's destroy.
+	// gs is the Go storage reached through the vtable (nil for a native
+	// storage); its cgo.Handle is freed by the vtable's destroy.
 	gs      *goStorage
 	logH    cgo.Handle
 	err     error // sticky: fatal, poisoned
 	cleanup runtime.Cleanup
 	// durable is the storage the node was created over, when durable.
 	durable *DurableStorage
-	// crd is the library's current Ready (nil once advanced), readyGen
-	// counts the Readies handed out: a Go Ready is persisted through the
-	// library's only while its gen is readyGen and crd is set.
-	crd      *C.polyraft_ready
-	readyGen uint64
 	// StepBytesBatch's buffers, reused from call to call.
 	batchBuf  []byte
 	batchLens []C.size_t
-}
-
-// nativeStorage is a storage of the library itself, which a node reads
-// natively (no callbacks): *MemoryStorage and *DurableStorage.
-type nativeStorage interface {
-	newNode(cc *C.polyraft_config, out **C.polyraft_node) *Error
 }
 
 // newNodeCall runs a node constructor and reads its detail text on the
@@ -81,9 +70,13 @@ func freeRes(r rawNodeRes) {
 	}
 }
 
-// NewRawNode creates a node from cfg. Its state comes from cfg.Storage: for
-// a new cluster give an empty storage and call Bootstrap; to restart, give
-// the persisted storage and set cfg.Applied.
+// NewRawNode creates a node from cfg (etcd's NewRawNode). Its state comes
+// from cfg.Storage: for a new cluster give an empty storage and call
+// Bootstrap; to restart, give the persisted storage and set cfg.Applied.
+//
+// Only an exact *MemoryStorage or *DurableStorage of this package is read
+// natively (no callbacks); any other Storage, including a type that
+// embeds one of them to override some methods, is called back.
 func NewRawNode(cfg *Config) (*RawNode, error) {
 	if cfg == nil {
 		return nil, errorf("new raw node", ErrInvalidArgument, "nil config")
@@ -114,31 +107,29 @@ func NewRawNode(cfg *Config) (*RawNode, error) {
 	cc.async_storage_writes = C.bool(cfg.AsyncStorageWrites)
 
 	rn := &RawNode{id: cfg.ID, async: cfg.AsyncStorageWrites}
-	switch l := cfg.Logger.(type) {
-	case nil:
-		// The library's default: standard error, from LevelInfo.
-		cc.log_level = C.uint32_t(cfg.LogLevel + 1)
-	case discardLogger:
-		cc.log_level = C.POLYRAFT_LOG_OFF
-	default:
-		rn.logH = cgo.NewHandle(l)
-		setLogCallback(&cc, rn.logH)
-		cc.log_level = C.uint32_t(cfg.LogLevel + 1)
+	// Like etcd: a nil Logger means the package logger. Every line goes
+	// through the Go Logger (none is written by the library itself).
+	logger := cfg.Logger
+	if logger == nil {
+		logger = getLogger()
 	}
-	if cfg.LogLevel < LevelDebug || cfg.LogLevel > LevelError {
-		if rn.logH != 0 {
-			rn.logH.Delete()
-		}
-		return nil, errorf("new raw node", ErrInvalidConfig, "unknown log level %d", cfg.LogLevel)
+	cc.log_level = libLogLevel(logger)
+	if cc.log_level != C.POLYRAFT_LOG_OFF {
+		rn.logH = cgo.NewHandle(logger)
+		setLogCallback(&cc, rn.logH)
 	}
 
 	var gs *goStorage
 	switch s := cfg.Storage.(type) {
-	case nativeStorage:
+	case *MemoryStorage:
 		if e := s.newNode(&cc, &rn.h); e != nil {
 			return nil, rn.newFailed(e)
 		}
-		rn.durable, _ = s.(*DurableStorage)
+	case *DurableStorage:
+		if e := s.newNode(&cc, &rn.h); e != nil {
+			return nil, rn.newFailed(e)
+		}
+		rn.durable = s
 	default:
 		gs = &goStorage{s: s}
 		var vt C.polyraft_storage_vtable
@@ -203,7 +194,6 @@ func (rn *RawNode) Close() error {
 	rn.cleanup.Stop()
 	h := rn.h
 	rn.h = nil
-	rn.crd = nil
 	if rn.gs != nil {
 		rn.gs.begin()
 	}
@@ -261,18 +251,29 @@ func (rn *RawNode) result(op string, code C.polyraft_result, cause error) error 
 	if code == C.POLYRAFT_OK {
 		return nil
 	}
+	switch code {
+	case C.POLYRAFT_FATAL, C.POLYRAFT_POISONED, C.POLYRAFT_PANIC, C.POLYRAFT_STORAGE_FAILURE:
+		var buf [1024]C.char
+		var n C.size_t
+		detail := ""
+		if C.polyraft_node_last_error(rn.h, &buf[0], C.size_t(len(buf)), &n) == C.POLYRAFT_OK {
+			detail = C.GoStringN(&buf[0], C.int(n))
+		}
+		e := &Error{Op: op, Kind: codeError(code), Detail: detail, Cause: cause}
+		rn.err = e
+		return e
+	case C.POLYRAFT_PROPOSAL_DROPPED, C.POLYRAFT_STEP_LOCAL_MSG, C.POLYRAFT_STEP_PEER_NOT_FOUND:
+		// etcd returns these sentinels bare; so do we (callers compare
+		// them with ==).
+		return codeError(code)
+	}
 	var buf [1024]C.char
 	var n C.size_t
 	detail := ""
 	if C.polyraft_node_last_error(rn.h, &buf[0], C.size_t(len(buf)), &n) == C.POLYRAFT_OK {
 		detail = C.GoStringN(&buf[0], C.int(n))
 	}
-	e := &Error{Op: op, Kind: codeError(code), Detail: detail, Cause: cause}
-	switch code {
-	case C.POLYRAFT_FATAL, C.POLYRAFT_POISONED, C.POLYRAFT_PANIC, C.POLYRAFT_STORAGE_FAILURE:
-		rn.err = e
-	}
-	return e
+	return &Error{Op: op, Kind: codeError(code), Detail: detail, Cause: cause}
 }
 
 // Bootstrap initializes a brand-new node (empty storage) with the initial
@@ -356,9 +357,20 @@ func (rn *RawNode) ProposeConfChange(cc pb.ConfChangeI) error {
 }
 
 // ApplyConfChange applies a committed configuration change and returns the
-// new configuration (to record in snapshots). etcd panics on an invalid
-// change; this returns an error matching ErrConfChange and changes nothing.
-func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
+// new configuration (to record in snapshots). Like etcd's, it panics when
+// the change cannot be applied (an application bug); TryApplyConfChange
+// returns the error instead.
+func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) *pb.ConfState {
+	cs, err := rn.TryApplyConfChange(cc)
+	if err != nil {
+		panic(err)
+	}
+	return cs
+}
+
+// TryApplyConfChange is ApplyConfChange returning an error (matching
+// ErrConfChange, the configuration unchanged) instead of panicking.
+func (rn *RawNode) TryApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
 	typ, data, err := encodeConfChange(cc)
 	if err != nil {
 		return nil, err
@@ -378,8 +390,11 @@ func (rn *RawNode) ApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) {
 	return goConfState(&ccs), nil
 }
 
-// Step steps a message received from a peer (it is encoded and handed to
-// the library, exactly as if its bytes had come over the network).
+// Step steps a message as etcd's RawNode.Step does: a peer's message, or,
+// with async storage writes, a response of the node's own storage work
+// (local types are accepted from the local append and apply threads). It
+// is encoded and handed to the library's trusting entry point; bytes
+// received from the network go to StepBytes instead.
 func (rn *RawNode) Step(m *pb.Message) error {
 	if m == nil {
 		return errorf("step", ErrInvalidArgument, "nil message")
@@ -388,11 +403,16 @@ func (rn *RawNode) Step(m *pb.Message) error {
 	if err != nil {
 		return &Error{Op: "step", Kind: ErrInvalidArgument, Cause: err}
 	}
-	return rn.StepBytes(b)
+	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result {
+		p, n := bytesArg(b)
+		return C.polyraft_node_step_local(h, p, n)
+	})
 }
 
 // StepBytes steps a raftpb-encoded message received from a peer (from a
-// polyraft or an etcd raft node alike).
+// polyraft or an etcd raft node alike). Local-only message types (MsgHup,
+// MsgStorageAppendResp, MsgStorageApplyResp...) never travel as bytes:
+// they are refused with ErrStepLocalMsg whatever their From says.
 func (rn *RawNode) StepBytes(b []byte) error {
 	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result {
 		p, n := bytesArg(b)
@@ -436,192 +456,6 @@ func (rn *RawNode) HasReady() bool {
 	return err == nil && bool(out)
 }
 
-// Ready returns the pending work: persist Snapshot, Entries and HardState,
-// send Messages, apply CommittedEntries, then call Advance (unless async
-// storage writes are on). The Ready is a Go copy, valid after Advance.
-func (rn *RawNode) Ready() (Ready, error) {
-	rd, _, err := rn.ready(false)
-	return rd, err
-}
-
-// WireMessage is a message of a Ready in its raftpb encoding, as the
-// library produced it: the bytes to send to node To, which steps them with
-// StepBytes (an etcd raft node would proto.Unmarshal them).
-//
-// Data is not a Go copy: it is the library's memory, read-only, valid until
-// the next Advance (or Ready, or Close) of the node; copy whatever must
-// outlive that (a transport's write, or an append to an outgoing buffer,
-// does).
-type WireMessage struct {
-	To   uint64
-	Type pb.MessageType
-	Data []byte
-}
-
-// ReadyWire is Ready for a transport that sends bytes: the messages come
-// encoded, as WireMessages over the library's own buffers (valid until
-// Advance: see WireMessage), instead of decoded into rd.Messages (which is
-// nil), so nothing is decoded only to be encoded again, nor copied. The
-// rest is as in Ready (Go copies); call Advance(rd) afterwards. Beyond
-// etcd.
-func (rn *RawNode) ReadyWire() (rd Ready, msgs []WireMessage, err error) {
-	return rn.ready(true)
-}
-
-func (rn *RawNode) ready(wire bool) (Ready, []WireMessage, error) {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	var rd Ready
-	var crd *C.polyraft_ready
-	// The previous Ready is no longer the current one (and no longer
-	// valid with async storage writes).
-	rn.crd = nil
-	err := rn.doLocked("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready(h, &crd) })
-	if err != nil {
-		return rd, nil, err
-	}
-	rn.readyGen++
-	rn.crd = crd
-	rd.rn, rd.gen = rn, rn.readyGen
-	var ss C.polyraft_soft_state
-	var present C.bool
-	if C.polyraft_ready_soft_state(crd, &ss, &present) == C.POLYRAFT_OK && bool(present) {
-		rd.SoftState = &SoftState{Lead: uint64(ss.lead), RaftState: StateType(ss.raft_state)}
-	}
-	var hs C.polyraft_hard_state
-	if C.polyraft_ready_hard_state(crd, &hs, &present) == C.POLYRAFT_OK && bool(present) {
-		rd.HardState = goHardState(&hs)
-	}
-	var rs *C.polyraft_read_state
-	var n C.size_t
-	if C.polyraft_ready_read_states(crd, &rs, &n) == C.POLYRAFT_OK && n > 0 {
-		for _, r := range unsafe.Slice(rs, int(n)) {
-			rd.ReadStates = append(rd.ReadStates, ReadState{Index: uint64(r.index), RequestCtx: goBytes(r.request_ctx, r.request_ctx_len)})
-		}
-	}
-	var ents *C.polyraft_entry
-	if C.polyraft_ready_entries(crd, &ents, &n) == C.POLYRAFT_OK {
-		rd.Entries = goEntries(ents, n)
-	}
-	if C.polyraft_ready_committed_entries(crd, &ents, &n) == C.POLYRAFT_OK {
-		rd.CommittedEntries = goEntries(ents, n)
-	}
-	var snap *C.polyraft_snapshot
-	if C.polyraft_ready_snapshot(crd, &snap) == C.POLYRAFT_OK && snap != nil {
-		s := &pb.Snapshot{}
-		if err := proto.Unmarshal(view(snap.encoded, snap.encoded_len), s); err != nil {
-			return Ready{}, nil, &Error{Op: "ready", Kind: ErrDecode, Detail: "snapshot", Cause: err}
-		}
-		rd.Snapshot = s
-	}
-	var msgs *C.polyraft_message
-	var wms []WireMessage
-	if C.polyraft_ready_messages(crd, &msgs, &n) == C.POLYRAFT_OK && n > 0 {
-		cm := unsafe.Slice(msgs, int(n))
-		if wire {
-			wms = make([]WireMessage, len(cm))
-			for i := range cm {
-				b := view(cm[i].bytes, cm[i].bytes_len)
-				wms[i] = WireMessage{To: uint64(cm[i].to), Type: pb.MessageType(cm[i].msg_type), Data: b[:len(b):len(b)]}
-			}
-		} else {
-			rd.Messages = make([]*pb.Message, len(cm))
-			for i := range cm {
-				m := &pb.Message{}
-				if err := proto.Unmarshal(view(cm[i].bytes, cm[i].bytes_len), m); err != nil {
-					return Ready{}, nil, &Error{Op: "ready", Kind: ErrDecode, Detail: "message", Cause: err}
-				}
-				rd.Messages[i] = m
-			}
-		}
-	}
-	var ms C.bool
-	if C.polyraft_ready_must_sync(crd, &ms) == C.POLYRAFT_OK {
-		rd.MustSync = bool(ms)
-	}
-	return rd, wms, nil
-}
-
-// Advance acknowledges the last Ready as persisted, sent and applied. It
-// must not be called with async storage writes.
-func (rn *RawNode) Advance(_ Ready) error {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	err := rn.doLocked("advance", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_advance(h) })
-	if err == nil {
-		rn.crd = nil
-	}
-	return err
-}
-
-// BasicStatus returns the node's basic status (zero with ID set when the
-// node is closed or poisoned).
-func (rn *RawNode) BasicStatus() BasicStatus {
-	var bs C.polyraft_basic_status
-	if err := rn.do("basic status", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_basic_status(h, &bs) }); err != nil {
-		return BasicStatus{ID: rn.id, HardState: &pb.HardState{}}
-	}
-	return goBasicStatus(&bs)
-}
-
-func goBasicStatus(bs *C.polyraft_basic_status) BasicStatus {
-	return BasicStatus{
-		ID:             uint64(bs.id),
-		HardState:      goHardState(&bs.hard_state),
-		SoftState:      SoftState{Lead: uint64(bs.soft_state.lead), RaftState: StateType(bs.soft_state.raft_state)},
-		Applied:        uint64(bs.applied),
-		LeadTransferee: uint64(bs.lead_transferee),
-	}
-}
-
-// Status returns the status, with the progress of every member on a leader.
-func (rn *RawNode) Status() Status {
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	var bs C.polyraft_basic_status
-	if rn.doLocked("status", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_basic_status(h, &bs) }) != nil {
-		return Status{BasicStatus: BasicStatus{ID: rn.id, HardState: &pb.HardState{}}}
-	}
-	st := Status{BasicStatus: goBasicStatus(&bs)}
-	var js *C.char
-	var n C.size_t
-	if rn.doLocked("status", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_status_json(h, &js, &n) }) != nil {
-		return st
-	}
-	st.Progress = parseProgress(C.GoStringN(js, C.int(n)))
-	return st
-}
-
-// parseProgress reads the "progress" object of etcd's Status JSON.
-func parseProgress(text string) map[uint64]Progress {
-	var v struct {
-		Progress map[string]struct {
-			Match uint64 `json:"match"`
-			Next  uint64 `json:"next"`
-			State string `json:"state"`
-		} `json:"progress"`
-	}
-	if json.Unmarshal([]byte(text), &v) != nil || len(v.Progress) == 0 {
-		return nil
-	}
-	out := make(map[uint64]Progress, len(v.Progress))
-	for k, p := range v.Progress {
-		id, err := strconv.ParseUint(k, 16, 64)
-		if err != nil {
-			continue
-		}
-		pr := Progress{Match: p.Match, Next: p.Next}
-		switch p.State {
-		case "StateReplicate":
-			pr.State = StateReplicate
-		case "StateSnapshot":
-			pr.State = StateSnapshot
-		}
-		out[id] = pr
-	}
-	return out
-}
-
 // ReportUnreachable reports that the last send to id failed.
 func (rn *RawNode) ReportUnreachable(id uint64) {
 	_ = rn.do("report unreachable", func(h *C.polyraft_node) C.polyraft_result {
@@ -649,9 +483,21 @@ func (rn *RawNode) ForgetLeader() error {
 }
 
 // ReadIndex requests a linearizable read; rctx comes back in a ReadState.
-func (rn *RawNode) ReadIndex(rctx []byte) error {
+// Like etcd's it reports nothing; TryReadIndex returns the outcome (for
+// instance ErrProposalDropped when no leader is known).
+func (rn *RawNode) ReadIndex(rctx []byte) { _ = rn.TryReadIndex(rctx) }
+
+// TryReadIndex is ReadIndex returning the outcome of the request.
+func (rn *RawNode) TryReadIndex(rctx []byte) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	p, n := pinBytes(&pin, rctx)
 	return rn.do("read index", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_read_index(h, p, n) })
+}
+
+// TickQuiesced advances the election clock by one tick and does nothing
+// else: no heartbeat, no election (etcd's; for groups the application
+// quiesced, use with care).
+func (rn *RawNode) TickQuiesced() {
+	_ = rn.do("tick quiesced", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_tick_quiesced(h) })
 }

@@ -16,35 +16,17 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Storage is etcd raft's Storage interface: the node reads its persisted
-// log and state through it. The application writes to it (from each Ready)
-// on its own. Any implementation can be given as Config.Storage; the node
-// calls it from inside its own calls, on the goroutine driving the node.
+// Storage (etcd raft's interface, an alias) is how a node reads its
+// persisted log and state. Any implementation can be given as
+// Config.Storage; the node calls it from inside its own calls, on the
+// goroutine driving the node.
 //
 // Errors: return ErrCompacted, ErrUnavailable or
-// ErrSnapshotTemporarilyUnavailable (or etcd raft's errors of the same
-// name, recognized by their text) where etcd allows them; any other error
-// makes the node fail (ErrFatal), with the error wrapped in what the node
-// call returns. A panic is recovered inside the callback and raised again
-// by the node call, on the caller's goroutine, once the library returned.
-//
-// etcd raft's *raft.MemoryStorage satisfies this interface.
-type Storage interface {
-	// InitialState returns the saved HardState (nil for none) and
-	// ConfState.
-	InitialState() (*pb.HardState, *pb.ConfState, error)
-	// Entries returns the entries in [lo, hi), limited to maxSize bytes
-	// but at least one.
-	Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error)
-	// Term returns the term of entry i, FirstIndex()-1 <= i <= LastIndex().
-	Term(i uint64) (uint64, error)
-	// LastIndex returns the index of the last entry.
-	LastIndex() (uint64, error)
-	// FirstIndex returns the index of the first readable entry.
-	FirstIndex() (uint64, error)
-	// Snapshot returns the most recent snapshot.
-	Snapshot() (*pb.Snapshot, error)
-}
+// ErrSnapshotTemporarilyUnavailable (etcd's values) where etcd allows
+// them; any other error makes the node fail (ErrFatal), with the error
+// wrapped in what the node call returns. A panic is recovered inside the
+// callback and raised again by the node call, on the caller's goroutine,
+// once the library returned.
 
 // goStorage is the ctx of the vtable: the user's Storage plus what its
 // callbacks left behind during one library call.
@@ -119,8 +101,20 @@ type MemoryStorage struct {
 	cleanup runtime.Cleanup
 }
 
-// NewMemoryStorage creates an empty memory storage.
-func NewMemoryStorage() (*MemoryStorage, error) {
+// NewMemoryStorage creates an empty memory storage (etcd's). It panics
+// only if the library cannot create one (it cannot fail short of running
+// out of memory); TryNewMemoryStorage returns that error instead.
+func NewMemoryStorage() *MemoryStorage {
+	ms, err := TryNewMemoryStorage()
+	if err != nil {
+		panic(err)
+	}
+	return ms
+}
+
+// TryNewMemoryStorage is NewMemoryStorage returning an error instead of
+// panicking.
+func TryNewMemoryStorage() (*MemoryStorage, error) {
 	ms := &MemoryStorage{}
 	if code := C.polyraft_memory_storage_new(&ms.h); code != C.POLYRAFT_OK {
 		return nil, newError("new memory storage", codeError(code), resultText(code))
@@ -141,7 +135,7 @@ func (ms *MemoryStorage) Close() error {
 	return nil
 }
 
-// newNode creates a node over this storage (nativeStorage).
+// newNode creates a node reading this storage natively (NewRawNode).
 func (ms *MemoryStorage) newNode(cc *C.polyraft_config, out **C.polyraft_node) *Error {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
@@ -157,10 +151,21 @@ func (ms *MemoryStorage) do(op string, f func(h *C.polyraft_memory_storage) C.po
 	if ms.h == nil {
 		return newError(op, ErrClosed, "")
 	}
-	if code := f(ms.h); code != C.POLYRAFT_OK {
-		return newError(op, codeError(code), resultText(code))
+	return storageResult(op, f(ms.h), resultText)
+}
+
+// storageResult converts the code of a storage call: etcd's storage
+// sentinels come bare, as etcd's MemoryStorage returns them (callers
+// compare them with ==); other failures as an *Error with detail(code).
+func storageResult(op string, code C.polyraft_result, detail func(C.polyraft_result) string) error {
+	switch code {
+	case C.POLYRAFT_OK:
+		return nil
+	case C.POLYRAFT_STORAGE_COMPACTED, C.POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
+		C.POLYRAFT_STORAGE_UNAVAILABLE, C.POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE:
+		return codeError(code)
 	}
-	return nil
+	return newError(op, codeError(code), detail(code))
 }
 
 // Append appends entries (copied), overwriting from the first conflicting
@@ -199,6 +204,7 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 		ce[i].index = C.uint64_t(e.GetIndex())
 		ce[i].term = C.uint64_t(e.GetTerm())
 		ce[i].entry_type = C.uint32_t(e.GetType())
+		ce[i].type_set = C.bool(e.Type != nil)
 		if n := len(e.GetData()); n > 0 {
 			ce[i].data = (*C.uint8_t)(unsafe.Add(base, off))
 			ce[i].data_len = C.size_t(n)
@@ -313,18 +319,44 @@ func (ms *MemoryStorage) Snapshot() (*pb.Snapshot, error) {
 	if code := C.polyraft_buffer_data(buf, &p, &n); code != C.POLYRAFT_OK {
 		return nil, newError("snapshot", codeError(code), resultText(code))
 	}
-	s := &pb.Snapshot{}
-	if err := proto.Unmarshal(view(p, n), s); err != nil {
-		return nil, &Error{Op: "snapshot", Kind: ErrDecode, Cause: err}
-	}
-	return s, nil
+	return decodeSnapshot(view(p, n))
 }
 
-// Entries is part of Storage; the C API has no read of a memory storage's
-// entries, so it returns an error matching ErrInvalidState. (A node created
-// over a MemoryStorage reads them natively.)
+// decodeSnapshot decodes a snapshot's raftpb bytes the way etcd's storages
+// hand snapshots out: Metadata and its ConfState are always set, even for
+// the empty snapshot (whose encoding is empty).
+func decodeSnapshot(b []byte) (*pb.Snapshot, error) {
+	s := &pb.Snapshot{}
+	if err := proto.Unmarshal(b, s); err != nil {
+		return nil, &Error{Op: "snapshot", Kind: ErrDecode, Cause: err}
+	}
+	// raftpb's own rule (etcd's storages apply it to what they return).
+	return pb.EnsureSnapshot(s), nil
+}
+
+// Entries returns the entries in [lo, hi), limited to maxSize bytes in
+// total but at least one (etcd's): ErrCompacted when lo is compacted; an
+// error when hi is past the last index + 1 (where etcd's panics).
 func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
-	return nil, errorf("entries", ErrInvalidState, "reading the entries of a MemoryStorage is not offered by the C API")
+	var owned *C.polyraft_owned_entries
+	err := ms.do("entries", func(h *C.polyraft_memory_storage) C.polyraft_result {
+		return C.polyraft_memory_storage_entries(h, C.uint64_t(lo), C.uint64_t(hi), C.uint64_t(maxSize), &owned)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ownedEntries(owned), nil
+}
+
+// ownedEntries copies and frees a library copy of entries.
+func ownedEntries(owned *C.polyraft_owned_entries) []*pb.Entry {
+	defer C.polyraft_owned_entries_free(owned)
+	var p *C.polyraft_entry
+	var n C.size_t
+	if C.polyraft_owned_entries_view(owned, &p, &n) != C.POLYRAFT_OK {
+		return nil
+	}
+	return goEntries(p, n)
 }
 
 // InitialState returns the saved hard state and the configuration of the

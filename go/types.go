@@ -1,254 +1,100 @@
 package polyraft
 
 import (
-	"fmt"
-
-	pb "go.etcd.io/raft/v3/raftpb"
+	raft "go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/tracker"
 )
 
-// None is a placeholder node ID used when there is no leader.
-const None uint64 = 0
-
-// StateType is the role of a node in a cluster.
-type StateType uint64
-
-// The roles, with etcd's values.
-const (
-	StateFollower StateType = iota
-	StateCandidate
-	StateLeader
-	StatePreCandidate
+// The types that cross the API are etcd raft's own (type aliases), so a
+// program written against go.etcd.io/raft/v3 compiles unchanged against
+// this package, and values flow between the two (a polyraft Node is an
+// etcd raft.Node; its Readys, Statuses and SnapshotStatuses are etcd's).
+type (
+	// StateType is the role of a node in a cluster.
+	StateType = raft.StateType
+	// ReadOnlyOption selects how ReadIndex requests are confirmed.
+	ReadOnlyOption = raft.ReadOnlyOption
+	// SnapshotStatus is reported by the application through ReportSnapshot.
+	SnapshotStatus = raft.SnapshotStatus
+	// Peer is a member given to Bootstrap / StartNode.
+	Peer = raft.Peer
+	// Config holds the parameters of a node: etcd's fields, defaults and
+	// validation. Storage may be a *MemoryStorage or a *DurableStorage of
+	// this package (read natively, without callbacks) or any other
+	// Storage (called back). Logger receives the library's log lines (nil:
+	// the package logger, see SetLogger). TraceLogger is not supported
+	// (it must be nil).
+	Config = raft.Config
+	// Logger is etcd raft's logger interface.
+	Logger = raft.Logger
+	// DefaultLogger is etcd raft's standard logger (log.Logger based).
+	DefaultLogger = raft.DefaultLogger
+	// SoftState is volatile state (leader, role); it need not be persisted.
+	SoftState = raft.SoftState
+	// ReadState answers a ReadIndex request.
+	ReadState = raft.ReadState
+	// Ready is what a node has to persist, send and apply: a plain value,
+	// a Go copy that stays valid after Advance.
+	Ready = raft.Ready
+	// BasicStatus is basic information about a node.
+	BasicStatus = raft.BasicStatus
+	// Status is BasicStatus plus the configuration and, on a leader, the
+	// progress of every member.
+	Status = raft.Status
+	// Progress is a leader's view of one follower. Inflights is not
+	// reported (nil).
+	Progress = tracker.Progress
+	// ProgressState is the replication state of a follower.
+	ProgressState = tracker.StateType
+	// ProgressType tells voters from learners in RawNode.WithProgress.
+	ProgressType = raft.ProgressType
+	// EntryFormatter formats an entry's data for the Describe functions.
+	EntryFormatter = raft.EntryFormatter
+	// Storage is etcd raft's Storage interface (see storage.go).
+	Storage = raft.Storage
+	// Node is etcd raft's Node interface: a node driven by its own
+	// goroutine, talked to through channels. The nodes of this package
+	// also have Err (see NodeErr).
+	Node = raft.Node
+	// CampaignType is etcd's campaign kind.
+	CampaignType = raft.CampaignType
+	// TraceLogger is etcd's state trace hook (unsupported: leave it nil).
+	TraceLogger = raft.TraceLogger
+	// TracingEvent is etcd's state trace event.
+	TracingEvent = raft.TracingEvent
 )
 
-var stateNames = [...]string{"StateFollower", "StateCandidate", "StateLeader", "StatePreCandidate"}
-
-func (st StateType) String() string {
-	if int(st) < len(stateNames) {
-		return stateNames[st]
-	}
-	return fmt.Sprintf("StateType(%d)", uint64(st))
-}
-
-// ReadOnlyOption selects how ReadIndex requests are confirmed.
-type ReadOnlyOption int
-
+// etcd's constants, with etcd's values.
 const (
+	// StateTraceDeployed tells whether etcd's state tracing is built in
+	// (never here: TraceLogger is not supported).
+	StateTraceDeployed = false
+
+	// None is a placeholder node ID used when there is no leader.
+	None = raft.None
+	// LocalAppendThread is the target of MsgStorageAppend messages.
+	LocalAppendThread = raft.LocalAppendThread
+	// LocalApplyThread is the target of MsgStorageApply messages.
+	LocalApplyThread = raft.LocalApplyThread
+
+	StateFollower     = raft.StateFollower
+	StateCandidate    = raft.StateCandidate
+	StateLeader       = raft.StateLeader
+	StatePreCandidate = raft.StatePreCandidate
+
 	// ReadOnlySafe confirms a read with a round of heartbeats to a quorum.
-	ReadOnlySafe ReadOnlyOption = iota
-	// ReadOnlyLeaseBased relies on the leader lease (needs CheckQuorum);
-	// it is affected by clock drift.
-	ReadOnlyLeaseBased
+	ReadOnlySafe = raft.ReadOnlySafe
+	// ReadOnlyLeaseBased relies on the leader lease (needs CheckQuorum).
+	ReadOnlyLeaseBased = raft.ReadOnlyLeaseBased
+
+	SnapshotFinish  = raft.SnapshotFinish
+	SnapshotFailure = raft.SnapshotFailure
+
+	ProgressTypePeer    = raft.ProgressTypePeer
+	ProgressTypeLearner = raft.ProgressTypeLearner
+
+	// Progress states (etcd's tracker package).
+	StateProbe     = tracker.StateProbe
+	StateReplicate = tracker.StateReplicate
+	StateSnapshot  = tracker.StateSnapshot
 )
-
-// SnapshotStatus is reported by the application through ReportSnapshot.
-type SnapshotStatus int
-
-// Snapshot outcomes, with etcd's values.
-const (
-	SnapshotFinish  SnapshotStatus = 1
-	SnapshotFailure SnapshotStatus = 2
-)
-
-// Peer is a member given to Bootstrap / StartNode.
-type Peer struct {
-	ID      uint64
-	Context []byte
-}
-
-// Config holds the parameters of a node; the fields, their meaning, defaults
-// and validation rules are etcd raft's (see go.etcd.io/raft/v3 Config).
-type Config struct {
-	// ID of the local node; must not be 0.
-	ID uint64
-	// ElectionTick is the number of Ticks a follower waits without hearing
-	// from a leader before campaigning; must exceed HeartbeatTick.
-	ElectionTick int
-	// HeartbeatTick is the number of Ticks between a leader's heartbeats.
-	HeartbeatTick int
-	// Storage is the node's log and state storage: a *MemoryStorage or a
-	// *DurableStorage (used natively, no callbacks) or any implementation
-	// of Storage.
-	Storage Storage
-	// Applied is the last applied index; set it only when restarting.
-	Applied uint64
-	// AsyncStorageWrites turns storage writes into MsgStorageAppend and
-	// MsgStorageApply messages instead of the Ready/Advance cycle.
-	AsyncStorageWrites bool
-	// MaxSizePerMsg limits the bytes of one append message (0: one entry
-	// at a time; math.MaxUint64: unlimited).
-	MaxSizePerMsg uint64
-	// MaxCommittedSizePerReady limits committed entries per Ready (0 means
-	// MaxSizePerMsg).
-	MaxCommittedSizePerReady uint64
-	// MaxUncommittedEntriesSize limits the leader's uncommitted tail (0:
-	// no limit).
-	MaxUncommittedEntriesSize uint64
-	// MaxInflightMsgs limits in-flight append messages per follower; > 0.
-	MaxInflightMsgs int
-	// MaxInflightBytes limits in-flight append bytes per follower (0: no
-	// limit).
-	MaxInflightBytes uint64
-	// CheckQuorum makes a leader step down when a quorum was not active
-	// for an election timeout.
-	CheckQuorum bool
-	// PreVote enables the Pre-Vote phase.
-	PreVote bool
-	// ReadOnlyOption selects how ReadIndex is confirmed.
-	ReadOnlyOption ReadOnlyOption
-	// DisableProposalForwarding makes followers drop proposals instead of
-	// forwarding them to the leader.
-	DisableProposalForwarding bool
-	// DisableConfChangeValidation skips propose-time checks of
-	// configuration changes.
-	DisableConfChangeValidation bool
-	// StepDownOnRemoval makes a leader removed from (or demoted in) the
-	// configuration step down.
-	StepDownOnRemoval bool
-	// Logger receives the library's log lines (etcd's texts). nil keeps
-	// the library's default: standard error. DiscardLogger turns logging
-	// off.
-	Logger Logger
-	// LogLevel is the lowest level logged; the zero value is LevelInfo.
-	LogLevel LogLevel
-}
-
-// Logger receives log lines from the library. Log runs inside the node call
-// that logs (on its goroutine, with the node locked): it must not call into
-// the node.
-type Logger interface {
-	Log(level LogLevel, line string)
-}
-
-// LogLevel is the severity of a log line.
-type LogLevel int
-
-// Log levels (the zero value is LevelInfo).
-const (
-	LevelDebug LogLevel = iota - 1
-	LevelInfo
-	LevelWarning
-	LevelError
-)
-
-func (l LogLevel) String() string {
-	switch l {
-	case LevelDebug:
-		return "DEBUG"
-	case LevelInfo:
-		return "INFO"
-	case LevelWarning:
-		return "WARN"
-	case LevelError:
-		return "ERROR"
-	}
-	return fmt.Sprintf("LogLevel(%d)", int(l))
-}
-
-type discardLogger struct{}
-
-func (discardLogger) Log(LogLevel, string) {}
-
-// DiscardLogger drops every line (the library does not even format them).
-var DiscardLogger Logger = discardLogger{}
-
-// SoftState is volatile state useful for logging and debugging; it need not
-// be persisted.
-type SoftState struct {
-	Lead      uint64
-	RaftState StateType
-}
-
-// ReadState answers a ReadIndex request: once the application has applied
-// up to Index, reads issued before the request may be served.
-type ReadState struct {
-	Index      uint64
-	RequestCtx []byte
-}
-
-// Ready is what a node has to persist, send and apply. All fields are
-// read-only. It is a Go copy: it stays valid after Advance.
-type Ready struct {
-	// SoftState is nil when unchanged.
-	*SoftState
-	// HardState is nil when unchanged; persist it before sending Messages.
-	*pb.HardState
-	// ReadStates answer ReadIndex requests.
-	ReadStates []ReadState
-	// Entries to append to stable storage before sending Messages.
-	Entries []*pb.Entry
-	// Snapshot to persist (nil when none).
-	Snapshot *pb.Snapshot
-	// CommittedEntries to apply to the state machine.
-	CommittedEntries []*pb.Entry
-	// Messages to send (after Entries are persisted, unless async storage
-	// writes are enabled). A MsgSnap must be answered with ReportSnapshot.
-	Messages []*pb.Message
-	// MustSync tells whether HardState and Entries need a durable write.
-	MustSync bool
-
-	// rn and gen identify the library's Ready this is a copy of, for
-	// DurableStorage.PersistReady (the library persists its own Ready).
-	rn  *RawNode
-	gen uint64
-}
-
-// IsEmptyHardState reports whether st is nil or all zero.
-func IsEmptyHardState(st *pb.HardState) bool {
-	return st.GetTerm() == 0 && st.GetVote() == 0 && st.GetCommit() == 0
-}
-
-// IsEmptySnap reports whether sp is nil or has index 0.
-func IsEmptySnap(sp *pb.Snapshot) bool {
-	return sp.GetMetadata().GetIndex() == 0
-}
-
-// ProgressState is the replication state of a follower seen by the leader.
-type ProgressState uint64
-
-// Progress states, with etcd's values.
-const (
-	StateProbe ProgressState = iota
-	StateReplicate
-	StateSnapshot
-)
-
-func (s ProgressState) String() string {
-	switch s {
-	case StateProbe:
-		return "StateProbe"
-	case StateReplicate:
-		return "StateReplicate"
-	case StateSnapshot:
-		return "StateSnapshot"
-	}
-	return fmt.Sprintf("ProgressState(%d)", uint64(s))
-}
-
-// Progress is a leader's view of one follower. The C API reports Match,
-// Next and State only; the other fields are zero.
-type Progress struct {
-	Match, Next      uint64
-	State            ProgressState
-	PendingSnapshot  uint64
-	RecentActive     bool
-	MsgAppFlowPaused bool
-	IsLearner        bool
-	// InflightsCount is the number of in-flight append messages.
-	InflightsCount int
-}
-
-// BasicStatus is basic information about a node.
-type BasicStatus struct {
-	ID uint64
-	*pb.HardState
-	SoftState
-	Applied        uint64
-	LeadTransferee uint64
-}
-
-// Status is BasicStatus plus, on a leader, the progress of every member.
-type Status struct {
-	BasicStatus
-	// Progress is only populated on the leader.
-	Progress map[uint64]Progress
-}

@@ -12,7 +12,7 @@ import (
 // node 1 of a three-voter cluster.
 func wireTwin(t *testing.T) (*RawNode, *MemoryStorage) {
 	t.Helper()
-	ms, err := NewMemoryStorage()
+	ms, err := TryNewMemoryStorage()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestReadyWire(t *testing.T) {
 		if a.HasReady() != b.HasReady() {
 			t.Fatalf("%s: HasReady differs", step)
 		}
-		ra, err := a.Ready()
+		ra, err := a.TryReady()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestReadyWire(t *testing.T) {
 			if err := p.ms.Append(p.rd.Entries); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.rn.Advance(p.rd); err != nil {
+			if err := p.rn.TryAdvance(p.rd); err != nil {
 				t.Fatal(err)
 			}
 		}

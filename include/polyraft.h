@@ -25,9 +25,12 @@
  *   used from several threads; they lock internally.
  * - Durable storage calls report their detail text per thread
  *   (polyraft_durable_storage_last_error).
- * - The library starts no threads. Storage and log callbacks run only on
+ * - The node API starts no threads. Storage and log callbacks run only on
  *   the calling thread, inside the call that needs them, and must not call
  *   back into the same node.
+ * - The host (polyraft_host_*) runs its own worker threads: its state
+ *   machine callbacks and completions run there (see
+ *   polyraft_host_state_machine and polyraft_host_completion).
  */
 
 #ifndef POLYRAFT_H
@@ -38,6 +41,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The version of polyraft_host_state_machine this library speaks.
+ */
+#define POLYRAFT_HOST_SM_ABI_VERSION 1
+
+/**
+ * Membership change kind for polyraft_host_change_membership: add a voter
+ * (or promote a learner) on `replica_host`.
+ */
+#define POLYRAFT_HOST_ADD_REPLICA 0
+
+/**
+ * Membership change kind: add a non-voting learner on `replica_host`.
+ */
+#define POLYRAFT_HOST_ADD_LEARNER 1
+
+/**
+ * Membership change kind: remove a replica (`replica_host` is ignored).
+ */
+#define POLYRAFT_HOST_REMOVE_REPLICA 2
 
 /**
  * Version of polyraft_storage_vtable this library understands; put it in
@@ -177,6 +201,21 @@ enum polyraft_result
    * (file, offset, reason) in polyraft_durable_storage_last_error.
    */
   POLYRAFT_CORRUPT = 31,
+  /**
+   * Host: the operation was rejected and certainly not applied (no
+   * leader, the group is not running here, raft dropped it...); it may be
+   * retried. Detail in polyraft_host_last_error or the outcome.
+   */
+  POLYRAFT_REJECTED = 40,
+  /**
+   * Host: the deadline passed before the outcome was known; a proposal
+   * may or may not be applied (retry it in a session to apply it once).
+   */
+  POLYRAFT_TIMED_OUT = 41,
+  /**
+   * Host: the host is closed; nothing was done.
+   */
+  POLYRAFT_CLOSED = 42,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -524,6 +563,42 @@ typedef struct polyraft_durable_storage polyraft_durable_storage;
 typedef struct polyraft_entry_sink polyraft_entry_sink;
 
 /**
+ * A host: one per process (or several in one process, joined by an
+ * in-process transport, as in tests). Create with polyraft_host_new; stop
+ * with polyraft_host_close (optional) and release with polyraft_host_free.
+ * Calls may come from any thread at once.
+ */
+typedef struct polyraft_host polyraft_host;
+
+/**
+ * Hands snapshot bytes to a `restore` callback; valid only during it.
+ */
+typedef struct polyraft_host_reader polyraft_host_reader;
+
+/**
+ * Collects the answers of `apply` (one per entry, in order) and of
+ * `lookup` (one). Valid only during that callback; the library copies what
+ * is pushed.
+ */
+typedef struct polyraft_host_results polyraft_host_results;
+
+/**
+ * How a host reaches the others. Today: an in-process network joining
+ * every host of the process created with it (tests, examples, one-process
+ * clusters). The network transport (TCP/TLS) will be another constructor
+ * of this same handle, so hosts and their configuration do not change.
+ * Reference counted: a host keeps its own reference, so the handle may be
+ * freed (polyraft_host_transport_free) while hosts still use it. Safe to
+ * use from several threads.
+ */
+typedef struct polyraft_host_transport polyraft_host_transport;
+
+/**
+ * Collects the bytes of a `snapshot` callback; valid only during it.
+ */
+typedef struct polyraft_host_writer polyraft_host_writer;
+
+/**
  * An in-memory raft log (etcd's MemoryStorage), shared by reference
  * counting: the application appends to it through its handle while a node
  * created over it reads it through its own reference. Each handle
@@ -542,12 +617,28 @@ typedef struct polyraft_memory_storage polyraft_memory_storage;
 typedef struct polyraft_node polyraft_node;
 
 /**
+ * A copy of log entries owned by the caller (from
+ * polyraft_memory_storage_entries or polyraft_durable_storage_entries):
+ * read it through polyraft_owned_entries_view, free it with
+ * polyraft_owned_entries_free. Immutable, so it may be read from any
+ * thread.
+ */
+typedef struct polyraft_owned_entries polyraft_owned_entries;
+
+/**
  * A copy of a snapshot owned by the caller (from
  * polyraft_durable_storage_snapshot): read it through
  * polyraft_owned_snapshot_view, free it with polyraft_owned_snapshot_free.
  * Immutable, so it may be read from any thread.
  */
 typedef struct polyraft_owned_snapshot polyraft_owned_snapshot;
+
+/**
+ * A peeked Ready (from polyraft_node_ready_peek), owned by the caller:
+ * read it through polyraft_peeked_ready_view, then either hand it to
+ * polyraft_node_ready_accept or free it with polyraft_peeked_ready_free.
+ */
+typedef struct polyraft_peeked_ready polyraft_peeked_ready;
 
 /**
  * One Ready (etcd's Ready), owned by the node that handed it out. All
@@ -816,6 +907,15 @@ typedef struct polyraft_entry {
    * Length of `encoded`.
    */
   size_t encoded_len;
+  /**
+   * Whether the type field is present in the entry's raftpb encoding
+   * although `entry_type` is POLYRAFT_ENTRY_NORMAL. etcd sets it on the
+   * empty entry that replaces a refused configuration change, and its 2
+   * bytes count where byte limits (max_size_per_msg...) cut batches. As
+   * an output it is the entry's; as an input it is kept, so an entry
+   * persisted and read back keeps its size (leave it false otherwise).
+   */
+  bool type_set;
 } polyraft_entry;
 
 /**
@@ -1046,7 +1146,8 @@ typedef struct polyraft_message {
   /**
    * Messages to deliver once this one is handled (MsgStorageAppend,
    * MsgStorageApply): each to its `to`, which may be this node itself
-   * (polyraft_node_step) or a peer. Output only.
+   * (step its `bytes` with polyraft_node_step_local) or a peer (send
+   * them; the peer steps them with polyraft_node_step). Output only.
    */
   const struct polyraft_message *responses;
   /**
@@ -1062,6 +1163,302 @@ typedef struct polyraft_message {
    */
   size_t bytes_len;
 } polyraft_message;
+
+/**
+ * A host's configuration, read only during polyraft_host_new. Fill it with
+ * polyraft_host_config_init, then change what you need.
+ */
+typedef struct polyraft_host_config {
+  /**
+   * This host's id (not 0); unique in the cluster.
+   */
+  uint64_t host_id;
+  /**
+   * Step worker threads; 0 means one per core.
+   */
+  uint32_t workers;
+  /**
+   * Milliseconds between ticks (> 0). Default 100.
+   */
+  uint32_t tick_ms;
+  /**
+   * Ticks without a leader before an election. Default 10.
+   */
+  uint32_t election_ticks;
+  /**
+   * Ticks between heartbeats. Default 1.
+   */
+  uint32_t heartbeat_ticks;
+  /**
+   * A snapshot is taken every this many applied entries (0: never).
+   * Default 10000.
+   */
+  uint64_t snapshot_entries;
+  /**
+   * Entries kept behind a snapshot for slow followers. Default 5000.
+   */
+  uint64_t compaction_overhead;
+  /**
+   * Session clients kept per group (least recently active evicted).
+   * Default 10000.
+   */
+  uint64_t max_sessions;
+  /**
+   * Whether idle, fully replicated groups stop ticking. Default true.
+   */
+  bool quiesce;
+  /**
+   * Directory of the host's log and snapshots (NUL-terminated, created if
+   * missing); NULL keeps them in memory (lost when the host is freed).
+   */
+  const char *data_dir;
+  /**
+   * How the host reaches the others (required); borrowed during the call.
+   */
+  const struct polyraft_host_transport *transport;
+} polyraft_host_config;
+
+/**
+ * A member of a group: a replica id and the host that runs it.
+ */
+typedef struct polyraft_host_peer {
+  /**
+   * The replica id (its raft node id; not 0).
+   */
+  uint64_t replica;
+  /**
+   * The host that runs it.
+   */
+  uint64_t host;
+} polyraft_host_peer;
+
+/**
+ * One committed entry handed to the `apply` callback; `data` (the proposed
+ * command) is valid only during the callback.
+ */
+typedef struct polyraft_host_entry {
+  /**
+   * The entry's log index.
+   */
+  uint64_t index;
+  /**
+   * The entry's term.
+   */
+  uint64_t term;
+  /**
+   * The command (NULL when empty).
+   */
+  const uint8_t *data;
+  /**
+   * Its length.
+   */
+  size_t len;
+} polyraft_host_entry;
+
+/**
+ * A replica's state machine: the application's code, called by the host
+ * in log order. Each callback returns a polyraft_result value as uint32_t:
+ * POLYRAFT_OK, or anything else for a failure.
+ *
+ * Threads: the callbacks of one replica run one at a time on the worker
+ * thread of its group (never concurrently with each other); callbacks of
+ * different groups may run concurrently on different workers. From a
+ * callback, do not call blocking host functions, polyraft_host_close or
+ * polyraft_host_free (they are refused); the `_async` functions are fine.
+ *
+ * Failures: `apply` and `lookup` must not fail for a bad command or query
+ * (answer it with a result that says so): a non-OK status, or a wrong
+ * number of results, means the state machine is broken, and the host stops
+ * that replica (its waiting operations complete; its log stays, so it can
+ * be started again). A failing `snapshot` skips that snapshot; a failing
+ * `restore` stops the replica (or fails polyraft_host_start_replica).
+ */
+typedef struct polyraft_host_state_machine {
+  /**
+   * Must be POLYRAFT_HOST_SM_ABI_VERSION.
+   */
+  uint32_t abi_version;
+  /**
+   * Passed to every callback. Owned by the host once
+   * polyraft_host_start_replica returns POLYRAFT_OK: `destroy` is then
+   * called exactly once, after the last callback (when the replica
+   * stops or the host closes). On any other return the caller keeps it.
+   */
+  void *ctx;
+  /**
+   * Applies committed entries (oldest first) and pushes exactly one
+   * result per entry with polyraft_host_results_push: the result the
+   * proposal of that entry completes with. Must be deterministic.
+   */
+  uint32_t (*apply)(void *ctx, const struct polyraft_host_entry *entries, size_t n, struct polyraft_host_results *results);
+  /**
+   * Writes the whole state with polyraft_host_writer_write.
+   */
+  uint32_t (*snapshot)(void *ctx, struct polyraft_host_writer *writer);
+  /**
+   * Replaces the whole state with the one read (polyraft_host_reader_read)
+   * from a snapshot written by `snapshot`, possibly on another host.
+   */
+  uint32_t (*restore)(void *ctx, struct polyraft_host_reader *reader);
+  /**
+   * Answers a read-only query: push one result (none means empty).
+   */
+  uint32_t (*lookup)(void *ctx, const uint8_t *query, size_t len, struct polyraft_host_results *result);
+  /**
+   * Releases ctx (see ctx). May be NULL.
+   */
+  void (*destroy)(void *ctx);
+} polyraft_host_state_machine;
+
+/**
+ * The outcome of an operation, as handed to a completion callback. Every
+ * pointer is valid only during the callback.
+ */
+typedef struct polyraft_host_outcome {
+  /**
+   * POLYRAFT_OK (completed), POLYRAFT_REJECTED (certainly not applied:
+   * safe to retry), POLYRAFT_TIMED_OUT (may or may not have been applied:
+   * retry in a session to apply it once).
+   */
+  polyraft_result code;
+  /**
+   * The result (proposals: the state machine's result for the entry;
+   * reads: the lookup's answer; NULL when empty).
+   */
+  const uint8_t *data;
+  /**
+   * Its length.
+   */
+  size_t len;
+  /**
+   * Why it was not completed (NUL-terminated; "" on POLYRAFT_OK).
+   */
+  const char *detail;
+} polyraft_host_outcome;
+
+/**
+ * A completion callback: called exactly once per operation queued with
+ * POLYRAFT_OK by an `_async` function, on a host worker thread (or on the
+ * thread closing the host, for operations still queued then, or, when the
+ * host closes during the `_async` call, on the calling thread). It must
+ * return quickly and must not call blocking host functions (they are
+ * refused); queueing another `_async` operation is fine.
+ */
+typedef void (*polyraft_host_completion)(void *ctx, const struct polyraft_host_outcome *outcome);
+
+/**
+ * A client's exactly-once identity in one group (dragonboat's session).
+ * Plain data: keep it across retries. Retry a proposal that timed out with
+ * the session unchanged (it is applied at most once); after an outcome is
+ * received (completed or rejected), call
+ * polyraft_host_session_completed before the next proposal.
+ */
+typedef struct polyraft_host_session {
+  /**
+   * The group it proposes to.
+   */
+  uint64_t group;
+  /**
+   * The client's id, unique among the group's clients.
+   */
+  uint64_t client_id;
+  /**
+   * The series number of the current proposal (starts at 1).
+   */
+  uint64_t series;
+  /**
+   * The highest series whose outcome the client has received.
+   */
+  uint64_t responded_to;
+} polyraft_host_session;
+
+/**
+ * What a host knows about its replica of a group (polyraft_host_group_info).
+ */
+typedef struct polyraft_host_info {
+  /**
+   * The group.
+   */
+  uint64_t group;
+  /**
+   * The local replica's id.
+   */
+  uint64_t replica;
+  /**
+   * The leader's replica id as known here (0: none).
+   */
+  uint64_t leader;
+  /**
+   * The local replica's term.
+   */
+  uint64_t term;
+  /**
+   * Whether the local replica leads.
+   */
+  bool is_leader;
+  /**
+   * Whether the group is quiesced here.
+   */
+  bool quiesced;
+  /**
+   * Applied index.
+   */
+  uint64_t applied;
+  /**
+   * Committed index.
+   */
+  uint64_t committed;
+  /**
+   * Last log index.
+   */
+  uint64_t last_index;
+  /**
+   * Index of the latest snapshot.
+   */
+  uint64_t snapshot_index;
+  /**
+   * Number of voters (as of the applied index).
+   */
+  size_t n_voters;
+  /**
+   * Number of learners.
+   */
+  size_t n_learners;
+} polyraft_host_info;
+
+/**
+ * Host-wide counters into `*out`.
+ */
+typedef struct polyraft_host_metrics {
+  /**
+   * Replicas running on the host.
+   */
+  uint64_t groups;
+  /**
+   * Replicas not quiesced.
+   */
+  uint64_t active_groups;
+  /**
+   * Client operations waiting for their outcome.
+   */
+  uint64_t pending_ops;
+  /**
+   * Proposals received.
+   */
+  uint64_t proposals;
+  /**
+   * Session proposals answered from the session table (duplicates).
+   */
+  uint64_t dedup_hits;
+  /**
+   * Log writes (group commits).
+   */
+  uint64_t log_writes;
+  /**
+   * fsyncs of the log.
+   */
+  uint64_t fsyncs;
+} polyraft_host_metrics;
 
 /**
  * A storage callback's answer: a polyraft_result value (uint32_t so that any
@@ -1409,8 +1806,8 @@ polyraft_result polyraft_durable_storage_persist_storage_append(const struct pol
  * polyraft_memory_storage_append. Entries already compacted are ignored.
  * `encoded` fields are ignored.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
- * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index; nothing is
- * written), POLYRAFT_IO_ERROR.
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+ * not contiguous; nothing is written), POLYRAFT_IO_ERROR.
  */
 polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
 
@@ -1561,6 +1958,304 @@ polyraft_result polyraft_conf_state_encode(const struct polyraft_conf_state *cs,
 polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *snapshot, struct polyraft_buffer **out);
 
 /**
+ * Whether the calling thread is inside a host callback (a state machine
+ * callback or a completion), where blocking host calls are refused.
+ * Bindings that build their own blocking calls on the `_async` forms check
+ * it first, so that they refuse instead of waiting on the calling worker.
+ */
+bool polyraft_host_in_callback(void);
+
+/**
+ * Creates an in-process network: every host created with it (in
+ * polyraft_host_config.transport) can reach every other; frames are
+ * handed over in memory. Write the handle to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_transport_in_process_new(struct polyraft_host_transport **out);
+
+/**
+ * In-process network only: cuts (`cut` true) or restores both directions
+ * between hosts `a` and `b`, to test partitions and failover.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_transport_partition(const struct polyraft_host_transport *transport, uint64_t a, uint64_t b, bool cut);
+
+/**
+ * Frees this handle (hosts keep their own reference). NULL is a no-op.
+ */
+void polyraft_host_transport_free(struct polyraft_host_transport *transport);
+
+/**
+ * Fills `*config` with the defaults for host `host_id` (no data_dir, no
+ * transport).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_config_init(struct polyraft_host_config *config, uint64_t host_id);
+
+/**
+ * Creates a host from `*config` and starts its workers; writes the handle
+ * to `*out`. With a data_dir, replicas started later recover their groups
+ * from it (a restart). The detail of a failure is in
+ * polyraft_host_last_new_error.
+ * Errors: POLYRAFT_NULL_PARAMETER (config, out or config->transport),
+ * POLYRAFT_INVALID_CONFIG (host id 0, tick_ms 0...),
+ * POLYRAFT_STORAGE_FAILURE (the data directory cannot be opened).
+ */
+polyraft_result polyraft_host_new(const struct polyraft_host_config *config, struct polyraft_host **out);
+
+/**
+ * Copies why the last polyraft_host_new on the calling thread failed into
+ * `buf` (truncated, NUL-terminated when len > 0); the bytes written
+ * (without the NUL) go to `*written`. Empty after a success.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_last_new_error(char *buf, size_t len, size_t *written);
+
+/**
+ * Copies the detail of the last call on `host` made by the calling thread
+ * (empty when it succeeded) into `buf`, like polyraft_host_last_new_error.
+ * For POLYRAFT_REJECTED it says why the operation was not applied.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_last_error(const struct polyraft_host *host, char *buf, size_t len, size_t *written);
+
+/**
+ * This host's id into `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_id(const struct polyraft_host *host, uint64_t *out);
+
+/**
+ * Stops every replica and worker and leaves the network. Waiting
+ * operations complete first (proposals as timed out, others as rejected);
+ * every state machine's destroy runs. Later calls return POLYRAFT_CLOSED;
+ * closing again is a no-op. The handle stays valid until
+ * polyraft_host_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (inside a host
+ * callback).
+ */
+polyraft_result polyraft_host_close(const struct polyraft_host *host);
+
+/**
+ * Closes the host (if not yet) and frees the handle. NULL is a no-op.
+ * No other call on the handle may be running or start afterwards (calls
+ * from other threads must have returned; use polyraft_host_close first to
+ * make them return POLYRAFT_CLOSED). Inside a host callback it does
+ * nothing (freeing would wait on the calling worker): free the host from
+ * another thread.
+ */
+void polyraft_host_free(struct polyraft_host *host);
+
+/**
+ * Pushes the next result (copied; NULL with len 0 is an empty result).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (more results
+ * than entries).
+ */
+polyraft_result polyraft_host_results_push(struct polyraft_host_results *results, const uint8_t *data, size_t len);
+
+/**
+ * Appends `len` bytes (copied) to the snapshot being written.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_FAILURE (the snapshot
+ * cannot be stored).
+ */
+polyraft_result polyraft_host_writer_write(struct polyraft_host_writer *writer, const uint8_t *data, size_t len);
+
+/**
+ * Reads up to `cap` bytes of the snapshot into `buf`; `*n` gets how many
+ * (0 at the end).
+ * Errors: POLYRAFT_NULL_PARAMETER (also buf with cap > 0),
+ * POLYRAFT_INVALID_ARGUMENT (cap above PTRDIFF_MAX).
+ */
+polyraft_result polyraft_host_reader_read(struct polyraft_host_reader *reader, uint8_t *buf, size_t cap, size_t *n);
+
+/**
+ * Starts replica `replica` of `group` on this host with the state machine
+ * `*sm` (the struct is copied; ctx ownership as documented there). When the
+ * host's log already has the group (a restart), the replica recovers from
+ * it and its latest snapshot and `peers` is ignored. Otherwise, with
+ * `n_peers` > 0 it bootstraps a new group whose initial members are
+ * `peers` (the same list on every initial member, including this
+ * replica); with `n_peers` == 0 it joins a group that has added (or will
+ * add) it. Blocking: waits for the group's worker (no network round trip).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_ABI_MISMATCH,
+ * POLYRAFT_INVALID_ARGUMENT (a callback missing, replica 0, the group
+ * already running here, this replica not among peers),
+ * POLYRAFT_STORAGE_FAILURE (recovery or restore failed), POLYRAFT_CLOSED,
+ * POLYRAFT_INVALID_STATE (inside a host callback).
+ */
+polyraft_result polyraft_host_start_replica(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm);
+
+/**
+ * The non-blocking form of polyraft_host_start_replica: the arguments are
+ * checked (and copied) now, the start runs on a helper thread, and `done`
+ * gets POLYRAFT_OK, or the code polyraft_host_start_replica would have
+ * returned with its detail (then ctx stays the caller's). Returns
+ * POLYRAFT_OK when `done` will be called (exactly once).
+ * Errors: as polyraft_host_start_replica, checked before queueing.
+ */
+polyraft_result polyraft_host_start_replica_async(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm, polyraft_host_completion done, void *ctx);
+
+/**
+ * Stops the local replica of `group`: waiting proposals complete as timed
+ * out (they may still commit), other operations as rejected, and its state
+ * machine's destroy runs. The log stays: start it again to resume.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (no replica
+ * of the group here), POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE (inside a
+ * host callback).
+ */
+polyraft_result polyraft_host_stop_replica(const struct polyraft_host *host, uint64_t group);
+
+/**
+ * The non-blocking form of polyraft_host_stop_replica: `done` gets
+ * POLYRAFT_OK or the code polyraft_host_stop_replica would have returned.
+ */
+polyraft_result polyraft_host_stop_replica_async(const struct polyraft_host *host, uint64_t group, polyraft_host_completion done, void *ctx);
+
+/**
+ * Initializes `*session` for `client_id` in `group` (series 1).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (client id 0).
+ */
+polyraft_result polyraft_host_session_init(struct polyraft_host_session *session, uint64_t group, uint64_t client_id);
+
+/**
+ * Marks the current proposal's outcome received: the next proposal gets a
+ * new series and the group may drop the cached result.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_host_session_completed(struct polyraft_host_session *session);
+
+/**
+ * Proposes `cmd` (copied) to `group` and waits at most `timeout_ms` for
+ * the state machine's result, written to `*result` (optional: NULL
+ * discards it) as a buffer to free with polyraft_buffer_free. Followers
+ * forward the proposal to the leader.
+ * Returns POLYRAFT_OK (applied), POLYRAFT_REJECTED (certainly not applied:
+ * no leader, group not here...), POLYRAFT_TIMED_OUT (unknown); also
+ * POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE (inside
+ * a host callback). Detail in polyraft_host_last_error.
+ */
+polyraft_result polyraft_host_propose(const struct polyraft_host *host, uint64_t group, const uint8_t *cmd, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+
+/**
+ * The non-blocking form of polyraft_host_propose: returns at once;
+ * POLYRAFT_OK means `done(ctx, outcome)` will be called exactly once.
+ * Any other return means it will not be called.
+ * Errors: POLYRAFT_NULL_PARAMETER (also done), POLYRAFT_CLOSED.
+ */
+polyraft_result polyraft_host_propose_async(const struct polyraft_host *host, uint64_t group, const uint8_t *cmd, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Like polyraft_host_propose, in `session` (its group is the target): a
+ * proposal retried with the same session state is applied at most once,
+ * and a retry of an applied one returns the first result.
+ * Errors: as polyraft_host_propose, plus POLYRAFT_INVALID_ARGUMENT (a
+ * session not initialized).
+ */
+polyraft_result polyraft_host_propose_session(const struct polyraft_host *host, const struct polyraft_host_session *session, const uint8_t *cmd, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+
+/**
+ * The non-blocking form of polyraft_host_propose_session (the session is
+ * copied; completion as in polyraft_host_propose_async).
+ */
+polyraft_result polyraft_host_propose_session_async(const struct polyraft_host *host, const struct polyraft_host_session *session, const uint8_t *cmd, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * A linearizable read: confirms leadership (ReadIndex), waits until the
+ * local replica has applied up to it, then runs `lookup(query)`; the answer
+ * goes to `*result` as in polyraft_host_propose.
+ * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT (reads have
+ * no side effect: retry freely), and the errors of polyraft_host_propose.
+ */
+polyraft_result polyraft_host_read(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+
+/**
+ * The non-blocking form of polyraft_host_read.
+ */
+polyraft_result polyraft_host_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Runs `lookup(query)` on the local replica as it is (may be stale; no
+ * network round trip); the answer goes to `*result`.
+ * Returns POLYRAFT_OK, POLYRAFT_REJECTED (no replica of the group here),
+ * and the errors of polyraft_host_propose.
+ */
+polyraft_result polyraft_host_stale_read(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, struct polyraft_buffer **result);
+
+/**
+ * The non-blocking form of polyraft_host_stale_read.
+ */
+polyraft_result polyraft_host_stale_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, polyraft_host_completion done, void *ctx);
+
+/**
+ * Changes the membership of `group` (`kind`: POLYRAFT_HOST_ADD_REPLICA,
+ * POLYRAFT_HOST_ADD_LEARNER or POLYRAFT_HOST_REMOVE_REPLICA) and waits until the change is applied on this host. The new
+ * replica's host travels with the change, so every member learns where it
+ * runs; start it there with polyraft_host_start_replica (no peers: join).
+ * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT, and
+ * POLYRAFT_INVALID_ARGUMENT (unknown kind) plus the errors of
+ * polyraft_host_propose.
+ */
+polyraft_result polyraft_host_change_membership(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms);
+
+/**
+ * The non-blocking form of polyraft_host_change_membership (the outcome
+ * carries no data).
+ */
+polyraft_result polyraft_host_change_membership_async(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Asks `group` to make replica `target` its leader and waits until this
+ * host sees it lead.
+ * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT, and the
+ * errors of polyraft_host_propose.
+ */
+polyraft_result polyraft_host_transfer_leader(const struct polyraft_host *host, uint64_t group, uint64_t target, uint64_t timeout_ms);
+
+/**
+ * The non-blocking form of polyraft_host_transfer_leader.
+ */
+polyraft_result polyraft_host_transfer_leader_async(const struct polyraft_host *host, uint64_t group, uint64_t target, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Tells the host that host `down` is unreachable (a failure detector's
+ * verdict): local replicas whose leader runs there wake up and elect a new
+ * leader after an election timeout instead of waiting quiesced. `*woken`
+ * (optional) gets how many woke.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_host_report_host_down(const struct polyraft_host *host, uint64_t down, size_t *woken);
+
+/**
+ * Writes what this host knows about its replica of `group` to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (no replica
+ * of the group here), POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_host_group_info(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out);
+
+/**
+ * The non-blocking form of polyraft_host_group_info: `*out` is written on
+ * a helper thread just before `done` gets POLYRAFT_OK (or the error
+ * polyraft_host_group_info would have returned, `*out` untouched). `*out`
+ * must stay valid until `done` runs.
+ */
+polyraft_result polyraft_host_group_info_async(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out, polyraft_host_completion done, void *ctx);
+
+/**
+ * Writes the members of `group` (voters, or learners when `learners`) with
+ * their hosts into `out[0..cap)`, and their number into `*n` (which may
+ * exceed cap: call again with a larger array). `out` may be NULL when cap
+ * is 0.
+ * Errors: as polyraft_host_group_info.
+ */
+polyraft_result polyraft_host_group_members(const struct polyraft_host *host, uint64_t group, bool learners, struct polyraft_host_peer *out, size_t cap, size_t *n);
+
+/**
+ * Writes the host's counters to `*out`.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_host_get_metrics(const struct polyraft_host *host, struct polyraft_host_metrics *out);
+
+/**
  * Fills `*config` with the defaults (etcd's usual values: election 10,
  * heartbeat 1, 256 in-flight messages, no size limits, no check quorum,
  * no pre-vote, safe reads, log level INFO to standard error, id 0 which
@@ -1690,19 +2385,39 @@ polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint
 
 /**
  * Steps a raftpb-encoded message received from a peer (the `bytes` of a
- * polyraft_message from another node's Ready), or, with async storage
- * writes, a response of a MsgStorageAppend/MsgStorageApply. Copied.
- * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes; the node
- * is unaffected), POLYRAFT_STEP_LOCAL_MSG, POLYRAFT_STEP_PEER_NOT_FOUND,
- * POLYRAFT_PROPOSAL_DROPPED (a forwarded proposal), POLYRAFT_FATAL, storage codes.
+ * polyraft_message from another node's Ready). Copied. Local-only message
+ * types (MsgHup, MsgBeat, MsgStorageAppend(Resp), MsgStorageApply(Resp)...)
+ * are refused with POLYRAFT_STEP_LOCAL_MSG whatever their `from` says and
+ * the node is unaffected: the responses of async storage writes go to
+ * polyraft_node_step_local instead.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes or an
+ * invalid message; the node is unaffected), POLYRAFT_STEP_LOCAL_MSG,
+ * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_PROPOSAL_DROPPED (a forwarded
+ * proposal), POLYRAFT_FATAL, storage codes.
  */
 polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
- * Steps `n` raftpb-encoded messages in order, exactly as `n` calls of
- * polyraft_node_step would, in one call: message `i` is the next `lens[i]`
- * bytes of `bytes` (the messages back to back). Stops at the first message
- * whose step fails and returns that step's code. Unlike other outputs,
+ * Async storage writes: steps a raftpb-encoded response of the node's own
+ * storage work, the `bytes` of a `responses` element addressed to this
+ * node (`to` is its id) of a MsgStorageAppend or MsgStorageApply, once
+ * that work is done. Copied. Unlike polyraft_node_step it accepts the
+ * local types MsgStorageAppendResp and MsgStorageApplyResp, sent from
+ * POLYRAFT_LOCAL_APPEND_THREAD / POLYRAFT_LOCAL_APPLY_THREAD (etcd's
+ * RawNode.Step rules); they are trusted as the node's own, so never pass
+ * bytes received from the network here.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE,
+ * POLYRAFT_STEP_LOCAL_MSG (a local type not from a local thread),
+ * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_FATAL, storage codes.
+ */
+polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8_t *bytes, size_t len);
+
+/**
+ * Steps `n` raftpb-encoded messages from peers in order, exactly as `n`
+ * calls of polyraft_node_step would (local-only types are refused the
+ * same way), in one call: message `i` is the next `lens[i]` bytes of
+ * `bytes` (the messages back to back). Stops at the first message whose
+ * step fails and returns that step's code. Unlike other outputs,
  * `*stepped` is written whatever the result (except
  * POLYRAFT_NULL_PARAMETER and POLYRAFT_POISONED): the number of messages
  * stepped successfully, so on a failure message `*stepped` is the one that
@@ -1783,6 +2498,114 @@ polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct po
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
 polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
+
+/**
+ * Advances the node's election clock by one tick and does nothing else:
+ * no heartbeat, no election (etcd's RawNode.TickQuiesced, for groups the
+ * application quiesced; use with care).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
+
+/**
+ * Writes to `*out` a new buffer holding the node's configuration and the
+ * progress of every tracked peer as JSON (ids in decimal):
+ * `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
+ * "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
+ * "next":n,"sent_commit":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
+ * "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
+ * probe, 1 replicate, 2 snapshot; inflights: the in-flight message
+ * count). Progress is present on every node (etcd's Status keeps it for
+ * the leader only: the caller filters). Free it with polyraft_buffer_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
+
+/**
+ * Reports whether the node can go on: POLYRAFT_OK, or the failure that
+ * stopped it (a failure recorded by a call that reports nothing, such as
+ * polyraft_node_has_ready, which then just answers false). A node loop
+ * calls it to stop at once instead of waiting for a call that fails.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL,
+ * storage codes (the storage's failure).
+ */
+polyraft_result polyraft_node_health(struct polyraft_node *node);
+
+/**
+ * Writes to `*out` the node's pending work as polyraft_node_ready would
+ * return it, without handing it out: the node's state is unchanged and a
+ * later peek returns the same work plus whatever happened meanwhile.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
+ * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
+ */
+polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
+
+/**
+ * Writes to `*out` the Ready view of a peeked Ready (read it with the
+ * polyraft_ready_* accessors), valid until the peeked Ready is freed or,
+ * once accepted, until the node frees its Ready (as for
+ * polyraft_node_ready).
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked, const struct polyraft_ready **out);
+
+/**
+ * Hands a peeked Ready out: the node accepts it as if polyraft_node_ready
+ * had just returned it (it becomes the outstanding Ready; its view stays
+ * valid as that Ready's). The node must not have been called since the
+ * peek (the Ready would no longer be what is pending). Takes ownership of
+ * `peeked` in every case (do not free it afterwards).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
+ * (a Ready is outstanding), POLYRAFT_FATAL.
+ */
+polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct polyraft_peeked_ready *peeked);
+
+/**
+ * Frees a peeked Ready that was not accepted. NULL is a no-op.
+ */
+void polyraft_peeked_ready_free(struct polyraft_peeked_ready *peeked);
+
+/**
+ * Like polyraft_node_ready, but also allowed while a Ready is
+ * outstanding (without async storage writes): the node then hands out
+ * the work that became pending since, as etcd's RawNode.Ready does when
+ * called again before Advance; one polyraft_node_advance acknowledges
+ * both. The previous Ready's views are freed: copy them first.
+ * Errors: as polyraft_node_ready, without POLYRAFT_INVALID_STATE.
+ */
+polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const struct polyraft_ready **out);
+
+/**
+ * Writes to `*out` a copy of the entries in [lo, hi) of a memory storage,
+ * limited to `max_size` bytes in total but at least one entry (etcd's
+ * Storage.Entries; UINT64_MAX means no limit). Free it with
+ * polyraft_owned_entries_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED (lo is at or
+ * below the snapshot), POLYRAFT_STORAGE_UNAVAILABLE (hi is past the last
+ * index + 1), POLYRAFT_INVALID_ARGUMENT (lo > hi).
+ */
+polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+
+/**
+ * Writes to `*out` a copy of the entries in [lo, hi) of a durable storage,
+ * as polyraft_memory_storage_entries does for a memory storage (the
+ * durable storage keeps its log in memory too: no disk read). Details of a
+ * failure in polyraft_durable_storage_last_error.
+ * Errors: as polyraft_memory_storage_entries.
+ */
+polyraft_result polyraft_durable_storage_entries(const struct polyraft_durable_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+
+/**
+ * Writes to `*entries` and `*len` a view of the copied entries (NULL and 0
+ * when there are none), valid until polyraft_owned_entries_free.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+polyraft_result polyraft_owned_entries_view(const struct polyraft_owned_entries *owned, const struct polyraft_entry **entries, size_t *len);
+
+/**
+ * Frees a copy of entries and its view. NULL is a no-op.
+ */
+void polyraft_owned_entries_free(struct polyraft_owned_entries *owned);
 
 /**
  * Takes the node's pending work as a Ready and writes a pointer to it
@@ -1877,10 +2700,13 @@ void polyraft_memory_storage_free(struct polyraft_memory_storage *storage);
 /**
  * Appends `n` entries (copied), overwriting from the first conflicting
  * index: typically the entries of a Ready (polyraft_ready_entries) or of a
- * MsgStorageAppend. The entries must be contiguous with the stored log;
- * ones already compacted are ignored. `encoded` fields are ignored.
+ * MsgStorageAppend. Their indexes must increase by one from entry to
+ * entry and the first must be at most last_index + 1; ones already
+ * compacted are ignored. `encoded` fields are ignored. A refused batch
+ * leaves the storage unchanged (as polyraft_durable_storage_append).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
- * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index).
+ * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+ * not contiguous: a gap, a repeat or a step back inside the batch).
  */
 polyraft_result polyraft_memory_storage_append(const struct polyraft_memory_storage *storage, const struct polyraft_entry *entries, size_t n);
 

@@ -2,8 +2,9 @@
 # Included by the root Makefile; run from the repository root.
 #
 #   make test-c            build libpolyraft, check the header for drift, run
-#                          the C tests (plain, ASan+UBSan, valgrind) and build
-#                          and run tests/c/example.c through pkg-config
+#                          the C tests (plain, ASan+UBSan, valgrind, and
+#                          against the release library) and build and run
+#                          tests/c/example.c through pkg-config
 #   make header            regenerate include/polyraft.h (commit the result)
 #   make polyraft.pc       target/polyraft.pc for using the build tree
 #   make install-c PREFIX=/usr/local
@@ -23,7 +24,10 @@ C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(C_ROOT)/Cargo.toml | 
 C_CFLAGS := -std=c99 -Wall -Wextra -Werror -pedantic -g -I$(C_ROOT)/include
 C_LDFLAGS := -L$(C_LIBDIR) -Wl,-rpath,$(C_LIBDIR) -lpolyraft
 C_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-C_TESTS := cluster misuse durable
+# hostile: the hostile and broken input of issue 15 (one test per reproducer).
+# host, host_misuse: the host (issue 20): a 3-host cluster, and its misuse.
+C_TESTS := cluster misuse durable hostile host host_misuse
+C_RELEASE_LIBDIR := $(C_TARGET)/release
 C_VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full \
 	--show-leak-kinds=definite,indirect,possible \
 	--errors-for-leak-kinds=definite,indirect,possible \
@@ -32,13 +36,14 @@ C_VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full \
 # The static library's system dependencies (rustc --print native-static-libs).
 C_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
-.PHONY: test-c header install-c polyraft.pc c-rust-tests c-lib c-header-check c-tests c-tests-asan c-tests-valgrind c-example
+.PHONY: test-c header install-c polyraft.pc c-rust-tests c-lib c-header-check c-tests c-tests-asan c-tests-valgrind c-tests-release c-example
 
-## test-c: the C ABI: header drift check, C tests plain, under ASan+UBSan
-## and under valgrind, and the README example through pkg-config.
+## test-c: the C ABI: header drift check, C tests plain, under ASan+UBSan,
+## under valgrind and against the release library, and the README example
+## through pkg-config.
 # The steps run in this order (each depends on the one before).
-test-c: c-rust-tests c-header-check c-tests c-tests-asan c-tests-valgrind c-example
-	@echo "test-c: all C tests passed (plain, ASan+UBSan, valgrind, example shared and static)"
+test-c: c-rust-tests c-header-check c-tests c-tests-asan c-tests-valgrind c-tests-release c-example
+	@echo "test-c: all C tests passed (plain, ASan+UBSan, valgrind, release, example shared and static)"
 
 # The panic boundary's own tests (a panic cannot be provoked from C).
 c-rust-tests:
@@ -87,6 +92,18 @@ c-tests-valgrind: c-tests c-tests-asan
 		$(VALGRIND) $(C_VALGRIND_FLAGS) $(C_OUT)/$$t; \
 	done
 
+# The same tests against the release library: overflow checks are off
+# there, so an unchecked computation wraps instead of panicking, and the
+# answers must be the same as in the debug build.
+c-tests-release: c-tests-valgrind | $(C_OUT)
+	$(CARGO) build --release -p polyraft-ffi
+	@set -e; for t in $(C_TESTS); do \
+		echo "== $$t (release library)"; \
+		$(CC) $(C_CFLAGS) $(C_ROOT)/tests/c/$$t.c -o $(C_OUT)/$$t-release \
+			-L$(C_RELEASE_LIBDIR) -Wl,-rpath,$(C_RELEASE_LIBDIR) -lpolyraft; \
+		$(C_OUT)/$$t-release; \
+	done
+
 ## polyraft.pc: a pkg-config file for the build tree (target/polyraft.pc).
 polyraft.pc: $(C_TARGET)/polyraft.pc
 
@@ -97,7 +114,7 @@ $(C_TARGET)/polyraft.pc: $(C_ROOT)/ffi/polyraft.pc.in $(C_ROOT)/Cargo.toml
 		-e 's|@RPATH@|-Wl,-rpath,$${libdir} |' $< > $@
 
 # The README example, compiled the way a C user would: through pkg-config.
-c-example: c-lib c-tests-valgrind $(C_TARGET)/polyraft.pc | $(C_OUT)
+c-example: c-lib c-tests-release $(C_TARGET)/polyraft.pc | $(C_OUT)
 	@echo "== example (pkg-config)"
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic $(C_ROOT)/tests/c/example.c -o $(C_OUT)/example \
 		$$(PKG_CONFIG_PATH=$(C_TARGET) $(PKG_CONFIG) --cflags --libs polyraft)

@@ -5,6 +5,11 @@
 #                        go vet, go test -race (the differential test runs
 #                        its 500 seeds there), and a run under
 #                        GOEXPERIMENT=cgocheck2 (500 seeds again)
+#   make go-etcdcompat   etcd raft's own public-API tests (rafttest, and
+#                        node_test.go, rawnode_test.go, example_test.go),
+#                        fetched from the module cache at test time, run
+#                        against etcd (baseline) and against polyraft with
+#                        the import swapped, under -race and cgocheck2
 #   make go-lib-release  the release library that a plain `go build` links
 #
 # The tests link target/debug/libpolyraft.a (build tag polyraft_debug): the
@@ -20,12 +25,12 @@ GO_TAGS ?= polyraft_debug
 # Extra flags for go test, e.g. GO_TEST_FLAGS=-v
 GO_TEST_FLAGS ?=
 
-.PHONY: test-go go-lib go-lib-release go-vet go-test-race go-test-cgocheck2
+.PHONY: test-go go-lib go-lib-release go-vet go-test-race go-test-cgocheck2 go-etcdcompat
 
 ## test-go: the Go package: vet, race detector (interop, differential over
-## 500 seeds, Node, storage), and cgocheck2.
-test-go: go-vet go-test-race go-test-cgocheck2
-	@echo "test-go: go vet, go test -race and GOEXPERIMENT=cgocheck2 passed"
+## 500 seeds, Node, storage), cgocheck2, and etcd's own public-API tests.
+test-go: go-vet go-test-race go-test-cgocheck2 go-etcdcompat
+	@echo "test-go: go vet, go test -race, GOEXPERIMENT=cgocheck2 and etcd's public-API tests passed"
 
 go-lib:
 	$(CARGO) build -p polyraft-ffi
@@ -41,3 +46,8 @@ go-test-race: go-vet
 
 go-test-cgocheck2: go-test-race
 	cd $(GO_DIR) && GOEXPERIMENT=cgocheck2 $(GO) test -tags $(GO_TAGS) -count=1 $(GO_TEST_FLAGS) ./...
+
+# Needs the network or a filled module cache (go mod download of etcd raft
+# v3.7.0 and its test dependencies).
+go-etcdcompat: go-lib
+	cd $(GO_DIR) && $(GO) run -tags $(GO_TAGS) ./etcdcompat -tags $(GO_TAGS)

@@ -57,7 +57,7 @@ func newPolyraftCluster(voters uint64, wire, pbMessages bool, compactEvery uint6
 	}
 	c := &polyraftCluster{wire: wire, pbMessages: pbMessages, compactEvery: compactEvery}
 	for _, id := range ids {
-		ms, err := polyraft.NewMemoryStorage()
+		ms, err := polyraft.TryNewMemoryStorage()
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func (c *polyraftCluster) run() {
 			if c.wire && !c.pbMessages {
 				rd, wms, err = n.rn.ReadyWire()
 			} else {
-				rd, err = n.rn.Ready()
+				rd, err = n.rn.TryReady()
 			}
 			if err != nil {
 				log.Fatal(err)
@@ -199,7 +199,7 @@ func (c *polyraftCluster) run() {
 			if k := len(rd.CommittedEntries); k > 0 {
 				n.appliedIndex = rd.CommittedEntries[k-1].GetIndex()
 			}
-			if err := n.rn.Advance(rd); err != nil {
+			if err := n.rn.TryAdvance(rd); err != nil {
 				log.Fatal(err)
 			}
 			if c.compactEvery > 0 && n.appliedIndex-n.compacted >= c.compactEvery {

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use crate::raft::{LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD, NONE};
 use crate::raftpb::{
-    conf_changes_to_string, decode, is_empty_hard_state, is_empty_snap, ConfChange, ConfChangeI, ConfChangeV2,
-    ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
+    conf_changes_to_string, decode, is_empty_hard_state, is_empty_snap, ConfChange, ConfChangeI, ConfChangeTransition,
+    ConfChangeType, ConfChangeV2, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot,
 };
 use crate::raw_node::{Ready, SoftState};
 
@@ -120,6 +120,48 @@ pub fn describe_conf_state(cs: &ConfState) -> String {
         go_list(&cs.learners_next),
         cs.auto_leave
     )
+}
+
+/// A ConfState as etcd v3.7 logs a `*pb.ConfState` with `%v`: protobuf
+/// text format, one `name:value` per list element, `auto_leave` always
+/// (etcd's tracker sets it explicitly), e.g. `voters:1 voters:2 auto_leave:false`.
+pub fn conf_state_text(cs: &ConfState) -> String {
+    let mut parts = Vec::new();
+    let lists: [(&str, &[u64]); 4] = [
+        ("voters", &cs.voters),
+        ("learners", &cs.learners),
+        ("voters_outgoing", &cs.voters_outgoing),
+        ("learners_next", &cs.learners_next),
+    ];
+    for (name, ids) in lists {
+        parts.extend(ids.iter().map(|id| format!("{name}:{id}")));
+    }
+    parts.push(format!("auto_leave:{}", cs.auto_leave));
+    parts.join(" ")
+}
+
+/// A configuration change as etcd v3.7's `DescribeConfChange` writes it:
+/// always in v2 form (a v1 change is described as `cc.AsV2()`), e.g.
+/// `transition:ConfChangeTransitionAuto changes:{type:ConfChangeAddNode node_id:3}`.
+pub fn describe_conf_change(cc: &ConfChangeI) -> String {
+    let v2 = cc.as_v2();
+    let name = |t: i32, f: fn(i32) -> Option<&'static str>| f(t).map_or_else(|| t.to_string(), str::to_string);
+    let mut s = format!(
+        "transition:{}",
+        name(v2.transition, |t| ConfChangeTransition::try_from(t).ok().map(|t| t.as_str_name()))
+    );
+    for ch in &v2.changes {
+        let _ = write!(
+            s,
+            " changes:{{type:{} node_id:{}}}",
+            name(ch.r#type, |t| ConfChangeType::try_from(t).ok().map(|t| t.as_str_name())),
+            ch.node_id
+        );
+    }
+    if !v2.context.is_empty() {
+        let _ = write!(s, " context:{}", go_quote(&v2.context));
+    }
+    s
 }
 
 /// "Index:11 Term:1 ConfState:Voters:[...] ...".
@@ -295,5 +337,28 @@ mod tests {
         assert_eq!(describe_message(&m, None), "1->2 MsgApp Term:1 Log:1/2 Commit:2 Entries:[1/3 EntryNormal \"\"]");
         let hs = HardState { term: 2, vote: 0, commit: 5 };
         assert_eq!(describe_hard_state(&hs), "Term:2 Commit:5");
+    }
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn conf_state_as_protobuf_text() {
+        let cs = ConfState { voters: vec![1, 2], learners_next: vec![3], ..Default::default() };
+        assert_eq!(conf_state_text(&cs), "voters:1 voters:2 learners_next:3 auto_leave:false");
+        assert_eq!(conf_state_text(&ConfState::default()), "auto_leave:false");
+    }
+
+    #[test]
+    fn conf_changes_described_in_v2_form() {
+        let v1 = ConfChange { r#type: ConfChangeType::ConfChangeRemoveNode as i32, node_id: 1, id: 9, ..Default::default() };
+        assert_eq!(
+            describe_conf_change(&ConfChangeI::V1(v1)),
+            "transition:ConfChangeTransitionAuto changes:{type:ConfChangeRemoveNode node_id:1}"
+        );
+        let v2 = ConfChangeV2 { context: bytes::Bytes::from_static(b"x"), ..Default::default() };
+        assert_eq!(describe_conf_change(&ConfChangeI::V2(v2)), "transition:ConfChangeTransitionAuto context:\"x\"");
     }
 }

@@ -6,9 +6,11 @@
 //! `advance`, exactly as with etcd's RawNode.
 //!
 //! Modules follow etcd's packages so that every rule is where a reader of
-//! etcd raft expects it.
+//! etcd raft expects it. Durable storage (a write-ahead log) lives in its
+//! own crate, `polyraft-wal`, so that this one stays free of I/O.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod confchange;
 pub mod describe;
@@ -23,14 +25,13 @@ pub mod raw_node;
 pub mod read_only;
 pub mod status;
 pub mod storage;
-pub mod wal;
 pub mod tracker;
 mod util;
 
 #[cfg(feature = "rafttest")]
 pub mod rafttest;
 
-pub use error::{Error, Result};
+pub use error::{Error, IoError, Result};
 pub use raft::{Config, ReadOnlyOption, StateType, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD, NONE};
 pub use raw_node::{Peer, RawNode, Ready, SnapshotStatus, SoftState};
 pub use read_only::ReadState;

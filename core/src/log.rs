@@ -30,8 +30,8 @@ pub struct EntryId {
 }
 
 /// A run of entries appended by a leader of `term`, directly following the
-/// entry `prev`. Entries are contiguous, start at `prev.index + 1`, and
-/// have terms between `prev.term` and `term`.
+/// entry `prev`. Entries are contiguous and start at `prev.index + 1`
+/// (see [`check_append`] for why their terms are not checked).
 #[derive(Debug, Clone, Default)]
 pub struct LogSlice {
     /// The term of the leader that sent the slice.
@@ -50,24 +50,40 @@ impl LogSlice {
 }
 
 /// Checks that `entries` can follow `prev` in an append from a leader of
-/// `term`: contiguous indexes without overflow, non-decreasing terms, none
-/// above `term`.
+/// `term`: contiguous indexes without overflow, and no entry of term 0
+/// (every entry is stamped with its leader's term, at least 1).
+///
+/// Terms are not required to be ordered, nor at most `term`: etcd accepts
+/// such appends, and they occur in valid runs. A node that receives a
+/// MsgSnap at term 0 (treated as local) drops to term 0 while keeping
+/// entries of a higher term, and may then lead at a term below them
+/// (divergence script term0_snapshot_then_append_check).
 pub fn check_append(term: u64, prev: EntryId, entries: &[Entry]) -> Result<()> {
-    if prev.term > term {
-        return Err(Error::Decode(format!(
-            "invalid log slice: previous entry term {} above the append's term {term}",
-            prev.term
-        )));
-    }
     let mut last = prev;
     for e in entries {
-        if last.index.checked_add(1) != Some(e.index) || e.term < last.term || e.term > term {
+        if last.index.checked_add(1) != Some(e.index) || e.term == 0 {
             return Err(Error::Decode(format!(
                 "invalid log slice: entry {}/{} after {}/{} in a term-{term} append",
                 e.term, e.index, last.term, last.index
             )));
         }
         last = EntryId { term: e.term, index: e.index };
+    }
+    Ok(())
+}
+
+/// Checks a storage's first and last index before any arithmetic on them:
+/// the first index is at least 1, the last at least `first - 1` (an empty
+/// log), and below u64::MAX (the next index must exist).
+pub fn check_storage_bounds(first: u64, last: u64) -> Result<()> {
+    if first == 0 {
+        return Err(Error::Storage("storage answered first_index 0 (the first index is at least 1)".into()));
+    }
+    if last == u64::MAX {
+        return Err(Error::Storage(format!("storage answered last_index {last} (no index can follow it)")));
+    }
+    if last < first - 1 {
+        return Err(Error::Storage(format!("storage answered last_index {last} below first_index {first} - 1")));
     }
     Ok(())
 }
@@ -115,6 +131,7 @@ impl<S: Storage> RaftLog<S> {
     pub fn new_with_size(store: S, logger: Arc<dyn Logger>, max_applying_ents_size: u64) -> Result<Self> {
         let first = store.first_index()?;
         let last = store.last_index()?;
+        check_storage_bounds(first, last)?;
         Ok(RaftLog {
             store,
             unstable: Unstable::new(last + 1, logger.clone()),
@@ -153,8 +170,10 @@ impl<S: Storage> RaftLog<S> {
         let ci = self.find_conflict(&a.entries);
         if ci != 0 {
             if ci <= self.committed {
-                return Err(Error::Fatal(format!(
-                    "entry {} conflict with committed entry [committed({})]",
+                // Only a corrupt or hostile leader sends this (etcd panics):
+                // refuse the append and keep the log as it is.
+                return Err(Error::Decode(format!(
+                    "MsgApp entry {} conflicts with committed entry [committed({})]",
                     ci, self.committed
                 )));
             }
@@ -300,6 +319,10 @@ impl<S: Storage> RaftLog<S> {
             return i;
         }
         match self.store.first_index() {
+            Ok(0) => {
+                self.note_storage_error(Error::Storage("storage answered first_index 0 (the first index is at least 1)".into()));
+                self.committed + 1
+            }
             Ok(i) => i,
             Err(e) => {
                 self.note_storage_error(e);
@@ -314,6 +337,10 @@ impl<S: Storage> RaftLog<S> {
             return i;
         }
         match self.store.last_index() {
+            Ok(u64::MAX) => {
+                self.note_storage_error(Error::Storage(format!("storage answered last_index {}", u64::MAX)));
+                self.committed
+            }
             Ok(i) => i,
             Err(e) => {
                 self.note_storage_error(e);

@@ -15,6 +15,11 @@ use crate::rlog;
 
 pub use crate::util::{ents_size, limit_size, payloads_size};
 
+/// The term guard of [`Unstable::stable_to`]. Always on; off only in the
+/// simulator's `no_append_term_guard` mutant (`make mutants`), which checks
+/// that the simulation catches its absence.
+const APPEND_TERM_GUARD: bool = !cfg!(polyraft_mutant = "no_append_term_guard");
+
 /// Entries and a snapshot waiting to be persisted.
 pub struct Unstable {
     /// An incoming snapshot, if any.
@@ -103,8 +108,7 @@ impl Unstable {
         }
         // The term guard: a write acknowledged for entries that were since
         // replaced (the append ABA race) must not mark the new ones stable.
-        // (Skipped only under the simulator's mutation check.)
-        if gt != id.term && !cfg!(polyraft_mutant = "no_append_term_guard") {
+        if APPEND_TERM_GUARD && gt != id.term {
             rlog!(
                 self.logger,
                 Info,

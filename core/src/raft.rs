@@ -19,7 +19,7 @@ use crate::raw_node::SoftState;
 use crate::read_only::{ReadOnly, ReadState};
 use crate::rlog;
 use crate::storage::Storage;
-use crate::tracker::{Config as TrackerConfig, Inflights, Progress, ProgressMap, ProgressTracker, StateType as ProgressState};
+use crate::tracker::{Config as TrackerConfig, Inflights, Progress, ProgressMap, ProgressState, ProgressTracker};
 use crate::{Error, Result};
 
 /// Placeholder node id meaning "no node" (no leader, no vote).
@@ -30,6 +30,27 @@ pub const LOCAL_APPEND_THREAD: u64 = u64::MAX;
 pub const LOCAL_APPLY_THREAD: u64 = u64::MAX - 1;
 /// "No limit" for the size limits in [`Config`].
 pub const NO_LIMIT: u64 = u64::MAX;
+/// Terms and indexes a message may carry are below this (2^62): no real
+/// cluster gets near it, and a forged value above it could overflow or
+/// leave no later term to campaign in.
+pub const MAX_WIRE_VALUE: u64 = 1 << 62;
+
+/// Whether every term and index in `m` (its own, its entries', its
+/// snapshot's) is below [`MAX_WIRE_VALUE`].
+fn within_wire_range(m: &Message) -> bool {
+    let ok = |v: u64| v < MAX_WIRE_VALUE;
+    ok(m.term)
+        && ok(m.log_term)
+        && ok(m.index)
+        && ok(m.commit)
+        && ok(m.reject_hint)
+        && m.entries.iter().all(|e| ok(e.term) && ok(e.index))
+        && m.snapshot.as_ref().is_none_or(|s| ok(s.index()) && ok(s.term()))
+}
+
+/// The largest accepted [`Config::election_tick`] (2^31 - 1): randomized
+/// election timeouts go up to twice the value and must not overflow.
+pub const MAX_ELECTION_TICK: usize = (1 << 31) - 1;
 
 /// The role of a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -182,6 +203,14 @@ impl Config {
         }
         if self.election_tick <= self.heartbeat_tick {
             return bad("election tick must be greater than heartbeat tick");
+        }
+        if self.election_tick > MAX_ELECTION_TICK {
+            // Randomized timeouts reach 2 * election_tick - 1: keep them
+            // (and every tick counter) far from overflow on any platform.
+            return Err(Error::InvalidConfig(format!(
+                "election tick must be at most {MAX_ELECTION_TICK}, got {}",
+                self.election_tick
+            )));
         }
         if self.max_inflight_msgs == 0 {
             return bad("max inflight messages must be greater than 0");
@@ -404,6 +433,11 @@ impl<S: Storage> Raft<S> {
     /// Ticks elapsed since the last reset of the election timer.
     pub fn election_elapsed(&self) -> usize {
         self.election_elapsed
+    }
+    /// Counts one tick on the election timer and does nothing else (etcd's
+    /// TickQuiesced; see `RawNode::tick_quiesced`).
+    pub(crate) fn tick_quiesced(&mut self) {
+        self.election_elapsed += 1;
     }
     /// The unrecoverable error that stopped this node, if any.
     pub fn fatal_error(&self) -> Option<&Error> {
@@ -975,10 +1009,13 @@ impl<S: Storage> Raft<S> {
         if let Some(e) = &self.fatal {
             return Err(e.clone());
         }
-        let snap_max = m.snapshot.as_ref().is_some_and(|s| s.index() == u64::MAX || s.term() == u64::MAX);
-        if m.term == u64::MAX || m.index == u64::MAX || m.log_term == u64::MAX || snap_max {
-            // No real log gets there; such values could only overflow.
-            return Err(Error::Decode(format!("{:?} with an out-of-range term or index", m.r#type())));
+        if !within_wire_range(&m) {
+            // No real log gets there; such values could only overflow, or
+            // leave no room to campaign in a later term.
+            return Err(Error::Decode(format!(
+                "{:?} with a term or index at or above {MAX_WIRE_VALUE}",
+                m.r#type()
+            )));
         }
         if m.term == 0
             && matches!(
@@ -989,6 +1026,22 @@ impl<S: Storage> Raft<S> {
             // Campaign messages are always about a term; without one they
             // are malformed (etcd would crash answering them).
             return Err(Error::Decode(format!("{:?} without a term", m.r#type())));
+        }
+        check_sender(self.id, &m)?;
+        if m.r#type() == MessageType::MsgHeartbeat && m.commit > self.raft_log.last_index() {
+            // A leader only sends min(match, committed), never beyond what
+            // we hold. Refused before the heartbeat can make its sender our
+            // leader: a forged one would otherwise leave us following a node
+            // that never hears back from us (no response goes out), and two
+            // such followers forward proposals to each other forever.
+            return Err(Error::Decode(format!(
+                "MsgHeartbeat with commit {} beyond our last index {}",
+                m.commit,
+                self.raft_log.last_index()
+            )));
+        }
+        if m.r#type() == MessageType::MsgSnap {
+            check_snapshot_msg(&m)?;
         }
         if m.r#type() == MessageType::MsgApp {
             // A malformed append is refused before it can touch the log.
@@ -1397,11 +1450,13 @@ impl<S: Storage> Raft<S> {
                         Info,
                         "{:x} ignoring conf change {} at config {}: {}",
                         self.id,
-                        describe_conf_change_go(&cc),
+                        crate::describe::describe_conf_change(&cc),
                         self.trk.config,
                         why
                     );
-                    m.entries[i] = Entry { r#type: EntryType::EntryNormal as i32, ..Default::default() };
+                    // etcd sets the type explicitly here (`Type:
+                    // pb.EntryNormal.Enum()`), which its size accounting counts.
+                    m.entries[i] = Entry { r#type: EntryType::EntryNormal as i32, type_set: true, ..Default::default() };
                 }
                 _ => self.pending_conf_index = last + i as u64 + 1,
             }
@@ -1579,7 +1634,7 @@ impl<S: Storage> Raft<S> {
             // A message of the current term from a leader: it won.
             MessageType::MsgApp => {
                 self.become_follower(m.term, m.from);
-                self.handle_append_entries(m);
+                return self.handle_append_entries(m);
             }
             MessageType::MsgHeartbeat => {
                 self.become_follower(m.term, m.from);
@@ -1656,7 +1711,7 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgApp => {
                 self.election_elapsed = 0;
                 self.lead = m.from;
-                self.handle_append_entries(m);
+                return self.handle_append_entries(m);
             }
             MessageType::MsgHeartbeat => {
                 self.election_elapsed = 0;
@@ -1726,23 +1781,27 @@ impl<S: Storage> Raft<S> {
         Ok(())
     }
 
-    fn handle_append_entries(&mut self, m: Message) {
+    /// Handles an append from the leader. An append that would overwrite
+    /// committed entries is refused with an error (etcd panics), leaving
+    /// the log untouched.
+    fn handle_append_entries(&mut self, m: Message) -> Result<()> {
         let committed = self.raft_log.committed;
         if m.index < committed {
             self.send(Message { to: m.from, r#type: MessageType::MsgAppResp as i32, index: committed, ..Default::default() });
-            return;
+            return Ok(());
         }
         let (from, index, log_term, commit) = (m.from, m.index, m.log_term, m.commit);
         let a = LogSlice { term: m.term, prev: EntryId { term: log_term, index }, entries: m.entries };
         match self.raft_log.maybe_append(a, commit) {
             Ok(Some(mlast)) => {
                 self.send(Message { to: from, r#type: MessageType::MsgAppResp as i32, index: mlast, ..Default::default() });
-                return;
+                return Ok(());
             }
             Ok(None) => {}
+            Err(e @ Error::Decode(_)) => return Err(e),
             Err(e) => {
                 self.fail(e);
-                return;
+                return Ok(());
             }
         }
         let our_term = self.raft_log.zero_term_on_out_of_bounds(self.raft_log.term(index));
@@ -1770,6 +1829,7 @@ impl<S: Storage> Raft<S> {
             log_term: hint_term,
             ..Default::default()
         });
+        Ok(())
     }
 
     fn handle_heartbeat(&mut self, m: Message) {
@@ -1844,7 +1904,7 @@ impl<S: Storage> Raft<S> {
                 Warn,
                 "{:x} attempted to restore snapshot but it is not in the ConfState {}; should never happen",
                 self.id,
-                go_conf_state(&cs)
+                crate::describe::conf_state_text(&cs)
             );
             return false;
         }
@@ -1874,17 +1934,23 @@ impl<S: Storage> Raft<S> {
         let (cfg, prs) = match confchange::restore(Changer { tracker: &fresh, last_index: id.index }, &cs) {
             Ok(x) => x,
             Err(e) => {
-                rlog!(self.logger, Error, "{:x} unable to restore config {}: {}", self.id, go_conf_state(&cs), e);
+                rlog!(self.logger, Error, "{:x} unable to restore config {}: {}", self.id, crate::describe::conf_state_text(&cs), e);
                 return false;
             }
         };
-        self.raft_log.restore(s);
-        self.trk = fresh;
-        let got = self.switch_to_config(cfg, prs);
-        if let Err(e) = cs.equivalent(&got) {
-            self.fail(Error::Fatal(e.to_string()));
+        // The restored configuration must describe the snapshot's: checked
+        // on a scratch tracker, so that a mismatch refuses the snapshot
+        // instead of leaving the node in a configuration nobody agreed to.
+        let mut scratch = ProgressTracker::new(self.trk.max_inflight, self.trk.max_inflight_bytes);
+        scratch.config = cfg.clone();
+        scratch.progress = prs.clone();
+        if let Err(e) = cs.equivalent(&scratch.conf_state()) {
+            rlog!(self.logger, Error, "{:x} unable to restore config {}: {}", self.id, crate::describe::conf_state_text(&cs), e);
             return false;
         }
+        self.raft_log.restore(s);
+        self.trk = fresh;
+        self.switch_to_config(cfg, prs);
         let last = self.raft_log.last_entry_id();
         rlog!(
             self.logger,
@@ -2119,34 +2185,50 @@ pub(crate) fn encoded_conf_change_msg(typ: EntryType, data: Bytes) -> Message {
     }
 }
 
-/// A ConfChangeI in protobuf text form, as etcd (v3.7) logs it when
-/// refusing a change: `transition:ConfChangeTransitionAuto changes:{type:ConfChangeAddNode node_id:3}`.
-fn describe_conf_change_go(cc: &ConfChangeI) -> String {
-    let ctx = |c: &Bytes| if c.is_empty() { String::new() } else { format!(" context:{}", crate::describe::go_quote(c)) };
-    match cc {
-        ConfChangeI::V1(c) => {
-            let id = if c.id != 0 { format!(" id:{}", c.id) } else { String::new() };
-            format!("type:{} node_id:{}{}{}", c.r#type().as_str_name(), c.node_id, ctx(&c.context), id)
-        }
-        ConfChangeI::V2(c) => {
-            let mut s = format!("transition:{}", c.transition().as_str_name());
-            for ch in &c.changes {
-                s.push_str(&format!(" changes:{{type:{} node_id:{}}}", ch.r#type().as_str_name(), ch.node_id));
-            }
-            s + &ctx(&c.context)
-        }
+/// Refuses a MsgSnap whose snapshot no leader could have sent: a snapshot
+/// term above the message's term (a leader's log holds no entry of a later
+/// term; believing one would make the follower claim entries the leader
+/// never had, and the two would exchange MsgApp/MsgAppResp forever), a
+/// non-empty snapshot at term 0, or a ConfState that breaks the
+/// configuration invariants (restoring it would leave the node in a
+/// configuration it cannot describe). A message at term 0 is local (etcd's
+/// harness sends such snapshots) and is not held to the term rule.
+fn check_snapshot_msg(m: &Message) -> Result<()> {
+    let Some(s) = m.snapshot.as_deref().filter(|s| !is_empty_snap(s)) else { return Ok(()) };
+    if s.term() == 0 {
+        return Err(Error::Decode(format!("MsgSnap with a snapshot at index {} and term 0", s.index())));
     }
+    if m.term != 0 && s.term() > m.term {
+        return Err(Error::Decode(format!(
+            "MsgSnap at term {} with a snapshot of a later term {} (index {})",
+            m.term,
+            s.term(),
+            s.index()
+        )));
+    }
+    s.conf_state().validate().map_err(|e| Error::Decode(format!("MsgSnap with an invalid ConfState: {e}")))
 }
 
-/// Go's `%v` of a ConfState.
-fn go_conf_state(cs: &ConfState) -> String {
-    let l = |v: &[u64]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(" ");
-    format!(
-        "{{[{}] [{}] [{}] [{}] {}}}",
-        l(&cs.voters),
-        l(&cs.learners),
-        l(&cs.voters_outgoing),
-        l(&cs.learners_next),
-        cs.auto_leave
-    )
+/// Refuses a message whose sender cannot have sent it: a leader's or
+/// candidate's message (MsgApp, MsgHeartbeat, MsgSnap, MsgTimeoutNow,
+/// MsgReadIndexResp, MsgVote, MsgPreVote) or a MsgHeartbeatResp claiming
+/// to come from this node itself or from no node (believing one, a
+/// follower would take itself as its leader and forward requests to
+/// itself forever), and any peer message type claiming to come from a
+/// local storage thread.
+fn check_sender(id: u64, m: &Message) -> Result<()> {
+    use MessageType::*;
+    let t = m.r#type();
+    let peer_only = matches!(
+        t,
+        MsgApp | MsgHeartbeat | MsgSnap | MsgTimeoutNow | MsgReadIndexResp | MsgVote | MsgPreVote | MsgHeartbeatResp
+    );
+    if peer_only && (m.from == id || m.from == NONE) {
+        let who = if m.from == NONE { "no node" } else { "the node itself" };
+        return Err(Error::Decode(format!("{t:?} claiming to come from {who}")));
+    }
+    if is_local_msg_target(m.from) && !crate::raftpb::is_local_msg(t) {
+        return Err(Error::Decode(format!("{t:?} claiming to come from a local storage thread")));
+    }
+    Ok(())
 }

@@ -22,6 +22,11 @@ use crate::storage::Storage;
 use crate::tracker::Progress;
 use crate::{Error, Result};
 
+/// Either kind of configuration change, as `propose_conf_change` and
+/// `apply_conf_change` take it (defined in [`crate::raftpb`], re-exported
+/// here beside the methods that use it).
+pub use crate::raftpb::ConfChangeI;
+
 /// Volatile state that need not be persisted: who leads and our role.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SoftState {
@@ -70,9 +75,6 @@ pub struct Ready {
     /// Whether the HardState and entries must be synced to disk.
     pub must_sync: bool,
 }
-
-/// Either kind of configuration change.
-pub use crate::raftpb::ConfChangeI;
 
 /// What `advance` steps, in order: local messages, and the application
 /// of committed entries (MsgStorageApplyResp's effect, kept as numbers).
@@ -145,6 +147,7 @@ impl<S: Storage> RawNode<S> {
                     term: 1,
                     index: i as u64 + 1,
                     data: crate::raftpb::encode_explicit_conf_change(&cc),
+                    type_set: true,
                 }
             })
             .collect();
@@ -163,6 +166,20 @@ impl<S: Storage> RawNode<S> {
     pub fn tick(&mut self) {
         if self.check().is_ok() {
             self.raft.tick();
+        }
+    }
+
+    /// Advances the logical clock by one tick without any other processing
+    /// (etcd's `TickQuiesced`): only the election timer counts the tick, so
+    /// a quiesced group (all peers known to be at the same state) sends no
+    /// heartbeats and starts no elections. The ticks still count: once
+    /// `tick` is called again, a follower that saw no leader for an election
+    /// timeout campaigns on that tick. This subverts the Raft timers; use
+    /// `tick` unless the application tracks quiescence itself (etcd marks
+    /// the method deprecated). No-op on a failed node.
+    pub fn tick_quiesced(&mut self) {
+        if self.check().is_ok() {
+            self.raft.tick_quiesced();
         }
     }
 
@@ -246,6 +263,12 @@ impl<S: Storage> RawNode<S> {
         if is_response_msg(t) && !is_local_msg_target(m.from) && !self.raft.trk.progress.contains_key(&m.from) {
             return Err(Error::StepPeerNotFound);
         }
+        if m.term == 0 && always_carries_term(t) {
+            // Raft treats a message without a term as local: from a peer,
+            // one of these would act outside any term (a MsgApp appending
+            // without a leader, an ack bypassing the term guards).
+            return Err(Error::Decode(format!("{t:?} without a term")));
+        }
         self.raft.step(m)
     }
 
@@ -300,7 +323,33 @@ impl<S: Storage> RawNode<S> {
         rd
     }
 
+    /// The pending work as `ready` would return it, without accepting it:
+    /// nothing is marked as handed out, so a later call returns it again
+    /// together with whatever happened meanwhile (etcd's node loop rebuilds
+    /// its pending Ready this way until the application takes it). Hand a
+    /// peeked Ready out only with `accept_peeked`, with no other call on
+    /// the node in between.
+    pub fn peek_ready(&mut self) -> Ready {
+        self.build_ready(false)
+    }
+
+    /// Accepts a Ready from `peek_ready`, as `ready` accepts the one it
+    /// returns: the node must not have been called since the peek.
+    pub fn accept_peeked(&mut self, rd: &Ready) {
+        self.accept_ready(rd);
+        // The peek copied the messages and read states instead of taking
+        // them (etcd's acceptReady drops them here).
+        self.raft.msgs.clear();
+        self.raft.read_states.clear();
+    }
+
     fn ready_without_accept(&mut self) -> Ready {
+        self.build_ready(true)
+    }
+
+    /// Builds the pending Ready; `take` moves the queued messages and read
+    /// states into it, otherwise they are copied and stay queued.
+    fn build_ready(&mut self, take: bool) -> Ready {
         let allow_unstable = self.apply_unstable_entries();
         let r = &mut self.raft;
         let n_msgs = r.msgs.len();
@@ -316,7 +365,7 @@ impl<S: Storage> RawNode<S> {
             committed_entries,
             // The next Ready likely carries as many: keep the capacity so
             // that queueing them does not grow the vector step by step.
-            messages: std::mem::replace(&mut r.msgs, Vec::with_capacity(n_msgs)),
+            messages: if take { std::mem::replace(&mut r.msgs, Vec::with_capacity(n_msgs)) } else { r.msgs.clone() },
             ..Default::default()
         };
         let ss = r.soft_state();
@@ -330,7 +379,7 @@ impl<S: Storage> RawNode<S> {
         if let Some(snap) = r.raft_log.next_unstable_snapshot() {
             rd.snapshot = Some(snap.clone());
         }
-        rd.read_states = std::mem::take(&mut r.read_states);
+        rd.read_states = if take { std::mem::take(&mut r.read_states) } else { r.read_states.clone() };
         rd.must_sync = must_sync(&hs, &self.prev_hard_st, rd.entries.len());
 
         if self.async_storage_writes {
@@ -589,4 +638,13 @@ fn new_storage_apply_resp_msg(id: u64, ents: &[Entry]) -> Message {
 /// new entries, or a changed term or vote (Raft §5 persistent state).
 pub fn must_sync(st: &HardState, prev: &HardState, ents: usize) -> bool {
     ents != 0 || st.vote != prev.vote || st.term != prev.term
+}
+
+/// Message types that a node always sends with its term (etcd's `send`
+/// stamps them): replication, heartbeats and their answers, and leadership
+/// transfer. MsgSnap is not among them: etcd's own harness sends snapshots
+/// from nodes at term 0, and its conformance scripts step them.
+fn always_carries_term(t: MessageType) -> bool {
+    use MessageType::*;
+    matches!(t, MsgApp | MsgAppResp | MsgHeartbeat | MsgHeartbeatResp | MsgTimeoutNow | MsgReadIndexResp)
 }

@@ -31,6 +31,18 @@ pub trait Storage {
     fn snapshot(&self) -> Result<Snapshot>;
 }
 
+/// Fails unless each entry's index is its predecessor's plus one: a batch
+/// with a gap or going backwards ([7, 5]) would be stored at the wrong
+/// positions. Shared by MemoryStorage and the durable storage's memory log.
+pub(crate) fn check_contiguous(entries: &[Entry]) -> Result<()> {
+    for w in entries.windows(2) {
+        if w[0].index.checked_add(1) != Some(w[1].index) {
+            return Err(Error::Storage(format!("entries not contiguous ({} after {})", w[1].index, w[0].index)));
+        }
+    }
+    Ok(())
+}
+
 /// The state behind a [`MemoryStorage`] handle.
 #[derive(Debug)]
 struct Inner {
@@ -99,7 +111,9 @@ impl MemoryStorage {
     /// at least as new.
     pub fn apply_snapshot(&self, snap: Snapshot) -> Result<()> {
         let mut s = self.inner.write();
-        if s.snapshot.index() >= snap.index() {
+        // etcd v3.7: an application may bootstrap an empty storage with a
+        // snapshot carrying only the configuration (index and term 0).
+        if s.snapshot.index() != 0 && s.snapshot.index() >= snap.index() {
             return Err(Error::SnapOutOfDate);
         }
         if snap.index() == u64::MAX {
@@ -109,6 +123,20 @@ impl MemoryStorage {
         s.ents = vec![Entry { term: snap.term(), index: snap.index(), ..Default::default() }];
         s.snapshot = snap;
         Ok(())
+    }
+
+    /// Replaces the snapshot and empties the log down to the compaction
+    /// point `(index, term)`: the next entry appended must have index
+    /// `index + 1`. Unlike [`MemoryStorage::apply_snapshot`] nothing is
+    /// checked, and the compaction point need not be the snapshot's (a log
+    /// may be compacted ahead of or behind its snapshot). This is for a
+    /// storage that keeps a MemoryStorage as the in-memory copy of its own
+    /// durable records and rebuilds it from them (polyraft-wal's recovery);
+    /// an application wants `apply_snapshot`.
+    pub fn restore(&self, snapshot: Snapshot, index: u64, term: u64) {
+        let mut s = self.inner.write();
+        s.ents = vec![Entry { index, term, ..Default::default() }];
+        s.snapshot = snapshot;
     }
 
     /// Makes (and keeps) a snapshot covering up to entry `i`, with the
@@ -160,12 +188,17 @@ impl MemoryStorage {
     }
 
     /// Appends (or overwrites from the first conflicting index) entries.
-    /// They must be contiguous with the stored log; entries already
-    /// compacted are ignored.
+    /// Their indexes must increase by one from entry to entry, and the
+    /// first must be at most `last_index() + 1`; entries already compacted
+    /// are ignored. A batch breaking either rule is refused with
+    /// [`Error::Storage`] and the log is left unchanged (as the durable
+    /// storage does).
     pub fn append(&self, entries: &[Entry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
+        // Every index computation below assumes a contiguous batch.
+        check_contiguous(entries)?;
         let mut s = self.inner.write();
         let first = s.offset() + 1;
         // Indexes must leave room for the whole batch (and one more, so
@@ -242,26 +275,47 @@ impl Storage for MemoryStorage {
     }
 }
 
-/// Lets a node use a storage through a shared reference or box.
+/// The body of a [`Storage`] implementation for a pointer to a storage:
+/// every method forwards to the storage pointed to.
+macro_rules! forward_storage {
+    () => {
+        fn initial_state(&self) -> Result<(HardState, ConfState)> {
+            (**self).initial_state()
+        }
+        fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
+            (**self).entries(lo, hi, max_size)
+        }
+        fn term(&self, i: u64) -> Result<u64> {
+            (**self).term(i)
+        }
+        fn last_index(&self) -> Result<u64> {
+            (**self).last_index()
+        }
+        fn first_index(&self) -> Result<u64> {
+            (**self).first_index()
+        }
+        fn snapshot(&self) -> Result<Snapshot> {
+            (**self).snapshot()
+        }
+    };
+}
+
+/// Lets a node use a storage through a shared reference (a node borrowing
+/// a storage that outlives it).
+impl<T: Storage + ?Sized> Storage for &T {
+    forward_storage!();
+}
+
+/// Lets a node use a boxed storage (for example a `Box<dyn Storage>`
+/// chosen at run time).
 impl<T: Storage + ?Sized> Storage for Box<T> {
-    fn initial_state(&self) -> Result<(HardState, ConfState)> {
-        (**self).initial_state()
-    }
-    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
-        (**self).entries(lo, hi, max_size)
-    }
-    fn term(&self, i: u64) -> Result<u64> {
-        (**self).term(i)
-    }
-    fn last_index(&self) -> Result<u64> {
-        (**self).last_index()
-    }
-    fn first_index(&self) -> Result<u64> {
-        (**self).first_index()
-    }
-    fn snapshot(&self) -> Result<Snapshot> {
-        (**self).snapshot()
-    }
+    forward_storage!();
+}
+
+/// Lets a node use a storage it shares with other owners (for example
+/// with the thread that writes it).
+impl<T: Storage + ?Sized> Storage for Arc<T> {
+    forward_storage!();
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 //! shared folder beside the checkout), must reproduce byte for byte.
 //!
 //! `POLYRAFT_CONFORMANCE_FILTER=substring` runs only matching scripts.
+//!
+//! The divergence scripts (scenarios where polyraft once differed from etcd,
+//! with etcd v3.7.0's output) are read from `POLYRAFT_DIVERGENCES_DIR`
+//! (default: `shared/conformance/divergences` beside the checkout).
 
 use std::path::{Path, PathBuf};
 
@@ -65,4 +69,41 @@ fn conformance() {
     }
     println!("conformance: {passed} passed, {} failed", failed.len());
     assert!(failed.is_empty(), "failing conformance scripts: {failed:?}");
+}
+
+/// The folder of divergence scripts: scenarios where polyraft once differed
+/// from etcd raft v3.7.0, each holding etcd's real output.
+fn divergences_dir() -> PathBuf {
+    match std::env::var_os("POLYRAFT_DIVERGENCES_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/divergences"),
+    }
+}
+
+#[test]
+fn divergences() {
+    let dir = divergences_dir();
+    assert!(
+        dir.is_dir(),
+        "the divergence scripts are missing: expected them at {} (set POLYRAFT_DIVERGENCES_DIR)",
+        dir.display()
+    );
+    let (mut passed, mut failed) = (0, Vec::new());
+    for path in scripts(&dir) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        match std::panic::catch_unwind(|| run_interaction_script(&path)) {
+            Ok(Ok(())) => passed += 1,
+            Ok(Err(diff)) => {
+                eprintln!("FAIL {name}\n{diff}");
+                failed.push(name);
+            }
+            Err(_) => {
+                eprintln!("FAIL {name}: panicked");
+                failed.push(name);
+            }
+        }
+    }
+    println!("divergences: {passed} passed, {} failed", failed.len());
+    assert!(passed > 0, "no divergence scripts found in {}", dir.display());
+    assert!(failed.is_empty(), "failing divergence scripts: {failed:?}");
 }

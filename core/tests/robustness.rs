@@ -12,7 +12,7 @@ fn num() -> impl Strategy<Value = u64> {
 
 fn entry() -> impl Strategy<Value = Entry> {
     (num(), num(), 0i32..4, proptest::collection::vec(any::<u8>(), 0..6))
-        .prop_map(|(term, index, t, data)| Entry { term, index, r#type: t, data: Bytes::from(data) })
+        .prop_map(|(term, index, t, data)| Entry { term, index, r#type: t, data: Bytes::from(data), ..Default::default() })
 }
 
 fn message() -> impl Strategy<Value = Message> {

@@ -1,4 +1,4 @@
-//! The durable storage (`polyraft::wal::DurableStorage`): a checksummed,
+//! The durable storage (`polyraft_wal::DurableStorage`): a checksummed,
 //! segmented write-ahead log plus snapshot files in one directory, read by
 //! a node like the memory storage and written by the application from each
 //! Ready.
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use polyraft::raftpb::{decode, HardState, Message, MessageType};
-use polyraft::wal::{DurableStorage, Error as WalError, Options, RecoveryReport};
+use polyraft_wal::{DurableStorage, Error as WalError, Options, RecoveryReport};
 use polyraft::Storage;
 
 use crate::node::{guard_new, new_node, polyraft_config, polyraft_node};
@@ -33,7 +33,7 @@ fn set_durable_error(msg: &str) {
 
 /// Runs the body of a polyraft_durable_storage_* export: panic boundary,
 /// and the calling thread's detail text (cleared on success).
-fn guard_durable(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
+pub(crate) fn guard_durable(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => {
             set_durable_error("");
@@ -56,6 +56,8 @@ fn wal_fail(e: WalError) -> Fail {
         WalError::Raft(e) => core_fail(e),
         e @ (WalError::Io { .. } | WalError::Failed(_)) => (POLYRAFT_IO_ERROR, e.to_string()),
         e @ WalError::Corrupt { .. } => (POLYRAFT_CORRUPT, e.to_string()),
+        // Locked, and kinds added later (`WalError` is non_exhaustive).
+        e => (POLYRAFT_IO_ERROR, e.to_string()),
     }
 }
 
@@ -170,7 +172,7 @@ fn report_to_c(r: &RecoveryReport) -> polyraft_recovery_report {
 /// One storage per directory at a time: free every handle and every node
 /// over it before opening the directory again (this is not enforced).
 pub struct polyraft_durable_storage {
-    ds: DurableStorage,
+    pub(crate) ds: DurableStorage,
     report: Arc<RecoveryReport>,
 }
 
@@ -466,8 +468,8 @@ pub unsafe extern "C" fn polyraft_durable_storage_persist_storage_append(
 /// polyraft_memory_storage_append. Entries already compacted are ignored.
 /// `encoded` fields are ignored.
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
-/// type), POLYRAFT_STORAGE_FAILURE (a gap after the last index; nothing is
-/// written), POLYRAFT_IO_ERROR.
+/// type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+/// not contiguous; nothing is written), POLYRAFT_IO_ERROR.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_durable_storage_append(
     storage: *const polyraft_durable_storage,
@@ -755,9 +757,9 @@ mod tests {
     /// earlier I/O error is an I/O error too).
     #[test]
     fn error_codes() {
-        let io = WalError::Io { op: "fsync", path: "d/x.wal".into(), source: std::io::Error::other("EIO") };
-        assert_eq!(wal_fail(io), (POLYRAFT_IO_ERROR, "fsync d/x.wal: EIO".to_string()));
-        assert_eq!(wal_fail(WalError::Failed("fsync d/x.wal: EIO".into())).0, POLYRAFT_IO_ERROR);
+        let io = WalError::Io { op: "fsync", path: "d/x.wal".into(), source: std::io::Error::other("EIO").into() };
+        assert_eq!(wal_fail(io.clone()), (POLYRAFT_IO_ERROR, "fsync d/x.wal: EIO".to_string()));
+        assert_eq!(wal_fail(WalError::Failed(Box::new(io.clone()))).0, POLYRAFT_IO_ERROR);
         let bad = WalError::Corrupt { file: "d/x.wal".into(), offset: 9, reason: "checksum mismatch".into() };
         assert_eq!(wal_fail(bad).0, POLYRAFT_CORRUPT);
         assert_eq!(wal_fail(WalError::Raft(polyraft::Error::Compacted)).0, POLYRAFT_STORAGE_COMPACTED);

@@ -14,14 +14,22 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 mod durable;
 mod encode;
+mod host;
 mod node;
+mod compat;
+mod peek;
+mod reads;
 mod ready;
 mod storage;
 mod types;
 
 pub use durable::*;
 pub use encode::*;
+pub use host::*;
 pub use node::*;
+pub use compat::*;
+pub use peek::*;
+pub use reads::*;
 pub use ready::*;
 pub use storage::*;
 pub use types::*;
@@ -93,6 +101,15 @@ pub enum polyraft_result {
     /// for, a missing segment or snapshot...), left as it is; detail
     /// (file, offset, reason) in polyraft_durable_storage_last_error.
     POLYRAFT_CORRUPT = 31,
+    /// Host: the operation was rejected and certainly not applied (no
+    /// leader, the group is not running here, raft dropped it...); it may be
+    /// retried. Detail in polyraft_host_last_error or the outcome.
+    POLYRAFT_REJECTED = 40,
+    /// Host: the deadline passed before the outcome was known; a proposal
+    /// may or may not be applied (retry it in a session to apply it once).
+    POLYRAFT_TIMED_OUT = 41,
+    /// Host: the host is closed; nothing was done.
+    POLYRAFT_CLOSED = 42,
 }
 
 pub(crate) use polyraft_result::*;
@@ -121,6 +138,10 @@ pub(crate) fn code_of(e: &polyraft::Error) -> polyraft_result {
         E::Storage(_) => POLYRAFT_STORAGE_FAILURE,
         E::InvalidState(_) => POLYRAFT_INVALID_STATE,
         E::Fatal(_) => POLYRAFT_FATAL,
+        E::Io(_) => POLYRAFT_IO_ERROR,
+        // `polyraft::Error` is non_exhaustive: a kind added later is a
+        // failure until it gets its own code.
+        _ => POLYRAFT_FATAL,
     }
 }
 
@@ -225,6 +246,9 @@ pub extern "C" fn polyraft_result_str(code: u32) -> *const c_char {
         24 => b"storage failure\0",
         30 => b"durable storage I/O error\0",
         31 => b"durable storage data is corrupt\0",
+        40 => b"rejected: certainly not applied\0",
+        41 => b"timed out: the outcome is unknown\0",
+        42 => b"the host is closed\0",
         _ => b"unknown polyraft_result\0",
     };
     s.as_ptr() as *const c_char

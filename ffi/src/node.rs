@@ -612,28 +612,70 @@ pub unsafe extern "C" fn polyraft_node_apply_conf_change(
     })
 }
 
+/// Decodes raftpb message bytes; garbage is POLYRAFT_DECODE.
+fn decode_message(b: Bytes) -> Result<Message, Fail> {
+    // From `Bytes`, the entries' payloads decode as slices of it (from a
+    // borrowed slice, prost would copy each one).
+    <Message as prost::Message>::decode(b).map_err(|e| core_fail(Error::Decode(e.to_string())))
+}
+
+/// Steps one message decoded from bytes that may have crossed the network:
+/// `step_peer` refuses local-only types (MsgHup, MsgStorageApplyResp...)
+/// whatever their `from` claims, so no peer can forge the node's own
+/// storage acknowledgements.
+fn step_wire(nd: &mut polyraft_node, b: Bytes) -> Result<(), Fail> {
+    let m = decode_message(b)?;
+    let r = nd.raw.step_peer(m);
+    nd.core(r)
+}
+
 /// Steps a raftpb-encoded message received from a peer (the `bytes` of a
-/// polyraft_message from another node's Ready), or, with async storage
-/// writes, a response of a MsgStorageAppend/MsgStorageApply. Copied.
-/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes; the node
-/// is unaffected), POLYRAFT_STEP_LOCAL_MSG, POLYRAFT_STEP_PEER_NOT_FOUND,
-/// POLYRAFT_PROPOSAL_DROPPED (a forwarded proposal), POLYRAFT_FATAL, storage codes.
+/// polyraft_message from another node's Ready). Copied. Local-only message
+/// types (MsgHup, MsgBeat, MsgStorageAppend(Resp), MsgStorageApply(Resp)...)
+/// are refused with POLYRAFT_STEP_LOCAL_MSG whatever their `from` says and
+/// the node is unaffected: the responses of async storage writes go to
+/// polyraft_node_step_local instead.
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE (garbage bytes or an
+/// invalid message; the node is unaffected), POLYRAFT_STEP_LOCAL_MSG,
+/// POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_PROPOSAL_DROPPED (a forwarded
+/// proposal), POLYRAFT_FATAL, storage codes.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_step(node: *mut polyraft_node, bytes: *const u8, len: usize) -> polyraft_result {
     with_node(node, |nd| {
-        // One copy of the whole message; the entries' payloads decode as
-        // slices of it (from a borrowed slice, prost would copy each one).
         let b = Bytes::copy_from_slice(slice(bytes, len, "bytes")?);
-        let m = <Message as prost::Message>::decode(b).map_err(|e| core_fail(Error::Decode(e.to_string())))?;
+        step_wire(nd, b)
+    })
+}
+
+/// Async storage writes: steps a raftpb-encoded response of the node's own
+/// storage work, the `bytes` of a `responses` element addressed to this
+/// node (`to` is its id) of a MsgStorageAppend or MsgStorageApply, once
+/// that work is done. Copied. Unlike polyraft_node_step it accepts the
+/// local types MsgStorageAppendResp and MsgStorageApplyResp, sent from
+/// POLYRAFT_LOCAL_APPEND_THREAD / POLYRAFT_LOCAL_APPLY_THREAD (etcd's
+/// RawNode.Step rules); they are trusted as the node's own, so never pass
+/// bytes received from the network here.
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE,
+/// POLYRAFT_STEP_LOCAL_MSG (a local type not from a local thread),
+/// POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_FATAL, storage codes.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_node_step_local(
+    node: *mut polyraft_node,
+    bytes: *const u8,
+    len: usize,
+) -> polyraft_result {
+    with_node(node, |nd| {
+        let m = decode_message(Bytes::copy_from_slice(slice(bytes, len, "bytes")?))?;
         let r = nd.raw.step(m);
         nd.core(r)
     })
 }
 
-/// Steps `n` raftpb-encoded messages in order, exactly as `n` calls of
-/// polyraft_node_step would, in one call: message `i` is the next `lens[i]`
-/// bytes of `bytes` (the messages back to back). Stops at the first message
-/// whose step fails and returns that step's code. Unlike other outputs,
+/// Steps `n` raftpb-encoded messages from peers in order, exactly as `n`
+/// calls of polyraft_node_step would (local-only types are refused the
+/// same way), in one call: message `i` is the next `lens[i]` bytes of
+/// `bytes` (the messages back to back). Stops at the first message whose
+/// step fails and returns that step's code. Unlike other outputs,
 /// `*stepped` is written whatever the result (except
 /// POLYRAFT_NULL_PARAMETER and POLYRAFT_POISONED): the number of messages
 /// stepped successfully, so on a failure message `*stepped` is the one that
@@ -664,9 +706,7 @@ pub unsafe extern "C" fn polyraft_node_step_batch(
             }
             let b = Bytes::copy_from_slice(&all[off..off + len]);
             off += len;
-            let m = <Message as prost::Message>::decode(b).map_err(|e| core_fail(Error::Decode(e.to_string())))?;
-            let r = nd.raw.step(m);
-            nd.core(r)?;
+            step_wire(nd, b)?;
             *stepped += 1;
         }
         Ok(())

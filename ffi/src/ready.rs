@@ -40,7 +40,7 @@ pub struct polyraft_ready {
 }
 
 impl polyraft_ready {
-    fn build(rd: Ready, async_writes: bool) -> polyraft_ready {
+    pub(crate) fn build(rd: Ready, async_writes: bool) -> polyraft_ready {
         let mut a = Arena::default();
         let snapshot = rd.snapshot.as_ref().map_or(ptr::null(), |s| a.snapshot(s));
         let entries = a.entries(&rd.entries);

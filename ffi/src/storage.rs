@@ -63,10 +63,13 @@ pub unsafe extern "C" fn polyraft_memory_storage_free(storage: *mut polyraft_mem
 
 /// Appends `n` entries (copied), overwriting from the first conflicting
 /// index: typically the entries of a Ready (polyraft_ready_entries) or of a
-/// MsgStorageAppend. The entries must be contiguous with the stored log;
-/// ones already compacted are ignored. `encoded` fields are ignored.
+/// MsgStorageAppend. Their indexes must increase by one from entry to
+/// entry and the first must be at most last_index + 1; ones already
+/// compacted are ignored. `encoded` fields are ignored. A refused batch
+/// leaves the storage unchanged (as polyraft_durable_storage_append).
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown entry
-/// type), POLYRAFT_STORAGE_FAILURE (a gap after the last index).
+/// type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
+/// not contiguous: a gap, a repeat or a step back inside the batch).
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_memory_storage_append(
     storage: *const polyraft_memory_storage,
@@ -595,7 +598,7 @@ impl Storage for VtableStorage {
 pub(crate) enum FfiStorage {
     Memory(MemoryStorage),
     Custom(VtableStorage),
-    Durable(polyraft::wal::DurableStorage),
+    Durable(polyraft_wal::DurableStorage),
 }
 
 impl FfiStorage {

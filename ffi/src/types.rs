@@ -215,6 +215,13 @@ pub struct polyraft_entry {
     pub encoded: *const u8,
     /// Length of `encoded`.
     pub encoded_len: usize,
+    /// Whether the type field is present in the entry's raftpb encoding
+    /// although `entry_type` is POLYRAFT_ENTRY_NORMAL. etcd sets it on the
+    /// empty entry that replaces a refused configuration change, and its 2
+    /// bytes count where byte limits (max_size_per_msg...) cut batches. As
+    /// an output it is the entry's; as an input it is kept, so an entry
+    /// persisted and read back keeps its size (leave it false otherwise).
+    pub type_set: bool,
 }
 
 pub(crate) fn entry_type_ok(t: u32) -> Result<i32, Fail> {
@@ -231,6 +238,7 @@ pub(crate) unsafe fn entry_from_c(e: &polyraft_entry) -> Result<Entry, Fail> {
         term: e.term,
         r#type: entry_type_ok(e.entry_type)?,
         data: copy_bytes(e.data, e.data_len, "entry data")?,
+        type_set: e.type_set,
     })
 }
 
@@ -357,7 +365,8 @@ pub struct polyraft_message {
     pub context_len: usize,
     /// Messages to deliver once this one is handled (MsgStorageAppend,
     /// MsgStorageApply): each to its `to`, which may be this node itself
-    /// (polyraft_node_step) or a peer. Output only.
+    /// (step its `bytes` with polyraft_node_step_local) or a peer (send
+    /// them; the peer steps them with polyraft_node_step). Output only.
     pub responses: *const polyraft_message,
     /// Number of responses.
     pub responses_len: usize,
@@ -586,6 +595,7 @@ fn entry_view(e: &Entry, enc: &[u8]) -> polyraft_entry {
         data_len,
         encoded: if enc.is_empty() { ptr::null() } else { enc.as_ptr() },
         encoded_len: enc.len(),
+        type_set: e.type_set,
     }
 }
 

@@ -34,6 +34,13 @@ impl Session {
         Session { group, client_id, series: 1, responded_to: 0 }
     }
 
+    /// A session resumed at a known state: for a node that proposes on
+    /// behalf of a remote client, which sends its client id, the series of
+    /// its request and the highest series it has seen answered.
+    pub fn resume(group: u64, client_id: u64, series: u64, responded_to: u64) -> Self {
+        Session { group, client_id, series, responded_to }
+    }
+
     /// The series number the next proposal carries.
     pub fn series(&self) -> u64 {
         self.series

@@ -100,18 +100,17 @@ impl<T: Slot> GroupLog<T> {
         Ok(self.slots.range(a..b))
     }
 
-    /// Installs a snapshot (already validated by [`check_write`]): entries
-    /// it covers go; when the log holds its index with its term, the
-    /// entries after it stay, otherwise the whole log goes.
+    /// Records a snapshot (already validated by [`check_write`]). When the
+    /// log holds its index with its term (the host created it) the entries
+    /// stay: compaction is the host's separate call. Otherwise the whole
+    /// log is replaced by the snapshot.
     pub(crate) fn apply_snapshot(&mut self, meta: &SnapshotMetadata) {
-        let keep = self.holds(meta.index, meta.term);
-        if keep {
-            self.slots.drain(..(meta.index - self.offset) as usize);
-        } else {
+        if !self.holds(meta.index, meta.term) {
             self.slots.clear();
+            self.offset = meta.index;
+            self.offset_term = meta.term;
+            self.shrink();
         }
-        self.offset = meta.index;
-        self.offset_term = meta.term;
         self.snapshot = meta.clone();
     }
 
@@ -143,16 +142,18 @@ impl<T: Slot> GroupLog<T> {
         self.slots.drain(..(index - self.offset) as usize);
         self.offset = index;
         self.offset_term = term;
+        self.shrink();
         Ok(())
     }
 
     /// Drops every entry (the offset stays).
     pub(crate) fn clear(&mut self) {
         self.slots.clear();
+        self.shrink();
     }
 
-    /// Whether installing `meta` keeps the entries after it: the log holds
-    /// its index with its term.
+    /// Whether the log holds entry `index` with `term` (a snapshot there is
+    /// one the host created: recorded, the entries stay).
     pub(crate) fn holds(&self, index: u64, term: u64) -> bool {
         index >= self.offset && self.term(index).ok() == Some(term)
     }
@@ -167,6 +168,15 @@ impl<T: Slot> GroupLog<T> {
         }
         self.offset = index;
         self.offset_term = term;
+        self.shrink();
+    }
+
+    /// Gives memory back once compaction left most of it unused, so an
+    /// idle, compacted group costs little.
+    fn shrink(&mut self) {
+        if self.slots.capacity() > 4 * self.slots.len().max(8) {
+            self.slots.shrink_to_fit();
+        }
     }
 }
 
@@ -191,8 +201,7 @@ pub(crate) fn check_write<T: Slot>(state: Option<&GroupLog<T>>, w: &GroupWrite) 
         if meta.index == u64::MAX {
             return Err(Error::Invalid(format!("group {g}: snapshot index out of range (u64::MAX)")));
         }
-        let keep = state.is_some_and(|s| s.holds(meta.index, meta.term));
-        if !keep {
+        if !state.is_some_and(|s| s.holds(meta.index, meta.term)) {
             last = meta.index;
         }
     }

@@ -11,9 +11,11 @@
 //!
 //! Semantics per group follow etcd's MemoryStorage: appending entries that
 //! start at or below the last index replaces the conflicting suffix; a
-//! snapshot discards every entry it covers (or the whole log when the log
-//! does not contain its index and term); `compact` drops entries up to an
-//! index. The storage reads (`term`, `entries`, ...) answer with the core's
+//! snapshot the log holds (its index with its term: one the host created)
+//! is recorded and the entries stay, as etcd's `CreateSnapshot`, so the
+//! host can keep a tail for slow followers; any other snapshot (one
+//! installed from a leader) replaces the whole log, as `ApplySnapshot`;
+//! `compact` drops entries up to an index, as `Compact`. The storage reads (`term`, `entries`, ...) answer with the core's
 //! storage errors (`Compacted`, `Unavailable`), so a [`polyraft::Storage`]
 //! implementation over one group is a thin adapter.
 
@@ -33,8 +35,11 @@ pub struct GroupWrite {
     /// The raft group.
     pub group: u64,
     /// A snapshot installed or created at this point (its metadata only: the
-    /// snapshot's data lives with the host, outside the log). Entries it
-    /// covers are discarded.
+    /// snapshot's data lives with the host, outside the log). It must be
+    /// newer than the group's current one. When the log holds its index
+    /// with its term (a snapshot the host created) the entries stay and
+    /// [`LogStore::compact`] drops them later; otherwise (a snapshot from
+    /// the leader) the whole log is replaced by it.
     pub snapshot: Option<SnapshotMetadata>,
     /// Entries to append; contiguous and ascending. An entry at or below
     /// the group's last index truncates the log from there first.

@@ -76,7 +76,7 @@ fn gen_op(rng: &mut fastrand::Rng, s: &dyn LogStore) -> Op {
         let mut w = GroupWrite { group: g, ..Default::default() };
         match rng.u32(0..20) {
             0 if last >= first.max(s.snapshot_metadata(g).index + 1) => {
-                // A snapshot created at an index the log holds: entries after it stay.
+                // A snapshot created at an index the log holds: entries stay.
                 let index = rng.u64(first.max(s.snapshot_metadata(g).index + 1)..=last);
                 let t = s.term(g, index).unwrap();
                 w.snapshot = Some(meta(index, t, rng));

@@ -54,10 +54,8 @@ fn apply_ref(ms: &MemoryStorage, w: &Change) -> bool {
                     return false;
                 }
                 if keep {
+                    // A snapshot the host created: recorded, entries kept.
                     ms.create_snapshot(meta.index, meta.conf_state.clone(), Bytes::new()).unwrap();
-                    if meta.index > ms.first_index().unwrap() - 1 {
-                        ms.compact(meta.index).unwrap();
-                    }
                 } else {
                     ms.apply_snapshot(Snapshot { metadata: Some(meta.clone()), data: Bytes::new() }).unwrap();
                 }

@@ -38,6 +38,7 @@ from ._common import (
     StorageError,
     StorageIOError,
     UnavailableError,
+    WireEnum,
 )
 from ._native import (
     BasicStatus,
@@ -115,6 +116,7 @@ __all__ = [
     "StorageStats",
     "TruncatedTail",
     "UnavailableError",
+    "WireEnum",
 ]
 
 # The host (issue 20): many raft groups per process, state machines in Python.

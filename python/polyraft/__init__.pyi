@@ -29,6 +29,7 @@ from ._common import (
     StorageError as StorageError,
     StorageIOError as StorageIOError,
     UnavailableError as UnavailableError,
+    WireEnum as WireEnum,
 )
 from ._native import (
     BasicStatus as BasicStatus,
@@ -106,6 +107,7 @@ __all__ = [
     "StorageStats",
     "TruncatedTail",
     "UnavailableError",
+    "WireEnum",
 ]
 
 # The host (issue 20).

@@ -3,14 +3,20 @@
 The native module returns these enum members from attributes and raises
 these exceptions, so ``except polyraft.ProposalDroppedError`` and
 ``m.type == MessageType.MsgApp`` work everywhere.
+
+The four raftpb enums (MessageType, EntryType, ConfChangeType,
+ConfChangeTransition) also stand for values this version does not know:
+``decode`` accepts them, as etcd's Go code does, and the getters return a
+*pseudo-member* (see :class:`WireEnum`).
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Optional
+from typing import Optional, Type, TypeVar
 
 __all__ = [
+    "WireEnum",
     "MessageType",
     "EntryType",
     "ConfChangeType",
@@ -51,7 +57,56 @@ LOCAL_APPLY_THREAD = 2**64 - 2
 NO_LIMIT = 2**64 - 1
 
 
-class MessageType(enum.IntEnum):
+_W = TypeVar("_W", bound="WireEnum")
+
+
+class WireEnum(enum.IntEnum):
+    """Base of the raftpb enums, whose values come from the wire.
+
+    A value this version does not know (from a newer peer, or a corrupt but
+    well-formed message) is kept, not refused: ``MessageType(99)`` -- what
+    the getters of a decoded value return for it -- is a *pseudo-member*,
+    an instance of the enum that is not one of its members:
+
+    - ``isinstance(t, MessageType)`` holds, ``int(t) == 99`` and ``t == 99``;
+    - ``t.name`` is ``"Unknown(99)"``, ``repr(t)`` ``<MessageType.Unknown(99): 99>``;
+    - ``str(t)`` and ``format(t)`` are ``"99"``, as Go prints an unknown
+      protobuf enum value (etcd's Describe text shows the number too);
+    - it is not listed by ``list(MessageType)`` nor ``len(MessageType)``,
+      and two pseudo-members of the same value are equal, not identical.
+
+    ``encode`` writes the value back unchanged. Constructors
+    (``Message(type=99)``) still refuse unknown values with ValueError, and
+    :meth:`polyraft.RawNode.step` refuses messages holding one with
+    :class:`DecodeError`. Any int gives a pseudo-member; other values raise
+    ValueError as for any enum.
+    """
+
+    @classmethod
+    def _missing_(cls: Type[_W], value: object) -> Optional[_W]:
+        if not isinstance(value, int):
+            return None
+        pseudo = int.__new__(cls, value)
+        pseudo._name_ = f"Unknown({value})"
+        pseudo._value_ = value
+        return pseudo
+
+    def is_known(self) -> bool:
+        """Whether this is a member of the enum (not a pseudo-member)."""
+        return self._name_ in type(self)._member_map_
+
+    def __str__(self) -> str:
+        # Known members keep Python's own text (which varies by version).
+        return super().__str__() if self.is_known() else str(int(self))
+
+    def __format__(self, spec: str) -> str:
+        # What IntEnum does for members on every Python version, and the
+        # number for a pseudo-member (Enum.__format__ would use __str__
+        # since it is overridden here, on Python before 3.11).
+        return int(self).__format__(spec)
+
+
+class MessageType(WireEnum):
     """raftpb.MessageType: the kinds of raft messages, etcd's names and values."""
 
     MsgHup = 0
@@ -80,7 +135,7 @@ class MessageType(enum.IntEnum):
     MsgForgetLeader = 23
 
 
-class EntryType(enum.IntEnum):
+class EntryType(WireEnum):
     """raftpb.EntryType: what an entry's data holds."""
 
     EntryNormal = 0
@@ -88,7 +143,7 @@ class EntryType(enum.IntEnum):
     EntryConfChangeV2 = 2
 
 
-class ConfChangeType(enum.IntEnum):
+class ConfChangeType(WireEnum):
     """raftpb.ConfChangeType: one change to the membership."""
 
     ConfChangeAddNode = 0
@@ -97,7 +152,7 @@ class ConfChangeType(enum.IntEnum):
     ConfChangeAddLearnerNode = 3
 
 
-class ConfChangeTransition(enum.IntEnum):
+class ConfChangeTransition(WireEnum):
     """raftpb.ConfChangeTransition: how a ConfChangeV2 uses joint consensus."""
 
     ConfChangeTransitionAuto = 0
@@ -163,7 +218,9 @@ class ConfChangeError(RaftError, ValueError):
 
 
 class DecodeError(RaftError, ValueError):
-    """Bytes are not a valid raftpb encoding (or hold an unknown enum value)."""
+    """Bytes are not a valid raftpb encoding; also raised by
+    :meth:`polyraft.RawNode.step` for a message holding an enum value this
+    version does not know (which ``decode`` keeps, see :class:`WireEnum`)."""
 
 
 class InvalidStateError(RaftError):
@@ -173,7 +230,8 @@ class InvalidStateError(RaftError):
 class FatalError(RaftError):
     """The node hit an unrecoverable error (a storage failure, a broken invariant).
 
-    It refuses further work: every later call raises this error again.
+    It refuses further work: every later call that does work raises this
+    error again (``has_ready()`` is False and ``advance()`` does nothing).
     """
 
 

@@ -68,7 +68,11 @@ class Entry:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> Entry:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input.
+        An enum field holding a value this version does not know is kept, as
+        etcd's Go code keeps it: its attribute is a pseudo-member of the enum
+        (``MessageType(99)``, see :class:`polyraft.WireEnum`) and ``encode``
+        writes it back unchanged."""
     def __reduce__(self) -> Tuple[Callable[[bytes], Entry], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -165,7 +169,13 @@ class Snapshot:
 @final
 class Message:
     """A message between peers (raftpb.Message). ``from`` is spelled ``from_``
-    because ``from`` is a Python keyword."""
+    because ``from`` is a Python keyword.
+
+    A Message made by :meth:`decode` (or unpickled, or a copy of such a
+    one) came from bytes that may come from anywhere: :meth:`RawNode.step`
+    treats it as a peer's message and refuses local-only types. Messages of
+    a Ready (and their ``responses``) and ones built with ``Message(...)``
+    are the application's own. Equality compares the content only."""
 
     def __new__(
         cls,
@@ -188,7 +198,7 @@ class Message:
         """Raises ValueError for an unknown ``type``."""
     @property
     def type(self) -> MessageType:
-        """The kind of message."""
+        """The kind of message (a pseudo-member for an unknown value from ``decode``)."""
     @property
     def to(self) -> int:
         """The recipient's id."""
@@ -228,11 +238,19 @@ class Message:
     @property
     def responses(self) -> List[Message]:
         """Responses to deliver once a local storage message is handled."""
+    def __copy__(self) -> Message:
+        """A copy keeps the origin (a decoded message stays a peer's)."""
+    def __deepcopy__(self, memo: object) -> Message:
+        """As ``__copy__`` (the message is immutable)."""
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> Message:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input.
+        An enum field holding a value this version does not know is kept, as
+        etcd's Go code keeps it: its attribute is a pseudo-member of the enum
+        (``MessageType(99)``, see :class:`polyraft.WireEnum`) and ``encode``
+        writes it back unchanged."""
     def __reduce__(self) -> Tuple[Callable[[bytes], Message], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -262,7 +280,11 @@ class ConfChange:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> ConfChange:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input.
+        An enum field holding a value this version does not know is kept, as
+        etcd's Go code keeps it: its attribute is a pseudo-member of the enum
+        (``MessageType(99)``, see :class:`polyraft.WireEnum`) and ``encode``
+        writes it back unchanged."""
     def __reduce__(self) -> Tuple[Callable[[bytes], ConfChange], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -282,7 +304,11 @@ class ConfChangeSingle:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> ConfChangeSingle:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input.
+        An enum field holding a value this version does not know is kept, as
+        etcd's Go code keeps it: its attribute is a pseudo-member of the enum
+        (``MessageType(99)``, see :class:`polyraft.WireEnum`) and ``encode``
+        writes it back unchanged."""
     def __reduce__(self) -> Tuple[Callable[[bytes], ConfChangeSingle], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -321,7 +347,11 @@ class ConfChangeV2:
         """The raftpb (protobuf) encoding."""
     @staticmethod
     def decode(data: bytes) -> ConfChangeV2:
-        """Decodes raftpb bytes; raises DecodeError on malformed input."""
+        """Decodes raftpb bytes; raises DecodeError on malformed input.
+        An enum field holding a value this version does not know is kept, as
+        etcd's Go code keeps it: its attribute is a pseudo-member of the enum
+        (``MessageType(99)``, see :class:`polyraft.WireEnum`) and ``encode``
+        writes it back unchanged."""
     def __reduce__(self) -> Tuple[Callable[[bytes], ConfChangeV2], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
 
@@ -485,6 +515,11 @@ class Config:
     ``logger``, if given, is called as ``logger(level, message)`` for every
     log line at ``log_level`` ("DEBUG", "INFO", "WARN", "ERROR") or above;
     without it, lines go to standard error as etcd's default logger does.
+    An Exception raised by ``logger`` is reported as unraisable and ignored;
+    a KeyboardInterrupt, SystemExit or other BaseException that is not an
+    Exception is raised from the node call that logged, once that call is
+    over, or -- if it was RawNode creation or ``ready()``, which must not
+    fail half-way -- by the node's next call (see :class:`RawNode`).
     """
 
     def __new__(
@@ -766,13 +801,36 @@ class RawNode:
     raises RuntimeError instead of deadlocking.
 
     Errors: the RaftError subclasses; TypeError for arguments of the wrong
-    type and OverflowError for negative ids. After a FatalError (or a
-    StorageError caused by a Python storage) the node refuses further work.
+    type and OverflowError for negative ids.
+
+    Failure: a storage failure (a Python storage raising something other
+    than the StorageError subclasses raft handles, or breaking the Storage
+    protocol) or a broken invariant fails the node for good. The call during
+    which it happens raises StorageError, with the storage's exception as
+    ``__cause__`` when there is one (FatalError otherwise) -- except
+    ``ready()``, which, like etcd's ``RawNode.Ready()``, has no error to
+    return: it hands out the Ready built so far (without committed
+    entries), and the node's next call that does work raises the failure
+    (StorageError with the held ``__cause__``). After that, every call that
+    does work (``tick``, ``step``, ``propose``, ``campaign``, ``ready``,
+    ``read_index``...) raises FatalError; ``has_ready()`` is False,
+    ``advance()`` does nothing, and ``status()``/``basic_status()`` answer.
+
+    Interrupts: a KeyboardInterrupt, SystemExit or other BaseException that
+    is not an Exception, raised by the logger or a storage method, is raised
+    from the node call once that call is over; the call's effect stands and
+    the node stays usable (a storage read it interrupted is retried, twice
+    at most). During creation or ``ready()``, whose result raising would
+    lose (the node, the Ready already taken from it), the interrupt is held
+    on the node instead and raised by its next call, before that call does
+    anything: Ctrl-C is deferred, never lost.
     """
 
     def __new__(cls, config: Config, storage: Union[MemoryStorage, DurableStorage, Storage]) -> RawNode:
         """Creates a node over ``storage``; its initial state (HardState and
-        configuration) is read from the storage."""
+        configuration) is read from the storage. An interrupt the logger or
+        the storage raises meanwhile does not stop the creation: the node's
+        next call raises it."""
     @property
     def storage(self) -> Union[MemoryStorage, DurableStorage, Storage]:
         """The storage given at creation."""
@@ -792,15 +850,27 @@ class RawNode:
     def apply_conf_change(self, cc: Union[ConfChange, ConfChangeV2]) -> ConfState:
         """Applies a committed membership change; returns the new configuration."""
     def step(self, message: Union[Message, bytes]) -> None:
-        """Steps a message from a peer (a Message or its raftpb bytes).
-        StepLocalMsgError for local types, StepPeerNotFoundError for a
-        response from an unknown peer, DecodeError for bad bytes."""
+        """Steps a message from a peer (a Message or its raftpb bytes), or,
+        with async storage writes, a response of the node's own storage work
+        (a Message from a Ready's ``responses``). Bytes, and Messages decoded
+        from bytes, are a peer's: local-only types (MsgHup, MsgStorage*...)
+        are refused with StepLocalMsgError whatever ``from_`` says.
+        StepLocalMsgError for local types from a peer, StepPeerNotFoundError
+        for a response from an unknown peer, DecodeError for bad bytes and
+        for an enum value this version does not know (the message's type or
+        an entry's: ``Message.decode`` keeps them, ``step`` cannot act on
+        them)."""
     def has_ready(self) -> bool:
-        """Whether ``ready()`` has work to hand out."""
+        """Whether ``ready()`` has work to hand out; False on a failed node
+        (without raising), so a Ready loop ends."""
     def ready(self) -> Ready:
-        """The pending work; handle it, then call ``advance()``."""
+        """The pending work; handle it, then call ``advance()``. Raises the
+        failure of a node that failed before; a failure while the Ready is
+        built is not raised: the Ready built so far comes back (without
+        committed entries) and the next call that does work raises it."""
     def advance(self) -> None:
-        """Acknowledges the Readies handed out so far as persisted and applied."""
+        """Acknowledges the Readies handed out so far as persisted and
+        applied. Does nothing on a failed node."""
     def read_index(self, rctx: bytes) -> None:
         """Requests a linearizable read; a ReadState with ``rctx`` appears in a later Ready."""
     def transfer_leader(self, transferee: int) -> None:

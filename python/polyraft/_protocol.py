@@ -22,7 +22,13 @@ class Storage(Protocol):
     :class:`polyraft.SnapshotTemporarilyUnavailableError`. Any other exception
     is a storage failure: the node method that triggered it raises
     :class:`polyraft.StorageError` with that exception as ``__cause__``, and
-    the node refuses further work (:class:`polyraft.FatalError`).
+    the node refuses further work (:class:`polyraft.FatalError`). So is an
+    ``entries`` answer that breaks its contract (no entry for a non-empty
+    range, more than asked, indexes other than ``lo, lo + 1, ...``): the
+    cause is then a ValueError saying what is wrong. A KeyboardInterrupt (or
+    another BaseException that is not an Exception) is not a failure: the
+    method is called again, twice at most, so the node's operation
+    completes, and the interrupt is raised from the node method afterwards.
 
     The protocol is runtime-checkable: ``isinstance(obj, Storage)`` tells
     whether ``obj`` has the six methods.

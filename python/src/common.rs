@@ -37,7 +37,7 @@ pub fn class_of(e: &Error) -> &'static str {
         Error::InvalidConfig(_) => "ConfigError",
         Error::ConfChange(_) => "ConfChangeError",
         Error::Decode(_) => "DecodeError",
-        Error::Storage(_) => "StorageError",
+        Error::Storage(_) | Error::Io(_) => "StorageError",
         Error::InvalidState(_) => "InvalidStateError",
         Error::Fatal(_) => "FatalError",
         _ => "RaftError",
@@ -54,16 +54,12 @@ pub fn check<T>(py: Python<'_>, r: polyraft::Result<T>) -> PyResult<T> {
     r.map_err(|e| raft_err(py, &e))
 }
 
-/// The member of the IntEnum `class` for `v`, or the plain int when the
-/// value is unknown (decoded bytes may carry values newer than this
-/// version knows).
+/// The member of the IntEnum `class` for `v`. Constructors refuse unknown
+/// values, but `decode` keeps them: the wire enums (MessageType, EntryType,
+/// ConfChangeType, ConfChangeTransition) then return a pseudo-member
+/// (their `_missing_`); the others have no unknown values to meet.
 pub fn enum_member(py: Python<'_>, class: &str, v: i32) -> PyResult<PyObject> {
-    let c = common_attr(py, class)?;
-    match c.call1((v,)) {
-        Ok(m) => Ok(m.unbind()),
-        Err(e) if e.is_instance_of::<PyValueError>(py) => Ok(v.into_pyobject(py)?.into_any().unbind()),
-        Err(e) => Err(e),
-    }
+    Ok(common_attr(py, class)?.call1((v,))?.unbind())
 }
 
 /// Checks that `v` is a known value of a prost enum, for constructors.

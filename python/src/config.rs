@@ -11,13 +11,18 @@ use pyo3::prelude::*;
 use pyo3::types::PyInt;
 
 use crate::common::{check, common_attr};
+use crate::storage::{is_interrupt, SharedStash};
 
 /// Log lines go to a Python callable `logger(level, message)`; levels are
 /// "DEBUG", "INFO", "WARN", "ERROR". Lines below `min_level` are never
-/// formatted. Exceptions from the callable are reported as unraisable.
+/// formatted. An Exception from the callable is reported as unraisable (a
+/// broken logger must not break raft); a KeyboardInterrupt, SystemExit or
+/// other BaseException that is not an Exception goes to the node's stash
+/// and is raised from the node call once it is over.
 struct PyLogger {
     callable: Py<PyAny>,
     min_level: Level,
+    stash: SharedStash,
 }
 
 impl Logger for PyLogger {
@@ -28,7 +33,11 @@ impl Logger for PyLogger {
         let line = args.to_string();
         Python::with_gil(|py| {
             if let Err(e) = self.callable.bind(py).call1((level.as_str(), line)) {
-                e.write_unraisable(py, Some(self.callable.bind(py)));
+                if is_interrupt(py, &e) {
+                    self.stash.lock().interrupt(e);
+                } else {
+                    e.write_unraisable(py, Some(self.callable.bind(py)));
+                }
             }
         });
     }
@@ -68,11 +77,12 @@ pub struct PyConfig {
 }
 
 impl PyConfig {
-    /// The core config, with the Python logger if one was given.
-    pub fn to_core(&self, py: Python<'_>) -> Config {
+    /// The core config, with the Python logger if one was given; it hands
+    /// interrupts to `stash`, the node's.
+    pub fn to_core(&self, py: Python<'_>, stash: SharedStash) -> Config {
         let mut c = self.inner.clone();
         if let Some(l) = &self.logger {
-            c.logger = Some(Arc::new(PyLogger { callable: l.clone_ref(py), min_level: self.log_level }));
+            c.logger = Some(Arc::new(PyLogger { callable: l.clone_ref(py), min_level: self.log_level, stash }));
         } else if self.log_level != Level::Info {
             c.logger = Some(Arc::new(LevelStderr(self.log_level)));
         }

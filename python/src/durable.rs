@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use polyraft::raftpb::{Entry, Message};
-use polyraft::wal::{self, DurableStorage, Options, RecoveryReport, Stats, TruncatedTail};
+use polyraft_wal::{self as wal, DurableStorage, Options, RecoveryReport, Stats, TruncatedTail};
 use polyraft::Storage;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -32,9 +32,12 @@ fn wal_err(py: Python<'_>, e: wal::Error) -> PyErr {
             let msg = format!("{op} {}: {source}", path.display());
             io_error(py, source.raw_os_error(), msg, Some(path_str(&path)))
         }
-        wal::Error::Failed(why) => {
-            io_error(py, None, format!("storage failed earlier and refuses writes until reopened: {why}"), None)
-        }
+        wal::Error::Failed(why) => io_error(
+            py,
+            why.raw_os_error(),
+            format!("storage failed earlier and refuses writes until reopened: {why}"),
+            None,
+        ),
         wal::Error::Corrupt { file, offset, reason } => {
             let msg = format!("corrupt WAL data in {} at offset {offset}: {reason}", file.display());
             match common_attr(py, "CorruptionError").and_then(|c| c.downcast_into::<PyType>().map_err(PyErr::from)) {
@@ -42,6 +45,8 @@ fn wal_err(py: Python<'_>, e: wal::Error) -> PyErr {
                 Err(e) => e,
             }
         }
+        // Locked, and kinds added later (`wal::Error` is non_exhaustive).
+        other => io_error(py, other.raw_os_error(), other.to_string(), None),
     }
 }
 
@@ -54,20 +59,16 @@ fn io_error(py: Python<'_>, errno: Option<i32>, msg: String, filename: Option<St
         Err(e) => return e,
     };
     let made = match errno {
-        // OSError(errno, strerror) sets .errno and .strerror; str() is
-        // "[Errno N] message".
-        Some(n) => class.call1((n, msg)),
+        // OSError(errno, strerror, filename) sets .errno, .strerror and
+        // .filename; str() is "[Errno N] message: 'file'".
+        Some(n) => class.call1((n, msg, filename)),
+        // Without an errno, OSError's str() would read "[Errno None] None"
+        // as soon as a filename is set: the message (which names the file)
+        // stands alone.
         None => class.call1((msg,)),
     };
     match made {
-        Ok(v) => {
-            if let Some(f) = filename {
-                if let Err(e) = v.setattr("filename", f) {
-                    return e;
-                }
-            }
-            PyErr::from_value(v)
-        }
+        Ok(v) => PyErr::from_value(v),
         Err(e) => e,
     }
 }
@@ -119,6 +120,14 @@ impl PyDurableStorage {
     #[staticmethod]
     #[pyo3(signature = (path, *, segment_bytes = None))]
     fn open(py: Python<'_>, path: PathBuf, segment_bytes: Option<u64>) -> PyResult<Self> {
+        // No operating system call takes such a path (Python's own os
+        // functions raise the same ValueError).
+        if path.as_os_str().as_encoded_bytes().contains(&0) {
+            return Err(PyValueError::new_err(format!(
+                "DurableStorage.open: embedded null byte in path {:?}",
+                path_str(&path)
+            )));
+        }
         let mut opts = Options::default();
         if let Some(n) = segment_bytes {
             if n == 0 {

@@ -16,11 +16,11 @@ use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::common::{class_of, new_err, raft_err};
+use crate::common::{check, class_of, new_err, raft_err};
 use crate::config::PyConfig;
 use crate::durable::PyDurableStorage;
-use crate::storage::{NodeStorage, PyMemoryStorage, PyStorage, SharedStash};
-use crate::types::{PyBasicStatus, PyConfChange, PyConfChangeV2, PyConfState, PyMessage, PyReady, PyStatus};
+use crate::storage::{is_interrupt, NodeStorage, PyMemoryStorage, PyStorage, SharedStash};
+use crate::types::{KnownEnums, PyBasicStatus, PyConfChange, PyConfChangeV2, PyConfState, PyMessage, PyReady, PyStatus};
 
 thread_local! {
     /// Set while this thread runs inside a node call, to refuse re-entrant
@@ -53,11 +53,30 @@ fn reentrant() -> PyErr {
 /// Why a node call failed, before it is turned into an exception (which
 /// needs the GIL).
 enum Failure {
+    /// The call's own error (a refused message, a bad argument...).
     Raft(Error),
-    /// The call succeeded but the node failed meanwhile (e.g. a storage
-    /// error while building a Ready): its fatal error.
+    /// The node failed during the call (e.g. a storage error while
+    /// stepping): its fatal error.
     Failed(Error),
+    /// The node had failed before the call: its fatal error, refused
+    /// without doing anything.
+    FailedBefore(Error),
     Panic(String),
+}
+
+/// How a node call treats the node's failure (its fatal error).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The call does work: a node that failed before is refused, and a
+    /// failure during the call is raised by it.
+    Work,
+    /// The call runs on a failed node too (`has_ready`, `advance`: the
+    /// closure decides what that means); a failure during it is raised.
+    Quiet,
+    /// `ready`: a node that failed before is refused, but a failure during
+    /// the call is not raised, as etcd's `RawNode.Ready()` has no error to
+    /// return; nor is an interrupt. Both are held for the next calls.
+    Ready,
 }
 
 /// A raft node. Drive it with tick/step/propose, then handle `ready()` and
@@ -66,29 +85,58 @@ enum Failure {
 /// storage callback raises RuntimeError).
 #[pyclass(module = "polyraft._native", name = "RawNode", frozen)]
 pub struct PyRawNode {
-    node: Mutex<RawNode<NodeStorage>>,
+    node: Mutex<Node>,
+    /// What callbacks raise during one call (cleared at each call's start).
     stash: SharedStash,
     poisoned: AtomicBool,
     storage: Py<PyAny>,
 }
 
+/// The state behind the node's lock: the core node, and what earlier calls
+/// could not raise (under the same lock, so the very next call sees it).
+struct Node {
+    raw: RawNode<NodeStorage>,
+    held: Held,
+}
+
+/// Exceptions the node keeps because the call during which they happened
+/// must not fail: construction (the node exists, or nothing would hold
+/// it) and `ready()` (the Ready it hands out is already taken from the
+/// node; raising would lose it).
+#[derive(Default)]
+struct Held {
+    /// An interrupt (KeyboardInterrupt, SystemExit...) a callback raised
+    /// during such a call: the node's next call raises it before doing
+    /// anything, so Ctrl-C is deferred, never lost.
+    interrupt: Option<PyErr>,
+    /// The Python exception behind a failure `ready()` did not raise: the
+    /// `__cause__` of the first later raise of that failure.
+    cause: Option<PyErr>,
+}
+
+/// Runs `f` on the node as `mode` says. Besides `f`'s result: whether the
+/// node failed during the call without the failure being raised (`Ready`).
 fn run<R>(
-    node: &Mutex<RawNode<NodeStorage>>,
+    n: &mut RawNode<NodeStorage>,
     poisoned: &AtomicBool,
+    mode: Mode,
     f: impl FnOnce(&mut RawNode<NodeStorage>) -> polyraft::Result<R>,
-) -> Result<R, Failure> {
-    let mut n = node.lock();
+) -> Result<(R, bool), Failure> {
     if poisoned.load(Ordering::Acquire) {
         return Err(Failure::Panic("the node is unusable after an internal error".into()));
     }
-    let failed_before = n.raft().fatal_error().cloned();
-    if let Some(e) = failed_before {
-        return Err(Failure::Raft(e));
+    if mode != Mode::Quiet {
+        if let Some(e) = n.raft().fatal_error() {
+            return Err(Failure::FailedBefore(e.clone()));
+        }
     }
-    match catch_unwind(AssertUnwindSafe(|| f(&mut n))) {
+    let failed_before = n.raft().fatal_error().is_some();
+    match catch_unwind(AssertUnwindSafe(|| f(n))) {
         Ok(Ok(r)) => match n.raft().fatal_error() {
+            Some(_) if failed_before => Ok((r, false)),
+            Some(_) if mode == Mode::Ready => Ok((r, true)),
             Some(e) => Err(Failure::Failed(e.clone())),
-            None => Ok(r),
+            None => Ok((r, false)),
         },
         Ok(Err(e)) => Err(Failure::Raft(e)),
         Err(p) => {
@@ -107,12 +155,12 @@ fn run<R>(
 /// `__cause__` (and turns a generic failure into StorageError).
 fn to_pyerr(py: Python<'_>, f: Failure, stashed: Option<PyErr>) -> PyErr {
     let (class, msg) = match &f {
-        Failure::Raft(e) | Failure::Failed(e) => (class_of(e), e.to_string()),
+        Failure::Raft(e) | Failure::Failed(e) | Failure::FailedBefore(e) => (class_of(e), e.to_string()),
         Failure::Panic(m) => ("FatalError", format!("raft node is unusable: internal error: {m}")),
     };
     match stashed {
         None => match f {
-            Failure::Raft(e) | Failure::Failed(e) => raft_err(py, &e),
+            Failure::Raft(e) | Failure::Failed(e) | Failure::FailedBefore(e) => raft_err(py, &e),
             Failure::Panic(_) => new_err(py, class, msg),
         },
         // KeyboardInterrupt, SystemExit...: not a storage failure to wrap.
@@ -126,18 +174,107 @@ fn to_pyerr(py: Python<'_>, f: Failure, stashed: Option<PyErr>) -> PyErr {
     }
 }
 
+/// The outcome of a node call as the caller sees it: an interrupt a
+/// callback raised (KeyboardInterrupt...) is raised as it is, even when the
+/// call itself succeeded; the call's own error, if any, becomes its
+/// `__context__` (what Python shows as "during handling of ...").
+fn finish<R>(py: Python<'_>, res: Result<R, Failure>, stashed: Option<PyErr>, interrupt: Option<PyErr>) -> PyResult<R> {
+    match (res, interrupt) {
+        (Ok(r), None) => Ok(r),
+        (Ok(_), Some(i)) => Err(i),
+        (Err(f), interrupt) => Err(failure_err(py, f, stashed, interrupt)),
+    }
+}
+
+/// The exception a failed call raises: the interrupt if a callback raised
+/// one (with the failure as its `__context__`), else the failure's.
+fn failure_err(py: Python<'_>, f: Failure, stashed: Option<PyErr>, interrupt: Option<PyErr>) -> PyErr {
+    let err = to_pyerr(py, f, stashed);
+    match interrupt {
+        None => err,
+        Some(i) => {
+            if !is_interrupt(py, &err) {
+                // Best effort: a failure to set the context loses only it.
+                let _ = i.value(py).setattr("__context__", err.value(py));
+            }
+            i
+        }
+    }
+}
+
+/// What one node call produced: its result, the storage exception and the
+/// interrupt its callbacks raised.
+type Outcome<R> = (Result<R, Failure>, Option<PyErr>, Option<PyErr>);
+
 impl PyRawNode {
-    /// Runs `f` on the node with the GIL released.
+    /// Runs `f` on the node with the GIL released, after raising the
+    /// interrupt an earlier call held, if any (then `f` does not run). The
+    /// stash is cleared and read while the node's lock is held, so it holds
+    /// this call's exceptions only (not another thread's). A refusal
+    /// because the node failed before gets the exception `ready()` held
+    /// back as its cause; in `Ready` mode, a failure's cause and an
+    /// interrupt are held instead of returned.
+    fn run_call<R: Send>(
+        &self,
+        py: Python<'_>,
+        mode: Mode,
+        f: impl FnOnce(&mut RawNode<NodeStorage>) -> polyraft::Result<R> + Send,
+    ) -> PyResult<Outcome<R>> {
+        let _guard = InCall::enter().ok_or_else(reentrant)?;
+        let (res, stashed, interrupt) = py.allow_threads(|| {
+            let mut node = self.node.lock();
+            if let Some(i) = node.held.interrupt.take() {
+                return Err(i);
+            }
+            self.stash.lock().clear();
+            let res = run(&mut node.raw, &self.poisoned, mode, f);
+            let (mut stashed, mut interrupt) = {
+                let mut st = self.stash.lock();
+                (st.take(), st.take_interrupt())
+            };
+            let held = &mut node.held;
+            match &res {
+                Err(Failure::FailedBefore(_)) => stashed = stashed.or_else(|| held.cause.take()),
+                Ok((_, true)) => held.cause = stashed.take(),
+                _ => {}
+            }
+            // (No interrupt is held here: the check above took it.)
+            if mode == Mode::Ready && res.is_ok() {
+                held.interrupt = interrupt.take();
+            }
+            Ok((res.map(|(r, _)| r), stashed, interrupt))
+        })?;
+        let stashed = match &res {
+            // A cause ready() held back that is an interrupt (a storage that
+            // kept interrupting) was held as the interrupt too, and raised.
+            Err(Failure::FailedBefore(_)) => stashed.filter(|e| e.is_instance_of::<PyException>(py)),
+            _ => stashed,
+        };
+        Ok((res, stashed, interrupt))
+    }
+
+    /// A node call: its result, or the exception for its failure.
     fn call<R: Send>(
         &self,
         py: Python<'_>,
+        mode: Mode,
         f: impl FnOnce(&mut RawNode<NodeStorage>) -> polyraft::Result<R> + Send,
     ) -> PyResult<R> {
+        let (res, stashed, interrupt) = self.run_call(py, mode, f)?;
+        finish(py, res, stashed, interrupt)
+    }
+
+    /// Runs a query that needs no work from the node (status...), after
+    /// raising a held interrupt as every call does.
+    fn query<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&RawNode<NodeStorage>) -> R + Send) -> PyResult<R> {
         let _guard = InCall::enter().ok_or_else(reentrant)?;
-        self.stash.lock().take();
-        let res = py.allow_threads(|| run(&self.node, &self.poisoned, f));
-        let stashed = self.stash.lock().take();
-        res.map_err(|f| to_pyerr(py, f, stashed))
+        py.allow_threads(|| {
+            let mut node = self.node.lock();
+            match node.held.interrupt.take() {
+                Some(i) => Err(i),
+                None => Ok(f(&node.raw)),
+            }
+        })
     }
 }
 
@@ -176,15 +313,28 @@ impl PyRawNode {
         } else {
             NodeStorage::Python(PyStorage::new(storage, stash.clone())?)
         };
-        let cfg = config.get().to_core(py);
+        let cfg = config.get().to_core(py, stash.clone());
         let res = py.allow_threads(|| match catch_unwind(AssertUnwindSafe(|| RawNode::new(&cfg, store))) {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(e)) => Err(Failure::Raft(e)),
             Err(_) => Err(Failure::Panic("panic while creating the node".into())),
         });
-        let stashed = stash.lock().take();
-        let node = res.map_err(|f| to_pyerr(py, f, stashed))?;
-        Ok(PyRawNode { node: Mutex::new(node), stash, poisoned: AtomicBool::new(false), storage: storage.clone().unbind() })
+        let (stashed, interrupt) = {
+            let mut st = stash.lock();
+            (st.take(), st.take_interrupt())
+        };
+        // Created: an interrupt is held for the next call (construction
+        // never half-fails). Not created: there is nothing to hold it.
+        let (node, interrupt) = match res {
+            Ok(node) => (node, interrupt),
+            Err(f) => return Err(failure_err(py, f, stashed, interrupt)),
+        };
+        Ok(PyRawNode {
+            node: Mutex::new(Node { raw: node, held: Held { interrupt, cause: None } }),
+            stash,
+            poisoned: AtomicBool::new(false),
+            storage: storage.clone().unbind(),
+        })
     }
 
     /// The storage given at creation.
@@ -196,12 +346,12 @@ impl PyRawNode {
     /// Bootstraps a brand-new cluster with `peers` (ids) over an empty storage.
     fn bootstrap(&self, py: Python<'_>, peers: Vec<u64>) -> PyResult<()> {
         let peers: Vec<Peer> = peers.into_iter().map(|id| Peer { id, context: Bytes::new() }).collect();
-        self.call(py, move |n| n.bootstrap(&peers))
+        self.call(py, Mode::Work, move |n| n.bootstrap(&peers))
     }
 
     /// Advances the logical clock by one tick.
     fn tick(&self, py: Python<'_>) -> PyResult<()> {
-        self.call(py, |n| {
+        self.call(py, Mode::Work, |n| {
             n.tick();
             Ok(())
         })
@@ -209,13 +359,13 @@ impl PyRawNode {
 
     /// Starts an election.
     fn campaign(&self, py: Python<'_>) -> PyResult<()> {
-        self.call(py, |n| n.campaign())
+        self.call(py, Mode::Work, |n| n.campaign())
     }
 
     /// Proposes one entry.
     fn propose(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = bytes_arg("data", data)?;
-        self.call(py, move |n| n.propose(data))
+        self.call(py, Mode::Work, move |n| n.propose(data))
     }
 
     /// Proposes many entries in one message; all or none are accepted.
@@ -224,65 +374,83 @@ impl PyRawNode {
         if data.is_empty() {
             return Err(PyValueError::new_err("propose_batch needs at least one entry"));
         }
-        self.call(py, move |n| n.propose_batch(&data))
+        self.call(py, Mode::Work, move |n| n.propose_batch(&data))
     }
 
     /// Proposes a configuration change (ConfChange or ConfChangeV2).
     fn propose_conf_change(&self, py: Python<'_>, cc: &Bound<'_, PyAny>) -> PyResult<()> {
         let cc = conf_change_arg(cc)?;
-        self.call(py, move |n| n.propose_conf_change(cc))
+        self.call(py, Mode::Work, move |n| n.propose_conf_change(cc))
     }
 
     /// Applies a committed configuration change; returns the new ConfState.
     fn apply_conf_change(&self, py: Python<'_>, cc: &Bound<'_, PyAny>) -> PyResult<PyConfState> {
         let cc = conf_change_arg(cc)?;
-        let cs = self.call(py, move |n| n.apply_conf_change(cc))?;
+        let cs = self.call(py, Mode::Work, move |n| n.apply_conf_change(cc))?;
         Ok(PyConfState { inner: cs })
     }
 
-    /// Steps a message from a peer (a Message or its raftpb bytes).
+    /// Steps a message from a peer (a Message or its raftpb bytes), or,
+    /// with async storage writes, one of the node's own storage responses
+    /// (a Message taken from a Ready). Whatever came from bytes (the bytes
+    /// themselves, a Message from `Message.decode` or unpickled) is a
+    /// peer's: local-only types are refused with StepLocalMsgError whatever
+    /// its `from_` claims, so no peer can forge the node's own messages.
+    /// An enum value this version does not know (the message's type, an
+    /// entry's) is refused with DecodeError, although `Message.decode`
+    /// accepts it: raft cannot act on a message it does not understand.
     fn step(&self, py: Python<'_>, message: &Bound<'_, PyAny>) -> PyResult<()> {
-        let m: Message = if let Ok(m) = message.downcast::<PyMessage>() {
-            m.get().inner.clone()
+        let (m, from_wire): (Message, bool) = if let Ok(m) = message.downcast::<PyMessage>() {
+            let m = m.get();
+            (m.inner.clone(), m.from_wire)
         } else if let Ok(b) = message.downcast::<PyBytes>() {
-            let data = b.as_bytes().to_vec();
-            let r = raftpb::decode::<Message>(&data);
-            r.map_err(|e| raft_err(py, &e))?
+            (check(py, raftpb::decode::<Message>(b.as_bytes()))?, true)
         } else {
             return Err(PyTypeError::new_err(format!(
                 "step() expects a Message or bytes, not {}",
                 message.get_type().name()?
             )));
         };
-        self.call(py, move |n| n.step(m))
+        check(py, m.check_enums())?;
+        self.call(py, Mode::Work, move |n| if from_wire { n.step_peer(m) } else { n.step(m) })
     }
 
-    /// Whether `ready()` has something to do.
+    /// Whether `ready()` has something to do; False on a failed node
+    /// (which has nothing more to hand out), without raising.
     fn has_ready(&self, py: Python<'_>) -> PyResult<bool> {
-        self.call(py, |n| Ok(n.has_ready()))
+        self.call(py, Mode::Quiet, |n| Ok(n.has_ready()))
     }
 
-    /// The pending work; handle it, then call `advance()`.
+    /// The pending work; handle it, then call `advance()`. A node that
+    /// failed before raises its failure. A failure while the Ready is built
+    /// (a storage read of the committed entries) is not raised, as etcd's
+    /// `Ready()` returns no error: the Ready built so far is returned
+    /// (without committed entries), and the node's later calls raise the
+    /// failure. An interrupt a callback raises meanwhile is held too (the
+    /// Ready is already taken from the node: raising would lose it).
     fn ready(&self, py: Python<'_>) -> PyResult<PyReady> {
-        let rd = self.call(py, |n| Ok(n.ready()))?;
+        let rd = self.call(py, Mode::Ready, |n| Ok(n.ready()))?;
         Ok(PyReady { inner: rd })
     }
 
     /// Acknowledges the Readies handed out so far as persisted and applied.
+    /// Does nothing on a failed node, without raising (so that the Ready
+    /// loop that took the node's last Ready ends); raises a failure it
+    /// causes itself.
     fn advance(&self, py: Python<'_>) -> PyResult<()> {
-        self.call(py, |n| n.advance())
+        self.call(py, Mode::Quiet, |n| if n.raft().fatal_error().is_some() { Ok(()) } else { n.advance() })
     }
 
     /// Requests a linearizable read; a ReadState carrying `rctx` appears in
     /// a later Ready.
     fn read_index(&self, py: Python<'_>, rctx: &Bound<'_, PyAny>) -> PyResult<()> {
         let rctx = bytes_arg("rctx", rctx)?;
-        self.call(py, move |n| n.read_index(rctx))
+        self.call(py, Mode::Work, move |n| n.read_index(rctx))
     }
 
     /// Asks the leader to hand leadership to `transferee`.
     fn transfer_leader(&self, py: Python<'_>, transferee: u64) -> PyResult<()> {
-        self.call(py, move |n| {
+        self.call(py, Mode::Work, move |n| {
             n.transfer_leader(transferee);
             Ok(())
         })
@@ -290,12 +458,12 @@ impl PyRawNode {
 
     /// Forgets the current leader (so a pre-vote campaign can win early).
     fn forget_leader(&self, py: Python<'_>) -> PyResult<()> {
-        self.call(py, |n| n.forget_leader())
+        self.call(py, Mode::Work, |n| n.forget_leader())
     }
 
     /// Reports that the last send to `id` failed.
     fn report_unreachable(&self, py: Python<'_>, id: u64) -> PyResult<()> {
-        self.call(py, move |n| {
+        self.call(py, Mode::Work, move |n| {
             n.report_unreachable(id);
             Ok(())
         })
@@ -308,7 +476,7 @@ impl PyRawNode {
             2 => SnapshotStatus::Failure,
             v => return Err(PyValueError::new_err(format!("unknown SnapshotStatus value {v}"))),
         };
-        self.call(py, move |n| {
+        self.call(py, Mode::Work, move |n| {
             n.report_snapshot(id, status);
             Ok(())
         })
@@ -316,23 +484,20 @@ impl PyRawNode {
 
     /// Full status (progress of every peer on the leader).
     fn status(&self, py: Python<'_>) -> PyResult<PyStatus> {
-        let _guard = InCall::enter().ok_or_else(reentrant)?;
-        let s = py.allow_threads(|| self.node.lock().status());
-        Ok(PyStatus { inner: s })
+        Ok(PyStatus { inner: self.query(py, |n| n.status())? })
     }
 
     /// Status without progress.
     fn basic_status(&self, py: Python<'_>) -> PyResult<PyBasicStatus> {
-        let _guard = InCall::enter().ok_or_else(reentrant)?;
-        let s = py.allow_threads(|| self.node.lock().basic_status());
-        Ok(PyBasicStatus { inner: s })
+        Ok(PyBasicStatus { inner: self.query(py, |n| n.basic_status())? })
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
         if IN_CALL.with(|c| c.get()) {
             return "RawNode(<busy>)".into();
         }
-        let b = py.allow_threads(|| self.node.lock().basic_status());
+        // Not a call: a held interrupt stays for the next one.
+        let b = py.allow_threads(|| self.node.lock().raw.basic_status());
         format!(
             "RawNode(id={} term={} lead={} state={})",
             b.id, b.hard_state.term, b.soft_state.lead, b.soft_state.raft_state

@@ -133,14 +133,41 @@ fn guarded<T>(py: Python<'_>, f: impl FnOnce() -> polyraft::Result<T>) -> PyResu
     }
 }
 
-/// The exception a Python storage raised during a node call, kept to be
-/// re-raised (as `__cause__`) from that call.
+/// What Python callbacks (storage methods, the logger) raised during one
+/// node call, kept to be raised from that call once it is over.
 #[derive(Default)]
 pub struct Stash {
+    /// A storage method's exception, re-raised as the `__cause__` of the
+    /// node call's error.
     err: Option<(PyErr, bool)>,
+    /// The first KeyboardInterrupt, SystemExit or other BaseException that
+    /// is not an Exception: the caller's own request to stop, raised as it
+    /// is from the node call whatever the call's outcome.
+    interrupt: Option<PyErr>,
+}
+
+/// Whether `e` is a BaseException that is not an Exception (Ctrl-C,
+/// sys.exit()...): never a storage failure, never to be swallowed.
+pub fn is_interrupt(py: Python<'_>, e: &PyErr) -> bool {
+    !e.is_instance_of::<pyo3::exceptions::PyException>(py)
 }
 
 impl Stash {
+    /// Forgets everything (at the start of a node call).
+    pub fn clear(&mut self) {
+        self.err = None;
+        self.interrupt = None;
+    }
+    /// Records an interrupt; the first one wins.
+    pub fn interrupt(&mut self, e: PyErr) {
+        if self.interrupt.is_none() {
+            self.interrupt = Some(e);
+        }
+    }
+    /// Takes the recorded interrupt.
+    pub fn take_interrupt(&mut self) -> Option<PyErr> {
+        self.interrupt.take()
+    }
     /// Records `e`. An exception raft cannot handle (`known == false`)
     /// wins over the storage conditions raft handles itself.
     fn put(&mut self, e: PyErr, known: bool) {
@@ -150,6 +177,7 @@ impl Stash {
             _ => {}
         }
     }
+    /// Takes the recorded storage exception.
     pub fn take(&mut self) -> Option<PyErr> {
         self.err.take().map(|(e, _)| e)
     }
@@ -179,16 +207,62 @@ impl PyStorage {
         Ok(PyStorage { obj: obj.clone().unbind(), stash })
     }
 
-    fn call<T>(&self, f: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<T>) -> polyraft::Result<T> {
-        Python::with_gil(|py| match f(self.obj.bind(py)) {
-            Ok(v) => Ok(v),
-            Err(e) => {
-                let (ce, known) = to_core(py, &e);
-                self.stash.lock().put(e, known);
-                Err(ce)
+    /// Calls a storage method. An interrupt (KeyboardInterrupt...) is
+    /// held back in the stash and the method, a read, is called again, up
+    /// to INTERRUPT_RETRIES times: raft cannot stop half-way through an
+    /// operation without failing the node for good, so the operation
+    /// completes and the interrupt is raised when the node call returns.
+    /// Any other exception becomes the core error raft handles.
+    fn call<T>(&self, f: impl for<'py> Fn(&Bound<'py, PyAny>) -> PyResult<T>) -> polyraft::Result<T> {
+        Python::with_gil(|py| {
+            let mut interrupts = 0;
+            loop {
+                match f(self.obj.bind(py)) {
+                    Ok(v) => return Ok(v),
+                    Err(e) if is_interrupt(py, &e) && interrupts < INTERRUPT_RETRIES => {
+                        interrupts += 1;
+                        self.stash.lock().interrupt(e);
+                    }
+                    Err(e) => {
+                        let (ce, known) = to_core(py, &e);
+                        self.stash.lock().put(e, known);
+                        return Err(ce);
+                    }
+                }
             }
         })
     }
+}
+
+/// How many interrupts one storage call absorbs before it fails (a real
+/// Ctrl-C interrupts once; a method that raises KeyboardInterrupt every
+/// time is a storage failure, and the node fails with it).
+const INTERRUPT_RETRIES: u32 = 2;
+
+/// Checks an `entries(lo, hi)` answer against the Storage protocol: at
+/// least one entry of a non-empty range, no more than asked, indexes
+/// `lo, lo + 1, ...` (raft would otherwise spin or read a corrupt log).
+fn check_entries_answer(lo: u64, hi: u64, es: &[Entry]) -> PyResult<()> {
+    if es.is_empty() && lo < hi {
+        return Err(PyValueError::new_err(format!(
+            "Storage.entries({lo}, {hi}) returned no entry (it must return at least one of a non-empty range)"
+        )));
+    }
+    if es.len() as u64 > hi.saturating_sub(lo) {
+        return Err(PyValueError::new_err(format!(
+            "Storage.entries({lo}, {hi}) returned {} entries, more than the range holds",
+            es.len()
+        )));
+    }
+    for (e, want) in es.iter().zip(lo..) {
+        if e.index != want {
+            return Err(PyValueError::new_err(format!(
+                "Storage.entries({lo}, {hi}) returned an entry with index {} where {want} belongs",
+                e.index
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The core error for an exception from a Python storage, and whether it
@@ -237,7 +311,9 @@ impl Storage for PyStorage {
         self.call(|o| {
             let r = o.call_method1("entries", (lo, hi, max_size))?;
             let es: Vec<PyEntry> = r.extract().map_err(wrong("entries() (expected a sequence of Entry)"))?;
-            Ok(es.into_iter().map(|e| e.inner).collect())
+            let es: Vec<Entry> = es.into_iter().map(|e| e.inner).collect();
+            check_entries_answer(lo, hi, &es)?;
+            Ok(es)
         })
     }
 
@@ -265,7 +341,7 @@ impl Storage for PyStorage {
 /// (no Python involved, so the GIL stays released) or a Python object.
 pub enum NodeStorage {
     Memory(MemoryStorage),
-    Durable(polyraft::wal::DurableStorage),
+    Durable(polyraft_wal::DurableStorage),
     Python(PyStorage),
 }
 

@@ -11,9 +11,10 @@ use pyo3::types::{PyBytes, PyDict};
 use crate::common::{check, enum_member, known};
 
 /// Generates the methods every raftpb wrapper shares: `encode`, `decode`,
-/// `__str__` (Describe text) and `__repr__`, followed by the type's own items.
+/// `__str__` (Describe text) and `__repr__`, followed by the type's own
+/// items. `|$d| $wrap` builds the wrapper around a value decoded from bytes.
 macro_rules! raftpb_class {
-    ($ty:ident, $name:literal, $inner:ty, |$s:ident| $describe:expr, { $($items:tt)* }) => {
+    ($ty:ident, $name:literal, $inner:ty, |$s:ident| $describe:expr, |$d:ident| $wrap:expr, { $($items:tt)* }) => {
         #[pymethods]
         impl $ty {
             /// The raftpb (protobuf) encoding.
@@ -23,10 +24,14 @@ macro_rules! raftpb_class {
             }
 
             /// Decodes raftpb bytes; raises DecodeError on malformed input.
+            /// An enum field holding a value this version does not know is
+            /// accepted, as etcd's Go code accepts it: its getter returns a
+            /// pseudo-member of the enum (`polyraft._common`), and `encode`
+            /// writes the value back unchanged.
             #[staticmethod]
             fn decode(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
-                let inner = check(py, raftpb::decode::<$inner>(data))?;
-                Ok(Self { inner })
+                let $d = check(py, raftpb::decode::<$inner>(data))?;
+                Ok($wrap)
             }
 
             fn __str__(&self) -> String {
@@ -52,6 +57,67 @@ macro_rules! raftpb_class {
     };
 }
 
+/// Checks every enum field of a raftpb value (nested ones included).
+/// `decode` keeps unknown values (prost stores them as plain integers, as
+/// Go keeps them in its int32 enums); `RawNode.step` refuses them, since
+/// raft cannot act on a message or entry it does not understand.
+pub trait KnownEnums {
+    /// [`polyraft::Error::Decode`] naming the first unknown value.
+    fn check_enums(&self) -> polyraft::Result<()>;
+}
+
+fn known_enum<E: TryFrom<i32>>(what: &str, v: i32) -> polyraft::Result<()> {
+    match E::try_from(v) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(polyraft::Error::Decode(format!("unknown {what} value {v}"))),
+    }
+}
+
+impl KnownEnums for raftpb::Entry {
+    fn check_enums(&self) -> polyraft::Result<()> {
+        known_enum::<EntryType>("EntryType", self.r#type)
+    }
+}
+
+impl KnownEnums for raftpb::Message {
+    fn check_enums(&self) -> polyraft::Result<()> {
+        known_enum::<MessageType>("MessageType", self.r#type)?;
+        self.entries.iter().try_for_each(KnownEnums::check_enums)?;
+        self.responses.iter().try_for_each(KnownEnums::check_enums)
+    }
+}
+
+impl KnownEnums for raftpb::ConfChange {
+    fn check_enums(&self) -> polyraft::Result<()> {
+        known_enum::<ConfChangeType>("ConfChangeType", self.r#type)
+    }
+}
+
+impl KnownEnums for raftpb::ConfChangeSingle {
+    fn check_enums(&self) -> polyraft::Result<()> {
+        known_enum::<ConfChangeType>("ConfChangeType", self.r#type)
+    }
+}
+
+impl KnownEnums for raftpb::ConfChangeV2 {
+    fn check_enums(&self) -> polyraft::Result<()> {
+        known_enum::<ConfChangeTransition>("ConfChangeTransition", self.transition)?;
+        self.changes.iter().try_for_each(KnownEnums::check_enums)
+    }
+}
+
+/// Types without enum fields.
+macro_rules! no_enums {
+    ($($t:ty),*) => {
+        $(impl KnownEnums for $t {
+            fn check_enums(&self) -> polyraft::Result<()> {
+                Ok(())
+            }
+        })*
+    };
+}
+no_enums!(raftpb::HardState, raftpb::ConfState, raftpb::Snapshot);
+
 fn bytes_of(py: Python<'_>, b: &[u8]) -> Py<PyBytes> {
     PyBytes::new(py, b).unbind()
 }
@@ -65,12 +131,12 @@ pub struct PyEntry {
     pub inner: raftpb::Entry,
 }
 
-raftpb_class!(PyEntry, "Entry", raftpb::Entry, |e| describe::describe_entry(e, None), {
+raftpb_class!(PyEntry, "Entry", raftpb::Entry, |e| describe::describe_entry(e, None), |inner| Self { inner }, {
     #[new]
     #[pyo3(signature = (*, term = 0, index = 0, r#type = 0, data = b"".as_slice()))]
     fn new(term: u64, index: u64, r#type: i32, data: &[u8]) -> PyResult<Self> {
         let r#type = known::<EntryType>("EntryType", r#type)?;
-        Ok(Self { inner: raftpb::Entry { term, index, r#type, data: Bytes::copy_from_slice(data) } })
+        Ok(Self { inner: raftpb::Entry { term, index, r#type, data: Bytes::copy_from_slice(data), ..Default::default() } })
     }
     #[getter]
     fn term(&self) -> u64 { self.inner.term }
@@ -91,7 +157,7 @@ pub struct PyHardState {
     pub inner: raftpb::HardState,
 }
 
-raftpb_class!(PyHardState, "HardState", raftpb::HardState, |h| describe::describe_hard_state(h), {
+raftpb_class!(PyHardState, "HardState", raftpb::HardState, |h| describe::describe_hard_state(h), |inner| Self { inner }, {
     #[new]
     #[pyo3(signature = (*, term = 0, vote = 0, commit = 0))]
     fn new(term: u64, vote: u64, commit: u64) -> Self {
@@ -114,7 +180,7 @@ pub struct PyConfState {
     pub inner: raftpb::ConfState,
 }
 
-raftpb_class!(PyConfState, "ConfState", raftpb::ConfState, |c| describe::describe_conf_state(c), {
+raftpb_class!(PyConfState, "ConfState", raftpb::ConfState, |c| describe::describe_conf_state(c), |inner| Self { inner }, {
     #[new]
     #[pyo3(signature = (*, voters = Vec::new(), learners = Vec::new(), voters_outgoing = Vec::new(), learners_next = Vec::new(), auto_leave = false))]
     fn new(voters: Vec<u64>, learners: Vec<u64>, voters_outgoing: Vec<u64>, learners_next: Vec<u64>, auto_leave: bool) -> Self {
@@ -144,7 +210,7 @@ pub struct PySnapshot {
     pub inner: raftpb::Snapshot,
 }
 
-raftpb_class!(PySnapshot, "Snapshot", raftpb::Snapshot, |s| describe::describe_snapshot(s), {
+raftpb_class!(PySnapshot, "Snapshot", raftpb::Snapshot, |s| describe::describe_snapshot(s), |inner| Self { inner }, {
     #[new]
     #[pyo3(signature = (*, data = b"".as_slice(), index = 0, term = 0, conf_state = None))]
     fn new(data: &[u8], index: u64, term: u64, conf_state: Option<PyConfState>) -> Self {
@@ -176,12 +242,33 @@ raftpb_class!(PySnapshot, "Snapshot", raftpb::Snapshot, |s| describe::describe_s
 /// A raft message between peers (raftpb.Message). `from` is spelled
 /// `from_` because `from` is a Python keyword.
 #[pyclass(module = "polyraft._native", name = "Message", frozen, eq)]
-#[derive(Clone, PartialEq)]
+#[derive(Clone)]
 pub struct PyMessage {
     pub inner: raftpb::Message,
+    /// Whether the message was decoded from bytes (`Message.decode`,
+    /// unpickling): it may come from anywhere, so `RawNode.step` treats it
+    /// as a peer's and refuses local-only types whatever its `from_` says.
+    /// Messages of a Ready and ones built with `Message(...)` are the
+    /// application's own.
+    pub from_wire: bool,
 }
 
-raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_message(m, None), {
+impl PyMessage {
+    /// A message the node produced (a Ready's, or one of its responses).
+    pub fn local(inner: raftpb::Message) -> Self {
+        PyMessage { inner, from_wire: false }
+    }
+}
+
+/// Equality is the message's content; where it came from does not count.
+impl PartialEq for PyMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_message(m, None),
+    |inner| Self { inner, from_wire: true }, {
     #[new]
     #[pyo3(signature = (*, r#type = 0, to = 0, from_ = 0, term = 0, log_term = 0, index = 0, entries = Vec::new(), commit = 0, vote = 0, snapshot = None, reject = false, reject_hint = 0, context = b"".as_slice(), responses = Vec::new()))]
     #[allow(clippy::too_many_arguments)]
@@ -219,7 +306,15 @@ raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_mess
                 context: Bytes::copy_from_slice(context),
                 responses: responses.into_iter().map(|m| m.inner).collect(),
             },
+            from_wire: false,
         })
+    }
+    /// A copy keeps the origin (a decoded message stays a peer's).
+    fn __copy__(&self) -> Self { self.clone() }
+    /// As `__copy__` (the message is immutable).
+    fn __deepcopy__(&self, memo: &Bound<'_, PyAny>) -> Self {
+        let _ = memo;
+        self.clone()
     }
     #[getter(r#type)]
     fn get_type(&self, py: Python<'_>) -> PyResult<PyObject> { enum_member(py, "MessageType", self.inner.r#type) }
@@ -248,7 +343,10 @@ raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_mess
     #[getter]
     fn context(&self, py: Python<'_>) -> Py<PyBytes> { bytes_of(py, &self.inner.context) }
     #[getter]
-    fn responses(&self) -> Vec<PyMessage> { self.inner.responses.iter().map(|m| PyMessage { inner: m.clone() }).collect() }
+    fn responses(&self) -> Vec<PyMessage> {
+        // Responses share their message's origin.
+        self.inner.responses.iter().map(|m| PyMessage { inner: m.clone(), from_wire: self.from_wire }).collect()
+    }
 });
 
 pub fn entries(es: &[raftpb::Entry]) -> Vec<PyEntry> {
@@ -269,7 +367,7 @@ fn describe_changes(ccs: &[raftpb::ConfChangeSingle]) -> String {
 }
 
 raftpb_class!(PyConfChange, "ConfChange", raftpb::ConfChange,
-    |c| describe_changes(&raftpb::ConfChangeI::V1(c.clone()).as_v2().changes), {
+    |c| describe_changes(&raftpb::ConfChangeI::V1(c.clone()).as_v2().changes), |inner| Self { inner }, {
     #[new]
     #[pyo3(signature = (*, r#type = 0, node_id = 0, context = b"".as_slice(), id = 0))]
     fn new(r#type: i32, node_id: u64, context: &[u8], id: u64) -> PyResult<Self> {
@@ -298,7 +396,7 @@ pub struct PyConfChangeSingle {
 }
 
 raftpb_class!(PyConfChangeSingle, "ConfChangeSingle", raftpb::ConfChangeSingle,
-    |c| describe_changes(std::slice::from_ref(c)), {
+    |c| describe_changes(std::slice::from_ref(c)), |inner| Self { inner }, {
     #[new]
     #[pyo3(signature = (*, r#type = 0, node_id = 0))]
     fn new(r#type: i32, node_id: u64) -> PyResult<Self> {
@@ -319,7 +417,7 @@ pub struct PyConfChangeV2 {
     pub inner: raftpb::ConfChangeV2,
 }
 
-raftpb_class!(PyConfChangeV2, "ConfChangeV2", raftpb::ConfChangeV2, |c| describe_changes(&c.changes), {
+raftpb_class!(PyConfChangeV2, "ConfChangeV2", raftpb::ConfChangeV2, |c| describe_changes(&c.changes), |inner| Self { inner }, {
     #[new]
     #[pyo3(signature = (*, transition = 0, changes = Vec::new(), context = b"".as_slice()))]
     fn new(transition: i32, changes: Vec<PyConfChangeSingle>, context: &[u8]) -> PyResult<Self> {
@@ -455,7 +553,7 @@ impl PyReady {
     fn committed_entries(&self) -> Vec<PyEntry> { entries(&self.inner.committed_entries) }
     #[getter]
     fn messages(&self) -> Vec<PyMessage> {
-        self.inner.messages.iter().map(|m| PyMessage { inner: m.clone() }).collect()
+        self.inner.messages.iter().map(|m| PyMessage::local(m.clone())).collect()
     }
     #[getter]
     fn must_sync(&self) -> bool { self.inner.must_sync }
@@ -465,11 +563,11 @@ impl PyReady {
 
 // ---------------------------------------------------------------- status
 
-fn progress_state_value(s: polyraft::tracker::StateType) -> i32 {
+fn progress_state_value(s: polyraft::tracker::ProgressState) -> i32 {
     match s {
-        polyraft::tracker::StateType::Probe => 0,
-        polyraft::tracker::StateType::Replicate => 1,
-        polyraft::tracker::StateType::Snapshot => 2,
+        polyraft::tracker::ProgressState::Probe => 0,
+        polyraft::tracker::ProgressState::Replicate => 1,
+        polyraft::tracker::ProgressState::Snapshot => 2,
     }
 }
 

@@ -1253,7 +1253,7 @@ static int async_writes(void) {
             }
             for (j = 0; rc == POLYRAFT_OK && j < m->responses_len; j++)
                 if (m->responses[j].to == 1)
-                    rc = polyraft_node_step(node, m->responses[j].bytes, m->responses[j].bytes_len);
+                    rc = polyraft_node_step_local(node, m->responses[j].bytes, m->responses[j].bytes_len);
         }
     }
     polyraft_node_free(node);

@@ -642,7 +642,7 @@ TEST(async_storage_writes) {
             /* Deliver the responses: the ones to ourselves are stepped. */
             for (j = 0; j < m->responses_len; j++) {
                 if (m->responses[j].to == 1) {
-                    CHECK_OK(polyraft_node_step(node, m->responses[j].bytes, m->responses[j].bytes_len));
+                    CHECK_OK(polyraft_node_step_local(node, m->responses[j].bytes, m->responses[j].bytes_len));
                 }
             }
         }
@@ -684,6 +684,27 @@ TEST(memory_storage_errors) {
     polyraft_memory_storage_free(ms2);
 }
 
+/* An explicitly set EntryNormal type (etcd's placeholder for a refused
+   conf change) survives the C struct: it is encoded, so it counts in byte
+   limits as in etcd. */
+TEST(entry_type_presence_is_kept) {
+    polyraft_entry e;
+    polyraft_buffer *buf = NULL;
+    const uint8_t *bytes;
+    size_t plain = 0, set = 0;
+    memset(&e, 0, sizeof e);
+    e.index = 1;
+    e.term = 1;
+    CHECK_OK(polyraft_entry_encode(&e, &buf));
+    CHECK_OK(polyraft_buffer_data(buf, &bytes, &plain));
+    polyraft_buffer_free(buf);
+    e.type_set = true;
+    CHECK_OK(polyraft_entry_encode(&e, &buf));
+    CHECK_OK(polyraft_buffer_data(buf, &bytes, &set));
+    CHECK(set == plain + 2 && bytes[0] == 0x08 && bytes[1] == 0x00); /* field 1 (type) = 0 */
+    polyraft_buffer_free(buf);
+}
+
 int main(void) {
     RUN(null_everywhere);
     RUN(bad_config);
@@ -695,5 +716,6 @@ int main(void) {
     RUN(storage_failure_is_reported);
     RUN(async_storage_writes);
     RUN(memory_storage_errors);
+    RUN(entry_type_presence_is_kept);
     return RUNNER_DONE();
 }

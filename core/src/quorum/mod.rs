@@ -7,7 +7,7 @@ mod majority;
 pub use joint::JointConfig;
 pub use majority::MajorityConfig;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// The outcome of an election so far.
@@ -44,12 +44,6 @@ impl AckedIndexer for BTreeMap<u64, u64> {
     }
 }
 
-impl AckedIndexer for HashMap<u64, u64> {
-    fn acked_index(&self, voter_id: u64) -> Option<u64> {
-        self.get(&voter_id).copied()
-    }
-}
-
 /// A vote lookup: `Some(true)` granted, `Some(false)` rejected, `None` not
 /// (yet) answered.
 pub trait VoteLookup {
@@ -58,12 +52,6 @@ pub trait VoteLookup {
 }
 
 impl VoteLookup for BTreeMap<u64, bool> {
-    fn vote(&self, voter_id: u64) -> Option<bool> {
-        self.get(&voter_id).copied()
-    }
-}
-
-impl VoteLookup for HashMap<u64, bool> {
     fn vote(&self, voter_id: u64) -> Option<bool> {
         self.get(&voter_id).copied()
     }

@@ -11,6 +11,9 @@ mod generated {
 }
 pub use generated::*;
 
+mod entry;
+pub use entry::Entry;
+
 use bytes::Bytes;
 
 use crate::{Error, Result};
@@ -37,11 +40,11 @@ fn varint_len(v: u64) -> u64 {
 /// etcd leaves the type unset on normal entries it creates and the data
 /// unset when there is none. Byte limits (MaxSizePerMsg,
 /// MaxCommittedSizePerReady, inflight bytes) are measured with this so
-/// polyraft cuts batches where etcd does. (etcd sets an explicit normal type
-/// on the empty entry replacing a refused conf change, 2 bytes more there.)
+/// polyraft cuts batches where etcd does. A type set explicitly counts even
+/// when it is EntryNormal (the entry replacing a refused conf change).
 pub fn entry_size(e: &Entry) -> u64 {
     let mut n = 2 + varint_len(e.term) + varint_len(e.index);
-    if e.r#type != 0 {
+    if e.r#type != 0 || e.type_set {
         n += 1 + varint_len(e.r#type as i64 as u64);
     }
     if !e.data.is_empty() {
@@ -65,6 +68,26 @@ pub fn encode_explicit_conf_change(cc: &ConfChange) -> Bytes {
     encoding::uint64::encode(3, &cc.node_id, &mut buf);
     if !cc.context.is_empty() {
         encoding::bytes::encode(4, &cc.context, &mut buf);
+    }
+    Bytes::from(buf)
+}
+
+/// The bytes of a ConfChangeV2 as etcd v3.7 writes one built with every
+/// field set explicitly (its harness, `ConfChangesFromString`, `AsV2`): the
+/// transition and each change's type and node id are on the wire even when
+/// zero; the context only when not empty.
+pub fn encode_explicit_conf_change_v2(cc: &ConfChangeV2) -> Bytes {
+    use prost::encoding;
+    let mut buf = Vec::with_capacity(4 + 14 * cc.changes.len() + cc.context.len());
+    encoding::int32::encode(1, &cc.transition, &mut buf);
+    for ch in &cc.changes {
+        let mut single = Vec::with_capacity(12);
+        encoding::int32::encode(1, &ch.r#type, &mut single);
+        encoding::uint64::encode(2, &ch.node_id, &mut single);
+        encoding::bytes::encode(2, &single, &mut buf);
+    }
+    if !cc.context.is_empty() {
+        encoding::bytes::encode(3, &cc.context, &mut buf);
     }
     Bytes::from(buf)
 }
@@ -145,6 +168,49 @@ impl Snapshot {
 }
 
 impl ConfState {
+    /// Checks the invariants every configuration etcd produces holds (its
+    /// confchange `checkInvariants`), so that a snapshot carrying a
+    /// malformed one is refused before anything is restored from it: no id
+    /// twice in one list; no id both voter and learner (in the incoming or
+    /// the outgoing configuration); every id in `learners_next` is an
+    /// outgoing voter and neither an incoming voter nor a learner; without
+    /// an outgoing configuration, no `learners_next` and no `auto_leave`.
+    /// The error is one line.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        use std::collections::BTreeSet;
+        let set = |name: &str, ids: &[u64]| -> std::result::Result<BTreeSet<u64>, String> {
+            let mut s = BTreeSet::new();
+            for &id in ids {
+                if !s.insert(id) {
+                    return Err(format!("node {id} is listed twice in {name}"));
+                }
+            }
+            Ok(s)
+        };
+        let voters = set("voters", &self.voters)?;
+        let learners = set("learners", &self.learners)?;
+        let outgoing = set("voters_outgoing", &self.voters_outgoing)?;
+        let next = set("learners_next", &self.learners_next)?;
+        if let Some(id) = voters.intersection(&learners).next() {
+            return Err(format!("node {id} is both a voter and a learner"));
+        }
+        if let Some(id) = outgoing.intersection(&learners).next() {
+            return Err(format!("node {id} is both an outgoing voter and a learner"));
+        }
+        for id in &next {
+            if !outgoing.contains(id) {
+                return Err(format!("node {id} is in learners_next but not an outgoing voter"));
+            }
+            if voters.contains(id) {
+                return Err(format!("node {id} is in learners_next and an incoming voter"));
+            }
+        }
+        if outgoing.is_empty() && self.auto_leave {
+            return Err("auto_leave is set outside a joint configuration".to_string());
+        }
+        Ok(())
+    }
+
     /// Whether both describe the same configuration regardless of id order
     /// (etcd's ConfState.Equivalent). The error text shows both.
     pub fn equivalent(&self, other: &ConfState) -> std::result::Result<(), String> {
@@ -160,7 +226,9 @@ impl ConfState {
             Ok(())
         } else {
             Err(format!(
-                "ConfStates not equivalent after sorting:\n{a:?}\n{b:?}\nInputs were:\n{self:?}\n{other:?}"
+                "ConfStates not equivalent after sorting: {} and {}",
+                crate::describe::conf_state_text(&a),
+                crate::describe::conf_state_text(&b)
             ))
         }
     }
@@ -244,11 +312,14 @@ impl ConfChangeI {
         }
     }
 
-    /// The entry type and payload that carry this change in the log.
+    /// The entry type and payload that carry this change in the log, encoded
+    /// as etcd v3.7 encodes a change whose fields were all set explicitly
+    /// (zero types and transitions included), so that entry sizes, and the
+    /// byte limits measured with them, match etcd's.
     pub fn marshal(&self) -> (EntryType, Bytes) {
         match self {
-            ConfChangeI::V1(c) => (EntryType::EntryConfChange, encode(c)),
-            ConfChangeI::V2(c) => (EntryType::EntryConfChangeV2, encode(c)),
+            ConfChangeI::V1(c) => (EntryType::EntryConfChange, encode_explicit_conf_change(c)),
+            ConfChangeI::V2(c) => (EntryType::EntryConfChangeV2, encode_explicit_conf_change_v2(c)),
         }
     }
 }

@@ -19,7 +19,7 @@ fn msg_app_with_entries() {
         log_term: 1,
         index: 2,
         commit: 2,
-        entries: vec![Entry { term: 1, index: 3, r#type: EntryType::EntryNormal as i32, data: Bytes::from_static(b"x") }],
+        entries: vec![Entry { term: 1, index: 3, r#type: EntryType::EntryNormal as i32, data: Bytes::from_static(b"x"), ..Default::default() }],
         ..Default::default()
     };
     let want = [
@@ -77,13 +77,13 @@ fn etcd_style_explicit_zero_fields_decode() {
 fn entry_size_matches_etcd_v3_7() {
     // etcd v3.7 (explicit presence) writes a proposal's entry as
     // 10 01 18 03 22 01 78: the normal type is left unset (7 bytes).
-    let e = Entry { term: 1, index: 3, r#type: 0, data: Bytes::from_static(b"x") };
+    let e = Entry { term: 1, index: 3, r#type: 0, data: Bytes::from_static(b"x"), ..Default::default() };
     assert_eq!(entry_size(&e), 7);
     assert_eq!(entry_size(&e), prost::Message::encoded_len(&e) as u64);
     // The leader's empty entry: term and index only.
     let empty = Entry { term: 300, index: 1, ..Default::default() };
     assert_eq!(entry_size(&empty), 3 + 2);
-    let cc = Entry { term: 1, index: 1, r#type: EntryType::EntryConfChange as i32, data: Bytes::from_static(b"ab") };
+    let cc = Entry { term: 1, index: 1, r#type: EntryType::EntryConfChange as i32, data: Bytes::from_static(b"ab"), ..Default::default() };
     assert_eq!(entry_size(&cc), 2 + 2 + 2 + 4);
 }
 
@@ -140,4 +140,36 @@ fn conf_state_equivalence_ignores_order() {
     assert!(a.equivalent(&b).is_ok());
     let c = ConfState { voters: vec![1, 2], ..Default::default() };
     assert!(a.equivalent(&c).is_err());
+}
+
+#[test]
+fn conf_change_v2_bytes_match_etcd_explicit_presence() {
+    // etcd v3.7's harness: ConfChangeV2{Transition: Auto.Enum(), Changes:
+    // [{Type: AddNode.Enum(), NodeId: 2}]} marshals as 08 00 12 04 08 00 10 02.
+    let cc = ConfChangeV2 { changes: vec![ConfChangeSingle { r#type: 0, node_id: 2 }], ..Default::default() };
+    let (t, data) = ConfChangeI::V2(cc.clone()).marshal();
+    assert_eq!(t, EntryType::EntryConfChangeV2);
+    assert_eq!(&data[..], &[0x08, 0x00, 0x12, 0x04, 0x08, 0x00, 0x10, 0x02]);
+    assert_eq!(decode::<ConfChangeV2>(&data).unwrap(), cc);
+    // A v1 change: type and node id always on the wire.
+    let v1 = ConfChange { r#type: 0, node_id: 2, ..Default::default() };
+    assert_eq!(&ConfChangeI::V1(v1).marshal().1[..], &[0x10, 0x00, 0x18, 0x02]);
+}
+
+#[test]
+fn explicit_entry_type_is_kept_and_sized() {
+    // etcd's placeholder for a refused conf change: &pb.Entry{Type: EntryNormal.Enum()}.
+    let e = Entry { term: 1, index: 5, type_set: true, ..Default::default() };
+    assert_eq!(entry_size(&e), 6);
+    let bytes = encode(&e);
+    assert_eq!(&bytes[..], &[0x08, 0x00, 0x10, 0x01, 0x18, 0x05]);
+    let back = decode::<Entry>(&bytes).unwrap();
+    assert!(back.type_set);
+    assert_eq!(entry_size(&back), 6);
+    // Without the field on the wire the type is not present.
+    let plain = decode::<Entry>(&[0x10, 0x01, 0x18, 0x05]).unwrap();
+    assert!(!plain.type_set);
+    assert_eq!(entry_size(&plain), 4);
+    // Presence is encoding detail, not part of the value.
+    assert_eq!(back, plain);
 }

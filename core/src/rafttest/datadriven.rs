@@ -59,14 +59,6 @@ impl TestCase {
     }
 }
 
-/// Splits a command line into the command and its arguments (for scripts
-/// whose input lines are themselves commands).
-pub fn parse_line(line: &str) -> Result<(String, Vec<CmdArg>), String> {
-    let line = line.trim();
-    let (cmd, rest) = line.split_once(' ').unwrap_or((line, ""));
-    Ok((cmd.to_string(), parse_args(rest)?))
-}
-
 fn parse_args(words: &str) -> Result<Vec<CmdArg>, String> {
     let mut args = Vec::new();
     let mut rest = words.trim();

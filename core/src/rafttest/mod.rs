@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod confchange_runner;
 pub mod datadriven;
+pub mod hostile;
 pub mod interaction;
 pub mod quorum_runner;
 pub mod sim;

@@ -106,3 +106,79 @@ fn indexes_near_the_top_of_u64_are_errors_not_overflows() {
     assert!(matches!(s.apply_snapshot(snap), Err(Error::Storage(_))));
     assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (1, 0));
 }
+
+/// etcd v3.7's bootstrap rule: an empty storage accepts a snapshot that
+/// only carries the configuration (index 0); once a snapshot is held, an
+/// older or equal one is out of date.
+#[test]
+fn apply_conf_only_snapshot_to_empty_storage() {
+    let cs = ConfState { voters: vec![1, 2, 3], ..Default::default() };
+    let s = MemoryStorage::new();
+    let boot = Snapshot {
+        metadata: Some(SnapshotMetadata { index: 0, term: 0, conf_state: Some(cs.clone()) }),
+        ..Default::default()
+    };
+    s.apply_snapshot(boot.clone()).unwrap();
+    assert_eq!(s.initial_state().unwrap().1, cs);
+    assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (1, 0));
+    s.apply_snapshot(Snapshot {
+        metadata: Some(SnapshotMetadata { index: 4, term: 4, conf_state: Some(cs) }),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(s.apply_snapshot(boot), Err(Error::SnapOutOfDate));
+}
+
+#[test]
+fn append_refuses_non_contiguous_batches_and_changes_nothing() {
+    // Reported by the C and Python reproducers: [7, 5] after 1..6 was stored
+    // as indexes 7 and "8" (really 5), and the node later went FATAL.
+    let s = MemoryStorage::new();
+    s.append(&(1..=6).map(|i| ent(i, 1)).collect::<Vec<_>>()).unwrap();
+    let before = s.entries(1, 7, u64::MAX).unwrap();
+    for bad in [
+        vec![ent(7, 1), ent(5, 1)],           // backwards
+        vec![ent(7, 1), ent(9, 1)],           // a gap
+        vec![ent(7, 1), ent(7, 1)],           // a repeat
+        vec![ent(2, 1), ent(5, 1), ent(6, 2)], // a gap inside the overwritten part
+    ] {
+        let err = s.append(&bad).unwrap_err();
+        assert!(matches!(&err, Error::Storage(m) if m.starts_with("entries not contiguous")), "{bad:?}: {err}");
+        assert_eq!(s.last_index().unwrap(), 6);
+        assert_eq!(s.entries(1, 7, u64::MAX).unwrap(), before);
+    }
+    // A gap in the part that is already compacted is refused as well: the
+    // skip over that part relies on contiguity.
+    s.compact(4).unwrap();
+    assert!(matches!(s.append(&[ent(1, 1), ent(3, 1), ent(4, 1), ent(5, 2)]), Err(Error::Storage(_))));
+    assert_eq!(s.term(5).unwrap(), 1);
+}
+
+#[test]
+fn restore_sets_snapshot_and_compaction_point_independently() {
+    let s = storage_345();
+    // The snapshot at 2, the log compacted at 7: recovery of a log that was
+    // compacted ahead of its snapshot.
+    let snap = Snapshot {
+        metadata: Some(SnapshotMetadata { index: 2, term: 2, conf_state: None }),
+        ..Default::default()
+    };
+    s.restore(snap.clone(), 7, 6);
+    assert_eq!(s.snapshot(), Ok(snap));
+    assert_eq!((s.first_index(), s.last_index()), (Ok(8), Ok(7)));
+    assert_eq!(s.term(7), Ok(6));
+    assert_eq!(s.term(6), Err(Error::Compacted));
+    s.append(&[ent(8, 6)]).unwrap();
+    assert_eq!(s.term(8), Ok(6));
+}
+
+#[test]
+fn storage_through_a_reference_box_or_arc() {
+    fn last<S: Storage>(s: S) -> u64 {
+        s.last_index().unwrap()
+    }
+    let s = storage_345();
+    assert_eq!(last(&s), 5);
+    assert_eq!(last(Box::new(&s) as Box<dyn Storage + '_>), 5);
+    assert_eq!(last(Arc::new(s.clone())), 5);
+}

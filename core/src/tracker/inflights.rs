@@ -36,7 +36,7 @@ impl Inflights {
             self.bytes -= bytes;
             self.queue.pop_front();
         }
-        if self.queue.is_empty() && self.queue.capacity() > 4 * self.size.max(16) {
+        if self.queue.is_empty() && self.queue.capacity() > self.size.max(16).saturating_mul(4) {
             self.queue.shrink_to_fit();
         }
     }

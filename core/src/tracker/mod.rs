@@ -5,7 +5,12 @@ mod inflights;
 mod progress;
 
 pub use inflights::Inflights;
-pub use progress::{Progress, StateType};
+pub use progress::{Progress, ProgressState};
+
+/// The old name of [`ProgressState`], which clashed with the node role
+/// [`crate::StateType`].
+#[deprecated(since = "0.1.0", note = "renamed ProgressState")]
+pub type StateType = ProgressState;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -122,13 +127,6 @@ impl ProgressTracker {
         self.config.voters.committed_index(&MatchAck(&self.progress))
     }
 
-    /// Visits every peer in ascending id order.
-    pub fn visit(&self, mut f: impl FnMut(u64, &Progress)) {
-        for (&id, pr) in &self.progress {
-            f(id, pr);
-        }
-    }
-
     /// Whether a quorum of voters was recently active (CheckQuorum).
     pub fn quorum_active(&self) -> bool {
         let votes: BTreeMap<u64, bool> = self
@@ -143,11 +141,6 @@ impl ProgressTracker {
     /// Voter ids, ascending.
     pub fn voter_nodes(&self) -> Vec<u64> {
         self.config.voters.ids().into_iter().collect()
-    }
-
-    /// Learner ids, ascending.
-    pub fn learner_nodes(&self) -> Vec<u64> {
-        self.config.learners.iter().copied().collect()
     }
 
     /// Forgets the votes of the previous election.

@@ -6,7 +6,7 @@ use super::Inflights;
 
 /// How the leader replicates to a follower.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum StateType {
+pub enum ProgressState {
     /// One append per heartbeat interval until the follower's last index is
     /// found.
     #[default]
@@ -17,12 +17,12 @@ pub enum StateType {
     Snapshot,
 }
 
-impl fmt::Display for StateType {
+impl fmt::Display for ProgressState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            StateType::Probe => "StateProbe",
-            StateType::Replicate => "StateReplicate",
-            StateType::Snapshot => "StateSnapshot",
+            ProgressState::Probe => "StateProbe",
+            ProgressState::Replicate => "StateReplicate",
+            ProgressState::Snapshot => "StateSnapshot",
         })
     }
 }
@@ -40,7 +40,7 @@ pub struct Progress {
     /// Highest commit index sent to the follower.
     pub sent_commit: u64,
     /// How replication proceeds.
-    pub state: StateType,
+    pub state: ProgressState,
     /// Index of the snapshot in flight (Snapshot state only).
     pub pending_snapshot: u64,
     /// Whether the follower was heard from recently (reset on each
@@ -62,7 +62,7 @@ impl Progress {
             matched: 0,
             next,
             sent_commit: 0,
-            state: StateType::Probe,
+            state: ProgressState::Probe,
             pending_snapshot: 0,
             recent_active: false,
             msg_app_flow_paused: false,
@@ -72,7 +72,7 @@ impl Progress {
     }
 
     /// Switches state, clearing what belonged to the old one.
-    pub fn reset_state(&mut self, state: StateType) {
+    pub fn reset_state(&mut self, state: ProgressState) {
         self.msg_app_flow_paused = false;
         self.pending_snapshot = 0;
         self.state = state;
@@ -82,12 +82,12 @@ impl Progress {
     /// Back to probing, just after what the follower is known to have (or
     /// after the snapshot it was sent, which it has now applied).
     pub fn become_probe(&mut self) {
-        if self.state == StateType::Snapshot {
+        if self.state == ProgressState::Snapshot {
             let pending = self.pending_snapshot;
-            self.reset_state(StateType::Probe);
+            self.reset_state(ProgressState::Probe);
             self.next = (self.matched + 1).max(pending + 1);
         } else {
-            self.reset_state(StateType::Probe);
+            self.reset_state(ProgressState::Probe);
             self.next = self.matched + 1;
         }
         self.sent_commit = self.sent_commit.min(self.next - 1);
@@ -95,13 +95,13 @@ impl Progress {
 
     /// Streams appends right after the match index.
     pub fn become_replicate(&mut self) {
-        self.reset_state(StateType::Replicate);
+        self.reset_state(ProgressState::Replicate);
         self.next = self.matched + 1;
     }
 
     /// Waits for the snapshot at `snapshot_index` to be reported.
     pub fn become_snapshot(&mut self, snapshot_index: u64) {
-        self.reset_state(StateType::Snapshot);
+        self.reset_state(ProgressState::Snapshot);
         self.pending_snapshot = snapshot_index;
         self.next = snapshot_index + 1;
         self.sent_commit = snapshot_index;
@@ -112,20 +112,20 @@ impl Progress {
     /// window filled up or a probe went out.
     pub fn sent_entries(&mut self, entries: usize, bytes: u64) {
         match self.state {
-            StateType::Replicate => {
+            ProgressState::Replicate => {
                 if entries > 0 {
                     self.next += entries as u64;
                     self.inflights.add(self.next - 1, bytes);
                 }
                 self.msg_app_flow_paused = self.inflights.full();
             }
-            StateType::Probe => {
+            ProgressState::Probe => {
                 if entries > 0 {
                     self.msg_app_flow_paused = true;
                 }
             }
             // Appends are never sent while a snapshot is pending.
-            StateType::Snapshot => {}
+            ProgressState::Snapshot => {}
         }
     }
 
@@ -157,10 +157,15 @@ impl Progress {
     /// `rejected`, guided by its hint `match_hint`. Returns false when the
     /// rejection is stale.
     pub fn maybe_decr_to(&mut self, rejected: u64, match_hint: u64) -> bool {
-        if self.state == StateType::Replicate {
-            if rejected <= self.matched {
-                return false;
-            }
+        if rejected <= self.matched {
+            // The follower acked entries up to `matched`, so it cannot
+            // reject an append there: the rejection is stale (or the
+            // follower's log was tampered with). In probe state etcd would
+            // resend the same probe, and the same rejection would come back
+            // forever; ignoring it is the same as etcd everywhere else.
+            return false;
+        }
+        if self.state == ProgressState::Replicate {
             self.next = self.matched + 1;
             self.sent_commit = self.sent_commit.min(self.next - 1);
             return true;
@@ -178,8 +183,8 @@ impl Progress {
     /// Whether the leader must not send appends to this follower now.
     pub fn is_paused(&self) -> bool {
         match self.state {
-            StateType::Probe | StateType::Replicate => self.msg_app_flow_paused,
-            StateType::Snapshot => true,
+            ProgressState::Probe | ProgressState::Replicate => self.msg_app_flow_paused,
+            ProgressState::Snapshot => true,
         }
     }
 }
@@ -216,7 +221,7 @@ impl fmt::Display for Progress {
 mod tests {
     use super::*;
 
-    fn pr(matched: u64, next: u64, state: StateType) -> Progress {
+    fn pr(matched: u64, next: u64, state: ProgressState) -> Progress {
         let mut p = Progress::new(next, Inflights::new(256, 0));
         p.matched = matched;
         p.state = state;
@@ -225,7 +230,7 @@ mod tests {
 
     #[test]
     fn decr_in_replicate_goes_to_match() {
-        let mut p = pr(5, 10, StateType::Replicate);
+        let mut p = pr(5, 10, ProgressState::Replicate);
         assert!(!p.maybe_decr_to(4, 4), "stale rejection");
         assert!(p.maybe_decr_to(9, 9));
         assert_eq!(p.next, 6);
@@ -233,7 +238,7 @@ mod tests {
 
     #[test]
     fn decr_in_probe_uses_hint() {
-        let mut p = pr(0, 10, StateType::Probe);
+        let mut p = pr(0, 10, ProgressState::Probe);
         assert!(!p.maybe_decr_to(5, 5), "not the outstanding probe");
         assert!(p.maybe_decr_to(9, 3));
         assert_eq!(p.next, 4);
@@ -245,7 +250,7 @@ mod tests {
 
     #[test]
     fn probe_after_snapshot_skips_past_it() {
-        let mut p = pr(1, 2, StateType::Probe);
+        let mut p = pr(1, 2, ProgressState::Probe);
         p.become_snapshot(10);
         assert!(p.is_paused());
         p.become_probe();
@@ -254,7 +259,7 @@ mod tests {
 
     #[test]
     fn update_and_display() {
-        let mut p = pr(1, 2, StateType::Replicate);
+        let mut p = pr(1, 2, ProgressState::Replicate);
         assert!(p.maybe_update(5));
         assert!(!p.maybe_update(4));
         assert_eq!((p.matched, p.next), (5, 6));

@@ -29,8 +29,8 @@ pub(crate) const SEGMENT_HEADER: usize = 16;
 pub(crate) const FRAME_HEADER: usize = 8;
 /// Bytes of a record header (`kind`, `group`, `len`, `crc`).
 pub(crate) const RECORD_HEADER: usize = 17;
-/// Frames larger than this are refused (a damaged length must never make
-/// recovery allocate gigabytes).
+/// Frames larger than this are refused, by the writer and by recovery (a
+/// damaged length must never make recovery allocate gigabytes).
 pub(crate) const MAX_FRAME: usize = 1 << 30;
 
 /// Record kinds.
@@ -47,8 +47,9 @@ pub(crate) const K_CHECKPOINT: u8 = 6;
 pub(crate) enum Rec {
     Entries { first: u64, terms: Vec<u64> },
     HardState(HardState),
-    /// `reset`: the log did not hold the snapshot's index and term, so
-    /// every entry went (decided when written, replayed as decided).
+    /// `reset`: the log did not hold the snapshot's index and term, so it
+    /// was replaced by the snapshot (decided when written, replayed as
+    /// decided); otherwise only the metadata was recorded.
     Snapshot { meta: SnapshotMetadata, reset: bool },
     Compact { index: u64, term: u64 },
     Remove,
@@ -69,13 +70,17 @@ pub(crate) struct FrameBuf {
 }
 
 impl FrameBuf {
-    /// Starts a frame whose writer knows the first `synced` bytes of the
-    /// segment are durable.
-    pub(crate) fn new(synced: u64) -> FrameBuf {
+    /// Starts a frame.
+    pub(crate) fn new() -> FrameBuf {
         let mut buf = Vec::with_capacity(4096);
-        buf.extend_from_slice(&[0u8; FRAME_HEADER]);
-        buf.extend_from_slice(&synced.to_le_bytes());
+        buf.extend_from_slice(&[0u8; FRAME_HEADER + 8]);
         FrameBuf { buf }
+    }
+
+    /// Records that the first `synced` bytes of the segment the frame goes
+    /// to are durable (set once the segment is known).
+    pub(crate) fn set_synced(&mut self, synced: u64) {
+        self.buf[FRAME_HEADER..FRAME_HEADER + 8].copy_from_slice(&synced.to_le_bytes());
     }
 
     /// Appends a record; `payload` writes its payload. Returns the record's
@@ -196,7 +201,7 @@ pub(crate) fn parse_frame(buf: &[u8], at: usize) -> Result<Frame<'_>, BadFrame> 
     }
     let len = u32_at(buf, at) as usize;
     let crc = u32_at(buf, at + 4);
-    if len > MAX_FRAME || len < 8 {
+    if !(8..=MAX_FRAME).contains(&len) {
         return Err(BadFrame::Corrupt(format!("frame length {len} out of range")));
     }
     if len > left - FRAME_HEADER {

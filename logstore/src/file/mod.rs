@@ -30,11 +30,15 @@
 //! [`LogStore::compact`] and [`LogStore::remove_group`] change the index
 //! at once and queue a small record written with the next write.
 //! [`LogStore::purge`] reclaims every segment older than the newest: each
-//! group with live state in them gets a checkpoint record (its whole
-//! state: offset, hard state, snapshot metadata, entries) written to the
-//! head and synced, then the old segments are deleted oldest first. A
-//! checkpoint replaces everything before it for its group, so replay order
-//! stays right whatever a crash leaves of the deletion.
+//! group with live state in them gets its whole state rewritten to the
+//! head (a checkpoint record: offset, hard state, snapshot metadata and a
+//! first run of entries, then entries records of about 256 KiB for the
+//! rest), in frames of about 8 MiB, the last one synced; then the old
+//! segments are deleted oldest first. A checkpoint replaces everything
+//! before it for its group, so replay order stays right whatever a crash
+//! leaves of the deletion. Purge costs the live state of the groups it
+//! rewrites: call it after compaction, when [`FileLogStore::segment_count`]
+//! passes a threshold.
 //!
 //! # Concurrency
 //!
@@ -60,6 +64,30 @@ use crate::group::{check_batch, GroupLog};
 use crate::{Error, LogStore, PurgeStats, WriteBatch, WriteStats};
 use format::{FrameBuf, Rec};
 use index::{FileGroup, Groups, Loc};
+
+/// Purge writes its checkpoints in frames of about this many bytes.
+const PURGE_FRAME: usize = 8 << 20;
+
+/// Purge's checkpoints hold entries in runs of about this many bytes.
+const CHECKPOINT_RUN: usize = 256 << 10;
+
+/// Splits `ents` into runs of about `bytes` payload bytes (at least one
+/// entry each).
+fn runs_of(ents: &[Entry], bytes: usize) -> Vec<&[Entry]> {
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, e) in ents.iter().enumerate() {
+        if i > start && size + e.data.len() > bytes {
+            out.push(&ents[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += e.data.len() + 16;
+    }
+    if start < ents.len() {
+        out.push(&ents[start..]);
+    }
+    out
+}
 
 /// Tuning of a [`FileLogStore`].
 #[derive(Debug, Clone)]
@@ -335,29 +363,41 @@ impl FileLogStore {
         sync: bool,
         build: impl FnOnce(&mut FrameBuf, &mut Vec<(u64, Rec, usize, usize)>),
     ) -> Result<WriteStats, Error> {
-        let mut frame = FrameBuf::new(w.synced);
+        let mut frame = FrameBuf::new();
         let mut recs: Vec<(u64, Rec, usize, usize)> = Vec::new();
+        let marks = w.marks.clone();
         for m in w.marks.drain(..) {
             let (group, kind, rec) = match m {
                 Mark::Compact { group, index, term } => (group, format::K_COMPACT, Rec::Compact { index, term }),
                 Mark::Remove { group } => (group, format::K_REMOVE, Rec::Remove),
             };
-            let (at, len) = frame.record(kind, group, |out| {
+            // Marks already changed the index: not pushed to `recs`.
+            frame.record(kind, group, |out| {
                 if let Rec::Compact { index, term } = rec {
                     format::put_compact(out, index, term);
                 }
             });
-            // Marks already changed the index; they are not re-applied.
-            let _ = (at, len);
         }
         build(&mut frame, &mut recs);
         let mut stats = WriteStats::default();
+        if frame.buf.len() > format::MAX_FRAME {
+            // Refused whole, before anything reaches the disk: the store
+            // stays usable and the queued marks wait for the next frame.
+            w.marks = marks;
+            return Err(Error::Invalid(format!(
+                "a write of {} bytes exceeds the log's limit of {} bytes per write; split the batch",
+                frame.buf.len(),
+                format::MAX_FRAME
+            )));
+        }
         if !frame.is_empty() {
-            let bytes = frame.finish();
-            let flen = bytes.len() as u64;
+            let flen = frame.buf.len() as u64;
             if w.len > format::SEGMENT_HEADER as u64 && (w.len + flen > self.opts.segment_bytes || w.len + flen > u64::from(u32::MAX)) {
                 self.rotate(w)?;
             }
+            // What is durable of the segment the frame lands in.
+            frame.set_synced(w.synced);
+            let bytes = frame.finish();
             let at = w.len;
             if let Err(e) = w.file.write_all_at(bytes, at) {
                 w.failed = Some(format!("write failed: {e}"));
@@ -558,31 +598,50 @@ impl LogStore for FileLogStore {
         if old.is_empty() {
             return Ok(PurgeStats::default());
         }
-        // Read each group's live entries, then write all checkpoints in one
-        // synced frame.
-        let mut checkpoints = Vec::with_capacity(todo.len());
-        for (id, g) in &todo {
-            let ents = if g.log.len() == 0 {
-                Vec::new()
-            } else {
-                let locs: Vec<Loc> = g.log.slots().map(|(_, l)| *l).collect();
-                let files = self.state.read().segments.clone();
-                self.read_entries(g.log.first_index(), &locs, &files, u64::MAX)
-                    .map_err(|e| Error::Corrupt(format!("purge: group {id}: {e}")))?
-            };
-            checkpoints.push((*id, ents));
-        }
+        // Checkpoints go out in frames of about PURGE_FRAME bytes (the
+        // last one synced), so memory stays bounded whatever the live size.
         let before = w.stats.bytes;
-        self.append_frame(&mut w, true, |frame, recs| {
-            for ((id, g), (_, ents)) in todo.iter().zip(&checkpoints) {
-                let (offset, offset_term) = (g.log.offset(), g.log.offset_term());
-                let (hs, snap) = (g.log.hard_state, g.log.snapshot.clone());
-                let (at, len) =
-                    frame.record(format::K_CHECKPOINT, *id, |out| format::put_checkpoint(out, offset, offset_term, &hs, &snap, ents));
-                let terms = ents.iter().map(|e| e.term).collect();
-                recs.push((*id, Rec::Checkpoint { offset, offset_term, hs, snap, first: offset + 1, terms }, at, len));
+        let mut i = 0;
+        while i < todo.len() {
+            let mut chunk: Vec<(u64, &FileGroup, Vec<Entry>)> = Vec::new();
+            let mut size = 0usize;
+            while i < todo.len() && (chunk.is_empty() || size < PURGE_FRAME) {
+                let (id, g) = (todo[i].0, &todo[i].1);
+                let ents = if g.log.len() == 0 {
+                    Vec::new()
+                } else {
+                    let locs: Vec<Loc> = g.log.slots().map(|(_, l)| *l).collect();
+                    let files = self.state.read().segments.clone();
+                    self.read_entries(g.log.first_index(), &locs, &files, u64::MAX)
+                        .map_err(|e| Error::Corrupt(format!("purge: group {id}: {e}")))?
+                };
+                size += ents.iter().map(|e| e.data.len() + 16).sum::<usize>() + 64;
+                chunk.push((id, g, ents));
+                i += 1;
             }
-        })?;
+            let last = i == todo.len();
+            self.append_frame(&mut w, last, |frame, recs| {
+                for (id, g, ents) in &chunk {
+                    let (offset, offset_term) = (g.log.offset(), g.log.offset_term());
+                    let (hs, snap) = (g.log.hard_state, g.log.snapshot.clone());
+                    // The checkpoint carries the first run of entries; the
+                    // rest follow as entries records, so a reader never
+                    // decodes more than one run to reach an entry.
+                    let mut runs = runs_of(ents, CHECKPOINT_RUN).into_iter();
+                    let head = runs.next().unwrap_or(&[]);
+                    let (at, len) = frame.record(format::K_CHECKPOINT, *id, |out| {
+                        format::put_checkpoint(out, offset, offset_term, &hs, &snap, head)
+                    });
+                    let terms = head.iter().map(|e| e.term).collect();
+                    recs.push((*id, Rec::Checkpoint { offset, offset_term, hs, snap, first: offset + 1, terms }, at, len));
+                    for run in runs {
+                        let (at, len) = frame.record(format::K_ENTRIES, *id, |out| format::put_entries(out, run));
+                        let terms = run.iter().map(|e| e.term).collect();
+                        recs.push((*id, Rec::Entries { first: run[0].index, terms }, at, len));
+                    }
+                }
+            })?;
+        }
         // An empty frame wrote nothing but the old segments are still dead
         // only once everything before is durable.
         if w.synced < w.len {

@@ -98,6 +98,11 @@ pub(super) fn replay(dir: &Path) -> Result<Replayed, Error> {
 /// Replays one segment; returns its valid length (after cutting a torn
 /// tail off the newest one).
 fn replay_segment(out: &mut Replayed, seq: u32, path: &Path, buf: &[u8], newest: bool, file: &File) -> Result<u64, Error> {
+    if buf.len() > u32::MAX as usize {
+        // Offsets within a segment are 32-bit; the writer never makes one
+        // this large.
+        return Err(Error::Corrupt(format!("{}: segment larger than 4 GiB", path.display())));
+    }
     let header = format::segment_header(u64::from(seq));
     if buf.len() < format::SEGMENT_HEADER || buf[..format::SEGMENT_HEADER] != header {
         // Headers are written whole before a segment gets its name.

@@ -18,7 +18,7 @@ use crate::{Config, RawNode};
 pub use output::Output;
 pub use storage::EnvStorage;
 
-use super::datadriven::{parse_line, run_file, CmdArg, TestCase};
+use super::datadriven::{run_file, CmdArg, TestCase};
 
 /// A member of the scripted group.
 pub struct Node {
@@ -78,14 +78,16 @@ impl InteractionEnv {
         res
     }
 
-    /// Runs one datadriven command (and any commands in its input lines)
-    /// and returns its output, or "ok" when it printed nothing.
+    /// Runs one datadriven command and returns its output, or "ok" when it
+    /// printed nothing. Input lines under a command are ignored, except for
+    /// `propose-conf-change` (whose input is the change), as in etcd's
+    /// harness.
     pub fn handle(&mut self, tc: &TestCase) -> String {
         self.output.lock().buf.clear();
         let res = if tc.cmd == "propose-conf-change" {
             self.handle_propose_conf_change(tc)
         } else {
-            self.handle_multi(tc)
+            self.handle_single(&tc.cmd, &tc.args)
         };
         if let Err(e) = res {
             let mut out = self.output.lock();
@@ -100,23 +102,6 @@ impl InteractionEnv {
         } else {
             out.buf.clone()
         }
-    }
-
-    fn handle_multi(&mut self, tc: &TestCase) -> CmdResult {
-        self.handle_single(&tc.cmd, &tc.args)?;
-        for line in tc.input.lines() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let (cmd, args) = parse_line(line)?;
-            if let Err(e) = self.handle_single(&cmd, &args) {
-                if self.output.lock().quiet() {
-                    return Err(e);
-                }
-                self.write(&e);
-            }
-        }
-        Ok(())
     }
 
     fn handle_single(&mut self, cmd: &str, args: &[CmdArg]) -> CmdResult {

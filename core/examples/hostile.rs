@@ -1,0 +1,52 @@
+//! The long hostile-peer run (`make fuzz-hostile`): random inputs for the
+//! hostile-peer harness (`polyraft::rafttest::hostile`) until a time or
+//! message budget is spent; prints the figures and the first failing input
+//! (hex) if any invariant breaks.
+//!
+//! `hostile --secs 3600 [--messages 10000000] [--seed N]`
+
+use std::time::{Duration, Instant};
+
+use polyraft::rafttest::hostile;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let arg = |name: &str, def: u64| -> u64 {
+        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(def)
+    };
+    let secs = arg("--secs", 60);
+    let max_msgs = arg("--messages", u64::MAX);
+    let seed = arg("--seed", 1);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let start = Instant::now();
+    let (mut runs, mut injected, mut refused, mut delivered) = (0u64, 0u64, 0u64, 0u64);
+    let mut last_report = Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) && injected < max_msgs {
+        let len = rng.usize(0..4000);
+        let input: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+        match hostile::run(&input) {
+            Ok(s) => {
+                runs += 1;
+                injected += s.injected;
+                refused += s.refused;
+                delivered += s.delivered;
+            }
+            Err(e) => {
+                let hex: String = input.iter().map(|b| format!("{b:02x}")).collect();
+                println!("FINDING after {runs} runs: {e}\ninput: {hex}");
+                std::process::exit(1);
+            }
+        }
+        if last_report.elapsed() > Duration::from_secs(60) {
+            last_report = Instant::now();
+            println!(
+                "{:>6}s: {runs} runs, {injected} forged messages ({refused} refused), {delivered} normal deliveries",
+                start.elapsed().as_secs()
+            );
+        }
+    }
+    println!(
+        "hostile: {runs} runs in {}s, {injected} forged messages ({refused} refused), {delivered} normal deliveries, no finding",
+        start.elapsed().as_secs()
+    );
+}
