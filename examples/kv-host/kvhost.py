@@ -1,145 +1,130 @@
 #!/usr/bin/env python3
-"""A replicated key-value service on polyraft.Host: keys sharded over 16
-raft groups, a Python state machine, exactly-once puts through sessions.
+"""A replicated key-value store on polyraft.Host, in Python: the node of
+examples/kv-go and examples/kv-c. Three hosts run in this process (joined by
+the in-process network), 16 groups shard the keys, and clients speak the
+text protocol of examples/kv-go/PROTOCOL.md, with sessions so that a retried
+PUT applies once:
 
-    python examples/kv-host/kvhost.py --hosts 1,2,3 --port 8001 [--data-dir DIR]
+    python examples/kv-host/kvhost.py --listen 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003
 
-Clients send one JSON request per line and get one reply per line:
-    {"op": "put", "key": "k", "value": "v", "client": 7, "seq": 1}
-    {"op": "get", "key": "k"}        {"op": "status"}
-``status`` tells the outcome apart: "ok" (with ``value``: a put's old
-value, a get's value), "rejected" (certainly not applied: retry freely) or
-"unknown" (timed out: retry with the same client and seq to apply once).
-Until the TCP/TLS transport lands, the hosts of a cluster run in this one
-process, joined by the in-process network (see ``make_network``).
+    PUT <client> <series> <responded> <key> <value>   ->  OK <old value>
+    GET <key>                                         ->  OK <value>
+    REJECTED <why> (not applied)   UNKNOWN <why> (timed out)   ERR <why> (bad request)
+
+Until the TCP/TLS transport is wired into the binding, the hosts of the
+cluster share this process; ``make_network`` is where it will plug in.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import zlib
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Awaitable, Callable, Dict, List, Optional
 
 from polyraft import AsyncHost, Entry, Host, InProcNetwork, ProposalRejectedError, ProposalTimeoutError, Session
 from polyraft import StateMachine
 
 GROUPS = 16
+DEADLINE = 1.0  # seconds: a dead leader costs a client one short wait
 
 
 class KV(StateMachine):
-    """Commands are JSON ``[key, value]``; the result is the old value."""
+    """``key=value`` sets a key and returns its old value."""
 
     def __init__(self) -> None:
-        self.data: Dict[str, str] = {}
+        self.data: Dict[bytes, bytes] = {}
 
     def apply(self, entries: List[Entry]) -> List[bytes]:
         out = []
         for e in entries:
-            key, value = json.loads(e.data)
-            out.append(self.data.get(key, "").encode())
-            self.data[key] = value
+            k, _, v = e.data.partition(b"=")
+            out.append(self.data.get(k, b""))
+            self.data[k] = v
         return out
 
     def snapshot(self, writer: IO[bytes]) -> None:
-        writer.write(json.dumps(self.data).encode())
+        for k in sorted(self.data):
+            writer.write(k + b"=" + self.data[k] + b"\n")
 
     def restore(self, reader: IO[bytes]) -> None:
-        self.data = json.loads(reader.read())
+        self.data = {}
+        for line in reader.read().splitlines():
+            k, _, v = line.partition(b"=")
+            self.data[k] = v
 
     def lookup(self, query: bytes) -> bytes:
-        return self.data.get(query.decode(), "").encode()
+        return self.data.get(query, b"")
 
 
-def group_of(key: str) -> int:
-    return zlib.crc32(key.encode()) % GROUPS + 1
+def group_of(key: bytes) -> int:
+    """The protocol's sharding: h = 7; h = h*31 + b (64-bit), group h%16 + 1."""
+    h = 7
+    for b in key:
+        h = (h * 31 + b) & 0xFFFF_FFFF_FFFF_FFFF
+    return h % GROUPS + 1
 
 
 def make_network(args: argparse.Namespace) -> InProcNetwork:
-    # The seam for the TCP/TLS transport: peers' addresses and certificates
-    # will come from the arguments here.
+    # The TCP/TLS transport (peers' addresses, certificates) plugs in here.
     return InProcNetwork()
 
-class Node:
-    """Serves clients from one host; puts carrying a client id go through
-    that client's session in the key's group."""
 
-    def __init__(self, host: Host, timeout: float) -> None:
-        self.host, self.aio, self.timeout = host, AsyncHost(host), timeout
-        self.sessions: Dict[Tuple[int, int], List[Any]] = {}
+async def serve_request(aio: AsyncHost, line: bytes) -> bytes:
+    """One request line of the protocol; returns the reply line."""
+    words = line.rstrip(b"\r\n").split(b" ", 5)
+    try:
+        if len(words) == 2 and words[0] == b"GET":
+            return b"OK " + await aio.read(group_of(words[1]), words[1], DEADLINE)
+        if len(words) == 6 and words[0] == b"PUT" and b"=" not in words[4]:
+            client, series, responded = (int(w) for w in words[1:4])
+            session = Session(group_of(words[4]), client, series=series, responded_to=responded)
+            return b"OK " + await aio.propose_session(session, words[4] + b"=" + words[5], DEADLINE)
+    except (ValueError, OverflowError) as e:  # not u64s, client 0, series not above responded
+        return b"ERR " + str(e).encode()
+    except ProposalRejectedError as e:
+        return b"REJECTED " + str(e).encode()
+    except ProposalTimeoutError as e:
+        return b"UNKNOWN " + str(e).encode()
+    return b"ERR expected GET <key> or PUT <client> <series> <responded> <key> <value>"
 
-    async def put(self, key: str, value: str, client: Optional[int], seq: int) -> Dict[str, Any]:
-        g, cmd = group_of(key), json.dumps([key, value]).encode()
-        if client is None:
-            return {"status": "ok", "value": (await self.aio.propose(g, cmd, self.timeout)).decode()}
-        # [session, seq, reply to seq (None: none yet), seq timed out]
-        st = self.sessions.setdefault((g, client), [Session(g, client), seq, None, False])
-        if seq < st[1]:
-            return {"status": "rejected", "error": f"seq {seq} is older than {st[1]}"}
-        if seq == st[1] and st[2] is not None:
-            return dict(st[2])  # the reply to this seq, sent again
-        if seq > st[1] and st[3]:
-            st[0].proposal_completed()  # the client gave up on a timed-out seq
-        st[1:] = [seq, None, False]
-        try:
-            st[2] = {"status": "ok", "value": (await self.aio.propose_session(st[0], cmd, self.timeout)).decode()}
-        except ProposalTimeoutError:
-            st[3] = True
-            raise
-        return dict(st[2])
 
-    async def handle(self, req: Dict[str, Any]) -> Dict[str, Any]:
-        op, key = req.get("op"), req.get("key")
-        try:
-            if op == "put" and isinstance(key, str) and isinstance(req.get("value"), str):
-                return await self.put(key, req["value"], req.get("client"), int(req.get("seq", 0)))
-            if op == "get" and isinstance(key, str):
-                value = await self.aio.read(group_of(key), key.encode(), self.timeout)
-                return {"status": "ok", "value": value.decode()}
-            if op == "status":
-                infos = [self.host.group_info(g) for g in range(1, GROUPS + 1)]
-                return {"status": "ok", "host": self.host.id, "leaders": [i.leader if i else 0 for i in infos]}
-            return {"status": "rejected", "error": "bad request"}
-        except (ProposalRejectedError, RuntimeError) as e:  # RuntimeError: seq already in flight
-            return {"status": "rejected", "error": str(e)}
-        except ProposalTimeoutError:
-            return {"status": "unknown", "error": "timed out; retry with the same client and seq"}
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+def client_handler(aio: AsyncHost) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while line := await reader.readline():
-            try:
-                req = json.loads(line)
-                reply = await self.handle(req) if isinstance(req, dict) else {"status": "rejected", "error": "bad request"}
-            except ValueError as e:
-                reply = {"status": "rejected", "error": f"bad request: {e}"}
-            writer.write(json.dumps(reply).encode() + b"\n")
+            writer.write(await serve_request(aio, line) + b"\n")
             await writer.drain()
         writer.close()
 
+    return handle
 
-async def main() -> None:
+
+async def main(argv: Optional[List[str]] = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hosts", default="1,2,3", help="host ids run by this process (replica id = host id)")
-    ap.add_argument("--port", type=int, default=8001, help="client port of the first host (0: any)")
-    ap.add_argument("--data-dir", help="log and snapshots here (default: in memory)")
-    ap.add_argument("--timeout", type=float, default=2.0, help="seconds before an outcome is unknown")
-    args = ap.parse_args()
-    ids = [int(h) for h in args.hosts.split(",")]
+    ap.add_argument("--listen", default="127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003",
+                    help="client addresses, one per host (host ids 1, 2, 3...; port 0: any)")
+    ap.add_argument("--data-dir", help="each host's log and snapshots under DIR/host<id> (default: in memory)")
+    args = ap.parse_args(argv)
+    addrs = args.listen.split(",")
     net = make_network(args)
-    hosts = [Host(h, network=net, tick_interval=0.05, data_dir=args.data_dir and f"{args.data_dir}/host{h}") for h in ids]
-    for h in hosts:
+    members = {i: i for i in range(1, len(addrs) + 1)}  # replica i runs on host i
+    hosts = []
+    for h in members:
+        data_dir = f"{args.data_dir}/host{h}" if args.data_dir else None
+        host = Host(h, network=net, tick_interval=0.05, data_dir=data_dir)
         for g in range(1, GROUPS + 1):
-            h.start_replica(g, h.id, KV(), members={i: i for i in ids})
-    servers = [await asyncio.start_server(Node(h, args.timeout).serve, "127.0.0.1", args.port and args.port + i)
-               for i, h in enumerate(hosts)]
-    for h, s in zip(hosts, servers):
-        print(f"host {h.id} serving clients on port {s.sockets[0].getsockname()[1]}", flush=True)
+            host.start_replica(g, h, KV(), members=members)
+        hosts.append(host)
+    servers = []
+    for host, addr in zip(hosts, addrs):
+        ip, _, port = addr.rpartition(":")
+        server = await asyncio.start_server(client_handler(AsyncHost(host)), ip or "127.0.0.1", int(port))
+        print(f"host {host.id} serves clients on port {server.sockets[0].getsockname()[1]}", flush=True)
+        servers.append(server)
     try:
         await asyncio.gather(*(s.serve_forever() for s in servers))
     finally:
-        for h in hosts:
-            h.close()
+        for host in hosts:
+            host.close()
 
 
 if __name__ == "__main__":

@@ -914,8 +914,13 @@ class Session:
     retry is the same proposal. One proposal may be in flight at a time.
     """
 
-    def __new__(cls, group: int, client_id: Optional[int] = None) -> Session:
-        """``client_id`` defaults to a random one; 0 is reserved."""
+    def __new__(
+        cls, group: int, client_id: Optional[int] = None, *, series: int = 1, responded_to: int = 0
+    ) -> Session:
+        """``client_id`` defaults to a random one; 0 is reserved. A node that
+        proposes for a remote client resumes the client's session with the
+        ``series`` of its request and the highest series it has seen
+        answered (``responded_to``, below ``series``)."""
     @property
     def group(self) -> int:
         """The group the session proposes to."""

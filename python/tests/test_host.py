@@ -199,6 +199,15 @@ def test_session_retry_after_timeout_applies_once() -> None:
         assert Session(1).client_id != Session(1).client_id
         with pytest.raises(ValueError):
             Session(1, client_id=0)
+        # A node proposing for a remote client resumes its session: the
+        # same client and series are the same proposal, on any host.
+        other = next(h for h in c.hosts if h is not leader)
+        resumed = Session(1, 42, series=2, responded_to=1)
+        assert (resumed.series, resumed.responded_to) == (2, 1)
+        assert other.propose_session(resumed, b"+c") == b"2"
+        assert leader.read(1, b"c") == b"2"
+        with pytest.raises(ValueError, match="above"):
+            Session(1, 42, series=2, responded_to=2)
         leader.close_session(s)
     finally:
         for h in c.hosts:

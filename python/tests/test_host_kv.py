@@ -1,20 +1,20 @@
-"""examples/kv-host/kvhost.py as a process: its client protocol tells OK
-from rejected, and a retried put (same client and seq) applies once."""
+"""examples/kv-host/kvhost.py as a process: it speaks the KV client protocol
+of examples/kv-go/PROTOCOL.md (OK / REJECTED / UNKNOWN / ERR), shards keys
+like the Go and C nodes, and a retried PUT (same series) applies once."""
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Iterator, List
 
 import pytest
 
-OPEN: List["Client"] = []
 NODE = Path(__file__).resolve().parents[2] / "examples" / "kv-host" / "kvhost.py"
+OPEN: List["Client"] = []
 
 
 class Client:
@@ -29,18 +29,18 @@ class Client:
         self.file.close()
         self.sock.close()
 
-    def call(self, **req: Any) -> Dict[str, Any]:
-        self.file.write(json.dumps(req).encode() + b"\n")
+    def call(self, line: str) -> str:
+        self.file.write(line.encode() + b"\n")
         self.file.flush()
-        reply: Dict[str, Any] = json.loads(self.file.readline())
-        return reply
+        return self.file.readline().decode().rstrip("\n")
 
-    def until_ok(self, **req: Any) -> Dict[str, Any]:
-        """Retries while the groups elect their leaders (rejected)."""
+    def until_done(self, line: str) -> str:
+        """Retries (same line, so the same series) while the groups elect
+        their leaders: REJECTED or UNKNOWN."""
         end = time.monotonic() + 15
         while True:
-            r = self.call(**req)
-            if r["status"] == "ok" or time.monotonic() > end:
+            r = self.call(line)
+            if r.startswith(("OK ", "ERR ")) or time.monotonic() > end:
                 return r
             time.sleep(0.05)
 
@@ -49,14 +49,13 @@ class Client:
 def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[int]]:
     data = tmp_path_factory.mktemp("kv")
     proc = subprocess.Popen(
-        [sys.executable, str(NODE), "--port", "0", "--data-dir", str(data)],
+        [sys.executable, str(NODE), "--listen", "127.0.0.1:0,127.0.0.1:0,127.0.0.1:0", "--data-dir", str(data)],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
     try:
-        found = [int(proc.stdout.readline().rsplit(" ", 1)[1]) for _ in range(3)]
-        yield found
+        yield [int(proc.stdout.readline().rsplit(" ", 1)[1]) for _ in range(3)]
     finally:
         for c in OPEN:
             c.close()
@@ -65,26 +64,30 @@ def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[int]]:
         proc.stdout.close()
 
 
-def test_put_get_and_status(ports: List[int]) -> None:
+def test_put_get_on_every_host(ports: List[int]) -> None:
     a, b = Client(ports[0]), Client(ports[1])
-    assert a.until_ok(op="put", key="apple", value="red") == {"status": "ok", "value": ""}
-    assert b.until_ok(op="put", key="apple", value="green") == {"status": "ok", "value": "red"}
+    assert a.until_done("PUT 5 1 0 apple red") == "OK "
+    assert b.until_done("PUT 6 1 0 apple green and ripe") == "OK red"
     for p in ports:
-        assert Client(p).until_ok(op="get", key="apple") == {"status": "ok", "value": "green"}
-    st = a.call(op="status")
-    assert st["status"] == "ok" and st["host"] == 1 and len(st["leaders"]) == 16
-    assert a.call(op="nope")["status"] == "rejected"
-    a.file.write(b"not json\n")
-    a.file.flush()
-    assert json.loads(a.file.readline())["status"] == "rejected"
+        assert Client(p).until_done("GET apple") == "OK green and ripe"
+    assert a.until_done("GET nothing") == "OK "
+
+
+def test_bad_requests_get_err(ports: List[int]) -> None:
+    c = Client(ports[0])
+    for bad in ["HELLO", "PUT 0 1 0 k v", "PUT 1 1 1 k v", "PUT x 1 0 k v", "PUT 1 1 0 k=x v", "PUT -1 1 0 k v"]:
+        assert c.call(bad).startswith("ERR "), bad
+    assert c.until_done("GET k") == "OK ", "nothing was applied"
 
 
 def test_retried_put_applies_once(ports: List[int]) -> None:
     c = Client(ports[2])
-    assert c.until_ok(op="put", key="n", value="1", client=77, seq=1)["value"] == ""
-    # The same seq again (a retry after a lost reply) answers the first
-    # outcome and does not apply again.
-    assert c.call(op="put", key="n", value="2", client=77, seq=1) == {"status": "ok", "value": ""}
-    assert c.until_ok(op="get", key="n")["value"] == "1"
-    assert c.call(op="put", key="n", value="3", client=77, seq=2) == {"status": "ok", "value": "1"}
-    assert c.call(op="put", key="n", value="4", client=77, seq=1)["status"] == "rejected"
+    assert c.until_done("PUT 77 1 0 n 1") == "OK "
+    # The same series again (a retry after a lost reply), even on another
+    # host, answers the first outcome and does not apply again.
+    assert Client(ports[0]).call("PUT 77 1 0 n 1") == "OK "
+    assert c.until_done("GET n") == "OK 1"
+    assert c.call("PUT 77 2 1 n 2") == "OK 1"
+    # A series the client already acknowledged is refused, not applied.
+    assert c.call("PUT 77 1 0 n 3").startswith("REJECTED ")
+    assert c.until_done("GET n") == "OK 2"

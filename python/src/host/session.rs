@@ -25,8 +25,11 @@ pub(crate) struct SessionState {
 #[pymethods]
 impl PySession {
     #[new]
-    #[pyo3(signature = (group, client_id = None))]
-    fn new(group: u64, client_id: Option<u64>) -> PyResult<Self> {
+    #[pyo3(signature = (group, client_id = None, *, series = 1, responded_to = 0))]
+    fn new(group: u64, client_id: Option<u64>, series: u64, responded_to: u64) -> PyResult<Self> {
+        if series <= responded_to {
+            return Err(PyValueError::new_err(format!("series {series} must be above responded_to {responded_to}")));
+        }
         let client_id = match client_id {
             Some(0) => return Err(PyValueError::new_err("client_id 0 is reserved")),
             Some(c) => c,
@@ -38,7 +41,10 @@ impl PySession {
             },
         };
         Ok(PySession {
-            inner: Arc::new(Mutex::new(SessionState { session: Session::new(group, client_id), in_flight: false })),
+            inner: Arc::new(Mutex::new(SessionState {
+                session: Session::resume(group, client_id, series, responded_to),
+                in_flight: false,
+            })),
             group,
             client_id,
         })
