@@ -67,6 +67,9 @@ pub struct PyHost {
 impl Drop for PyHost {
     fn drop(&mut self) {
         if let Some(h) = self.host.lock().take() {
+            if let Some(n) = &self.net {
+                n.unregister(self.id);
+            }
             if IN_CALLBACK.with(|c| c.get()) {
                 // Dropped by a state machine callback on a worker: closing
                 // here would join that worker from itself.
