@@ -2,13 +2,15 @@
 process (in-process network, in-memory log), proposals from asyncio with a
 fixed number in flight. Prints one line: proposals/s and latency.
 
-    python examples/kv-host/bench.py [--groups 1] [--concurrency 64] [--seconds 5]
+    python examples/kv-host/bench.py [--groups 1] [--concurrency 64] [--seconds 5] [--blocking]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
+import threading
 import time
 from typing import IO, Dict, List
 
@@ -43,7 +45,7 @@ class KV(StateMachine):
         return self.data.get(query, b"")
 
 
-async def run(groups: int, concurrency: int, seconds: float) -> None:
+async def run(groups: int, concurrency: int, seconds: float, blocking: bool) -> None:
     net = InProcNetwork()
     hosts = [Host(h, network=net, tick_interval=0.02) for h in (1, 2, 3)]
     for h in hosts:
@@ -77,8 +79,32 @@ async def run(groups: int, concurrency: int, seconds: float) -> None:
             done += 1
             i += 1
 
+    def blocking_client(c: int) -> None:
+        nonlocal done
+        g = c % groups + 1
+        h = leaders[g].host
+        for i in itertools.count():
+            if time.perf_counter() >= end:
+                return
+            t = time.perf_counter()
+            try:
+                h.propose(g, b"k%d=%d" % (c, i))
+            except ProposalRejectedError:
+                continue
+            with lock:
+                latencies.append(time.perf_counter() - t)
+                done += 1
+
+    lock = threading.Lock()
     t0 = time.perf_counter()
-    await asyncio.gather(*(client(c) for c in range(concurrency)))
+    if blocking:
+        threads = [threading.Thread(target=blocking_client, args=(c,)) for c in range(concurrency)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    else:
+        await asyncio.gather(*(client(c) for c in range(concurrency)))
     elapsed = time.perf_counter() - t0
     latencies.sort()
 
@@ -86,7 +112,8 @@ async def run(groups: int, concurrency: int, seconds: float) -> None:
         return latencies[int(q * (len(latencies) - 1))] * 1000
 
     print(
-        f"python state machine, 3 in-process hosts, {groups} group(s), concurrency {concurrency}: "
+        f"python state machine, 3 in-process hosts, {groups} group(s), "
+        f"{'threads on Host.propose' if blocking else 'asyncio on AsyncHost.propose'}, concurrency {concurrency}: "
         f"{done / elapsed:,.0f} proposals/s, latency p50 {p(0.5):.2f} ms, p99 {p(0.99):.2f} ms ({done} in {elapsed:.1f} s)"
     )
     for h in hosts:
@@ -98,8 +125,9 @@ def main() -> None:
     ap.add_argument("--groups", type=int, default=1)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--blocking", action="store_true", help="one thread per client on the blocking API")
     a = ap.parse_args()
-    asyncio.run(run(a.groups, a.concurrency, a.seconds))
+    asyncio.run(run(a.groups, a.concurrency, a.seconds, a.blocking))
 
 
 if __name__ == "__main__":
