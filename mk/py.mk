@@ -37,6 +37,6 @@ install-py: wheel-py
 # pytest includes tests/test_demo.py, which runs examples/kv/demo.py once.
 test-py: install-py
 	cd $(PY_ROOT)/python && $(PY_ENV) $(PY_BIN)/pytest -p no:cacheprovider
-	cd $(PY_ROOT)/python && $(PY_ENV) $(PY_BIN)/mypy --strict tests examples ../examples/kv
+	cd $(PY_ROOT)/python && $(PY_ENV) $(PY_BIN)/mypy --strict tests examples ../examples/kv ../examples/kv-host
 	cd $(PY_ROOT) && $(PY_ENV) $(PY_BIN)/python -m mypy.stubtest polyraft
 	cd $(PY_ROOT)/python && $(PY_ENV) $(PY_BIN)/python examples/cluster.py > /dev/null
