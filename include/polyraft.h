@@ -23,8 +23,13 @@
  * - Distinct nodes are independent and may be used concurrently.
  * - polyraft_memory_storage and polyraft_durable_storage handles may be
  *   used from several threads; they lock internally.
- * - Durable storage calls report their detail text per thread
- *   (polyraft_durable_storage_last_error).
+ * - Every handle keeps the one-line detail of its last call
+ *   (polyraft_node_last_error, polyraft_memory_storage_last_error,
+ *   polyraft_durable_storage_last_error; no thread-local state: any thread
+ *   may read it after the call). Constructors hand theirs out through an
+ *   optional `polyraft_buffer **error` argument.
+ * - A caught panic prints nothing: it is reported through the result, the
+ *   handle's detail and (for a node) the node's logger.
  * - The library starts no threads. Storage and log callbacks run only on
  *   the calling thread, inside the call that needs them, and must not call
  *   back into the same node.
@@ -38,6 +43,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/** The version of this header (polyraft_version_number() is the library's). */
+#define POLYRAFT_VERSION_MAJOR 0
+#define POLYRAFT_VERSION_MINOR 1
+#define POLYRAFT_VERSION_PATCH 0
+/** MAJOR * 1000000 + MINOR * 1000 + PATCH. */
+#define POLYRAFT_VERSION_NUMBER 1000
+#define POLYRAFT_VERSION_STRING "0.1.0"
+
 
 /**
  * Version of polyraft_storage_vtable this library understands; put it in
@@ -69,13 +87,11 @@
 
 /**
  * Every outcome of a polyraft call. POLYRAFT_OK is 0; every other value is
- * an error. polyraft_result_str gives a static description of each.
+ * an error. polyraft_result_name gives each one's name ("POLYRAFT_OK"),
+ * polyraft_result_str a static description. A real C enum: a `switch` on
+ * it is checked by -Wswitch.
  */
-enum polyraft_result
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
+typedef enum polyraft_result {
   /**
    * Success.
    */
@@ -177,14 +193,7 @@ enum polyraft_result
    * (file, offset, reason) in polyraft_durable_storage_last_error.
    */
   POLYRAFT_CORRUPT = 31,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum polyraft_result polyraft_result;
-#else
-typedef uint32_t polyraft_result;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+} polyraft_result;
 
 /**
  * Entry types (raftpb EntryType), the values of polyraft_entry.entry_type.
@@ -512,8 +521,9 @@ typedef struct polyraft_conf_state_sink polyraft_conf_state_sink;
  * from any thread: the storage locks internally (a write holds the lock
  * through its fsync, so the node's reads wait for it).
  *
- * One storage per directory at a time: free every handle and every node
- * over it before opening the directory again (this is not enforced).
+ * One storage per directory at a time: a lock file in the directory
+ * refuses a second open (POLYRAFT_IO_ERROR) until every handle and every
+ * node over the first one is freed.
  */
 typedef struct polyraft_durable_storage polyraft_durable_storage;
 
@@ -552,7 +562,8 @@ typedef struct polyraft_owned_entries polyraft_owned_entries;
 
 /**
  * A copy of a snapshot owned by the caller (from
- * polyraft_durable_storage_snapshot): read it through
+ * polyraft_memory_storage_snapshot or polyraft_durable_storage_snapshot):
+ * read it through
  * polyraft_owned_snapshot_view, free it with polyraft_owned_snapshot_free.
  * Immutable, so it may be read from any thread.
  */
@@ -661,7 +672,7 @@ typedef struct polyraft_recovery_report {
  * the call. Runs inside the node call that logs; must not call into the
  * node.
  */
-typedef void (*polyraft_log_callback)(uintptr_t ctx, uint32_t level, const char *msg, size_t len);
+typedef void (*polyraft_log_callback)(void *ctx, uint32_t level, const char *msg, size_t len);
 
 /**
  * A node's configuration: every field of etcd raft's Config. Fill it with
@@ -751,9 +762,9 @@ typedef struct polyraft_config {
    */
   polyraft_log_callback log_callback;
   /**
-   * Passed to log_callback.
+   * Passed to log_callback (the library never dereferences it).
    */
-  uintptr_t log_ctx;
+  void *log_ctx;
 } polyraft_config;
 
 /**
@@ -1122,46 +1133,46 @@ typedef struct polyraft_storage_vtable {
    */
   uint32_t abi_version;
   /**
-   * Passed back to every callback; owned by the node once
-   * polyraft_node_new_custom returns POLYRAFT_OK.
+   * Passed back to every callback (the library never dereferences it);
+   * owned by the node once polyraft_node_new_custom returns POLYRAFT_OK.
    */
-  uintptr_t ctx;
+  void *ctx;
   /**
    * The saved hard state (write `*hs`, zeroed beforehand) and
    * configuration (polyraft_conf_state_sink_set; the latest snapshot's
    * ConfState updated by every applied conf change). Called once, by
    * polyraft_node_new_custom.
    */
-  polyraft_storage_status (*initial_state)(uintptr_t ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
+  polyraft_storage_status (*initial_state)(void *ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
   /**
    * Entries [lo, hi), pushed in order with polyraft_entry_sink_push (or
    * _push_encoded). You may stop once their total size passes max_size,
    * but push at least one; the library trims the answer to etcd's size
    * rule anyway. lo is at least first_index and hi at most last_index + 1.
    */
-  polyraft_storage_status (*entries)(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
+  polyraft_storage_status (*entries)(void *ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
   /**
    * Term of entry `index` (first_index - 1 <= index <= last_index) into
    * `*term`; POLYRAFT_STORAGE_COMPACTED below, POLYRAFT_STORAGE_UNAVAILABLE above.
    */
-  polyraft_storage_status (*term)(uintptr_t ctx, uint64_t index, uint64_t *term);
+  polyraft_storage_status (*term)(void *ctx, uint64_t index, uint64_t *term);
   /**
    * Index of the first entry still readable (snapshot index + 1) into `*index`.
    */
-  polyraft_storage_status (*first_index)(uintptr_t ctx, uint64_t *index);
+  polyraft_storage_status (*first_index)(void *ctx, uint64_t *index);
   /**
    * Index of the last entry (the snapshot's index when no entry follows it).
    */
-  polyraft_storage_status (*last_index)(uintptr_t ctx, uint64_t *index);
+  polyraft_storage_status (*last_index)(void *ctx, uint64_t *index);
   /**
    * The latest snapshot, through polyraft_snapshot_sink_set (not calling it
    * means an empty snapshot).
    */
-  polyraft_storage_status (*snapshot)(uintptr_t ctx, struct polyraft_snapshot_sink *sink);
+  polyraft_storage_status (*snapshot)(void *ctx, struct polyraft_snapshot_sink *sink);
   /**
    * Called exactly once, by polyraft_node_free, to release `ctx`. May be NULL.
    */
-  void (*destroy)(uintptr_t ctx);
+  void (*destroy)(void *ctx);
 } polyraft_storage_vtable;
 
 /**
@@ -1255,15 +1266,19 @@ typedef struct polyraft_read_state {
   size_t request_ctx_len;
 } polyraft_read_state;
 
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
 
 /**
  * The library's version as static NUL-terminated text, e.g.
  * "polyraft 0.1.0". Never NULL; never free it.
  */
 const char *polyraft_version(void);
+
+/**
+ * The library's version as a number, MAJOR * 1000000 + MINOR * 1000 +
+ * PATCH: compare it with POLYRAFT_VERSION_NUMBER (the header's) to check
+ * that the library linked at run time is the one compiled against.
+ */
+uint32_t polyraft_version_number(void);
 
 /**
  * A static NUL-terminated description of a polyraft_result code (any
@@ -1273,11 +1288,17 @@ const char *polyraft_version(void);
 const char *polyraft_result_str(uint32_t code);
 
 /**
+ * The static NUL-terminated name of a polyraft_result code, e.g.
+ * "POLYRAFT_IO_ERROR" (any value; unknown codes give NULL). Never free it.
+ */
+const char *polyraft_result_name(uint32_t code);
+
+/**
  * The contents of a buffer: `*data` (NULL when empty) and `*len`, valid
  * until polyraft_buffer_free(buf).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_buffer_data(const struct polyraft_buffer *buf, const uint8_t **data, size_t *len);
+enum polyraft_result polyraft_buffer_data(const struct polyraft_buffer *buf, const uint8_t **data, size_t *len);
 
 /**
  * Frees a buffer. NULL is a no-op. The buffer must not be used afterwards.
@@ -1285,23 +1306,29 @@ polyraft_result polyraft_buffer_data(const struct polyraft_buffer *buf, const ui
 void polyraft_buffer_free(struct polyraft_buffer *buf);
 
 /**
- * Copies the detail text of the last polyraft_durable_storage_* call
- * (other than this one and _free) made on the calling thread into `buf`,
+ * Copies the one-line detail of the last call on this handle into `buf`,
  * truncated to fit and NUL-terminated when len > 0, and the bytes written
  * (without the NUL) into `*written`. Empty when that call succeeded. For
  * POLYRAFT_IO_ERROR it names the operation, the file and the OS error; for
- * POLYRAFT_CORRUPT the file, the offset and what is wrong.
- * Failures of polyraft_node_new_durable are reported by
- * polyraft_last_new_error instead, like every node constructor's.
+ * POLYRAFT_CORRUPT the file, the offset and what is wrong. Any thread may
+ * read it once the call returned. A failed
+ * polyraft_durable_storage_open reports through its `error` argument.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_last_error(char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_durable_storage_last_error(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
+
+/**
+ * The errno of the operating-system failure behind this handle's last
+ * call (POLYRAFT_IO_ERROR: ENOSPC, EIO...), or 0 when that call succeeded
+ * or failed for another reason. 0 for NULL.
+ */
+int32_t polyraft_durable_storage_last_errno(const struct polyraft_durable_storage *storage);
 
 /**
  * Fills `*options` with the defaults (all zero: 64 MiB segments).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_options_init(struct polyraft_durable_options *options);
+enum polyraft_result polyraft_durable_options_init(struct polyraft_durable_options *options);
 
 /**
  * Opens the durable storage in directory `dir` (NUL-terminated UTF-8;
@@ -1323,23 +1350,26 @@ polyraft_result polyraft_durable_options_init(struct polyraft_durable_options *o
  * non-UTF-8 path), POLYRAFT_IO_ERROR (the directory cannot be created or
  * read, a file cannot be opened...), POLYRAFT_CORRUPT (damage recovery must
  * not repair: the damaged files are left as they are, for inspection).
- * Details from polyraft_durable_storage_last_error.
+ * On failure, when `error` is not NULL, writes to `*error` a new buffer
+ * holding the one-line reason (an operating-system failure ends with its
+ * errno: "... (os error 13)"); free it with polyraft_buffer_free. On
+ * success NULL is written there.
  */
-polyraft_result polyraft_durable_storage_open(const char *dir, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report);
+enum polyraft_result polyraft_durable_storage_open(const char *dir, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report, struct polyraft_buffer **error);
 
 /**
  * Like polyraft_durable_storage_open, with the directory given as
  * `dir_len` bytes of UTF-8 at `dir` (no NUL needed, none allowed).
  * Errors: as polyraft_durable_storage_open.
  */
-polyraft_result polyraft_durable_storage_open_len(const uint8_t *dir, size_t dir_len, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report);
+enum polyraft_result polyraft_durable_storage_open_len(const uint8_t *dir, size_t dir_len, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report, struct polyraft_buffer **error);
 
 /**
  * Writes to `*out` a new handle to the same storage (reference counted).
  * Free each handle with polyraft_durable_storage_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_clone(const struct polyraft_durable_storage *storage, struct polyraft_durable_storage **out);
+enum polyraft_result polyraft_durable_storage_clone(const struct polyraft_durable_storage *storage, struct polyraft_durable_storage **out);
 
 /**
  * Frees one handle; the files are closed when the last handle and the
@@ -1353,7 +1383,7 @@ void polyraft_durable_storage_free(struct polyraft_durable_storage *storage);
  * to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_recovery_report(const struct polyraft_durable_storage *storage, struct polyraft_recovery_report *out);
+enum polyraft_result polyraft_durable_storage_recovery_report(const struct polyraft_durable_storage *storage, struct polyraft_recovery_report *out);
 
 /**
  * Copies why open cut a tail off the last segment ("checksum mismatch",
@@ -1362,7 +1392,7 @@ polyraft_result polyraft_durable_storage_recovery_report(const struct polyraft_d
  * Empty when nothing was cut (report.truncated false).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_truncation_reason(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_durable_storage_truncation_reason(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
 
 /**
  * Copies the path of the segment file open cut a tail off into `buf`
@@ -1370,7 +1400,7 @@ polyraft_result polyraft_durable_storage_truncation_reason(const struct polyraft
  * cut.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_truncated_segment(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_durable_storage_truncated_segment(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
 
 /**
  * Creates a node over a durable storage. The node takes its own reference
@@ -1380,11 +1410,11 @@ polyraft_result polyraft_durable_storage_truncated_segment(const struct polyraft
  * Over a new (empty) storage, call polyraft_node_bootstrap next; over a
  * recovered one, set config->applied to at least the recovered snapshot's
  * index (the recovery report's snapshot_index).
- * On success writes the node to `*out`; on failure details are in
- * polyraft_last_new_error.
+ * On success writes the node to `*out`; `error`: as in
+ * polyraft_node_new_memory.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG, storage codes.
  */
-polyraft_result polyraft_node_new_durable(const struct polyraft_config *config, const struct polyraft_durable_storage *storage, struct polyraft_node **out);
+enum polyraft_result polyraft_node_new_durable(const struct polyraft_config *config, const struct polyraft_durable_storage *storage, struct polyraft_node **out, struct polyraft_buffer **error);
 
 /**
  * Gives a new, empty storage its initial configuration (copied) durably,
@@ -1394,7 +1424,7 @@ polyraft_result polyraft_node_new_durable(const struct polyraft_config *config, 
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (the storage
  * holds entries, a hard state or a snapshot), POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_bootstrap_conf_state(const struct polyraft_durable_storage *storage, const struct polyraft_conf_state *conf_state);
+enum polyraft_result polyraft_durable_storage_bootstrap_conf_state(const struct polyraft_durable_storage *storage, const struct polyraft_conf_state *conf_state);
 
 /**
  * Persists a Ready (from polyraft_node_ready): its snapshot, entries and
@@ -1413,7 +1443,7 @@ polyraft_result polyraft_durable_storage_bootstrap_conf_state(const struct polyr
  * POLYRAFT_IO_ERROR (do not send the messages: the state is not durable;
  * free the node and the storage and restart from the directory).
  */
-polyraft_result polyraft_durable_storage_persist_ready(const struct polyraft_durable_storage *storage, const struct polyraft_ready *ready);
+enum polyraft_result polyraft_durable_storage_persist_ready(const struct polyraft_durable_storage *storage, const struct polyraft_ready *ready);
 
 /**
  * Async storage writes: persists a MsgStorageAppend given as its raftpb
@@ -1427,7 +1457,7 @@ polyraft_result polyraft_durable_storage_persist_ready(const struct polyraft_dur
  * (not a MsgStorageAppend), POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
  * POLYRAFT_STORAGE_FAILURE, POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_persist_storage_append(const struct polyraft_durable_storage *storage, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_durable_storage_persist_storage_append(const struct polyraft_durable_storage *storage, const uint8_t *bytes, size_t len);
 
 /**
  * Appends `n` entries (copied) durably (fsynced before it returns),
@@ -1438,19 +1468,19 @@ polyraft_result polyraft_durable_storage_persist_storage_append(const struct pol
  * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
  * not contiguous; nothing is written), POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
+enum polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
 
 /**
  * Saves the hard state (copied) durably.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_set_hard_state(const struct polyraft_durable_storage *storage, const struct polyraft_hard_state *hs);
+enum polyraft_result polyraft_durable_storage_set_hard_state(const struct polyraft_durable_storage *storage, const struct polyraft_hard_state *hs);
 
 /**
  * Writes the saved hard state to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_hard_state(const struct polyraft_durable_storage *storage, struct polyraft_hard_state *out);
+enum polyraft_result polyraft_durable_storage_hard_state(const struct polyraft_durable_storage *storage, struct polyraft_hard_state *out);
 
 /**
  * Replaces the storage's contents with a snapshot received from the
@@ -1461,7 +1491,7 @@ polyraft_result polyraft_durable_storage_hard_state(const struct polyraft_durabl
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE (the
  * storage already holds a snapshot at least as new), POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_apply_snapshot(const struct polyraft_durable_storage *storage, const struct polyraft_snapshot *snapshot);
+enum polyraft_result polyraft_durable_storage_apply_snapshot(const struct polyraft_durable_storage *storage, const struct polyraft_snapshot *snapshot);
 
 /**
  * Makes and keeps, durably, a snapshot covering entries up to `index` with
@@ -1474,7 +1504,7 @@ polyraft_result polyraft_durable_storage_apply_snapshot(const struct polyraft_du
  * POLYRAFT_STORAGE_COMPACTED, POLYRAFT_STORAGE_FAILURE (beyond the last
  * index), POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_create_snapshot(const struct polyraft_durable_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
+enum polyraft_result polyraft_durable_storage_create_snapshot(const struct polyraft_durable_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
 
 /**
  * Discards the entries before `compact_index` and deletes the oldest
@@ -1485,26 +1515,26 @@ polyraft_result polyraft_durable_storage_create_snapshot(const struct polyraft_d
  * compacted that far), POLYRAFT_STORAGE_FAILURE (beyond the last index),
  * POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_compact(const struct polyraft_durable_storage *storage, uint64_t compact_index);
+enum polyraft_result polyraft_durable_storage_compact(const struct polyraft_durable_storage *storage, uint64_t compact_index);
 
 /**
  * Writes the index of the first readable entry to `*out` (snapshot index + 1).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_first_index(const struct polyraft_durable_storage *storage, uint64_t *out);
+enum polyraft_result polyraft_durable_storage_first_index(const struct polyraft_durable_storage *storage, uint64_t *out);
 
 /**
  * Writes the index of the last entry to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_last_index(const struct polyraft_durable_storage *storage, uint64_t *out);
+enum polyraft_result polyraft_durable_storage_last_index(const struct polyraft_durable_storage *storage, uint64_t *out);
 
 /**
  * Writes the term of entry `index` to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED,
  * POLYRAFT_STORAGE_UNAVAILABLE.
  */
-polyraft_result polyraft_durable_storage_term(const struct polyraft_durable_storage *storage, uint64_t index, uint64_t *out);
+enum polyraft_result polyraft_durable_storage_term(const struct polyraft_durable_storage *storage, uint64_t index, uint64_t *out);
 
 /**
  * Writes to `*out` a copy of the storage's current snapshot (index 0 and
@@ -1512,14 +1542,14 @@ polyraft_result polyraft_durable_storage_term(const struct polyraft_durable_stor
  * its state machine from its data. Free it with polyraft_owned_snapshot_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_snapshot(const struct polyraft_durable_storage *storage, struct polyraft_owned_snapshot **out);
+enum polyraft_result polyraft_durable_storage_snapshot(const struct polyraft_durable_storage *storage, struct polyraft_owned_snapshot **out);
 
 /**
  * Writes to `*out` a view of the snapshot (index, term, configuration,
  * data and its raftpb encoding), valid until polyraft_owned_snapshot_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_owned_snapshot_view(const struct polyraft_owned_snapshot *snapshot, const struct polyraft_snapshot **out);
+enum polyraft_result polyraft_owned_snapshot_view(const struct polyraft_owned_snapshot *snapshot, const struct polyraft_snapshot **out);
 
 /**
  * Frees a snapshot copy and its view. NULL is a no-op.
@@ -1530,7 +1560,7 @@ void polyraft_owned_snapshot_free(struct polyraft_owned_snapshot *snapshot);
  * Writes the storage's disk work counters to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_stats(const struct polyraft_durable_storage *storage, struct polyraft_durable_stats *out);
+enum polyraft_result polyraft_durable_storage_stats(const struct polyraft_durable_storage *storage, struct polyraft_durable_stats *out);
 
 /**
  * Encodes a v1 ConfChange (for polyraft_node_propose_conf_change with
@@ -1538,7 +1568,7 @@ polyraft_result polyraft_durable_storage_stats(const struct polyraft_durable_sto
  * polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown type).
  */
-polyraft_result polyraft_conf_change_encode(const struct polyraft_conf_change *cc, struct polyraft_buffer **out);
+enum polyraft_result polyraft_conf_change_encode(const struct polyraft_conf_change *cc, struct polyraft_buffer **out);
 
 /**
  * Encodes a ConfChangeV2 (for polyraft_node_propose_conf_change with
@@ -1548,14 +1578,14 @@ polyraft_result polyraft_conf_change_encode(const struct polyraft_conf_change *c
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown type or
  * transition).
  */
-polyraft_result polyraft_conf_change_v2_encode(const struct polyraft_conf_change_v2 *cc, struct polyraft_buffer **out);
+enum polyraft_result polyraft_conf_change_v2_encode(const struct polyraft_conf_change_v2 *cc, struct polyraft_buffer **out);
 
 /**
  * Encodes an entry (its `encoded` fields are ignored). Writes a new buffer
  * to `*out`; free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT.
  */
-polyraft_result polyraft_entry_encode(const struct polyraft_entry *entry, struct polyraft_buffer **out);
+enum polyraft_result polyraft_entry_encode(const struct polyraft_entry *entry, struct polyraft_buffer **out);
 
 /**
  * Encodes a message from its fields, entries and snapshot (`bytes` and
@@ -1563,28 +1593,28 @@ polyraft_result polyraft_entry_encode(const struct polyraft_entry *entry, struct
  * new buffer to `*out`; free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT.
  */
-polyraft_result polyraft_message_encode(const struct polyraft_message *msg, struct polyraft_buffer **out);
+enum polyraft_result polyraft_message_encode(const struct polyraft_message *msg, struct polyraft_buffer **out);
 
 /**
  * Encodes a hard state (raftpb HardState). Writes a new buffer to `*out`;
  * free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_hard_state_encode(const struct polyraft_hard_state *hs, struct polyraft_buffer **out);
+enum polyraft_result polyraft_hard_state_encode(const struct polyraft_hard_state *hs, struct polyraft_buffer **out);
 
 /**
  * Encodes a configuration (raftpb ConfState). Writes a new buffer to
  * `*out`; free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_conf_state_encode(const struct polyraft_conf_state *cs, struct polyraft_buffer **out);
+enum polyraft_result polyraft_conf_state_encode(const struct polyraft_conf_state *cs, struct polyraft_buffer **out);
 
 /**
  * Encodes a snapshot (its `encoded` fields are ignored). Writes a new
  * buffer to `*out`; free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *snapshot, struct polyraft_buffer **out);
+enum polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *snapshot, struct polyraft_buffer **out);
 
 /**
  * Fills `*config` with the defaults (etcd's usual values: election 10,
@@ -1593,23 +1623,15 @@ polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *snapsho
  * the caller must set).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_config_init(struct polyraft_config *config);
+enum polyraft_result polyraft_config_init(struct polyraft_config *config);
 
 /**
- * Copies the detail text of the last failed polyraft_node_new_* or
- * polyraft_config_validate on the calling thread into `buf` (truncated to
- * fit, always NUL-terminated when len > 0) and the number of bytes written
- * (without the NUL) into `*written`. Empty when there was no failure.
- * Errors: POLYRAFT_NULL_PARAMETER.
- */
-polyraft_result polyraft_last_new_error(char *buf, size_t len, size_t *written);
-
-/**
- * Validates a configuration without creating a node; on failure the text
- * is available from polyraft_last_new_error.
+ * Validates a configuration without creating a node. On failure, when
+ * `error` is not NULL, writes to `*error` a new buffer holding the one-line
+ * reason (free it with polyraft_buffer_free); on success writes NULL there.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG.
  */
-polyraft_result polyraft_config_validate(const struct polyraft_config *config);
+enum polyraft_result polyraft_config_validate(const struct polyraft_config *config, struct polyraft_buffer **error);
 
 /**
  * Creates a node over a memory storage. The node takes its own reference
@@ -1617,11 +1639,12 @@ polyraft_result polyraft_config_validate(const struct polyraft_config *config);
  * writes to the storage through it. For a brand-new cluster, create the
  * node over an empty storage and call polyraft_node_bootstrap; to restart,
  * fill the storage first and set config->applied.
- * On success writes the node to `*out`; on failure details are in
- * polyraft_last_new_error.
+ * On success writes the node to `*out`. On failure, when `error` is not
+ * NULL, writes to `*error` a new buffer holding the one-line reason (free
+ * it with polyraft_buffer_free); on success writes NULL there.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG, storage codes.
  */
-polyraft_result polyraft_node_new_memory(const struct polyraft_config *config, const struct polyraft_memory_storage *storage, struct polyraft_node **out);
+enum polyraft_result polyraft_node_new_memory(const struct polyraft_config *config, const struct polyraft_memory_storage *storage, struct polyraft_node **out, struct polyraft_buffer **error);
 
 /**
  * Creates a node over the caller's storage. The vtable is copied. On
@@ -1633,8 +1656,9 @@ polyraft_result polyraft_node_new_memory(const struct polyraft_config *config, c
  * Errors: POLYRAFT_NULL_PARAMETER (also a NULL required callback),
  * POLYRAFT_ABI_MISMATCH, POLYRAFT_INVALID_CONFIG, storage codes returned by
  * the callbacks, POLYRAFT_CONF_CHANGE (inconsistent configuration).
+ * `error`: as in polyraft_node_new_memory.
  */
-polyraft_result polyraft_node_new_custom(const struct polyraft_config *config, const struct polyraft_storage_vtable *vtable, struct polyraft_node **out);
+enum polyraft_result polyraft_node_new_custom(const struct polyraft_config *config, const struct polyraft_storage_vtable *vtable, struct polyraft_node **out, struct polyraft_buffer **error);
 
 /**
  * Frees a node and everything it handed out (Ready views, status text,
@@ -1644,12 +1668,20 @@ polyraft_result polyraft_node_new_custom(const struct polyraft_config *config, c
 void polyraft_node_free(struct polyraft_node *node);
 
 /**
- * Copies the detail text of the node's last failed call into `buf`
+ * Copies the one-line detail of the node's last call into `buf`
  * (truncated to fit, NUL-terminated when len > 0) and the bytes written
- * (without the NUL) into `*written`. Works on a poisoned node.
+ * (without the NUL) into `*written`; empty when that call succeeded. Any
+ * thread may read it once the call returned. Works on a poisoned node.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_node_last_error(const struct polyraft_node *node, char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_node_last_error(const struct polyraft_node *node, char *buf, size_t len, size_t *written);
+
+/**
+ * The errno of the operating-system failure behind the node's last call
+ * (a durable storage's failed write or fsync...), or 0 when that call
+ * succeeded or failed for another reason. 0 for NULL.
+ */
+int32_t polyraft_node_last_errno(const struct polyraft_node *node);
 
 /**
  * Bootstraps a brand-new cluster: appends a ConfChangeAddNode entry per peer
@@ -1660,19 +1692,19 @@ polyraft_result polyraft_node_last_error(const struct polyraft_node *node, char 
  * peer id of 0 or a local thread id), POLYRAFT_INVALID_STATE (non-empty
  * storage), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_bootstrap(struct polyraft_node *node, const struct polyraft_peer *peers, size_t n);
+enum polyraft_result polyraft_node_bootstrap(struct polyraft_node *node, const struct polyraft_peer *peers, size_t n);
 
 /**
  * Advances the node's logical clock by one tick (elections, heartbeats).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_tick(struct polyraft_node *node);
+enum polyraft_result polyraft_node_tick(struct polyraft_node *node);
 
 /**
  * Starts an election now (MsgHup).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_campaign(struct polyraft_node *node);
+enum polyraft_result polyraft_node_campaign(struct polyraft_node *node);
 
 /**
  * Proposes one entry (data copied; NULL allowed when len is 0). It is
@@ -1680,7 +1712,7 @@ polyraft_result polyraft_node_campaign(struct polyraft_node *node);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_PROPOSAL_DROPPED (no leader
  * known, transfer in progress, size limit), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_propose(struct polyraft_node *node, const uint8_t *data, size_t len);
+enum polyraft_result polyraft_node_propose(struct polyraft_node *node, const uint8_t *data, size_t len);
 
 /**
  * Proposes `n` entries in one message (one append, one broadcast); all or
@@ -1688,7 +1720,7 @@ polyraft_result polyraft_node_propose(struct polyraft_node *node, const uint8_t 
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (n == 0),
  * POLYRAFT_PROPOSAL_DROPPED, POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_propose_batch(struct polyraft_node *node, const struct polyraft_bytes *items, size_t n);
+enum polyraft_result polyraft_node_propose_batch(struct polyraft_node *node, const struct polyraft_bytes *items, size_t n);
 
 /**
  * Proposes a configuration change given as raftpb bytes: `entry_type` is
@@ -1700,7 +1732,7 @@ polyraft_result polyraft_node_propose_batch(struct polyraft_node *node, const st
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT, POLYRAFT_DECODE,
  * POLYRAFT_PROPOSAL_DROPPED (e.g. another change pending), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_propose_conf_change(struct polyraft_node *node, uint32_t entry_type, const uint8_t *data, size_t len);
+enum polyraft_result polyraft_node_propose_conf_change(struct polyraft_node *node, uint32_t entry_type, const uint8_t *data, size_t len);
 
 /**
  * Applies a committed configuration change: pass a committed entry's
@@ -1712,7 +1744,7 @@ polyraft_result polyraft_node_propose_conf_change(struct polyraft_node *node, ui
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT, POLYRAFT_DECODE,
  * POLYRAFT_CONF_CHANGE (invalid change; configuration unchanged), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint32_t entry_type, const uint8_t *data, size_t len, struct polyraft_conf_state *conf_state);
+enum polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint32_t entry_type, const uint8_t *data, size_t len, struct polyraft_conf_state *conf_state);
 
 /**
  * Steps a raftpb-encoded message received from a peer (the `bytes` of a
@@ -1726,7 +1758,7 @@ polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint
  * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_PROPOSAL_DROPPED (a forwarded
  * proposal), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
  * Async storage writes: steps a raftpb-encoded response of the node's own
@@ -1741,7 +1773,7 @@ polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *by
  * POLYRAFT_STEP_LOCAL_MSG (a local type not from a local thread),
  * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
  * Steps `n` raftpb-encoded messages from peers in order, exactly as `n`
@@ -1756,13 +1788,13 @@ polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8
  * Errors: those of polyraft_node_step, and POLYRAFT_INVALID_ARGUMENT (the
  * lengths overflow).
  */
-polyraft_result polyraft_node_step_batch(struct polyraft_node *node, const uint8_t *bytes, const size_t *lens, size_t n, size_t *stepped);
+enum polyraft_result polyraft_node_step_batch(struct polyraft_node *node, const uint8_t *bytes, const size_t *lens, size_t n, size_t *stepped);
 
 /**
  * Writes to `*out` whether polyraft_node_ready would return something to do.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_has_ready(struct polyraft_node *node, bool *out);
+enum polyraft_result polyraft_node_has_ready(struct polyraft_node *node, bool *out);
 
 /**
  * Acknowledges the outstanding Ready as persisted and applied: call it
@@ -1771,7 +1803,7 @@ polyraft_result polyraft_node_has_ready(struct polyraft_node *node, bool *out);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (no outstanding
  * Ready, or async storage writes are on), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_advance(struct polyraft_node *node);
+enum polyraft_result polyraft_node_advance(struct polyraft_node *node);
 
 /**
  * Requests a linearizable read; `ctx` (copied, unique per request)
@@ -1780,7 +1812,7 @@ polyraft_result polyraft_node_advance(struct polyraft_node *node);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_PROPOSAL_DROPPED (no leader),
  * POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_read_index(struct polyraft_node *node, const uint8_t *ctx, size_t len);
+enum polyraft_result polyraft_node_read_index(struct polyraft_node *node, const uint8_t *ctx, size_t len);
 
 /**
  * Asks the leader to transfer leadership to `transferee` (ignored by a
@@ -1788,34 +1820,34 @@ polyraft_result polyraft_node_read_index(struct polyraft_node *node, const uint8
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0),
  * POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_transfer_leader(struct polyraft_node *node, uint64_t transferee);
+enum polyraft_result polyraft_node_transfer_leader(struct polyraft_node *node, uint64_t transferee);
 
 /**
  * Forgets the current leader (MsgForgetLeader), so a pre-vote campaign can
  * win before the leader's lease expires. Ignored under lease-based reads.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_forget_leader(struct polyraft_node *node);
+enum polyraft_result polyraft_node_forget_leader(struct polyraft_node *node);
 
 /**
  * Reports that the last send to node `id` failed.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_report_unreachable(struct polyraft_node *node, uint64_t id);
+enum polyraft_result polyraft_node_report_unreachable(struct polyraft_node *node, uint64_t id);
 
 /**
  * Reports the outcome of sending a snapshot (a MsgSnap) to node `id`:
  * `failure` false when it was delivered, true when sending failed.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_report_snapshot(struct polyraft_node *node, uint64_t id, bool failure);
+enum polyraft_result polyraft_node_report_snapshot(struct polyraft_node *node, uint64_t id, bool failure);
 
 /**
  * Writes the basic status into `*out`. Works on a failed node (not on a
  * poisoned one).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct polyraft_basic_status *out);
+enum polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct polyraft_basic_status *out);
 
 /**
  * The full status as JSON in etcd's Status.MarshalJSON shape (ids as hex
@@ -1828,7 +1860,7 @@ polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct po
  * polyraft_node_status_json or polyraft_node_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
+enum polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
 
 /**
  * Advances the node's election clock by one tick and does nothing else:
@@ -1836,7 +1868,7 @@ polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char
  * application quiesced; use with care).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
+enum polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
 
 /**
  * Writes to `*out` a new buffer holding the node's configuration and the
@@ -1850,7 +1882,7 @@ polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
  * the leader only: the caller filters). Free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
+enum polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
 
 /**
  * Reports whether the node can go on: POLYRAFT_OK, or the failure that
@@ -1860,7 +1892,14 @@ polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct p
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL,
  * storage codes (the storage's failure).
  */
-polyraft_result polyraft_node_health(struct polyraft_node *node);
+enum polyraft_result polyraft_node_health(struct polyraft_node *node);
+
+/**
+ * Whether `message_type` (a polyraft_message_type value) is local to a node
+ * (MsgHup, MsgBeat, MsgStorageAppend...): never sent to or received from a
+ * peer. The core's list (etcd's IsLocalMsg); unknown values are false.
+ */
+bool polyraft_is_local_msg(uint32_t message_type);
 
 /**
  * Writes to `*out` the node's pending work as polyraft_node_ready would
@@ -1869,7 +1908,7 @@ polyraft_result polyraft_node_health(struct polyraft_node *node);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
  * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
+enum polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
 
 /**
  * Writes to `*out` the Ready view of a peeked Ready (read it with the
@@ -1878,7 +1917,7 @@ polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct poly
  * polyraft_node_ready).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked, const struct polyraft_ready **out);
+enum polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked, const struct polyraft_ready **out);
 
 /**
  * Hands a peeked Ready out: the node accepts it as if polyraft_node_ready
@@ -1889,7 +1928,7 @@ polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *p
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
  * (a Ready is outstanding), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct polyraft_peeked_ready *peeked);
+enum polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct polyraft_peeked_ready *peeked);
 
 /**
  * Frees a peeked Ready that was not accepted. NULL is a no-op.
@@ -1904,7 +1943,7 @@ void polyraft_peeked_ready_free(struct polyraft_peeked_ready *peeked);
  * both. The previous Ready's views are freed: copy them first.
  * Errors: as polyraft_node_ready, without POLYRAFT_INVALID_STATE.
  */
-polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const struct polyraft_ready **out);
+enum polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const struct polyraft_ready **out);
 
 /**
  * Writes to `*out` a copy of the entries in [lo, hi) of a memory storage,
@@ -1915,7 +1954,7 @@ polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const stru
  * below the snapshot), POLYRAFT_STORAGE_UNAVAILABLE (hi is past the last
  * index + 1), POLYRAFT_INVALID_ARGUMENT (lo > hi).
  */
-polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+enum polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
 
 /**
  * Writes to `*out` a copy of the entries in [lo, hi) of a durable storage,
@@ -1924,14 +1963,14 @@ polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_sto
  * failure in polyraft_durable_storage_last_error.
  * Errors: as polyraft_memory_storage_entries.
  */
-polyraft_result polyraft_durable_storage_entries(const struct polyraft_durable_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+enum polyraft_result polyraft_durable_storage_entries(const struct polyraft_durable_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
 
 /**
  * Writes to `*entries` and `*len` a view of the copied entries (NULL and 0
  * when there are none), valid until polyraft_owned_entries_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_owned_entries_view(const struct polyraft_owned_entries *owned, const struct polyraft_entry **entries, size_t *len);
+enum polyraft_result polyraft_owned_entries_view(const struct polyraft_owned_entries *owned, const struct polyraft_entry **entries, size_t *len);
 
 /**
  * Frees a copy of entries and its view. NULL is a no-op.
@@ -1949,7 +1988,7 @@ void polyraft_owned_entries_free(struct polyraft_owned_entries *owned);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
  * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_ready(struct polyraft_node *node, const struct polyraft_ready **out);
+enum polyraft_result polyraft_node_ready(struct polyraft_node *node, const struct polyraft_ready **out);
 
 /**
  * Writes the Ready's messages (`*n` of them, NULL when none) to `*out`.
@@ -1959,68 +1998,77 @@ polyraft_result polyraft_node_ready(struct polyraft_node *node, const struct pol
  * polyraft_message).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_messages(const struct polyraft_ready *rd, const struct polyraft_message **out, size_t *n);
+enum polyraft_result polyraft_ready_messages(const struct polyraft_ready *rd, const struct polyraft_message **out, size_t *n);
 
 /**
  * Writes the entries to persist (`*n`, NULL when none) to `*out`. Each
  * carries its fields and its raftpb encoding.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_entries(const struct polyraft_ready *rd, const struct polyraft_entry **out, size_t *n);
+enum polyraft_result polyraft_ready_entries(const struct polyraft_ready *rd, const struct polyraft_entry **out, size_t *n);
 
 /**
  * Writes the committed entries to apply (`*n`, NULL when none) to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_committed_entries(const struct polyraft_ready *rd, const struct polyraft_entry **out, size_t *n);
+enum polyraft_result polyraft_ready_committed_entries(const struct polyraft_ready *rd, const struct polyraft_entry **out, size_t *n);
 
 /**
  * Writes the confirmed read requests (`*n`, NULL when none) to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_read_states(const struct polyraft_ready *rd, const struct polyraft_read_state **out, size_t *n);
+enum polyraft_result polyraft_ready_read_states(const struct polyraft_ready *rd, const struct polyraft_read_state **out, size_t *n);
 
 /**
  * Writes whether the Ready has a new hard state to `*present`, and if so
  * the hard state to `*out` (left untouched otherwise).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_hard_state(const struct polyraft_ready *rd, struct polyraft_hard_state *out, bool *present);
+enum polyraft_result polyraft_ready_hard_state(const struct polyraft_ready *rd, struct polyraft_hard_state *out, bool *present);
 
 /**
  * Writes whether leader or role changed to `*present`, and if so the soft
  * state to `*out` (left untouched otherwise).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_soft_state(const struct polyraft_ready *rd, struct polyraft_soft_state *out, bool *present);
+enum polyraft_result polyraft_ready_soft_state(const struct polyraft_ready *rd, struct polyraft_soft_state *out, bool *present);
 
 /**
  * Writes the snapshot to persist (and restore the state machine from) to
  * `*out`, or NULL when the Ready has none.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_snapshot(const struct polyraft_ready *rd, const struct polyraft_snapshot **out);
+enum polyraft_result polyraft_ready_snapshot(const struct polyraft_ready *rd, const struct polyraft_snapshot **out);
 
 /**
  * Writes to `*out` whether the hard state and entries must be written
  * durably (fsync) before the messages are sent.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_must_sync(const struct polyraft_ready *rd, bool *out);
+enum polyraft_result polyraft_ready_must_sync(const struct polyraft_ready *rd, bool *out);
+
+/**
+ * Copies the one-line detail of the last call on this handle into `buf`
+ * (truncated to fit, NUL-terminated when len > 0) and the bytes written
+ * (without the NUL) into `*written`; empty when that call succeeded. Any
+ * thread may read it once the call returned.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+enum polyraft_result polyraft_memory_storage_last_error(const struct polyraft_memory_storage *storage, char *buf, size_t len, size_t *written);
 
 /**
  * Creates an empty memory storage (no entries, empty snapshot, zero hard
  * state) and writes a new handle to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_new(struct polyraft_memory_storage **out);
+enum polyraft_result polyraft_memory_storage_new(struct polyraft_memory_storage **out);
 
 /**
  * Writes to `*out` a new handle to the same storage (reference counted).
  * Free each handle with polyraft_memory_storage_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_clone(const struct polyraft_memory_storage *storage, struct polyraft_memory_storage **out);
+enum polyraft_result polyraft_memory_storage_clone(const struct polyraft_memory_storage *storage, struct polyraft_memory_storage **out);
 
 /**
  * Frees one handle. Nodes created over the storage keep their own
@@ -2039,19 +2087,19 @@ void polyraft_memory_storage_free(struct polyraft_memory_storage *storage);
  * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
  * not contiguous: a gap, a repeat or a step back inside the batch).
  */
-polyraft_result polyraft_memory_storage_append(const struct polyraft_memory_storage *storage, const struct polyraft_entry *entries, size_t n);
+enum polyraft_result polyraft_memory_storage_append(const struct polyraft_memory_storage *storage, const struct polyraft_entry *entries, size_t n);
 
 /**
  * Saves the hard state (copied).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_set_hard_state(const struct polyraft_memory_storage *storage, const struct polyraft_hard_state *hs);
+enum polyraft_result polyraft_memory_storage_set_hard_state(const struct polyraft_memory_storage *storage, const struct polyraft_hard_state *hs);
 
 /**
  * Writes the saved hard state to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_hard_state(const struct polyraft_memory_storage *storage, struct polyraft_hard_state *out);
+enum polyraft_result polyraft_memory_storage_hard_state(const struct polyraft_memory_storage *storage, struct polyraft_hard_state *out);
 
 /**
  * Replaces the storage's contents with a snapshot received from the leader
@@ -2060,7 +2108,7 @@ polyraft_result polyraft_memory_storage_hard_state(const struct polyraft_memory_
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE (the
  * storage already holds a snapshot at least as new).
  */
-polyraft_result polyraft_memory_storage_apply_snapshot(const struct polyraft_memory_storage *storage, const struct polyraft_snapshot *snapshot);
+enum polyraft_result polyraft_memory_storage_apply_snapshot(const struct polyraft_memory_storage *storage, const struct polyraft_snapshot *snapshot);
 
 /**
  * Makes and keeps a snapshot covering entries up to `index` with the
@@ -2071,7 +2119,7 @@ polyraft_result polyraft_memory_storage_apply_snapshot(const struct polyraft_mem
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
  * POLYRAFT_STORAGE_COMPACTED, POLYRAFT_STORAGE_FAILURE (beyond the last index).
  */
-polyraft_result polyraft_memory_storage_create_snapshot(const struct polyraft_memory_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
+enum polyraft_result polyraft_memory_storage_create_snapshot(const struct polyraft_memory_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
 
 /**
  * Discards the entries before `compact_index` (they stay covered by the
@@ -2079,33 +2127,35 @@ polyraft_result polyraft_memory_storage_create_snapshot(const struct polyraft_me
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED (already
  * compacted that far), POLYRAFT_STORAGE_FAILURE (beyond the last index).
  */
-polyraft_result polyraft_memory_storage_compact(const struct polyraft_memory_storage *storage, uint64_t compact_index);
+enum polyraft_result polyraft_memory_storage_compact(const struct polyraft_memory_storage *storage, uint64_t compact_index);
 
 /**
  * Writes the index of the first readable entry to `*out` (snapshot index + 1).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_first_index(const struct polyraft_memory_storage *storage, uint64_t *out);
+enum polyraft_result polyraft_memory_storage_first_index(const struct polyraft_memory_storage *storage, uint64_t *out);
 
 /**
  * Writes the index of the last entry to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_last_index(const struct polyraft_memory_storage *storage, uint64_t *out);
+enum polyraft_result polyraft_memory_storage_last_index(const struct polyraft_memory_storage *storage, uint64_t *out);
 
 /**
  * Writes the term of entry `index` to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED,
  * POLYRAFT_STORAGE_UNAVAILABLE.
  */
-polyraft_result polyraft_memory_storage_term(const struct polyraft_memory_storage *storage, uint64_t index, uint64_t *out);
+enum polyraft_result polyraft_memory_storage_term(const struct polyraft_memory_storage *storage, uint64_t index, uint64_t *out);
 
 /**
- * Writes a new buffer holding the raftpb encoding of the storage's current
- * snapshot to `*out`; free it with polyraft_buffer_free.
+ * Writes to `*out` a copy of the storage's current snapshot (index 0 and
+ * no data when it has none), as polyraft_durable_storage_snapshot does:
+ * read it with polyraft_owned_snapshot_view (its `encoded` field is the
+ * raftpb encoding), free it with polyraft_owned_snapshot_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_snapshot(const struct polyraft_memory_storage *storage, struct polyraft_buffer **out);
+enum polyraft_result polyraft_memory_storage_snapshot(const struct polyraft_memory_storage *storage, struct polyraft_owned_snapshot **out);
 
 /**
  * Adds one entry (copied; `encoded` ignored) to the answer of an `entries`
@@ -2114,32 +2164,32 @@ polyraft_result polyraft_memory_storage_snapshot(const struct polyraft_memory_st
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (wrong index or
  * unknown type; the callback's answer is then refused).
  */
-polyraft_result polyraft_entry_sink_push(struct polyraft_entry_sink *sink, const struct polyraft_entry *entry);
+enum polyraft_result polyraft_entry_sink_push(struct polyraft_entry_sink *sink, const struct polyraft_entry *entry);
 
 /**
  * Like polyraft_entry_sink_push, from the entry's raftpb encoding.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE, POLYRAFT_INVALID_ARGUMENT.
  */
-polyraft_result polyraft_entry_sink_push_encoded(struct polyraft_entry_sink *sink, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_entry_sink_push_encoded(struct polyraft_entry_sink *sink, const uint8_t *bytes, size_t len);
 
 /**
  * Sets the answer of a `snapshot` callback (copied; `encoded` ignored).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_snapshot_sink_set(struct polyraft_snapshot_sink *sink, const struct polyraft_snapshot *snapshot);
+enum polyraft_result polyraft_snapshot_sink_set(struct polyraft_snapshot_sink *sink, const struct polyraft_snapshot *snapshot);
 
 /**
  * Sets the answer of a `snapshot` callback from its raftpb encoding.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE.
  */
-polyraft_result polyraft_snapshot_sink_set_encoded(struct polyraft_snapshot_sink *sink, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_snapshot_sink_set_encoded(struct polyraft_snapshot_sink *sink, const uint8_t *bytes, size_t len);
 
 /**
  * Sets the configuration answered by an `initial_state` callback (copied).
  * Not calling it means an empty configuration.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_conf_state_sink_set(struct polyraft_conf_state_sink *sink, const struct polyraft_conf_state *conf_state);
+enum polyraft_result polyraft_conf_state_sink_set(struct polyraft_conf_state_sink *sink, const struct polyraft_conf_state *conf_state);
 
 #ifdef __cplusplus
 }  // extern "C"

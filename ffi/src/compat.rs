@@ -101,6 +101,17 @@ pub unsafe extern "C" fn polyraft_node_health(node: *mut polyraft_node) -> polyr
     with_node(node, |nd| nd.alive())
 }
 
+/// Whether `message_type` (a polyraft_message_type value) is local to a node
+/// (MsgHup, MsgBeat, MsgStorageAppend...): never sent to or received from a
+/// peer. The core's list (etcd's IsLocalMsg); unknown values are false.
+#[no_mangle]
+pub extern "C" fn polyraft_is_local_msg(message_type: u32) -> bool {
+    i32::try_from(message_type)
+        .ok()
+        .and_then(|t| polyraft::raftpb::MessageType::try_from(t).ok())
+        .is_some_and(polyraft::raftpb::is_local_msg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@
 //! proposals made while the application is busy join the Ready it takes
 //! next (etcd's readyWithoutAccept / acceptReady).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use polyraft::Ready;
 
@@ -78,7 +77,7 @@ pub unsafe extern "C" fn polyraft_node_ready_accept(
     if peeked.is_null() {
         return POLYRAFT_NULL_PARAMETER;
     }
-    let p = match catch_unwind(AssertUnwindSafe(|| Box::from_raw(peeked))) {
+    let p = match catch(|| Box::from_raw(peeked)) {
         Ok(p) => p,
         Err(_) => return POLYRAFT_PANIC,
     };
@@ -100,7 +99,7 @@ pub unsafe extern "C" fn polyraft_node_ready_accept(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_peeked_ready_free(peeked: *mut polyraft_peeked_ready) {
     if !peeked.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(peeked))));
+        let _ = catch(|| drop(Box::from_raw(peeked)));
     }
 }
 
