@@ -275,6 +275,7 @@ pub unsafe extern "C" fn polyraft_durable_storage_open_len(
     error: *mut *mut polyraft_buffer,
 ) -> polyraft_result {
     construct(error, || {
+        nn!(dir);
         let path = path_from(slice(dir, dir_len, "dir")?)?;
         open_at(path, options, out, report)
     })

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,9 @@
 /* ---- helpers: failures inside helpers mark the test failed ------------- */
 
 static int hfail(const char *file, int line, const char *what, polyraft_result rc) {
-    char detail[512];
-    size_t n = 0;
-    detail[0] = 0;
-    polyraft_durable_storage_last_error(detail, sizeof detail, &n);
-    printf("  %s:%d: %s returned %u (%s) %s\n", file, line, what, (unsigned)rc, polyraft_result_str(rc), detail);
+    const char *name = polyraft_result_name((uint32_t)rc);
+    printf("  %s:%d: %s returned %u (%s: %s)\n", file, line, what, (unsigned)rc, name ? name : "?",
+           polyraft_result_str((uint32_t)rc));
     runner_current_failed = 1;
     return 1;
 }
@@ -79,12 +78,36 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t n) {
     return d;
 }
 
-/* The detail text of the calling thread's last durable storage call. */
-static const char *last_error(void) {
+/* The detail text of the last call on a durable storage handle. */
+static const char *last_error_of(const polyraft_durable_storage *ds) {
     static char buf[512];
     size_t n = 0;
     buf[0] = 0;
-    if (polyraft_durable_storage_last_error(buf, sizeof buf, &n) != POLYRAFT_OK || strlen(buf) != n) return "?";
+    if (polyraft_durable_storage_last_error(ds, buf, sizeof buf, &n) != POLYRAFT_OK || strlen(buf) != n) return "?";
+    return buf;
+}
+
+/* The error buffer of the last open (NULL after a success). */
+static polyraft_buffer *open_err;
+
+/* The `error` argument of an open: frees the previous open's buffer. */
+static polyraft_buffer **oerr(void) {
+    polyraft_buffer_free(open_err);
+    open_err = NULL;
+    return &open_err;
+}
+
+/* The detail text of the last open ("" after a success). */
+static const char *open_error(void) {
+    static char buf[512];
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    buf[0] = 0;
+    if (open_err == NULL) return buf;
+    if (polyraft_buffer_data(open_err, &p, &n) != POLYRAFT_OK) return "?";
+    if (n >= sizeof buf) n = sizeof buf - 1;
+    if (n > 0) memcpy(buf, p, n);
+    buf[n] = 0;
     return buf;
 }
 
@@ -471,7 +494,7 @@ static int start_node(uint64_t id) {
     n->id = id;
     snprintf(n->dir, sizeof n->dir, "%s/node%llu", base_dir, (unsigned long long)id);
     memset(&n->report, 0, sizeof n->report);
-    H_OK(polyraft_durable_storage_open(n->dir, &opts, &n->ds, &n->report));
+    H_OK(polyraft_durable_storage_open(n->dir, &opts, &n->ds, &n->report, oerr()));
     H_OK(polyraft_durable_storage_snapshot(n->ds, &os));
     rc = polyraft_owned_snapshot_view(os, &snap);
     if (rc == POLYRAFT_OK) {
@@ -482,7 +505,7 @@ static int start_node(uint64_t id) {
     H_OK(rc);
     n->snaps = 0;
     cfg = quiet_config(id, n->applied);
-    H_OK(polyraft_node_new_durable(&cfg, n->ds, &n->node));
+    H_OK(polyraft_node_new_durable(&cfg, n->ds, &n->node, NULL));
     return 0;
 }
 
@@ -676,20 +699,20 @@ static int null_args(void) {
     snprintf(dir, sizeof dir, "%s/null", base_dir);
 
     H_RC(polyraft_durable_options_init(NULL), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_open(NULL, NULL, &out, &rep), POLYRAFT_NULL_PARAMETER);
-    H_CHECK(strstr(last_error(), "dir") != NULL);
-    H_RC(polyraft_durable_storage_open(dir, NULL, NULL, &rep), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_open_len(NULL, 3, NULL, &out, &rep), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_open_len((const uint8_t *)dir, strlen(dir), NULL, NULL, &rep),
+    H_RC(polyraft_durable_storage_open(NULL, NULL, &out, &rep, oerr()), POLYRAFT_NULL_PARAMETER);
+    H_CHECK(strstr(open_error(), "dir") != NULL);
+    H_RC(polyraft_durable_storage_open(dir, NULL, NULL, &rep, oerr()), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_durable_storage_open_len(NULL, 3, NULL, &out, &rep, oerr()), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_durable_storage_open_len((const uint8_t *)dir, strlen(dir), NULL, NULL, &rep, oerr()),
          POLYRAFT_NULL_PARAMETER);
     H_CHECK(out == NULL);
-    H_RC(polyraft_durable_storage_last_error(NULL, 0, &n), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_last_error(text, sizeof text, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_durable_storage_last_error(NULL, text, sizeof text, &n), POLYRAFT_NULL_PARAMETER);
+    H_CHECK(polyraft_durable_storage_last_errno(NULL) == 0);
 
     /* NULL options and NULL report are allowed. */
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, NULL));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, NULL, oerr()));
     track(ds);
-    H_CHECK(strcmp(last_error(), "") == 0);
+    H_CHECK(strcmp(open_error(), "") == 0);
 
     H_RC(polyraft_durable_storage_clone(NULL, &out), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_clone(ds, NULL), POLYRAFT_NULL_PARAMETER);
@@ -698,9 +721,9 @@ static int null_args(void) {
     H_RC(polyraft_durable_storage_truncation_reason(NULL, text, sizeof text, &n), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_truncation_reason(ds, NULL, 0, &n), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_truncated_segment(ds, text, sizeof text, NULL), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_node_new_durable(NULL, ds, &node), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_node_new_durable(&cfg, NULL, &node), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_node_new_durable(&cfg, ds, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_node_new_durable(NULL, ds, &node, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_node_new_durable(&cfg, NULL, &node, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_node_new_durable(&cfg, ds, NULL, NULL), POLYRAFT_NULL_PARAMETER);
     H_CHECK(node == NULL);
     H_RC(polyraft_durable_storage_bootstrap_conf_state(NULL, &cs), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_bootstrap_conf_state(ds, NULL), POLYRAFT_NULL_PARAMETER);
@@ -731,7 +754,7 @@ static int null_args(void) {
     H_RC(polyraft_owned_snapshot_view(NULL, &sv), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_stats(NULL, &st), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_stats(ds, NULL), POLYRAFT_NULL_PARAMETER);
-    H_CHECK(strstr(last_error(), "NULL") != NULL);
+    H_CHECK(strstr(last_error_of(ds), "NULL") != NULL);
 
     /* The storage is still fine, and empty. */
     H_OK(polyraft_durable_storage_last_index(ds, &u));
@@ -767,28 +790,28 @@ static int bad_directories(void) {
     snprintf(below, sizeof below, "%s/wal", file);
     ds = sentinel;
     memset(&rep, 0x5a, sizeof rep);
-    H_RC(polyraft_durable_storage_open(below, NULL, &ds, &rep), POLYRAFT_IO_ERROR);
+    H_RC(polyraft_durable_storage_open(below, NULL, &ds, &rep, oerr()), POLYRAFT_IO_ERROR);
     H_CHECK(ds == sentinel); /* outputs only on success */
     H_CHECK(rep.segments == 0x5a5a5a5a5a5a5a5aull);
-    H_CHECK(strstr(last_error(), "create directory") != NULL && strstr(last_error(), "plain-file") != NULL);
+    H_CHECK(strstr(open_error(), "create directory") != NULL && strstr(open_error(), "plain-file") != NULL);
     /* A regular file where the directory should be. */
-    H_RC(polyraft_durable_storage_open(file, NULL, &ds, NULL), POLYRAFT_IO_ERROR);
+    H_RC(polyraft_durable_storage_open(file, NULL, &ds, NULL, oerr()), POLYRAFT_IO_ERROR);
     H_CHECK(ds == sentinel);
-    H_RC(polyraft_durable_storage_open_len((const uint8_t *)below, strlen(below), NULL, &ds, NULL),
+    H_RC(polyraft_durable_storage_open_len((const uint8_t *)below, strlen(below), NULL, &ds, NULL, oerr()),
          POLYRAFT_IO_ERROR);
 
     /* Paths that are not paths. */
-    H_RC(polyraft_durable_storage_open("", NULL, &ds, NULL), POLYRAFT_INVALID_ARGUMENT);
-    H_RC(polyraft_durable_storage_open_len((const uint8_t *)"a\0b", 3, NULL, &ds, NULL), POLYRAFT_INVALID_ARGUMENT);
-    H_CHECK(strstr(last_error(), "NUL") != NULL);
-    H_RC(polyraft_durable_storage_open_len((const uint8_t *)"\xff\xfe", 2, NULL, &ds, NULL), POLYRAFT_INVALID_ARGUMENT);
-    H_CHECK(strstr(last_error(), "UTF-8") != NULL);
-    H_RC(polyraft_durable_storage_open_len(NULL, 0, NULL, &ds, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_durable_storage_open("", NULL, &ds, NULL, oerr()), POLYRAFT_INVALID_ARGUMENT);
+    H_RC(polyraft_durable_storage_open_len((const uint8_t *)"a\0b", 3, NULL, &ds, NULL, oerr()), POLYRAFT_INVALID_ARGUMENT);
+    H_CHECK(strstr(open_error(), "NUL") != NULL);
+    H_RC(polyraft_durable_storage_open_len((const uint8_t *)"\xff\xfe", 2, NULL, &ds, NULL, oerr()), POLYRAFT_INVALID_ARGUMENT);
+    H_CHECK(strstr(open_error(), "UTF-8") != NULL);
+    H_RC(polyraft_durable_storage_open_len(NULL, 0, NULL, &ds, NULL, oerr()), POLYRAFT_NULL_PARAMETER);
     H_CHECK(ds == sentinel);
 
     /* The ptr+len form works (no NUL needed), and creates missing parents. */
     snprintf(below, sizeof below, "%s/a/b/c", base_dir);
-    H_OK(polyraft_durable_storage_open_len((const uint8_t *)below, strlen(below), NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open_len((const uint8_t *)below, strlen(below), NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.created && rep.segments == 1 && rep.first_index == 1 && rep.last_index == 0);
     return 0;
@@ -832,7 +855,7 @@ static int corrupt_segment(void) {
     uint64_t u;
 
     snprintf(dir, sizeof dir, "%s/corrupt", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.created);
     if (append_range(ds, 1, 201, 1, 10)) return 1;
@@ -854,18 +877,18 @@ static int corrupt_segment(void) {
     if (flip_bytes(path, size / 2, 4)) return 1;
 
     ds = sentinel;
-    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep), POLYRAFT_CORRUPT);
+    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()), POLYRAFT_CORRUPT);
     H_CHECK(ds == sentinel);
-    printf("  corrupt: %s\n", last_error());
-    H_CHECK(strstr(last_error(), segs[1]) != NULL);
-    H_CHECK(strstr(last_error(), "closed segment") != NULL || strstr(last_error(), "header") != NULL);
+    printf("  corrupt: %s\n", open_error());
+    H_CHECK(strstr(open_error(), segs[1]) != NULL);
+    H_CHECK(strstr(open_error(), "closed segment") != NULL || strstr(open_error(), "header") != NULL);
     /* Refusing changed nothing: a second open says the same. */
-    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep), POLYRAFT_CORRUPT);
+    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()), POLYRAFT_CORRUPT);
     H_CHECK(list_segments(dir, segs, 64) == nsegs && file_size(path) == size);
 
     /* Repaired (the bytes flipped back), it opens with everything. */
     if (flip_bytes(path, size / 2, 4)) return 1;
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(!rep.created && !rep.truncated && rep.last_index == 200 && rep.first_index == 1);
     H_CHECK(rep.segments == nsegs);
@@ -879,8 +902,8 @@ static int corrupt_segment(void) {
     snprintf(path, sizeof path, "%s/%s", dir, segs[0]);
     if (flip_bytes(path, 10, 2)) return 1;
     ds = sentinel;
-    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep), POLYRAFT_CORRUPT);
-    H_CHECK(strstr(last_error(), segs[0]) != NULL);
+    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()), POLYRAFT_CORRUPT);
+    H_CHECK(strstr(open_error(), segs[0]) != NULL);
     H_CHECK(ds == sentinel);
     return 0;
 }
@@ -899,7 +922,7 @@ static int torn_tail(void) {
     uint64_t u;
 
     snprintf(dir, sizeof dir, "%s/torn", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     if (append_range(ds, 1, 61, 2, 6)) return 1;
     release(ds);
@@ -911,7 +934,7 @@ static int torn_tail(void) {
     size = file_size(path);
     if (append_garbage(path, 7)) return 1;
 
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.truncated && rep.dropped_bytes == 7 && rep.truncated_offset == (uint64_t)size);
     H_CHECK(rep.last_index == 60 && rep.segments == nsegs);
@@ -933,7 +956,7 @@ static int torn_tail(void) {
     /* The log goes on where the good records ended. */
     if (append_range(ds2, 61, 71, 2, 5)) return 1;
     release(ds2);
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(!rep.truncated && rep.last_index == 70);
     H_OK(polyraft_durable_storage_term(ds, 70, &u));
@@ -958,7 +981,7 @@ static int io_error(void) {
     int i;
 
     snprintf(dir, sizeof dir, "%s/vanishing", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, NULL));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, NULL, oerr()));
     track(ds);
     if (append_range(ds, next, next + 10, 1, 10)) return 1;
     next += 10;
@@ -980,13 +1003,16 @@ static int io_error(void) {
         next += 10;
     }
     H_RC(rc, POLYRAFT_IO_ERROR);
-    printf("  I/O error: %s\n", last_error());
-    H_CHECK(strstr(last_error(), "vanishing") != NULL);
+    printf("  I/O error: %s\n", last_error_of(ds));
+    H_CHECK(strstr(last_error_of(ds), "vanishing") != NULL);
+    /* The OS error's errno, kept by the handle (ENOENT: the directory went). */
+    H_CHECK(polyraft_durable_storage_last_errno(ds) == ENOENT);
     /* From now on every write is refused, with the first error's text. */
     memset(&hs, 0, sizeof hs);
     hs.term = 1;
     H_RC(polyraft_durable_storage_set_hard_state(ds, &hs), POLYRAFT_IO_ERROR);
-    H_CHECK(strstr(last_error(), "refuses writes") != NULL);
+    H_CHECK(strstr(last_error_of(ds), "refuses writes") != NULL);
+    H_CHECK(polyraft_durable_storage_last_errno(ds) == ENOENT);
     H_RC(polyraft_durable_storage_create_snapshot(ds, 5, NULL, NULL, 0), POLYRAFT_IO_ERROR);
     /* Reads are served from memory: the log as of the last good write. */
     H_OK(polyraft_durable_storage_last_index(ds, &last));
@@ -1013,7 +1039,7 @@ static int storage_errors(void) {
     char dir[600];
 
     snprintf(dir, sizeof dir, "%s/errors", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     if (append_range(ds, 1, 4, 1, 3)) return 1;
     H_OK(polyraft_durable_storage_last_index(ds, &v));
@@ -1072,11 +1098,11 @@ static int storage_errors(void) {
         polyraft_buffer_free(buf);
         H_RC(rc, POLYRAFT_INVALID_ARGUMENT);
     }
-    H_CHECK(strstr(last_error(), "MsgStorageAppend") != NULL);
+    H_CHECK(strstr(last_error_of(ds), "MsgStorageAppend") != NULL);
 
     /* After a restart the snapshot is there, with its data. */
     release(ds);
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.snapshot_index == 10 && rep.first_index == 11 && rep.last_index == 10);
     {
@@ -1105,7 +1131,7 @@ static int single_node_run(polyraft_durable_storage *ds, uint64_t applied, int p
     polyraft_node *node = NULL;
     int round, done = 0;
     bool campaigned = false;
-    H_OK(polyraft_node_new_durable(&cfg, ds, &node));
+    H_OK(polyraft_node_new_durable(&cfg, ds, &node, NULL));
     for (round = 0; round < 200; round++) {
         polyraft_basic_status st;
         bool has = false;
@@ -1152,7 +1178,7 @@ static int bootstrap_and_restart(void) {
     char dir[600];
 
     snprintf(dir, sizeof dir, "%s/single", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.created);
     memset(&cs, 0, sizeof cs);
@@ -1167,7 +1193,7 @@ static int bootstrap_and_restart(void) {
     release(ds);
 
     /* Restart: the 5 committed entries come back, then 2 more. */
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(!rep.created && rep.last_index == 6 && rep.snapshot_index == 0);
     count = 0;
@@ -1197,12 +1223,12 @@ static int async_writes(void) {
     char dir[600];
 
     snprintf(dir, sizeof dir, "%s/async", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     cfg.async_storage_writes = true;
     memset(&peer, 0, sizeof peer);
     peer.id = 1;
-    H_OK(polyraft_node_new_durable(&cfg, ds, &node));
+    H_OK(polyraft_node_new_durable(&cfg, ds, &node, NULL));
     rc = polyraft_node_bootstrap(node, &peer, 1);
     for (round = 0; rc == POLYRAFT_OK && round < 100; round++) {
         const polyraft_ready *rd;
@@ -1265,7 +1291,7 @@ static int async_writes(void) {
     release(ds);
 
     /* Everything acknowledged is on disk. */
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.last_index == 5 && hs.commit == 5); /* bootstrap, empty entry, 3 proposals */
     {
@@ -1291,5 +1317,6 @@ int main(void) {
     RUN(storage_error_codes);
     RUN(bootstrap_conf_state_and_restart);
     RUN(async_storage_writes);
+    polyraft_buffer_free(open_err);
     return RUNNER_DONE();
 }
