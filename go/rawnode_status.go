@@ -21,7 +21,7 @@ import (
 // node is closed or poisoned).
 func (rn *RawNode) BasicStatus() BasicStatus {
 	var bs C.polyraft_basic_status
-	if err := rn.do("basic status", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_basic_status(h, &bs) }); err != nil {
+	if err := rn.do("basic status", func(h *C.polyraft_node) cResult { return C.polyraft_node_basic_status(h, &bs) }); err != nil {
 		return BasicStatus{ID: rn.id, HardState: &pb.HardState{}}
 	}
 	return goBasicStatus(&bs)
@@ -63,7 +63,7 @@ type statusDetail struct {
 func (rn *RawNode) detailLocked(op string) (statusDetail, error) {
 	var d statusDetail
 	var buf *C.polyraft_buffer
-	if err := rn.doLocked(op, func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_status_detail(h, &buf) }); err != nil {
+	if err := rn.doLocked(op, func(h *C.polyraft_node) cResult { return C.polyraft_node_status_detail(h, &buf) }); err != nil {
 		return d, err
 	}
 	defer C.polyraft_buffer_free(buf)
@@ -135,7 +135,7 @@ func (rn *RawNode) Status() Status {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	var bs C.polyraft_basic_status
-	if rn.doLocked("status", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_basic_status(h, &bs) }) != nil {
+	if rn.doLocked("status", func(h *C.polyraft_node) cResult { return C.polyraft_node_basic_status(h, &bs) }) != nil {
 		return Status{BasicStatus: BasicStatus{ID: rn.id, HardState: &pb.HardState{}}}
 	}
 	st := Status{BasicStatus: goBasicStatus(&bs)}
