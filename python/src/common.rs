@@ -1,11 +1,14 @@
 //! Access to the pure-Python half of the package (enums and exceptions in
 //! `polyraft._common`) and the mapping of core errors onto exceptions.
 
+use std::path::PathBuf;
+
+use bytes::Bytes;
 use polyraft::Error;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
-use pyo3::types::PyType;
+use pyo3::types::{PyBytes, PyType};
 
 static COMMON: GILOnceCell<Py<PyModule>> = GILOnceCell::new();
 
@@ -67,5 +70,82 @@ pub fn known<E: TryFrom<i32>>(what: &str, v: i32) -> PyResult<i32> {
     match E::try_from(v) {
         Ok(_) => Ok(v),
         Err(_) => Err(PyValueError::new_err(format!("unknown {what} value {v}"))),
+    }
+}
+
+/// A bytes-like argument (bytes, bytearray, memoryview, any object with the
+/// buffer protocol), copied once into a `Bytes`.
+pub struct BytesLike(pub Bytes);
+
+impl<'py> FromPyObject<'py> for BytesLike {
+    fn extract_bound(v: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(b) = v.downcast::<PyBytes>() {
+            return Ok(BytesLike(Bytes::copy_from_slice(b.as_bytes())));
+        }
+        // The limited API has no buffer access: memoryview() takes exactly
+        // the buffer-protocol objects, and tobytes() makes the one copy.
+        let py = v.py();
+        let view = py
+            .import("builtins")?
+            .getattr("memoryview")?
+            .call1((v,))
+            .map_err(|_| type_error_for("a bytes-like object", v))?;
+        let b = view.call_method0("tobytes")?;
+        let b = b.downcast::<PyBytes>()?;
+        Ok(BytesLike(Bytes::copy_from_slice(b.as_bytes())))
+    }
+}
+
+/// A path argument: str, bytes or os.PathLike (what `os.fspath` takes).
+pub struct PathArg(pub PathBuf);
+
+impl<'py> FromPyObject<'py> for PathArg {
+    fn extract_bound(v: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let py = v.py();
+        let p = py
+            .import("os")?
+            .getattr("fspath")?
+            .call1((v,))
+            .map_err(|_| type_error_for("a str, bytes or os.PathLike path", v))?;
+        if let Ok(b) = p.downcast::<PyBytes>() {
+            use std::os::unix::ffi::OsStrExt;
+            return Ok(PathArg(PathBuf::from(std::ffi::OsStr::from_bytes(b.as_bytes()))));
+        }
+        let s: String = p.extract().map_err(|_| type_error_for("a path", v))?;
+        Ok(PathArg(PathBuf::from(s)))
+    }
+}
+
+/// "expected <what>, not <type>": a TypeError that names Python types only.
+pub fn type_error_for(what: &str, v: &Bound<'_, PyAny>) -> PyErr {
+    let name = v.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+    PyTypeError::new_err(format!("expected {what}, not {name}"))
+}
+
+/// A list of node ids: any iterable of ints, with a message in Python
+/// terms for anything else (a str is refused, not split into characters).
+pub fn ids_arg(what: &str, v: &Bound<'_, PyAny>) -> PyResult<Vec<u64>> {
+    if v.is_instance_of::<pyo3::types::PyString>() || v.is_instance_of::<PyBytes>() {
+        return Err(type_error_for(&format!("{what} as an iterable of int node ids"), v));
+    }
+    let mut out = Vec::new();
+    for item in v.try_iter().map_err(|_| type_error_for(&format!("{what} as an iterable of int node ids"), v))? {
+        let item = item?;
+        let id: u64 = item.extract().map_err(|_| match item.extract::<i128>() {
+            Ok(n) => PyValueError::new_err(format!("{what}: node id {n} is out of range (0 to 2**64-1)")),
+            Err(_) => type_error_for(&format!("an int node id in {what}"), &item),
+        })?;
+        out.push(id);
+    }
+    Ok(out)
+}
+
+/// A list of node ids argument (see `ids_arg`).
+#[derive(Default)]
+pub struct Ids(pub Vec<u64>);
+
+impl<'py> FromPyObject<'py> for Ids {
+    fn extract_bound(v: &Bound<'py, PyAny>) -> PyResult<Self> {
+        ids_arg("ids", v).map(Ids)
     }
 }

@@ -37,5 +37,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<durable::PyTruncatedTail>()?;
     m.add_class::<durable::PyStorageStats>()?;
     m.add_class::<node::PyRawNode>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
