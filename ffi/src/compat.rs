@@ -129,7 +129,7 @@ mod tests {
     unsafe fn node_over(ms: *mut polyraft_memory_storage, peers: &[u64]) -> *mut polyraft_node {
         let cfg = polyraft_config { id: 1, log_level: polyraft_log_level::POLYRAFT_LOG_OFF as u32, ..Default::default() };
         let mut node = std::ptr::null_mut();
-        assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node), POLYRAFT_OK);
+        assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node, std::ptr::null_mut()), POLYRAFT_OK);
         let ps: Vec<polyraft_peer> =
             peers.iter().map(|&id| polyraft_peer { id, context: std::ptr::null(), context_len: 0 }).collect();
         assert_eq!(polyraft_node_bootstrap(node, ps.as_ptr(), ps.len()), POLYRAFT_OK);

@@ -878,40 +878,68 @@ mod tests {
     /// and later calls answer POLYRAFT_POISONED; free still works.
     #[test]
     fn panic_poisons_the_node() {
+        static LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        unsafe extern "C" fn log(_: *mut c_void, level: u32, msg: *const c_char, len: usize) {
+            let text = std::slice::from_raw_parts(msg as *const u8, len);
+            LINES.lock().unwrap().push(format!("{level} {}", String::from_utf8_lossy(text)));
+        }
+        unsafe fn detail(node: *const polyraft_node) -> String {
+            let mut buf = [0 as c_char; 96];
+            let mut written = 0usize;
+            assert_eq!(polyraft_node_last_error(node, buf.as_mut_ptr(), buf.len(), &mut written), POLYRAFT_OK);
+            let text = std::ffi::CStr::from_ptr(buf.as_ptr()).to_str().unwrap().to_string();
+            assert_eq!(written, text.len());
+            text
+        }
         unsafe {
             let mut ms = std::ptr::null_mut();
             assert_eq!(polyraft_memory_storage_new(&mut ms), POLYRAFT_OK);
             let mut cfg = polyraft_config::default();
             cfg.id = 1;
-            cfg.log_level = polyraft_log_level::POLYRAFT_LOG_OFF as u32;
+            cfg.log_level = polyraft_log_level::POLYRAFT_LOG_ERROR as u32;
+            cfg.log_callback = Some(log);
             let mut node = std::ptr::null_mut();
-            assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node), POLYRAFT_OK);
+            assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node, std::ptr::null_mut()), POLYRAFT_OK);
 
-            let prev = std::panic::take_hook();
-            std::panic::set_hook(Box::new(|_| {}));
+            // The library's hook keeps it quiet (nothing on stderr): the
+            // result, the node's detail and its logger report it.
             let r = with_node(node, |_| panic!("boom"));
-            std::panic::set_hook(prev);
             assert_eq!(r, POLYRAFT_PANIC);
+            assert_eq!(detail(node), "panic: boom");
+            assert_eq!(*LINES.lock().unwrap(), vec!["3 polyraft: caught panic: boom; the node is poisoned".to_string()]);
             assert_eq!(polyraft_node_tick(node), POLYRAFT_POISONED);
             assert_eq!(polyraft_node_campaign(node), POLYRAFT_POISONED);
-            let mut buf = [0 as c_char; 64];
-            let mut written = 0usize;
-            assert_eq!(polyraft_node_last_error(node, buf.as_mut_ptr(), buf.len(), &mut written), POLYRAFT_OK);
-            let text = std::ffi::CStr::from_ptr(buf.as_ptr()).to_str().unwrap();
-            assert_eq!(text, "panic: boom");
-            assert_eq!(written, text.len());
+            assert_eq!(detail(node), "the node panicked earlier and refuses all work: free it");
             polyraft_node_free(node);
             polyraft_memory_storage_free(ms);
         }
     }
 
-    /// Outside a node, a panic becomes POLYRAFT_PANIC.
+    /// Outside a node, a panic becomes POLYRAFT_PANIC; a panic outside
+    /// the boundary still reaches the hook that was there before.
     #[test]
     fn guard_catches_panics() {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
         let r = guard(|| panic!("boom"));
-        std::panic::set_hook(prev);
         assert_eq!(r, POLYRAFT_PANIC);
+        let outside = std::panic::catch_unwind(|| panic!("outside the library"));
+        assert!(outside.is_err());
+    }
+
+    /// The one result table names every code; a constructor's failure
+    /// comes back in its error buffer, one line, and no handle is made.
+    #[test]
+    fn result_table_and_constructor_errors() {
+        unsafe {
+            let name = std::ffi::CStr::from_ptr(crate::polyraft_result_name(POLYRAFT_CORRUPT as u32));
+            assert_eq!(name.to_str().unwrap(), "POLYRAFT_CORRUPT");
+            assert!(crate::polyraft_result_name(99).is_null());
+            let cfg = polyraft_config { id: 0, ..Default::default() };
+            let mut err = std::ptr::null_mut();
+            assert_eq!(polyraft_config_validate(&cfg, &mut err), POLYRAFT_INVALID_CONFIG);
+            assert!(!err.is_null());
+            let text = String::from_utf8((*err).data.clone()).unwrap();
+            crate::polyraft_buffer_free(err);
+            assert_eq!(text, "cannot use none as id");
+        }
     }
 }
