@@ -497,6 +497,36 @@ typedef uint32_t polyraft_log_level;
 #endif // __cplusplus
 
 /**
+ * A peer's replication state as the leader tracks it (etcd's
+ * tracker.StateType), in polyraft_progress.state.
+ */
+enum polyraft_progress_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The leader probes: one append at a time until it finds the match.
+   */
+  POLYRAFT_PROGRESS_PROBE = 0,
+  /**
+   * The leader streams appends optimistically.
+   */
+  POLYRAFT_PROGRESS_REPLICATE = 1,
+  /**
+   * The follower needs a snapshot; appends wait for it.
+   */
+  POLYRAFT_PROGRESS_SNAPSHOT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_progress_state polyraft_progress_state;
+#else
+typedef uint32_t polyraft_progress_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An owned byte buffer produced by the library (the encode helpers).
  * Read it with polyraft_buffer_data; release it with polyraft_buffer_free.
  */
@@ -1248,6 +1278,52 @@ typedef struct polyraft_basic_status {
 } polyraft_basic_status;
 
 /**
+ * The progress of one tracked peer (etcd's tracker.Progress), by value.
+ */
+typedef struct polyraft_progress {
+  /**
+   * The peer's id.
+   */
+  uint64_t id;
+  /**
+   * The highest index known to be replicated on the peer (etcd's Match).
+   */
+  uint64_t match_index;
+  /**
+   * The next index to send.
+   */
+  uint64_t next;
+  /**
+   * The highest commit index sent to the peer.
+   */
+  uint64_t sent_commit;
+  /**
+   * A polyraft_progress_state value.
+   */
+  uint32_t state;
+  /**
+   * The index of the snapshot in flight (POLYRAFT_PROGRESS_SNAPSHOT).
+   */
+  uint64_t pending_snapshot;
+  /**
+   * Whether the peer was heard from lately (check quorum).
+   */
+  bool recent_active;
+  /**
+   * Whether appends to the peer are paused (flow control).
+   */
+  bool msg_app_flow_paused;
+  /**
+   * Whether the peer is a learner.
+   */
+  bool is_learner;
+  /**
+   * Append messages in flight to the peer.
+   */
+  uint64_t inflight;
+} polyraft_progress;
+
+/**
  * A confirmed read: the commit index to wait for before serving the read
  * whose context is `request_ctx`.
  */
@@ -1871,18 +1947,23 @@ enum polyraft_result polyraft_node_status_json(struct polyraft_node *node, const
 enum polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
 
 /**
- * Writes to `*out` a new buffer holding the node's configuration and the
- * progress of every tracked peer as JSON (ids in decimal):
- * `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
- * "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
- * "next":n,"sent_commit":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
- * "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
- * probe, 1 replicate, 2 snapshot; inflights: the in-flight message
- * count). Progress is present on every node (etcd's Status keeps it for
- * the leader only: the caller filters). Free it with polyraft_buffer_free.
+ * Copies the progress of every peer the node tracks (on any node; etcd's
+ * Status keeps it on the leader only: filter by role), ordered by id, into
+ * `out[0..cap)`, and writes the number of tracked peers to `*n` (call with
+ * cap 0 to learn it; when `*n` > cap, only the first cap were written).
+ * `out` may be NULL when cap is 0.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-enum polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
+enum polyraft_result polyraft_node_progress(struct polyraft_node *node, struct polyraft_progress *out, size_t cap, size_t *n);
+
+/**
+ * Writes the node's active configuration (voters, outgoing voters of a
+ * joint configuration, learners, learners_next, auto_leave; ids sorted) to
+ * `*out`: views owned by the node, valid until the next
+ * polyraft_node_config or polyraft_node_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+enum polyraft_result polyraft_node_config(struct polyraft_node *node, struct polyraft_conf_state *out);
 
 /**
  * Reports whether the node can go on: POLYRAFT_OK, or the failure that

@@ -242,6 +242,8 @@ pub struct polyraft_node {
     cs_arena: Arena,
     /// The last status_json text.
     status_text: Arena,
+    /// The views of the last polyraft_node_config.
+    config_arena: Arena,
 }
 
 impl polyraft_node {
@@ -269,6 +271,16 @@ impl polyraft_node {
                 Err(core_fail(e))
             }
         }
+    }
+}
+
+impl polyraft_node {
+    /// A view of `cs` owned by the node until the next call.
+    pub(crate) fn config_view(&mut self, cs: &polyraft::raftpb::ConfState) -> polyraft_conf_state {
+        let mut arena = Arena::default();
+        let view = arena.conf_state(cs);
+        self.config_arena = arena;
+        view
     }
 }
 
@@ -340,6 +352,7 @@ pub(crate) fn new_node(cfg: &polyraft_config, storage: FfiStorage) -> Result<Box
         ready_outstanding: false,
         cs_arena: Arena::default(),
         status_text: Arena::default(),
+        config_arena: Arena::default(),
     }))
 }
 
