@@ -364,7 +364,8 @@ func (ds *DurableStorage) SetHardState(st *pb.HardState) error {
 func (ds *DurableStorage) HardState() (*pb.HardState, error) {
 	var hs C.polyraft_hard_state
 	err := ds.do("hard state", func(h *C.polyraft_durable_storage) cResult {
-		return C.polyraft_durable_storage_hard_state(h, &hs)
+		hs = C.polyraft_durable_storage_hard_state(h)
+		return C.POLYRAFT_OK
 	})
 	if err != nil {
 		return nil, err
@@ -461,9 +462,9 @@ func (ds *DurableStorage) Snapshot() (*pb.Snapshot, error) {
 // ownedSnapshot decodes and frees a snapshot copy of either storage.
 func ownedSnapshot(owned *C.polyraft_owned_snapshot) (*pb.Snapshot, error) {
 	defer C.polyraft_owned_snapshot_free(owned)
-	var v *C.polyraft_snapshot
-	if code := C.polyraft_owned_snapshot_view(owned, &v); code != C.POLYRAFT_OK {
-		return nil, newError("snapshot", codeError(code), resultText(code))
+	v := C.polyraft_owned_snapshot_view(owned)
+	if v == nil {
+		return nil, newError("snapshot", ErrInvalidArgument, "no snapshot")
 	}
 	return decodeSnapshot(view(v.encoded, v.encoded_len))
 }
@@ -472,7 +473,8 @@ func ownedSnapshot(owned *C.polyraft_owned_snapshot) (*pb.Snapshot, error) {
 func (ds *DurableStorage) Stats() (DurableStats, error) {
 	var st C.polyraft_durable_stats
 	err := ds.do("stats", func(h *C.polyraft_durable_storage) cResult {
-		return C.polyraft_durable_storage_stats(h, &st)
+		st = C.polyraft_durable_storage_stats(h)
+		return C.POLYRAFT_OK
 	})
 	if err != nil {
 		return DurableStats{}, err

@@ -97,11 +97,7 @@ func (rn *RawNode) peekReady() (Ready, peekedReady, error) {
 	if err != nil {
 		return Ready{}, peekedReady{}, err
 	}
-	var crd *C.polyraft_ready
-	if code := C.polyraft_peeked_ready_view(p, &crd); code != C.POLYRAFT_OK {
-		C.polyraft_peeked_ready_free(p)
-		return Ready{}, peekedReady{}, newError("ready", codeError(code), resultText(code))
-	}
+	crd := C.polyraft_peeked_ready_view(p)
 	rd, _, err := copyReady(crd, false)
 	if err != nil {
 		C.polyraft_peeked_ready_free(p)
@@ -181,10 +177,7 @@ func copyReady(crd *C.polyraft_ready, wire bool) (Ready, []WireMessage, error) {
 			}
 		}
 	}
-	var ms C.bool
-	if C.polyraft_ready_must_sync(crd, &ms) == C.POLYRAFT_OK {
-		rd.MustSync = bool(ms)
-	}
+	rd.MustSync = bool(C.polyraft_ready_must_sync(crd))
 	return rd, wms, nil
 }
 

@@ -239,7 +239,8 @@ func (ms *MemoryStorage) SetHardState(st *pb.HardState) error {
 func (ms *MemoryStorage) HardState() (*pb.HardState, error) {
 	var hs C.polyraft_hard_state
 	err := ms.do("hard state", func(h *C.polyraft_memory_storage) cResult {
-		return C.polyraft_memory_storage_hard_state(h, &hs)
+		hs = C.polyraft_memory_storage_hard_state(h)
+		return C.POLYRAFT_OK
 	})
 	if err != nil {
 		return nil, err

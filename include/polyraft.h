@@ -1553,10 +1553,9 @@ enum polyraft_result polyraft_durable_storage_append(const struct polyraft_durab
 enum polyraft_result polyraft_durable_storage_set_hard_state(const struct polyraft_durable_storage *storage, const struct polyraft_hard_state *hs);
 
 /**
- * Writes the saved hard state to `*out`.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * The saved hard state (zero for NULL).
  */
-enum polyraft_result polyraft_durable_storage_hard_state(const struct polyraft_durable_storage *storage, struct polyraft_hard_state *out);
+struct polyraft_hard_state polyraft_durable_storage_hard_state(const struct polyraft_durable_storage *storage);
 
 /**
  * Replaces the storage's contents with a snapshot received from the
@@ -1621,11 +1620,10 @@ enum polyraft_result polyraft_durable_storage_term(const struct polyraft_durable
 enum polyraft_result polyraft_durable_storage_snapshot(const struct polyraft_durable_storage *storage, struct polyraft_owned_snapshot **out);
 
 /**
- * Writes to `*out` a view of the snapshot (index, term, configuration,
- * data and its raftpb encoding), valid until polyraft_owned_snapshot_free.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * A view of the snapshot (index, term, configuration, data and its raftpb
+ * encoding), valid until polyraft_owned_snapshot_free. NULL for NULL.
  */
-enum polyraft_result polyraft_owned_snapshot_view(const struct polyraft_owned_snapshot *snapshot, const struct polyraft_snapshot **out);
+const struct polyraft_snapshot *polyraft_owned_snapshot_view(const struct polyraft_owned_snapshot *snapshot);
 
 /**
  * Frees a snapshot copy and its view. NULL is a no-op.
@@ -1633,10 +1631,9 @@ enum polyraft_result polyraft_owned_snapshot_view(const struct polyraft_owned_sn
 void polyraft_owned_snapshot_free(struct polyraft_owned_snapshot *snapshot);
 
 /**
- * Writes the storage's disk work counters to `*out`.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * The storage's disk work counters (zero for NULL).
  */
-enum polyraft_result polyraft_durable_storage_stats(const struct polyraft_durable_storage *storage, struct polyraft_durable_stats *out);
+struct polyraft_durable_stats polyraft_durable_storage_stats(const struct polyraft_durable_storage *storage);
 
 /**
  * Encodes a v1 ConfChange (for polyraft_node_propose_conf_change with
@@ -1992,13 +1989,12 @@ bool polyraft_is_local_msg(uint32_t message_type);
 enum polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
 
 /**
- * Writes to `*out` the Ready view of a peeked Ready (read it with the
- * polyraft_ready_* accessors), valid until the peeked Ready is freed or,
- * once accepted, until the node frees its Ready (as for
- * polyraft_node_ready).
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * The Ready view of a peeked Ready (read it with the polyraft_ready_*
+ * accessors), valid until the peeked Ready is freed or, once accepted,
+ * until the node frees its Ready (as for polyraft_node_ready). NULL for
+ * NULL.
  */
-enum polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked, const struct polyraft_ready **out);
+const struct polyraft_ready *polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked);
 
 /**
  * Hands a peeked Ready out: the node accepts it as if polyraft_node_ready
@@ -2122,11 +2118,10 @@ enum polyraft_result polyraft_ready_soft_state(const struct polyraft_ready *rd, 
 enum polyraft_result polyraft_ready_snapshot(const struct polyraft_ready *rd, const struct polyraft_snapshot **out);
 
 /**
- * Writes to `*out` whether the hard state and entries must be written
- * durably (fsync) before the messages are sent.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * Whether the hard state and entries must be written durably (fsync)
+ * before the messages are sent (false for NULL).
  */
-enum polyraft_result polyraft_ready_must_sync(const struct polyraft_ready *rd, bool *out);
+bool polyraft_ready_must_sync(const struct polyraft_ready *rd);
 
 /**
  * Copies the one-line detail of the last call on this handle into `buf`
@@ -2177,10 +2172,9 @@ enum polyraft_result polyraft_memory_storage_append(const struct polyraft_memory
 enum polyraft_result polyraft_memory_storage_set_hard_state(const struct polyraft_memory_storage *storage, const struct polyraft_hard_state *hs);
 
 /**
- * Writes the saved hard state to `*out`.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * The saved hard state (zero for NULL).
  */
-enum polyraft_result polyraft_memory_storage_hard_state(const struct polyraft_memory_storage *storage, struct polyraft_hard_state *out);
+struct polyraft_hard_state polyraft_memory_storage_hard_state(const struct polyraft_memory_storage *storage);
 
 /**
  * Replaces the storage's contents with a snapshot received from the leader

@@ -208,7 +208,7 @@ mod tests {
             let mut p1 = std::ptr::null_mut();
             assert_eq!(polyraft_node_ready_peek(node, &mut p1), POLYRAFT_OK);
             let mut v1 = std::ptr::null();
-            assert_eq!(polyraft_peeked_ready_view(p1, &mut v1), POLYRAFT_OK);
+            v1 = polyraft_peeked_ready_view(p1);
             let first = entries_of(v1);
             assert_eq!(first.len(), 1);
             polyraft_peeked_ready_free(p1);
@@ -216,7 +216,7 @@ mod tests {
             let mut p2 = std::ptr::null_mut();
             assert_eq!(polyraft_node_ready_peek(node, &mut p2), POLYRAFT_OK);
             let mut v2 = std::ptr::null();
-            assert_eq!(polyraft_peeked_ready_view(p2, &mut v2), POLYRAFT_OK);
+            v2 = polyraft_peeked_ready_view(p2);
             let both = entries_of(v2);
             assert_eq!(both.len(), 2, "the second peek holds both proposals");
             assert_eq!(both[0], first[0]);
@@ -230,7 +230,7 @@ mod tests {
             let mut p4 = std::ptr::null_mut();
             assert_eq!(polyraft_node_ready_peek(node, &mut p4), POLYRAFT_OK);
             let mut v4 = std::ptr::null();
-            assert_eq!(polyraft_peeked_ready_view(p4, &mut v4), POLYRAFT_OK);
+            v4 = polyraft_peeked_ready_view(p4);
             assert!(entries_of(v4).is_empty());
             polyraft_peeked_ready_free(p4);
             assert_eq!(polyraft_node_health(node), POLYRAFT_OK);

@@ -515,18 +515,14 @@ pub unsafe extern "C" fn polyraft_durable_storage_set_hard_state(
     })
 }
 
-/// Writes the saved hard state to `*out`.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// The saved hard state (zero for NULL).
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_durable_storage_hard_state(
-    storage: *const polyraft_durable_storage,
-    out: *mut polyraft_hard_state,
-) -> polyraft_result {
-    with_durable(storage, |h| {
-        nn!(out);
-        *out = h.ds.hard_state().into();
-        Ok(())
-    })
+pub unsafe extern "C" fn polyraft_durable_storage_hard_state(storage: *const polyraft_durable_storage) -> polyraft_hard_state {
+    if storage.is_null() {
+        return polyraft_hard_state::default();
+    }
+    let h = &*storage;
+    catch(|| h.ds.hard_state().into()).unwrap_or_default()
 }
 
 /// Replaces the storage's contents with a snapshot received from the
@@ -667,20 +663,14 @@ pub unsafe extern "C" fn polyraft_durable_storage_snapshot(
     })
 }
 
-/// Writes to `*out` a view of the snapshot (index, term, configuration,
-/// data and its raftpb encoding), valid until polyraft_owned_snapshot_free.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// A view of the snapshot (index, term, configuration, data and its raftpb
+/// encoding), valid until polyraft_owned_snapshot_free. NULL for NULL.
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_owned_snapshot_view(
-    snapshot: *const polyraft_owned_snapshot,
-    out: *mut *const polyraft_snapshot,
-) -> polyraft_result {
-    guard(|| {
-        nn!(snapshot);
-        nn!(out);
-        *out = (*snapshot).view;
-        Ok(())
-    })
+pub unsafe extern "C" fn polyraft_owned_snapshot_view(snapshot: *const polyraft_owned_snapshot) -> *const polyraft_snapshot {
+    if snapshot.is_null() {
+        return std::ptr::null();
+    }
+    (*snapshot).view
 }
 
 /// Frees a snapshot copy and its view. NULL is a no-op.
@@ -712,18 +702,16 @@ pub struct polyraft_durable_stats {
     pub segments: u64,
 }
 
-/// Writes the storage's disk work counters to `*out`.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// The storage's disk work counters (zero for NULL).
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_durable_storage_stats(
-    storage: *const polyraft_durable_storage,
-    out: *mut polyraft_durable_stats,
-) -> polyraft_result {
-    with_durable(storage, |h| {
-        nn!(out);
-        let ds = &h.ds;
+pub unsafe extern "C" fn polyraft_durable_storage_stats(storage: *const polyraft_durable_storage) -> polyraft_durable_stats {
+    if storage.is_null() {
+        return polyraft_durable_stats::default();
+    }
+    let ds = &(*storage).ds;
+    catch(|| {
         let s = ds.stats();
-        *out = polyraft_durable_stats {
+        polyraft_durable_stats {
             fsyncs: s.fsyncs,
             dir_fsyncs: s.dir_fsyncs,
             bytes_written: s.bytes_written,
@@ -731,9 +719,9 @@ pub unsafe extern "C" fn polyraft_durable_storage_stats(
             segments_created: s.segments_created,
             segments_deleted: s.segments_deleted,
             segments: ds.segment_count() as u64,
-        };
-        Ok(())
+        }
     })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]

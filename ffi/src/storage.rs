@@ -142,18 +142,14 @@ pub unsafe extern "C" fn polyraft_memory_storage_set_hard_state(
     })
 }
 
-/// Writes the saved hard state to `*out`.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// The saved hard state (zero for NULL).
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_memory_storage_hard_state(
-    storage: *const polyraft_memory_storage,
-    out: *mut polyraft_hard_state,
-) -> polyraft_result {
-    with_memory(storage, |h| {
-        nn!(out);
-        *out = h.ms.hard_state().into();
-        Ok(())
-    })
+pub unsafe extern "C" fn polyraft_memory_storage_hard_state(storage: *const polyraft_memory_storage) -> polyraft_hard_state {
+    if storage.is_null() {
+        return polyraft_hard_state::default();
+    }
+    let h = &*storage;
+    catch(|| h.ms.hard_state().into()).unwrap_or_default()
 }
 
 /// Replaces the storage's contents with a snapshot received from the leader

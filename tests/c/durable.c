@@ -496,7 +496,8 @@ static int start_node(uint64_t id) {
     memset(&n->report, 0, sizeof n->report);
     H_OK(polyraft_durable_storage_open(n->dir, &opts, &n->ds, &n->report, oerr()));
     H_OK(polyraft_durable_storage_snapshot(n->ds, &os));
-    rc = polyraft_owned_snapshot_view(os, &snap);
+    snap = polyraft_owned_snapshot_view(os);
+    rc = snap != NULL ? POLYRAFT_OK : POLYRAFT_NULL_PARAMETER;
     if (rc == POLYRAFT_OK) {
         restore(n, snap);
         if (snap->index != n->report.snapshot_index) rc = POLYRAFT_INVALID_STATE;
@@ -570,7 +571,7 @@ static int cluster_scenario(void) {
     /* 1,000 entries, every Ready persisted before its messages go out. */
     if (propose_n(leader, 1000)) return 1;
     if (converge(leader, 1000)) return 1;
-    H_OK(polyraft_durable_storage_stats(nodes[1].ds, &stats));
+    stats = polyraft_durable_storage_stats(nodes[1].ds);
     printf("  leader: %llu readies, %llu fsyncs (%llu of directories), %llu bytes, %llu segments\n",
            (unsigned long long)stats.readies, (unsigned long long)stats.fsyncs,
            (unsigned long long)stats.dir_fsyncs, (unsigned long long)stats.bytes_written,
@@ -581,7 +582,7 @@ static int cluster_scenario(void) {
 
     /* Stop follower 3; the others go on without it. */
     H_OK(polyraft_durable_storage_last_index(nodes[3].ds, &last3));
-    H_OK(polyraft_durable_storage_hard_state(nodes[3].ds, &hs_before));
+    hs_before = polyraft_durable_storage_hard_state(nodes[3].ds);
     H_CHECK(last3 >= 1003);
     stop_node(3);
     if (propose_n(leader, 200)) return 1;
@@ -593,7 +594,7 @@ static int cluster_scenario(void) {
     H_CHECK(nodes[3].report.last_index == last3 && nodes[3].report.first_index == 1);
     H_CHECK(nodes[3].report.snapshot_index == 0 && nodes[3].report.segments > 1);
     H_CHECK(nodes[3].report.records > 0 && nodes[3].report.dropped_bytes == 0);
-    H_OK(polyraft_durable_storage_hard_state(nodes[3].ds, &hs_after));
+    hs_after = polyraft_durable_storage_hard_state(nodes[3].ds);
     H_CHECK(hs_after.term == hs_before.term && hs_after.vote == hs_before.vote && hs_after.commit == hs_before.commit);
     {
         /* The reason accessors are empty when nothing was cut. */
@@ -618,7 +619,7 @@ static int cluster_scenario(void) {
     if (snapshot_and_compact(leader)) return 1;
     H_OK(polyraft_durable_storage_first_index(nodes[leader].ds, &v));
     H_CHECK(v == nodes[leader].applied + 1);
-    H_OK(polyraft_durable_storage_stats(nodes[leader].ds, &stats));
+    stats = polyraft_durable_storage_stats(nodes[leader].ds);
     H_CHECK(stats.segments_deleted > 0 && stats.segments < stats.segments_created);
     H_RC(polyraft_durable_storage_term(nodes[leader].ds, 5, &v), POLYRAFT_STORAGE_COMPACTED);
     if (start_node(2)) return 1;
@@ -735,8 +736,8 @@ static int null_args(void) {
     H_RC(polyraft_durable_storage_append(ds, NULL, 3), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_set_hard_state(NULL, &hs), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_set_hard_state(ds, NULL), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_hard_state(NULL, &hs), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_hard_state(ds, NULL), POLYRAFT_NULL_PARAMETER);
+    hs = polyraft_durable_storage_hard_state(NULL);
+    H_CHECK(hs.term == 0 && hs.vote == 0 && hs.commit == 0);
     H_RC(polyraft_durable_storage_apply_snapshot(NULL, NULL), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_apply_snapshot(ds, NULL), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_create_snapshot(NULL, 1, NULL, NULL, 0), POLYRAFT_NULL_PARAMETER);
@@ -751,18 +752,17 @@ static int null_args(void) {
     H_RC(polyraft_durable_storage_snapshot(NULL, &os), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_snapshot(ds, NULL), POLYRAFT_NULL_PARAMETER);
     H_CHECK(os == NULL);
-    H_RC(polyraft_owned_snapshot_view(NULL, &sv), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_stats(NULL, &st), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_stats(ds, NULL), POLYRAFT_NULL_PARAMETER);
+    H_CHECK(polyraft_owned_snapshot_view(NULL) == NULL);
+    st = polyraft_durable_storage_stats(NULL);
+    H_CHECK(st.fsyncs == 0 && st.segments == 0);
     H_CHECK(strstr(last_error_of(ds), "NULL") != NULL);
 
     /* The storage is still fine, and empty. */
     H_OK(polyraft_durable_storage_last_index(ds, &u));
     H_CHECK(u == 0);
     H_OK(polyraft_durable_storage_snapshot(ds, &os));
-    H_OK(polyraft_owned_snapshot_view(os, &sv));
+    sv = polyraft_owned_snapshot_view(os);
     H_CHECK(sv != NULL && sv->index == 0 && sv->data_len == 0);
-    H_RC(polyraft_owned_snapshot_view(os, NULL), POLYRAFT_NULL_PARAMETER);
     polyraft_owned_snapshot_free(os);
 
     H_CHECK(strcmp(polyraft_result_str(POLYRAFT_IO_ERROR), "durable storage I/O error") == 0);
@@ -863,7 +863,7 @@ static int corrupt_segment(void) {
     hs.vote = 1;
     hs.commit = 200;
     H_OK(polyraft_durable_storage_set_hard_state(ds, &hs));
-    H_OK(polyraft_durable_storage_stats(ds, &st));
+    st = polyraft_durable_storage_stats(ds);
     H_CHECK(st.segments >= 4 && st.fsyncs >= 21);
     release(ds);
 
@@ -892,7 +892,7 @@ static int corrupt_segment(void) {
     track(ds);
     H_CHECK(!rep.created && !rep.truncated && rep.last_index == 200 && rep.first_index == 1);
     H_CHECK(rep.segments == nsegs);
-    H_OK(polyraft_durable_storage_hard_state(ds, &hs));
+    hs = polyraft_durable_storage_hard_state(ds);
     H_CHECK(hs.term == 1 && hs.vote == 1 && hs.commit == 200);
     H_OK(polyraft_durable_storage_term(ds, 200, &u));
     H_CHECK(u == 1);
@@ -1110,8 +1110,8 @@ static int storage_errors(void) {
         const polyraft_snapshot *sv = NULL;
         bool ok;
         H_OK(polyraft_durable_storage_snapshot(ds, &os));
-        H_OK(polyraft_owned_snapshot_view(os, &sv));
-        ok = sv->index == 10 && sv->term == 3 && sv->data_len == 5 && memcmp(sv->data, "state", 5) == 0 &&
+        sv = polyraft_owned_snapshot_view(os);
+        ok = sv != NULL && sv->index == 10 && sv->term == 3 && sv->data_len == 5 && memcmp(sv->data, "state", 5) == 0 &&
              sv->conf_state.voters_len == 1 && sv->conf_state.voters[0] == 1 && sv->encoded_len > 0;
         polyraft_owned_snapshot_free(os);
         H_CHECK(ok);
@@ -1188,7 +1188,7 @@ static int bootstrap_and_restart(void) {
     H_RC(polyraft_durable_storage_bootstrap_conf_state(ds, &cs), POLYRAFT_INVALID_STATE);
     if (single_node_run(ds, 0, 5, &count)) return 1;
     H_CHECK(count == 5);
-    H_OK(polyraft_durable_storage_hard_state(ds, &hs));
+    hs = polyraft_durable_storage_hard_state(ds);
     H_CHECK(hs.term >= 1 && hs.vote == 1 && hs.commit == 6); /* an empty entry, then 5 */
     release(ds);
 
@@ -1285,9 +1285,9 @@ static int async_writes(void) {
     polyraft_node_free(node);
     H_OK(rc);
     H_CHECK(applied == 3 && appends > 0);
-    H_OK(polyraft_durable_storage_stats(ds, &st));
+    st = polyraft_durable_storage_stats(ds);
     H_CHECK(st.readies == (uint64_t)appends && st.fsyncs > 0);
-    H_OK(polyraft_durable_storage_hard_state(ds, &hs));
+    hs = polyraft_durable_storage_hard_state(ds);
     release(ds);
 
     /* Everything acknowledged is on disk. */
@@ -1296,7 +1296,7 @@ static int async_writes(void) {
     H_CHECK(rep.last_index == 5 && hs.commit == 5); /* bootstrap, empty entry, 3 proposals */
     {
         polyraft_hard_state hs2;
-        H_OK(polyraft_durable_storage_hard_state(ds, &hs2));
+        hs2 = polyraft_durable_storage_hard_state(ds);
         H_CHECK(hs2.term == hs.term && hs2.vote == hs.vote && hs2.commit == hs.commit);
     }
     return 0;
