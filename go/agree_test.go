@@ -93,3 +93,21 @@ func TestDurableErrno(t *testing.T) {
 		t.Fatalf("write into a removed directory: %v (errno %v), want ErrIO with ENOENT", err, errno)
 	}
 }
+
+// etcd's list of local message types (IsLocalMsg, which this package
+// uses) and the core's are the same list.
+func TestLocalMessagesMatchCore(t *testing.T) {
+	local := 0
+	for typ := range pb.MessageType_name {
+		mt := pb.MessageType(typ)
+		if IsLocalMsg(mt) != libIsLocalMsg(mt) {
+			t.Errorf("%v: etcd says local=%v, the core %v", mt, IsLocalMsg(mt), libIsLocalMsg(mt))
+		}
+		if IsLocalMsg(mt) {
+			local++
+		}
+	}
+	if local == 0 || libIsLocalMsg(pb.MessageType(1000)) {
+		t.Fatalf("local types: %d; unknown type 1000 local: %v", local, libIsLocalMsg(pb.MessageType(1000)))
+	}
+}

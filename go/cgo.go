@@ -223,3 +223,7 @@ func goEntries(p *C.polyraft_entry, n C.size_t) []*pb.Entry {
 // cResult is the type cgo gives the library's polyraft_result returns (a C
 // enum, which cgo passes as its underlying uint32).
 type cResult = uint32
+
+// libIsLocalMsg is the core's list of local message types (IsLocalMsg is
+// etcd's; a test checks that they agree).
+func libIsLocalMsg(t pb.MessageType) bool { return bool(C.polyraft_is_local_msg(C.uint32_t(t))) }
