@@ -200,3 +200,9 @@ def test_storage_io_error_errno(tmp_path: pathlib.Path) -> None:
         with pytest.raises(StorageIOError) as info:
             s.apply_snapshot(Snapshot(index=5, term=1, conf_state=ConfState(voters=[1])))
         assert info.value.errno == errno.ENOENT
+
+
+def test_voter_and_learner_is_named() -> None:
+    storage = MemoryStorage(conf_state=ConfState(voters=[1], learners=[1]))
+    with pytest.raises(polyraft.ConfChangeError, match="node 1 is both a voter and a learner"):
+        RawNode(Config(id=1), storage)

@@ -744,6 +744,32 @@ TEST(bindings_agree) {
     CHECK(strcmp(text, "dir is empty") == 0);
 }
 
+/* A constructor's error names what is wrong: a node both voter and learner
+ * is not "removed all voters", nor a poisoned node. */
+TEST(constructor_errors_say_what_is_wrong) {
+    polyraft_memory_storage *ms = NULL;
+    polyraft_node *node = NULL;
+    polyraft_buffer *err = NULL;
+    polyraft_config cfg = quiet_config(1);
+    polyraft_snapshot snap;
+    uint64_t one = 1;
+    char text[256];
+    memset(&snap, 0, sizeof snap);
+    snap.index = 1;
+    snap.term = 1;
+    snap.conf_state.voters = &one;
+    snap.conf_state.voters_len = 1;
+    snap.conf_state.learners = &one;
+    snap.conf_state.learners_len = 1;
+    CHECK_OK(polyraft_memory_storage_new(&ms));
+    CHECK_OK(polyraft_memory_storage_apply_snapshot(ms, &snap));
+    CHECK_RC(polyraft_node_new_memory(&cfg, ms, &node, &err), POLYRAFT_CONF_CHANGE);
+    runner_error_text(err, text, sizeof text);
+    CHECK(strcmp(text, "node 1 is both a voter and a learner in the ConfState") == 0);
+    CHECK(node == NULL);
+    polyraft_memory_storage_free(ms);
+}
+
 /* Every code has a name and a description from the one table; a switch on
  * the enum is checked by -Wswitch-enum (this file is built with it). */
 static const char *kind_of(polyraft_result rc) {
@@ -798,6 +824,7 @@ TEST(result_names) {
 int main(void) {
     RUN(bindings_agree);
     RUN(result_names);
+    RUN(constructor_errors_say_what_is_wrong);
     RUN(null_everywhere);
     RUN(bad_config);
     RUN(wrong_state);
