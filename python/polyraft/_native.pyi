@@ -608,15 +608,10 @@ class Config:
     def log_level(self) -> str:
         """The lowest level logged."""
 
-@final
-class MemoryStorage:
-    """In-memory storage with etcd MemoryStorage's semantics; implements the
-    Storage protocol. Give it to a RawNode and keep using it: both see the
-    same data. Thread-safe."""
+class _StorageReads:
+    """The reads MemoryStorage and DurableStorage share (the Storage
+    protocol raft calls); a stub-only base, not a runtime class."""
 
-    def __new__(cls, *, conf_state: Optional[ConfState] = None) -> MemoryStorage:
-        """An empty storage; with ``conf_state``, its (empty) snapshot carries
-        that configuration so a node over it starts as a member of it."""
     def initial_state(self) -> Tuple[HardState, ConfState]:
         """The saved HardState and the snapshot's ConfState."""
     def entries(self, lo: int, hi: int, max_size: Optional[int] = None) -> List[Entry]:
@@ -630,6 +625,16 @@ class MemoryStorage:
         """The index of the last entry."""
     def snapshot(self) -> Snapshot:
         """The most recent snapshot."""
+
+@final
+class MemoryStorage(_StorageReads):
+    """In-memory storage with etcd MemoryStorage's semantics; implements the
+    Storage protocol. Give it to a RawNode and keep using it: both see the
+    same data. Thread-safe."""
+
+    def __new__(cls, *, conf_state: Optional[ConfState] = None) -> MemoryStorage:
+        """An empty storage; with ``conf_state``, its (empty) snapshot carries
+        that configuration so a node over it starts as a member of it."""
     def set_hard_state(self, hs: HardState) -> None:
         """Saves the HardState."""
     def hard_state(self) -> HardState:
@@ -645,7 +650,7 @@ class MemoryStorage:
         """Appends entries, overwriting from the first conflicting index."""
 
 @final
-class DurableStorage:
+class DurableStorage(_StorageReads):
     """Storage persisted in one directory: a checksummed, segmented
     write-ahead log of entries and HardState plus atomically written
     snapshot files (the ``polyraft::wal`` module of the Rust crate).
@@ -708,19 +713,6 @@ class DurableStorage:
         (snapshot, entries and the HardState it carries), fsyncing by etcd's
         MustSync rule. Deliver ``message.responses`` after it returns.
         StorageError for any other message type."""
-    def initial_state(self) -> Tuple[HardState, ConfState]:
-        """The saved HardState and the snapshot's ConfState."""
-    def entries(self, lo: int, hi: int, max_size: Optional[int] = None) -> List[Entry]:
-        """Entries in ``[lo, hi)``, at most ``max_size`` bytes but at least one;
-        CompactedError below the first index."""
-    def term(self, i: int) -> int:
-        """The term of entry ``i``; CompactedError or UnavailableError out of range."""
-    def first_index(self) -> int:
-        """The first index readable through ``entries``."""
-    def last_index(self) -> int:
-        """The index of the last entry."""
-    def snapshot(self) -> Snapshot:
-        """The most recent snapshot."""
     def hard_state(self) -> HardState:
         """The saved HardState."""
     def set_hard_state(self, hs: HardState) -> None:
