@@ -111,28 +111,15 @@ pub(crate) fn fail<T>(code: polyraft_result, msg: impl Into<String>) -> Result<T
     Err((code, msg.into()))
 }
 
-/// Maps a core error to its result code.
+/// Maps a core error to its result code: the core names the kind
+/// (`Error::code_name`), the one table below gives its code.
 pub(crate) fn code_of(e: &polyraft::Error) -> polyraft_result {
-    use polyraft::Error as E;
-    match e {
-        E::ProposalDropped => POLYRAFT_PROPOSAL_DROPPED,
-        E::StepLocalMsg => POLYRAFT_STEP_LOCAL_MSG,
-        E::StepPeerNotFound => POLYRAFT_STEP_PEER_NOT_FOUND,
-        E::Compacted => POLYRAFT_STORAGE_COMPACTED,
-        E::SnapOutOfDate => POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
-        E::Unavailable => POLYRAFT_STORAGE_UNAVAILABLE,
-        E::SnapshotTemporarilyUnavailable => POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE,
-        E::InvalidConfig(_) => POLYRAFT_INVALID_CONFIG,
-        E::ConfChange(_) => POLYRAFT_CONF_CHANGE,
-        E::Decode(_) => POLYRAFT_DECODE,
-        E::Storage(_) => POLYRAFT_STORAGE_FAILURE,
-        E::InvalidState(_) => POLYRAFT_INVALID_STATE,
-        E::Fatal(_) => POLYRAFT_FATAL,
-        E::Io(_) => POLYRAFT_IO_ERROR,
-        // `polyraft::Error` is non_exhaustive: a kind added later is a
-        // failure until it gets its own code.
-        _ => POLYRAFT_FATAL,
-    }
+    let name = e.code_name();
+    RESULT_TEXTS
+        .iter()
+        .find(|(_, n, _)| n.strip_suffix('\0') == Some(name))
+        // A kind without a code (none today) is a failure.
+        .map_or(POLYRAFT_FATAL, |e| e.0)
 }
 
 pub(crate) fn core_fail(e: polyraft::Error) -> Fail {
@@ -376,6 +363,38 @@ result_texts! {
     POLYRAFT_STORAGE_FAILURE => "storage failure",
     POLYRAFT_IO_ERROR => "durable storage I/O error",
     POLYRAFT_CORRUPT => "durable storage data is corrupt",
+}
+
+#[cfg(test)]
+mod result_tests {
+    use super::*;
+
+    /// Every kind the core names has its code in the table.
+    #[test]
+    fn every_core_kind_has_a_code() {
+        use polyraft::Error as E;
+        let io = polyraft::IoError::new("fsync x", std::io::Error::from_raw_os_error(5));
+        let kinds = [
+            (E::ProposalDropped, POLYRAFT_PROPOSAL_DROPPED),
+            (E::StepLocalMsg, POLYRAFT_STEP_LOCAL_MSG),
+            (E::StepPeerNotFound, POLYRAFT_STEP_PEER_NOT_FOUND),
+            (E::Compacted, POLYRAFT_STORAGE_COMPACTED),
+            (E::SnapOutOfDate, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE),
+            (E::Unavailable, POLYRAFT_STORAGE_UNAVAILABLE),
+            (E::SnapshotTemporarilyUnavailable, POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE),
+            (E::InvalidConfig(String::new()), POLYRAFT_INVALID_CONFIG),
+            (E::ConfChange(String::new()), POLYRAFT_CONF_CHANGE),
+            (E::Decode(String::new()), POLYRAFT_DECODE),
+            (E::Storage(String::new()), POLYRAFT_STORAGE_FAILURE),
+            (E::Io(io), POLYRAFT_IO_ERROR),
+            (E::InvalidState(String::new()), POLYRAFT_INVALID_STATE),
+            (E::Fatal(String::new()), POLYRAFT_FATAL),
+        ];
+        for (e, code) in kinds {
+            assert_eq!(code_of(&e), code, "{e:?}");
+        }
+        assert!(RESULT_TEXTS.iter().all(|(c, _, _)| result_listed(*c)));
+    }
 }
 
 fn result_entry(code: u32) -> Option<&'static (polyraft_result, &'static str, &'static str)> {

@@ -317,3 +317,7 @@ RESULT_NAMES: Dict[type, str] = {
     StorageIOError: "POLYRAFT_IO_ERROR",
     CorruptionError: "POLYRAFT_CORRUPT",
 }
+
+#: The exception class of each C result code: how the native module turns
+#: the kind the core names (``polyraft::Error::code_name``) into a class.
+CLASS_OF_RESULT: Dict[str, type] = {name: cls for cls, name in RESULT_NAMES.items()}

@@ -26,30 +26,21 @@ pub fn new_err(py: Python<'_>, class: &str, msg: String) -> PyErr {
     }
 }
 
-/// The exception class name for a core error.
-pub fn class_of(e: &Error) -> &'static str {
-    #[allow(unreachable_patterns)]
-    match e {
-        Error::ProposalDropped => "ProposalDroppedError",
-        Error::StepLocalMsg => "StepLocalMsgError",
-        Error::StepPeerNotFound => "StepPeerNotFoundError",
-        Error::Compacted => "CompactedError",
-        Error::SnapOutOfDate => "SnapOutOfDateError",
-        Error::Unavailable => "UnavailableError",
-        Error::SnapshotTemporarilyUnavailable => "SnapshotTemporarilyUnavailableError",
-        Error::InvalidConfig(_) => "ConfigError",
-        Error::ConfChange(_) => "ConfChangeError",
-        Error::Decode(_) => "DecodeError",
-        Error::Storage(_) | Error::Io(_) => "StorageError",
-        Error::InvalidState(_) => "InvalidStateError",
-        Error::Fatal(_) => "FatalError",
-        _ => "RaftError",
+/// A new exception of the class `polyraft._common.CLASS_OF_RESULT` gives
+/// the kind the core names (`Error::code_name`), with `msg`.
+pub fn kind_err(py: Python<'_>, kind: &str, msg: String) -> PyErr {
+    let class = common_attr(py, "CLASS_OF_RESULT")
+        .and_then(|m| m.get_item(kind))
+        .and_then(|c| c.downcast_into::<PyType>().map_err(PyErr::from));
+    match class {
+        Ok(t) => PyErr::from_type(t, msg),
+        Err(e) => e,
     }
 }
 
 /// The exception for a core error.
 pub fn raft_err(py: Python<'_>, e: &Error) -> PyErr {
-    new_err(py, class_of(e), e.to_string())
+    kind_err(py, e.code_name(), e.to_string())
 }
 
 /// `Result<T, polyraft::Error>` into `PyResult<T>`.

@@ -15,7 +15,7 @@ use polyraft::{Error, Peer, RawNode, SnapshotStatus};
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::common::{check, class_of, ids_arg, new_err, raft_err, BytesLike};
+use crate::common::{check, ids_arg, kind_err, BytesLike};
 use crate::config::PyConfig;
 use crate::durable::PyDurableStorage;
 use crate::storage::{is_interrupt, NodeStorage, PyMemoryStorage, PyStorage, SharedStash};
@@ -162,22 +162,19 @@ fn run<R>(
 /// The exception for a failure; a stashed storage exception becomes its
 /// `__cause__` (and turns a generic failure into StorageError).
 fn to_pyerr(py: Python<'_>, f: Failure, stashed: Option<PyErr>) -> PyErr {
-    let (class, msg) = match &f {
-        Failure::Raft(e) | Failure::Failed(e) | Failure::FailedBefore(e) => (class_of(e), e.to_string()),
-        Failure::Panic(m) => ("FatalError", format!("raft node is unusable: internal error: {m}")),
+    let (kind, msg) = match &f {
+        Failure::Raft(e) | Failure::Failed(e) | Failure::FailedBefore(e) => (e.code_name(), e.to_string()),
+        Failure::Panic(m) => ("POLYRAFT_FATAL", format!("raft node is unusable: internal error: {m}")),
         Failure::Closed => return PyValueError::new_err("RawNode is closed"),
-        Failure::InvalidArgument(m) => return new_err(py, "InvalidArgumentError", m.clone()),
+        Failure::InvalidArgument(m) => ("POLYRAFT_INVALID_ARGUMENT", m.clone()),
     };
     match stashed {
-        None => match f {
-            Failure::Raft(e) | Failure::Failed(e) | Failure::FailedBefore(e) => raft_err(py, &e),
-            _ => new_err(py, class, msg),
-        },
+        None => kind_err(py, kind, msg),
         // KeyboardInterrupt, SystemExit...: not a storage failure to wrap.
         Some(orig) if !orig.is_instance_of::<PyException>(py) => orig,
         Some(orig) => {
-            let class = if class == "FatalError" || class == "RaftError" { "StorageError" } else { class };
-            let err = new_err(py, class, msg);
+            let kind = if kind == "POLYRAFT_FATAL" { "POLYRAFT_STORAGE_FAILURE" } else { kind };
+            let err = kind_err(py, kind, msg);
             err.set_cause(py, Some(orig));
             err
         }
