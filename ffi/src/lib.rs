@@ -160,7 +160,8 @@ impl ErrorSlot {
     pub(crate) fn set(&self, text: &str, errno: i32) {
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.0.clear();
-        g.0.push_str(text);
+        // One line, whatever the text (a panic message may hold newlines).
+        g.0.extend(text.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
         g.1 = errno;
     }
 
