@@ -114,7 +114,8 @@ typedef enum polyraft_result {
    */
   POLYRAFT_INVALID_ARGUMENT = 4,
   /**
-   * polyraft_config failed validation; see polyraft_last_new_error.
+   * polyraft_config failed validation; the reason comes in the
+   * constructor's `error` buffer.
    */
   POLYRAFT_INVALID_CONFIG = 5,
   /**
@@ -183,7 +184,8 @@ typedef enum polyraft_result {
    * fsync, rename...) failed, now or earlier: after one, what reached the
    * disk is unknown and the storage refuses every write with this code
    * until it is freed and reopened. Detail (the call, the file, the OS
-   * error) in polyraft_durable_storage_last_error.
+   * error) in polyraft_durable_storage_last_error, the errno in
+   * polyraft_durable_storage_last_errno (and polyraft_node_last_errno).
    */
   POLYRAFT_IO_ERROR = 30,
   /**

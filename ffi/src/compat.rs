@@ -263,7 +263,7 @@ mod tests {
 
     /// The typed status (configuration, progress), and TickQuiesced.
     #[test]
-    fn status_detail_and_tick_quiesced() {
+    fn typed_status_and_tick_quiesced() {
         unsafe {
             let mut ms = std::ptr::null_mut();
             assert_eq!(polyraft_memory_storage_new(&mut ms), POLYRAFT_OK);

@@ -52,7 +52,8 @@ pub enum polyraft_result {
     /// An argument has a value out of its documented range (an unknown
     /// enum value, an index of 0 where one is required...).
     POLYRAFT_INVALID_ARGUMENT = 4,
-    /// polyraft_config failed validation; see polyraft_last_new_error.
+    /// polyraft_config failed validation; the reason comes in the
+    /// constructor's `error` buffer.
     POLYRAFT_INVALID_CONFIG = 5,
     /// The call is not allowed in the node's current state: polyraft_node_ready
     /// while a Ready is outstanding, polyraft_node_advance without a Ready or
@@ -93,7 +94,8 @@ pub enum polyraft_result {
     /// fsync, rename...) failed, now or earlier: after one, what reached the
     /// disk is unknown and the storage refuses every write with this code
     /// until it is freed and reopened. Detail (the call, the file, the OS
-    /// error) in polyraft_durable_storage_last_error.
+    /// error) in polyraft_durable_storage_last_error, the errno in
+    /// polyraft_durable_storage_last_errno (and polyraft_node_last_errno).
     POLYRAFT_IO_ERROR = 30,
     /// Durable storage: data on disk that recovery must not drop (a bad
     /// record in a closed segment, a damaged record a later fsync vouched
