@@ -19,49 +19,51 @@ import (
 // rule), and the library copies everything it keeps. Outputs are views into
 // library memory, copied into Go values before the next library call.
 
-// codeError maps a result code to its sentinel.
-func codeError(code C.polyraft_result) error {
-	switch code {
-	case C.POLYRAFT_NULL_PARAMETER, C.POLYRAFT_INVALID_ARGUMENT, C.POLYRAFT_ABI_MISMATCH:
-		return ErrInvalidArgument
-	case C.POLYRAFT_PANIC:
-		return ErrPanic
-	case C.POLYRAFT_POISONED:
-		return ErrPoisoned
-	case C.POLYRAFT_INVALID_CONFIG:
-		return ErrInvalidConfig
-	case C.POLYRAFT_INVALID_STATE:
-		return ErrInvalidState
-	case C.POLYRAFT_DECODE:
-		return ErrDecode
-	case C.POLYRAFT_PROPOSAL_DROPPED:
-		return ErrProposalDropped
-	case C.POLYRAFT_STEP_LOCAL_MSG:
-		return ErrStepLocalMsg
-	case C.POLYRAFT_STEP_PEER_NOT_FOUND:
-		return ErrStepPeerNotFound
-	case C.POLYRAFT_CONF_CHANGE:
-		return ErrConfChange
-	case C.POLYRAFT_FATAL:
-		return ErrFatal
-	case C.POLYRAFT_STORAGE_COMPACTED:
-		return ErrCompacted
-	case C.POLYRAFT_STORAGE_SNAP_OUT_OF_DATE:
-		return ErrSnapOutOfDate
-	case C.POLYRAFT_STORAGE_UNAVAILABLE:
-		return ErrUnavailable
-	case C.POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE:
-		return ErrSnapshotTemporarilyUnavailable
-	case C.POLYRAFT_IO_ERROR:
-		return ErrIO
-	case C.POLYRAFT_CORRUPT:
-		return ErrCorrupt
+// codeErrors maps every result code of the library to its sentinel; a
+// test checks that it lists exactly the codes polyraft_result_name knows.
+var codeErrors = map[cResult]error{
+	C.POLYRAFT_NULL_PARAMETER:                           ErrInvalidArgument,
+	C.POLYRAFT_INVALID_ARGUMENT:                         ErrInvalidArgument,
+	C.POLYRAFT_ABI_MISMATCH:                             ErrInvalidArgument,
+	C.POLYRAFT_PANIC:                                    ErrPanic,
+	C.POLYRAFT_POISONED:                                 ErrPoisoned,
+	C.POLYRAFT_INVALID_CONFIG:                           ErrInvalidConfig,
+	C.POLYRAFT_INVALID_STATE:                            ErrInvalidState,
+	C.POLYRAFT_DECODE:                                   ErrDecode,
+	C.POLYRAFT_PROPOSAL_DROPPED:                         ErrProposalDropped,
+	C.POLYRAFT_STEP_LOCAL_MSG:                           ErrStepLocalMsg,
+	C.POLYRAFT_STEP_PEER_NOT_FOUND:                      ErrStepPeerNotFound,
+	C.POLYRAFT_CONF_CHANGE:                              ErrConfChange,
+	C.POLYRAFT_FATAL:                                    ErrFatal,
+	C.POLYRAFT_STORAGE_COMPACTED:                        ErrCompacted,
+	C.POLYRAFT_STORAGE_SNAP_OUT_OF_DATE:                 ErrSnapOutOfDate,
+	C.POLYRAFT_STORAGE_UNAVAILABLE:                      ErrUnavailable,
+	C.POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE: ErrSnapshotTemporarilyUnavailable,
+	C.POLYRAFT_STORAGE_FAILURE:                          ErrStorage,
+	C.POLYRAFT_IO_ERROR:                                 ErrIO,
+	C.POLYRAFT_CORRUPT:                                  ErrCorrupt,
+}
+
+// codeError maps a result code to its sentinel (ErrStorage for a code this
+// package does not know).
+func codeError(code cResult) error {
+	if e, ok := codeErrors[code]; ok {
+		return e
 	}
 	return ErrStorage
 }
 
+// resultName is the library's name of a code ("" when unknown).
+func resultName(code uint32) string {
+	p := C.polyraft_result_name(C.uint32_t(code))
+	if p == nil {
+		return ""
+	}
+	return C.GoString(p)
+}
+
 // resultText is the library's static text of a code.
-func resultText(code C.polyraft_result) string {
+func resultText(code cResult) string {
 	return C.GoString(C.polyraft_result_str(C.uint32_t(code)))
 }
 
@@ -217,3 +219,11 @@ func goEntries(p *C.polyraft_entry, n C.size_t) []*pb.Entry {
 	}
 	return out
 }
+
+// cResult is the type cgo gives the library's polyraft_result returns (a C
+// enum, which cgo passes as its underlying uint32).
+type cResult = uint32
+
+// libIsLocalMsg is the core's list of local message types (IsLocalMsg is
+// etcd's; a test checks that they agree).
+func libIsLocalMsg(t pb.MessageType) bool { return bool(C.polyraft_is_local_msg(C.uint32_t(t))) }

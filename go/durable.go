@@ -7,6 +7,7 @@ package polyraft
 import "C"
 
 import (
+	"syscall"
 	"runtime"
 	"sync"
 
@@ -115,33 +116,30 @@ type DurableStorage struct {
 	cleanup runtime.Cleanup
 }
 
-// durableCall runs one polyraft_durable_storage_* call and converts its
-// result. The library keeps the detail text per thread, so the call and the
-// read of its detail run on one locked OS thread.
-func durableCall(op string, f func() C.polyraft_result) error {
-	runtime.LockOSThread()
-	code := f()
-	detail := ""
-	if code != C.POLYRAFT_OK {
-		detail = durableLastError()
-	}
-	runtime.UnlockOSThread()
+// durableCall converts the result of a polyraft_durable_storage_* call on
+// handle h (nil for open, whose detail comes in openErr): the detail, and
+// the errno of an operating-system failure (errors.As to syscall.Errno).
+func durableCall(op string, h *C.polyraft_durable_storage, openErr *C.polyraft_buffer, code cResult) error {
 	if code == C.POLYRAFT_OK {
 		return nil
+	}
+	detail, errno := takeErrorText(openErr), 0
+	if h != nil {
+		var buf [1024]C.char
+		var n C.size_t
+		if C.polyraft_durable_storage_last_error(h, &buf[0], C.size_t(len(buf)), &n) == C.POLYRAFT_OK {
+			detail = C.GoStringN(&buf[0], C.int(n))
+		}
+		errno = int(C.polyraft_durable_storage_last_errno(h))
 	}
 	if detail == "" {
 		detail = resultText(code)
 	}
-	return storageResult(op, code, func(C.polyraft_result) string { return detail })
-}
-
-func durableLastError() string {
-	var buf [1024]C.char
-	var n C.size_t
-	if C.polyraft_durable_storage_last_error(&buf[0], C.size_t(len(buf)), &n) != C.POLYRAFT_OK {
-		return ""
+	err := storageResult(op, code, func(cResult) string { return detail })
+	if e, ok := err.(*Error); ok && errno != 0 {
+		e.Errno = syscall.Errno(errno)
 	}
-	return C.GoStringN(&buf[0], C.int(n))
+	return err
 }
 
 // OpenDurableStorage opens the durable storage in directory dir (created,
@@ -180,9 +178,9 @@ func OpenDurableStorage(dir string, opts *DurableOptions) (*DurableStorage, erro
 		var z C.uint8_t
 		p = &z
 	}
-	err := durableCall("open durable storage", func() C.polyraft_result {
-		return C.polyraft_durable_storage_open_len(p, n, &co, &ds.h, &rep)
-	})
+	var eb *C.polyraft_buffer
+	code := C.polyraft_durable_storage_open_len(p, n, &co, &ds.h, &rep, &eb)
+	err := durableCall("open durable storage", nil, eb, code)
 	if err != nil {
 		return nil, err
 	}
@@ -199,10 +197,10 @@ func OpenDurableStorage(dir string, opts *DurableOptions) (*DurableStorage, erro
 		LastIndex:       uint64(rep.last_index),
 	}
 	if ds.report.Truncated {
-		ds.report.TruncationReason = ds.text(func(buf *C.char, n C.size_t, w *C.size_t) C.polyraft_result {
+		ds.report.TruncationReason = ds.text(func(buf *C.char, n C.size_t, w *C.size_t) cResult {
 			return C.polyraft_durable_storage_truncation_reason(ds.h, buf, n, w)
 		})
-		ds.report.TruncatedSegment = ds.text(func(buf *C.char, n C.size_t, w *C.size_t) C.polyraft_result {
+		ds.report.TruncatedSegment = ds.text(func(buf *C.char, n C.size_t, w *C.size_t) cResult {
 			return C.polyraft_durable_storage_truncated_segment(ds.h, buf, n, w)
 		})
 	}
@@ -211,7 +209,7 @@ func OpenDurableStorage(dir string, opts *DurableOptions) (*DurableStorage, erro
 }
 
 // text reads one of the storage's texts (truncated to 4 KiB).
-func (ds *DurableStorage) text(f func(buf *C.char, n C.size_t, w *C.size_t) C.polyraft_result) string {
+func (ds *DurableStorage) text(f func(buf *C.char, n C.size_t, w *C.size_t) cResult) string {
 	var buf [4096]C.char
 	var w C.size_t
 	if f(&buf[0], C.size_t(len(buf)), &w) != C.POLYRAFT_OK {
@@ -242,13 +240,13 @@ func (ds *DurableStorage) Close() error {
 	return nil
 }
 
-func (ds *DurableStorage) do(op string, f func(h *C.polyraft_durable_storage) C.polyraft_result) error {
+func (ds *DurableStorage) do(op string, f func(h *C.polyraft_durable_storage) cResult) error {
 	ds.mu.RLock()
 	defer ds.mu.RUnlock()
 	if ds.h == nil {
 		return newError(op, ErrClosed, "durable storage is closed")
 	}
-	return durableCall(op, func() C.polyraft_result { return f(ds.h) })
+	return durableCall(op, ds.h, nil, f(ds.h))
 }
 
 // newNode creates a node reading this storage natively (NewRawNode).
@@ -258,7 +256,7 @@ func (ds *DurableStorage) newNode(cc *C.polyraft_config, out **C.polyraft_node) 
 	if ds.h == nil {
 		return newError("new raw node", ErrClosed, "durable storage is closed")
 	}
-	return newNodeCall(func() C.polyraft_result { return C.polyraft_node_new_durable(cc, ds.h, out) })
+	return newNodeCall(func(eb **C.polyraft_buffer) cResult { return C.polyraft_node_new_durable(cc, ds.h, out, eb) })
 }
 
 // PersistReady persists a Ready of a RawNode or Node created over this
@@ -292,7 +290,7 @@ func (ds *DurableStorage) PersistReady(rd Ready) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	p, n := pinBytes(&pin, b)
-	return ds.do("persist ready", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	return ds.do("persist ready", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_persist_storage_append(h, p, n)
 	})
 }
@@ -318,7 +316,7 @@ func (ds *DurableStorage) PersistStorageAppend(m *pb.Message) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	p, n := pinBytes(&pin, b)
-	return ds.do(op, func(h *C.polyraft_durable_storage) C.polyraft_result {
+	return ds.do(op, func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_persist_storage_append(h, p, n)
 	})
 }
@@ -331,7 +329,7 @@ func (ds *DurableStorage) BootstrapConfState(cs *pb.ConfState) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	ccs := cConfState(&pin, cs)
-	return ds.do("bootstrap conf state", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	return ds.do("bootstrap conf state", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_bootstrap_conf_state(h, &ccs)
 	})
 }
@@ -349,7 +347,7 @@ func (ds *DurableStorage) Append(entries []*pb.Entry) error {
 	for i, e := range entries {
 		ce[i] = cEntry(&pin, e)
 	}
-	return ds.do("append", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	return ds.do("append", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_append(h, &ce[0], C.size_t(len(ce)))
 	})
 }
@@ -357,7 +355,7 @@ func (ds *DurableStorage) Append(entries []*pb.Entry) error {
 // SetHardState saves the hard state durably.
 func (ds *DurableStorage) SetHardState(st *pb.HardState) error {
 	hs := cHardState(st)
-	return ds.do("set hard state", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	return ds.do("set hard state", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_set_hard_state(h, &hs)
 	})
 }
@@ -365,8 +363,9 @@ func (ds *DurableStorage) SetHardState(st *pb.HardState) error {
 // HardState returns the saved hard state.
 func (ds *DurableStorage) HardState() (*pb.HardState, error) {
 	var hs C.polyraft_hard_state
-	err := ds.do("hard state", func(h *C.polyraft_durable_storage) C.polyraft_result {
-		return C.polyraft_durable_storage_hard_state(h, &hs)
+	err := ds.do("hard state", func(h *C.polyraft_durable_storage) cResult {
+		hs = C.polyraft_durable_storage_hard_state(h)
+		return C.POLYRAFT_OK
 	})
 	if err != nil {
 		return nil, err
@@ -381,7 +380,7 @@ func (ds *DurableStorage) ApplySnapshot(snap *pb.Snapshot) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	cs := cSnapshot(&pin, snap)
-	return ds.do("apply snapshot", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	return ds.do("apply snapshot", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_apply_snapshot(h, &cs)
 	})
 }
@@ -400,7 +399,7 @@ func (ds *DurableStorage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte
 		pcs = &ccs
 	}
 	p, n := pinBytes(&pin, data)
-	err := ds.do("create snapshot", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	err := ds.do("create snapshot", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_create_snapshot(h, C.uint64_t(i), pcs, p, n)
 	})
 	if err != nil {
@@ -414,7 +413,7 @@ func (ds *DurableStorage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte
 // compactIndex and the current snapshot (so snapshot first). Never compact
 // beyond the applied index.
 func (ds *DurableStorage) Compact(compactIndex uint64) error {
-	return ds.do("compact", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	return ds.do("compact", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_compact(h, C.uint64_t(compactIndex))
 	})
 }
@@ -422,7 +421,7 @@ func (ds *DurableStorage) Compact(compactIndex uint64) error {
 // FirstIndex returns the index of the first readable entry.
 func (ds *DurableStorage) FirstIndex() (uint64, error) {
 	var v C.uint64_t
-	err := ds.do("first index", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	err := ds.do("first index", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_first_index(h, &v)
 	})
 	return uint64(v), err
@@ -431,7 +430,7 @@ func (ds *DurableStorage) FirstIndex() (uint64, error) {
 // LastIndex returns the index of the last entry.
 func (ds *DurableStorage) LastIndex() (uint64, error) {
 	var v C.uint64_t
-	err := ds.do("last index", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	err := ds.do("last index", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_last_index(h, &v)
 	})
 	return uint64(v), err
@@ -440,7 +439,7 @@ func (ds *DurableStorage) LastIndex() (uint64, error) {
 // Term returns the term of entry i.
 func (ds *DurableStorage) Term(i uint64) (uint64, error) {
 	var v C.uint64_t
-	err := ds.do("term", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	err := ds.do("term", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_term(h, C.uint64_t(i), &v)
 	})
 	return uint64(v), err
@@ -451,16 +450,21 @@ func (ds *DurableStorage) Term(i uint64) (uint64, error) {
 // its data.
 func (ds *DurableStorage) Snapshot() (*pb.Snapshot, error) {
 	var owned *C.polyraft_owned_snapshot
-	err := ds.do("snapshot", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	err := ds.do("snapshot", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_snapshot(h, &owned)
 	})
 	if err != nil {
 		return nil, err
 	}
+	return ownedSnapshot(owned)
+}
+
+// ownedSnapshot decodes and frees a snapshot copy of either storage.
+func ownedSnapshot(owned *C.polyraft_owned_snapshot) (*pb.Snapshot, error) {
 	defer C.polyraft_owned_snapshot_free(owned)
-	var v *C.polyraft_snapshot
-	if code := C.polyraft_owned_snapshot_view(owned, &v); code != C.POLYRAFT_OK {
-		return nil, newError("snapshot", codeError(code), resultText(code))
+	v := C.polyraft_owned_snapshot_view(owned)
+	if v == nil {
+		return nil, newError("snapshot", ErrInvalidArgument, "no snapshot")
 	}
 	return decodeSnapshot(view(v.encoded, v.encoded_len))
 }
@@ -468,8 +472,9 @@ func (ds *DurableStorage) Snapshot() (*pb.Snapshot, error) {
 // Stats returns the storage's disk work counters.
 func (ds *DurableStorage) Stats() (DurableStats, error) {
 	var st C.polyraft_durable_stats
-	err := ds.do("stats", func(h *C.polyraft_durable_storage) C.polyraft_result {
-		return C.polyraft_durable_storage_stats(h, &st)
+	err := ds.do("stats", func(h *C.polyraft_durable_storage) cResult {
+		st = C.polyraft_durable_storage_stats(h)
+		return C.POLYRAFT_OK
 	})
 	if err != nil {
 		return DurableStats{}, err
@@ -491,7 +496,7 @@ func (ds *DurableStorage) Stats() (DurableStats, error) {
 // past the last index + 1 (where etcd's MemoryStorage panics).
 func (ds *DurableStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	var owned *C.polyraft_owned_entries
-	err := ds.do("entries", func(h *C.polyraft_durable_storage) C.polyraft_result {
+	err := ds.do("entries", func(h *C.polyraft_durable_storage) cResult {
 		return C.polyraft_durable_storage_entries(h, C.uint64_t(lo), C.uint64_t(hi), C.uint64_t(maxSize), &owned)
 	})
 	if err != nil {

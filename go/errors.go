@@ -3,6 +3,7 @@ package polyraft
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	raft "go.etcd.io/raft/v3"
 )
@@ -83,6 +84,10 @@ type Error struct {
 	// Cause is an error returned by a Go Storage that led to this failure,
 	// if any; errors.Is and errors.As see it.
 	Cause error
+	// Errno is the operating system's error code behind an ErrIO (ENOSPC,
+	// EIO...), 0 otherwise; errors.As(err, &errno) with a syscall.Errno
+	// finds it (go-sqlite3's SystemErrno).
+	Errno syscall.Errno
 }
 
 func (e *Error) Error() string {
@@ -96,12 +101,17 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Unwrap returns the sentinel and, when present, the Storage's own error.
+// Unwrap returns the sentinel and, when present, the Storage's own error
+// and the errno.
 func (e *Error) Unwrap() []error {
+	errs := []error{e.Kind}
 	if e.Cause != nil {
-		return []error{e.Kind, e.Cause}
+		errs = append(errs, e.Cause)
 	}
-	return []error{e.Kind}
+	if e.Errno != 0 {
+		errs = append(errs, e.Errno)
+	}
+	return errs
 }
 
 func newError(op string, kind error, detail string) *Error {

@@ -1,4 +1,4 @@
-//go:build !polyraft_debug
+//go:build !polyraft_debug && !polyraft_system
 
 package polyraft
 

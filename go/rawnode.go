@@ -47,15 +47,28 @@ type RawNode struct {
 	batchLens []C.size_t
 }
 
-// newNodeCall runs a node constructor and reads its detail text on the
-// same OS thread (the library keeps it per thread).
-func newNodeCall(f func() C.polyraft_result) *Error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if code := f(); code != C.POLYRAFT_OK {
-		return newError("new raw node", codeError(code), lastNewError())
+// newNodeCall runs a node constructor, which hands its failure's detail
+// out through its error buffer.
+func newNodeCall(f func(errBuf **C.polyraft_buffer) cResult) *Error {
+	var eb *C.polyraft_buffer
+	if code := f(&eb); code != C.POLYRAFT_OK {
+		return newError("new raw node", codeError(code), takeErrorText(eb))
 	}
 	return nil
+}
+
+// takeErrorText reads and frees a constructor's error buffer ("" for nil).
+func takeErrorText(b *C.polyraft_buffer) string {
+	if b == nil {
+		return ""
+	}
+	defer C.polyraft_buffer_free(b)
+	var p *C.uint8_t
+	var n C.size_t
+	if C.polyraft_buffer_data(b, &p, &n) != C.POLYRAFT_OK {
+		return ""
+	}
+	return string(view(p, n))
 }
 
 type rawNodeRes struct {
@@ -136,13 +149,9 @@ func NewRawNode(cfg *Config) (*RawNode, error) {
 		h := cgo.NewHandle(gs)
 		fillVtable(&vt, h)
 		gs.begin()
-		runtime.LockOSThread()
-		code := C.polyraft_node_new_custom(&cc, &vt, &rn.h)
-		detail := ""
-		if code != C.POLYRAFT_OK {
-			detail = lastNewError()
-		}
-		runtime.UnlockOSThread()
+		var eb *C.polyraft_buffer
+		code := C.polyraft_node_new_custom(&cc, &vt, &rn.h, &eb)
+		detail := takeErrorText(eb)
 		pv, cause := gs.end()
 		if code != C.POLYRAFT_OK {
 			h.Delete() // not owned by the library on failure
@@ -172,15 +181,6 @@ func (rn *RawNode) newFailed(e *Error) error {
 		rn.logH.Delete()
 	}
 	return e
-}
-
-func lastNewError() string {
-	var buf [1024]C.char
-	var n C.size_t
-	if C.polyraft_last_new_error(&buf[0], C.size_t(len(buf)), &n) != C.POLYRAFT_OK {
-		return ""
-	}
-	return C.GoStringN(&buf[0], C.int(n))
 }
 
 // Close frees the library's node. Later calls return ErrClosed. Closing
@@ -218,13 +218,13 @@ func (rn *RawNode) asyncStorageWrites() bool { return rn.async }
 
 // do runs one library call on the node under the lock, re-raises a panic
 // of a Go storage callback, and converts the result.
-func (rn *RawNode) do(op string, f func(h *C.polyraft_node) C.polyraft_result) error {
+func (rn *RawNode) do(op string, f func(h *C.polyraft_node) cResult) error {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	return rn.doLocked(op, f)
 }
 
-func (rn *RawNode) doLocked(op string, f func(h *C.polyraft_node) C.polyraft_result) error {
+func (rn *RawNode) doLocked(op string, f func(h *C.polyraft_node) cResult) error {
 	if rn.h == nil {
 		return newError(op, ErrClosed, "")
 	}
@@ -247,7 +247,7 @@ func (rn *RawNode) doLocked(op string, f func(h *C.polyraft_node) C.polyraft_res
 	return rn.result(op, f(rn.h), nil)
 }
 
-func (rn *RawNode) result(op string, code C.polyraft_result, cause error) error {
+func (rn *RawNode) result(op string, code cResult, cause error) error {
 	if code == C.POLYRAFT_OK {
 		return nil
 	}
@@ -287,7 +287,7 @@ func (rn *RawNode) Bootstrap(peers []Peer) error {
 		cp[i].id = C.uint64_t(p.ID)
 		cp[i].context, cp[i].context_len = pinBytes(&pin, p.Context)
 	}
-	return rn.do("bootstrap", func(h *C.polyraft_node) C.polyraft_result {
+	return rn.do("bootstrap", func(h *C.polyraft_node) cResult {
 		if len(cp) == 0 {
 			return C.polyraft_node_bootstrap(h, nil, 0)
 		}
@@ -297,17 +297,17 @@ func (rn *RawNode) Bootstrap(peers []Peer) error {
 
 // Tick advances the logical clock by one tick. A failure is kept in Err.
 func (rn *RawNode) Tick() {
-	_ = rn.do("tick", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_tick(h) })
+	_ = rn.do("tick", func(h *C.polyraft_node) cResult { return C.polyraft_node_tick(h) })
 }
 
 // Campaign makes the node campaign (MsgHup).
 func (rn *RawNode) Campaign() error {
-	return rn.do("campaign", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_campaign(h) })
+	return rn.do("campaign", func(h *C.polyraft_node) cResult { return C.polyraft_node_campaign(h) })
 }
 
 // Propose proposes data to be appended to the log (copied).
 func (rn *RawNode) Propose(data []byte) error {
-	return rn.do("propose", func(h *C.polyraft_node) C.polyraft_result {
+	return rn.do("propose", func(h *C.polyraft_node) cResult {
 		p, n := bytesArg(data)
 		return C.polyraft_node_propose(h, p, n)
 	})
@@ -325,7 +325,7 @@ func (rn *RawNode) ProposeBatch(data [][]byte) error {
 	for i, d := range data {
 		items[i].data, items[i].len = pinBytes(&pin, d)
 	}
-	return rn.do("propose batch", func(h *C.polyraft_node) C.polyraft_result {
+	return rn.do("propose batch", func(h *C.polyraft_node) cResult {
 		return C.polyraft_node_propose_batch(h, &items[0], C.size_t(len(items)))
 	})
 }
@@ -351,7 +351,7 @@ func (rn *RawNode) ProposeConfChange(cc pb.ConfChangeI) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	p, n := pinBytes(&pin, data)
-	return rn.do("propose conf change", func(h *C.polyraft_node) C.polyraft_result {
+	return rn.do("propose conf change", func(h *C.polyraft_node) cResult {
 		return C.polyraft_node_propose_conf_change(h, typ, p, n)
 	})
 }
@@ -381,7 +381,7 @@ func (rn *RawNode) TryApplyConfChange(cc pb.ConfChangeI) (*pb.ConfState, error) 
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	var ccs C.polyraft_conf_state
-	err = rn.doLocked("apply conf change", func(h *C.polyraft_node) C.polyraft_result {
+	err = rn.doLocked("apply conf change", func(h *C.polyraft_node) cResult {
 		return C.polyraft_node_apply_conf_change(h, typ, p, n, &ccs)
 	})
 	if err != nil {
@@ -403,7 +403,7 @@ func (rn *RawNode) Step(m *pb.Message) error {
 	if err != nil {
 		return &Error{Op: "step", Kind: ErrInvalidArgument, Cause: err}
 	}
-	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result {
+	return rn.do("step", func(h *C.polyraft_node) cResult {
 		p, n := bytesArg(b)
 		return C.polyraft_node_step_local(h, p, n)
 	})
@@ -414,7 +414,7 @@ func (rn *RawNode) Step(m *pb.Message) error {
 // MsgStorageAppendResp, MsgStorageApplyResp...) never travel as bytes:
 // they are refused with ErrStepLocalMsg whatever their From says.
 func (rn *RawNode) StepBytes(b []byte) error {
-	return rn.do("step", func(h *C.polyraft_node) C.polyraft_result {
+	return rn.do("step", func(h *C.polyraft_node) cResult {
 		p, n := bytesArg(b)
 		return C.polyraft_node_step(h, p, n)
 	})
@@ -438,7 +438,7 @@ func (rn *RawNode) StepBytesBatch(msgs [][]byte) (n int, err error) {
 	}
 	rn.batchBuf, rn.batchLens = buf, lens
 	var stepped C.size_t
-	err = rn.doLocked("step", func(h *C.polyraft_node) C.polyraft_result {
+	err = rn.doLocked("step", func(h *C.polyraft_node) cResult {
 		p, _ := bytesArg(buf)
 		return C.polyraft_node_step_batch(h, p, &lens[0], C.size_t(len(lens)), &stepped)
 	})
@@ -452,34 +452,34 @@ func (rn *RawNode) StepBytesBatch(msgs [][]byte) (n int, err error) {
 // once the node failed.
 func (rn *RawNode) HasReady() bool {
 	var out C.bool
-	err := rn.do("has ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_has_ready(h, &out) })
+	err := rn.do("has ready", func(h *C.polyraft_node) cResult { return C.polyraft_node_has_ready(h, &out) })
 	return err == nil && bool(out)
 }
 
 // ReportUnreachable reports that the last send to id failed.
 func (rn *RawNode) ReportUnreachable(id uint64) {
-	_ = rn.do("report unreachable", func(h *C.polyraft_node) C.polyraft_result {
+	_ = rn.do("report unreachable", func(h *C.polyraft_node) cResult {
 		return C.polyraft_node_report_unreachable(h, C.uint64_t(id))
 	})
 }
 
 // ReportSnapshot reports the outcome of a snapshot sent to id.
 func (rn *RawNode) ReportSnapshot(id uint64, status SnapshotStatus) {
-	_ = rn.do("report snapshot", func(h *C.polyraft_node) C.polyraft_result {
+	_ = rn.do("report snapshot", func(h *C.polyraft_node) cResult {
 		return C.polyraft_node_report_snapshot(h, C.uint64_t(id), C.bool(status == SnapshotFailure))
 	})
 }
 
 // TransferLeader asks the leader to hand leadership to transferee.
 func (rn *RawNode) TransferLeader(transferee uint64) {
-	_ = rn.do("transfer leader", func(h *C.polyraft_node) C.polyraft_result {
+	_ = rn.do("transfer leader", func(h *C.polyraft_node) cResult {
 		return C.polyraft_node_transfer_leader(h, C.uint64_t(transferee))
 	})
 }
 
 // ForgetLeader makes a follower forget its leader (see etcd).
 func (rn *RawNode) ForgetLeader() error {
-	return rn.do("forget leader", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_forget_leader(h) })
+	return rn.do("forget leader", func(h *C.polyraft_node) cResult { return C.polyraft_node_forget_leader(h) })
 }
 
 // ReadIndex requests a linearizable read; rctx comes back in a ReadState.
@@ -492,12 +492,12 @@ func (rn *RawNode) TryReadIndex(rctx []byte) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	p, n := pinBytes(&pin, rctx)
-	return rn.do("read index", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_read_index(h, p, n) })
+	return rn.do("read index", func(h *C.polyraft_node) cResult { return C.polyraft_node_read_index(h, p, n) })
 }
 
 // TickQuiesced advances the election clock by one tick and does nothing
 // else: no heartbeat, no election (etcd's; for groups the application
 // quiesced, use with care).
 func (rn *RawNode) TickQuiesced() {
-	_ = rn.do("tick quiesced", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_tick_quiesced(h) })
+	_ = rn.do("tick quiesced", func(h *C.polyraft_node) cResult { return C.polyraft_node_tick_quiesced(h) })
 }

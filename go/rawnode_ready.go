@@ -60,7 +60,7 @@ func (rn *RawNode) ready(wire bool) (Ready, []WireMessage, error) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	var crd *C.polyraft_ready
-	err := rn.doLocked("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready_again(h, &crd) })
+	err := rn.doLocked("ready", func(h *C.polyraft_node) cResult { return C.polyraft_node_ready_again(h, &crd) })
 	if err != nil {
 		return Ready{}, nil, err
 	}
@@ -93,15 +93,11 @@ func (rn *RawNode) peekReady() (Ready, peekedReady, error) {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	var p *C.polyraft_peeked_ready
-	err := rn.doLocked("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready_peek(h, &p) })
+	err := rn.doLocked("ready", func(h *C.polyraft_node) cResult { return C.polyraft_node_ready_peek(h, &p) })
 	if err != nil {
 		return Ready{}, peekedReady{}, err
 	}
-	var crd *C.polyraft_ready
-	if code := C.polyraft_peeked_ready_view(p, &crd); code != C.POLYRAFT_OK {
-		C.polyraft_peeked_ready_free(p)
-		return Ready{}, peekedReady{}, newError("ready", codeError(code), resultText(code))
-	}
+	crd := C.polyraft_peeked_ready_view(p)
 	rd, _, err := copyReady(crd, false)
 	if err != nil {
 		C.polyraft_peeked_ready_free(p)
@@ -116,13 +112,13 @@ func (rn *RawNode) acceptPeeked(p peekedReady) error {
 	if p.p == nil {
 		return errorf("ready", ErrInvalidState, "no peeked Ready")
 	}
-	return rn.do("ready", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_ready_accept(h, p.p) })
+	return rn.do("ready", func(h *C.polyraft_node) cResult { return C.polyraft_node_ready_accept(h, p.p) })
 }
 
 // health returns the node's failure (sticky, see Err), asking the library
 // whether a call that reports nothing recorded one.
 func (rn *RawNode) health() error {
-	return rn.do("health", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_health(h) })
+	return rn.do("health", func(h *C.polyraft_node) cResult { return C.polyraft_node_health(h) })
 }
 
 // copyReady copies the library's Ready into a Go value (messages decoded,
@@ -181,10 +177,7 @@ func copyReady(crd *C.polyraft_ready, wire bool) (Ready, []WireMessage, error) {
 			}
 		}
 	}
-	var ms C.bool
-	if C.polyraft_ready_must_sync(crd, &ms) == C.POLYRAFT_OK {
-		rd.MustSync = bool(ms)
-	}
+	rd.MustSync = bool(C.polyraft_ready_must_sync(crd))
 	return rd, wms, nil
 }
 
@@ -197,5 +190,5 @@ func (rn *RawNode) Advance(rd Ready) { _ = rn.TryAdvance(rd) }
 // TryAdvance is Advance returning an error: ErrInvalidState without an
 // outstanding Ready or with async storage writes, or the node's failure.
 func (rn *RawNode) TryAdvance(_ Ready) error {
-	return rn.do("advance", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_advance(h) })
+	return rn.do("advance", func(h *C.polyraft_node) cResult { return C.polyraft_node_advance(h) })
 }

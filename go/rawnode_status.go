@@ -7,9 +7,7 @@ package polyraft
 import "C"
 
 import (
-	"encoding/json"
 	"reflect"
-	"strconv"
 	"unsafe"
 
 	"go.etcd.io/raft/v3/quorum"
@@ -21,7 +19,7 @@ import (
 // node is closed or poisoned).
 func (rn *RawNode) BasicStatus() BasicStatus {
 	var bs C.polyraft_basic_status
-	if err := rn.do("basic status", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_basic_status(h, &bs) }); err != nil {
+	if err := rn.do("basic status", func(h *C.polyraft_node) cResult { return C.polyraft_node_basic_status(h, &bs) }); err != nil {
 		return BasicStatus{ID: rn.id, HardState: &pb.HardState{}}
 	}
 	return goBasicStatus(&bs)
@@ -37,45 +35,40 @@ func goBasicStatus(bs *C.polyraft_basic_status) BasicStatus {
 	}
 }
 
-// statusDetail is the document of polyraft_node_status_detail.
+// statusDetail is the node's configuration and the progress of every
+// peer it tracks, read through the typed calls.
 type statusDetail struct {
-	Config struct {
-		Voters         []uint64 `json:"voters"`
-		VotersOutgoing []uint64 `json:"voters_outgoing"`
-		Learners       []uint64 `json:"learners"`
-		LearnersNext   []uint64 `json:"learners_next"`
-		AutoLeave      bool     `json:"auto_leave"`
-	} `json:"config"`
-	Progress map[string]struct {
-		Match            uint64 `json:"match"`
-		Next             uint64 `json:"next"`
-		SentCommit       uint64 `json:"sent_commit"`
-		State            uint64 `json:"state"`
-		PendingSnapshot  uint64 `json:"pending_snapshot"`
-		RecentActive     bool   `json:"recent_active"`
-		MsgAppFlowPaused bool   `json:"msg_app_flow_paused"`
-		IsLearner        bool   `json:"is_learner"`
-	} `json:"progress"`
+	config   *pb.ConfState
+	progress []C.polyraft_progress
 }
 
-// detail reads the configuration and every tracked progress (the node
-// locked by the caller).
+// detailLocked reads the configuration and every tracked progress (the
+// node locked by the caller).
 func (rn *RawNode) detailLocked(op string) (statusDetail, error) {
 	var d statusDetail
-	var buf *C.polyraft_buffer
-	if err := rn.doLocked(op, func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_status_detail(h, &buf) }); err != nil {
+	var cs C.polyraft_conf_state
+	if err := rn.doLocked(op, func(h *C.polyraft_node) cResult { return C.polyraft_node_config(h, &cs) }); err != nil {
 		return d, err
 	}
-	defer C.polyraft_buffer_free(buf)
-	var p *C.uint8_t
+	d.config = goConfState(&cs)
 	var n C.size_t
-	if code := C.polyraft_buffer_data(buf, &p, &n); code != C.POLYRAFT_OK {
-		return d, newError(op, codeError(code), resultText(code))
+	for {
+		var p *C.polyraft_progress
+		if len(d.progress) > 0 {
+			p = &d.progress[0]
+		}
+		err := rn.doLocked(op, func(h *C.polyraft_node) cResult {
+			return C.polyraft_node_progress(h, p, C.size_t(len(d.progress)), &n)
+		})
+		if err != nil {
+			return d, err
+		}
+		if int(n) <= len(d.progress) {
+			d.progress = d.progress[:n]
+			return d, nil
+		}
+		d.progress = make([]C.polyraft_progress, n)
 	}
-	if err := json.Unmarshal(view(p, n), &d); err != nil {
-		return d, &Error{Op: op, Kind: ErrDecode, Cause: err}
-	}
-	return d, nil
 }
 
 func idSet(ids []uint64) map[uint64]struct{} {
@@ -97,21 +90,18 @@ func majority(ids []uint64) quorum.MajorityConfig {
 	return m
 }
 
-// progressMap converts the document's progress, keyed by id.
+// progressMap converts the progress, keyed by id.
 func (d *statusDetail) progressMap() map[uint64]Progress {
-	out := make(map[uint64]Progress, len(d.Progress))
-	for k, p := range d.Progress {
-		id, err := strconv.ParseUint(k, 10, 64)
-		if err != nil {
-			continue
-		}
+	out := make(map[uint64]Progress, len(d.progress))
+	for i := range d.progress {
+		p := &d.progress[i]
 		pr := Progress{
-			Match: p.Match, Next: p.Next, State: tracker.StateType(p.State),
-			PendingSnapshot: p.PendingSnapshot, RecentActive: p.RecentActive,
-			MsgAppFlowPaused: p.MsgAppFlowPaused, IsLearner: p.IsLearner,
+			Match: uint64(p.match_index), Next: uint64(p.next), State: tracker.StateType(p.state),
+			PendingSnapshot: uint64(p.pending_snapshot), RecentActive: bool(p.recent_active),
+			MsgAppFlowPaused: bool(p.msg_app_flow_paused), IsLearner: bool(p.is_learner),
 		}
-		setSentCommit(&pr, p.SentCommit)
-		out[id] = pr
+		setSentCommit(&pr, uint64(p.sent_commit))
+		out[uint64(p.id)] = pr
 	}
 	return out
 }
@@ -135,7 +125,7 @@ func (rn *RawNode) Status() Status {
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	var bs C.polyraft_basic_status
-	if rn.doLocked("status", func(h *C.polyraft_node) C.polyraft_result { return C.polyraft_node_basic_status(h, &bs) }) != nil {
+	if rn.doLocked("status", func(h *C.polyraft_node) cResult { return C.polyraft_node_basic_status(h, &bs) }) != nil {
 		return Status{BasicStatus: BasicStatus{ID: rn.id, HardState: &pb.HardState{}}}
 	}
 	st := Status{BasicStatus: goBasicStatus(&bs)}
@@ -143,15 +133,15 @@ func (rn *RawNode) Status() Status {
 	if err != nil {
 		return st
 	}
-	c := &d.Config
+	c := d.config
 	st.Config = tracker.Config{
-		Voters:       quorum.JointConfig{majority(c.Voters), nil},
-		AutoLeave:    c.AutoLeave,
-		Learners:     idSet(c.Learners),
-		LearnersNext: idSet(c.LearnersNext),
+		Voters:       quorum.JointConfig{majority(c.GetVoters()), nil},
+		AutoLeave:    c.GetAutoLeave(),
+		Learners:     idSet(c.GetLearners()),
+		LearnersNext: idSet(c.GetLearnersNext()),
 	}
-	if len(c.VotersOutgoing) > 0 {
-		st.Config.Voters[1] = majority(c.VotersOutgoing)
+	if len(c.GetVotersOutgoing()) > 0 {
+		st.Config.Voters[1] = majority(c.GetVotersOutgoing())
 	}
 	if st.RaftState == StateLeader {
 		st.Progress = d.progressMap()

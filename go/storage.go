@@ -142,22 +142,33 @@ func (ms *MemoryStorage) newNode(cc *C.polyraft_config, out **C.polyraft_node) *
 	if ms.h == nil {
 		return newError("new raw node", ErrClosed, "memory storage is closed")
 	}
-	return newNodeCall(func() C.polyraft_result { return C.polyraft_node_new_memory(cc, ms.h, out) })
+	return newNodeCall(func(eb **C.polyraft_buffer) cResult { return C.polyraft_node_new_memory(cc, ms.h, out, eb) })
 }
 
-func (ms *MemoryStorage) do(op string, f func(h *C.polyraft_memory_storage) C.polyraft_result) error {
+func (ms *MemoryStorage) do(op string, f func(h *C.polyraft_memory_storage) cResult) error {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
 	if ms.h == nil {
 		return newError(op, ErrClosed, "")
 	}
-	return storageResult(op, f(ms.h), resultText)
+	code := f(ms.h)
+	return storageResult(op, code, func(cResult) string { return memoryLastError(ms.h) })
+}
+
+// memoryLastError is the handle's detail of its last call.
+func memoryLastError(h *C.polyraft_memory_storage) string {
+	var buf [1024]C.char
+	var n C.size_t
+	if C.polyraft_memory_storage_last_error(h, &buf[0], C.size_t(len(buf)), &n) != C.POLYRAFT_OK {
+		return ""
+	}
+	return C.GoStringN(&buf[0], C.int(n))
 }
 
 // storageResult converts the code of a storage call: etcd's storage
 // sentinels come bare, as etcd's MemoryStorage returns them (callers
 // compare them with ==); other failures as an *Error with detail(code).
-func storageResult(op string, code C.polyraft_result, detail func(C.polyraft_result) string) error {
+func storageResult(op string, code cResult, detail func(cResult) string) error {
 	switch code {
 	case C.POLYRAFT_OK:
 		return nil
@@ -211,7 +222,7 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 			off += n
 		}
 	}
-	return ms.do("append", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	return ms.do("append", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_append(h, cp, C.size_t(len(ce)))
 	})
 }
@@ -219,7 +230,7 @@ func (ms *MemoryStorage) Append(entries []*pb.Entry) error {
 // SetHardState saves the hard state.
 func (ms *MemoryStorage) SetHardState(st *pb.HardState) error {
 	hs := cHardState(st)
-	return ms.do("set hard state", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	return ms.do("set hard state", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_set_hard_state(h, &hs)
 	})
 }
@@ -227,8 +238,9 @@ func (ms *MemoryStorage) SetHardState(st *pb.HardState) error {
 // HardState returns the saved hard state.
 func (ms *MemoryStorage) HardState() (*pb.HardState, error) {
 	var hs C.polyraft_hard_state
-	err := ms.do("hard state", func(h *C.polyraft_memory_storage) C.polyraft_result {
-		return C.polyraft_memory_storage_hard_state(h, &hs)
+	err := ms.do("hard state", func(h *C.polyraft_memory_storage) cResult {
+		hs = C.polyraft_memory_storage_hard_state(h)
+		return C.POLYRAFT_OK
 	})
 	if err != nil {
 		return nil, err
@@ -242,7 +254,7 @@ func (ms *MemoryStorage) ApplySnapshot(snap *pb.Snapshot) error {
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	cs := cSnapshot(&pin, snap)
-	return ms.do("apply snapshot", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	return ms.do("apply snapshot", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_apply_snapshot(h, &cs)
 	})
 }
@@ -260,7 +272,7 @@ func (ms *MemoryStorage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte)
 		pcs = &ccs
 	}
 	p, n := pinBytes(&pin, data)
-	err := ms.do("create snapshot", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	err := ms.do("create snapshot", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_create_snapshot(h, C.uint64_t(i), pcs, p, n)
 	})
 	if err != nil {
@@ -272,7 +284,7 @@ func (ms *MemoryStorage) CreateSnapshot(i uint64, cs *pb.ConfState, data []byte)
 // Compact discards the entries before compactIndex (covered by the
 // snapshot). Never compact beyond the applied index.
 func (ms *MemoryStorage) Compact(compactIndex uint64) error {
-	return ms.do("compact", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	return ms.do("compact", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_compact(h, C.uint64_t(compactIndex))
 	})
 }
@@ -280,7 +292,7 @@ func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 // FirstIndex returns the index of the first readable entry.
 func (ms *MemoryStorage) FirstIndex() (uint64, error) {
 	var v C.uint64_t
-	err := ms.do("first index", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	err := ms.do("first index", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_first_index(h, &v)
 	})
 	return uint64(v), err
@@ -289,7 +301,7 @@ func (ms *MemoryStorage) FirstIndex() (uint64, error) {
 // LastIndex returns the index of the last entry.
 func (ms *MemoryStorage) LastIndex() (uint64, error) {
 	var v C.uint64_t
-	err := ms.do("last index", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	err := ms.do("last index", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_last_index(h, &v)
 	})
 	return uint64(v), err
@@ -298,7 +310,7 @@ func (ms *MemoryStorage) LastIndex() (uint64, error) {
 // Term returns the term of entry i.
 func (ms *MemoryStorage) Term(i uint64) (uint64, error) {
 	var v C.uint64_t
-	err := ms.do("term", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	err := ms.do("term", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_term(h, C.uint64_t(i), &v)
 	})
 	return uint64(v), err
@@ -306,20 +318,14 @@ func (ms *MemoryStorage) Term(i uint64) (uint64, error) {
 
 // Snapshot returns the latest snapshot.
 func (ms *MemoryStorage) Snapshot() (*pb.Snapshot, error) {
-	var buf *C.polyraft_buffer
-	err := ms.do("snapshot", func(h *C.polyraft_memory_storage) C.polyraft_result {
-		return C.polyraft_memory_storage_snapshot(h, &buf)
+	var owned *C.polyraft_owned_snapshot
+	err := ms.do("snapshot", func(h *C.polyraft_memory_storage) cResult {
+		return C.polyraft_memory_storage_snapshot(h, &owned)
 	})
 	if err != nil {
 		return nil, err
 	}
-	defer C.polyraft_buffer_free(buf)
-	var p *C.uint8_t
-	var n C.size_t
-	if code := C.polyraft_buffer_data(buf, &p, &n); code != C.POLYRAFT_OK {
-		return nil, newError("snapshot", codeError(code), resultText(code))
-	}
-	return decodeSnapshot(view(p, n))
+	return ownedSnapshot(owned)
 }
 
 // decodeSnapshot decodes a snapshot's raftpb bytes the way etcd's storages
@@ -339,7 +345,7 @@ func decodeSnapshot(b []byte) (*pb.Snapshot, error) {
 // error when hi is past the last index + 1 (where etcd's panics).
 func (ms *MemoryStorage) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	var owned *C.polyraft_owned_entries
-	err := ms.do("entries", func(h *C.polyraft_memory_storage) C.polyraft_result {
+	err := ms.do("entries", func(h *C.polyraft_memory_storage) cResult {
 		return C.polyraft_memory_storage_entries(h, C.uint64_t(lo), C.uint64_t(hi), C.uint64_t(maxSize), &owned)
 	})
 	if err != nil {

@@ -23,8 +23,13 @@
  * - Distinct nodes are independent and may be used concurrently.
  * - polyraft_memory_storage and polyraft_durable_storage handles may be
  *   used from several threads; they lock internally.
- * - Durable storage calls report their detail text per thread
- *   (polyraft_durable_storage_last_error).
+ * - Every handle keeps the one-line detail of its last call
+ *   (polyraft_node_last_error, polyraft_memory_storage_last_error,
+ *   polyraft_durable_storage_last_error; no thread-local state: any thread
+ *   may read it after the call). Constructors hand theirs out through an
+ *   optional `polyraft_buffer **error` argument.
+ * - A caught panic prints nothing: it is reported through the result, the
+ *   handle's detail and (for a node) the node's logger.
  * - The node API starts no threads. Storage and log callbacks run only on
  *   the calling thread, inside the call that needs them, and must not call
  *   back into the same node.
@@ -41,6 +46,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif // __cplusplus
+
+/** The version of this header (polyraft_version_number() is the library's). */
+#define POLYRAFT_VERSION_MAJOR 0
+#define POLYRAFT_VERSION_MINOR 1
+#define POLYRAFT_VERSION_PATCH 0
+/** MAJOR * 1000000 + MINOR * 1000 + PATCH. */
+#define POLYRAFT_VERSION_NUMBER 1000
+#define POLYRAFT_VERSION_STRING "0.1.0"
+
 
 /**
  * The version of polyraft_host_state_machine this library speaks.
@@ -93,13 +111,11 @@
 
 /**
  * Every outcome of a polyraft call. POLYRAFT_OK is 0; every other value is
- * an error. polyraft_result_str gives a static description of each.
+ * an error. polyraft_result_name gives each one's name ("POLYRAFT_OK"),
+ * polyraft_result_str a static description. A real C enum: a `switch` on
+ * it is checked by -Wswitch.
  */
-enum polyraft_result
-#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
-  : uint32_t
-#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
- {
+typedef enum polyraft_result {
   /**
    * Success.
    */
@@ -122,7 +138,8 @@ enum polyraft_result
    */
   POLYRAFT_INVALID_ARGUMENT = 4,
   /**
-   * polyraft_config failed validation; see polyraft_last_new_error.
+   * polyraft_config failed validation; the reason comes in the
+   * constructor's `error` buffer.
    */
   POLYRAFT_INVALID_CONFIG = 5,
   /**
@@ -191,7 +208,8 @@ enum polyraft_result
    * fsync, rename...) failed, now or earlier: after one, what reached the
    * disk is unknown and the storage refuses every write with this code
    * until it is freed and reopened. Detail (the call, the file, the OS
-   * error) in polyraft_durable_storage_last_error.
+   * error) in polyraft_durable_storage_last_error, the errno in
+   * polyraft_durable_storage_last_errno (and polyraft_node_last_errno).
    */
   POLYRAFT_IO_ERROR = 30,
   /**
@@ -216,14 +234,7 @@ enum polyraft_result
    * Host: the host is closed; nothing was done.
    */
   POLYRAFT_CLOSED = 42,
-};
-#ifndef __cplusplus
-#if __STDC_VERSION__ >= 202311L
-typedef enum polyraft_result polyraft_result;
-#else
-typedef uint32_t polyraft_result;
-#endif // __STDC_VERSION__ >= 202311L
-#endif // __cplusplus
+} polyraft_result;
 
 /**
  * Entry types (raftpb EntryType), the values of polyraft_entry.entry_type.
@@ -527,6 +538,36 @@ typedef uint32_t polyraft_log_level;
 #endif // __cplusplus
 
 /**
+ * A peer's replication state as the leader tracks it (etcd's
+ * tracker.StateType), in polyraft_progress.state.
+ */
+enum polyraft_progress_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * The leader probes: one append at a time until it finds the match.
+   */
+  POLYRAFT_PROGRESS_PROBE = 0,
+  /**
+   * The leader streams appends optimistically.
+   */
+  POLYRAFT_PROGRESS_REPLICATE = 1,
+  /**
+   * The follower needs a snapshot; appends wait for it.
+   */
+  POLYRAFT_PROGRESS_SNAPSHOT = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum polyraft_progress_state polyraft_progress_state;
+#else
+typedef uint32_t polyraft_progress_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An owned byte buffer produced by the library (the encode helpers).
  * Read it with polyraft_buffer_data; release it with polyraft_buffer_free.
  */
@@ -551,8 +592,9 @@ typedef struct polyraft_conf_state_sink polyraft_conf_state_sink;
  * from any thread: the storage locks internally (a write holds the lock
  * through its fsync, so the node's reads wait for it).
  *
- * One storage per directory at a time: free every handle and every node
- * over it before opening the directory again (this is not enforced).
+ * One storage per directory at a time: a lock file in the directory
+ * refuses a second open (POLYRAFT_IO_ERROR) until every handle and every
+ * node over the first one is freed.
  */
 typedef struct polyraft_durable_storage polyraft_durable_storage;
 
@@ -627,7 +669,8 @@ typedef struct polyraft_owned_entries polyraft_owned_entries;
 
 /**
  * A copy of a snapshot owned by the caller (from
- * polyraft_durable_storage_snapshot): read it through
+ * polyraft_memory_storage_snapshot or polyraft_durable_storage_snapshot):
+ * read it through
  * polyraft_owned_snapshot_view, free it with polyraft_owned_snapshot_free.
  * Immutable, so it may be read from any thread.
  */
@@ -736,7 +779,7 @@ typedef struct polyraft_recovery_report {
  * the call. Runs inside the node call that logs; must not call into the
  * node.
  */
-typedef void (*polyraft_log_callback)(uintptr_t ctx, uint32_t level, const char *msg, size_t len);
+typedef void (*polyraft_log_callback)(void *ctx, uint32_t level, const char *msg, size_t len);
 
 /**
  * A node's configuration: every field of etcd raft's Config. Fill it with
@@ -826,9 +869,9 @@ typedef struct polyraft_config {
    */
   polyraft_log_callback log_callback;
   /**
-   * Passed to log_callback.
+   * Passed to log_callback (the library never dereferences it).
    */
-  uintptr_t log_ctx;
+  void *log_ctx;
 } polyraft_config;
 
 /**
@@ -1320,7 +1363,7 @@ typedef struct polyraft_host_outcome {
    * safe to retry), POLYRAFT_TIMED_OUT (may or may not have been applied:
    * retry in a session to apply it once).
    */
-  polyraft_result code;
+  enum polyraft_result code;
   /**
    * The result (proposals: the state machine's result for the entry;
    * reads: the lookup's answer; NULL when empty).
@@ -1493,46 +1536,46 @@ typedef struct polyraft_storage_vtable {
    */
   uint32_t abi_version;
   /**
-   * Passed back to every callback; owned by the node once
-   * polyraft_node_new_custom returns POLYRAFT_OK.
+   * Passed back to every callback (the library never dereferences it);
+   * owned by the node once polyraft_node_new_custom returns POLYRAFT_OK.
    */
-  uintptr_t ctx;
+  void *ctx;
   /**
    * The saved hard state (write `*hs`, zeroed beforehand) and
    * configuration (polyraft_conf_state_sink_set; the latest snapshot's
    * ConfState updated by every applied conf change). Called once, by
    * polyraft_node_new_custom.
    */
-  polyraft_storage_status (*initial_state)(uintptr_t ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
+  polyraft_storage_status (*initial_state)(void *ctx, struct polyraft_hard_state *hs, struct polyraft_conf_state_sink *conf_state);
   /**
    * Entries [lo, hi), pushed in order with polyraft_entry_sink_push (or
    * _push_encoded). You may stop once their total size passes max_size,
    * but push at least one; the library trims the answer to etcd's size
    * rule anyway. lo is at least first_index and hi at most last_index + 1.
    */
-  polyraft_storage_status (*entries)(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
+  polyraft_storage_status (*entries)(void *ctx, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_entry_sink *sink);
   /**
    * Term of entry `index` (first_index - 1 <= index <= last_index) into
    * `*term`; POLYRAFT_STORAGE_COMPACTED below, POLYRAFT_STORAGE_UNAVAILABLE above.
    */
-  polyraft_storage_status (*term)(uintptr_t ctx, uint64_t index, uint64_t *term);
+  polyraft_storage_status (*term)(void *ctx, uint64_t index, uint64_t *term);
   /**
    * Index of the first entry still readable (snapshot index + 1) into `*index`.
    */
-  polyraft_storage_status (*first_index)(uintptr_t ctx, uint64_t *index);
+  polyraft_storage_status (*first_index)(void *ctx, uint64_t *index);
   /**
    * Index of the last entry (the snapshot's index when no entry follows it).
    */
-  polyraft_storage_status (*last_index)(uintptr_t ctx, uint64_t *index);
+  polyraft_storage_status (*last_index)(void *ctx, uint64_t *index);
   /**
    * The latest snapshot, through polyraft_snapshot_sink_set (not calling it
    * means an empty snapshot).
    */
-  polyraft_storage_status (*snapshot)(uintptr_t ctx, struct polyraft_snapshot_sink *sink);
+  polyraft_storage_status (*snapshot)(void *ctx, struct polyraft_snapshot_sink *sink);
   /**
    * Called exactly once, by polyraft_node_free, to release `ctx`. May be NULL.
    */
-  void (*destroy)(uintptr_t ctx);
+  void (*destroy)(void *ctx);
 } polyraft_storage_vtable;
 
 /**
@@ -1608,6 +1651,52 @@ typedef struct polyraft_basic_status {
 } polyraft_basic_status;
 
 /**
+ * The progress of one tracked peer (etcd's tracker.Progress), by value.
+ */
+typedef struct polyraft_progress {
+  /**
+   * The peer's id.
+   */
+  uint64_t id;
+  /**
+   * The highest index known to be replicated on the peer (etcd's Match).
+   */
+  uint64_t match_index;
+  /**
+   * The next index to send.
+   */
+  uint64_t next;
+  /**
+   * The highest commit index sent to the peer.
+   */
+  uint64_t sent_commit;
+  /**
+   * A polyraft_progress_state value.
+   */
+  uint32_t state;
+  /**
+   * The index of the snapshot in flight (POLYRAFT_PROGRESS_SNAPSHOT).
+   */
+  uint64_t pending_snapshot;
+  /**
+   * Whether the peer was heard from lately (check quorum).
+   */
+  bool recent_active;
+  /**
+   * Whether appends to the peer are paused (flow control).
+   */
+  bool msg_app_flow_paused;
+  /**
+   * Whether the peer is a learner.
+   */
+  bool is_learner;
+  /**
+   * Append messages in flight to the peer.
+   */
+  uint64_t inflight;
+} polyraft_progress;
+
+/**
  * A confirmed read: the commit index to wait for before serving the read
  * whose context is `request_ctx`.
  */
@@ -1626,15 +1715,19 @@ typedef struct polyraft_read_state {
   size_t request_ctx_len;
 } polyraft_read_state;
 
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
 
 /**
  * The library's version as static NUL-terminated text, e.g.
  * "polyraft 0.1.0". Never NULL; never free it.
  */
 const char *polyraft_version(void);
+
+/**
+ * The library's version as a number, MAJOR * 1000000 + MINOR * 1000 +
+ * PATCH: compare it with POLYRAFT_VERSION_NUMBER (the header's) to check
+ * that the library linked at run time is the one compiled against.
+ */
+uint32_t polyraft_version_number(void);
 
 /**
  * A static NUL-terminated description of a polyraft_result code (any
@@ -1644,11 +1737,17 @@ const char *polyraft_version(void);
 const char *polyraft_result_str(uint32_t code);
 
 /**
+ * The static NUL-terminated name of a polyraft_result code, e.g.
+ * "POLYRAFT_IO_ERROR" (any value; unknown codes give NULL). Never free it.
+ */
+const char *polyraft_result_name(uint32_t code);
+
+/**
  * The contents of a buffer: `*data` (NULL when empty) and `*len`, valid
  * until polyraft_buffer_free(buf).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_buffer_data(const struct polyraft_buffer *buf, const uint8_t **data, size_t *len);
+enum polyraft_result polyraft_buffer_data(const struct polyraft_buffer *buf, const uint8_t **data, size_t *len);
 
 /**
  * Frees a buffer. NULL is a no-op. The buffer must not be used afterwards.
@@ -1656,23 +1755,29 @@ polyraft_result polyraft_buffer_data(const struct polyraft_buffer *buf, const ui
 void polyraft_buffer_free(struct polyraft_buffer *buf);
 
 /**
- * Copies the detail text of the last polyraft_durable_storage_* call
- * (other than this one and _free) made on the calling thread into `buf`,
+ * Copies the one-line detail of the last call on this handle into `buf`,
  * truncated to fit and NUL-terminated when len > 0, and the bytes written
  * (without the NUL) into `*written`. Empty when that call succeeded. For
  * POLYRAFT_IO_ERROR it names the operation, the file and the OS error; for
- * POLYRAFT_CORRUPT the file, the offset and what is wrong.
- * Failures of polyraft_node_new_durable are reported by
- * polyraft_last_new_error instead, like every node constructor's.
+ * POLYRAFT_CORRUPT the file, the offset and what is wrong. Any thread may
+ * read it once the call returned. A failed
+ * polyraft_durable_storage_open reports through its `error` argument.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_last_error(char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_durable_storage_last_error(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
+
+/**
+ * The errno of the operating-system failure behind this handle's last
+ * call (POLYRAFT_IO_ERROR: ENOSPC, EIO...), or 0 when that call succeeded
+ * or failed for another reason. 0 for NULL.
+ */
+int32_t polyraft_durable_storage_last_errno(const struct polyraft_durable_storage *storage);
 
 /**
  * Fills `*options` with the defaults (all zero: 64 MiB segments).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_options_init(struct polyraft_durable_options *options);
+enum polyraft_result polyraft_durable_options_init(struct polyraft_durable_options *options);
 
 /**
  * Opens the durable storage in directory `dir` (NUL-terminated UTF-8;
@@ -1694,23 +1799,26 @@ polyraft_result polyraft_durable_options_init(struct polyraft_durable_options *o
  * non-UTF-8 path), POLYRAFT_IO_ERROR (the directory cannot be created or
  * read, a file cannot be opened...), POLYRAFT_CORRUPT (damage recovery must
  * not repair: the damaged files are left as they are, for inspection).
- * Details from polyraft_durable_storage_last_error.
+ * On failure, when `error` is not NULL, writes to `*error` a new buffer
+ * holding the one-line reason (an operating-system failure ends with its
+ * errno: "... (os error 13)"); free it with polyraft_buffer_free. On
+ * success NULL is written there.
  */
-polyraft_result polyraft_durable_storage_open(const char *dir, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report);
+enum polyraft_result polyraft_durable_storage_open(const char *dir, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report, struct polyraft_buffer **error);
 
 /**
  * Like polyraft_durable_storage_open, with the directory given as
  * `dir_len` bytes of UTF-8 at `dir` (no NUL needed, none allowed).
  * Errors: as polyraft_durable_storage_open.
  */
-polyraft_result polyraft_durable_storage_open_len(const uint8_t *dir, size_t dir_len, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report);
+enum polyraft_result polyraft_durable_storage_open_len(const uint8_t *dir, size_t dir_len, const struct polyraft_durable_options *options, struct polyraft_durable_storage **out, struct polyraft_recovery_report *report, struct polyraft_buffer **error);
 
 /**
  * Writes to `*out` a new handle to the same storage (reference counted).
  * Free each handle with polyraft_durable_storage_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_clone(const struct polyraft_durable_storage *storage, struct polyraft_durable_storage **out);
+enum polyraft_result polyraft_durable_storage_clone(const struct polyraft_durable_storage *storage, struct polyraft_durable_storage **out);
 
 /**
  * Frees one handle; the files are closed when the last handle and the
@@ -1724,7 +1832,7 @@ void polyraft_durable_storage_free(struct polyraft_durable_storage *storage);
  * to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_recovery_report(const struct polyraft_durable_storage *storage, struct polyraft_recovery_report *out);
+enum polyraft_result polyraft_durable_storage_recovery_report(const struct polyraft_durable_storage *storage, struct polyraft_recovery_report *out);
 
 /**
  * Copies why open cut a tail off the last segment ("checksum mismatch",
@@ -1733,7 +1841,7 @@ polyraft_result polyraft_durable_storage_recovery_report(const struct polyraft_d
  * Empty when nothing was cut (report.truncated false).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_truncation_reason(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_durable_storage_truncation_reason(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
 
 /**
  * Copies the path of the segment file open cut a tail off into `buf`
@@ -1741,7 +1849,7 @@ polyraft_result polyraft_durable_storage_truncation_reason(const struct polyraft
  * cut.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_truncated_segment(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_durable_storage_truncated_segment(const struct polyraft_durable_storage *storage, char *buf, size_t len, size_t *written);
 
 /**
  * Creates a node over a durable storage. The node takes its own reference
@@ -1751,11 +1859,11 @@ polyraft_result polyraft_durable_storage_truncated_segment(const struct polyraft
  * Over a new (empty) storage, call polyraft_node_bootstrap next; over a
  * recovered one, set config->applied to at least the recovered snapshot's
  * index (the recovery report's snapshot_index).
- * On success writes the node to `*out`; on failure details are in
- * polyraft_last_new_error.
+ * On success writes the node to `*out`; `error`: as in
+ * polyraft_node_new_memory.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG, storage codes.
  */
-polyraft_result polyraft_node_new_durable(const struct polyraft_config *config, const struct polyraft_durable_storage *storage, struct polyraft_node **out);
+enum polyraft_result polyraft_node_new_durable(const struct polyraft_config *config, const struct polyraft_durable_storage *storage, struct polyraft_node **out, struct polyraft_buffer **error);
 
 /**
  * Gives a new, empty storage its initial configuration (copied) durably,
@@ -1765,7 +1873,7 @@ polyraft_result polyraft_node_new_durable(const struct polyraft_config *config, 
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (the storage
  * holds entries, a hard state or a snapshot), POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_bootstrap_conf_state(const struct polyraft_durable_storage *storage, const struct polyraft_conf_state *conf_state);
+enum polyraft_result polyraft_durable_storage_bootstrap_conf_state(const struct polyraft_durable_storage *storage, const struct polyraft_conf_state *conf_state);
 
 /**
  * Persists a Ready (from polyraft_node_ready): its snapshot, entries and
@@ -1784,7 +1892,7 @@ polyraft_result polyraft_durable_storage_bootstrap_conf_state(const struct polyr
  * POLYRAFT_IO_ERROR (do not send the messages: the state is not durable;
  * free the node and the storage and restart from the directory).
  */
-polyraft_result polyraft_durable_storage_persist_ready(const struct polyraft_durable_storage *storage, const struct polyraft_ready *ready);
+enum polyraft_result polyraft_durable_storage_persist_ready(const struct polyraft_durable_storage *storage, const struct polyraft_ready *ready);
 
 /**
  * Async storage writes: persists a MsgStorageAppend given as its raftpb
@@ -1798,7 +1906,7 @@ polyraft_result polyraft_durable_storage_persist_ready(const struct polyraft_dur
  * (not a MsgStorageAppend), POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
  * POLYRAFT_STORAGE_FAILURE, POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_persist_storage_append(const struct polyraft_durable_storage *storage, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_durable_storage_persist_storage_append(const struct polyraft_durable_storage *storage, const uint8_t *bytes, size_t len);
 
 /**
  * Appends `n` entries (copied) durably (fsynced before it returns),
@@ -1809,19 +1917,18 @@ polyraft_result polyraft_durable_storage_persist_storage_append(const struct pol
  * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
  * not contiguous; nothing is written), POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
+enum polyraft_result polyraft_durable_storage_append(const struct polyraft_durable_storage *storage, const struct polyraft_entry *entries, size_t n);
 
 /**
  * Saves the hard state (copied) durably.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_set_hard_state(const struct polyraft_durable_storage *storage, const struct polyraft_hard_state *hs);
+enum polyraft_result polyraft_durable_storage_set_hard_state(const struct polyraft_durable_storage *storage, const struct polyraft_hard_state *hs);
 
 /**
- * Writes the saved hard state to `*out`.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * The saved hard state (zero for NULL).
  */
-polyraft_result polyraft_durable_storage_hard_state(const struct polyraft_durable_storage *storage, struct polyraft_hard_state *out);
+struct polyraft_hard_state polyraft_durable_storage_hard_state(const struct polyraft_durable_storage *storage);
 
 /**
  * Replaces the storage's contents with a snapshot received from the
@@ -1832,7 +1939,7 @@ polyraft_result polyraft_durable_storage_hard_state(const struct polyraft_durabl
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE (the
  * storage already holds a snapshot at least as new), POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_apply_snapshot(const struct polyraft_durable_storage *storage, const struct polyraft_snapshot *snapshot);
+enum polyraft_result polyraft_durable_storage_apply_snapshot(const struct polyraft_durable_storage *storage, const struct polyraft_snapshot *snapshot);
 
 /**
  * Makes and keeps, durably, a snapshot covering entries up to `index` with
@@ -1845,7 +1952,7 @@ polyraft_result polyraft_durable_storage_apply_snapshot(const struct polyraft_du
  * POLYRAFT_STORAGE_COMPACTED, POLYRAFT_STORAGE_FAILURE (beyond the last
  * index), POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_create_snapshot(const struct polyraft_durable_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
+enum polyraft_result polyraft_durable_storage_create_snapshot(const struct polyraft_durable_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
 
 /**
  * Discards the entries before `compact_index` and deletes the oldest
@@ -1856,26 +1963,26 @@ polyraft_result polyraft_durable_storage_create_snapshot(const struct polyraft_d
  * compacted that far), POLYRAFT_STORAGE_FAILURE (beyond the last index),
  * POLYRAFT_IO_ERROR.
  */
-polyraft_result polyraft_durable_storage_compact(const struct polyraft_durable_storage *storage, uint64_t compact_index);
+enum polyraft_result polyraft_durable_storage_compact(const struct polyraft_durable_storage *storage, uint64_t compact_index);
 
 /**
  * Writes the index of the first readable entry to `*out` (snapshot index + 1).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_first_index(const struct polyraft_durable_storage *storage, uint64_t *out);
+enum polyraft_result polyraft_durable_storage_first_index(const struct polyraft_durable_storage *storage, uint64_t *out);
 
 /**
  * Writes the index of the last entry to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_last_index(const struct polyraft_durable_storage *storage, uint64_t *out);
+enum polyraft_result polyraft_durable_storage_last_index(const struct polyraft_durable_storage *storage, uint64_t *out);
 
 /**
  * Writes the term of entry `index` to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED,
  * POLYRAFT_STORAGE_UNAVAILABLE.
  */
-polyraft_result polyraft_durable_storage_term(const struct polyraft_durable_storage *storage, uint64_t index, uint64_t *out);
+enum polyraft_result polyraft_durable_storage_term(const struct polyraft_durable_storage *storage, uint64_t index, uint64_t *out);
 
 /**
  * Writes to `*out` a copy of the storage's current snapshot (index 0 and
@@ -1883,14 +1990,13 @@ polyraft_result polyraft_durable_storage_term(const struct polyraft_durable_stor
  * its state machine from its data. Free it with polyraft_owned_snapshot_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_durable_storage_snapshot(const struct polyraft_durable_storage *storage, struct polyraft_owned_snapshot **out);
+enum polyraft_result polyraft_durable_storage_snapshot(const struct polyraft_durable_storage *storage, struct polyraft_owned_snapshot **out);
 
 /**
- * Writes to `*out` a view of the snapshot (index, term, configuration,
- * data and its raftpb encoding), valid until polyraft_owned_snapshot_free.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * A view of the snapshot (index, term, configuration, data and its raftpb
+ * encoding), valid until polyraft_owned_snapshot_free. NULL for NULL.
  */
-polyraft_result polyraft_owned_snapshot_view(const struct polyraft_owned_snapshot *snapshot, const struct polyraft_snapshot **out);
+const struct polyraft_snapshot *polyraft_owned_snapshot_view(const struct polyraft_owned_snapshot *snapshot);
 
 /**
  * Frees a snapshot copy and its view. NULL is a no-op.
@@ -1898,10 +2004,9 @@ polyraft_result polyraft_owned_snapshot_view(const struct polyraft_owned_snapsho
 void polyraft_owned_snapshot_free(struct polyraft_owned_snapshot *snapshot);
 
 /**
- * Writes the storage's disk work counters to `*out`.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * The storage's disk work counters (zero for NULL).
  */
-polyraft_result polyraft_durable_storage_stats(const struct polyraft_durable_storage *storage, struct polyraft_durable_stats *out);
+struct polyraft_durable_stats polyraft_durable_storage_stats(const struct polyraft_durable_storage *storage);
 
 /**
  * Encodes a v1 ConfChange (for polyraft_node_propose_conf_change with
@@ -1909,7 +2014,7 @@ polyraft_result polyraft_durable_storage_stats(const struct polyraft_durable_sto
  * polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown type).
  */
-polyraft_result polyraft_conf_change_encode(const struct polyraft_conf_change *cc, struct polyraft_buffer **out);
+enum polyraft_result polyraft_conf_change_encode(const struct polyraft_conf_change *cc, struct polyraft_buffer **out);
 
 /**
  * Encodes a ConfChangeV2 (for polyraft_node_propose_conf_change with
@@ -1919,14 +2024,14 @@ polyraft_result polyraft_conf_change_encode(const struct polyraft_conf_change *c
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (unknown type or
  * transition).
  */
-polyraft_result polyraft_conf_change_v2_encode(const struct polyraft_conf_change_v2 *cc, struct polyraft_buffer **out);
+enum polyraft_result polyraft_conf_change_v2_encode(const struct polyraft_conf_change_v2 *cc, struct polyraft_buffer **out);
 
 /**
  * Encodes an entry (its `encoded` fields are ignored). Writes a new buffer
  * to `*out`; free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT.
  */
-polyraft_result polyraft_entry_encode(const struct polyraft_entry *entry, struct polyraft_buffer **out);
+enum polyraft_result polyraft_entry_encode(const struct polyraft_entry *entry, struct polyraft_buffer **out);
 
 /**
  * Encodes a message from its fields, entries and snapshot (`bytes` and
@@ -1934,28 +2039,28 @@ polyraft_result polyraft_entry_encode(const struct polyraft_entry *entry, struct
  * new buffer to `*out`; free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT.
  */
-polyraft_result polyraft_message_encode(const struct polyraft_message *msg, struct polyraft_buffer **out);
+enum polyraft_result polyraft_message_encode(const struct polyraft_message *msg, struct polyraft_buffer **out);
 
 /**
  * Encodes a hard state (raftpb HardState). Writes a new buffer to `*out`;
  * free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_hard_state_encode(const struct polyraft_hard_state *hs, struct polyraft_buffer **out);
+enum polyraft_result polyraft_hard_state_encode(const struct polyraft_hard_state *hs, struct polyraft_buffer **out);
 
 /**
  * Encodes a configuration (raftpb ConfState). Writes a new buffer to
  * `*out`; free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_conf_state_encode(const struct polyraft_conf_state *cs, struct polyraft_buffer **out);
+enum polyraft_result polyraft_conf_state_encode(const struct polyraft_conf_state *cs, struct polyraft_buffer **out);
 
 /**
  * Encodes a snapshot (its `encoded` fields are ignored). Writes a new
  * buffer to `*out`; free it with polyraft_buffer_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *snapshot, struct polyraft_buffer **out);
+enum polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *snapshot, struct polyraft_buffer **out);
 
 /**
  * Whether the calling thread is inside a host callback (a state machine
@@ -1971,14 +2076,14 @@ bool polyraft_host_in_callback(void);
  * handed over in memory. Write the handle to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_host_transport_in_process_new(struct polyraft_host_transport **out);
+enum polyraft_result polyraft_host_transport_in_process_new(struct polyraft_host_transport **out);
 
 /**
  * In-process network only: cuts (`cut` true) or restores both directions
  * between hosts `a` and `b`, to test partitions and failover.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_host_transport_partition(const struct polyraft_host_transport *transport, uint64_t a, uint64_t b, bool cut);
+enum polyraft_result polyraft_host_transport_partition(const struct polyraft_host_transport *transport, uint64_t a, uint64_t b, bool cut);
 
 /**
  * Frees this handle (hosts keep their own reference). NULL is a no-op.
@@ -1990,7 +2095,7 @@ void polyraft_host_transport_free(struct polyraft_host_transport *transport);
  * transport).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_host_config_init(struct polyraft_host_config *config, uint64_t host_id);
+enum polyraft_result polyraft_host_config_init(struct polyraft_host_config *config, uint64_t host_id);
 
 /**
  * Creates a host from `*config` and starts its workers; writes the handle
@@ -2001,7 +2106,7 @@ polyraft_result polyraft_host_config_init(struct polyraft_host_config *config, u
  * POLYRAFT_INVALID_CONFIG (host id 0, tick_ms 0...),
  * POLYRAFT_STORAGE_FAILURE (the data directory cannot be opened).
  */
-polyraft_result polyraft_host_new(const struct polyraft_host_config *config, struct polyraft_host **out);
+enum polyraft_result polyraft_host_new(const struct polyraft_host_config *config, struct polyraft_host **out);
 
 /**
  * Copies why the last polyraft_host_new on the calling thread failed into
@@ -2009,7 +2114,7 @@ polyraft_result polyraft_host_new(const struct polyraft_host_config *config, str
  * (without the NUL) go to `*written`. Empty after a success.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_host_last_new_error(char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_host_last_new_error(char *buf, size_t len, size_t *written);
 
 /**
  * Copies the detail of the last call on `host` made by the calling thread
@@ -2017,13 +2122,13 @@ polyraft_result polyraft_host_last_new_error(char *buf, size_t len, size_t *writ
  * For POLYRAFT_REJECTED it says why the operation was not applied.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_host_last_error(const struct polyraft_host *host, char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_host_last_error(const struct polyraft_host *host, char *buf, size_t len, size_t *written);
 
 /**
  * This host's id into `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_host_id(const struct polyraft_host *host, uint64_t *out);
+enum polyraft_result polyraft_host_id(const struct polyraft_host *host, uint64_t *out);
 
 /**
  * Stops every replica and worker and leaves the network. Waiting
@@ -2034,7 +2139,7 @@ polyraft_result polyraft_host_id(const struct polyraft_host *host, uint64_t *out
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (inside a host
  * callback).
  */
-polyraft_result polyraft_host_close(const struct polyraft_host *host);
+enum polyraft_result polyraft_host_close(const struct polyraft_host *host);
 
 /**
  * Closes the host (if not yet) and frees the handle. NULL is a no-op.
@@ -2051,14 +2156,14 @@ void polyraft_host_free(struct polyraft_host *host);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (more results
  * than entries).
  */
-polyraft_result polyraft_host_results_push(struct polyraft_host_results *results, const uint8_t *data, size_t len);
+enum polyraft_result polyraft_host_results_push(struct polyraft_host_results *results, const uint8_t *data, size_t len);
 
 /**
  * Appends `len` bytes (copied) to the snapshot being written.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_FAILURE (the snapshot
  * cannot be stored).
  */
-polyraft_result polyraft_host_writer_write(struct polyraft_host_writer *writer, const uint8_t *data, size_t len);
+enum polyraft_result polyraft_host_writer_write(struct polyraft_host_writer *writer, const uint8_t *data, size_t len);
 
 /**
  * Reads up to `cap` bytes of the snapshot into `buf`; `*n` gets how many
@@ -2066,7 +2171,7 @@ polyraft_result polyraft_host_writer_write(struct polyraft_host_writer *writer, 
  * Errors: POLYRAFT_NULL_PARAMETER (also buf with cap > 0),
  * POLYRAFT_INVALID_ARGUMENT (cap above PTRDIFF_MAX).
  */
-polyraft_result polyraft_host_reader_read(struct polyraft_host_reader *reader, uint8_t *buf, size_t cap, size_t *n);
+enum polyraft_result polyraft_host_reader_read(struct polyraft_host_reader *reader, uint8_t *buf, size_t cap, size_t *n);
 
 /**
  * Starts replica `replica` of `group` on this host with the state machine
@@ -2083,7 +2188,7 @@ polyraft_result polyraft_host_reader_read(struct polyraft_host_reader *reader, u
  * POLYRAFT_STORAGE_FAILURE (recovery or restore failed), POLYRAFT_CLOSED,
  * POLYRAFT_INVALID_STATE (inside a host callback).
  */
-polyraft_result polyraft_host_start_replica(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm);
+enum polyraft_result polyraft_host_start_replica(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm);
 
 /**
  * The non-blocking form of polyraft_host_start_replica: the arguments are
@@ -2093,7 +2198,7 @@ polyraft_result polyraft_host_start_replica(const struct polyraft_host *host, ui
  * POLYRAFT_OK when `done` will be called (exactly once).
  * Errors: as polyraft_host_start_replica, checked before queueing.
  */
-polyraft_result polyraft_host_start_replica_async(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_start_replica_async(const struct polyraft_host *host, uint64_t group, uint64_t replica, const struct polyraft_host_peer *peers, size_t n_peers, const struct polyraft_host_state_machine *sm, polyraft_host_completion done, void *ctx);
 
 /**
  * Stops the local replica of `group`: waiting proposals complete as timed
@@ -2103,26 +2208,26 @@ polyraft_result polyraft_host_start_replica_async(const struct polyraft_host *ho
  * of the group here), POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE (inside a
  * host callback).
  */
-polyraft_result polyraft_host_stop_replica(const struct polyraft_host *host, uint64_t group);
+enum polyraft_result polyraft_host_stop_replica(const struct polyraft_host *host, uint64_t group);
 
 /**
  * The non-blocking form of polyraft_host_stop_replica: `done` gets
  * POLYRAFT_OK or the code polyraft_host_stop_replica would have returned.
  */
-polyraft_result polyraft_host_stop_replica_async(const struct polyraft_host *host, uint64_t group, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_stop_replica_async(const struct polyraft_host *host, uint64_t group, polyraft_host_completion done, void *ctx);
 
 /**
  * Initializes `*session` for `client_id` in `group` (series 1).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (client id 0).
  */
-polyraft_result polyraft_host_session_init(struct polyraft_host_session *session, uint64_t group, uint64_t client_id);
+enum polyraft_result polyraft_host_session_init(struct polyraft_host_session *session, uint64_t group, uint64_t client_id);
 
 /**
  * Marks the current proposal's outcome received: the next proposal gets a
  * new series and the group may drop the cached result.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_host_session_completed(struct polyraft_host_session *session);
+enum polyraft_result polyraft_host_session_completed(struct polyraft_host_session *session);
 
 /**
  * Proposes `cmd` (copied) to `group` and waits at most `timeout_ms` for
@@ -2134,7 +2239,7 @@ polyraft_result polyraft_host_session_completed(struct polyraft_host_session *se
  * POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE (inside
  * a host callback). Detail in polyraft_host_last_error.
  */
-polyraft_result polyraft_host_propose(const struct polyraft_host *host, uint64_t group, const uint8_t *cmd, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+enum polyraft_result polyraft_host_propose(const struct polyraft_host *host, uint64_t group, const uint8_t *cmd, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
 
 /**
  * The non-blocking form of polyraft_host_propose: returns at once;
@@ -2142,7 +2247,7 @@ polyraft_result polyraft_host_propose(const struct polyraft_host *host, uint64_t
  * Any other return means it will not be called.
  * Errors: POLYRAFT_NULL_PARAMETER (also done), POLYRAFT_CLOSED.
  */
-polyraft_result polyraft_host_propose_async(const struct polyraft_host *host, uint64_t group, const uint8_t *cmd, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_propose_async(const struct polyraft_host *host, uint64_t group, const uint8_t *cmd, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
 
 /**
  * Like polyraft_host_propose, in `session` (its group is the target): a
@@ -2151,13 +2256,13 @@ polyraft_result polyraft_host_propose_async(const struct polyraft_host *host, ui
  * Errors: as polyraft_host_propose, plus POLYRAFT_INVALID_ARGUMENT (a
  * session not initialized).
  */
-polyraft_result polyraft_host_propose_session(const struct polyraft_host *host, const struct polyraft_host_session *session, const uint8_t *cmd, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+enum polyraft_result polyraft_host_propose_session(const struct polyraft_host *host, const struct polyraft_host_session *session, const uint8_t *cmd, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
 
 /**
  * The non-blocking form of polyraft_host_propose_session (the session is
  * copied; completion as in polyraft_host_propose_async).
  */
-polyraft_result polyraft_host_propose_session_async(const struct polyraft_host *host, const struct polyraft_host_session *session, const uint8_t *cmd, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_propose_session_async(const struct polyraft_host *host, const struct polyraft_host_session *session, const uint8_t *cmd, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
 
 /**
  * A linearizable read: confirms leadership (ReadIndex), waits until the
@@ -2166,12 +2271,12 @@ polyraft_result polyraft_host_propose_session_async(const struct polyraft_host *
  * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT (reads have
  * no side effect: retry freely), and the errors of polyraft_host_propose.
  */
-polyraft_result polyraft_host_read(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
+enum polyraft_result polyraft_host_read(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, uint64_t timeout_ms, struct polyraft_buffer **result);
 
 /**
  * The non-blocking form of polyraft_host_read.
  */
-polyraft_result polyraft_host_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
 
 /**
  * Runs `lookup(query)` on the local replica as it is (may be stale; no
@@ -2179,12 +2284,12 @@ polyraft_result polyraft_host_read_async(const struct polyraft_host *host, uint6
  * Returns POLYRAFT_OK, POLYRAFT_REJECTED (no replica of the group here),
  * and the errors of polyraft_host_propose.
  */
-polyraft_result polyraft_host_stale_read(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, struct polyraft_buffer **result);
+enum polyraft_result polyraft_host_stale_read(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, struct polyraft_buffer **result);
 
 /**
  * The non-blocking form of polyraft_host_stale_read.
  */
-polyraft_result polyraft_host_stale_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_stale_read_async(const struct polyraft_host *host, uint64_t group, const uint8_t *query, size_t len, polyraft_host_completion done, void *ctx);
 
 /**
  * Changes the membership of `group` (`kind`: POLYRAFT_HOST_ADD_REPLICA,
@@ -2195,13 +2300,13 @@ polyraft_result polyraft_host_stale_read_async(const struct polyraft_host *host,
  * POLYRAFT_INVALID_ARGUMENT (unknown kind) plus the errors of
  * polyraft_host_propose.
  */
-polyraft_result polyraft_host_change_membership(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms);
+enum polyraft_result polyraft_host_change_membership(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms);
 
 /**
  * The non-blocking form of polyraft_host_change_membership (the outcome
  * carries no data).
  */
-polyraft_result polyraft_host_change_membership_async(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_change_membership_async(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
 
 /**
  * Asks `group` to make replica `target` its leader and waits until this
@@ -2209,12 +2314,12 @@ polyraft_result polyraft_host_change_membership_async(const struct polyraft_host
  * Returns POLYRAFT_OK, POLYRAFT_REJECTED, POLYRAFT_TIMED_OUT, and the
  * errors of polyraft_host_propose.
  */
-polyraft_result polyraft_host_transfer_leader(const struct polyraft_host *host, uint64_t group, uint64_t target, uint64_t timeout_ms);
+enum polyraft_result polyraft_host_transfer_leader(const struct polyraft_host *host, uint64_t group, uint64_t target, uint64_t timeout_ms);
 
 /**
  * The non-blocking form of polyraft_host_transfer_leader.
  */
-polyraft_result polyraft_host_transfer_leader_async(const struct polyraft_host *host, uint64_t group, uint64_t target, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_transfer_leader_async(const struct polyraft_host *host, uint64_t group, uint64_t target, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
 
 /**
  * Tells the host that host `down` is unreachable (a failure detector's
@@ -2223,14 +2328,14 @@ polyraft_result polyraft_host_transfer_leader_async(const struct polyraft_host *
  * (optional) gets how many woke.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
  */
-polyraft_result polyraft_host_report_host_down(const struct polyraft_host *host, uint64_t down, size_t *woken);
+enum polyraft_result polyraft_host_report_host_down(const struct polyraft_host *host, uint64_t down, size_t *woken);
 
 /**
  * Writes what this host knows about its replica of `group` to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (no replica
  * of the group here), POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
  */
-polyraft_result polyraft_host_group_info(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out);
+enum polyraft_result polyraft_host_group_info(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out);
 
 /**
  * The non-blocking form of polyraft_host_group_info: `*out` is written on
@@ -2238,7 +2343,7 @@ polyraft_result polyraft_host_group_info(const struct polyraft_host *host, uint6
  * polyraft_host_group_info would have returned, `*out` untouched). `*out`
  * must stay valid until `done` runs.
  */
-polyraft_result polyraft_host_group_info_async(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out, polyraft_host_completion done, void *ctx);
+enum polyraft_result polyraft_host_group_info_async(const struct polyraft_host *host, uint64_t group, struct polyraft_host_info *out, polyraft_host_completion done, void *ctx);
 
 /**
  * Writes the members of `group` (voters, or learners when `learners`) with
@@ -2247,13 +2352,13 @@ polyraft_result polyraft_host_group_info_async(const struct polyraft_host *host,
  * is 0.
  * Errors: as polyraft_host_group_info.
  */
-polyraft_result polyraft_host_group_members(const struct polyraft_host *host, uint64_t group, bool learners, struct polyraft_host_peer *out, size_t cap, size_t *n);
+enum polyraft_result polyraft_host_group_members(const struct polyraft_host *host, uint64_t group, bool learners, struct polyraft_host_peer *out, size_t cap, size_t *n);
 
 /**
  * Writes the host's counters to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_CLOSED, POLYRAFT_INVALID_STATE.
  */
-polyraft_result polyraft_host_get_metrics(const struct polyraft_host *host, struct polyraft_host_metrics *out);
+enum polyraft_result polyraft_host_get_metrics(const struct polyraft_host *host, struct polyraft_host_metrics *out);
 
 /**
  * Fills `*config` with the defaults (etcd's usual values: election 10,
@@ -2262,23 +2367,15 @@ polyraft_result polyraft_host_get_metrics(const struct polyraft_host *host, stru
  * the caller must set).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_config_init(struct polyraft_config *config);
+enum polyraft_result polyraft_config_init(struct polyraft_config *config);
 
 /**
- * Copies the detail text of the last failed polyraft_node_new_* or
- * polyraft_config_validate on the calling thread into `buf` (truncated to
- * fit, always NUL-terminated when len > 0) and the number of bytes written
- * (without the NUL) into `*written`. Empty when there was no failure.
- * Errors: POLYRAFT_NULL_PARAMETER.
- */
-polyraft_result polyraft_last_new_error(char *buf, size_t len, size_t *written);
-
-/**
- * Validates a configuration without creating a node; on failure the text
- * is available from polyraft_last_new_error.
+ * Validates a configuration without creating a node. On failure, when
+ * `error` is not NULL, writes to `*error` a new buffer holding the one-line
+ * reason (free it with polyraft_buffer_free); on success writes NULL there.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG.
  */
-polyraft_result polyraft_config_validate(const struct polyraft_config *config);
+enum polyraft_result polyraft_config_validate(const struct polyraft_config *config, struct polyraft_buffer **error);
 
 /**
  * Creates a node over a memory storage. The node takes its own reference
@@ -2286,11 +2383,12 @@ polyraft_result polyraft_config_validate(const struct polyraft_config *config);
  * writes to the storage through it. For a brand-new cluster, create the
  * node over an empty storage and call polyraft_node_bootstrap; to restart,
  * fill the storage first and set config->applied.
- * On success writes the node to `*out`; on failure details are in
- * polyraft_last_new_error.
+ * On success writes the node to `*out`. On failure, when `error` is not
+ * NULL, writes to `*error` a new buffer holding the one-line reason (free
+ * it with polyraft_buffer_free); on success writes NULL there.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG, storage codes.
  */
-polyraft_result polyraft_node_new_memory(const struct polyraft_config *config, const struct polyraft_memory_storage *storage, struct polyraft_node **out);
+enum polyraft_result polyraft_node_new_memory(const struct polyraft_config *config, const struct polyraft_memory_storage *storage, struct polyraft_node **out, struct polyraft_buffer **error);
 
 /**
  * Creates a node over the caller's storage. The vtable is copied. On
@@ -2302,8 +2400,9 @@ polyraft_result polyraft_node_new_memory(const struct polyraft_config *config, c
  * Errors: POLYRAFT_NULL_PARAMETER (also a NULL required callback),
  * POLYRAFT_ABI_MISMATCH, POLYRAFT_INVALID_CONFIG, storage codes returned by
  * the callbacks, POLYRAFT_CONF_CHANGE (inconsistent configuration).
+ * `error`: as in polyraft_node_new_memory.
  */
-polyraft_result polyraft_node_new_custom(const struct polyraft_config *config, const struct polyraft_storage_vtable *vtable, struct polyraft_node **out);
+enum polyraft_result polyraft_node_new_custom(const struct polyraft_config *config, const struct polyraft_storage_vtable *vtable, struct polyraft_node **out, struct polyraft_buffer **error);
 
 /**
  * Frees a node and everything it handed out (Ready views, status text,
@@ -2313,12 +2412,20 @@ polyraft_result polyraft_node_new_custom(const struct polyraft_config *config, c
 void polyraft_node_free(struct polyraft_node *node);
 
 /**
- * Copies the detail text of the node's last failed call into `buf`
+ * Copies the one-line detail of the node's last call into `buf`
  * (truncated to fit, NUL-terminated when len > 0) and the bytes written
- * (without the NUL) into `*written`. Works on a poisoned node.
+ * (without the NUL) into `*written`; empty when that call succeeded. Any
+ * thread may read it once the call returned. Works on a poisoned node.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_node_last_error(const struct polyraft_node *node, char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_node_last_error(const struct polyraft_node *node, char *buf, size_t len, size_t *written);
+
+/**
+ * The errno of the operating-system failure behind the node's last call
+ * (a durable storage's failed write or fsync...), or 0 when that call
+ * succeeded or failed for another reason. 0 for NULL.
+ */
+int32_t polyraft_node_last_errno(const struct polyraft_node *node);
 
 /**
  * Bootstraps a brand-new cluster: appends a ConfChangeAddNode entry per peer
@@ -2329,19 +2436,19 @@ polyraft_result polyraft_node_last_error(const struct polyraft_node *node, char 
  * peer id of 0 or a local thread id), POLYRAFT_INVALID_STATE (non-empty
  * storage), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_bootstrap(struct polyraft_node *node, const struct polyraft_peer *peers, size_t n);
+enum polyraft_result polyraft_node_bootstrap(struct polyraft_node *node, const struct polyraft_peer *peers, size_t n);
 
 /**
  * Advances the node's logical clock by one tick (elections, heartbeats).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_tick(struct polyraft_node *node);
+enum polyraft_result polyraft_node_tick(struct polyraft_node *node);
 
 /**
  * Starts an election now (MsgHup).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_campaign(struct polyraft_node *node);
+enum polyraft_result polyraft_node_campaign(struct polyraft_node *node);
 
 /**
  * Proposes one entry (data copied; NULL allowed when len is 0). It is
@@ -2349,7 +2456,7 @@ polyraft_result polyraft_node_campaign(struct polyraft_node *node);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_PROPOSAL_DROPPED (no leader
  * known, transfer in progress, size limit), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_propose(struct polyraft_node *node, const uint8_t *data, size_t len);
+enum polyraft_result polyraft_node_propose(struct polyraft_node *node, const uint8_t *data, size_t len);
 
 /**
  * Proposes `n` entries in one message (one append, one broadcast); all or
@@ -2357,7 +2464,7 @@ polyraft_result polyraft_node_propose(struct polyraft_node *node, const uint8_t 
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (n == 0),
  * POLYRAFT_PROPOSAL_DROPPED, POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_propose_batch(struct polyraft_node *node, const struct polyraft_bytes *items, size_t n);
+enum polyraft_result polyraft_node_propose_batch(struct polyraft_node *node, const struct polyraft_bytes *items, size_t n);
 
 /**
  * Proposes a configuration change given as raftpb bytes: `entry_type` is
@@ -2369,7 +2476,7 @@ polyraft_result polyraft_node_propose_batch(struct polyraft_node *node, const st
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT, POLYRAFT_DECODE,
  * POLYRAFT_PROPOSAL_DROPPED (e.g. another change pending), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_propose_conf_change(struct polyraft_node *node, uint32_t entry_type, const uint8_t *data, size_t len);
+enum polyraft_result polyraft_node_propose_conf_change(struct polyraft_node *node, uint32_t entry_type, const uint8_t *data, size_t len);
 
 /**
  * Applies a committed configuration change: pass a committed entry's
@@ -2381,7 +2488,7 @@ polyraft_result polyraft_node_propose_conf_change(struct polyraft_node *node, ui
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT, POLYRAFT_DECODE,
  * POLYRAFT_CONF_CHANGE (invalid change; configuration unchanged), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint32_t entry_type, const uint8_t *data, size_t len, struct polyraft_conf_state *conf_state);
+enum polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint32_t entry_type, const uint8_t *data, size_t len, struct polyraft_conf_state *conf_state);
 
 /**
  * Steps a raftpb-encoded message received from a peer (the `bytes` of a
@@ -2395,7 +2502,7 @@ polyraft_result polyraft_node_apply_conf_change(struct polyraft_node *node, uint
  * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_PROPOSAL_DROPPED (a forwarded
  * proposal), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
  * Async storage writes: steps a raftpb-encoded response of the node's own
@@ -2410,7 +2517,7 @@ polyraft_result polyraft_node_step(struct polyraft_node *node, const uint8_t *by
  * POLYRAFT_STEP_LOCAL_MSG (a local type not from a local thread),
  * POLYRAFT_STEP_PEER_NOT_FOUND, POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8_t *bytes, size_t len);
 
 /**
  * Steps `n` raftpb-encoded messages from peers in order, exactly as `n`
@@ -2425,13 +2532,13 @@ polyraft_result polyraft_node_step_local(struct polyraft_node *node, const uint8
  * Errors: those of polyraft_node_step, and POLYRAFT_INVALID_ARGUMENT (the
  * lengths overflow).
  */
-polyraft_result polyraft_node_step_batch(struct polyraft_node *node, const uint8_t *bytes, const size_t *lens, size_t n, size_t *stepped);
+enum polyraft_result polyraft_node_step_batch(struct polyraft_node *node, const uint8_t *bytes, const size_t *lens, size_t n, size_t *stepped);
 
 /**
  * Writes to `*out` whether polyraft_node_ready would return something to do.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_has_ready(struct polyraft_node *node, bool *out);
+enum polyraft_result polyraft_node_has_ready(struct polyraft_node *node, bool *out);
 
 /**
  * Acknowledges the outstanding Ready as persisted and applied: call it
@@ -2440,7 +2547,7 @@ polyraft_result polyraft_node_has_ready(struct polyraft_node *node, bool *out);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_STATE (no outstanding
  * Ready, or async storage writes are on), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_advance(struct polyraft_node *node);
+enum polyraft_result polyraft_node_advance(struct polyraft_node *node);
 
 /**
  * Requests a linearizable read; `ctx` (copied, unique per request)
@@ -2449,7 +2556,7 @@ polyraft_result polyraft_node_advance(struct polyraft_node *node);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_PROPOSAL_DROPPED (no leader),
  * POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_read_index(struct polyraft_node *node, const uint8_t *ctx, size_t len);
+enum polyraft_result polyraft_node_read_index(struct polyraft_node *node, const uint8_t *ctx, size_t len);
 
 /**
  * Asks the leader to transfer leadership to `transferee` (ignored by a
@@ -2457,34 +2564,34 @@ polyraft_result polyraft_node_read_index(struct polyraft_node *node, const uint8
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0),
  * POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_transfer_leader(struct polyraft_node *node, uint64_t transferee);
+enum polyraft_result polyraft_node_transfer_leader(struct polyraft_node *node, uint64_t transferee);
 
 /**
  * Forgets the current leader (MsgForgetLeader), so a pre-vote campaign can
  * win before the leader's lease expires. Ignored under lease-based reads.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_forget_leader(struct polyraft_node *node);
+enum polyraft_result polyraft_node_forget_leader(struct polyraft_node *node);
 
 /**
  * Reports that the last send to node `id` failed.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_report_unreachable(struct polyraft_node *node, uint64_t id);
+enum polyraft_result polyraft_node_report_unreachable(struct polyraft_node *node, uint64_t id);
 
 /**
  * Reports the outcome of sending a snapshot (a MsgSnap) to node `id`:
  * `failure` false when it was delivered, true when sending failed.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_report_snapshot(struct polyraft_node *node, uint64_t id, bool failure);
+enum polyraft_result polyraft_node_report_snapshot(struct polyraft_node *node, uint64_t id, bool failure);
 
 /**
  * Writes the basic status into `*out`. Works on a failed node (not on a
  * poisoned one).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct polyraft_basic_status *out);
+enum polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct polyraft_basic_status *out);
 
 /**
  * The full status as JSON in etcd's Status.MarshalJSON shape (ids as hex
@@ -2497,7 +2604,7 @@ polyraft_result polyraft_node_basic_status(struct polyraft_node *node, struct po
  * polyraft_node_status_json or polyraft_node_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
+enum polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char **json, size_t *len);
 
 /**
  * Advances the node's election clock by one tick and does nothing else:
@@ -2505,21 +2612,26 @@ polyraft_result polyraft_node_status_json(struct polyraft_node *node, const char
  * application quiesced; use with care).
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
+enum polyraft_result polyraft_node_tick_quiesced(struct polyraft_node *node);
 
 /**
- * Writes to `*out` a new buffer holding the node's configuration and the
- * progress of every tracked peer as JSON (ids in decimal):
- * `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
- * "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
- * "next":n,"sent_commit":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
- * "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
- * probe, 1 replicate, 2 snapshot; inflights: the in-flight message
- * count). Progress is present on every node (etcd's Status keeps it for
- * the leader only: the caller filters). Free it with polyraft_buffer_free.
+ * Copies the progress of every peer the node tracks (on any node; etcd's
+ * Status keeps it on the leader only: filter by role), ordered by id, into
+ * `out[0..cap)`, and writes the number of tracked peers to `*n` (call with
+ * cap 0 to learn it; when `*n` > cap, only the first cap were written).
+ * `out` may be NULL when cap is 0.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
  */
-polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct polyraft_buffer **out);
+enum polyraft_result polyraft_node_progress(struct polyraft_node *node, struct polyraft_progress *out, size_t cap, size_t *n);
+
+/**
+ * Writes the node's active configuration (voters, outgoing voters of a
+ * joint configuration, learners, learners_next, auto_leave; ids sorted) to
+ * `*out`: views owned by the node, valid until the next
+ * polyraft_node_config or polyraft_node_free.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+ */
+enum polyraft_result polyraft_node_config(struct polyraft_node *node, struct polyraft_conf_state *out);
 
 /**
  * Reports whether the node can go on: POLYRAFT_OK, or the failure that
@@ -2529,7 +2641,14 @@ polyraft_result polyraft_node_status_detail(struct polyraft_node *node, struct p
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_FATAL,
  * storage codes (the storage's failure).
  */
-polyraft_result polyraft_node_health(struct polyraft_node *node);
+enum polyraft_result polyraft_node_health(struct polyraft_node *node);
+
+/**
+ * Whether `message_type` (a polyraft_message_type value) is local to a node
+ * (MsgHup, MsgBeat, MsgStorageAppend...): never sent to or received from a
+ * peer. The core's list (etcd's IsLocalMsg); unknown values are false.
+ */
+bool polyraft_is_local_msg(uint32_t message_type);
 
 /**
  * Writes to `*out` the node's pending work as polyraft_node_ready would
@@ -2538,16 +2657,15 @@ polyraft_result polyraft_node_health(struct polyraft_node *node);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
  * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
+enum polyraft_result polyraft_node_ready_peek(struct polyraft_node *node, struct polyraft_peeked_ready **out);
 
 /**
- * Writes to `*out` the Ready view of a peeked Ready (read it with the
- * polyraft_ready_* accessors), valid until the peeked Ready is freed or,
- * once accepted, until the node frees its Ready (as for
- * polyraft_node_ready).
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * The Ready view of a peeked Ready (read it with the polyraft_ready_*
+ * accessors), valid until the peeked Ready is freed or, once accepted,
+ * until the node frees its Ready (as for polyraft_node_ready). NULL for
+ * NULL.
  */
-polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked, const struct polyraft_ready **out);
+const struct polyraft_ready *polyraft_peeked_ready_view(const struct polyraft_peeked_ready *peeked);
 
 /**
  * Hands a peeked Ready out: the node accepts it as if polyraft_node_ready
@@ -2558,7 +2676,7 @@ polyraft_result polyraft_peeked_ready_view(const struct polyraft_peeked_ready *p
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
  * (a Ready is outstanding), POLYRAFT_FATAL.
  */
-polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct polyraft_peeked_ready *peeked);
+enum polyraft_result polyraft_node_ready_accept(struct polyraft_node *node, struct polyraft_peeked_ready *peeked);
 
 /**
  * Frees a peeked Ready that was not accepted. NULL is a no-op.
@@ -2573,7 +2691,7 @@ void polyraft_peeked_ready_free(struct polyraft_peeked_ready *peeked);
  * both. The previous Ready's views are freed: copy them first.
  * Errors: as polyraft_node_ready, without POLYRAFT_INVALID_STATE.
  */
-polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const struct polyraft_ready **out);
+enum polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const struct polyraft_ready **out);
 
 /**
  * Writes to `*out` a copy of the entries in [lo, hi) of a memory storage,
@@ -2584,7 +2702,7 @@ polyraft_result polyraft_node_ready_again(struct polyraft_node *node, const stru
  * below the snapshot), POLYRAFT_STORAGE_UNAVAILABLE (hi is past the last
  * index + 1), POLYRAFT_INVALID_ARGUMENT (lo > hi).
  */
-polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+enum polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
 
 /**
  * Writes to `*out` a copy of the entries in [lo, hi) of a durable storage,
@@ -2593,14 +2711,14 @@ polyraft_result polyraft_memory_storage_entries(const struct polyraft_memory_sto
  * failure in polyraft_durable_storage_last_error.
  * Errors: as polyraft_memory_storage_entries.
  */
-polyraft_result polyraft_durable_storage_entries(const struct polyraft_durable_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
+enum polyraft_result polyraft_durable_storage_entries(const struct polyraft_durable_storage *storage, uint64_t lo, uint64_t hi, uint64_t max_size, struct polyraft_owned_entries **out);
 
 /**
  * Writes to `*entries` and `*len` a view of the copied entries (NULL and 0
  * when there are none), valid until polyraft_owned_entries_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_owned_entries_view(const struct polyraft_owned_entries *owned, const struct polyraft_entry **entries, size_t *len);
+enum polyraft_result polyraft_owned_entries_view(const struct polyraft_owned_entries *owned, const struct polyraft_entry **entries, size_t *len);
 
 /**
  * Frees a copy of entries and its view. NULL is a no-op.
@@ -2618,7 +2736,7 @@ void polyraft_owned_entries_free(struct polyraft_owned_entries *owned);
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED, POLYRAFT_INVALID_STATE
  * (a Ready is outstanding: advance first), POLYRAFT_FATAL, storage codes.
  */
-polyraft_result polyraft_node_ready(struct polyraft_node *node, const struct polyraft_ready **out);
+enum polyraft_result polyraft_node_ready(struct polyraft_node *node, const struct polyraft_ready **out);
 
 /**
  * Writes the Ready's messages (`*n` of them, NULL when none) to `*out`.
@@ -2628,68 +2746,76 @@ polyraft_result polyraft_node_ready(struct polyraft_node *node, const struct pol
  * polyraft_message).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_messages(const struct polyraft_ready *rd, const struct polyraft_message **out, size_t *n);
+enum polyraft_result polyraft_ready_messages(const struct polyraft_ready *rd, const struct polyraft_message **out, size_t *n);
 
 /**
  * Writes the entries to persist (`*n`, NULL when none) to `*out`. Each
  * carries its fields and its raftpb encoding.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_entries(const struct polyraft_ready *rd, const struct polyraft_entry **out, size_t *n);
+enum polyraft_result polyraft_ready_entries(const struct polyraft_ready *rd, const struct polyraft_entry **out, size_t *n);
 
 /**
  * Writes the committed entries to apply (`*n`, NULL when none) to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_committed_entries(const struct polyraft_ready *rd, const struct polyraft_entry **out, size_t *n);
+enum polyraft_result polyraft_ready_committed_entries(const struct polyraft_ready *rd, const struct polyraft_entry **out, size_t *n);
 
 /**
  * Writes the confirmed read requests (`*n`, NULL when none) to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_read_states(const struct polyraft_ready *rd, const struct polyraft_read_state **out, size_t *n);
+enum polyraft_result polyraft_ready_read_states(const struct polyraft_ready *rd, const struct polyraft_read_state **out, size_t *n);
 
 /**
  * Writes whether the Ready has a new hard state to `*present`, and if so
  * the hard state to `*out` (left untouched otherwise).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_hard_state(const struct polyraft_ready *rd, struct polyraft_hard_state *out, bool *present);
+enum polyraft_result polyraft_ready_hard_state(const struct polyraft_ready *rd, struct polyraft_hard_state *out, bool *present);
 
 /**
  * Writes whether leader or role changed to `*present`, and if so the soft
  * state to `*out` (left untouched otherwise).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_soft_state(const struct polyraft_ready *rd, struct polyraft_soft_state *out, bool *present);
+enum polyraft_result polyraft_ready_soft_state(const struct polyraft_ready *rd, struct polyraft_soft_state *out, bool *present);
 
 /**
  * Writes the snapshot to persist (and restore the state machine from) to
  * `*out`, or NULL when the Ready has none.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_snapshot(const struct polyraft_ready *rd, const struct polyraft_snapshot **out);
+enum polyraft_result polyraft_ready_snapshot(const struct polyraft_ready *rd, const struct polyraft_snapshot **out);
 
 /**
- * Writes to `*out` whether the hard state and entries must be written
- * durably (fsync) before the messages are sent.
+ * Whether the hard state and entries must be written durably (fsync)
+ * before the messages are sent (false for NULL).
+ */
+bool polyraft_ready_must_sync(const struct polyraft_ready *rd);
+
+/**
+ * Copies the one-line detail of the last call on this handle into `buf`
+ * (truncated to fit, NUL-terminated when len > 0) and the bytes written
+ * (without the NUL) into `*written`; empty when that call succeeded. Any
+ * thread may read it once the call returned.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_ready_must_sync(const struct polyraft_ready *rd, bool *out);
+enum polyraft_result polyraft_memory_storage_last_error(const struct polyraft_memory_storage *storage, char *buf, size_t len, size_t *written);
 
 /**
  * Creates an empty memory storage (no entries, empty snapshot, zero hard
  * state) and writes a new handle to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_new(struct polyraft_memory_storage **out);
+enum polyraft_result polyraft_memory_storage_new(struct polyraft_memory_storage **out);
 
 /**
  * Writes to `*out` a new handle to the same storage (reference counted).
  * Free each handle with polyraft_memory_storage_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_clone(const struct polyraft_memory_storage *storage, struct polyraft_memory_storage **out);
+enum polyraft_result polyraft_memory_storage_clone(const struct polyraft_memory_storage *storage, struct polyraft_memory_storage **out);
 
 /**
  * Frees one handle. Nodes created over the storage keep their own
@@ -2708,19 +2834,18 @@ void polyraft_memory_storage_free(struct polyraft_memory_storage *storage);
  * type), POLYRAFT_STORAGE_FAILURE (a gap after the last index, or entries
  * not contiguous: a gap, a repeat or a step back inside the batch).
  */
-polyraft_result polyraft_memory_storage_append(const struct polyraft_memory_storage *storage, const struct polyraft_entry *entries, size_t n);
+enum polyraft_result polyraft_memory_storage_append(const struct polyraft_memory_storage *storage, const struct polyraft_entry *entries, size_t n);
 
 /**
  * Saves the hard state (copied).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_set_hard_state(const struct polyraft_memory_storage *storage, const struct polyraft_hard_state *hs);
+enum polyraft_result polyraft_memory_storage_set_hard_state(const struct polyraft_memory_storage *storage, const struct polyraft_hard_state *hs);
 
 /**
- * Writes the saved hard state to `*out`.
- * Errors: POLYRAFT_NULL_PARAMETER.
+ * The saved hard state (zero for NULL).
  */
-polyraft_result polyraft_memory_storage_hard_state(const struct polyraft_memory_storage *storage, struct polyraft_hard_state *out);
+struct polyraft_hard_state polyraft_memory_storage_hard_state(const struct polyraft_memory_storage *storage);
 
 /**
  * Replaces the storage's contents with a snapshot received from the leader
@@ -2729,7 +2854,7 @@ polyraft_result polyraft_memory_storage_hard_state(const struct polyraft_memory_
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE (the
  * storage already holds a snapshot at least as new).
  */
-polyraft_result polyraft_memory_storage_apply_snapshot(const struct polyraft_memory_storage *storage, const struct polyraft_snapshot *snapshot);
+enum polyraft_result polyraft_memory_storage_apply_snapshot(const struct polyraft_memory_storage *storage, const struct polyraft_snapshot *snapshot);
 
 /**
  * Makes and keeps a snapshot covering entries up to `index` with the
@@ -2740,7 +2865,7 @@ polyraft_result polyraft_memory_storage_apply_snapshot(const struct polyraft_mem
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
  * POLYRAFT_STORAGE_COMPACTED, POLYRAFT_STORAGE_FAILURE (beyond the last index).
  */
-polyraft_result polyraft_memory_storage_create_snapshot(const struct polyraft_memory_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
+enum polyraft_result polyraft_memory_storage_create_snapshot(const struct polyraft_memory_storage *storage, uint64_t index, const struct polyraft_conf_state *conf_state, const uint8_t *data, size_t data_len);
 
 /**
  * Discards the entries before `compact_index` (they stay covered by the
@@ -2748,33 +2873,35 @@ polyraft_result polyraft_memory_storage_create_snapshot(const struct polyraft_me
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED (already
  * compacted that far), POLYRAFT_STORAGE_FAILURE (beyond the last index).
  */
-polyraft_result polyraft_memory_storage_compact(const struct polyraft_memory_storage *storage, uint64_t compact_index);
+enum polyraft_result polyraft_memory_storage_compact(const struct polyraft_memory_storage *storage, uint64_t compact_index);
 
 /**
  * Writes the index of the first readable entry to `*out` (snapshot index + 1).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_first_index(const struct polyraft_memory_storage *storage, uint64_t *out);
+enum polyraft_result polyraft_memory_storage_first_index(const struct polyraft_memory_storage *storage, uint64_t *out);
 
 /**
  * Writes the index of the last entry to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_last_index(const struct polyraft_memory_storage *storage, uint64_t *out);
+enum polyraft_result polyraft_memory_storage_last_index(const struct polyraft_memory_storage *storage, uint64_t *out);
 
 /**
  * Writes the term of entry `index` to `*out`.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_STORAGE_COMPACTED,
  * POLYRAFT_STORAGE_UNAVAILABLE.
  */
-polyraft_result polyraft_memory_storage_term(const struct polyraft_memory_storage *storage, uint64_t index, uint64_t *out);
+enum polyraft_result polyraft_memory_storage_term(const struct polyraft_memory_storage *storage, uint64_t index, uint64_t *out);
 
 /**
- * Writes a new buffer holding the raftpb encoding of the storage's current
- * snapshot to `*out`; free it with polyraft_buffer_free.
+ * Writes to `*out` a copy of the storage's current snapshot (index 0 and
+ * no data when it has none), as polyraft_durable_storage_snapshot does:
+ * read it with polyraft_owned_snapshot_view (its `encoded` field is the
+ * raftpb encoding), free it with polyraft_owned_snapshot_free.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_memory_storage_snapshot(const struct polyraft_memory_storage *storage, struct polyraft_buffer **out);
+enum polyraft_result polyraft_memory_storage_snapshot(const struct polyraft_memory_storage *storage, struct polyraft_owned_snapshot **out);
 
 /**
  * Adds one entry (copied; `encoded` ignored) to the answer of an `entries`
@@ -2783,32 +2910,32 @@ polyraft_result polyraft_memory_storage_snapshot(const struct polyraft_memory_st
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (wrong index or
  * unknown type; the callback's answer is then refused).
  */
-polyraft_result polyraft_entry_sink_push(struct polyraft_entry_sink *sink, const struct polyraft_entry *entry);
+enum polyraft_result polyraft_entry_sink_push(struct polyraft_entry_sink *sink, const struct polyraft_entry *entry);
 
 /**
  * Like polyraft_entry_sink_push, from the entry's raftpb encoding.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE, POLYRAFT_INVALID_ARGUMENT.
  */
-polyraft_result polyraft_entry_sink_push_encoded(struct polyraft_entry_sink *sink, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_entry_sink_push_encoded(struct polyraft_entry_sink *sink, const uint8_t *bytes, size_t len);
 
 /**
  * Sets the answer of a `snapshot` callback (copied; `encoded` ignored).
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_snapshot_sink_set(struct polyraft_snapshot_sink *sink, const struct polyraft_snapshot *snapshot);
+enum polyraft_result polyraft_snapshot_sink_set(struct polyraft_snapshot_sink *sink, const struct polyraft_snapshot *snapshot);
 
 /**
  * Sets the answer of a `snapshot` callback from its raftpb encoding.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_DECODE.
  */
-polyraft_result polyraft_snapshot_sink_set_encoded(struct polyraft_snapshot_sink *sink, const uint8_t *bytes, size_t len);
+enum polyraft_result polyraft_snapshot_sink_set_encoded(struct polyraft_snapshot_sink *sink, const uint8_t *bytes, size_t len);
 
 /**
  * Sets the configuration answered by an `initial_state` callback (copied).
  * Not calling it means an empty configuration.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
-polyraft_result polyraft_conf_state_sink_set(struct polyraft_conf_state_sink *sink, const struct polyraft_conf_state *conf_state);
+enum polyraft_result polyraft_conf_state_sink_set(struct polyraft_conf_state_sink *sink, const struct polyraft_conf_state *conf_state);
 
 #ifdef __cplusplus
 }  // extern "C"

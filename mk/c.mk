@@ -12,6 +12,7 @@
 
 CARGO ?= cargo
 CC ?= cc
+CXX ?= c++
 PKG_CONFIG ?= pkg-config
 VALGRIND ?= valgrind
 PREFIX ?= /usr/local
@@ -21,7 +22,8 @@ C_TARGET := $(C_ROOT)/target
 C_LIBDIR := $(C_TARGET)/debug
 C_OUT := $(C_TARGET)/c-tests
 C_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(C_ROOT)/Cargo.toml | head -n 1)
-C_CFLAGS := -std=c99 -Wall -Wextra -Werror -pedantic -g -I$(C_ROOT)/include
+C_WARN := -Wall -Wextra -Wswitch-enum -Werror -pedantic
+C_CFLAGS := -std=c99 $(C_WARN) -g -I$(C_ROOT)/include
 C_LDFLAGS := -L$(C_LIBDIR) -Wl,-rpath,$(C_LIBDIR) -lpolyraft
 C_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # hostile: the hostile and broken input of issue 15 (one test per reproducer).
@@ -36,13 +38,13 @@ C_VALGRIND_FLAGS := --quiet --error-exitcode=99 --leak-check=full \
 # The static library's system dependencies (rustc --print native-static-libs).
 C_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
 
-.PHONY: test-c header install-c polyraft.pc c-rust-tests c-lib c-header-check c-tests c-tests-asan c-tests-valgrind c-tests-release c-example
+.PHONY: test-c header install-c polyraft.pc c-rust-tests c-lib c-header-check c-header-compile c-tests c-tests-asan c-tests-valgrind c-tests-release c-example
 
 ## test-c: the C ABI: header drift check, C tests plain, under ASan+UBSan,
 ## under valgrind and against the release library, and the README example
 ## through pkg-config.
 # The steps run in this order (each depends on the one before).
-test-c: c-rust-tests c-header-check c-tests c-tests-asan c-tests-valgrind c-tests-release c-example
+test-c: c-rust-tests c-header-check c-header-compile c-tests c-tests-asan c-tests-valgrind c-tests-release c-example
 	@echo "test-c: all C tests passed (plain, ASan+UBSan, valgrind, release, example shared and static)"
 
 # The panic boundary's own tests (a panic cannot be provoked from C).
@@ -70,6 +72,14 @@ c-header-check: c-lib
 
 $(C_OUT):
 	mkdir -p $@
+
+# The header alone compiles warning-free as C99 and as C++17.
+c-header-compile: c-header-check | $(C_OUT)
+	@printf '#include "polyraft.h"\nint main(void) { return polyraft_version_number() != POLYRAFT_VERSION_NUMBER; }\n' \
+		> $(C_OUT)/header.c
+	$(CC) -std=c99 $(C_WARN) -I$(C_ROOT)/include -fsyntax-only -x c $(C_OUT)/header.c
+	$(CXX) -std=c++17 $(C_WARN) -I$(C_ROOT)/include -fsyntax-only -x c++ $(C_OUT)/header.c
+	@echo "include/polyraft.h compiles warning-free as C99 and C++17"
 
 c-tests: c-lib c-header-check | $(C_OUT)
 	@set -e; for t in $(C_TESTS); do \

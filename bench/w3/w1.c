@@ -181,7 +181,7 @@ static void cluster_init(cluster *c, size_t voters, uint64_t compact_every) {
         cfg.max_size_per_msg = 1u << 20;
         cfg.max_inflight_msgs = 256;
         cfg.log_level = POLYRAFT_LOG_OFF;
-        OK(polyraft_node_new_memory(&cfg, n->store, &n->rn));
+        OK(polyraft_node_new_memory(&cfg, n->store, &n->rn, NULL));
     }
     OK(polyraft_node_campaign(c->nodes[0].rn));
     run(c);

@@ -63,6 +63,31 @@ pub enum Error {
     Fatal(String),
 }
 
+impl Error {
+    /// The kind of the error as every binding names it: the name of its C
+    /// result code (`POLYRAFT_PROPOSAL_DROPPED`...). The C ABI maps it to
+    /// its code, Python to its exception class, Go (through the code) to
+    /// its sentinel: this is the one place the kinds are assigned.
+    pub fn code_name(&self) -> &'static str {
+        match self {
+            Error::ProposalDropped => "POLYRAFT_PROPOSAL_DROPPED",
+            Error::StepLocalMsg => "POLYRAFT_STEP_LOCAL_MSG",
+            Error::StepPeerNotFound => "POLYRAFT_STEP_PEER_NOT_FOUND",
+            Error::Compacted => "POLYRAFT_STORAGE_COMPACTED",
+            Error::SnapOutOfDate => "POLYRAFT_STORAGE_SNAP_OUT_OF_DATE",
+            Error::Unavailable => "POLYRAFT_STORAGE_UNAVAILABLE",
+            Error::SnapshotTemporarilyUnavailable => "POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE",
+            Error::InvalidConfig(_) => "POLYRAFT_INVALID_CONFIG",
+            Error::ConfChange(_) => "POLYRAFT_CONF_CHANGE",
+            Error::Decode(_) => "POLYRAFT_DECODE",
+            Error::Storage(_) => "POLYRAFT_STORAGE_FAILURE",
+            Error::Io(_) => "POLYRAFT_IO_ERROR",
+            Error::InvalidState(_) => "POLYRAFT_INVALID_STATE",
+            Error::Fatal(_) => "POLYRAFT_FATAL",
+        }
+    }
+}
+
 /// Shorthand for `std::result::Result<T, polyraft::Error>`.
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -218,6 +218,7 @@ impl<S: Storage> RawNode<S> {
     /// application applies the committed entry with `apply_conf_change`.
     pub fn propose_conf_change(&mut self, cc: impl Into<ConfChangeI>) -> Result<()> {
         let cc = cc.into();
+        check_conf_change(&cc)?;
         self.raft.step(conf_change_to_msg(Some(&cc)))
     }
 
@@ -232,7 +233,7 @@ impl<S: Storage> RawNode<S> {
                 crate::raftpb::decode::<crate::raftpb::ConfChange>(&data)?;
             }
             EntryType::EntryConfChangeV2 => {
-                crate::raftpb::decode::<crate::raftpb::ConfChangeV2>(&data)?;
+                crate::raftpb::decode::<crate::raftpb::ConfChangeV2>(&data)?.check()?;
             }
             EntryType::EntryNormal => {
                 return Err(Error::InvalidState("a conf change entry must be EntryConfChange or EntryConfChangeV2".into()));
@@ -246,7 +247,9 @@ impl<S: Storage> RawNode<S> {
     /// and leaves the configuration unchanged.
     pub fn apply_conf_change(&mut self, cc: impl Into<ConfChangeI>) -> Result<ConfState> {
         self.check()?;
-        self.raft.apply_conf_change(cc.into().as_v2())
+        let cc = cc.into();
+        check_conf_change(&cc)?;
+        self.raft.apply_conf_change(cc.as_v2())
     }
 
     /// Steps a message received from a peer (or, with async storage writes,
@@ -647,4 +650,18 @@ pub fn must_sync(st: &HardState, prev: &HardState, ents: usize) -> bool {
 fn always_carries_term(t: MessageType) -> bool {
     use MessageType::*;
     matches!(t, MsgApp | MsgAppResp | MsgHeartbeat | MsgHeartbeatResp | MsgTimeoutNow | MsgReadIndexResp)
+}
+
+/// Refuses a change holding enum values this version does not know (a
+/// transition, a change type): the one validation every binding relies on.
+fn check_conf_change(cc: &ConfChangeI) -> Result<()> {
+    match cc {
+        ConfChangeI::V1(c) => {
+            if crate::raftpb::ConfChangeType::try_from(c.r#type).is_err() {
+                return Err(Error::ConfChange(format!("unexpected conf type {}", c.r#type)));
+            }
+            Ok(())
+        }
+        ConfChangeI::V2(c) => c.check(),
+    }
 }

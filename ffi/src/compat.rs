@@ -1,12 +1,11 @@
 //! Node calls that etcd's RawNode offers beyond the basic cycle, for
 //! bindings that mirror etcd's API in full: TickQuiesced, and the whole
-//! Status (configuration and every progress field) in one document.
-
-use std::fmt::Write as _;
+//! Status as typed values (the configuration and every progress field).
 
 use polyraft::tracker::ProgressState;
 
 use crate::node::{polyraft_node, with_node};
+use crate::types::polyraft_conf_state;
 use crate::*;
 
 /// Advances the node's election clock by one tick and does nothing else:
@@ -21,71 +20,106 @@ pub unsafe extern "C" fn polyraft_node_tick_quiesced(node: *mut polyraft_node) -
     })
 }
 
-fn id_list(s: &mut String, name: &str, ids: impl IntoIterator<Item = u64>) {
-    let _ = write!(s, "\"{name}\":[");
-    for (i, id) in ids.into_iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        let _ = write!(s, "{id}");
-    }
-    s.push(']');
+/// A peer's replication state as the leader tracks it (etcd's
+/// tracker.StateType), in polyraft_progress.state.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum polyraft_progress_state {
+    /// The leader probes: one append at a time until it finds the match.
+    POLYRAFT_PROGRESS_PROBE = 0,
+    /// The leader streams appends optimistically.
+    POLYRAFT_PROGRESS_REPLICATE = 1,
+    /// The follower needs a snapshot; appends wait for it.
+    POLYRAFT_PROGRESS_SNAPSHOT = 2,
 }
 
-/// Writes to `*out` a new buffer holding the node's configuration and the
-/// progress of every tracked peer as JSON (ids in decimal):
-/// `{"config":{"voters":[..],"voters_outgoing":[..],"learners":[..],
-/// "learners_next":[..],"auto_leave":b},"progress":{"<id>":{"match":n,
-/// "next":n,"sent_commit":n,"state":0|1|2,"pending_snapshot":n,"recent_active":b,
-/// "msg_app_flow_paused":b,"is_learner":b,"inflights":n}}}` (state: 0
-/// probe, 1 replicate, 2 snapshot; inflights: the in-flight message
-/// count). Progress is present on every node (etcd's Status keeps it for
-/// the leader only: the caller filters). Free it with polyraft_buffer_free.
+/// The progress of one tracked peer (etcd's tracker.Progress), by value.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct polyraft_progress {
+    /// The peer's id.
+    pub id: u64,
+    /// The highest index known to be replicated on the peer (etcd's Match).
+    pub match_index: u64,
+    /// The next index to send.
+    pub next: u64,
+    /// The highest commit index sent to the peer.
+    pub sent_commit: u64,
+    /// A polyraft_progress_state value.
+    pub state: u32,
+    /// The index of the snapshot in flight (POLYRAFT_PROGRESS_SNAPSHOT).
+    pub pending_snapshot: u64,
+    /// Whether the peer was heard from lately (check quorum).
+    pub recent_active: bool,
+    /// Whether appends to the peer are paused (flow control).
+    pub msg_app_flow_paused: bool,
+    /// Whether the peer is a learner.
+    pub is_learner: bool,
+    /// Append messages in flight to the peer.
+    pub inflight: u64,
+}
+
+/// Copies the progress of every peer the node tracks (on any node; etcd's
+/// Status keeps it on the leader only: filter by role), ordered by id, into
+/// `out[0..cap)`, and writes the number of tracked peers to `*n` (call with
+/// cap 0 to learn it; when `*n` > cap, only the first cap were written).
+/// `out` may be NULL when cap is 0.
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_node_status_detail(
+pub unsafe extern "C" fn polyraft_node_progress(
     node: *mut polyraft_node,
-    out: *mut *mut polyraft_buffer,
+    out: *mut polyraft_progress,
+    cap: usize,
+    n: *mut usize,
+) -> polyraft_result {
+    with_node(node, |nd| {
+        nn!(n);
+        if cap > 0 {
+            nn!(out);
+        }
+        let mut all = Vec::new();
+        nd.raw.with_progress(|id, pr| {
+            let state = match pr.state {
+                ProgressState::Probe => polyraft_progress_state::POLYRAFT_PROGRESS_PROBE,
+                ProgressState::Replicate => polyraft_progress_state::POLYRAFT_PROGRESS_REPLICATE,
+                ProgressState::Snapshot => polyraft_progress_state::POLYRAFT_PROGRESS_SNAPSHOT,
+            };
+            all.push(polyraft_progress {
+                id,
+                match_index: pr.matched,
+                next: pr.next,
+                sent_commit: pr.sent_commit,
+                state: state as u32,
+                pending_snapshot: pr.pending_snapshot,
+                recent_active: pr.recent_active,
+                msg_app_flow_paused: pr.msg_app_flow_paused,
+                is_learner: pr.is_learner,
+                inflight: pr.inflights.count() as u64,
+            });
+        });
+        all.sort_by_key(|p| p.id);
+        for (i, p) in all.iter().take(cap).enumerate() {
+            *out.add(i) = *p;
+        }
+        *n = all.len();
+        Ok(())
+    })
+}
+
+/// Writes the node's active configuration (voters, outgoing voters of a
+/// joint configuration, learners, learners_next, auto_leave; ids sorted) to
+/// `*out`: views owned by the node, valid until the next
+/// polyraft_node_config or polyraft_node_free.
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_node_config(
+    node: *mut polyraft_node,
+    out: *mut polyraft_conf_state,
 ) -> polyraft_result {
     with_node(node, |nd| {
         nn!(out);
-        let r = nd.raw.raft();
-        let c = &r.trk.config;
-        let mut s = String::from("{\"config\":{");
-        id_list(&mut s, "voters", c.voters.incoming.ids().iter().copied());
-        s.push(',');
-        id_list(&mut s, "voters_outgoing", c.voters.outgoing.ids().iter().copied());
-        s.push(',');
-        id_list(&mut s, "learners", c.learners.iter().copied());
-        s.push(',');
-        id_list(&mut s, "learners_next", c.learners_next.iter().copied());
-        let _ = write!(s, ",\"auto_leave\":{}}},\"progress\":{{", c.auto_leave);
-        let mut first = true;
-        nd.raw.with_progress(|id, pr| {
-            if !first {
-                s.push(',');
-            }
-            first = false;
-            let state = match pr.state {
-                ProgressState::Probe => 0,
-                ProgressState::Replicate => 1,
-                ProgressState::Snapshot => 2,
-            };
-            let _ = write!(
-                s,
-                "\"{id}\":{{\"match\":{},\"next\":{},\"sent_commit\":{},\"state\":{state},\"pending_snapshot\":{},\"recent_active\":{},\"msg_app_flow_paused\":{},\"is_learner\":{},\"inflights\":{}}}",
-                pr.matched,
-                pr.next,
-                pr.sent_commit,
-                pr.pending_snapshot,
-                pr.recent_active,
-                pr.msg_app_flow_paused,
-                pr.is_learner,
-                pr.inflights.count()
-            );
-        });
-        s.push_str("}}");
-        new_buffer(s.into_bytes(), out);
+        let cs = nd.raw.raft().trk.conf_state();
+        *out = nd.config_view(&cs);
         Ok(())
     })
 }
@@ -99,6 +133,17 @@ pub unsafe extern "C" fn polyraft_node_status_detail(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_health(node: *mut polyraft_node) -> polyraft_result {
     with_node(node, |nd| nd.alive())
+}
+
+/// Whether `message_type` (a polyraft_message_type value) is local to a node
+/// (MsgHup, MsgBeat, MsgStorageAppend...): never sent to or received from a
+/// peer. The core's list (etcd's IsLocalMsg); unknown values are false.
+#[no_mangle]
+pub extern "C" fn polyraft_is_local_msg(message_type: u32) -> bool {
+    i32::try_from(message_type)
+        .ok()
+        .and_then(|t| polyraft::raftpb::MessageType::try_from(t).ok())
+        .is_some_and(polyraft::raftpb::is_local_msg)
 }
 
 #[cfg(test)]
@@ -118,7 +163,7 @@ mod tests {
     unsafe fn node_over(ms: *mut polyraft_memory_storage, peers: &[u64]) -> *mut polyraft_node {
         let cfg = polyraft_config { id: 1, log_level: polyraft_log_level::POLYRAFT_LOG_OFF as u32, ..Default::default() };
         let mut node = std::ptr::null_mut();
-        assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node), POLYRAFT_OK);
+        assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node, std::ptr::null_mut()), POLYRAFT_OK);
         let ps: Vec<polyraft_peer> =
             peers.iter().map(|&id| polyraft_peer { id, context: std::ptr::null(), context_len: 0 }).collect();
         assert_eq!(polyraft_node_bootstrap(node, ps.as_ptr(), ps.len()), POLYRAFT_OK);
@@ -163,7 +208,7 @@ mod tests {
             let mut p1 = std::ptr::null_mut();
             assert_eq!(polyraft_node_ready_peek(node, &mut p1), POLYRAFT_OK);
             let mut v1 = std::ptr::null();
-            assert_eq!(polyraft_peeked_ready_view(p1, &mut v1), POLYRAFT_OK);
+            v1 = polyraft_peeked_ready_view(p1);
             let first = entries_of(v1);
             assert_eq!(first.len(), 1);
             polyraft_peeked_ready_free(p1);
@@ -171,7 +216,7 @@ mod tests {
             let mut p2 = std::ptr::null_mut();
             assert_eq!(polyraft_node_ready_peek(node, &mut p2), POLYRAFT_OK);
             let mut v2 = std::ptr::null();
-            assert_eq!(polyraft_peeked_ready_view(p2, &mut v2), POLYRAFT_OK);
+            v2 = polyraft_peeked_ready_view(p2);
             let both = entries_of(v2);
             assert_eq!(both.len(), 2, "the second peek holds both proposals");
             assert_eq!(both[0], first[0]);
@@ -185,7 +230,7 @@ mod tests {
             let mut p4 = std::ptr::null_mut();
             assert_eq!(polyraft_node_ready_peek(node, &mut p4), POLYRAFT_OK);
             let mut v4 = std::ptr::null();
-            assert_eq!(polyraft_peeked_ready_view(p4, &mut v4), POLYRAFT_OK);
+            v4 = polyraft_peeked_ready_view(p4);
             assert!(entries_of(v4).is_empty());
             polyraft_peeked_ready_free(p4);
             assert_eq!(polyraft_node_health(node), POLYRAFT_OK);
@@ -216,9 +261,9 @@ mod tests {
         }
     }
 
-    /// The whole status as JSON, and TickQuiesced.
+    /// The typed status (configuration, progress), and TickQuiesced.
     #[test]
-    fn status_detail_and_tick_quiesced() {
+    fn typed_status_and_tick_quiesced() {
         unsafe {
             let mut ms = std::ptr::null_mut();
             assert_eq!(polyraft_memory_storage_new(&mut ms), POLYRAFT_OK);
@@ -226,12 +271,17 @@ mod tests {
             let mut rd = std::ptr::null();
             assert_eq!(polyraft_node_ready(node, &mut rd), POLYRAFT_OK);
             persist(node, ms, rd);
-            let mut buf = std::ptr::null_mut();
-            assert_eq!(polyraft_node_status_detail(node, &mut buf), POLYRAFT_OK);
-            let text = String::from_utf8((*buf).data.clone()).unwrap();
-            crate::polyraft_buffer_free(buf);
-            assert!(text.starts_with("{\"config\":{\"voters\":[1,2],\"voters_outgoing\":[]"), "{text}");
-            assert!(text.contains("\"1\":{\"match\":"), "{text}");
+            let mut cs = polyraft_conf_state::default();
+            assert_eq!(polyraft_node_config(node, &mut cs), POLYRAFT_OK);
+            assert_eq!(std::slice::from_raw_parts(cs.voters, cs.voters_len), &[1, 2]);
+            assert_eq!(cs.voters_outgoing_len, 0);
+            let mut n = 0usize;
+            assert_eq!(polyraft_node_progress(node, std::ptr::null_mut(), 0, &mut n), POLYRAFT_OK);
+            assert_eq!(n, 2);
+            let mut prs = [polyraft_progress::default(); 1];
+            assert_eq!(polyraft_node_progress(node, prs.as_mut_ptr(), 1, &mut n), POLYRAFT_OK);
+            assert_eq!((n, prs[0].id), (2, 1));
+            assert_eq!(prs[0].state, polyraft_progress_state::POLYRAFT_PROGRESS_PROBE as u32);
             let before = (*node).raw.raft().election_elapsed();
             assert_eq!(polyraft_node_tick_quiesced(node), POLYRAFT_OK);
             assert_eq!((*node).raw.raft().election_elapsed(), before + 1);

@@ -3,9 +3,7 @@
 //! a node like the memory storage and written by the application from each
 //! Ready.
 
-use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -13,40 +11,42 @@ use polyraft::raftpb::{decode, HardState, Message, MessageType};
 use polyraft_wal::{DurableStorage, Error as WalError, Options, RecoveryReport};
 use polyraft::Storage;
 
-use crate::node::{guard_new, new_node, polyraft_config, polyraft_node};
+use crate::node::{new_node, polyraft_config, polyraft_node};
 use crate::ready::polyraft_ready;
 use crate::storage::FfiStorage;
 use crate::types::*;
 use crate::*;
 
-thread_local! {
-    static DURABLE_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+/// Runs the body of a polyraft_durable_storage_* export on a handle: null
+/// check, the panic boundary, and the handle's detail.
+pub(crate) unsafe fn with_durable(
+    storage: *const polyraft_durable_storage,
+    f: impl FnOnce(&polyraft_durable_storage) -> Result<(), Fail>,
+) -> polyraft_result {
+    if storage.is_null() {
+        return POLYRAFT_NULL_PARAMETER;
+    }
+    let h = &*storage;
+    boundary(Some(&h.detail), || f(h))
 }
 
-fn set_durable_error(msg: &str) {
-    DURABLE_ERROR.with(|e| {
-        let mut e = e.borrow_mut();
-        e.clear();
-        e.push_str(msg);
-    });
+/// The errno a durable storage error keeps (0 when it did not come from
+/// the operating system).
+fn wal_errno(e: &WalError) -> i32 {
+    match e {
+        WalError::Io { source, .. } => source.raw_os_error().unwrap_or(0),
+        WalError::Failed(inner) => wal_errno(inner),
+        WalError::Raft(e) => errno_of(e),
+        _ => 0,
+    }
 }
 
-/// Runs the body of a polyraft_durable_storage_* export: panic boundary,
-/// and the calling thread's detail text (cleared on success).
-pub(crate) fn guard_durable(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => {
-            set_durable_error("");
-            POLYRAFT_OK
-        }
-        Ok(Err((code, msg))) => {
-            set_durable_error(&msg);
-            code
-        }
-        Err(p) => {
-            set_durable_error(&panic_text(&*p));
-            POLYRAFT_PANIC
-        }
+impl polyraft_durable_storage {
+    /// Converts a durable storage error, keeping its errno in the handle's
+    /// detail.
+    fn fail(&self, e: WalError) -> Fail {
+        self.detail.set_errno(wal_errno(&e));
+        wal_fail(e)
     }
 }
 
@@ -61,27 +61,39 @@ fn wal_fail(e: WalError) -> Fail {
     }
 }
 
-/// Copies the detail text of the last polyraft_durable_storage_* call
-/// (other than this one and _free) made on the calling thread into `buf`,
+/// Copies the one-line detail of the last call on this handle into `buf`,
 /// truncated to fit and NUL-terminated when len > 0, and the bytes written
 /// (without the NUL) into `*written`. Empty when that call succeeded. For
 /// POLYRAFT_IO_ERROR it names the operation, the file and the OS error; for
-/// POLYRAFT_CORRUPT the file, the offset and what is wrong.
-/// Failures of polyraft_node_new_durable are reported by
-/// polyraft_last_new_error instead, like every node constructor's.
+/// POLYRAFT_CORRUPT the file, the offset and what is wrong. Any thread may
+/// read it once the call returned. A failed
+/// polyraft_durable_storage_open reports through its `error` argument.
 /// Errors: POLYRAFT_NULL_PARAMETER.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_durable_storage_last_error(
+    storage: *const polyraft_durable_storage,
     buf: *mut c_char,
     len: usize,
     written: *mut usize,
 ) -> polyraft_result {
     guard(|| {
+        nn!(storage);
         nn!(buf);
         nn!(written);
-        *written = DURABLE_ERROR.with(|e| write_text(&e.borrow(), buf, len));
+        *written = (*storage).detail.copy_to(buf, len);
         Ok(())
     })
+}
+
+/// The errno of the operating-system failure behind this handle's last
+/// call (POLYRAFT_IO_ERROR: ENOSPC, EIO...), or 0 when that call succeeded
+/// or failed for another reason. 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_durable_storage_last_errno(storage: *const polyraft_durable_storage) -> i32 {
+    if storage.is_null() {
+        return 0;
+    }
+    (*storage).detail.last_errno()
 }
 
 /// Options of polyraft_durable_storage_open. All zero (or filled by
@@ -169,11 +181,14 @@ fn report_to_c(r: &RecoveryReport) -> polyraft_recovery_report {
 /// from any thread: the storage locks internally (a write holds the lock
 /// through its fsync, so the node's reads wait for it).
 ///
-/// One storage per directory at a time: free every handle and every node
-/// over it before opening the directory again (this is not enforced).
+/// One storage per directory at a time: a lock file in the directory
+/// refuses a second open (POLYRAFT_IO_ERROR) until every handle and every
+/// node over the first one is freed.
 pub struct polyraft_durable_storage {
     pub(crate) ds: DurableStorage,
     report: Arc<RecoveryReport>,
+    /// This handle's error detail (polyraft_durable_storage_last_error).
+    detail: ErrorSlot,
 }
 
 /// A path given as bytes: UTF-8, non-empty, no NUL.
@@ -196,6 +211,7 @@ unsafe fn open_at(
     out: *mut *mut polyraft_durable_storage,
     report: *mut polyraft_recovery_report,
 ) -> Result<(), Fail> {
+    nn!(out);
     let mut opts = Options::default();
     if !options.is_null() && (*options).segment_bytes != 0 {
         opts.segment_bytes = (*options).segment_bytes;
@@ -204,7 +220,7 @@ unsafe fn open_at(
     if !report.is_null() {
         *report = report_to_c(&rep);
     }
-    *out = Box::into_raw(Box::new(polyraft_durable_storage { ds, report: Arc::new(rep) }));
+    *out = Box::into_raw(Box::new(polyraft_durable_storage { ds, report: Arc::new(rep), detail: ErrorSlot::default() }));
     Ok(())
 }
 
@@ -227,17 +243,20 @@ unsafe fn open_at(
 /// non-UTF-8 path), POLYRAFT_IO_ERROR (the directory cannot be created or
 /// read, a file cannot be opened...), POLYRAFT_CORRUPT (damage recovery must
 /// not repair: the damaged files are left as they are, for inspection).
-/// Details from polyraft_durable_storage_last_error.
+/// On failure, when `error` is not NULL, writes to `*error` a new buffer
+/// holding the one-line reason (an operating-system failure ends with its
+/// errno: "... (os error 13)"); free it with polyraft_buffer_free. On
+/// success NULL is written there.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_durable_storage_open(
     dir: *const c_char,
     options: *const polyraft_durable_options,
     out: *mut *mut polyraft_durable_storage,
     report: *mut polyraft_recovery_report,
+    error: *mut *mut polyraft_buffer,
 ) -> polyraft_result {
-    guard_durable(|| {
+    construct(error, || {
         nn!(dir);
-        nn!(out);
         let path = path_from(CStr::from_ptr(dir).to_bytes())?;
         open_at(path, options, out, report)
     })
@@ -253,10 +272,10 @@ pub unsafe extern "C" fn polyraft_durable_storage_open_len(
     options: *const polyraft_durable_options,
     out: *mut *mut polyraft_durable_storage,
     report: *mut polyraft_recovery_report,
+    error: *mut *mut polyraft_buffer,
 ) -> polyraft_result {
-    guard_durable(|| {
+    construct(error, || {
         nn!(dir);
-        nn!(out);
         let path = path_from(slice(dir, dir_len, "dir")?)?;
         open_at(path, options, out, report)
     })
@@ -270,11 +289,13 @@ pub unsafe extern "C" fn polyraft_durable_storage_clone(
     storage: *const polyraft_durable_storage,
     out: *mut *mut polyraft_durable_storage,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |s| {
         nn!(out);
-        let s = &*storage;
-        *out = Box::into_raw(Box::new(polyraft_durable_storage { ds: s.ds.clone(), report: s.report.clone() }));
+        *out = Box::into_raw(Box::new(polyraft_durable_storage {
+            ds: s.ds.clone(),
+            report: s.report.clone(),
+            detail: ErrorSlot::default(),
+        }));
         Ok(())
     })
 }
@@ -285,7 +306,7 @@ pub unsafe extern "C" fn polyraft_durable_storage_clone(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_durable_storage_free(storage: *mut polyraft_durable_storage) {
     if !storage.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(storage))));
+        let _ = catch(|| drop(Box::from_raw(storage)));
     }
 }
 
@@ -297,10 +318,9 @@ pub unsafe extern "C" fn polyraft_durable_storage_recovery_report(
     storage: *const polyraft_durable_storage,
     out: *mut polyraft_recovery_report,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(out);
-        *out = report_to_c(&(*storage).report);
+        *out = report_to_c(&h.report);
         Ok(())
     })
 }
@@ -317,11 +337,10 @@ pub unsafe extern "C" fn polyraft_durable_storage_truncation_reason(
     len: usize,
     written: *mut usize,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(buf);
         nn!(written);
-        let text = (&*storage).report.truncated.as_ref().map_or("", |t| t.reason.as_str());
+        let text = h.report.truncated.as_ref().map_or("", |t| t.reason.as_str());
         *written = write_text(text, buf, len);
         Ok(())
     })
@@ -338,11 +357,10 @@ pub unsafe extern "C" fn polyraft_durable_storage_truncated_segment(
     len: usize,
     written: *mut usize,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(buf);
         nn!(written);
-        let text = (&*storage).report.truncated.as_ref().map(|t| t.segment.to_string_lossy().into_owned());
+        let text = h.report.truncated.as_ref().map(|t| t.segment.to_string_lossy().into_owned());
         *written = write_text(text.as_deref().unwrap_or(""), buf, len);
         Ok(())
     })
@@ -355,16 +373,17 @@ pub unsafe extern "C" fn polyraft_durable_storage_truncated_segment(
 /// Over a new (empty) storage, call polyraft_node_bootstrap next; over a
 /// recovered one, set config->applied to at least the recovered snapshot's
 /// index (the recovery report's snapshot_index).
-/// On success writes the node to `*out`; on failure details are in
-/// polyraft_last_new_error.
+/// On success writes the node to `*out`; `error`: as in
+/// polyraft_node_new_memory.
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG, storage codes.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_new_durable(
     config: *const polyraft_config,
     storage: *const polyraft_durable_storage,
     out: *mut *mut polyraft_node,
+    error: *mut *mut polyraft_buffer,
 ) -> polyraft_result {
-    guard_new(|| {
+    construct(error, || {
         nn!(config);
         nn!(storage);
         nn!(out);
@@ -385,17 +404,16 @@ pub unsafe extern "C" fn polyraft_durable_storage_bootstrap_conf_state(
     storage: *const polyraft_durable_storage,
     conf_state: *const polyraft_conf_state,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(conf_state);
         let cs = conf_state_from_c(&*conf_state)?;
-        let ds = &(*storage).ds;
+        let ds = &h.ds;
         let snap = ds.snapshot().map_err(core_fail)?;
         let last = ds.last_index().map_err(core_fail)?;
         if last != 0 || ds.hard_state() != HardState::default() || snap.metadata.is_some() {
             return fail(POLYRAFT_INVALID_STATE, "bootstrap_conf_state on a non-empty storage");
         }
-        ds.bootstrap_conf_state(cs).map_err(wal_fail)
+        ds.bootstrap_conf_state(cs).map_err(|e| h.fail(e))
     })
 }
 
@@ -419,8 +437,7 @@ pub unsafe extern "C" fn polyraft_durable_storage_persist_ready(
     storage: *const polyraft_durable_storage,
     ready: *const polyraft_ready,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(ready);
         let rd = &*ready;
         if rd.async_writes {
@@ -430,7 +447,7 @@ pub unsafe extern "C" fn polyraft_durable_storage_persist_ready(
                  persist its MsgStorageAppend with polyraft_durable_storage_persist_storage_append",
             );
         }
-        (*storage).ds.persist_ready(&rd.rd).map_err(wal_fail)
+        h.ds.persist_ready(&rd.rd).map_err(|e| h.fail(e))
     })
 }
 
@@ -450,8 +467,7 @@ pub unsafe extern "C" fn polyraft_durable_storage_persist_storage_append(
     bytes: *const u8,
     len: usize,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         let m: Message = decode(slice(bytes, len, "bytes")?).map_err(core_fail)?;
         if m.r#type != MessageType::MsgStorageAppend as i32 {
             return fail(
@@ -459,7 +475,7 @@ pub unsafe extern "C" fn polyraft_durable_storage_persist_storage_append(
                 format!("message type {} is not MsgStorageAppend", m.r#type),
             );
         }
-        (*storage).ds.persist_storage_append(&m).map_err(wal_fail)
+        h.ds.persist_storage_append(&m).map_err(|e| h.fail(e))
     })
 }
 
@@ -476,14 +492,13 @@ pub unsafe extern "C" fn polyraft_durable_storage_append(
     entries: *const polyraft_entry,
     n: usize,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         let src = slice(entries, n, "entries")?;
         let mut ents = Vec::with_capacity(src.len());
         for e in src {
             ents.push(entry_from_c(e)?);
         }
-        (*storage).ds.append(&ents).map_err(wal_fail)
+        h.ds.append(&ents).map_err(|e| h.fail(e))
     })
 }
 
@@ -494,26 +509,20 @@ pub unsafe extern "C" fn polyraft_durable_storage_set_hard_state(
     storage: *const polyraft_durable_storage,
     hs: *const polyraft_hard_state,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(hs);
-        (*storage).ds.set_hard_state((*hs).into()).map_err(wal_fail)
+        h.ds.set_hard_state((*hs).into()).map_err(|e| h.fail(e))
     })
 }
 
-/// Writes the saved hard state to `*out`.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// The saved hard state (zero for NULL).
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_durable_storage_hard_state(
-    storage: *const polyraft_durable_storage,
-    out: *mut polyraft_hard_state,
-) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
-        nn!(out);
-        *out = (*storage).ds.hard_state().into();
-        Ok(())
-    })
+pub unsafe extern "C" fn polyraft_durable_storage_hard_state(storage: *const polyraft_durable_storage) -> polyraft_hard_state {
+    if storage.is_null() {
+        return polyraft_hard_state::default();
+    }
+    let h = &*storage;
+    catch(|| h.ds.hard_state().into()).unwrap_or_default()
 }
 
 /// Replaces the storage's contents with a snapshot received from the
@@ -528,11 +537,10 @@ pub unsafe extern "C" fn polyraft_durable_storage_apply_snapshot(
     storage: *const polyraft_durable_storage,
     snapshot: *const polyraft_snapshot,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(snapshot);
         let s = snapshot_from_c(&*snapshot)?;
-        (*storage).ds.apply_snapshot(s).map_err(wal_fail)
+        h.ds.apply_snapshot(s).map_err(|e| h.fail(e))
     })
 }
 
@@ -553,11 +561,10 @@ pub unsafe extern "C" fn polyraft_durable_storage_create_snapshot(
     data: *const u8,
     data_len: usize,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         let cs = if conf_state.is_null() { None } else { Some(conf_state_from_c(&*conf_state)?) };
         let data = copy_bytes(data, data_len, "data")?;
-        (*storage).ds.create_snapshot(index, cs, data).map(|_| ()).map_err(wal_fail)
+        h.ds.create_snapshot(index, cs, data).map(|_| ()).map_err(|e| h.fail(e))
     })
 }
 
@@ -573,9 +580,8 @@ pub unsafe extern "C" fn polyraft_durable_storage_compact(
     storage: *const polyraft_durable_storage,
     compact_index: u64,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
-        (*storage).ds.compact(compact_index).map_err(wal_fail)
+    with_durable(storage, |h| {
+        h.ds.compact(compact_index).map_err(|e| h.fail(e))
     })
 }
 
@@ -586,10 +592,9 @@ pub unsafe extern "C" fn polyraft_durable_storage_first_index(
     storage: *const polyraft_durable_storage,
     out: *mut u64,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(out);
-        *out = (*storage).ds.first_index().map_err(core_fail)?;
+        *out = h.ds.first_index().map_err(core_fail)?;
         Ok(())
     })
 }
@@ -601,10 +606,9 @@ pub unsafe extern "C" fn polyraft_durable_storage_last_index(
     storage: *const polyraft_durable_storage,
     out: *mut u64,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(out);
-        *out = (*storage).ds.last_index().map_err(core_fail)?;
+        *out = h.ds.last_index().map_err(core_fail)?;
         Ok(())
     })
 }
@@ -618,16 +622,23 @@ pub unsafe extern "C" fn polyraft_durable_storage_term(
     index: u64,
     out: *mut u64,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(out);
-        *out = (*storage).ds.term(index).map_err(core_fail)?;
+        *out = h.ds.term(index).map_err(core_fail)?;
         Ok(())
     })
 }
 
+/// Writes a new owned copy of `s` to `*out` (checked by the caller).
+pub(crate) unsafe fn owned_snapshot(s: &polyraft::raftpb::Snapshot, out: *mut *mut polyraft_owned_snapshot) {
+    let mut arena = Arena::default();
+    let view = arena.snapshot(s);
+    *out = Box::into_raw(Box::new(polyraft_owned_snapshot { view, _arena: arena }));
+}
+
 /// A copy of a snapshot owned by the caller (from
-/// polyraft_durable_storage_snapshot): read it through
+/// polyraft_memory_storage_snapshot or polyraft_durable_storage_snapshot):
+/// read it through
 /// polyraft_owned_snapshot_view, free it with polyraft_owned_snapshot_free.
 /// Immutable, so it may be read from any thread.
 pub struct polyraft_owned_snapshot {
@@ -644,38 +655,29 @@ pub unsafe extern "C" fn polyraft_durable_storage_snapshot(
     storage: *const polyraft_durable_storage,
     out: *mut *mut polyraft_owned_snapshot,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(out);
-        let s = (*storage).ds.snapshot().map_err(core_fail)?;
-        let mut arena = Arena::default();
-        let view = arena.snapshot(&s);
-        *out = Box::into_raw(Box::new(polyraft_owned_snapshot { view, _arena: arena }));
+        let s = h.ds.snapshot().map_err(core_fail)?;
+        owned_snapshot(&s, out);
         Ok(())
     })
 }
 
-/// Writes to `*out` a view of the snapshot (index, term, configuration,
-/// data and its raftpb encoding), valid until polyraft_owned_snapshot_free.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// A view of the snapshot (index, term, configuration, data and its raftpb
+/// encoding), valid until polyraft_owned_snapshot_free. NULL for NULL.
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_owned_snapshot_view(
-    snapshot: *const polyraft_owned_snapshot,
-    out: *mut *const polyraft_snapshot,
-) -> polyraft_result {
-    guard(|| {
-        nn!(snapshot);
-        nn!(out);
-        *out = (*snapshot).view;
-        Ok(())
-    })
+pub unsafe extern "C" fn polyraft_owned_snapshot_view(snapshot: *const polyraft_owned_snapshot) -> *const polyraft_snapshot {
+    if snapshot.is_null() {
+        return std::ptr::null();
+    }
+    (*snapshot).view
 }
 
 /// Frees a snapshot copy and its view. NULL is a no-op.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_owned_snapshot_free(snapshot: *mut polyraft_owned_snapshot) {
     if !snapshot.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(snapshot))));
+        let _ = catch(|| drop(Box::from_raw(snapshot)));
     }
 }
 
@@ -700,19 +702,16 @@ pub struct polyraft_durable_stats {
     pub segments: u64,
 }
 
-/// Writes the storage's disk work counters to `*out`.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// The storage's disk work counters (zero for NULL).
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_durable_storage_stats(
-    storage: *const polyraft_durable_storage,
-    out: *mut polyraft_durable_stats,
-) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
-        nn!(out);
-        let ds = &(*storage).ds;
+pub unsafe extern "C" fn polyraft_durable_storage_stats(storage: *const polyraft_durable_storage) -> polyraft_durable_stats {
+    if storage.is_null() {
+        return polyraft_durable_stats::default();
+    }
+    let ds = &(*storage).ds;
+    catch(|| {
         let s = ds.stats();
-        *out = polyraft_durable_stats {
+        polyraft_durable_stats {
             fsyncs: s.fsyncs,
             dir_fsyncs: s.dir_fsyncs,
             bytes_written: s.bytes_written,
@@ -720,37 +719,43 @@ pub unsafe extern "C" fn polyraft_durable_storage_stats(
             segments_created: s.segments_created,
             segments_deleted: s.segments_deleted,
             segments: ds.segment_count() as u64,
-        };
-        Ok(())
+        }
     })
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn last_error_text() -> String {
-        let mut buf = [0 as c_char; 128];
-        let mut n = 0usize;
-        let rc = unsafe { polyraft_durable_storage_last_error(buf.as_mut_ptr(), buf.len(), &mut n) };
-        assert_eq!(rc, POLYRAFT_OK);
-        let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_string();
-        assert_eq!(text.len(), n);
-        text
-    }
-
     /// A panic inside a durable storage call becomes POLYRAFT_PANIC with
-    /// its text as the thread's detail; the next success clears it.
+    /// its text as the handle's detail, and prints nothing; the next
+    /// success clears it.
     #[test]
     fn panic_is_reported_with_detail() {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let r = guard_durable(|| panic!("disk on fire"));
-        std::panic::set_hook(prev);
-        assert_eq!(r, POLYRAFT_PANIC);
-        assert_eq!(last_error_text(), "panic: disk on fire");
-        assert_eq!(guard_durable(|| Ok(())), POLYRAFT_OK);
-        assert_eq!(last_error_text(), "");
+        let dir = std::env::temp_dir().join(format!("polyraft-ffi-panic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        unsafe {
+            let path = std::ffi::CString::new(dir.to_str().unwrap()).unwrap();
+            let mut h = std::ptr::null_mut();
+            let mut err = std::ptr::null_mut();
+            let rc = polyraft_durable_storage_open(path.as_ptr(), std::ptr::null(), &mut h, std::ptr::null_mut(), &mut err);
+            assert_eq!(rc, POLYRAFT_OK);
+            assert!(err.is_null());
+            let r = with_durable(h, |_| panic!("disk on fire"));
+            assert_eq!(r, POLYRAFT_PANIC);
+            let text = |h| {
+                let mut buf = [0 as c_char; 128];
+                let mut n = 0usize;
+                assert_eq!(polyraft_durable_storage_last_error(h, buf.as_mut_ptr(), buf.len(), &mut n), POLYRAFT_OK);
+                CStr::from_ptr(buf.as_ptr()).to_str().unwrap().to_string()
+            };
+            assert_eq!(text(h), "panic: disk on fire");
+            assert_eq!(with_durable(h, |_| Ok(())), POLYRAFT_OK);
+            assert_eq!(text(h), "");
+            polyraft_durable_storage_free(h);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// Every durable storage error has its code (the refusal after an

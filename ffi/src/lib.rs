@@ -9,8 +9,10 @@
 #![allow(non_camel_case_types)]
 #![allow(clippy::missing_safety_doc)]
 
+use std::cell::Cell;
 use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Mutex, Once};
 
 mod durable;
 mod encode;
@@ -34,12 +36,11 @@ pub use ready::*;
 pub use storage::*;
 pub use types::*;
 
-/// `uintptr_t` from stdint.h (the alias itself is not emitted).
-pub type uintptr_t = usize;
-
 /// Every outcome of a polyraft call. POLYRAFT_OK is 0; every other value is
-/// an error. polyraft_result_str gives a static description of each.
-#[repr(u32)]
+/// an error. polyraft_result_name gives each one's name ("POLYRAFT_OK"),
+/// polyraft_result_str a static description. A real C enum: a `switch` on
+/// it is checked by -Wswitch.
+#[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum polyraft_result {
     /// Success.
@@ -53,7 +54,8 @@ pub enum polyraft_result {
     /// An argument has a value out of its documented range (an unknown
     /// enum value, an index of 0 where one is required...).
     POLYRAFT_INVALID_ARGUMENT = 4,
-    /// polyraft_config failed validation; see polyraft_last_new_error.
+    /// polyraft_config failed validation; the reason comes in the
+    /// constructor's `error` buffer.
     POLYRAFT_INVALID_CONFIG = 5,
     /// The call is not allowed in the node's current state: polyraft_node_ready
     /// while a Ready is outstanding, polyraft_node_advance without a Ready or
@@ -94,7 +96,8 @@ pub enum polyraft_result {
     /// fsync, rename...) failed, now or earlier: after one, what reached the
     /// disk is unknown and the storage refuses every write with this code
     /// until it is freed and reopened. Detail (the call, the file, the OS
-    /// error) in polyraft_durable_storage_last_error.
+    /// error) in polyraft_durable_storage_last_error, the errno in
+    /// polyraft_durable_storage_last_errno (and polyraft_node_last_errno).
     POLYRAFT_IO_ERROR = 30,
     /// Durable storage: data on disk that recovery must not drop (a bad
     /// record in a closed segment, a damaged record a later fsync vouched
@@ -121,32 +124,28 @@ pub(crate) fn fail<T>(code: polyraft_result, msg: impl Into<String>) -> Result<T
     Err((code, msg.into()))
 }
 
-/// Maps a core error to its result code.
+/// Maps a core error to its result code: the core names the kind
+/// (`Error::code_name`), the one table below gives its code.
 pub(crate) fn code_of(e: &polyraft::Error) -> polyraft_result {
-    use polyraft::Error as E;
-    match e {
-        E::ProposalDropped => POLYRAFT_PROPOSAL_DROPPED,
-        E::StepLocalMsg => POLYRAFT_STEP_LOCAL_MSG,
-        E::StepPeerNotFound => POLYRAFT_STEP_PEER_NOT_FOUND,
-        E::Compacted => POLYRAFT_STORAGE_COMPACTED,
-        E::SnapOutOfDate => POLYRAFT_STORAGE_SNAP_OUT_OF_DATE,
-        E::Unavailable => POLYRAFT_STORAGE_UNAVAILABLE,
-        E::SnapshotTemporarilyUnavailable => POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE,
-        E::InvalidConfig(_) => POLYRAFT_INVALID_CONFIG,
-        E::ConfChange(_) => POLYRAFT_CONF_CHANGE,
-        E::Decode(_) => POLYRAFT_DECODE,
-        E::Storage(_) => POLYRAFT_STORAGE_FAILURE,
-        E::InvalidState(_) => POLYRAFT_INVALID_STATE,
-        E::Fatal(_) => POLYRAFT_FATAL,
-        E::Io(_) => POLYRAFT_IO_ERROR,
-        // `polyraft::Error` is non_exhaustive: a kind added later is a
-        // failure until it gets its own code.
-        _ => POLYRAFT_FATAL,
-    }
+    let name = e.code_name();
+    RESULT_TEXTS
+        .iter()
+        .find(|(_, n, _)| n.strip_suffix('\0') == Some(name))
+        // A kind without a code (none today) is a failure.
+        .map_or(POLYRAFT_FATAL, |e| e.0)
 }
 
 pub(crate) fn core_fail(e: polyraft::Error) -> Fail {
     (code_of(&e), e.to_string())
+}
+
+/// The errno a core error keeps (0 when it did not come from the
+/// operating system).
+pub(crate) fn errno_of(e: &polyraft::Error) -> i32 {
+    match e {
+        polyraft::Error::Io(io) => io.raw_os_error().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// The text of a panic payload.
@@ -160,13 +159,120 @@ pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Runs an export body that touches no node: panics become POLYRAFT_PANIC.
-pub(crate) fn guard(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => POLYRAFT_OK,
-        Ok(Err((code, _))) => code,
-        Err(_) => POLYRAFT_PANIC,
+/// A handle's error detail: the one-line text and the errno of its last
+/// call (empty and 0 when that call succeeded). Each handle has its own, so
+/// any thread can read it after the call (no thread-local state); calls
+/// that overlap on one handle share it.
+#[derive(Default)]
+pub(crate) struct ErrorSlot {
+    inner: Mutex<(String, i32)>,
+}
+
+impl ErrorSlot {
+    /// Records a call's outcome.
+    pub(crate) fn set(&self, text: &str, errno: i32) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.0.clear();
+        // One line, whatever the text (a panic message may hold newlines).
+        g.0.extend(text.chars().map(|c| if c == '\n' || c == '\r' { ' ' } else { c }));
+        g.1 = errno;
     }
+
+    /// Records the errno of the failure being reported (the text comes from
+    /// the call's result).
+    pub(crate) fn set_errno(&self, errno: i32) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).1 = errno;
+    }
+
+    fn errno(&self) -> i32 {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Copies the text into a caller buffer (see write_text).
+    pub(crate) unsafe fn copy_to(&self, buf: *mut c_char, len: usize) -> usize {
+        write_text(&self.inner.lock().unwrap_or_else(|p| p.into_inner()).0, buf, len)
+    }
+
+    /// Appends the text to `out`.
+    pub(crate) fn copy_text(&self, out: &mut String) {
+        out.push_str(&self.inner.lock().unwrap_or_else(|p| p.into_inner()).0);
+    }
+
+    pub(crate) fn last_errno(&self) -> i32 {
+        self.errno()
+    }
+}
+
+thread_local! {
+    /// How many panic boundaries the thread is inside: a panic there is
+    /// caught and reported, so the hook must not print it. (Not error
+    /// state: nothing is read back from it.)
+    static IN_BOUNDARY: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Installs, once per process, a panic hook that stays silent for panics
+/// inside the library's boundary (they are caught and reported through the
+/// result, the handle's detail and the node's logger) and hands every other
+/// panic to the hook that was there before.
+fn quiet_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if IN_BOUNDARY.with(|c| c.get()) == 0 {
+                prev(info);
+            }
+        }));
+    });
+}
+
+/// Runs `f` with panics silenced (see quiet_panics) and caught.
+pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    quiet_panics();
+    IN_BOUNDARY.with(|c| c.set(c.get() + 1));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    IN_BOUNDARY.with(|c| c.set(c.get() - 1));
+    r
+}
+
+/// The panic boundary of every export: runs `f`, turns a panic into
+/// POLYRAFT_PANIC, and records the outcome's detail in `slot` (the
+/// handle's, when the call has one; its errno is whatever `f` set).
+pub(crate) fn boundary(slot: Option<&ErrorSlot>, f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
+    if let Some(s) = slot {
+        s.set("", 0);
+    }
+    let (code, text) = match catch(f) {
+        Ok(Ok(())) => return POLYRAFT_OK,
+        Ok(Err((code, msg))) => (code, msg),
+        Err(p) => (POLYRAFT_PANIC, panic_text(&*p)),
+    };
+    if let Some(s) = slot {
+        let errno = s.errno();
+        s.set(&text, errno);
+    }
+    code
+}
+
+/// Runs an export body that touches no handle: panics become POLYRAFT_PANIC.
+pub(crate) fn guard(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
+    boundary(None, f)
+}
+
+/// Runs a constructor's body: the detail of a failure goes to `*error` as a
+/// new buffer when `error` is not NULL (NULL written there on success).
+pub(crate) unsafe fn construct(error: *mut *mut polyraft_buffer, f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
+    let slot = ErrorSlot::default();
+    let code = boundary(Some(&slot), f);
+    if !error.is_null() {
+        if code == POLYRAFT_OK {
+            *error = std::ptr::null_mut();
+        } else {
+            let text = std::mem::take(&mut slot.inner.lock().unwrap_or_else(|p| p.into_inner()).0);
+            new_buffer(text.into_bytes(), error);
+        }
+    }
+    code
 }
 
 /// Checks a pointer argument.
@@ -219,39 +325,112 @@ pub extern "C" fn polyraft_version() -> *const c_char {
     VERSION.as_ptr() as *const c_char
 }
 
+/// The library's version as a number, MAJOR * 1000000 + MINOR * 1000 +
+/// PATCH: compare it with POLYRAFT_VERSION_NUMBER (the header's) to check
+/// that the library linked at run time is the one compiled against.
+#[no_mangle]
+pub extern "C" fn polyraft_version_number() -> u32 {
+    fn part(s: &str) -> u32 {
+        s.parse().unwrap_or(0)
+    }
+    part(env!("CARGO_PKG_VERSION_MAJOR")) * 1_000_000
+        + part(env!("CARGO_PKG_VERSION_MINOR")) * 1_000
+        + part(env!("CARGO_PKG_VERSION_PATCH"))
+}
+
+/// The one table of every result code's name and description.
+/// `result_listed` is an exhaustive match on the same list: a code added to
+/// the enum and missing here does not compile.
+macro_rules! result_texts {
+    ($($code:ident => $desc:literal,)*) => {
+        const RESULT_TEXTS: &[(polyraft_result, &str, &str)] =
+            &[$(($code, concat!(stringify!($code), "\0"), concat!($desc, "\0")),)*];
+
+        #[allow(dead_code)]
+        const fn result_listed(r: polyraft_result) -> bool {
+            match r {
+                $($code)|* => true,
+            }
+        }
+    };
+}
+
+result_texts! {
+    POLYRAFT_OK => "ok",
+    POLYRAFT_NULL_PARAMETER => "a required pointer argument was NULL",
+    POLYRAFT_PANIC => "the library panicked (a bug)",
+    POLYRAFT_POISONED => "the node is poisoned by an earlier panic",
+    POLYRAFT_INVALID_ARGUMENT => "an argument is out of its documented range",
+    POLYRAFT_INVALID_CONFIG => "invalid configuration",
+    POLYRAFT_INVALID_STATE => "call not allowed in the node's current state",
+    POLYRAFT_DECODE => "malformed raftpb bytes",
+    POLYRAFT_ABI_MISMATCH => "storage vtable abi_version mismatch",
+    POLYRAFT_PROPOSAL_DROPPED => "raft proposal dropped",
+    POLYRAFT_STEP_LOCAL_MSG => "raft: cannot step raft local message",
+    POLYRAFT_STEP_PEER_NOT_FOUND => "raft: cannot step as peer not found",
+    POLYRAFT_CONF_CHANGE => "invalid configuration change",
+    POLYRAFT_FATAL => "raft node is unusable after a fatal error",
+    POLYRAFT_STORAGE_COMPACTED => "requested index is unavailable due to compaction",
+    POLYRAFT_STORAGE_SNAP_OUT_OF_DATE => "requested index is older than the existing snapshot",
+    POLYRAFT_STORAGE_UNAVAILABLE => "requested entry at index is unavailable",
+    POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE => "snapshot is temporarily unavailable",
+    POLYRAFT_STORAGE_FAILURE => "storage failure",
+    POLYRAFT_IO_ERROR => "durable storage I/O error",
+    POLYRAFT_CORRUPT => "durable storage data is corrupt",
+    POLYRAFT_REJECTED => "rejected: certainly not applied",
+    POLYRAFT_TIMED_OUT => "timed out: the outcome is unknown",
+    POLYRAFT_CLOSED => "the host is closed",
+}
+
+#[cfg(test)]
+mod result_tests {
+    use super::*;
+
+    /// Every kind the core names has its code in the table.
+    #[test]
+    fn every_core_kind_has_a_code() {
+        use polyraft::Error as E;
+        let io = polyraft::IoError::new("fsync x", std::io::Error::from_raw_os_error(5));
+        let kinds = [
+            (E::ProposalDropped, POLYRAFT_PROPOSAL_DROPPED),
+            (E::StepLocalMsg, POLYRAFT_STEP_LOCAL_MSG),
+            (E::StepPeerNotFound, POLYRAFT_STEP_PEER_NOT_FOUND),
+            (E::Compacted, POLYRAFT_STORAGE_COMPACTED),
+            (E::SnapOutOfDate, POLYRAFT_STORAGE_SNAP_OUT_OF_DATE),
+            (E::Unavailable, POLYRAFT_STORAGE_UNAVAILABLE),
+            (E::SnapshotTemporarilyUnavailable, POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE),
+            (E::InvalidConfig(String::new()), POLYRAFT_INVALID_CONFIG),
+            (E::ConfChange(String::new()), POLYRAFT_CONF_CHANGE),
+            (E::Decode(String::new()), POLYRAFT_DECODE),
+            (E::Storage(String::new()), POLYRAFT_STORAGE_FAILURE),
+            (E::Io(io), POLYRAFT_IO_ERROR),
+            (E::InvalidState(String::new()), POLYRAFT_INVALID_STATE),
+            (E::Fatal(String::new()), POLYRAFT_FATAL),
+        ];
+        for (e, code) in kinds {
+            assert_eq!(code_of(&e), code, "{e:?}");
+        }
+        assert!(RESULT_TEXTS.iter().all(|(c, _, _)| result_listed(*c)));
+    }
+}
+
+fn result_entry(code: u32) -> Option<&'static (polyraft_result, &'static str, &'static str)> {
+    RESULT_TEXTS.iter().find(|(c, _, _)| *c as u32 == code)
+}
+
 /// A static NUL-terminated description of a polyraft_result code (any
 /// value; unknown codes give "unknown polyraft_result"). Never NULL; never
 /// free it.
 #[no_mangle]
 pub extern "C" fn polyraft_result_str(code: u32) -> *const c_char {
-    let s: &'static [u8] = match code {
-        0 => b"ok\0",
-        1 => b"a required pointer argument was NULL\0",
-        2 => b"the library panicked (a bug); the node is poisoned\0",
-        3 => b"the node is poisoned by an earlier panic\0",
-        4 => b"an argument is out of its documented range\0",
-        5 => b"invalid configuration\0",
-        6 => b"call not allowed in the node's current state\0",
-        7 => b"malformed raftpb bytes\0",
-        8 => b"storage vtable abi_version mismatch\0",
-        10 => b"raft proposal dropped\0",
-        11 => b"raft: cannot step raft local message\0",
-        12 => b"raft: cannot step as peer not found\0",
-        13 => b"invalid configuration change\0",
-        14 => b"raft node is unusable after a fatal error\0",
-        20 => b"requested index is unavailable due to compaction\0",
-        21 => b"requested index is older than the existing snapshot\0",
-        22 => b"requested entry at index is unavailable\0",
-        23 => b"snapshot is temporarily unavailable\0",
-        24 => b"storage failure\0",
-        30 => b"durable storage I/O error\0",
-        31 => b"durable storage data is corrupt\0",
-        40 => b"rejected: certainly not applied\0",
-        41 => b"timed out: the outcome is unknown\0",
-        42 => b"the host is closed\0",
-        _ => b"unknown polyraft_result\0",
-    };
-    s.as_ptr() as *const c_char
+    result_entry(code).map_or("unknown polyraft_result\0", |e| e.2).as_ptr() as *const c_char
+}
+
+/// The static NUL-terminated name of a polyraft_result code, e.g.
+/// "POLYRAFT_IO_ERROR" (any value; unknown codes give NULL). Never free it.
+#[no_mangle]
+pub extern "C" fn polyraft_result_name(code: u32) -> *const c_char {
+    result_entry(code).map_or(std::ptr::null(), |e| e.1.as_ptr() as *const c_char)
 }
 
 /// An owned byte buffer produced by the library (the encode helpers).
@@ -289,6 +468,6 @@ pub unsafe extern "C" fn polyraft_buffer_data(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_buffer_free(buf: *mut polyraft_buffer) {
     if !buf.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(buf))));
+        let _ = catch(|| drop(Box::from_raw(buf)));
     }
 }

@@ -1,9 +1,7 @@
 //! The node: configuration, creation, and the RawNode surface.
 
-use std::cell::RefCell;
-use std::ffi::c_char;
+use std::ffi::{c_char, c_void};
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -36,7 +34,7 @@ pub enum polyraft_log_level {
 /// NUL-terminated text of `len` bytes (without the NUL), valid only during
 /// the call. Runs inside the node call that logs; must not call into the
 /// node.
-pub type polyraft_log_callback = Option<unsafe extern "C" fn(ctx: uintptr_t, level: u32, msg: *const c_char, len: usize)>;
+pub type polyraft_log_callback = Option<unsafe extern "C" fn(ctx: *mut c_void, level: u32, msg: *const c_char, len: usize)>;
 
 /// A node's configuration: every field of etcd raft's Config. Fill it with
 /// polyraft_config_init (etcd-compatible defaults), then set at least `id`.
@@ -89,8 +87,8 @@ pub struct polyraft_config {
     pub log_level: u32,
     /// Where log lines go; NULL: standard error ("raft INFO: ...").
     pub log_callback: polyraft_log_callback,
-    /// Passed to log_callback.
-    pub log_ctx: uintptr_t,
+    /// Passed to log_callback (the library never dereferences it).
+    pub log_ctx: *mut c_void,
 }
 
 impl Default for polyraft_config {
@@ -115,7 +113,7 @@ impl Default for polyraft_config {
             async_storage_writes: false,
             log_level: polyraft_log_level::POLYRAFT_LOG_INFO as u32,
             log_callback: None,
-            log_ctx: 0,
+            log_ctx: std::ptr::null_mut(),
         }
     }
 }
@@ -136,9 +134,15 @@ pub unsafe extern "C" fn polyraft_config_init(config: *mut polyraft_config) -> p
 
 struct CLogger {
     cb: polyraft_log_callback,
-    ctx: usize,
+    ctx: *mut c_void,
     min: u32,
 }
+
+// SAFETY: the context is the caller's, only handed back to its callback;
+// the threading rules of the header (calls on one node never overlap) are
+// the caller's contract for it.
+unsafe impl Send for CLogger {}
+unsafe impl Sync for CLogger {}
 
 fn level_code(l: Level) -> u32 {
     match l {
@@ -195,7 +199,7 @@ pub(crate) fn config_from_c(c: &polyraft_config) -> Result<Config, Fail> {
         check_quorum: c.check_quorum,
         pre_vote: c.pre_vote,
         read_only_option,
-        logger: Some(Arc::new(CLogger { cb: c.log_callback, ctx: c.log_ctx, min: c.log_level })),
+        logger: Some(Arc::new(CLogger { cb: c.log_callback, ctx: c.log_ctx, min: c.log_level }) as Arc<dyn Logger>),
         disable_proposal_forwarding: c.disable_proposal_forwarding,
         disable_conf_change_validation: c.disable_conf_change_validation,
         step_down_on_removal: c.step_down_on_removal,
@@ -204,53 +208,16 @@ pub(crate) fn config_from_c(c: &polyraft_config) -> Result<Config, Fail> {
     Ok(cfg)
 }
 
-thread_local! {
-    static NEW_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
-}
-
-/// Copies the detail text of the last failed polyraft_node_new_* or
-/// polyraft_config_validate on the calling thread into `buf` (truncated to
-/// fit, always NUL-terminated when len > 0) and the number of bytes written
-/// (without the NUL) into `*written`. Empty when there was no failure.
-/// Errors: POLYRAFT_NULL_PARAMETER.
-#[no_mangle]
-pub unsafe extern "C" fn polyraft_last_new_error(buf: *mut c_char, len: usize, written: *mut usize) -> polyraft_result {
-    guard(|| {
-        nn!(buf);
-        nn!(written);
-        let n = NEW_ERROR.with(|e| write_text(&e.borrow(), buf, len));
-        *written = n;
-        Ok(())
-    })
-}
-
-fn set_new_error(msg: &str) {
-    NEW_ERROR.with(|e| *e.borrow_mut() = msg.to_string());
-}
-
-pub(crate) fn guard_new(f: impl FnOnce() -> Result<(), Fail>) -> polyraft_result {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Ok(())) => {
-            set_new_error("");
-            POLYRAFT_OK
-        }
-        Ok(Err((code, msg))) => {
-            set_new_error(&msg);
-            code
-        }
-        Err(p) => {
-            set_new_error(&panic_text(&*p));
-            POLYRAFT_PANIC
-        }
-    }
-}
-
-/// Validates a configuration without creating a node; on failure the text
-/// is available from polyraft_last_new_error.
+/// Validates a configuration without creating a node. On failure, when
+/// `error` is not NULL, writes to `*error` a new buffer holding the one-line
+/// reason (free it with polyraft_buffer_free); on success writes NULL there.
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG.
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_config_validate(config: *const polyraft_config) -> polyraft_result {
-    guard_new(|| {
+pub unsafe extern "C" fn polyraft_config_validate(
+    config: *const polyraft_config,
+    error: *mut *mut polyraft_buffer,
+) -> polyraft_result {
+    construct(error, || {
         nn!(config);
         config_from_c(&*config).map(|_| ())
     })
@@ -262,7 +229,10 @@ pub unsafe extern "C" fn polyraft_config_validate(config: *const polyraft_config
 pub struct polyraft_node {
     pub(crate) raw: RawNode<FfiStorage>,
     pub(crate) poisoned: bool,
-    pub(crate) last_error: String,
+    /// The detail of the node's last call (polyraft_node_last_error).
+    pub(crate) detail: Arc<ErrorSlot>,
+    /// The node's logger, which also reports a caught panic.
+    logger: Arc<dyn Logger>,
     pub(crate) async_writes: bool,
     /// The Ready handed out last (its views), kept until advance (or, with
     /// async storage writes, until the next ready).
@@ -272,6 +242,8 @@ pub struct polyraft_node {
     cs_arena: Arena,
     /// The last status_json text.
     status_text: Arena,
+    /// The views of the last polyraft_node_config.
+    config_arena: Arena,
 }
 
 impl polyraft_node {
@@ -290,16 +262,40 @@ impl polyraft_node {
                         | Error::SnapshotTemporarilyUnavailable
                         | Error::SnapOutOfDate
                 );
+                self.detail.set_errno(errno_of(&e));
                 if storage_like {
                     if let Some((code, msg)) = self.raw.store().take_err() {
-                        return Err((code, format!("{e} ({msg})")));
+                        return Err((code, one_line(&e.to_string(), &msg)));
                     }
                 }
                 Err(core_fail(e))
             }
         }
     }
+}
 
+impl polyraft_node {
+    /// A view of `cs` owned by the node until the next call.
+    pub(crate) fn config_view(&mut self, cs: &polyraft::raftpb::ConfState) -> polyraft_conf_state {
+        let mut arena = Arena::default();
+        let view = arena.conf_state(cs);
+        self.config_arena = arena;
+        view
+    }
+}
+
+/// Joins an error's text and its cause's without saying anything twice.
+fn one_line(text: &str, cause: &str) -> String {
+    if text.contains(cause) {
+        text.to_string()
+    } else if cause.contains(text) {
+        cause.to_string()
+    } else {
+        format!("{text}: {cause}")
+    }
+}
+
+impl polyraft_node {
     /// Fails when the node has failed (after calls that report nothing).
     pub(crate) fn alive(&self) -> Result<(), Fail> {
         match self.raw.raft().fatal_error() {
@@ -309,8 +305,9 @@ impl polyraft_node {
     }
 }
 
-/// Runs an export body on a node: null check, poison check, panic boundary,
-/// last error.
+/// Runs an export body on a node: null check, poison check, the panic
+/// boundary, and the node's detail. A caught panic poisons the node and is
+/// logged through the node's logger.
 pub(crate) unsafe fn with_node(
     node: *mut polyraft_node,
     f: impl FnOnce(&mut polyraft_node) -> Result<(), Fail>,
@@ -318,43 +315,44 @@ pub(crate) unsafe fn with_node(
     if node.is_null() {
         return POLYRAFT_NULL_PARAMETER;
     }
-    let n = &mut *node;
-    if n.poisoned {
+    let slot = (*node).detail.clone();
+    if (*node).poisoned {
+        slot.set("the node panicked earlier and refuses all work: free it", 0);
         return POLYRAFT_POISONED;
     }
-    let r = catch_unwind(AssertUnwindSafe(|| {
+    let code = boundary(Some(&slot), || {
+        // SAFETY: the caller's pointer, checked non-NULL; calls on one
+        // node never overlap (the header's rule).
+        let n = unsafe { &mut *node };
         n.raw.store().clear_err();
-        f(&mut *n)
-    }));
-    match r {
-        Ok(Ok(())) => POLYRAFT_OK,
-        Ok(Err((code, msg))) => {
-            n.last_error = msg;
-            code
-        }
-        Err(p) => {
-            n.poisoned = true;
-            n.last_error = panic_text(&*p);
-            POLYRAFT_PANIC
-        }
+        f(n)
+    });
+    if code == POLYRAFT_PANIC {
+        let n = &mut *node;
+        n.poisoned = true;
+        let mut text = String::new();
+        let _ = slot.copy_text(&mut text);
+        let logger = n.logger.clone();
+        let _ = catch(|| logger.log(Level::Error, format_args!("polyraft: caught {text}; the node is poisoned")));
     }
+    code
 }
 
 pub(crate) fn new_node(cfg: &polyraft_config, storage: FfiStorage) -> Result<Box<polyraft_node>, Fail> {
     let config = config_from_c(cfg)?;
-    let raw = RawNode::new(&config, storage).map_err(|e| {
-        let f = core_fail(e);
-        (f.0, f.1)
-    })?;
+    let logger = config.logger.clone().expect("config_from_c sets the logger");
+    let raw = RawNode::new(&config, storage).map_err(core_fail)?;
     Ok(Box::new(polyraft_node {
         raw,
         poisoned: false,
-        last_error: String::new(),
+        detail: Arc::default(),
+        logger,
         async_writes: cfg.async_storage_writes,
         ready: None,
         ready_outstanding: false,
         cs_arena: Arena::default(),
         status_text: Arena::default(),
+        config_arena: Arena::default(),
     }))
 }
 
@@ -363,16 +361,18 @@ pub(crate) fn new_node(cfg: &polyraft_config, storage: FfiStorage) -> Result<Box
 /// writes to the storage through it. For a brand-new cluster, create the
 /// node over an empty storage and call polyraft_node_bootstrap; to restart,
 /// fill the storage first and set config->applied.
-/// On success writes the node to `*out`; on failure details are in
-/// polyraft_last_new_error.
+/// On success writes the node to `*out`. On failure, when `error` is not
+/// NULL, writes to `*error` a new buffer holding the one-line reason (free
+/// it with polyraft_buffer_free); on success writes NULL there.
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_CONFIG, storage codes.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_new_memory(
     config: *const polyraft_config,
     storage: *const polyraft_memory_storage,
     out: *mut *mut polyraft_node,
+    error: *mut *mut polyraft_buffer,
 ) -> polyraft_result {
-    guard_new(|| {
+    construct(error, || {
         nn!(config);
         nn!(storage);
         nn!(out);
@@ -391,13 +391,15 @@ pub unsafe extern "C" fn polyraft_node_new_memory(
 /// Errors: POLYRAFT_NULL_PARAMETER (also a NULL required callback),
 /// POLYRAFT_ABI_MISMATCH, POLYRAFT_INVALID_CONFIG, storage codes returned by
 /// the callbacks, POLYRAFT_CONF_CHANGE (inconsistent configuration).
+/// `error`: as in polyraft_node_new_memory.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_new_custom(
     config: *const polyraft_config,
     vtable: *const polyraft_storage_vtable,
     out: *mut *mut polyraft_node,
+    error: *mut *mut polyraft_buffer,
 ) -> polyraft_result {
-    guard_new(|| {
+    construct(error, || {
         nn!(config);
         nn!(vtable);
         nn!(out);
@@ -420,12 +422,13 @@ pub unsafe extern "C" fn polyraft_node_free(node: *mut polyraft_node) {
     if node.is_null() {
         return;
     }
-    let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(node))));
+    let _ = catch(|| drop(Box::from_raw(node)));
 }
 
-/// Copies the detail text of the node's last failed call into `buf`
+/// Copies the one-line detail of the node's last call into `buf`
 /// (truncated to fit, NUL-terminated when len > 0) and the bytes written
-/// (without the NUL) into `*written`. Works on a poisoned node.
+/// (without the NUL) into `*written`; empty when that call succeeded. Any
+/// thread may read it once the call returned. Works on a poisoned node.
 /// Errors: POLYRAFT_NULL_PARAMETER.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_last_error(
@@ -438,9 +441,20 @@ pub unsafe extern "C" fn polyraft_node_last_error(
         nn!(node);
         nn!(buf);
         nn!(written);
-        *written = write_text(&(*node).last_error, buf, len);
+        *written = (*node).detail.copy_to(buf, len);
         Ok(())
     })
+}
+
+/// The errno of the operating-system failure behind the node's last call
+/// (a durable storage's failed write or fsync...), or 0 when that call
+/// succeeded or failed for another reason. 0 for NULL.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_node_last_errno(node: *const polyraft_node) -> i32 {
+    if node.is_null() {
+        return 0;
+    }
+    (*node).detail.last_errno()
 }
 
 /// Bootstraps a brand-new cluster: appends a ConfChangeAddNode entry per peer
@@ -565,9 +579,6 @@ pub unsafe extern "C" fn polyraft_node_propose_conf_change(
 ) -> polyraft_result {
     with_node(node, |nd| {
         let cc = decode_cc(entry_type, data, len)?;
-        if let polyraft::raw_node::ConfChangeI::V2(v2) = &cc {
-            v2.check().map_err(core_fail)?;
-        }
         // The caller's bytes go into the log as they are (etcd stores the
         // application's encoding; ours could differ in size).
         let typ = match cc {
@@ -599,9 +610,6 @@ pub unsafe extern "C" fn polyraft_node_apply_conf_change(
     with_node(node, |nd| {
         nn!(conf_state);
         let cc = decode_cc(entry_type, data, len)?;
-        if let polyraft::raw_node::ConfChangeI::V2(v2) = &cc {
-            v2.check().map_err(core_fail)?;
-        }
         let r = nd.raw.apply_conf_change(cc);
         let cs = nd.core(r)?;
         let mut arena = Arena::default();
@@ -732,10 +740,9 @@ pub unsafe extern "C" fn polyraft_node_has_ready(node: *mut polyraft_node, out: 
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_node_advance(node: *mut polyraft_node) -> polyraft_result {
     with_node(node, |nd| {
-        if nd.async_writes {
-            return fail(POLYRAFT_INVALID_STATE, "Advance must not be called when using AsyncStorageWrites");
-        }
-        if !nd.ready_outstanding {
+        // With async storage writes no Ready is ever outstanding; the core
+        // refuses the call then (its rule, not repeated here).
+        if !nd.ready_outstanding && !nd.async_writes {
             return fail(POLYRAFT_INVALID_STATE, "advance without an outstanding Ready");
         }
         nd.ready_outstanding = false;
@@ -884,40 +891,68 @@ mod tests {
     /// and later calls answer POLYRAFT_POISONED; free still works.
     #[test]
     fn panic_poisons_the_node() {
+        static LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        unsafe extern "C" fn log(_: *mut c_void, level: u32, msg: *const c_char, len: usize) {
+            let text = std::slice::from_raw_parts(msg as *const u8, len);
+            LINES.lock().unwrap().push(format!("{level} {}", String::from_utf8_lossy(text)));
+        }
+        unsafe fn detail(node: *const polyraft_node) -> String {
+            let mut buf = [0 as c_char; 96];
+            let mut written = 0usize;
+            assert_eq!(polyraft_node_last_error(node, buf.as_mut_ptr(), buf.len(), &mut written), POLYRAFT_OK);
+            let text = std::ffi::CStr::from_ptr(buf.as_ptr()).to_str().unwrap().to_string();
+            assert_eq!(written, text.len());
+            text
+        }
         unsafe {
             let mut ms = std::ptr::null_mut();
             assert_eq!(polyraft_memory_storage_new(&mut ms), POLYRAFT_OK);
             let mut cfg = polyraft_config::default();
             cfg.id = 1;
-            cfg.log_level = polyraft_log_level::POLYRAFT_LOG_OFF as u32;
+            cfg.log_level = polyraft_log_level::POLYRAFT_LOG_ERROR as u32;
+            cfg.log_callback = Some(log);
             let mut node = std::ptr::null_mut();
-            assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node), POLYRAFT_OK);
+            assert_eq!(polyraft_node_new_memory(&cfg, ms, &mut node, std::ptr::null_mut()), POLYRAFT_OK);
 
-            let prev = std::panic::take_hook();
-            std::panic::set_hook(Box::new(|_| {}));
+            // The library's hook keeps it quiet (nothing on stderr): the
+            // result, the node's detail and its logger report it.
             let r = with_node(node, |_| panic!("boom"));
-            std::panic::set_hook(prev);
             assert_eq!(r, POLYRAFT_PANIC);
+            assert_eq!(detail(node), "panic: boom");
+            assert_eq!(*LINES.lock().unwrap(), vec!["3 polyraft: caught panic: boom; the node is poisoned".to_string()]);
             assert_eq!(polyraft_node_tick(node), POLYRAFT_POISONED);
             assert_eq!(polyraft_node_campaign(node), POLYRAFT_POISONED);
-            let mut buf = [0 as c_char; 64];
-            let mut written = 0usize;
-            assert_eq!(polyraft_node_last_error(node, buf.as_mut_ptr(), buf.len(), &mut written), POLYRAFT_OK);
-            let text = std::ffi::CStr::from_ptr(buf.as_ptr()).to_str().unwrap();
-            assert_eq!(text, "panic: boom");
-            assert_eq!(written, text.len());
+            assert_eq!(detail(node), "the node panicked earlier and refuses all work: free it");
             polyraft_node_free(node);
             polyraft_memory_storage_free(ms);
         }
     }
 
-    /// Outside a node, a panic becomes POLYRAFT_PANIC.
+    /// Outside a node, a panic becomes POLYRAFT_PANIC; a panic outside
+    /// the boundary still reaches the hook that was there before.
     #[test]
     fn guard_catches_panics() {
-        let prev = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
         let r = guard(|| panic!("boom"));
-        std::panic::set_hook(prev);
         assert_eq!(r, POLYRAFT_PANIC);
+        let outside = std::panic::catch_unwind(|| panic!("outside the library"));
+        assert!(outside.is_err());
+    }
+
+    /// The one result table names every code; a constructor's failure
+    /// comes back in its error buffer, one line, and no handle is made.
+    #[test]
+    fn result_table_and_constructor_errors() {
+        unsafe {
+            let name = std::ffi::CStr::from_ptr(crate::polyraft_result_name(POLYRAFT_CORRUPT as u32));
+            assert_eq!(name.to_str().unwrap(), "POLYRAFT_CORRUPT");
+            assert!(crate::polyraft_result_name(99).is_null());
+            let cfg = polyraft_config { id: 0, ..Default::default() };
+            let mut err = std::ptr::null_mut();
+            assert_eq!(polyraft_config_validate(&cfg, &mut err), POLYRAFT_INVALID_CONFIG);
+            assert!(!err.is_null());
+            let text = String::from_utf8((*err).data.clone()).unwrap();
+            crate::polyraft_buffer_free(err);
+            assert_eq!(text, "cannot use none as id");
+        }
     }
 }

@@ -5,7 +5,6 @@
 //! proposals made while the application is busy join the Ready it takes
 //! next (etcd's readyWithoutAccept / acceptReady).
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use polyraft::Ready;
 
@@ -45,22 +44,16 @@ pub unsafe extern "C" fn polyraft_node_ready_peek(
     })
 }
 
-/// Writes to `*out` the Ready view of a peeked Ready (read it with the
-/// polyraft_ready_* accessors), valid until the peeked Ready is freed or,
-/// once accepted, until the node frees its Ready (as for
-/// polyraft_node_ready).
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// The Ready view of a peeked Ready (read it with the polyraft_ready_*
+/// accessors), valid until the peeked Ready is freed or, once accepted,
+/// until the node frees its Ready (as for polyraft_node_ready). NULL for
+/// NULL.
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_peeked_ready_view(
-    peeked: *const polyraft_peeked_ready,
-    out: *mut *const polyraft_ready,
-) -> polyraft_result {
-    guard(|| {
-        nn!(peeked);
-        nn!(out);
-        *out = &*(*peeked).view;
-        Ok(())
-    })
+pub unsafe extern "C" fn polyraft_peeked_ready_view(peeked: *const polyraft_peeked_ready) -> *const polyraft_ready {
+    if peeked.is_null() {
+        return std::ptr::null();
+    }
+    &*(*peeked).view
 }
 
 /// Hands a peeked Ready out: the node accepts it as if polyraft_node_ready
@@ -78,7 +71,7 @@ pub unsafe extern "C" fn polyraft_node_ready_accept(
     if peeked.is_null() {
         return POLYRAFT_NULL_PARAMETER;
     }
-    let p = match catch_unwind(AssertUnwindSafe(|| Box::from_raw(peeked))) {
+    let p = match catch(|| Box::from_raw(peeked)) {
         Ok(p) => p,
         Err(_) => return POLYRAFT_PANIC,
     };
@@ -100,7 +93,7 @@ pub unsafe extern "C" fn polyraft_node_ready_accept(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_peeked_ready_free(peeked: *mut polyraft_peeked_ready) {
     if !peeked.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(peeked))));
+        let _ = catch(|| drop(Box::from_raw(peeked)));
     }
 }
 

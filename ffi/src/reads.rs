@@ -4,12 +4,11 @@
 //! storage can wrap a library storage (a Go Storage embedding a
 //! MemoryStorage, say) and answer every callback from it.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use polyraft::raftpb::Entry;
 use polyraft::Storage;
 
-use crate::durable::{guard_durable, polyraft_durable_storage};
+use crate::durable::{polyraft_durable_storage, with_durable};
 use crate::storage::polyraft_memory_storage;
 use crate::types::*;
 use crate::*;
@@ -72,13 +71,12 @@ pub unsafe extern "C" fn polyraft_durable_storage_entries(
     max_size: u64,
     out: *mut *mut polyraft_owned_entries,
 ) -> polyraft_result {
-    guard_durable(|| {
-        nn!(storage);
+    with_durable(storage, |h| {
         nn!(out);
         if lo > hi {
             return fail(POLYRAFT_INVALID_ARGUMENT, format!("lo {lo} > hi {hi}"));
         }
-        let ents = (*storage).ds.entries(lo, hi, max_size).map_err(core_fail)?;
+        let ents = h.ds.entries(lo, hi, max_size).map_err(core_fail)?;
         owned_entries(&ents, out);
         Ok(())
     })
@@ -107,6 +105,6 @@ pub unsafe extern "C" fn polyraft_owned_entries_view(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_owned_entries_free(owned: *mut polyraft_owned_entries) {
     if !owned.is_null() {
-        let _ = catch_unwind(AssertUnwindSafe(|| drop(Box::from_raw(owned))));
+        let _ = catch(|| drop(Box::from_raw(owned)));
     }
 }

@@ -228,15 +228,9 @@ pub unsafe extern "C" fn polyraft_ready_snapshot(
     })
 }
 
-/// Writes to `*out` whether the hard state and entries must be written
-/// durably (fsync) before the messages are sent.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// Whether the hard state and entries must be written durably (fsync)
+/// before the messages are sent (false for NULL).
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_ready_must_sync(rd: *const polyraft_ready, out: *mut bool) -> polyraft_result {
-    guard(|| {
-        nn!(rd);
-        nn!(out);
-        *out = (*rd).must_sync;
-        Ok(())
-    })
+pub unsafe extern "C" fn polyraft_ready_must_sync(rd: *const polyraft_ready) -> bool {
+    !rd.is_null() && (*rd).must_sync
 }

@@ -2,10 +2,12 @@
 //! through a versioned vtable whose callbacks hand data over through sinks.
 
 use std::cell::RefCell;
+use std::ffi::{c_char, c_void};
 
 use polyraft::raftpb::{entry_size, ConfState, Entry, HardState, Snapshot};
 use polyraft::{Error, MemoryStorage, Storage};
 
+use crate::durable::{owned_snapshot, polyraft_owned_snapshot};
 use crate::types::*;
 use crate::*;
 
@@ -18,10 +20,52 @@ use crate::*;
 /// the storage locks internally.
 pub struct polyraft_memory_storage {
     pub(crate) ms: MemoryStorage,
+    /// This handle's error detail (polyraft_memory_storage_last_error).
+    detail: ErrorSlot,
+}
+
+impl polyraft_memory_storage {
+    fn new(ms: MemoryStorage) -> *mut polyraft_memory_storage {
+        Box::into_raw(Box::new(polyraft_memory_storage { ms, detail: ErrorSlot::default() }))
+    }
 }
 
 fn ms_fail(e: Error) -> Fail {
     core_fail(e)
+}
+
+/// Runs the body of a polyraft_memory_storage_* export on a handle: null
+/// check, the panic boundary, and the handle's detail.
+pub(crate) unsafe fn with_memory(
+    storage: *const polyraft_memory_storage,
+    f: impl FnOnce(&polyraft_memory_storage) -> Result<(), Fail>,
+) -> polyraft_result {
+    if storage.is_null() {
+        return POLYRAFT_NULL_PARAMETER;
+    }
+    let h = &*storage;
+    boundary(Some(&h.detail), || f(h))
+}
+
+/// Copies the one-line detail of the last call on this handle into `buf`
+/// (truncated to fit, NUL-terminated when len > 0) and the bytes written
+/// (without the NUL) into `*written`; empty when that call succeeded. Any
+/// thread may read it once the call returned.
+/// Errors: POLYRAFT_NULL_PARAMETER.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_memory_storage_last_error(
+    storage: *const polyraft_memory_storage,
+    buf: *mut c_char,
+    len: usize,
+    written: *mut usize,
+) -> polyraft_result {
+    guard(|| {
+        nn!(storage);
+        nn!(buf);
+        nn!(written);
+        *written = (*storage).detail.copy_to(buf, len);
+        Ok(())
+    })
 }
 
 /// Creates an empty memory storage (no entries, empty snapshot, zero hard
@@ -31,7 +75,7 @@ fn ms_fail(e: Error) -> Fail {
 pub unsafe extern "C" fn polyraft_memory_storage_new(out: *mut *mut polyraft_memory_storage) -> polyraft_result {
     guard(|| {
         nn!(out);
-        *out = Box::into_raw(Box::new(polyraft_memory_storage { ms: MemoryStorage::new() }));
+        *out = polyraft_memory_storage::new(MemoryStorage::new());
         Ok(())
     })
 }
@@ -44,10 +88,9 @@ pub unsafe extern "C" fn polyraft_memory_storage_clone(
     storage: *const polyraft_memory_storage,
     out: *mut *mut polyraft_memory_storage,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         nn!(out);
-        *out = Box::into_raw(Box::new(polyraft_memory_storage { ms: (*storage).ms.clone() }));
+        *out = polyraft_memory_storage::new(h.ms.clone());
         Ok(())
     })
 }
@@ -57,7 +100,7 @@ pub unsafe extern "C" fn polyraft_memory_storage_clone(
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_memory_storage_free(storage: *mut polyraft_memory_storage) {
     if !storage.is_null() {
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(Box::from_raw(storage))));
+        let _ = catch(|| drop(Box::from_raw(storage)));
     }
 }
 
@@ -76,13 +119,12 @@ pub unsafe extern "C" fn polyraft_memory_storage_append(
     entries: *const polyraft_entry,
     n: usize,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         let mut ents = Vec::with_capacity(n);
         for e in slice(entries, n, "entries")? {
             ents.push(entry_from_c(e)?);
         }
-        (*storage).ms.append(&ents).map_err(ms_fail)
+        h.ms.append(&ents).map_err(ms_fail)
     })
 }
 
@@ -93,27 +135,21 @@ pub unsafe extern "C" fn polyraft_memory_storage_set_hard_state(
     storage: *const polyraft_memory_storage,
     hs: *const polyraft_hard_state,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         nn!(hs);
-        (*storage).ms.set_hard_state((*hs).into());
+        h.ms.set_hard_state((*hs).into());
         Ok(())
     })
 }
 
-/// Writes the saved hard state to `*out`.
-/// Errors: POLYRAFT_NULL_PARAMETER.
+/// The saved hard state (zero for NULL).
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_memory_storage_hard_state(
-    storage: *const polyraft_memory_storage,
-    out: *mut polyraft_hard_state,
-) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
-        nn!(out);
-        *out = (*storage).ms.hard_state().into();
-        Ok(())
-    })
+pub unsafe extern "C" fn polyraft_memory_storage_hard_state(storage: *const polyraft_memory_storage) -> polyraft_hard_state {
+    if storage.is_null() {
+        return polyraft_hard_state::default();
+    }
+    let h = &*storage;
+    catch(|| h.ms.hard_state().into()).unwrap_or_default()
 }
 
 /// Replaces the storage's contents with a snapshot received from the leader
@@ -126,11 +162,10 @@ pub unsafe extern "C" fn polyraft_memory_storage_apply_snapshot(
     storage: *const polyraft_memory_storage,
     snapshot: *const polyraft_snapshot,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         nn!(snapshot);
         let s = snapshot_from_c(&*snapshot)?;
-        (*storage).ms.apply_snapshot(s).map_err(ms_fail)
+        h.ms.apply_snapshot(s).map_err(ms_fail)
     })
 }
 
@@ -149,11 +184,10 @@ pub unsafe extern "C" fn polyraft_memory_storage_create_snapshot(
     data: *const u8,
     data_len: usize,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         let cs = if conf_state.is_null() { None } else { Some(conf_state_from_c(&*conf_state)?) };
         let data = copy_bytes(data, data_len, "data")?;
-        (*storage).ms.create_snapshot(index, cs, data).map(|_| ()).map_err(ms_fail)
+        h.ms.create_snapshot(index, cs, data).map(|_| ()).map_err(ms_fail)
     })
 }
 
@@ -166,9 +200,8 @@ pub unsafe extern "C" fn polyraft_memory_storage_compact(
     storage: *const polyraft_memory_storage,
     compact_index: u64,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
-        (*storage).ms.compact(compact_index).map_err(ms_fail)
+    with_memory(storage, |h| {
+        h.ms.compact(compact_index).map_err(ms_fail)
     })
 }
 
@@ -179,10 +212,9 @@ pub unsafe extern "C" fn polyraft_memory_storage_first_index(
     storage: *const polyraft_memory_storage,
     out: *mut u64,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         nn!(out);
-        *out = (*storage).ms.first_index().map_err(ms_fail)?;
+        *out = h.ms.first_index().map_err(ms_fail)?;
         Ok(())
     })
 }
@@ -194,10 +226,9 @@ pub unsafe extern "C" fn polyraft_memory_storage_last_index(
     storage: *const polyraft_memory_storage,
     out: *mut u64,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         nn!(out);
-        *out = (*storage).ms.last_index().map_err(ms_fail)?;
+        *out = h.ms.last_index().map_err(ms_fail)?;
         Ok(())
     })
 }
@@ -211,27 +242,27 @@ pub unsafe extern "C" fn polyraft_memory_storage_term(
     index: u64,
     out: *mut u64,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         nn!(out);
-        *out = (*storage).ms.term(index).map_err(ms_fail)?;
+        *out = h.ms.term(index).map_err(ms_fail)?;
         Ok(())
     })
 }
 
-/// Writes a new buffer holding the raftpb encoding of the storage's current
-/// snapshot to `*out`; free it with polyraft_buffer_free.
+/// Writes to `*out` a copy of the storage's current snapshot (index 0 and
+/// no data when it has none), as polyraft_durable_storage_snapshot does:
+/// read it with polyraft_owned_snapshot_view (its `encoded` field is the
+/// raftpb encoding), free it with polyraft_owned_snapshot_free.
 /// Errors: POLYRAFT_NULL_PARAMETER.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_memory_storage_snapshot(
     storage: *const polyraft_memory_storage,
-    out: *mut *mut polyraft_buffer,
+    out: *mut *mut polyraft_owned_snapshot,
 ) -> polyraft_result {
-    guard(|| {
-        nn!(storage);
+    with_memory(storage, |h| {
         nn!(out);
-        let s = (*storage).ms.snapshot().map_err(ms_fail)?;
-        new_buffer(prost::Message::encode_to_vec(&s), out);
+        let s = h.ms.snapshot().map_err(ms_fail)?;
+        owned_snapshot(&s, out);
         Ok(())
     })
 }
@@ -394,16 +425,16 @@ pub type polyraft_storage_status = u32;
 pub struct polyraft_storage_vtable {
     /// Must be POLYRAFT_STORAGE_ABI_VERSION.
     pub abi_version: u32,
-    /// Passed back to every callback; owned by the node once
-    /// polyraft_node_new_custom returns POLYRAFT_OK.
-    pub ctx: uintptr_t,
+    /// Passed back to every callback (the library never dereferences it);
+    /// owned by the node once polyraft_node_new_custom returns POLYRAFT_OK.
+    pub ctx: *mut c_void,
     /// The saved hard state (write `*hs`, zeroed beforehand) and
     /// configuration (polyraft_conf_state_sink_set; the latest snapshot's
     /// ConfState updated by every applied conf change). Called once, by
     /// polyraft_node_new_custom.
     pub initial_state: Option<
         unsafe extern "C" fn(
-            ctx: uintptr_t,
+            ctx: *mut c_void,
             hs: *mut polyraft_hard_state,
             conf_state: *mut polyraft_conf_state_sink,
         ) -> polyraft_storage_status,
@@ -414,7 +445,7 @@ pub struct polyraft_storage_vtable {
     /// rule anyway. lo is at least first_index and hi at most last_index + 1.
     pub entries: Option<
         unsafe extern "C" fn(
-            ctx: uintptr_t,
+            ctx: *mut c_void,
             lo: u64,
             hi: u64,
             max_size: u64,
@@ -423,18 +454,18 @@ pub struct polyraft_storage_vtable {
     >,
     /// Term of entry `index` (first_index - 1 <= index <= last_index) into
     /// `*term`; POLYRAFT_STORAGE_COMPACTED below, POLYRAFT_STORAGE_UNAVAILABLE above.
-    pub term: Option<unsafe extern "C" fn(ctx: uintptr_t, index: u64, term: *mut u64) -> polyraft_storage_status>,
+    pub term: Option<unsafe extern "C" fn(ctx: *mut c_void, index: u64, term: *mut u64) -> polyraft_storage_status>,
     /// Index of the first entry still readable (snapshot index + 1) into `*index`.
-    pub first_index: Option<unsafe extern "C" fn(ctx: uintptr_t, index: *mut u64) -> polyraft_storage_status>,
+    pub first_index: Option<unsafe extern "C" fn(ctx: *mut c_void, index: *mut u64) -> polyraft_storage_status>,
     /// Index of the last entry (the snapshot's index when no entry follows it).
-    pub last_index: Option<unsafe extern "C" fn(ctx: uintptr_t, index: *mut u64) -> polyraft_storage_status>,
+    pub last_index: Option<unsafe extern "C" fn(ctx: *mut c_void, index: *mut u64) -> polyraft_storage_status>,
     /// The latest snapshot, through polyraft_snapshot_sink_set (not calling it
     /// means an empty snapshot).
     pub snapshot: Option<
-        unsafe extern "C" fn(ctx: uintptr_t, sink: *mut polyraft_snapshot_sink) -> polyraft_storage_status,
+        unsafe extern "C" fn(ctx: *mut c_void, sink: *mut polyraft_snapshot_sink) -> polyraft_storage_status,
     >,
     /// Called exactly once, by polyraft_node_free, to release `ctx`. May be NULL.
-    pub destroy: Option<unsafe extern "C" fn(ctx: uintptr_t)>,
+    pub destroy: Option<unsafe extern "C" fn(ctx: *mut c_void)>,
 }
 
 /// The vtable with its callbacks checked present.

@@ -23,6 +23,7 @@ from ._common import (
     DecodeError,
     EntryType,
     FatalError,
+    InvalidArgumentError,
     InvalidStateError,
     MessageType,
     ProgressState,
@@ -62,6 +63,7 @@ from ._native import (
     Status,
     StorageStats,
     TruncatedTail,
+    __version__,
 )
 from ._protocol import Storage
 
@@ -84,6 +86,7 @@ __all__ = [
     "EntryType",
     "FatalError",
     "HardState",
+    "InvalidArgumentError",
     "InvalidStateError",
     "LOCAL_APPEND_THREAD",
     "LOCAL_APPLY_THREAD",
@@ -117,6 +120,7 @@ __all__ = [
     "TruncatedTail",
     "UnavailableError",
     "WireEnum",
+    "__version__",
 ]
 
 # The host (issue 20): many raft groups per process, state machines in Python.

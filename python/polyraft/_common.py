@@ -13,7 +13,7 @@ ConfChangeTransition) also stand for values this version does not know:
 from __future__ import annotations
 
 import enum
-from typing import Optional, Type, TypeVar
+from typing import Dict, Optional, Type, TypeVar
 
 __all__ = [
     "WireEnum",
@@ -223,8 +223,16 @@ class DecodeError(RaftError, ValueError):
     version does not know (which ``decode`` keeps, see :class:`WireEnum`)."""
 
 
+class InvalidArgumentError(RaftError, ValueError):
+    """An argument is out of its documented range (a node id of 0, no
+    peers, an empty path...); nothing was changed. C's
+    POLYRAFT_INVALID_ARGUMENT, Go's ErrInvalidArgument."""
+
+
 class InvalidStateError(RaftError):
-    """A call is not allowed in the node's state (e.g. bootstrap over a non-empty storage)."""
+    """A call is not allowed in the node's state: ``ready()`` while a Ready
+    is outstanding, ``advance()`` without one (or with async storage
+    writes), bootstrap over a non-empty storage..."""
 
 
 class FatalError(RaftError):
@@ -286,3 +294,30 @@ class CorruptionError(StorageError):
         self.file = file
         self.offset = offset
         self.reason = reason
+
+
+#: The C result code (its name in ``include/polyraft.h``) of each exception
+#: class: the table of ffi/README-C.md, "Errors". A test checks it against
+#: the header.
+RESULT_NAMES: Dict[type, str] = {
+    ProposalDroppedError: "POLYRAFT_PROPOSAL_DROPPED",
+    StepLocalMsgError: "POLYRAFT_STEP_LOCAL_MSG",
+    StepPeerNotFoundError: "POLYRAFT_STEP_PEER_NOT_FOUND",
+    ConfigError: "POLYRAFT_INVALID_CONFIG",
+    ConfChangeError: "POLYRAFT_CONF_CHANGE",
+    DecodeError: "POLYRAFT_DECODE",
+    InvalidArgumentError: "POLYRAFT_INVALID_ARGUMENT",
+    InvalidStateError: "POLYRAFT_INVALID_STATE",
+    FatalError: "POLYRAFT_FATAL",
+    StorageError: "POLYRAFT_STORAGE_FAILURE",
+    CompactedError: "POLYRAFT_STORAGE_COMPACTED",
+    SnapOutOfDateError: "POLYRAFT_STORAGE_SNAP_OUT_OF_DATE",
+    UnavailableError: "POLYRAFT_STORAGE_UNAVAILABLE",
+    SnapshotTemporarilyUnavailableError: "POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE",
+    StorageIOError: "POLYRAFT_IO_ERROR",
+    CorruptionError: "POLYRAFT_CORRUPT",
+}
+
+#: The exception class of each C result code: how the native module turns
+#: the kind the core names (``polyraft::Error::code_name``) into a class.
+CLASS_OF_RESULT: Dict[str, type] = {name: cls for cls, name in RESULT_NAMES.items()}

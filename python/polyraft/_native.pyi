@@ -6,7 +6,8 @@ Describe text and ``repr()`` wraps it in the class name.
 """
 
 import os
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union, final
+from types import TracebackType
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Type, Union, final
 
 from ._common import (
     ConfChangeTransition,
@@ -19,6 +20,13 @@ from ._common import (
     StateType,
 )
 from ._protocol import Storage
+
+#: What byte arguments accept: any object with the buffer protocol.
+_BytesLike = Union[bytes, bytearray, memoryview]
+#: What path arguments accept (``os.fspath``'s inputs).
+_Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+__version__: str
 
 __all__ = [
     "Entry",
@@ -42,6 +50,7 @@ __all__ = [
     "TruncatedTail",
     "StorageStats",
     "RawNode",
+    "__version__",
 ]
 
 @final
@@ -49,7 +58,7 @@ class Entry:
     """A log entry (raftpb.Entry)."""
 
     def __new__(
-        cls, *, term: int = 0, index: int = 0, type: int = ..., data: bytes = ...
+        cls, *, term: int = 0, index: int = 0, type: int = ..., data: _BytesLike = ...
     ) -> Entry:
         """Raises ValueError for an unknown ``type``."""
     @property
@@ -67,7 +76,7 @@ class Entry:
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
-    def decode(data: bytes) -> Entry:
+    def decode(data: _BytesLike) -> Entry:
         """Decodes raftpb bytes; raises DecodeError on malformed input.
         An enum field holding a value this version does not know is kept, as
         etcd's Go code keeps it: its attribute is a pseudo-member of the enum
@@ -93,7 +102,7 @@ class HardState:
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
-    def decode(data: bytes) -> HardState:
+    def decode(data: _BytesLike) -> HardState:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
     def __reduce__(self) -> Tuple[Callable[[bytes], HardState], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
@@ -131,7 +140,7 @@ class ConfState:
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
-    def decode(data: bytes) -> ConfState:
+    def decode(data: _BytesLike) -> ConfState:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
     def __reduce__(self) -> Tuple[Callable[[bytes], ConfState], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
@@ -142,7 +151,7 @@ class Snapshot:
     plus the index, term and configuration it covers."""
 
     def __new__(
-        cls, *, data: bytes = ..., index: int = 0, term: int = 0, conf_state: Optional[ConfState] = None
+        cls, *, data: _BytesLike = ..., index: int = 0, term: int = 0, conf_state: Optional[ConfState] = None
     ) -> Snapshot: ...
     @property
     def data(self) -> bytes:
@@ -161,7 +170,7 @@ class Snapshot:
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
-    def decode(data: bytes) -> Snapshot:
+    def decode(data: _BytesLike) -> Snapshot:
         """Decodes raftpb bytes; raises DecodeError on malformed input."""
     def __reduce__(self) -> Tuple[Callable[[bytes], Snapshot], Tuple[bytes]]:
         """Pickling goes through the raftpb encoding."""
@@ -192,7 +201,7 @@ class Message:
         snapshot: Optional[Snapshot] = None,
         reject: bool = False,
         reject_hint: int = 0,
-        context: bytes = ...,
+        context: _BytesLike = ...,
         responses: Sequence[Message] = ...,
     ) -> Message:
         """Raises ValueError for an unknown ``type``."""
@@ -245,7 +254,7 @@ class Message:
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
-    def decode(data: bytes) -> Message:
+    def decode(data: _BytesLike) -> Message:
         """Decodes raftpb bytes; raises DecodeError on malformed input.
         An enum field holding a value this version does not know is kept, as
         etcd's Go code keeps it: its attribute is a pseudo-member of the enum
@@ -259,7 +268,7 @@ class ConfChange:
     """A single membership change, the v1 form (raftpb.ConfChange)."""
 
     def __new__(
-        cls, *, type: int = ..., node_id: int = 0, context: bytes = ..., id: int = 0
+        cls, *, type: int = ..., node_id: int = 0, context: _BytesLike = ..., id: int = 0
     ) -> ConfChange:
         """Raises ValueError for an unknown ``type``."""
     @property
@@ -279,7 +288,7 @@ class ConfChange:
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
-    def decode(data: bytes) -> ConfChange:
+    def decode(data: _BytesLike) -> ConfChange:
         """Decodes raftpb bytes; raises DecodeError on malformed input.
         An enum field holding a value this version does not know is kept, as
         etcd's Go code keeps it: its attribute is a pseudo-member of the enum
@@ -303,7 +312,7 @@ class ConfChangeSingle:
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
-    def decode(data: bytes) -> ConfChangeSingle:
+    def decode(data: _BytesLike) -> ConfChangeSingle:
         """Decodes raftpb bytes; raises DecodeError on malformed input.
         An enum field holding a value this version does not know is kept, as
         etcd's Go code keeps it: its attribute is a pseudo-member of the enum
@@ -323,11 +332,11 @@ class ConfChangeV2:
         *,
         transition: int = 0,
         changes: Sequence[ConfChangeSingle] = ...,
-        context: bytes = ...,
+        context: _BytesLike = ...,
     ) -> ConfChangeV2:
         """Raises ValueError for an unknown ``transition``."""
     @staticmethod
-    def parse(text: str, *, transition: int = 0, context: bytes = ...) -> ConfChangeV2:
+    def parse(text: str, *, transition: int = 0, context: _BytesLike = ...) -> ConfChangeV2:
         """Parses etcd's compact form, e.g. ``"v1 l2 r3 u4"`` (v: add voter,
         l: add learner, r: remove, u: update); ConfChangeError when malformed."""
     @property
@@ -346,7 +355,7 @@ class ConfChangeV2:
     def encode(self) -> bytes:
         """The raftpb (protobuf) encoding."""
     @staticmethod
-    def decode(data: bytes) -> ConfChangeV2:
+    def decode(data: _BytesLike) -> ConfChangeV2:
         """Decodes raftpb bytes; raises DecodeError on malformed input.
         An enum field holding a value this version does not know is kept, as
         etcd's Go code keeps it: its attribute is a pseudo-member of the enum
@@ -360,7 +369,7 @@ class ReadState:
     """A confirmed ReadIndex request: answer the read identified by
     ``request_ctx`` once the state machine has applied up to ``index``."""
 
-    def __new__(cls, *, index: int = 0, request_ctx: bytes = ...) -> ReadState: ...
+    def __new__(cls, *, index: int = 0, request_ctx: _BytesLike = ...) -> ReadState: ...
     @property
     def index(self) -> int:
         """The commit index when the read was confirmed."""
@@ -599,15 +608,10 @@ class Config:
     def log_level(self) -> str:
         """The lowest level logged."""
 
-@final
-class MemoryStorage:
-    """In-memory storage with etcd MemoryStorage's semantics; implements the
-    Storage protocol. Give it to a RawNode and keep using it: both see the
-    same data. Thread-safe."""
+class _StorageReads:
+    """The reads MemoryStorage and DurableStorage share (the Storage
+    protocol raft calls); a stub-only base, not a runtime class."""
 
-    def __new__(cls, *, conf_state: Optional[ConfState] = None) -> MemoryStorage:
-        """An empty storage; with ``conf_state``, its (empty) snapshot carries
-        that configuration so a node over it starts as a member of it."""
     def initial_state(self) -> Tuple[HardState, ConfState]:
         """The saved HardState and the snapshot's ConfState."""
     def entries(self, lo: int, hi: int, max_size: Optional[int] = None) -> List[Entry]:
@@ -621,13 +625,23 @@ class MemoryStorage:
         """The index of the last entry."""
     def snapshot(self) -> Snapshot:
         """The most recent snapshot."""
+
+@final
+class MemoryStorage(_StorageReads):
+    """In-memory storage with etcd MemoryStorage's semantics; implements the
+    Storage protocol. Give it to a RawNode and keep using it: both see the
+    same data. Thread-safe."""
+
+    def __new__(cls, *, conf_state: Optional[ConfState] = None) -> MemoryStorage:
+        """An empty storage; with ``conf_state``, its (empty) snapshot carries
+        that configuration so a node over it starts as a member of it."""
     def set_hard_state(self, hs: HardState) -> None:
         """Saves the HardState."""
     def hard_state(self) -> HardState:
         """The saved HardState."""
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         """Replaces the contents with ``snapshot``; SnapOutOfDateError when not newer."""
-    def create_snapshot(self, index: int, conf_state: Optional[ConfState] = None, data: bytes = ...) -> Snapshot:
+    def create_snapshot(self, index: int, conf_state: Optional[ConfState] = None, data: _BytesLike = ...) -> Snapshot:
         """Makes and keeps a snapshot up to entry ``index`` with the
         configuration (the previous one when None) and the application's data."""
     def compact(self, compact_index: int) -> None:
@@ -636,7 +650,7 @@ class MemoryStorage:
         """Appends entries, overwriting from the first conflicting index."""
 
 @final
-class DurableStorage:
+class DurableStorage(_StorageReads):
     """Storage persisted in one directory: a checksummed, segmented
     write-ahead log of entries and HardState plus atomically written
     snapshot files (the ``polyraft::wal`` module of the Rust crate).
@@ -651,17 +665,35 @@ class DurableStorage:
     raises (CompactedError, SnapOutOfDateError, StorageError...) for calls
     that raft's rules refuse, in which case nothing is written.
 
-    One process at a time may open a directory (not enforced).
+    One storage at a time may open a directory: a lock file refuses a
+    second open (StorageIOError) until the first is closed.
     """
 
     @staticmethod
-    def open(path: Union[str, os.PathLike[str]], *, segment_bytes: Optional[int] = None) -> DurableStorage:
+    def open(path: _Path, *, segment_bytes: Optional[int] = None) -> DurableStorage:
         """Opens the storage in directory ``path``, creating it if needed,
         and recovers its state: replays the WAL, cuts a torn tail off the
         last segment, loads the current snapshot and removes leftover files
         (all reported in :attr:`recovery`). ``segment_bytes`` (64 MiB by
         default) is the size at which a segment is closed and a new one
-        started. Raises CorruptionError or StorageIOError."""
+        started. Raises CorruptionError or StorageIOError (its ``errno`` is
+        the operating system's), InvalidArgumentError for an empty path."""
+    def close(self) -> None:
+        """Closes this handle: the directory's files and lock are released as
+        soon as no RawNode over the storage is open, so the directory can be
+        reopened at once. Later calls raise ValueError; closing twice does
+        nothing."""
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+    def __enter__(self) -> DurableStorage: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool:
+        """Closes the storage; the exception, if any, propagates."""
     @property
     def recovery(self) -> RecoveryReport:
         """What ``open`` found and did."""
@@ -681,19 +713,6 @@ class DurableStorage:
         (snapshot, entries and the HardState it carries), fsyncing by etcd's
         MustSync rule. Deliver ``message.responses`` after it returns.
         StorageError for any other message type."""
-    def initial_state(self) -> Tuple[HardState, ConfState]:
-        """The saved HardState and the snapshot's ConfState."""
-    def entries(self, lo: int, hi: int, max_size: Optional[int] = None) -> List[Entry]:
-        """Entries in ``[lo, hi)``, at most ``max_size`` bytes but at least one;
-        CompactedError below the first index."""
-    def term(self, i: int) -> int:
-        """The term of entry ``i``; CompactedError or UnavailableError out of range."""
-    def first_index(self) -> int:
-        """The first index readable through ``entries``."""
-    def last_index(self) -> int:
-        """The index of the last entry."""
-    def snapshot(self) -> Snapshot:
-        """The most recent snapshot."""
     def hard_state(self) -> HardState:
         """The saved HardState."""
     def set_hard_state(self, hs: HardState) -> None:
@@ -704,7 +723,7 @@ class DurableStorage:
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         """Replaces the contents with ``snapshot`` (written atomically, then
         fsynced); SnapOutOfDateError when not newer."""
-    def create_snapshot(self, index: int, conf_state: Optional[ConfState] = None, data: bytes = ...) -> Snapshot:
+    def create_snapshot(self, index: int, conf_state: Optional[ConfState] = None, data: _BytesLike = ...) -> Snapshot:
         """Makes and keeps, durably, a snapshot up to entry ``index`` with the
         configuration (the previous one when None) and the application's
         data. The log is not compacted: call ``compact``."""
@@ -834,22 +853,37 @@ class RawNode:
     @property
     def storage(self) -> Union[MemoryStorage, DurableStorage, Storage]:
         """The storage given at creation."""
-    def bootstrap(self, peers: Sequence[int]) -> None:
+    def bootstrap(self, peers: Iterable[int]) -> None:
         """Starts a brand-new cluster of ``peers`` over an empty storage
-        (InvalidStateError otherwise)."""
+        (InvalidStateError otherwise; InvalidArgumentError for no peers or
+        an id of 0)."""
+    def close(self) -> None:
+        """Frees the node and its reference to the storage. Later calls raise
+        ValueError; closing twice does nothing."""
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+    def __enter__(self) -> RawNode: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool:
+        """Closes the node; the exception, if any, propagates."""
     def tick(self) -> None:
         """Advances the logical clock by one tick."""
     def campaign(self) -> None:
         """Starts an election."""
-    def propose(self, data: bytes) -> None:
+    def propose(self, data: _BytesLike) -> None:
         """Proposes an entry; ProposalDroppedError when it cannot be accepted now."""
-    def propose_batch(self, data: Sequence[bytes]) -> None:
+    def propose_batch(self, data: Sequence[_BytesLike]) -> None:
         """Proposes several entries in one message; all or none are accepted."""
     def propose_conf_change(self, cc: Union[ConfChange, ConfChangeV2]) -> None:
         """Proposes a membership change."""
     def apply_conf_change(self, cc: Union[ConfChange, ConfChangeV2]) -> ConfState:
         """Applies a committed membership change; returns the new configuration."""
-    def step(self, message: Union[Message, bytes]) -> None:
+    def step(self, message: Union[Message, _BytesLike]) -> None:
         """Steps a message from a peer (a Message or its raftpb bytes), or,
         with async storage writes, a response of the node's own storage work
         (a Message from a Ready's ``responses``). Bytes, and Messages decoded
@@ -867,14 +901,18 @@ class RawNode:
         """The pending work; handle it, then call ``advance()``. Raises the
         failure of a node that failed before; a failure while the Ready is
         built is not raised: the Ready built so far comes back (without
-        committed entries) and the next call that does work raises it."""
+        committed entries) and the next call that does work raises it.
+        Without async storage writes, InvalidStateError while a Ready is
+        outstanding (call ``advance()`` first)."""
     def advance(self) -> None:
-        """Acknowledges the Readies handed out so far as persisted and
-        applied. Does nothing on a failed node."""
-    def read_index(self, rctx: bytes) -> None:
+        """Acknowledges the outstanding Ready as persisted and applied.
+        InvalidStateError without one (or with async storage writes); does
+        nothing on a failed node."""
+    def read_index(self, rctx: _BytesLike) -> None:
         """Requests a linearizable read; a ReadState with ``rctx`` appears in a later Ready."""
     def transfer_leader(self, transferee: int) -> None:
-        """Asks the leader to hand leadership to ``transferee``."""
+        """Asks the leader to hand leadership to ``transferee``;
+        InvalidArgumentError for 0."""
     def forget_leader(self) -> None:
         """Forgets the current leader (so a pre-vote campaign can win early)."""
     def report_unreachable(self, id: int) -> None:

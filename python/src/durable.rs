@@ -4,9 +4,8 @@
 //! fsync); errors map onto StorageIOError / CorruptionError
 //! (subclasses of StorageError) or the raft errors MemoryStorage raises.
 
-use std::path::PathBuf;
+use parking_lot::RwLock;
 
-use bytes::Bytes;
 use polyraft::raftpb::{Entry, Message};
 use polyraft_wal::{self as wal, DurableStorage, Options, RecoveryReport, Stats, TruncatedTail};
 use polyraft::Storage;
@@ -14,7 +13,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-use crate::common::{common_attr, new_err, raft_err};
+use crate::common::{common_attr, new_err, raft_err, BytesLike, PathArg};
 use crate::types::{entries, PyConfState, PyEntry, PyHardState, PyMessage, PyReady, PySnapshot};
 
 /// Indexes and terms from 2**63 on are refused, as by MemoryStorage.
@@ -107,10 +106,22 @@ fn check_snapshot(s: &polyraft::raftpb::Snapshot) -> PyResult<()> {
 
 /// Storage persisted in one directory: a checksummed, segmented write-ahead
 /// log plus atomically written snapshot files.
+///
+/// `close()` (or leaving a `with` block) releases the directory at once (a
+/// RawNode created over the storage keeps it open until it is closed too);
+/// every later call raises ValueError.
 #[pyclass(module = "polyraft._native", name = "DurableStorage", frozen)]
 pub struct PyDurableStorage {
-    pub inner: DurableStorage,
+    inner: RwLock<Option<DurableStorage>>,
     recovery: Py<PyRecoveryReport>,
+}
+
+impl PyDurableStorage {
+    /// A handle on the open storage (shared: the files stay open while
+    /// it lives), or ValueError once closed.
+    pub fn handle(&self) -> PyResult<DurableStorage> {
+        self.inner.read().clone().ok_or_else(|| PyValueError::new_err("DurableStorage is closed"))
+    }
 }
 
 #[pymethods]
@@ -119,7 +130,11 @@ impl PyDurableStorage {
     /// recovers its state.
     #[staticmethod]
     #[pyo3(signature = (path, *, segment_bytes = None))]
-    fn open(py: Python<'_>, path: PathBuf, segment_bytes: Option<u64>) -> PyResult<Self> {
+    fn open(py: Python<'_>, path: PathArg, segment_bytes: Option<u64>) -> PyResult<Self> {
+        let path = path.0;
+        if path.as_os_str().is_empty() {
+            return Err(new_err(py, "InvalidArgumentError", "dir is empty".into()));
+        }
         // No operating system call takes such a path (Python's own os
         // functions raise the same ValueError).
         if path.as_os_str().as_encoded_bytes().contains(&0) {
@@ -137,7 +152,37 @@ impl PyDurableStorage {
         }
         let (inner, report) = run(py, move || DurableStorage::open(path, opts))?;
         let recovery = Py::new(py, PyRecoveryReport::from_core(report))?;
-        Ok(PyDurableStorage { inner, recovery })
+        Ok(PyDurableStorage { inner: RwLock::new(Some(inner)), recovery })
+    }
+
+    /// Closes this handle: the directory's files and lock are released as
+    /// soon as no RawNode over the storage remains open, so the directory
+    /// can be reopened right away. Closing twice does nothing.
+    fn close(&self, py: Python<'_>) {
+        let h = self.inner.write().take();
+        py.allow_threads(move || drop(h));
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.read().is_none()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Closes the storage (never suppresses the exception).
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> bool {
+        self.close(py);
+        false
     }
 
     /// What opening found and did.
@@ -148,13 +193,15 @@ impl PyDurableStorage {
 
     /// The storage's directory.
     #[getter]
-    fn path(&self, py: Python<'_>) -> String {
-        path_str(&py.allow_threads(|| self.inner.dir()))
+    fn path(&self, py: Python<'_>) -> PyResult<String> {
+        let h = self.handle()?;
+        Ok(path_str(&py.allow_threads(|| h.dir())))
     }
 
     /// Gives a new, empty storage its initial configuration.
     fn bootstrap_conf_state(&self, py: Python<'_>, conf_state: PyConfState) -> PyResult<()> {
-        run(py, || self.inner.bootstrap_conf_state(conf_state.inner))
+        let h = self.handle()?;
+        run(py, || h.bootstrap_conf_state(conf_state.inner))
     }
 
     /// Persists a Ready's snapshot, entries and HardState; fsyncs when needed.
@@ -164,7 +211,8 @@ impl PyDurableStorage {
         if let Some(s) = &rd.snapshot {
             check_snapshot(s)?;
         }
-        run(py, || self.inner.persist_ready(rd))
+        let h = self.handle()?;
+        run(py, || h.persist_ready(rd))
     }
 
     /// Persists a MsgStorageAppend (async storage writes).
@@ -174,98 +222,115 @@ impl PyDurableStorage {
         if let Some(s) = &m.snapshot {
             check_snapshot(s)?;
         }
-        run(py, || self.inner.persist_storage_append(&m))
+        let h = self.handle()?;
+        run(py, || h.persist_storage_append(&m))
     }
 
     /// The saved HardState and the snapshot's ConfState.
     fn initial_state(&self, py: Python<'_>) -> PyResult<(PyHardState, PyConfState)> {
-        let (hs, cs) = read(py, || self.inner.initial_state())?;
+        let h = self.handle()?;
+        let (hs, cs) = read(py, || h.initial_state())?;
         Ok((PyHardState { inner: hs }, PyConfState { inner: cs }))
     }
 
     /// Entries in [lo, hi), at most `max_size` bytes (but at least one).
     #[pyo3(signature = (lo, hi, max_size = None))]
     fn entries(&self, py: Python<'_>, lo: u64, hi: u64, max_size: Option<u64>) -> PyResult<Vec<PyEntry>> {
-        let es = read(py, || self.inner.entries(lo, hi, max_size.unwrap_or(u64::MAX)))?;
+        let h = self.handle()?;
+        let es = read(py, || h.entries(lo, hi, max_size.unwrap_or(u64::MAX)))?;
         Ok(entries(&es))
     }
 
     /// The term of entry `i`.
     fn term(&self, py: Python<'_>, i: u64) -> PyResult<u64> {
-        read(py, || self.inner.term(i))
+        let h = self.handle()?;
+        read(py, || h.term(i))
     }
 
     fn first_index(&self, py: Python<'_>) -> PyResult<u64> {
-        read(py, || self.inner.first_index())
+        let h = self.handle()?;
+        read(py, || h.first_index())
     }
 
     fn last_index(&self, py: Python<'_>) -> PyResult<u64> {
-        read(py, || self.inner.last_index())
+        let h = self.handle()?;
+        read(py, || h.last_index())
     }
 
     /// The most recent snapshot.
     fn snapshot(&self, py: Python<'_>) -> PyResult<PySnapshot> {
-        Ok(PySnapshot { inner: read(py, || self.inner.snapshot())? })
+        let h = self.handle()?;
+        Ok(PySnapshot { inner: read(py, || h.snapshot())? })
     }
 
     /// The saved HardState.
-    fn hard_state(&self, py: Python<'_>) -> PyHardState {
-        PyHardState { inner: py.allow_threads(|| self.inner.hard_state()) }
+    fn hard_state(&self, py: Python<'_>) -> PyResult<PyHardState> {
+        let h = self.handle()?;
+        Ok(PyHardState { inner: py.allow_threads(|| h.hard_state()) })
     }
 
     /// Saves the HardState durably.
     fn set_hard_state(&self, py: Python<'_>, hs: PyHardState) -> PyResult<()> {
-        run(py, || self.inner.set_hard_state(hs.inner))
+        let h = self.handle()?;
+        run(py, || h.set_hard_state(hs.inner))
     }
 
     /// Appends entries durably (overwriting from the first conflicting index).
     fn append(&self, py: Python<'_>, entries: Vec<PyEntry>) -> PyResult<()> {
         let es: Vec<Entry> = entries.into_iter().map(|e| e.inner).collect();
         check_entries(&es)?;
-        run(py, || self.inner.append(&es))
+        let h = self.handle()?;
+        run(py, || h.append(&es))
     }
 
     /// Replaces the contents with `snapshot`, durably.
     fn apply_snapshot(&self, py: Python<'_>, snapshot: PySnapshot) -> PyResult<()> {
         check_snapshot(&snapshot.inner)?;
-        run(py, || self.inner.apply_snapshot(snapshot.inner))
+        let h = self.handle()?;
+        run(py, || h.apply_snapshot(snapshot.inner))
     }
 
     /// Makes and keeps, durably, a snapshot up to entry `index`.
-    #[pyo3(signature = (index, conf_state = None, data = b"".as_slice()))]
+    #[pyo3(signature = (index, conf_state = None, data = BytesLike(bytes::Bytes::new())))]
     fn create_snapshot(
         &self,
         py: Python<'_>,
         index: u64,
         conf_state: Option<PyConfState>,
-        data: &[u8],
+        data: BytesLike,
     ) -> PyResult<PySnapshot> {
-        let data = Bytes::copy_from_slice(data);
-        let s = run(py, || self.inner.create_snapshot(index, conf_state.map(|c| c.inner), data))?;
+        let data = data.0;
+        let h = self.handle()?;
+        let s = run(py, || h.create_snapshot(index, conf_state.map(|c| c.inner), data))?;
         Ok(PySnapshot { inner: s })
     }
 
     /// Discards entries before `compact_index`; deletes whole segments.
     fn compact(&self, py: Python<'_>, compact_index: u64) -> PyResult<()> {
-        run(py, || self.inner.compact(compact_index))
+        let h = self.handle()?;
+        run(py, || h.compact(compact_index))
     }
 
     /// Disk work counters since open.
-    fn stats(&self, py: Python<'_>) -> PyStorageStats {
-        PyStorageStats { inner: py.allow_threads(|| self.inner.stats()) }
+    fn stats(&self, py: Python<'_>) -> PyResult<PyStorageStats> {
+        let h = self.handle()?;
+        Ok(PyStorageStats { inner: py.allow_threads(|| h.stats()) })
     }
 
     /// Number of WAL segment files.
-    fn segment_count(&self, py: Python<'_>) -> usize {
-        py.allow_threads(|| self.inner.segment_count())
+    fn segment_count(&self, py: Python<'_>) -> PyResult<usize> {
+        let h = self.handle()?;
+        Ok(py.allow_threads(|| h.segment_count()))
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {
         // The storage's lock may be held by a thread that is fsyncing: wait
         // for it without the GIL.
-        let (dir, first, last) = py.allow_threads(|| {
-            (self.inner.dir(), self.inner.first_index().unwrap_or(0), self.inner.last_index().unwrap_or(0))
-        });
+        let Ok(h) = self.handle() else {
+            return "DurableStorage(<closed>)".into();
+        };
+        let (dir, first, last) =
+            py.allow_threads(|| (h.dir(), h.first_index().unwrap_or(0), h.last_index().unwrap_or(0)));
         format!("DurableStorage({:?}, first_index={first}, last_index={last})", path_str(&dir))
     }
 }

@@ -10,13 +10,12 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use polyraft::raftpb::{self, ConfChangeI, Message};
+use polyraft::raftpb::{ConfChangeI, Message};
 use polyraft::{Error, Peer, RawNode, SnapshotStatus};
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 
-use crate::common::{check, class_of, new_err, raft_err};
+use crate::common::{check, ids_arg, kind_err, BytesLike};
 use crate::config::PyConfig;
 use crate::durable::PyDurableStorage;
 use crate::storage::{is_interrupt, NodeStorage, PyMemoryStorage, PyStorage, SharedStash};
@@ -62,6 +61,10 @@ enum Failure {
     /// without doing anything.
     FailedBefore(Error),
     Panic(String),
+    /// The node was closed.
+    Closed,
+    /// An argument out of its range (C's POLYRAFT_INVALID_ARGUMENT).
+    InvalidArgument(String),
 }
 
 /// How a node call treats the node's failure (its fatal error).
@@ -85,7 +88,12 @@ enum Mode {
 /// storage callback raises RuntimeError).
 #[pyclass(module = "polyraft._native", name = "RawNode", frozen)]
 pub struct PyRawNode {
-    node: Mutex<Node>,
+    /// None once closed.
+    node: Mutex<Option<Node>>,
+    /// Whether a Ready was handed out and not yet advanced (never with
+    /// async storage writes). Changed only under `node`'s lock.
+    outstanding: AtomicBool,
+    async_writes: bool,
     /// What callbacks raise during one call (cleared at each call's start).
     stash: SharedStash,
     poisoned: AtomicBool,
@@ -154,20 +162,19 @@ fn run<R>(
 /// The exception for a failure; a stashed storage exception becomes its
 /// `__cause__` (and turns a generic failure into StorageError).
 fn to_pyerr(py: Python<'_>, f: Failure, stashed: Option<PyErr>) -> PyErr {
-    let (class, msg) = match &f {
-        Failure::Raft(e) | Failure::Failed(e) | Failure::FailedBefore(e) => (class_of(e), e.to_string()),
-        Failure::Panic(m) => ("FatalError", format!("raft node is unusable: internal error: {m}")),
+    let (kind, msg) = match &f {
+        Failure::Raft(e) | Failure::Failed(e) | Failure::FailedBefore(e) => (e.code_name(), e.to_string()),
+        Failure::Panic(m) => ("POLYRAFT_FATAL", format!("raft node is unusable: internal error: {m}")),
+        Failure::Closed => return PyValueError::new_err("RawNode is closed"),
+        Failure::InvalidArgument(m) => ("POLYRAFT_INVALID_ARGUMENT", m.clone()),
     };
     match stashed {
-        None => match f {
-            Failure::Raft(e) | Failure::Failed(e) | Failure::FailedBefore(e) => raft_err(py, &e),
-            Failure::Panic(_) => new_err(py, class, msg),
-        },
+        None => kind_err(py, kind, msg),
         // KeyboardInterrupt, SystemExit...: not a storage failure to wrap.
         Some(orig) if !orig.is_instance_of::<PyException>(py) => orig,
         Some(orig) => {
-            let class = if class == "FatalError" || class == "RaftError" { "StorageError" } else { class };
-            let err = new_err(py, class, msg);
+            let kind = if kind == "POLYRAFT_FATAL" { "POLYRAFT_STORAGE_FAILURE" } else { kind };
+            let err = kind_err(py, kind, msg);
             err.set_cause(py, Some(orig));
             err
         }
@@ -222,7 +229,10 @@ impl PyRawNode {
     ) -> PyResult<Outcome<R>> {
         let _guard = InCall::enter().ok_or_else(reentrant)?;
         let (res, stashed, interrupt) = py.allow_threads(|| {
-            let mut node = self.node.lock();
+            let mut guard = self.node.lock();
+            let Some(node) = guard.as_mut() else {
+                return Ok((Err(Failure::Closed), None, None));
+            };
             if let Some(i) = node.held.interrupt.take() {
                 return Err(i);
             }
@@ -269,7 +279,10 @@ impl PyRawNode {
     fn query<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&RawNode<NodeStorage>) -> R + Send) -> PyResult<R> {
         let _guard = InCall::enter().ok_or_else(reentrant)?;
         py.allow_threads(|| {
-            let mut node = self.node.lock();
+            let mut guard = self.node.lock();
+            let Some(node) = guard.as_mut() else {
+                return Err(PyValueError::new_err("RawNode is closed"));
+            };
             match node.held.interrupt.take() {
                 Some(i) => Err(i),
                 None => Ok(f(&node.raw)),
@@ -292,10 +305,19 @@ fn conf_change_arg(cc: &Bound<'_, PyAny>) -> PyResult<ConfChangeI> {
 }
 
 fn bytes_arg(name: &str, v: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    match v.downcast::<PyBytes>() {
-        Ok(b) => Ok(Bytes::copy_from_slice(b.as_bytes())),
-        Err(_) => Err(PyTypeError::new_err(format!("{name} must be bytes, not {}", v.get_type().name()?))),
+    match v.extract::<BytesLike>() {
+        Ok(b) => Ok(b.0),
+        Err(_) => Err(PyTypeError::new_err(format!("{name} must be a bytes-like object, not {}", v.get_type().name()?))),
     }
+}
+
+/// Refuses a node id no peer can have: 0 (etcd's None) and the ids of the
+/// local storage threads. The same check and text as C's.
+fn check_id(id: u64) -> Result<(), Failure> {
+    if id == 0 || id == polyraft::LOCAL_APPEND_THREAD || id == polyraft::LOCAL_APPLY_THREAD {
+        return Err(Failure::InvalidArgument(format!("invalid node id {id:#x}")));
+    }
+    Ok(())
 }
 
 #[pymethods]
@@ -309,11 +331,12 @@ impl PyRawNode {
         let store = if let Ok(m) = storage.downcast::<PyMemoryStorage>() {
             NodeStorage::Memory(m.get().inner.clone())
         } else if let Ok(d) = storage.downcast::<PyDurableStorage>() {
-            NodeStorage::Durable(d.get().inner.clone())
+            NodeStorage::Durable(d.get().handle()?)
         } else {
             NodeStorage::Python(PyStorage::new(storage, stash.clone())?)
         };
         let cfg = config.get().to_core(py, stash.clone());
+        let async_writes = cfg.async_storage_writes;
         let res = py.allow_threads(|| match catch_unwind(AssertUnwindSafe(|| RawNode::new(&cfg, store))) {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(e)) => Err(Failure::Raft(e)),
@@ -330,7 +353,9 @@ impl PyRawNode {
             Err(f) => return Err(failure_err(py, f, stashed, interrupt)),
         };
         Ok(PyRawNode {
-            node: Mutex::new(Node { raw: node, held: Held { interrupt, cause: None } }),
+            node: Mutex::new(Some(Node { raw: node, held: Held { interrupt, cause: None } })),
+            outstanding: AtomicBool::new(false),
+            async_writes,
             stash,
             poisoned: AtomicBool::new(false),
             storage: storage.clone().unbind(),
@@ -344,9 +369,54 @@ impl PyRawNode {
     }
 
     /// Bootstraps a brand-new cluster with `peers` (ids) over an empty storage.
-    fn bootstrap(&self, py: Python<'_>, peers: Vec<u64>) -> PyResult<()> {
-        let peers: Vec<Peer> = peers.into_iter().map(|id| Peer { id, context: Bytes::new() }).collect();
+    /// Raises InvalidArgumentError for no peers or an id of 0.
+    fn bootstrap(&self, py: Python<'_>, peers: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ids = ids_arg("peers", peers)?;
+        if ids.is_empty() {
+            return Err(failure_err(
+                py,
+                Failure::InvalidArgument("must provide at least one peer to Bootstrap".into()),
+                None,
+                None,
+            ));
+        }
+        ids.iter().try_for_each(|&id| check_id(id)).map_err(|f| failure_err(py, f, None, None))?;
+        let peers: Vec<Peer> = ids.into_iter().map(|id| Peer { id, context: Bytes::new() }).collect();
         self.call(py, Mode::Work, move |n| n.bootstrap(&peers))
+    }
+
+    /// Frees the node (and its reference to the storage, so a
+    /// DurableStorage's directory is released once its own handle is
+    /// closed too). Every later call raises ValueError; closing twice does
+    /// nothing.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let _guard = InCall::enter().ok_or_else(reentrant)?;
+        let node = py.allow_threads(|| self.node.lock().take());
+        // Dropped with the GIL held: a Python storage's references go too.
+        drop(node);
+        Ok(())
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self, py: Python<'_>) -> bool {
+        py.allow_threads(|| self.node.lock().is_none())
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Closes the node (never suppresses the exception).
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     /// Advances the logical clock by one tick.
@@ -403,11 +473,13 @@ impl PyRawNode {
         let (m, from_wire): (Message, bool) = if let Ok(m) = message.downcast::<PyMessage>() {
             let m = m.get();
             (m.inner.clone(), m.from_wire)
-        } else if let Ok(b) = message.downcast::<PyBytes>() {
-            (check(py, raftpb::decode::<Message>(b.as_bytes()))?, true)
+        } else if let Ok(b) = message.extract::<BytesLike>() {
+            // One copy (into `b`); the entries' payloads are slices of it.
+            let m = <Message as prost::Message>::decode(b.0).map_err(|e| Error::Decode(e.to_string()));
+            (check(py, m)?, true)
         } else {
             return Err(PyTypeError::new_err(format!(
-                "step() expects a Message or bytes, not {}",
+                "step() expects a Message or a bytes-like object, not {}",
                 message.get_type().name()?
             )));
         };
@@ -428,8 +500,20 @@ impl PyRawNode {
     /// (without committed entries), and the node's later calls raise the
     /// failure. An interrupt a callback raises meanwhile is held too (the
     /// Ready is already taken from the node: raising would lose it).
+    ///
+    /// Without async storage writes, a Ready must be advanced before the
+    /// next one: a second call raises InvalidStateError (as in C and Go's
+    /// TryReady... see the README's table).
     fn ready(&self, py: Python<'_>) -> PyResult<PyReady> {
-        let rd = self.call(py, Mode::Ready, |n| Ok(n.ready()))?;
+        let (outstanding, sync) = (&self.outstanding, !self.async_writes);
+        let rd = self.call(py, Mode::Ready, move |n| {
+            if sync && outstanding.load(Ordering::Acquire) {
+                return Err(Error::InvalidState("a Ready is outstanding: call advance() first".into()));
+            }
+            let rd = n.ready();
+            outstanding.store(sync, Ordering::Release);
+            Ok(rd)
+        })?;
         Ok(PyReady { inner: rd })
     }
 
@@ -437,8 +521,21 @@ impl PyRawNode {
     /// Does nothing on a failed node, without raising (so that the Ready
     /// loop that took the node's last Ready ends); raises a failure it
     /// causes itself.
+    ///
+    /// Without an outstanding Ready (and without async storage writes,
+    /// which the core refuses itself) it raises InvalidStateError.
     fn advance(&self, py: Python<'_>) -> PyResult<()> {
-        self.call(py, Mode::Quiet, |n| if n.raft().fatal_error().is_some() { Ok(()) } else { n.advance() })
+        let (outstanding, sync) = (&self.outstanding, !self.async_writes);
+        self.call(py, Mode::Quiet, move |n| {
+            if n.raft().fatal_error().is_some() {
+                outstanding.store(false, Ordering::Release);
+                return Ok(());
+            }
+            if sync && !outstanding.swap(false, Ordering::AcqRel) {
+                return Err(Error::InvalidState("advance without an outstanding Ready".into()));
+            }
+            n.advance()
+        })
     }
 
     /// Requests a linearizable read; a ReadState carrying `rctx` appears in
@@ -450,6 +547,7 @@ impl PyRawNode {
 
     /// Asks the leader to hand leadership to `transferee`.
     fn transfer_leader(&self, py: Python<'_>, transferee: u64) -> PyResult<()> {
+        check_id(transferee).map_err(|f| failure_err(py, f, None, None))?;
         self.call(py, Mode::Work, move |n| {
             n.transfer_leader(transferee);
             Ok(())
@@ -463,6 +561,7 @@ impl PyRawNode {
 
     /// Reports that the last send to `id` failed.
     fn report_unreachable(&self, py: Python<'_>, id: u64) -> PyResult<()> {
+        check_id(id).map_err(|f| failure_err(py, f, None, None))?;
         self.call(py, Mode::Work, move |n| {
             n.report_unreachable(id);
             Ok(())
@@ -476,6 +575,7 @@ impl PyRawNode {
             2 => SnapshotStatus::Failure,
             v => return Err(PyValueError::new_err(format!("unknown SnapshotStatus value {v}"))),
         };
+        check_id(id).map_err(|f| failure_err(py, f, None, None))?;
         self.call(py, Mode::Work, move |n| {
             n.report_snapshot(id, status);
             Ok(())
@@ -497,7 +597,9 @@ impl PyRawNode {
             return "RawNode(<busy>)".into();
         }
         // Not a call: a held interrupt stays for the next one.
-        let b = py.allow_threads(|| self.node.lock().raw.basic_status());
+        let Some(b) = py.allow_threads(|| self.node.lock().as_ref().map(|n| n.raw.basic_status())) else {
+            return "RawNode(<closed>)".into();
+        };
         format!(
             "RawNode(id={} term={} lead={} state={})",
             b.id, b.hard_state.term, b.soft_state.lead, b.soft_state.raft_state

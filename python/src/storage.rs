@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use parking_lot::Mutex;
 use polyraft::raftpb::{ConfState, Entry, HardState, Snapshot};
 use polyraft::{Error, MemoryStorage, Storage};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::common::{check, common_attr};
+use crate::common::{check, common_attr, BytesLike};
 use crate::types::{entries, PyConfState, PyEntry, PyHardState, PySnapshot};
 
 /// In-memory storage with etcd MemoryStorage's semantics. One instance may
@@ -83,15 +82,15 @@ impl PyMemoryStorage {
     }
 
     /// Makes and keeps a snapshot up to entry `index`.
-    #[pyo3(signature = (index, conf_state = None, data = b"".as_slice()))]
+    #[pyo3(signature = (index, conf_state = None, data = BytesLike(bytes::Bytes::new())))]
     fn create_snapshot(
         &self,
         py: Python<'_>,
         index: u64,
         conf_state: Option<PyConfState>,
-        data: &[u8],
+        data: BytesLike,
     ) -> PyResult<PySnapshot> {
-        let data = Bytes::copy_from_slice(data);
+        let data = data.0;
         let s = guarded(py, || self.inner.create_snapshot(index, conf_state.map(|c| c.inner), data))?;
         Ok(PySnapshot { inner: s })
     }

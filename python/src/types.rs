@@ -8,7 +8,7 @@ use polyraft::raftpb::{self, ConfChangeTransition, ConfChangeType, EntryType, Me
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use crate::common::{check, enum_member, known};
+use crate::common::{check, enum_member, known, BytesLike, Ids};
 
 /// Generates the methods every raftpb wrapper shares: `encode`, `decode`,
 /// `__str__` (Describe text) and `__repr__`, followed by the type's own
@@ -29,14 +29,22 @@ macro_rules! raftpb_class {
             /// pseudo-member of the enum (`polyraft._common`), and `encode`
             /// writes the value back unchanged.
             #[staticmethod]
-            fn decode(py: Python<'_>, data: &[u8]) -> PyResult<Self> {
-                let $d = check(py, raftpb::decode::<$inner>(data))?;
+            fn decode(py: Python<'_>, data: BytesLike) -> PyResult<Self> {
+                let $d = check(py, <$inner as prost::Message>::decode(data.0).map_err(|e| polyraft::Error::Decode(e.to_string())))?;
                 Ok($wrap)
             }
 
             fn __str__(&self) -> String {
                 let $s = &self.inner;
                 $describe
+            }
+
+            /// Immutable, so hashable: equal values have equal encodings.
+            fn __hash__(&self) -> u64 {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                raftpb::encode(&self.inner).hash(&mut h);
+                h.finish()
             }
 
             fn __repr__(&self) -> String {
@@ -133,10 +141,10 @@ pub struct PyEntry {
 
 raftpb_class!(PyEntry, "Entry", raftpb::Entry, |e| describe::describe_entry(e, None), |inner| Self { inner }, {
     #[new]
-    #[pyo3(signature = (*, term = 0, index = 0, r#type = 0, data = b"".as_slice()))]
-    fn new(term: u64, index: u64, r#type: i32, data: &[u8]) -> PyResult<Self> {
+    #[pyo3(signature = (*, term = 0, index = 0, r#type = 0, data = BytesLike(Bytes::new())))]
+    fn new(term: u64, index: u64, r#type: i32, data: BytesLike) -> PyResult<Self> {
         let r#type = known::<EntryType>("EntryType", r#type)?;
-        Ok(Self { inner: raftpb::Entry { term, index, r#type, data: Bytes::copy_from_slice(data), ..Default::default() } })
+        Ok(Self { inner: raftpb::Entry { term, index, r#type, data: data.0, ..Default::default() } })
     }
     #[getter]
     fn term(&self) -> u64 { self.inner.term }
@@ -182,8 +190,9 @@ pub struct PyConfState {
 
 raftpb_class!(PyConfState, "ConfState", raftpb::ConfState, |c| describe::describe_conf_state(c), |inner| Self { inner }, {
     #[new]
-    #[pyo3(signature = (*, voters = Vec::new(), learners = Vec::new(), voters_outgoing = Vec::new(), learners_next = Vec::new(), auto_leave = false))]
-    fn new(voters: Vec<u64>, learners: Vec<u64>, voters_outgoing: Vec<u64>, learners_next: Vec<u64>, auto_leave: bool) -> Self {
+    #[pyo3(signature = (*, voters = Ids::default(), learners = Ids::default(), voters_outgoing = Ids::default(), learners_next = Ids::default(), auto_leave = false))]
+    fn new(voters: Ids, learners: Ids, voters_outgoing: Ids, learners_next: Ids, auto_leave: bool) -> Self {
+        let (voters, learners, voters_outgoing, learners_next) = (voters.0, learners.0, voters_outgoing.0, learners_next.0);
         Self { inner: raftpb::ConfState { voters, learners, voters_outgoing, learners_next, auto_leave } }
     }
     #[getter]
@@ -212,11 +221,11 @@ pub struct PySnapshot {
 
 raftpb_class!(PySnapshot, "Snapshot", raftpb::Snapshot, |s| describe::describe_snapshot(s), |inner| Self { inner }, {
     #[new]
-    #[pyo3(signature = (*, data = b"".as_slice(), index = 0, term = 0, conf_state = None))]
-    fn new(data: &[u8], index: u64, term: u64, conf_state: Option<PyConfState>) -> Self {
+    #[pyo3(signature = (*, data = BytesLike(Bytes::new()), index = 0, term = 0, conf_state = None))]
+    fn new(data: BytesLike, index: u64, term: u64, conf_state: Option<PyConfState>) -> Self {
         Self {
             inner: raftpb::Snapshot {
-                data: Bytes::copy_from_slice(data),
+                data: data.0,
                 metadata: Some(raftpb::SnapshotMetadata {
                     conf_state: Some(conf_state.map(|c| c.inner).unwrap_or_default()),
                     index,
@@ -270,7 +279,7 @@ impl PartialEq for PyMessage {
 raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_message(m, None),
     |inner| Self { inner, from_wire: true }, {
     #[new]
-    #[pyo3(signature = (*, r#type = 0, to = 0, from_ = 0, term = 0, log_term = 0, index = 0, entries = Vec::new(), commit = 0, vote = 0, snapshot = None, reject = false, reject_hint = 0, context = b"".as_slice(), responses = Vec::new()))]
+    #[pyo3(signature = (*, r#type = 0, to = 0, from_ = 0, term = 0, log_term = 0, index = 0, entries = Vec::new(), commit = 0, vote = 0, snapshot = None, reject = false, reject_hint = 0, context = BytesLike(Bytes::new()), responses = Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         r#type: i32,
@@ -285,7 +294,7 @@ raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_mess
         snapshot: Option<PySnapshot>,
         reject: bool,
         reject_hint: u64,
-        context: &[u8],
+        context: BytesLike,
         responses: Vec<PyMessage>,
     ) -> PyResult<Self> {
         let r#type = known::<MessageType>("MessageType", r#type)?;
@@ -303,7 +312,7 @@ raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_mess
                 snapshot: snapshot.map(|s| Box::new(s.inner)),
                 reject,
                 reject_hint,
-                context: Bytes::copy_from_slice(context),
+                context: context.0,
                 responses: responses.into_iter().map(|m| m.inner).collect(),
             },
             from_wire: false,
@@ -369,10 +378,10 @@ fn describe_changes(ccs: &[raftpb::ConfChangeSingle]) -> String {
 raftpb_class!(PyConfChange, "ConfChange", raftpb::ConfChange,
     |c| describe_changes(&raftpb::ConfChangeI::V1(c.clone()).as_v2().changes), |inner| Self { inner }, {
     #[new]
-    #[pyo3(signature = (*, r#type = 0, node_id = 0, context = b"".as_slice(), id = 0))]
-    fn new(r#type: i32, node_id: u64, context: &[u8], id: u64) -> PyResult<Self> {
+    #[pyo3(signature = (*, r#type = 0, node_id = 0, context = BytesLike(Bytes::new()), id = 0))]
+    fn new(r#type: i32, node_id: u64, context: BytesLike, id: u64) -> PyResult<Self> {
         let r#type = known::<ConfChangeType>("ConfChangeType", r#type)?;
-        Ok(Self { inner: raftpb::ConfChange { r#type, node_id, context: Bytes::copy_from_slice(context), id } })
+        Ok(Self { inner: raftpb::ConfChange { r#type, node_id, context: context.0, id } })
     }
     #[getter(r#type)]
     fn get_type(&self, py: Python<'_>) -> PyResult<PyObject> { enum_member(py, "ConfChangeType", self.inner.r#type) }
@@ -419,25 +428,25 @@ pub struct PyConfChangeV2 {
 
 raftpb_class!(PyConfChangeV2, "ConfChangeV2", raftpb::ConfChangeV2, |c| describe_changes(&c.changes), |inner| Self { inner }, {
     #[new]
-    #[pyo3(signature = (*, transition = 0, changes = Vec::new(), context = b"".as_slice()))]
-    fn new(transition: i32, changes: Vec<PyConfChangeSingle>, context: &[u8]) -> PyResult<Self> {
+    #[pyo3(signature = (*, transition = 0, changes = Vec::new(), context = BytesLike(Bytes::new())))]
+    fn new(transition: i32, changes: Vec<PyConfChangeSingle>, context: BytesLike) -> PyResult<Self> {
         let transition = known::<ConfChangeTransition>("ConfChangeTransition", transition)?;
         Ok(Self {
             inner: raftpb::ConfChangeV2 {
                 transition,
                 changes: changes.into_iter().map(|c| c.inner).collect(),
-                context: Bytes::copy_from_slice(context),
+                context: context.0,
             },
         })
     }
     /// Parses etcd's compact form, e.g. ``"v1 l2 r3 u4"`` (v: add voter,
     /// l: add learner, r: remove, u: update), into a ConfChangeV2.
     #[staticmethod]
-    #[pyo3(signature = (text, *, transition = 0, context = b"".as_slice()))]
-    fn parse(py: Python<'_>, text: &str, transition: i32, context: &[u8]) -> PyResult<Self> {
+    #[pyo3(signature = (text, *, transition = 0, context = BytesLike(Bytes::new())))]
+    fn parse(py: Python<'_>, text: &str, transition: i32, context: BytesLike) -> PyResult<Self> {
         let transition = known::<ConfChangeTransition>("ConfChangeTransition", transition)?;
         let changes = check(py, raftpb::conf_changes_from_string(text))?;
-        Ok(Self { inner: raftpb::ConfChangeV2 { transition, changes, context: Bytes::copy_from_slice(context) } })
+        Ok(Self { inner: raftpb::ConfChangeV2 { transition, changes, context: context.0 } })
     }
     #[getter]
     fn transition(&self, py: Python<'_>) -> PyResult<PyObject> {
@@ -470,10 +479,19 @@ fn describe_read_state(r: &polyraft::ReadState) -> String {
 
 #[pymethods]
 impl PyReadState {
+    /// Immutable, so hashable: equal values hash equally (their Debug
+    /// texts, which show every field, are equal).
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{:?}", self.inner).hash(&mut h);
+        h.finish()
+    }
+
     #[new]
-    #[pyo3(signature = (*, index = 0, request_ctx = b"".as_slice()))]
-    fn new(index: u64, request_ctx: &[u8]) -> Self {
-        Self { inner: polyraft::ReadState { index, request_ctx: Bytes::copy_from_slice(request_ctx) } }
+    #[pyo3(signature = (*, index = 0, request_ctx = BytesLike(Bytes::new())))]
+    fn new(index: u64, request_ctx: BytesLike) -> Self {
+        Self { inner: polyraft::ReadState { index, request_ctx: request_ctx.0 } }
     }
     #[getter]
     fn index(&self) -> u64 { self.inner.index }
@@ -511,6 +529,15 @@ pub struct PySoftState {
 
 #[pymethods]
 impl PySoftState {
+    /// Immutable, so hashable: equal values hash equally (their Debug
+    /// texts, which show every field, are equal).
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{:?}", self.inner).hash(&mut h);
+        h.finish()
+    }
+
     #[new]
     #[pyo3(signature = (*, lead = 0, raft_state = 0))]
     fn new(lead: u64, raft_state: i32) -> PyResult<Self> {
@@ -537,6 +564,15 @@ pub struct PyReady {
 
 #[pymethods]
 impl PyReady {
+    /// Immutable, so hashable: equal values hash equally (their Debug
+    /// texts, which show every field, are equal).
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{:?}", self.inner).hash(&mut h);
+        h.finish()
+    }
+
     #[getter]
     fn soft_state(&self) -> Option<PySoftState> { self.inner.soft_state.map(|inner| PySoftState { inner }) }
     #[getter]
@@ -616,6 +652,15 @@ pub struct PyBasicStatus {
 
 #[pymethods]
 impl PyBasicStatus {
+    /// Immutable, so hashable: equal values hash equally (their Debug
+    /// texts, which show every field, are equal).
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{:?}", self.inner).hash(&mut h);
+        h.finish()
+    }
+
     #[getter]
     fn id(&self) -> u64 { self.inner.id }
     #[getter]

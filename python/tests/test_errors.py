@@ -104,7 +104,7 @@ def test_bad_calls_leave_the_node_usable() -> None:
         c.peers[1].node.propose(b"no leader yet")
     leader = c.elect(1)
     n = leader.node
-    with pytest.raises(TypeError, match="data must be bytes"):
+    with pytest.raises(TypeError, match="data must be a bytes-like object"):
         n.propose("text")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         n.propose_batch([b"ok", 3])  # type: ignore[list-item]
@@ -112,7 +112,7 @@ def test_bad_calls_leave_the_node_usable() -> None:
         n.propose_batch([])
     with pytest.raises(TypeError, match="ConfChange or ConfChangeV2"):
         n.propose_conf_change(b"v2")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="Message or bytes"):
+    with pytest.raises(TypeError, match="Message or a bytes-like object"):
         n.step(42)  # type: ignore[arg-type]
     with pytest.raises(DecodeError):
         n.step(b"\x08\xff")
@@ -149,7 +149,7 @@ def test_bootstrap() -> None:
     assert n.basic_status().raft_state == polyraft.StateType.StateLeader
     with pytest.raises(polyraft.InvalidStateError):
         n.bootstrap([1])
-    with pytest.raises(polyraft.InvalidStateError):
+    with pytest.raises(polyraft.InvalidArgumentError):
         RawNode(Config(2), MemoryStorage()).bootstrap([])
 
 

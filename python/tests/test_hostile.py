@@ -441,7 +441,8 @@ NEXT_CALLS: List[Tuple[str, Callable[[RawNode], object]]] = [
     ("tick", lambda n: n.tick()),
     ("has_ready", lambda n: n.has_ready()),
     ("ready", lambda n: n.ready()),
-    ("advance", lambda n: n.advance()),
+    # No Ready was taken: once the interrupt is raised, advance is refused.
+    ("advance", lambda n: pytest.raises(polyraft.InvalidStateError, n.advance)),
     ("basic_status", lambda n: n.basic_status()),
     ("status", lambda n: n.status()),
     ("step", lambda n: n.step(Message(type=MessageType.MsgHeartbeat, from_=2, to=1, term=1))),

@@ -212,20 +212,20 @@ static void cs_free(cstore *s) {
     memset(s, 0, sizeof *s);
 }
 
-static cstore *CS(uintptr_t ctx) {
+static cstore *CS(void *ctx) {
     cstore *s = (cstore *)ctx;
     s->calls++;
     return s;
 }
 
-static uint32_t cb_initial_state(uintptr_t ctx, polyraft_hard_state *hs, polyraft_conf_state_sink *sink) {
+static uint32_t cb_initial_state(void *ctx, polyraft_hard_state *hs, polyraft_conf_state_sink *sink) {
     cstore *s = CS(ctx);
     polyraft_conf_state v = conf_view(&s->cs);
     *hs = s->hs;
     return polyraft_conf_state_sink_set(sink, &v);
 }
 
-static uint32_t cb_entries(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, polyraft_entry_sink *sink) {
+static uint32_t cb_entries(void *ctx, uint64_t lo, uint64_t hi, uint64_t max_size, polyraft_entry_sink *sink) {
     cstore *s = CS(ctx);
     uint64_t i, size = 0;
     if (lo <= s->offset) {
@@ -251,24 +251,24 @@ static uint32_t cb_entries(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max
     return POLYRAFT_OK;
 }
 
-static uint32_t cb_term(uintptr_t ctx, uint64_t index, uint64_t *term) {
+static uint32_t cb_term(void *ctx, uint64_t index, uint64_t *term) {
     cstore *s = CS(ctx);
     uint32_t rc = cs_term_of(s, index, term);
     if (rc == POLYRAFT_STORAGE_COMPACTED) s->compacted++;
     return rc;
 }
 
-static uint32_t cb_first_index(uintptr_t ctx, uint64_t *index) {
+static uint32_t cb_first_index(void *ctx, uint64_t *index) {
     *index = CS(ctx)->offset + 1;
     return POLYRAFT_OK;
 }
 
-static uint32_t cb_last_index(uintptr_t ctx, uint64_t *index) {
+static uint32_t cb_last_index(void *ctx, uint64_t *index) {
     *index = cs_last(CS(ctx));
     return POLYRAFT_OK;
 }
 
-static uint32_t cb_snapshot(uintptr_t ctx, polyraft_snapshot_sink *sink) {
+static uint32_t cb_snapshot(void *ctx, polyraft_snapshot_sink *sink) {
     cstore *s = CS(ctx);
     polyraft_snapshot snap;
     s->snapshots++;
@@ -285,7 +285,7 @@ static uint32_t cb_snapshot(uintptr_t ctx, polyraft_snapshot_sink *sink) {
     return polyraft_snapshot_sink_set(sink, &snap);
 }
 
-static void cb_destroy(uintptr_t ctx) {
+static void cb_destroy(void *ctx) {
     /* The storage is this test's "disk": it outlives the node. */
     ((cstore *)ctx)->destroyed++;
 }
@@ -294,7 +294,7 @@ static polyraft_storage_vtable cstore_vtable(cstore *s) {
     polyraft_storage_vtable vt;
     memset(&vt, 0, sizeof vt);
     vt.abi_version = POLYRAFT_STORAGE_ABI_VERSION;
-    vt.ctx = (uintptr_t)s;
+    vt.ctx = (void *)s;
     vt.initial_state = cb_initial_state;
     vt.entries = cb_entries;
     vt.term = cb_term;
@@ -566,7 +566,7 @@ static int start_memory_node(uint64_t id) {
     memset(&nodes[id], 0, sizeof nodes[id]);
     nodes[id].id = id;
     H_OK(polyraft_memory_storage_new(&nodes[id].ms));
-    H_OK(polyraft_node_new_memory(&cfg, nodes[id].ms, &nodes[id].node));
+    H_OK(polyraft_node_new_memory(&cfg, nodes[id].ms, &nodes[id].node, NULL));
     return 0;
 }
 
@@ -575,7 +575,7 @@ static int start_disk_node(uint64_t id, uint64_t applied) {
     polyraft_storage_vtable vt = cstore_vtable(&disk1);
     nodes[id].id = id;
     nodes[id].cs = &disk1;
-    H_OK(polyraft_node_new_custom(&cfg, &vt, &nodes[id].node));
+    H_OK(polyraft_node_new_custom(&cfg, &vt, &nodes[id].node, NULL));
     return 0;
 }
 

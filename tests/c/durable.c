@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,9 @@
 /* ---- helpers: failures inside helpers mark the test failed ------------- */
 
 static int hfail(const char *file, int line, const char *what, polyraft_result rc) {
-    char detail[512];
-    size_t n = 0;
-    detail[0] = 0;
-    polyraft_durable_storage_last_error(detail, sizeof detail, &n);
-    printf("  %s:%d: %s returned %u (%s) %s\n", file, line, what, (unsigned)rc, polyraft_result_str(rc), detail);
+    const char *name = polyraft_result_name((uint32_t)rc);
+    printf("  %s:%d: %s returned %u (%s: %s)\n", file, line, what, (unsigned)rc, name ? name : "?",
+           polyraft_result_str((uint32_t)rc));
     runner_current_failed = 1;
     return 1;
 }
@@ -79,12 +78,36 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t n) {
     return d;
 }
 
-/* The detail text of the calling thread's last durable storage call. */
-static const char *last_error(void) {
+/* The detail text of the last call on a durable storage handle. */
+static const char *last_error_of(const polyraft_durable_storage *ds) {
     static char buf[512];
     size_t n = 0;
     buf[0] = 0;
-    if (polyraft_durable_storage_last_error(buf, sizeof buf, &n) != POLYRAFT_OK || strlen(buf) != n) return "?";
+    if (polyraft_durable_storage_last_error(ds, buf, sizeof buf, &n) != POLYRAFT_OK || strlen(buf) != n) return "?";
+    return buf;
+}
+
+/* The error buffer of the last open (NULL after a success). */
+static polyraft_buffer *open_err;
+
+/* The `error` argument of an open: frees the previous open's buffer. */
+static polyraft_buffer **oerr(void) {
+    polyraft_buffer_free(open_err);
+    open_err = NULL;
+    return &open_err;
+}
+
+/* The detail text of the last open ("" after a success). */
+static const char *open_error(void) {
+    static char buf[512];
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    buf[0] = 0;
+    if (open_err == NULL) return buf;
+    if (polyraft_buffer_data(open_err, &p, &n) != POLYRAFT_OK) return "?";
+    if (n >= sizeof buf) n = sizeof buf - 1;
+    if (n > 0) memcpy(buf, p, n);
+    buf[n] = 0;
     return buf;
 }
 
@@ -471,9 +494,10 @@ static int start_node(uint64_t id) {
     n->id = id;
     snprintf(n->dir, sizeof n->dir, "%s/node%llu", base_dir, (unsigned long long)id);
     memset(&n->report, 0, sizeof n->report);
-    H_OK(polyraft_durable_storage_open(n->dir, &opts, &n->ds, &n->report));
+    H_OK(polyraft_durable_storage_open(n->dir, &opts, &n->ds, &n->report, oerr()));
     H_OK(polyraft_durable_storage_snapshot(n->ds, &os));
-    rc = polyraft_owned_snapshot_view(os, &snap);
+    snap = polyraft_owned_snapshot_view(os);
+    rc = snap != NULL ? POLYRAFT_OK : POLYRAFT_NULL_PARAMETER;
     if (rc == POLYRAFT_OK) {
         restore(n, snap);
         if (snap->index != n->report.snapshot_index) rc = POLYRAFT_INVALID_STATE;
@@ -482,7 +506,7 @@ static int start_node(uint64_t id) {
     H_OK(rc);
     n->snaps = 0;
     cfg = quiet_config(id, n->applied);
-    H_OK(polyraft_node_new_durable(&cfg, n->ds, &n->node));
+    H_OK(polyraft_node_new_durable(&cfg, n->ds, &n->node, NULL));
     return 0;
 }
 
@@ -547,7 +571,7 @@ static int cluster_scenario(void) {
     /* 1,000 entries, every Ready persisted before its messages go out. */
     if (propose_n(leader, 1000)) return 1;
     if (converge(leader, 1000)) return 1;
-    H_OK(polyraft_durable_storage_stats(nodes[1].ds, &stats));
+    stats = polyraft_durable_storage_stats(nodes[1].ds);
     printf("  leader: %llu readies, %llu fsyncs (%llu of directories), %llu bytes, %llu segments\n",
            (unsigned long long)stats.readies, (unsigned long long)stats.fsyncs,
            (unsigned long long)stats.dir_fsyncs, (unsigned long long)stats.bytes_written,
@@ -558,7 +582,7 @@ static int cluster_scenario(void) {
 
     /* Stop follower 3; the others go on without it. */
     H_OK(polyraft_durable_storage_last_index(nodes[3].ds, &last3));
-    H_OK(polyraft_durable_storage_hard_state(nodes[3].ds, &hs_before));
+    hs_before = polyraft_durable_storage_hard_state(nodes[3].ds);
     H_CHECK(last3 >= 1003);
     stop_node(3);
     if (propose_n(leader, 200)) return 1;
@@ -570,7 +594,7 @@ static int cluster_scenario(void) {
     H_CHECK(nodes[3].report.last_index == last3 && nodes[3].report.first_index == 1);
     H_CHECK(nodes[3].report.snapshot_index == 0 && nodes[3].report.segments > 1);
     H_CHECK(nodes[3].report.records > 0 && nodes[3].report.dropped_bytes == 0);
-    H_OK(polyraft_durable_storage_hard_state(nodes[3].ds, &hs_after));
+    hs_after = polyraft_durable_storage_hard_state(nodes[3].ds);
     H_CHECK(hs_after.term == hs_before.term && hs_after.vote == hs_before.vote && hs_after.commit == hs_before.commit);
     {
         /* The reason accessors are empty when nothing was cut. */
@@ -595,7 +619,7 @@ static int cluster_scenario(void) {
     if (snapshot_and_compact(leader)) return 1;
     H_OK(polyraft_durable_storage_first_index(nodes[leader].ds, &v));
     H_CHECK(v == nodes[leader].applied + 1);
-    H_OK(polyraft_durable_storage_stats(nodes[leader].ds, &stats));
+    stats = polyraft_durable_storage_stats(nodes[leader].ds);
     H_CHECK(stats.segments_deleted > 0 && stats.segments < stats.segments_created);
     H_RC(polyraft_durable_storage_term(nodes[leader].ds, 5, &v), POLYRAFT_STORAGE_COMPACTED);
     if (start_node(2)) return 1;
@@ -676,20 +700,20 @@ static int null_args(void) {
     snprintf(dir, sizeof dir, "%s/null", base_dir);
 
     H_RC(polyraft_durable_options_init(NULL), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_open(NULL, NULL, &out, &rep), POLYRAFT_NULL_PARAMETER);
-    H_CHECK(strstr(last_error(), "dir") != NULL);
-    H_RC(polyraft_durable_storage_open(dir, NULL, NULL, &rep), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_open_len(NULL, 3, NULL, &out, &rep), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_open_len((const uint8_t *)dir, strlen(dir), NULL, NULL, &rep),
+    H_RC(polyraft_durable_storage_open(NULL, NULL, &out, &rep, oerr()), POLYRAFT_NULL_PARAMETER);
+    H_CHECK(strstr(open_error(), "dir") != NULL);
+    H_RC(polyraft_durable_storage_open(dir, NULL, NULL, &rep, oerr()), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_durable_storage_open_len(NULL, 3, NULL, &out, &rep, oerr()), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_durable_storage_open_len((const uint8_t *)dir, strlen(dir), NULL, NULL, &rep, oerr()),
          POLYRAFT_NULL_PARAMETER);
     H_CHECK(out == NULL);
-    H_RC(polyraft_durable_storage_last_error(NULL, 0, &n), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_last_error(text, sizeof text, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_durable_storage_last_error(NULL, text, sizeof text, &n), POLYRAFT_NULL_PARAMETER);
+    H_CHECK(polyraft_durable_storage_last_errno(NULL) == 0);
 
     /* NULL options and NULL report are allowed. */
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, NULL));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, NULL, oerr()));
     track(ds);
-    H_CHECK(strcmp(last_error(), "") == 0);
+    H_CHECK(strcmp(open_error(), "") == 0);
 
     H_RC(polyraft_durable_storage_clone(NULL, &out), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_clone(ds, NULL), POLYRAFT_NULL_PARAMETER);
@@ -698,9 +722,9 @@ static int null_args(void) {
     H_RC(polyraft_durable_storage_truncation_reason(NULL, text, sizeof text, &n), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_truncation_reason(ds, NULL, 0, &n), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_truncated_segment(ds, text, sizeof text, NULL), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_node_new_durable(NULL, ds, &node), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_node_new_durable(&cfg, NULL, &node), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_node_new_durable(&cfg, ds, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_node_new_durable(NULL, ds, &node, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_node_new_durable(&cfg, NULL, &node, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_node_new_durable(&cfg, ds, NULL, NULL), POLYRAFT_NULL_PARAMETER);
     H_CHECK(node == NULL);
     H_RC(polyraft_durable_storage_bootstrap_conf_state(NULL, &cs), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_bootstrap_conf_state(ds, NULL), POLYRAFT_NULL_PARAMETER);
@@ -712,8 +736,8 @@ static int null_args(void) {
     H_RC(polyraft_durable_storage_append(ds, NULL, 3), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_set_hard_state(NULL, &hs), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_set_hard_state(ds, NULL), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_hard_state(NULL, &hs), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_hard_state(ds, NULL), POLYRAFT_NULL_PARAMETER);
+    hs = polyraft_durable_storage_hard_state(NULL);
+    H_CHECK(hs.term == 0 && hs.vote == 0 && hs.commit == 0);
     H_RC(polyraft_durable_storage_apply_snapshot(NULL, NULL), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_apply_snapshot(ds, NULL), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_create_snapshot(NULL, 1, NULL, NULL, 0), POLYRAFT_NULL_PARAMETER);
@@ -728,18 +752,17 @@ static int null_args(void) {
     H_RC(polyraft_durable_storage_snapshot(NULL, &os), POLYRAFT_NULL_PARAMETER);
     H_RC(polyraft_durable_storage_snapshot(ds, NULL), POLYRAFT_NULL_PARAMETER);
     H_CHECK(os == NULL);
-    H_RC(polyraft_owned_snapshot_view(NULL, &sv), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_stats(NULL, &st), POLYRAFT_NULL_PARAMETER);
-    H_RC(polyraft_durable_storage_stats(ds, NULL), POLYRAFT_NULL_PARAMETER);
-    H_CHECK(strstr(last_error(), "NULL") != NULL);
+    H_CHECK(polyraft_owned_snapshot_view(NULL) == NULL);
+    st = polyraft_durable_storage_stats(NULL);
+    H_CHECK(st.fsyncs == 0 && st.segments == 0);
+    H_CHECK(strstr(last_error_of(ds), "NULL") != NULL);
 
     /* The storage is still fine, and empty. */
     H_OK(polyraft_durable_storage_last_index(ds, &u));
     H_CHECK(u == 0);
     H_OK(polyraft_durable_storage_snapshot(ds, &os));
-    H_OK(polyraft_owned_snapshot_view(os, &sv));
+    sv = polyraft_owned_snapshot_view(os);
     H_CHECK(sv != NULL && sv->index == 0 && sv->data_len == 0);
-    H_RC(polyraft_owned_snapshot_view(os, NULL), POLYRAFT_NULL_PARAMETER);
     polyraft_owned_snapshot_free(os);
 
     H_CHECK(strcmp(polyraft_result_str(POLYRAFT_IO_ERROR), "durable storage I/O error") == 0);
@@ -767,28 +790,28 @@ static int bad_directories(void) {
     snprintf(below, sizeof below, "%s/wal", file);
     ds = sentinel;
     memset(&rep, 0x5a, sizeof rep);
-    H_RC(polyraft_durable_storage_open(below, NULL, &ds, &rep), POLYRAFT_IO_ERROR);
+    H_RC(polyraft_durable_storage_open(below, NULL, &ds, &rep, oerr()), POLYRAFT_IO_ERROR);
     H_CHECK(ds == sentinel); /* outputs only on success */
     H_CHECK(rep.segments == 0x5a5a5a5a5a5a5a5aull);
-    H_CHECK(strstr(last_error(), "create directory") != NULL && strstr(last_error(), "plain-file") != NULL);
+    H_CHECK(strstr(open_error(), "create directory") != NULL && strstr(open_error(), "plain-file") != NULL);
     /* A regular file where the directory should be. */
-    H_RC(polyraft_durable_storage_open(file, NULL, &ds, NULL), POLYRAFT_IO_ERROR);
+    H_RC(polyraft_durable_storage_open(file, NULL, &ds, NULL, oerr()), POLYRAFT_IO_ERROR);
     H_CHECK(ds == sentinel);
-    H_RC(polyraft_durable_storage_open_len((const uint8_t *)below, strlen(below), NULL, &ds, NULL),
+    H_RC(polyraft_durable_storage_open_len((const uint8_t *)below, strlen(below), NULL, &ds, NULL, oerr()),
          POLYRAFT_IO_ERROR);
 
     /* Paths that are not paths. */
-    H_RC(polyraft_durable_storage_open("", NULL, &ds, NULL), POLYRAFT_INVALID_ARGUMENT);
-    H_RC(polyraft_durable_storage_open_len((const uint8_t *)"a\0b", 3, NULL, &ds, NULL), POLYRAFT_INVALID_ARGUMENT);
-    H_CHECK(strstr(last_error(), "NUL") != NULL);
-    H_RC(polyraft_durable_storage_open_len((const uint8_t *)"\xff\xfe", 2, NULL, &ds, NULL), POLYRAFT_INVALID_ARGUMENT);
-    H_CHECK(strstr(last_error(), "UTF-8") != NULL);
-    H_RC(polyraft_durable_storage_open_len(NULL, 0, NULL, &ds, NULL), POLYRAFT_NULL_PARAMETER);
+    H_RC(polyraft_durable_storage_open("", NULL, &ds, NULL, oerr()), POLYRAFT_INVALID_ARGUMENT);
+    H_RC(polyraft_durable_storage_open_len((const uint8_t *)"a\0b", 3, NULL, &ds, NULL, oerr()), POLYRAFT_INVALID_ARGUMENT);
+    H_CHECK(strstr(open_error(), "NUL") != NULL);
+    H_RC(polyraft_durable_storage_open_len((const uint8_t *)"\xff\xfe", 2, NULL, &ds, NULL, oerr()), POLYRAFT_INVALID_ARGUMENT);
+    H_CHECK(strstr(open_error(), "UTF-8") != NULL);
+    H_RC(polyraft_durable_storage_open_len(NULL, 0, NULL, &ds, NULL, oerr()), POLYRAFT_NULL_PARAMETER);
     H_CHECK(ds == sentinel);
 
     /* The ptr+len form works (no NUL needed), and creates missing parents. */
     snprintf(below, sizeof below, "%s/a/b/c", base_dir);
-    H_OK(polyraft_durable_storage_open_len((const uint8_t *)below, strlen(below), NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open_len((const uint8_t *)below, strlen(below), NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.created && rep.segments == 1 && rep.first_index == 1 && rep.last_index == 0);
     return 0;
@@ -832,7 +855,7 @@ static int corrupt_segment(void) {
     uint64_t u;
 
     snprintf(dir, sizeof dir, "%s/corrupt", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.created);
     if (append_range(ds, 1, 201, 1, 10)) return 1;
@@ -840,7 +863,7 @@ static int corrupt_segment(void) {
     hs.vote = 1;
     hs.commit = 200;
     H_OK(polyraft_durable_storage_set_hard_state(ds, &hs));
-    H_OK(polyraft_durable_storage_stats(ds, &st));
+    st = polyraft_durable_storage_stats(ds);
     H_CHECK(st.segments >= 4 && st.fsyncs >= 21);
     release(ds);
 
@@ -854,22 +877,22 @@ static int corrupt_segment(void) {
     if (flip_bytes(path, size / 2, 4)) return 1;
 
     ds = sentinel;
-    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep), POLYRAFT_CORRUPT);
+    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()), POLYRAFT_CORRUPT);
     H_CHECK(ds == sentinel);
-    printf("  corrupt: %s\n", last_error());
-    H_CHECK(strstr(last_error(), segs[1]) != NULL);
-    H_CHECK(strstr(last_error(), "closed segment") != NULL || strstr(last_error(), "header") != NULL);
+    printf("  corrupt: %s\n", open_error());
+    H_CHECK(strstr(open_error(), segs[1]) != NULL);
+    H_CHECK(strstr(open_error(), "closed segment") != NULL || strstr(open_error(), "header") != NULL);
     /* Refusing changed nothing: a second open says the same. */
-    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep), POLYRAFT_CORRUPT);
+    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()), POLYRAFT_CORRUPT);
     H_CHECK(list_segments(dir, segs, 64) == nsegs && file_size(path) == size);
 
     /* Repaired (the bytes flipped back), it opens with everything. */
     if (flip_bytes(path, size / 2, 4)) return 1;
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(!rep.created && !rep.truncated && rep.last_index == 200 && rep.first_index == 1);
     H_CHECK(rep.segments == nsegs);
-    H_OK(polyraft_durable_storage_hard_state(ds, &hs));
+    hs = polyraft_durable_storage_hard_state(ds);
     H_CHECK(hs.term == 1 && hs.vote == 1 && hs.commit == 200);
     H_OK(polyraft_durable_storage_term(ds, 200, &u));
     H_CHECK(u == 1);
@@ -879,8 +902,8 @@ static int corrupt_segment(void) {
     snprintf(path, sizeof path, "%s/%s", dir, segs[0]);
     if (flip_bytes(path, 10, 2)) return 1;
     ds = sentinel;
-    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep), POLYRAFT_CORRUPT);
-    H_CHECK(strstr(last_error(), segs[0]) != NULL);
+    H_RC(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()), POLYRAFT_CORRUPT);
+    H_CHECK(strstr(open_error(), segs[0]) != NULL);
     H_CHECK(ds == sentinel);
     return 0;
 }
@@ -899,7 +922,7 @@ static int torn_tail(void) {
     uint64_t u;
 
     snprintf(dir, sizeof dir, "%s/torn", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     if (append_range(ds, 1, 61, 2, 6)) return 1;
     release(ds);
@@ -911,7 +934,7 @@ static int torn_tail(void) {
     size = file_size(path);
     if (append_garbage(path, 7)) return 1;
 
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.truncated && rep.dropped_bytes == 7 && rep.truncated_offset == (uint64_t)size);
     H_CHECK(rep.last_index == 60 && rep.segments == nsegs);
@@ -933,7 +956,7 @@ static int torn_tail(void) {
     /* The log goes on where the good records ended. */
     if (append_range(ds2, 61, 71, 2, 5)) return 1;
     release(ds2);
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(!rep.truncated && rep.last_index == 70);
     H_OK(polyraft_durable_storage_term(ds, 70, &u));
@@ -958,7 +981,7 @@ static int io_error(void) {
     int i;
 
     snprintf(dir, sizeof dir, "%s/vanishing", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, NULL));
+    H_OK(polyraft_durable_storage_open(dir, &opts, &ds, NULL, oerr()));
     track(ds);
     if (append_range(ds, next, next + 10, 1, 10)) return 1;
     next += 10;
@@ -980,13 +1003,16 @@ static int io_error(void) {
         next += 10;
     }
     H_RC(rc, POLYRAFT_IO_ERROR);
-    printf("  I/O error: %s\n", last_error());
-    H_CHECK(strstr(last_error(), "vanishing") != NULL);
+    printf("  I/O error: %s\n", last_error_of(ds));
+    H_CHECK(strstr(last_error_of(ds), "vanishing") != NULL);
+    /* The OS error's errno, kept by the handle (ENOENT: the directory went). */
+    H_CHECK(polyraft_durable_storage_last_errno(ds) == ENOENT);
     /* From now on every write is refused, with the first error's text. */
     memset(&hs, 0, sizeof hs);
     hs.term = 1;
     H_RC(polyraft_durable_storage_set_hard_state(ds, &hs), POLYRAFT_IO_ERROR);
-    H_CHECK(strstr(last_error(), "refuses writes") != NULL);
+    H_CHECK(strstr(last_error_of(ds), "refuses writes") != NULL);
+    H_CHECK(polyraft_durable_storage_last_errno(ds) == ENOENT);
     H_RC(polyraft_durable_storage_create_snapshot(ds, 5, NULL, NULL, 0), POLYRAFT_IO_ERROR);
     /* Reads are served from memory: the log as of the last good write. */
     H_OK(polyraft_durable_storage_last_index(ds, &last));
@@ -1013,7 +1039,7 @@ static int storage_errors(void) {
     char dir[600];
 
     snprintf(dir, sizeof dir, "%s/errors", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     if (append_range(ds, 1, 4, 1, 3)) return 1;
     H_OK(polyraft_durable_storage_last_index(ds, &v));
@@ -1072,11 +1098,11 @@ static int storage_errors(void) {
         polyraft_buffer_free(buf);
         H_RC(rc, POLYRAFT_INVALID_ARGUMENT);
     }
-    H_CHECK(strstr(last_error(), "MsgStorageAppend") != NULL);
+    H_CHECK(strstr(last_error_of(ds), "MsgStorageAppend") != NULL);
 
     /* After a restart the snapshot is there, with its data. */
     release(ds);
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.snapshot_index == 10 && rep.first_index == 11 && rep.last_index == 10);
     {
@@ -1084,8 +1110,8 @@ static int storage_errors(void) {
         const polyraft_snapshot *sv = NULL;
         bool ok;
         H_OK(polyraft_durable_storage_snapshot(ds, &os));
-        H_OK(polyraft_owned_snapshot_view(os, &sv));
-        ok = sv->index == 10 && sv->term == 3 && sv->data_len == 5 && memcmp(sv->data, "state", 5) == 0 &&
+        sv = polyraft_owned_snapshot_view(os);
+        ok = sv != NULL && sv->index == 10 && sv->term == 3 && sv->data_len == 5 && memcmp(sv->data, "state", 5) == 0 &&
              sv->conf_state.voters_len == 1 && sv->conf_state.voters[0] == 1 && sv->encoded_len > 0;
         polyraft_owned_snapshot_free(os);
         H_CHECK(ok);
@@ -1105,7 +1131,7 @@ static int single_node_run(polyraft_durable_storage *ds, uint64_t applied, int p
     polyraft_node *node = NULL;
     int round, done = 0;
     bool campaigned = false;
-    H_OK(polyraft_node_new_durable(&cfg, ds, &node));
+    H_OK(polyraft_node_new_durable(&cfg, ds, &node, NULL));
     for (round = 0; round < 200; round++) {
         polyraft_basic_status st;
         bool has = false;
@@ -1152,7 +1178,7 @@ static int bootstrap_and_restart(void) {
     char dir[600];
 
     snprintf(dir, sizeof dir, "%s/single", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.created);
     memset(&cs, 0, sizeof cs);
@@ -1162,12 +1188,12 @@ static int bootstrap_and_restart(void) {
     H_RC(polyraft_durable_storage_bootstrap_conf_state(ds, &cs), POLYRAFT_INVALID_STATE);
     if (single_node_run(ds, 0, 5, &count)) return 1;
     H_CHECK(count == 5);
-    H_OK(polyraft_durable_storage_hard_state(ds, &hs));
+    hs = polyraft_durable_storage_hard_state(ds);
     H_CHECK(hs.term >= 1 && hs.vote == 1 && hs.commit == 6); /* an empty entry, then 5 */
     release(ds);
 
     /* Restart: the 5 committed entries come back, then 2 more. */
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(!rep.created && rep.last_index == 6 && rep.snapshot_index == 0);
     count = 0;
@@ -1197,12 +1223,12 @@ static int async_writes(void) {
     char dir[600];
 
     snprintf(dir, sizeof dir, "%s/async", base_dir);
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     cfg.async_storage_writes = true;
     memset(&peer, 0, sizeof peer);
     peer.id = 1;
-    H_OK(polyraft_node_new_durable(&cfg, ds, &node));
+    H_OK(polyraft_node_new_durable(&cfg, ds, &node, NULL));
     rc = polyraft_node_bootstrap(node, &peer, 1);
     for (round = 0; rc == POLYRAFT_OK && round < 100; round++) {
         const polyraft_ready *rd;
@@ -1259,18 +1285,18 @@ static int async_writes(void) {
     polyraft_node_free(node);
     H_OK(rc);
     H_CHECK(applied == 3 && appends > 0);
-    H_OK(polyraft_durable_storage_stats(ds, &st));
+    st = polyraft_durable_storage_stats(ds);
     H_CHECK(st.readies == (uint64_t)appends && st.fsyncs > 0);
-    H_OK(polyraft_durable_storage_hard_state(ds, &hs));
+    hs = polyraft_durable_storage_hard_state(ds);
     release(ds);
 
     /* Everything acknowledged is on disk. */
-    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep));
+    H_OK(polyraft_durable_storage_open(dir, NULL, &ds, &rep, oerr()));
     track(ds);
     H_CHECK(rep.last_index == 5 && hs.commit == 5); /* bootstrap, empty entry, 3 proposals */
     {
         polyraft_hard_state hs2;
-        H_OK(polyraft_durable_storage_hard_state(ds, &hs2));
+        hs2 = polyraft_durable_storage_hard_state(ds);
         H_CHECK(hs2.term == hs.term && hs2.vote == hs.vote && hs2.commit == hs.commit);
     }
     return 0;
@@ -1291,5 +1317,6 @@ int main(void) {
     RUN(storage_error_codes);
     RUN(bootstrap_conf_state_and_restart);
     RUN(async_storage_writes);
+    polyraft_buffer_free(open_err);
     return RUNNER_DONE();
 }

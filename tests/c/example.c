@@ -90,19 +90,25 @@ static int example(polyraft_node *node, polyraft_memory_storage *storage) {
 int main(void) {
     polyraft_memory_storage *storage = NULL;
     polyraft_node *node = NULL;
+    polyraft_buffer *err = NULL;
     polyraft_config cfg;
     int rc;
 
     printf("%s\n", polyraft_version());
+    if (polyraft_version_number() != POLYRAFT_VERSION_NUMBER) {
+        fprintf(stderr, "polyraft.h is %s, the library is %s\n", POLYRAFT_VERSION_STRING, polyraft_version());
+        return 1;
+    }
     TRY(polyraft_memory_storage_new(&storage));
     TRY(polyraft_config_init(&cfg));
     cfg.id = 1;
     cfg.log_level = POLYRAFT_LOG_WARN;
-    if (polyraft_node_new_memory(&cfg, storage, &node) != POLYRAFT_OK) {
-        char why[256];
-        size_t len;
-        polyraft_last_new_error(why, sizeof why, &len);
-        fprintf(stderr, "cannot create node: %s\n", why);
+    if (polyraft_node_new_memory(&cfg, storage, &node, &err) != POLYRAFT_OK) {
+        const uint8_t *why = NULL;
+        size_t len = 0;
+        polyraft_buffer_data(err, &why, &len);
+        fprintf(stderr, "cannot create node: %.*s\n", (int)len, why ? (const char *)why : "");
+        polyraft_buffer_free(err);
         polyraft_memory_storage_free(storage);
         return 1;
     }

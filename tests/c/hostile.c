@@ -172,7 +172,7 @@ static int cluster_init(cluster *c) {
     for (i = 1; i <= N; i++) {
         polyraft_config cfg = quiet_config((uint64_t)i);
         peers[i - 1].id = (uint64_t)i;
-        if (polyraft_memory_storage_new(&c->ms[i]) || polyraft_node_new_memory(&cfg, c->ms[i], &c->node[i])) return -1;
+        if (polyraft_memory_storage_new(&c->ms[i]) || polyraft_node_new_memory(&cfg, c->ms[i], &c->node[i], NULL)) return -1;
     }
     for (i = 1; i <= N; i++)
         if (polyraft_node_bootstrap(c->node[i], peers, N)) return -1;
@@ -316,7 +316,7 @@ TEST(msgsnap_with_inconsistent_conf_state_is_refused) {
     polyraft_result rc;
     int i;
     CHECK_OK(polyraft_memory_storage_new(&ms));
-    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node));
+    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node, NULL));
     memset(p, 0, sizeof p);
     for (i = 0; i < 3; i++) p[i].id = (uint64_t)i + 1;
     CHECK_OK(polyraft_node_bootstrap(node, p, 3));
@@ -430,7 +430,7 @@ TEST(local_message_types_from_the_wire_are_refused) {
     memset(&peer, 0, sizeof peer);
     peer.id = 1;
     CHECK_OK(polyraft_memory_storage_new(&ms));
-    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node));
+    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node, NULL));
     CHECK_OK(polyraft_node_bootstrap(node, &peer, 1));
     CHECK_OK(async_drain(node, ms, &applied)); /* applies the bootstrap configuration */
     CHECK_OK(polyraft_node_campaign(node));
@@ -507,7 +507,7 @@ typedef struct {
     uint64_t first, last;
 } odd_storage;
 
-static polyraft_storage_status o_initial(uintptr_t ctx, polyraft_hard_state *hs, polyraft_conf_state_sink *sink) {
+static polyraft_storage_status o_initial(void *ctx, polyraft_hard_state *hs, polyraft_conf_state_sink *sink) {
     uint64_t v = 1;
     polyraft_conf_state cs;
     (void)ctx;
@@ -518,7 +518,7 @@ static polyraft_storage_status o_initial(uintptr_t ctx, polyraft_hard_state *hs,
     return polyraft_conf_state_sink_set(sink, &cs);
 }
 
-static polyraft_storage_status o_entries(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max, polyraft_entry_sink *s) {
+static polyraft_storage_status o_entries(void *ctx, uint64_t lo, uint64_t hi, uint64_t max, polyraft_entry_sink *s) {
     (void)ctx;
     (void)lo;
     (void)hi;
@@ -527,24 +527,24 @@ static polyraft_storage_status o_entries(uintptr_t ctx, uint64_t lo, uint64_t hi
     return POLYRAFT_STORAGE_UNAVAILABLE;
 }
 
-static polyraft_storage_status o_term(uintptr_t ctx, uint64_t index, uint64_t *term) {
+static polyraft_storage_status o_term(void *ctx, uint64_t index, uint64_t *term) {
     (void)ctx;
     (void)index;
     *term = 0;
     return POLYRAFT_OK;
 }
 
-static polyraft_storage_status o_first(uintptr_t ctx, uint64_t *index) {
+static polyraft_storage_status o_first(void *ctx, uint64_t *index) {
     *index = ((odd_storage *)ctx)->first;
     return POLYRAFT_OK;
 }
 
-static polyraft_storage_status o_last(uintptr_t ctx, uint64_t *index) {
+static polyraft_storage_status o_last(void *ctx, uint64_t *index) {
     *index = ((odd_storage *)ctx)->last;
     return POLYRAFT_OK;
 }
 
-static polyraft_storage_status o_snapshot(uintptr_t ctx, polyraft_snapshot_sink *sink) {
+static polyraft_storage_status o_snapshot(void *ctx, polyraft_snapshot_sink *sink) {
     (void)ctx;
     (void)sink;
     return POLYRAFT_OK;
@@ -556,19 +556,19 @@ static polyraft_result new_over(odd_storage *o, char *text, size_t len) {
     polyraft_storage_vtable vt;
     polyraft_config cfg = quiet_config(1);
     polyraft_node *node = NULL;
-    size_t written = 0;
+    polyraft_buffer *err = NULL;
     polyraft_result rc;
     memset(&vt, 0, sizeof vt);
     vt.abi_version = POLYRAFT_STORAGE_ABI_VERSION;
-    vt.ctx = (uintptr_t)o;
+    vt.ctx = (void *)o;
     vt.initial_state = o_initial;
     vt.entries = o_entries;
     vt.term = o_term;
     vt.first_index = o_first;
     vt.last_index = o_last;
     vt.snapshot = o_snapshot;
-    rc = polyraft_node_new_custom(&cfg, &vt, &node);
-    polyraft_last_new_error(text, len, &written);
+    rc = polyraft_node_new_custom(&cfg, &vt, &node, &err);
+    runner_error_text(err, text, len);
     polyraft_node_free(node);
     return rc;
 }
@@ -599,12 +599,12 @@ TEST(storage_answers_out_of_range_are_refused_at_creation) {
     /* Absurd configuration values are refused by validation. */
     CHECK(stderr_watch_begin() == 0);
     cfg.election_tick = UINT64_MAX;
-    rc = polyraft_config_validate(&cfg);
+    rc = polyraft_config_validate(&cfg, NULL);
     CHECK(stderr_watch_end() == 0);
     CHECK_RC(rc, POLYRAFT_INVALID_CONFIG);
     cfg = quiet_config(1);
     cfg.heartbeat_tick = UINT64_MAX;
-    CHECK_RC(polyraft_config_validate(&cfg), POLYRAFT_INVALID_CONFIG);
+    CHECK_RC(polyraft_config_validate(&cfg, NULL), POLYRAFT_INVALID_CONFIG);
 }
 
 int main(void) {

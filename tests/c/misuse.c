@@ -27,7 +27,7 @@ static polyraft_node *single_node(polyraft_memory_storage **ms_out, bool async) 
     memset(&peer, 0, sizeof peer);
     peer.id = 1;
     if (polyraft_memory_storage_new(&ms) != POLYRAFT_OK) return NULL;
-    if (polyraft_node_new_memory(&cfg, ms, &node) != POLYRAFT_OK ||
+    if (polyraft_node_new_memory(&cfg, ms, &node, NULL) != POLYRAFT_OK ||
         polyraft_node_bootstrap(node, &peer, 1) != POLYRAFT_OK) {
         polyraft_node_free(node);
         polyraft_memory_storage_free(ms);
@@ -103,13 +103,13 @@ TEST(null_everywhere) {
     polyraft_buffer_free(NULL);
 
     CHECK_RC(polyraft_config_init(NULL), POLYRAFT_NULL_PARAMETER);
-    CHECK_RC(polyraft_config_validate(NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_config_validate(NULL, NULL), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_memory_storage_new(NULL), POLYRAFT_NULL_PARAMETER);
     CHECK_OK(polyraft_memory_storage_new(&ms));
-    CHECK_RC(polyraft_node_new_memory(NULL, ms, &node), POLYRAFT_NULL_PARAMETER);
-    CHECK_RC(polyraft_node_new_memory(&cfg, NULL, &node), POLYRAFT_NULL_PARAMETER);
-    CHECK_RC(polyraft_node_new_memory(&cfg, ms, NULL), POLYRAFT_NULL_PARAMETER);
-    CHECK_RC(polyraft_node_new_custom(&cfg, NULL, &node), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_node_new_memory(NULL, ms, &node, NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_node_new_memory(&cfg, NULL, &node, NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_node_new_memory(&cfg, ms, NULL, NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_node_new_custom(&cfg, NULL, &node, NULL), POLYRAFT_NULL_PARAMETER);
     CHECK(node == NULL); /* outputs only on success */
 
     CHECK_RC(polyraft_node_tick(NULL), POLYRAFT_NULL_PARAMETER);
@@ -139,12 +139,12 @@ TEST(null_everywhere) {
     CHECK_RC(polyraft_ready_hard_state(NULL, &hs, &b), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_ready_soft_state(NULL, NULL, &b), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_ready_snapshot(NULL, NULL), POLYRAFT_NULL_PARAMETER);
-    CHECK_RC(polyraft_ready_must_sync(NULL, &b), POLYRAFT_NULL_PARAMETER);
+    CHECK(!polyraft_ready_must_sync(NULL));
 
     CHECK_RC(polyraft_memory_storage_append(NULL, NULL, 0), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_memory_storage_append(ms, NULL, 3), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_memory_storage_set_hard_state(ms, NULL), POLYRAFT_NULL_PARAMETER);
-    CHECK_RC(polyraft_memory_storage_hard_state(ms, NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK(polyraft_memory_storage_hard_state(NULL).term == 0);
     CHECK_RC(polyraft_memory_storage_apply_snapshot(ms, NULL), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_memory_storage_create_snapshot(NULL, 1, NULL, NULL, 0), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_memory_storage_compact(NULL, 1), POLYRAFT_NULL_PARAMETER);
@@ -168,11 +168,10 @@ TEST(null_everywhere) {
     CHECK_RC(polyraft_conf_state_encode(NULL, &buf), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_snapshot_encode(NULL, &buf), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_buffer_data(NULL, NULL, &n), POLYRAFT_NULL_PARAMETER);
-    CHECK_RC(polyraft_last_new_error(NULL, 0, &n), POLYRAFT_NULL_PARAMETER);
     CHECK(buf == NULL);
 
     /* A real node rejects NULL outputs too, and stays usable. */
-    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node));
+    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node, NULL));
     CHECK_RC(polyraft_node_ready(node, NULL), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_node_has_ready(node, NULL), POLYRAFT_NULL_PARAMETER);
     CHECK_RC(polyraft_node_basic_status(node, NULL), POLYRAFT_NULL_PARAMETER);
@@ -193,18 +192,18 @@ TEST(bad_config) {
     polyraft_memory_storage *ms = NULL;
     polyraft_node *node = NULL;
     polyraft_config cfg;
+    polyraft_buffer *err = NULL;
     char text[128];
-    size_t n = 0;
     CHECK_OK(polyraft_memory_storage_new(&ms));
 
 #define EXPECT_BAD(field_setup, want_text)                                      \
     do {                                                                         \
         cfg = quiet_config(1);                                                   \
         field_setup;                                                             \
-        CHECK_RC(polyraft_config_validate(&cfg), POLYRAFT_INVALID_CONFIG);       \
-        CHECK_RC(polyraft_node_new_memory(&cfg, ms, &node), POLYRAFT_INVALID_CONFIG); \
+        CHECK_RC(polyraft_config_validate(&cfg, NULL), POLYRAFT_INVALID_CONFIG); \
+        CHECK_RC(polyraft_node_new_memory(&cfg, ms, &node, &err), POLYRAFT_INVALID_CONFIG); \
         CHECK(node == NULL);                                                     \
-        CHECK_OK(polyraft_last_new_error(text, sizeof text, &n));                \
+        runner_error_text(err, text, sizeof text);                               \
         if (strstr(text, want_text) == NULL) printf("  got: %s\n", text);        \
         CHECK(strstr(text, want_text) != NULL);                                  \
     } while (0)
@@ -221,21 +220,20 @@ TEST(bad_config) {
     /* applied is checked against the storage, at creation. */
     cfg = quiet_config(1);
     cfg.applied = 5;
-    CHECK_OK(polyraft_config_validate(&cfg));
-    CHECK_RC(polyraft_node_new_memory(&cfg, ms, &node), POLYRAFT_INVALID_CONFIG);
-    CHECK_OK(polyraft_last_new_error(text, sizeof text, &n));
+    CHECK_OK(polyraft_config_validate(&cfg, NULL));
+    CHECK_RC(polyraft_node_new_memory(&cfg, ms, &node, &err), POLYRAFT_INVALID_CONFIG);
+    runner_error_text(err, text, sizeof text);
     CHECK(strstr(text, "applied(5) is out of range") != NULL);
+    /* One line, and not a poisoned node's text. */
+    CHECK(strchr(text, '\n') == NULL && strstr(text, "poison") == NULL);
 
-    /* Truncation keeps a NUL. */
-    CHECK_OK(polyraft_last_new_error(text, 4, &n));
-    CHECK(n == 3 && strlen(text) == 3);
-
-    /* A good config still works afterwards. */
+    /* A good config still works afterwards, and reports no error. */
     cfg = quiet_config(1);
-    CHECK_OK(polyraft_config_validate(&cfg));
-    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node));
-    CHECK_OK(polyraft_last_new_error(text, sizeof text, &n));
-    CHECK(n == 0);
+    err = (polyraft_buffer *)&cfg; /* overwritten with NULL on success */
+    CHECK_OK(polyraft_config_validate(&cfg, &err));
+    CHECK(err == NULL);
+    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node, &err));
+    CHECK(err == NULL);
     polyraft_node_free(node);
     polyraft_memory_storage_free(ms);
 }
@@ -413,7 +411,7 @@ TEST(zero_peer_id) {
     peers[0].id = 1;
     peers[1].id = 0;
     CHECK_OK(polyraft_memory_storage_new(&ms));
-    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node));
+    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node, NULL));
     CHECK_RC(polyraft_node_bootstrap(node, peers, 2), POLYRAFT_INVALID_ARGUMENT);
     CHECK(last_error_contains(node, "invalid node id"));
     CHECK_OK(polyraft_node_bootstrap(node, peers, 1));
@@ -431,7 +429,7 @@ typedef struct {
     int destroyed;
 } tiny;
 
-static uint32_t t_initial(uintptr_t ctx, polyraft_hard_state *hs, polyraft_conf_state_sink *sink) {
+static uint32_t t_initial(void *ctx, polyraft_hard_state *hs, polyraft_conf_state_sink *sink) {
     tiny *t = (tiny *)ctx;
     polyraft_conf_state cs;
     if (t->fail_initial) return t->fail_initial;
@@ -442,7 +440,7 @@ static uint32_t t_initial(uintptr_t ctx, polyraft_hard_state *hs, polyraft_conf_
     return polyraft_conf_state_sink_set(sink, &cs);
 }
 
-static uint32_t t_entries(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max_size, polyraft_entry_sink *sink) {
+static uint32_t t_entries(void *ctx, uint64_t lo, uint64_t hi, uint64_t max_size, polyraft_entry_sink *sink) {
     tiny *t = (tiny *)ctx;
     uint64_t i;
     (void)max_size;
@@ -459,37 +457,37 @@ static uint32_t t_entries(uintptr_t ctx, uint64_t lo, uint64_t hi, uint64_t max_
     return POLYRAFT_OK;
 }
 
-static uint32_t t_term(uintptr_t ctx, uint64_t index, uint64_t *term) {
+static uint32_t t_term(void *ctx, uint64_t index, uint64_t *term) {
     tiny *t = (tiny *)ctx;
     if (index > t->last) return POLYRAFT_STORAGE_UNAVAILABLE;
     *term = index == 0 ? 0 : 1;
     return POLYRAFT_OK;
 }
 
-static uint32_t t_first(uintptr_t ctx, uint64_t *index) {
+static uint32_t t_first(void *ctx, uint64_t *index) {
     (void)ctx;
     *index = 1;
     return POLYRAFT_OK;
 }
 
-static uint32_t t_last(uintptr_t ctx, uint64_t *index) {
+static uint32_t t_last(void *ctx, uint64_t *index) {
     *index = ((tiny *)ctx)->last;
     return POLYRAFT_OK;
 }
 
-static uint32_t t_snapshot(uintptr_t ctx, polyraft_snapshot_sink *sink) {
+static uint32_t t_snapshot(void *ctx, polyraft_snapshot_sink *sink) {
     tiny *t = (tiny *)ctx;
     (void)sink;
     return t->fail_snapshot;
 }
 
-static void t_destroy(uintptr_t ctx) { ((tiny *)ctx)->destroyed++; }
+static void t_destroy(void *ctx) { ((tiny *)ctx)->destroyed++; }
 
 static polyraft_storage_vtable tiny_vtable(tiny *t) {
     polyraft_storage_vtable vt;
     memset(&vt, 0, sizeof vt);
     vt.abi_version = POLYRAFT_STORAGE_ABI_VERSION;
-    vt.ctx = (uintptr_t)t;
+    vt.ctx = (void *)t;
     vt.initial_state = t_initial;
     vt.entries = t_entries;
     vt.term = t_term;
@@ -510,23 +508,23 @@ TEST(bad_vtable) {
 
     vt = tiny_vtable(&t);
     vt.abi_version = 99;
-    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node), POLYRAFT_ABI_MISMATCH);
+    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node, NULL), POLYRAFT_ABI_MISMATCH);
     vt = tiny_vtable(&t);
     vt.entries = NULL;
-    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node, NULL), POLYRAFT_NULL_PARAMETER);
     vt = tiny_vtable(&t);
     cfg.id = 0;
-    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node), POLYRAFT_INVALID_CONFIG);
+    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node, NULL), POLYRAFT_INVALID_CONFIG);
     cfg.id = 1;
     t.fail_initial = POLYRAFT_STORAGE_UNAVAILABLE;
-    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node), POLYRAFT_STORAGE_UNAVAILABLE);
+    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node, NULL), POLYRAFT_STORAGE_UNAVAILABLE);
     t.fail_initial = 12345; /* not a storage code */
-    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node), POLYRAFT_STORAGE_FAILURE);
+    CHECK_RC(polyraft_node_new_custom(&cfg, &vt, &node, NULL), POLYRAFT_STORAGE_FAILURE);
     CHECK(node == NULL);
     /* The caller keeps ctx when creation fails. */
     CHECK(t.destroyed == 0);
     t.fail_initial = 0;
-    CHECK_OK(polyraft_node_new_custom(&cfg, &vt, &node));
+    CHECK_OK(polyraft_node_new_custom(&cfg, &vt, &node, NULL));
     polyraft_node_free(node);
     CHECK(t.destroyed == 1);
 }
@@ -550,7 +548,7 @@ TEST(storage_failure_is_reported) {
     /* Restart with 5 committed entries to apply: the first Ready reads
        them from storage, which fails. */
     t.fail_entries = POLYRAFT_STORAGE_FAILURE;
-    CHECK_OK(polyraft_node_new_custom(&cfg, &vt, &node));
+    CHECK_OK(polyraft_node_new_custom(&cfg, &vt, &node, NULL));
     CHECK_OK(polyraft_node_has_ready(node, &has));
     CHECK_RC(polyraft_node_ready(node, &rd), POLYRAFT_STORAGE_FAILURE);
     CHECK(last_error_contains(node, "entries"));
@@ -564,7 +562,7 @@ TEST(storage_failure_is_reported) {
 
     /* The same storage healthy: the entries come out committed. */
     t.fail_entries = 0;
-    CHECK_OK(polyraft_node_new_custom(&cfg, &vt, &node));
+    CHECK_OK(polyraft_node_new_custom(&cfg, &vt, &node, NULL));
     CHECK_OK(polyraft_node_ready(node, &rd));
     {
         const polyraft_entry *ents;
@@ -705,7 +703,128 @@ TEST(entry_type_presence_is_kept) {
     polyraft_buffer_free(buf);
 }
 
+/* The table "one behaviour in every binding" (ffi/README-C.md, "Errors"):
+ * the same mistakes give the same answers in C, Python and Go. */
+TEST(bindings_agree) {
+    polyraft_memory_storage *ms = NULL;
+    polyraft_node *node = NULL;
+    polyraft_durable_storage *ds = NULL;
+    polyraft_buffer *err = NULL;
+    polyraft_config cfg = quiet_config(1);
+    polyraft_peer peer;
+    const polyraft_ready *rd = NULL;
+    char text[256];
+    size_t n = 0;
+    memset(&peer, 0, sizeof peer);
+    CHECK_OK(polyraft_memory_storage_new(&ms));
+    CHECK_OK(polyraft_node_new_memory(&cfg, ms, &node, NULL));
+    /* bootstrap([]) and bootstrap([0]): INVALID_ARGUMENT, nothing changed. */
+    CHECK_RC(polyraft_node_bootstrap(node, NULL, 0), POLYRAFT_INVALID_ARGUMENT);
+    CHECK_RC(polyraft_node_bootstrap(node, &peer, 1), POLYRAFT_INVALID_ARGUMENT);
+    CHECK_OK(polyraft_node_last_error(node, text, sizeof text, &n));
+    CHECK(strstr(text, "invalid node id") != NULL);
+    CHECK(strstr(text, "removed all voters") == NULL);
+    peer.id = 1;
+    CHECK_OK(polyraft_node_bootstrap(node, &peer, 1));
+    /* advance without a Ready: INVALID_STATE. */
+    CHECK_RC(polyraft_node_advance(node), POLYRAFT_INVALID_STATE);
+    /* ready twice without advance: INVALID_STATE. */
+    CHECK_OK(polyraft_node_ready(node, &rd));
+    CHECK_RC(polyraft_node_ready(node, &rd), POLYRAFT_INVALID_STATE);
+    CHECK_OK(polyraft_node_advance(node));
+    /* transfer_leader(0): INVALID_ARGUMENT. */
+    CHECK_RC(polyraft_node_transfer_leader(node, 0), POLYRAFT_INVALID_ARGUMENT);
+    CHECK(polyraft_node_last_errno(node) == 0);
+    polyraft_node_free(node);
+    polyraft_memory_storage_free(ms);
+    /* A durable storage opened at "": INVALID_ARGUMENT, reason in `err`. */
+    CHECK_RC(polyraft_durable_storage_open("", NULL, &ds, NULL, &err), POLYRAFT_INVALID_ARGUMENT);
+    CHECK(ds == NULL);
+    runner_error_text(err, text, sizeof text);
+    CHECK(strcmp(text, "dir is empty") == 0);
+}
+
+/* A constructor's error names what is wrong: a node both voter and learner
+ * is not "removed all voters", nor a poisoned node. */
+TEST(constructor_errors_say_what_is_wrong) {
+    polyraft_memory_storage *ms = NULL;
+    polyraft_node *node = NULL;
+    polyraft_buffer *err = NULL;
+    polyraft_config cfg = quiet_config(1);
+    polyraft_snapshot snap;
+    uint64_t one = 1;
+    char text[256];
+    memset(&snap, 0, sizeof snap);
+    snap.index = 1;
+    snap.term = 1;
+    snap.conf_state.voters = &one;
+    snap.conf_state.voters_len = 1;
+    snap.conf_state.learners = &one;
+    snap.conf_state.learners_len = 1;
+    CHECK_OK(polyraft_memory_storage_new(&ms));
+    CHECK_OK(polyraft_memory_storage_apply_snapshot(ms, &snap));
+    CHECK_RC(polyraft_node_new_memory(&cfg, ms, &node, &err), POLYRAFT_CONF_CHANGE);
+    runner_error_text(err, text, sizeof text);
+    CHECK(strcmp(text, "node 1 is both a voter and a learner in the ConfState") == 0);
+    CHECK(node == NULL);
+    polyraft_memory_storage_free(ms);
+}
+
+/* Every code has a name and a description from the one table; a switch on
+ * the enum is checked by -Wswitch-enum (this file is built with it). */
+static const char *kind_of(polyraft_result rc) {
+    switch (rc) {
+    case POLYRAFT_OK: return "ok";
+    case POLYRAFT_NULL_PARAMETER:
+    case POLYRAFT_INVALID_ARGUMENT:
+    case POLYRAFT_ABI_MISMATCH: return "argument";
+    case POLYRAFT_PANIC:
+    case POLYRAFT_POISONED:
+    case POLYRAFT_FATAL: return "node";
+    case POLYRAFT_INVALID_CONFIG:
+    case POLYRAFT_INVALID_STATE:
+    case POLYRAFT_DECODE:
+    case POLYRAFT_PROPOSAL_DROPPED:
+    case POLYRAFT_STEP_LOCAL_MSG:
+    case POLYRAFT_STEP_PEER_NOT_FOUND:
+    case POLYRAFT_CONF_CHANGE: return "call";
+    case POLYRAFT_STORAGE_COMPACTED:
+    case POLYRAFT_STORAGE_SNAP_OUT_OF_DATE:
+    case POLYRAFT_STORAGE_UNAVAILABLE:
+    case POLYRAFT_STORAGE_SNAPSHOT_TEMPORARILY_UNAVAILABLE:
+    case POLYRAFT_STORAGE_FAILURE:
+    case POLYRAFT_IO_ERROR:
+    case POLYRAFT_CORRUPT: return "storage";
+    }
+    return "unknown";
+}
+
+TEST(result_names) {
+    uint32_t code;
+    int named = 0;
+    CHECK(strcmp(polyraft_result_name(POLYRAFT_IO_ERROR), "POLYRAFT_IO_ERROR") == 0);
+    CHECK(strcmp(polyraft_result_str(POLYRAFT_IO_ERROR), "durable storage I/O error") == 0);
+    CHECK(polyraft_result_name(9) == NULL);
+    CHECK(strcmp(polyraft_result_str(9), "unknown polyraft_result") == 0);
+    for (code = 0; code < 64; code++) {
+        if (polyraft_result_name(code) == NULL) continue;
+        named++;
+        CHECK(strcmp(kind_of((polyraft_result)code), "unknown") != 0);
+    }
+    CHECK(named == 21);
+    CHECK(polyraft_version_number() == POLYRAFT_VERSION_NUMBER);
+    CHECK(POLYRAFT_VERSION_NUMBER ==
+          POLYRAFT_VERSION_MAJOR * 1000000 + POLYRAFT_VERSION_MINOR * 1000 + POLYRAFT_VERSION_PATCH);
+    CHECK(polyraft_is_local_msg(POLYRAFT_MSG_HUP));
+    CHECK(polyraft_is_local_msg(POLYRAFT_MSG_STORAGE_APPEND_RESP));
+    CHECK(!polyraft_is_local_msg(POLYRAFT_MSG_APP));
+    CHECK(!polyraft_is_local_msg(1000));
+}
+
 int main(void) {
+    RUN(bindings_agree);
+    RUN(result_names);
+    RUN(constructor_errors_say_what_is_wrong);
     RUN(null_everywhere);
     RUN(bad_config);
     RUN(wrong_state);

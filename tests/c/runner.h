@@ -8,6 +8,28 @@
 #define POLYRAFT_TEST_RUNNER_H
 
 #include <stdio.h>
+#include <string.h>
+
+#include "polyraft.h"
+
+/* Copies the text of a constructor's error buffer into dst (NUL-terminated,
+ * "" for NULL) and frees the buffer. */
+#if defined(__GNUC__)
+__attribute__((unused))
+#endif
+static void runner_error_text(polyraft_buffer *err, char *dst, size_t cap) {
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (cap == 0) return;
+    dst[0] = 0;
+    if (err == NULL) return;
+    if (polyraft_buffer_data(err, &p, &n) == POLYRAFT_OK && p != NULL) {
+        if (n >= cap) n = cap - 1;
+        memcpy(dst, p, n);
+        dst[n] = 0;
+    }
+    polyraft_buffer_free(err);
+}
 
 static int runner_passed;
 static int runner_failed;

@@ -32,6 +32,12 @@ fn to_conf_change_single(cs: &ConfState) -> (Vec<ConfChangeSingle>, Vec<ConfChan
 /// The configuration and progress map described by `cs`, built on top of
 /// `chg.tracker` (normally empty) with new peers at `chg.last_index`.
 pub fn restore(chg: Changer<'_>, cs: &ConfState) -> Result<(Config, ProgressMap)> {
+    // An id listed as both a voter and a learner would be demoted by the
+    // replay below and, for the last voter, reported as "removed all
+    // voters": name what is actually wrong instead.
+    if let Some(id) = cs.voters.iter().find(|id| cs.learners.contains(id)) {
+        return Err(crate::Error::ConfChange(format!("node {id} is both a voter and a learner in the ConfState")));
+    }
     let (outgoing, incoming) = to_conf_change_single(cs);
     let mut trk = chg.tracker.clone();
     let step = |trk: &mut crate::tracker::ProgressTracker, joint: Option<&[ConfChangeSingle]>, cc: Option<&ConfChangeSingle>| -> Result<()> {
