@@ -42,6 +42,9 @@ var codeErrors = map[cResult]error{
 	C.POLYRAFT_STORAGE_FAILURE:                          ErrStorage,
 	C.POLYRAFT_IO_ERROR:                                 ErrIO,
 	C.POLYRAFT_CORRUPT:                                  ErrCorrupt,
+	C.POLYRAFT_REJECTED:                                 ErrRejected,
+	C.POLYRAFT_TIMED_OUT:                                ErrTimedOut,
+	C.POLYRAFT_CLOSED:                                   ErrClosed,
 }
 
 // codeError maps a result code to its sentinel (ErrStorage for a code this

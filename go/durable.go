@@ -7,9 +7,9 @@ package polyraft
 import "C"
 
 import (
-	"syscall"
 	"runtime"
 	"sync"
+	"syscall"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"

@@ -68,8 +68,17 @@ var (
 	// or snapshot...); the files are left as they are. The detail names
 	// the file, the offset and what is wrong.
 	ErrCorrupt = errors.New("polyraft: durable storage is corrupt")
-	// ErrClosed: the RawNode, MemoryStorage or DurableStorage was closed.
+	// ErrClosed: the RawNode, MemoryStorage, DurableStorage or host was
+	// closed.
 	ErrClosed = errors.New("polyraft: use of closed handle")
+	// ErrRejected: a host operation was certainly not applied (no leader,
+	// the group is not running there, raft dropped it...); retrying is
+	// safe. The host package's ErrRejected is this error.
+	ErrRejected = errors.New("polyraft: rejected (not applied)")
+	// ErrTimedOut: a host operation's outcome is unknown (its deadline
+	// passed); a proposal may still be applied. The host package's
+	// ErrTimedOut is this error.
+	ErrTimedOut = errors.New("polyraft: timed out (outcome unknown)")
 )
 
 // Error is the error type of failed library calls. It matches its sentinel

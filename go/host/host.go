@@ -49,7 +49,7 @@ static uint32_t pr_lookup(void *ctx, const uint8_t *q, size_t n, polyraft_host_r
 static void pr_destroy(void *ctx) { polyraftGoHostDestroy((uintptr_t)ctx); }
 static void pr_done(void *ctx, const polyraft_host_outcome *o) { polyraftGoHostDone((uintptr_t)ctx, (polyraft_host_outcome *)o); }
 
-static polyraft_result pr_start_replica(const polyraft_host *h, uint64_t group, uint64_t replica,
+static uint32_t pr_start_replica(const polyraft_host *h, uint64_t group, uint64_t replica,
 		const polyraft_host_peer *peers, size_t n, uintptr_t handle) {
 	polyraft_host_state_machine sm;
 	sm.abi_version = POLYRAFT_HOST_SM_ABI_VERSION;
@@ -62,24 +62,24 @@ static polyraft_result pr_start_replica(const polyraft_host *h, uint64_t group, 
 	return polyraft_host_start_replica(h, group, replica, peers, n, &sm);
 }
 
-static polyraft_result pr_propose(const polyraft_host *h, uint64_t g, const uint8_t *cmd, size_t n, uint64_t ms, uintptr_t done) {
+static uint32_t pr_propose(const polyraft_host *h, uint64_t g, const uint8_t *cmd, size_t n, uint64_t ms, uintptr_t done) {
 	return polyraft_host_propose_async(h, g, cmd, n, ms, pr_done, (void *)done);
 }
-static polyraft_result pr_propose_session(const polyraft_host *h, const polyraft_host_session *s, const uint8_t *cmd, size_t n,
+static uint32_t pr_propose_session(const polyraft_host *h, const polyraft_host_session *s, const uint8_t *cmd, size_t n,
 		uint64_t ms, uintptr_t done) {
 	return polyraft_host_propose_session_async(h, s, cmd, n, ms, pr_done, (void *)done);
 }
-static polyraft_result pr_read(const polyraft_host *h, uint64_t g, const uint8_t *q, size_t n, uint64_t ms, uintptr_t done) {
+static uint32_t pr_read(const polyraft_host *h, uint64_t g, const uint8_t *q, size_t n, uint64_t ms, uintptr_t done) {
 	return polyraft_host_read_async(h, g, q, n, ms, pr_done, (void *)done);
 }
-static polyraft_result pr_stale_read(const polyraft_host *h, uint64_t g, const uint8_t *q, size_t n, uintptr_t done) {
+static uint32_t pr_stale_read(const polyraft_host *h, uint64_t g, const uint8_t *q, size_t n, uintptr_t done) {
 	return polyraft_host_stale_read_async(h, g, q, n, pr_done, (void *)done);
 }
-static polyraft_result pr_membership(const polyraft_host *h, uint64_t g, uint32_t kind, uint64_t r, uint64_t rh, uint64_t ms,
+static uint32_t pr_membership(const polyraft_host *h, uint64_t g, uint32_t kind, uint64_t r, uint64_t rh, uint64_t ms,
 		uintptr_t done) {
 	return polyraft_host_change_membership_async(h, g, kind, r, rh, ms, pr_done, (void *)done);
 }
-static polyraft_result pr_transfer(const polyraft_host *h, uint64_t g, uint64_t target, uint64_t ms, uintptr_t done) {
+static uint32_t pr_transfer(const polyraft_host *h, uint64_t g, uint64_t target, uint64_t ms, uintptr_t done) {
 	return polyraft_host_transfer_leader_async(h, g, target, ms, pr_done, (void *)done);
 }
 */
@@ -97,6 +97,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unsafe"
+
+	"github.com/polyraft/polyraft/go"
 )
 
 // Sentinel errors; every error of this package matches one of them with
@@ -104,13 +106,13 @@ import (
 var (
 	// ErrRejected: the operation was certainly not applied (no leader, the
 	// group is not running here, raft dropped it...). Retrying is safe.
-	ErrRejected = errors.New("polyraft host: rejected (not applied)")
+	ErrRejected = polyraft.ErrRejected
 	// ErrTimedOut: the outcome is unknown (the deadline passed or the
 	// context ended first); a proposal may still be applied. The error
 	// also matches the context's error when the context ended.
-	ErrTimedOut = errors.New("polyraft host: timed out (outcome unknown)")
+	ErrTimedOut = polyraft.ErrTimedOut
 	// ErrClosed: the host is closed; nothing was done.
-	ErrClosed = errors.New("polyraft host: closed")
+	ErrClosed = polyraft.ErrClosed
 	// ErrInvalidArgument: a bad argument (unknown group for a local call,
 	// replica 0, a replica already running...).
 	ErrInvalidArgument = errors.New("polyraft host: invalid argument")
@@ -126,8 +128,12 @@ var (
 	ErrInternal = errors.New("polyraft host: internal error")
 )
 
+// cResult is how cgo hands back a polyraft_result (a C enum): its
+// underlying unsigned type.
+type cResult = uint32
+
 // codeError maps a result code and its detail to an error.
-func codeError(code C.polyraft_result, detail string) error {
+func codeError(code cResult, detail string) error {
 	var s error
 	switch code {
 	case C.POLYRAFT_OK:
@@ -349,7 +355,7 @@ func (h *Host) lastError() string {
 
 // call runs a C call on the host with its detail text, the handle kept
 // alive and the thread pinned so that the per-thread detail is ours.
-func (h *Host) call(f func(p *C.polyraft_host) C.polyraft_result) error {
+func (h *Host) call(f func(p *C.polyraft_host) cResult) error {
 	h.lock.RLock()
 	defer h.lock.RUnlock()
 	if h.ptr == nil {
@@ -418,8 +424,8 @@ func (h *Host) StartReplica(ctx context.Context, group, replicaID uint64, peers 
 	if len(cp) > 0 {
 		pp = &cp[0]
 	}
-	err := h.call(func(p *C.polyraft_host) C.polyraft_result {
-		return C.pr_start_replica(p, C.uint64_t(group), C.uint64_t(replicaID), pp, C.size_t(len(cp)), C.uintptr_t(handle))
+	err := h.call(func(p *C.polyraft_host) cResult {
+		return cResult(C.pr_start_replica(p, C.uint64_t(group), C.uint64_t(replicaID), pp, C.size_t(len(cp)), C.uintptr_t(handle)))
 	})
 	if err != nil {
 		// Refused: the library did not keep the handle.
@@ -440,12 +446,12 @@ func (h *Host) StopReplica(ctx context.Context, group uint64) error {
 	if err := h.precheck(ctx); err != nil {
 		return err
 	}
-	return h.call(func(p *C.polyraft_host) C.polyraft_result { return C.polyraft_host_stop_replica(p, C.uint64_t(group)) })
+	return h.call(func(p *C.polyraft_host) cResult { return C.polyraft_host_stop_replica(p, C.uint64_t(group)) })
 }
 
 // outcome is what a completion delivers.
 type outcome struct {
-	code   C.polyraft_result
+	code   cResult
 	data   []byte
 	detail string
 }
@@ -475,14 +481,14 @@ func timeoutMs(ctx context.Context) C.uint64_t {
 
 // op queues an operation through start (a C `_async` call given the
 // completion's handle) and waits for its outcome or the context's end.
-func (h *Host) op(ctx context.Context, start func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) C.polyraft_result) ([]byte, error) {
+func (h *Host) op(ctx context.Context, start func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) cResult) ([]byte, error) {
 	if err := h.precheck(ctx); err != nil {
 		return nil, err
 	}
 	ch := make(chan outcome, 1)
 	done := cgo.NewHandle(ch)
 	ms := timeoutMs(ctx)
-	if err := h.call(func(p *C.polyraft_host) C.polyraft_result { return start(p, ms, C.uintptr_t(done)) }); err != nil {
+	if err := h.call(func(p *C.polyraft_host) cResult { return start(p, ms, C.uintptr_t(done)) }); err != nil {
 		done.Delete() // not queued: the completion will not run
 		return nil, err
 	}
@@ -511,8 +517,8 @@ func bytesArg(b []byte) *C.uint8_t {
 // for it. Followers forward proposals to the leader. Errors: ErrRejected
 // (not applied), ErrTimedOut (unknown), ErrClosed, ErrInCallback.
 func (h *Host) Propose(ctx context.Context, group uint64, cmd []byte) ([]byte, error) {
-	return h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) C.polyraft_result {
-		return C.pr_propose(p, C.uint64_t(group), bytesArg(cmd), C.size_t(len(cmd)), ms, done)
+	return h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) cResult {
+		return cResult(C.pr_propose(p, C.uint64_t(group), bytesArg(cmd), C.size_t(len(cmd)), ms, done))
 	})
 }
 
@@ -548,8 +554,8 @@ func (s *Session) ProposalCompleted() {
 func (h *Host) ProposeSession(ctx context.Context, s *Session, cmd []byte) ([]byte, error) {
 	cs := C.polyraft_host_session{group: C.uint64_t(s.Group), client_id: C.uint64_t(s.ClientID),
 		series: C.uint64_t(s.Series), responded_to: C.uint64_t(s.RespondedTo)}
-	return h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) C.polyraft_result {
-		return C.pr_propose_session(p, &cs, bytesArg(cmd), C.size_t(len(cmd)), ms, done)
+	return h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) cResult {
+		return cResult(C.pr_propose_session(p, &cs, bytesArg(cmd), C.size_t(len(cmd)), ms, done))
 	})
 }
 
@@ -557,22 +563,22 @@ func (h *Host) ProposeSession(ctx context.Context, s *Session, cmd []byte) ([]by
 // until the local replica has applied that far, then runs Lookup(query).
 // Reads have no side effect: retry freely.
 func (h *Host) Read(ctx context.Context, group uint64, query []byte) ([]byte, error) {
-	return h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) C.polyraft_result {
-		return C.pr_read(p, C.uint64_t(group), bytesArg(query), C.size_t(len(query)), ms, done)
+	return h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) cResult {
+		return cResult(C.pr_read(p, C.uint64_t(group), bytesArg(query), C.size_t(len(query)), ms, done))
 	})
 }
 
 // StaleRead runs Lookup(query) on the local replica as it is (possibly
 // behind the leader; no network round trip).
 func (h *Host) StaleRead(ctx context.Context, group uint64, query []byte) ([]byte, error) {
-	return h.op(ctx, func(p *C.polyraft_host, _ C.uint64_t, done C.uintptr_t) C.polyraft_result {
-		return C.pr_stale_read(p, C.uint64_t(group), bytesArg(query), C.size_t(len(query)), done)
+	return h.op(ctx, func(p *C.polyraft_host, _ C.uint64_t, done C.uintptr_t) cResult {
+		return cResult(C.pr_stale_read(p, C.uint64_t(group), bytesArg(query), C.size_t(len(query)), done))
 	})
 }
 
 func (h *Host) membership(ctx context.Context, group uint64, kind C.uint32_t, replicaID, host uint64) error {
-	_, err := h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) C.polyraft_result {
-		return C.pr_membership(p, C.uint64_t(group), kind, C.uint64_t(replicaID), C.uint64_t(host), ms, done)
+	_, err := h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) cResult {
+		return cResult(C.pr_membership(p, C.uint64_t(group), kind, C.uint64_t(replicaID), C.uint64_t(host), ms, done))
 	})
 	return err
 }
@@ -597,8 +603,8 @@ func (h *Host) RemoveReplica(ctx context.Context, group, replicaID uint64) error
 // TransferLeader asks group to make replica target its leader and waits
 // until this host sees it lead.
 func (h *Host) TransferLeader(ctx context.Context, group, target uint64) error {
-	_, err := h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) C.polyraft_result {
-		return C.pr_transfer(p, C.uint64_t(group), C.uint64_t(target), ms, done)
+	_, err := h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) cResult {
+		return cResult(C.pr_transfer(p, C.uint64_t(group), C.uint64_t(target), ms, done))
 	})
 	return err
 }
@@ -611,7 +617,7 @@ func (h *Host) ReportHostDown(host uint64) (int, error) {
 		return 0, ErrInCallback
 	}
 	var n C.size_t
-	err := h.call(func(p *C.polyraft_host) C.polyraft_result {
+	err := h.call(func(p *C.polyraft_host) cResult {
 		return C.polyraft_host_report_host_down(p, C.uint64_t(host), &n)
 	})
 	return int(n), err
@@ -640,7 +646,7 @@ func (h *Host) GroupInfo(ctx context.Context, group uint64) (GroupInfo, error) {
 		for {
 			out := make([]C.polyraft_host_peer, n+1)
 			var got C.size_t
-			err := h.call(func(p *C.polyraft_host) C.polyraft_result {
+			err := h.call(func(p *C.polyraft_host) cResult {
 				return C.polyraft_host_group_members(p, C.uint64_t(group), C.bool(learners), &out[0], C.size_t(len(out)), &got)
 			})
 			if err != nil || got <= C.size_t(len(out)) {
@@ -653,7 +659,7 @@ func (h *Host) GroupInfo(ctx context.Context, group uint64) (GroupInfo, error) {
 			n = got // the membership grew meanwhile: ask again
 		}
 	}
-	err := h.call(func(p *C.polyraft_host) C.polyraft_result {
+	err := h.call(func(p *C.polyraft_host) cResult {
 		return C.polyraft_host_group_info(p, C.uint64_t(group), &ci)
 	})
 	if err != nil {
@@ -680,7 +686,7 @@ func (h *Host) Metrics() (Metrics, error) {
 		return Metrics{}, ErrInCallback
 	}
 	var m C.polyraft_host_metrics
-	err := h.call(func(p *C.polyraft_host) C.polyraft_result { return C.polyraft_host_get_metrics(p, &m) })
+	err := h.call(func(p *C.polyraft_host) cResult { return C.polyraft_host_get_metrics(p, &m) })
 	return Metrics{uint64(m.groups), uint64(m.active_groups), uint64(m.pending_ops), uint64(m.proposals),
 		uint64(m.dedup_hits), uint64(m.log_writes), uint64(m.fsyncs)}, err
 }

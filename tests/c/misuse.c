@@ -795,6 +795,9 @@ static const char *kind_of(polyraft_result rc) {
     case POLYRAFT_STORAGE_FAILURE:
     case POLYRAFT_IO_ERROR:
     case POLYRAFT_CORRUPT: return "storage";
+    case POLYRAFT_REJECTED:
+    case POLYRAFT_TIMED_OUT:
+    case POLYRAFT_CLOSED: return "host";
     }
     return "unknown";
 }
@@ -811,7 +814,7 @@ TEST(result_names) {
         named++;
         CHECK(strcmp(kind_of((polyraft_result)code), "unknown") != 0);
     }
-    CHECK(named == 21);
+    CHECK(named == 24);
     CHECK(polyraft_version_number() == POLYRAFT_VERSION_NUMBER);
     CHECK(POLYRAFT_VERSION_NUMBER ==
           POLYRAFT_VERSION_MAJOR * 1000000 + POLYRAFT_VERSION_MINOR * 1000 + POLYRAFT_VERSION_PATCH);
