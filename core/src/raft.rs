@@ -48,6 +48,16 @@ fn within_wire_range(m: &Message) -> bool {
         && m.snapshot.as_ref().is_none_or(|s| ok(s.index()) && ok(s.term()))
 }
 
+/// How many requests (proposals, read requests, leadership transfers) a
+/// follower forwards to its leader on behalf of other nodes between two
+/// ticks. Beyond etcd: a request reaches a follower from a peer only when
+/// that peer took it for the leader (a stale view, so rare); forged
+/// leadership can make two followers take each other for the leader, and
+/// without a bound they would bounce such a request forever. The budget
+/// turns that into a handful of messages per tick. A node's own requests
+/// are never limited.
+pub const FORWARD_BUDGET_PER_TICK: usize = 128;
+
 /// The largest accepted [`Config::election_tick`] (2^31 - 1): randomized
 /// election timeouts go up to twice the value and must not overflow.
 pub const MAX_ELECTION_TICK: usize = (1 << 31) - 1;
@@ -298,6 +308,9 @@ pub struct Raft<S: Storage> {
     /// Set when an invariant broke (storage failure, corrupted log); the
     /// node refuses all further work and reports this error.
     fatal: Option<Error>,
+    /// Requests forwarded on behalf of other nodes since the last tick;
+    /// see [`FORWARD_BUDGET_PER_TICK`].
+    forwarded_for_peers: usize,
 }
 
 impl<S: Storage> Raft<S> {
@@ -352,6 +365,7 @@ impl<S: Storage> Raft<S> {
             rng: fastrand::Rng::new(),
             removed_in_term: Vec::new(),
             fatal: None,
+            forwarded_for_peers: 0,
         };
         let last = r.raft_log.last_entry_id();
         let (cfg, prs) = confchange::restore(Changer { tracker: &r.trk, last_index: last.index }, &cs)?;
@@ -782,6 +796,7 @@ impl<S: Storage> Raft<S> {
         if self.fatal.is_some() {
             return;
         }
+        self.forwarded_for_peers = 0;
         match self.state {
             StateType::Leader => self.tick_heartbeat(),
             _ => self.tick_election(),
@@ -1041,6 +1056,25 @@ impl<S: Storage> Raft<S> {
         if m.r#type() == MessageType::MsgApp {
             // A malformed append is refused before it can touch the log.
             crate::log::check_append(m.term, EntryId { term: m.log_term, index: m.index }, &m.entries)?;
+            let committed = self.raft_log.committed;
+            if m.term >= self.term
+                && m.index == committed
+                && !self.raft_log.match_term(EntryId { term: m.log_term, index: m.index })
+            {
+                // Our entry at the commit index is committed, so the log of
+                // every leader of this or a later term holds it (Leader
+                // Completeness): such an append is forged. Refused before it
+                // can make its sender our leader, and without an answer: a
+                // rejection would make the leader probe the same index again,
+                // forever.
+                return Err(Error::Decode(format!(
+                    "MsgApp whose previous entry {}/{} contradicts our committed entry",
+                    m.log_term, m.index
+                )));
+            }
+            if m.term >= self.term {
+                self.check_no_same_term_rewrite(&m)?;
+            }
         }
         let res = self.step_inner(m);
         self.check_log();
@@ -1048,6 +1082,34 @@ impl<S: Storage> Raft<S> {
             Some(e) => Err(e.clone()),
             None => res,
         }
+    }
+
+    /// Refuses an append that would overwrite one of our entries whose
+    /// term is at least the append's own. Such an entry came from the
+    /// leader of that term (or a later one), which never sends a different
+    /// entry at the same index: the append is forged, and accepting it
+    /// would make us lose entries we may already have acknowledged (the
+    /// leader would then probe the index we no longer hold, forever).
+    fn check_no_same_term_rewrite(&self, m: &Message) -> Result<()> {
+        let last = self.raft_log.last_index();
+        if m.entries.first().is_none_or(|e| e.index > last)
+            || !self.raft_log.match_term(EntryId { term: m.log_term, index: m.index })
+        {
+            return Ok(());
+        }
+        for e in m.entries.iter().take_while(|e| e.index <= last) {
+            let ours = self.raft_log.zero_term_on_out_of_bounds(self.raft_log.term(e.index));
+            if ours != e.term {
+                if ours >= m.term {
+                    return Err(Error::Decode(format!(
+                        "MsgApp at term {} rewriting our entry {}/{} with one of term {}",
+                        m.term, ours, e.index, e.term
+                    )));
+                }
+                break;
+            }
+        }
+        Ok(())
     }
 
     #[inline(always)]
@@ -1198,6 +1260,19 @@ impl<S: Storage> Raft<S> {
             },
         }
         Ok(())
+    }
+
+    /// Whether a request that `for_peer` (came from another node) may be
+    /// forwarded now; counts it against the per-tick budget.
+    fn may_forward(&mut self, for_peer: bool) -> bool {
+        if !for_peer {
+            return true;
+        }
+        if self.forwarded_for_peers >= FORWARD_BUDGET_PER_TICK {
+            return false;
+        }
+        self.forwarded_for_peers += 1;
+        true
     }
 
     fn handle_vote_request(&mut self, m: Message) {
@@ -1700,6 +1775,10 @@ impl<S: Storage> Raft<S> {
                     );
                     return Err(Error::ProposalDropped);
                 }
+                if !self.may_forward(m.from != self.id) {
+                    rlog!(self.logger, Warn, "{:x} forwarded {} requests for peers since the last tick; dropping proposal", self.id, FORWARD_BUDGET_PER_TICK);
+                    return Err(Error::ProposalDropped);
+                }
                 m.to = self.lead;
                 self.send(m);
             }
@@ -1721,6 +1800,11 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgTransferLeader => {
                 if self.lead == NONE {
                     rlog!(self.logger, Info, "{:x} no leader at term {}; dropping leader transfer msg", self.id, self.term);
+                    return Ok(());
+                }
+                // A local request has no term; a forwarded one has ours.
+                if !self.may_forward(m.term != 0) {
+                    rlog!(self.logger, Warn, "{:x} forwarded {} requests for peers since the last tick; dropping leader transfer msg", self.id, FORWARD_BUDGET_PER_TICK);
                     return Ok(());
                 }
                 m.to = self.lead;
@@ -1751,6 +1835,10 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgReadIndex => {
                 if self.lead == NONE {
                     rlog!(self.logger, Info, "{:x} no leader at term {}; dropping index reading msg", self.id, self.term);
+                    return Ok(());
+                }
+                if !self.may_forward(m.from != NONE && m.from != self.id) {
+                    rlog!(self.logger, Warn, "{:x} forwarded {} requests for peers since the last tick; dropping index reading msg", self.id, FORWARD_BUDGET_PER_TICK);
                     return Ok(());
                 }
                 m.to = self.lead;

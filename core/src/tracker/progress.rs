@@ -53,6 +53,9 @@ pub struct Progress {
     pub inflights: Inflights,
     /// Whether the follower is a learner.
     pub is_learner: bool,
+    /// Whether the follower rejected a probe at `matched` since its last
+    /// acknowledgement (see `maybe_decr_to`).
+    match_denied: bool,
 }
 
 impl Progress {
@@ -68,6 +71,7 @@ impl Progress {
             msg_app_flow_paused: false,
             inflights,
             is_learner: false,
+            match_denied: false,
         }
     }
 
@@ -150,6 +154,7 @@ impl Progress {
         self.matched = n;
         self.next = self.next.max(n + 1);
         self.msg_app_flow_paused = false;
+        self.match_denied = false;
         true
     }
 
@@ -157,15 +162,10 @@ impl Progress {
     /// `rejected`, guided by its hint `match_hint`. Returns false when the
     /// rejection is stale.
     pub fn maybe_decr_to(&mut self, rejected: u64, match_hint: u64) -> bool {
-        if rejected <= self.matched {
-            // The follower acked entries up to `matched`, so it cannot
-            // reject an append there: the rejection is stale (or the
-            // follower's log was tampered with). In probe state etcd would
-            // resend the same probe, and the same rejection would come back
-            // forever; ignoring it is the same as etcd everywhere else.
-            return false;
-        }
         if self.state == StateType::Replicate {
+            if rejected <= self.matched {
+                return false;
+            }
             self.next = self.matched + 1;
             self.sent_commit = self.sent_commit.min(self.next - 1);
             return true;
@@ -173,6 +173,17 @@ impl Progress {
         // Probes go out one at a time, so only the latest one is answered.
         if self.next - 1 != rejected {
             return false;
+        }
+        if rejected <= self.matched {
+            // The follower denies holding an entry it acknowledged. Either
+            // the rejection is a stale duplicate, and the probe, sent again
+            // as etcd does, will be acknowledged; or the acknowledgement was
+            // forged, and the follower denies it again: then it is believed
+            // (beyond etcd, which would probe the same index forever).
+            if self.match_denied {
+                self.matched = match_hint.min(rejected - 1);
+            }
+            self.match_denied = true;
         }
         self.next = rejected.min(match_hint + 1).max(self.matched + 1);
         self.sent_commit = self.sent_commit.min(self.next - 1);
