@@ -170,13 +170,22 @@ func goConfState(c *C.polyraft_conf_state) *pb.ConfState {
 }
 
 // goEntry copies an entry view. Fields are set the way etcd sets them: Term
-// and Index always, Type only when not EntryNormal, Data when not empty.
+// and Index always, Type when not EntryNormal or set explicitly, Data when
+// not empty.
 func goEntry(c *C.polyraft_entry) *pb.Entry {
 	e := &pb.Entry{Term: new(uint64(c.term)), Index: new(uint64(c.index)), Data: goBytes(c.data, c.data_len)}
-	if c.entry_type != 0 {
+	if c.entry_type != 0 || typeEncoded(c) {
 		e.Type = pb.EntryType(c.entry_type).Enum()
 	}
 	return e
+}
+
+// typeEncoded tells whether the view's encoding carries the type field
+// even though it is EntryNormal (0): the core writes it first (tag byte
+// 0x08) when it was set explicitly, as etcd sets it on the entry replacing
+// a refused conf change; byte limits count those two bytes.
+func typeEncoded(c *C.polyraft_entry) bool {
+	return c.encoded_len > 0 && c.encoded != nil && *c.encoded == 0x08
 }
 
 // goEntries copies a list of entry views, set as goEntry sets them. The
@@ -207,7 +216,7 @@ func goEntries(p *C.polyraft_entry, n C.size_t) []*pb.Entry {
 			e.Data = data[off : off+k : off+k]
 			off += k
 		}
-		if c.entry_type != 0 {
+		if c.entry_type != 0 || typeEncoded(c) {
 			e.Type = pb.EntryType(c.entry_type).Enum()
 		}
 		out[i] = e
