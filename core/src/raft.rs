@@ -1038,6 +1038,7 @@ impl<S: Storage> Raft<S> {
             return Err(Error::Decode(format!("{:?} without a term", m.r#type())));
         }
         check_sender(self.id, &m)?;
+        self.check_storage_resp(&m)?;
         if m.r#type() == MessageType::MsgHeartbeat && m.commit > self.raft_log.last_index() {
             // A leader only sends min(match, committed), never beyond what
             // we hold. Refused before the heartbeat can make its sender our
@@ -1082,6 +1083,34 @@ impl<S: Storage> Raft<S> {
             Some(e) => Err(e.clone()),
             None => res,
         }
+    }
+
+    /// Refuses a storage response naming work that was never handed out: a
+    /// MsgStorageApplyResp beyond the entries given for applying, or a
+    /// MsgStorageAppendResp carrying a snapshot beyond the commit index
+    /// (etcd panics on both; only a bug or a forged message sends them).
+    fn check_storage_resp(&self, m: &Message) -> Result<()> {
+        match m.r#type() {
+            MessageType::MsgStorageApplyResp => {
+                if let Some(last) = m.entries.last().filter(|e| e.index > self.raft_log.applying) {
+                    return Err(Error::InvalidState(format!(
+                        "MsgStorageApplyResp for index {} beyond the entries handed out for applying ({})",
+                        last.index, self.raft_log.applying
+                    )));
+                }
+            }
+            MessageType::MsgStorageAppendResp => {
+                if let Some(s) = m.snapshot.as_deref().filter(|s| s.index() > self.raft_log.committed) {
+                    return Err(Error::InvalidState(format!(
+                        "MsgStorageAppendResp for a snapshot at index {} beyond the commit index {}",
+                        s.index(),
+                        self.raft_log.committed
+                    )));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Refuses an append that would overwrite one of our entries whose
