@@ -637,6 +637,7 @@ impl<S: Storage> Raft<S> {
         let Some(pr) = self.trk.progress.get_mut(&to) else { return };
         let commit = pr.matched.min(committed);
         pr.sent_commit(commit);
+        pr.sent_heartbeat();
         self.send(Message {
             to,
             r#type: MessageType::MsgHeartbeat as i32,

@@ -5,7 +5,7 @@ mod inflights;
 mod progress;
 
 pub use inflights::Inflights;
-pub use progress::{Progress, StateType};
+pub use progress::{Progress, StateType, MAX_DENIALS_PER_HEARTBEAT};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

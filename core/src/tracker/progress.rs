@@ -53,10 +53,18 @@ pub struct Progress {
     pub inflights: Inflights,
     /// Whether the follower is a learner.
     pub is_learner: bool,
-    /// Whether the follower rejected a probe at `matched` since its last
-    /// acknowledgement (see `maybe_decr_to`).
-    match_denied: bool,
+    /// Rejections at or below `matched` answered with a new probe since
+    /// the last heartbeat (see `maybe_decr_to`).
+    denials: u32,
 }
+
+/// How many rejections at or below a follower's match the leader answers
+/// with a new probe between two heartbeats. A follower cannot lack an entry
+/// it acknowledged, so such a rejection is a stale duplicate (etcd answers
+/// each with a probe, and so does polyraft up to this bound) or the
+/// acknowledgement was forged: then every probe is rejected again, and
+/// without a bound leader and follower would exchange them forever.
+pub const MAX_DENIALS_PER_HEARTBEAT: u32 = 16;
 
 impl Progress {
     /// A probing progress that will next send `next`.
@@ -71,7 +79,7 @@ impl Progress {
             msg_app_flow_paused: false,
             inflights,
             is_learner: false,
-            match_denied: false,
+            denials: 0,
         }
     }
 
@@ -154,8 +162,13 @@ impl Progress {
         self.matched = n;
         self.next = self.next.max(n + 1);
         self.msg_app_flow_paused = false;
-        self.match_denied = false;
+        self.denials = 0;
         true
+    }
+
+    /// A heartbeat went out: the denial budget starts again.
+    pub fn sent_heartbeat(&mut self) {
+        self.denials = 0;
     }
 
     /// Moves `next` back after the follower rejected an append at
@@ -175,15 +188,12 @@ impl Progress {
             return false;
         }
         if rejected <= self.matched {
-            // The follower denies holding an entry it acknowledged. Either
-            // the rejection is a stale duplicate, and the probe, sent again
-            // as etcd does, will be acknowledged; or the acknowledgement was
-            // forged, and the follower denies it again: then it is believed
-            // (beyond etcd, which would probe the same index forever).
-            if self.match_denied {
-                self.matched = match_hint.min(rejected - 1);
+            // The follower denies holding an entry it acknowledged: see
+            // MAX_DENIALS_PER_HEARTBEAT.
+            if self.denials >= MAX_DENIALS_PER_HEARTBEAT {
+                return false;
             }
-            self.match_denied = true;
+            self.denials += 1;
         }
         self.next = rejected.min(match_hint + 1).max(self.matched + 1);
         self.sent_commit = self.sent_commit.min(self.next - 1);
