@@ -1074,9 +1074,6 @@ impl<S: Storage> Raft<S> {
                     m.log_term, m.index
                 )));
             }
-            if m.term >= self.term {
-                self.check_no_same_term_rewrite(&m)?;
-            }
         }
         let res = self.step_inner(m);
         self.check_log();
@@ -1110,34 +1107,6 @@ impl<S: Storage> Raft<S> {
                 }
             }
             _ => {}
-        }
-        Ok(())
-    }
-
-    /// Refuses an append that would overwrite one of our entries whose
-    /// term is at least the append's own. Such an entry came from the
-    /// leader of that term (or a later one), which never sends a different
-    /// entry at the same index: the append is forged, and accepting it
-    /// would make us lose entries we may already have acknowledged (the
-    /// leader would then probe the index we no longer hold, forever).
-    fn check_no_same_term_rewrite(&self, m: &Message) -> Result<()> {
-        let last = self.raft_log.last_index();
-        if m.entries.first().is_none_or(|e| e.index > last)
-            || !self.raft_log.match_term(EntryId { term: m.log_term, index: m.index })
-        {
-            return Ok(());
-        }
-        for e in m.entries.iter().take_while(|e| e.index <= last) {
-            let ours = self.raft_log.zero_term_on_out_of_bounds(self.raft_log.term(e.index));
-            if ours != e.term {
-                if ours >= m.term {
-                    return Err(Error::Decode(format!(
-                        "MsgApp at term {} rewriting our entry {}/{} with one of term {}",
-                        m.term, ours, e.index, e.term
-                    )));
-                }
-                break;
-            }
         }
         Ok(())
     }
