@@ -378,7 +378,12 @@ pub fn run(input: &[u8]) -> Result<Stats, String> {
 fn run_inner(input: &[u8], accepted: &mut Vec<String>) -> Result<Stats, String> {
     let mut b = Bytes2(input);
     let flags = b.u8();
-    let mut h = Harness::new(flags & 1 != 0, flags & 2 != 0)?;
+    // CheckQuorum is always on: without it (or PreVote), a node whose term
+    // a forged message inflated ignores the leader's older-term messages
+    // without answering, and when it cannot campaign (a learner) the
+    // leader never learns the newer term: etcd's documented remedy for
+    // disruptive nodes is what lets the cluster recover. PreVote varies.
+    let mut h = Harness::new(flags & 1 != 0, true)?;
     h.nodes[0].raw.campaign().map_err(|e| e.to_string())?;
     h.settle("the first election")?;
     let mut ops = 0;
