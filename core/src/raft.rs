@@ -45,7 +45,7 @@ fn within_wire_range(m: &Message) -> bool {
         && ok(m.commit)
         && ok(m.reject_hint)
         && m.entries.iter().all(|e| ok(e.term) && ok(e.index))
-        && m.snapshot.as_ref().is_none_or(|s| ok(s.index()) && ok(s.term()))
+        && m.snapshot.as_ref().map_or(true, |s| ok(s.index()) && ok(s.term()))
 }
 
 /// How many requests (proposals, read requests, leadership transfers) a
