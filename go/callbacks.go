@@ -52,8 +52,15 @@ func polyraftGoEntries(ctx C.uintptr_t, lo, hi, maxSize C.uint64_t, sink *C.poly
 	var pin runtime.Pinner
 	defer pin.Unpin()
 	for _, e := range ents {
-		ce := cEntry(&pin, e)
-		if code := C.polyraft_entry_sink_push(sink, &ce); code != C.POLYRAFT_OK {
+		// Encoded, so that a field set explicitly to its zero value (an
+		// EntryNormal type, as on the entry replacing a refused conf
+		// change) stays set: byte limits count it, as etcd does.
+		b, err := proto.Marshal(e)
+		if err != nil {
+			return g.status(err)
+		}
+		p, n := pinBytes(&pin, b)
+		if code := C.polyraft_entry_sink_push_encoded(sink, p, n); code != C.POLYRAFT_OK {
 			return C.POLYRAFT_STORAGE_FAILURE
 		}
 	}

@@ -246,7 +246,7 @@ func newDiff(t *testing.T, seed uint64) *diff {
 		}
 		d.poly.nodes = append(d.poly.nodes, prn)
 		d.poly.sts = append(d.poly.sts, pst)
-		d.closers = append(d.closers, func() { prn.Close(); pst.Close() })
+		d.closers = append(d.closers, func() { prn.Close() })
 	}
 	d.cs = make([]*pb.ConfState, d.n)
 	for i := range d.applied {
@@ -581,8 +581,9 @@ func (d *diff) confChange() error {
 }
 
 // staleSnapshot sends node i's storage snapshot, at node i's term, to
-// another node, as etcd's harness does with send-snapshot: the receiver may
-// be ahead of the sender in term or log (a stale or restarted leader). The
+// another node, as etcd's harness does with send-snapshot: from a node at a
+// lower term than the receiver's (a stale or restarted leader), or from the
+// leader with a snapshot that may be older than the receiver's log. The
 // same message goes to both sides.
 func (d *diff) staleSnapshot(i int) error {
 	snap, err := d.etcd.sts[i].Snapshot()
@@ -593,7 +594,13 @@ func (d *diff) staleSnapshot(i int) error {
 	if to == uint64(i+1) {
 		return nil
 	}
-	term := d.etcd.nodes[i].BasicStatus().GetTerm()
+	st, rst := d.etcd.nodes[i].BasicStatus(), d.etcd.nodes[to-1].BasicStatus()
+	term := st.GetTerm()
+	if term >= rst.GetTerm() && st.RaftState != StateLeader {
+		// A non-leader at the receiver's term or above would pose as its
+		// leader (a forged leadership, not a stale snapshot).
+		return nil
+	}
 	m := &pb.Message{Type: pb.MsgSnap.Enum(), From: new(uint64(i + 1)), To: new(to), Term: new(term), Snapshot: snap}
 	b, err := proto.Marshal(m)
 	if err != nil {

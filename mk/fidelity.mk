@@ -5,8 +5,13 @@
 #                        scenarios where polyraft once differed), read from
 #                        POLYRAFT_DIVERGENCES_DIR, and a short hostile-peer
 #                        property run (seconds)
-#   make fuzz-hostile    the long hostile-peer run (release):
-#                        HOSTILE_SECS=3600 (default), HOSTILE_SEED=1
+#   make fuzz-hostile    the long hostile-peer run (release, stable toolchain):
+#                        HOSTILE_SECS=3600 (default), HOSTILE_SEED=1; a
+#                        finding prints its input, replayed with
+#                        target/release/examples/hostile --replay HEX
+#                        (POLYRAFT_HOSTILE_TRACE=1 traces it). With cargo-fuzz
+#                        and nightly, the same harness is the fuzz target
+#                        hostile_peer: cd fuzz && cargo +nightly fuzz run hostile_peer
 
 CARGO ?= cargo
 # The divergence scripts live beside the checkout, never in it.

@@ -80,7 +80,8 @@ pub fn check_storage_bounds(first: u64, last: u64) -> Result<()> {
         return Err(Error::Storage("storage answered first_index 0 (the first index is at least 1)".into()));
     }
     if last == u64::MAX {
-        return Err(Error::Storage(format!("storage answered last_index {last} (no index can follow it)")));
+        // (Named, not printed: the number reads like a wrapped value.)
+        return Err(Error::Storage("storage answered last_index u64::MAX (no index can follow it)".into()));
     }
     if last < first - 1 {
         return Err(Error::Storage(format!("storage answered last_index {last} below first_index {first} - 1")));
@@ -338,7 +339,7 @@ impl<S: Storage> RaftLog<S> {
         }
         match self.store.last_index() {
             Ok(u64::MAX) => {
-                self.note_storage_error(Error::Storage(format!("storage answered last_index {}", u64::MAX)));
+                self.note_storage_error(Error::Storage("storage answered last_index u64::MAX".into()));
                 self.committed
             }
             Ok(i) => i,

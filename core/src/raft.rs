@@ -45,8 +45,18 @@ fn within_wire_range(m: &Message) -> bool {
         && ok(m.commit)
         && ok(m.reject_hint)
         && m.entries.iter().all(|e| ok(e.term) && ok(e.index))
-        && m.snapshot.as_ref().is_none_or(|s| ok(s.index()) && ok(s.term()))
+        && m.snapshot.as_ref().map_or(true, |s| ok(s.index()) && ok(s.term()))
 }
+
+/// How many requests (proposals, read requests, leadership transfers) a
+/// follower forwards to its leader on behalf of other nodes between two
+/// ticks. Beyond etcd: a request reaches a follower from a peer only when
+/// that peer took it for the leader (a stale view, so rare); forged
+/// leadership can make two followers take each other for the leader, and
+/// without a bound they would bounce such a request forever. The budget
+/// turns that into a handful of messages per tick. A node's own requests
+/// are never limited.
+pub const FORWARD_BUDGET_PER_TICK: usize = 128;
 
 /// The largest accepted [`Config::election_tick`] (2^31 - 1): randomized
 /// election timeouts go up to twice the value and must not overflow.
@@ -298,6 +308,9 @@ pub struct Raft<S: Storage> {
     /// Set when an invariant broke (storage failure, corrupted log); the
     /// node refuses all further work and reports this error.
     fatal: Option<Error>,
+    /// Requests forwarded on behalf of other nodes since the last tick;
+    /// see [`FORWARD_BUDGET_PER_TICK`].
+    forwarded_for_peers: usize,
 }
 
 impl<S: Storage> Raft<S> {
@@ -352,6 +365,7 @@ impl<S: Storage> Raft<S> {
             rng: fastrand::Rng::new(),
             removed_in_term: Vec::new(),
             fatal: None,
+            forwarded_for_peers: 0,
         };
         let last = r.raft_log.last_entry_id();
         let (cfg, prs) = confchange::restore(Changer { tracker: &r.trk, last_index: last.index }, &cs)?;
@@ -628,6 +642,7 @@ impl<S: Storage> Raft<S> {
         let Some(pr) = self.trk.progress.get_mut(&to) else { return };
         let commit = pr.matched.min(committed);
         pr.sent_commit(commit);
+        pr.sent_heartbeat();
         self.send(Message {
             to,
             r#type: MessageType::MsgHeartbeat as i32,
@@ -787,6 +802,7 @@ impl<S: Storage> Raft<S> {
         if self.fatal.is_some() {
             return;
         }
+        self.forwarded_for_peers = 0;
         match self.state {
             StateType::Leader => self.tick_heartbeat(),
             _ => self.tick_election(),
@@ -1028,6 +1044,7 @@ impl<S: Storage> Raft<S> {
             return Err(Error::Decode(format!("{:?} without a term", m.r#type())));
         }
         check_sender(self.id, &m)?;
+        self.check_storage_resp(&m)?;
         if m.r#type() == MessageType::MsgHeartbeat && m.commit > self.raft_log.last_index() {
             // A leader only sends min(match, committed), never beyond what
             // we hold. Refused before the heartbeat can make its sender our
@@ -1046,6 +1063,22 @@ impl<S: Storage> Raft<S> {
         if m.r#type() == MessageType::MsgApp {
             // A malformed append is refused before it can touch the log.
             crate::log::check_append(m.term, EntryId { term: m.log_term, index: m.index }, &m.entries)?;
+            let committed = self.raft_log.committed;
+            if m.term >= self.term
+                && m.index == committed
+                && !self.raft_log.match_term(EntryId { term: m.log_term, index: m.index })
+            {
+                // Our entry at the commit index is committed, so the log of
+                // every leader of this or a later term holds it (Leader
+                // Completeness): such an append is forged. Refused before it
+                // can make its sender our leader, and without an answer: a
+                // rejection would make the leader probe the same index again,
+                // forever.
+                return Err(Error::Decode(format!(
+                    "MsgApp whose previous entry {}/{} contradicts our committed entry",
+                    m.log_term, m.index
+                )));
+            }
         }
         let res = self.step_inner(m);
         self.check_log();
@@ -1053,6 +1086,34 @@ impl<S: Storage> Raft<S> {
             Some(e) => Err(e.clone()),
             None => res,
         }
+    }
+
+    /// Refuses a storage response naming work that was never handed out: a
+    /// MsgStorageApplyResp beyond the entries given for applying, or a
+    /// MsgStorageAppendResp carrying a snapshot beyond the commit index
+    /// (etcd panics on both; only a bug or a forged message sends them).
+    fn check_storage_resp(&self, m: &Message) -> Result<()> {
+        match m.r#type() {
+            MessageType::MsgStorageApplyResp => {
+                if let Some(last) = m.entries.last().filter(|e| e.index > self.raft_log.applying) {
+                    return Err(Error::InvalidState(format!(
+                        "MsgStorageApplyResp for index {} beyond the entries handed out for applying ({})",
+                        last.index, self.raft_log.applying
+                    )));
+                }
+            }
+            MessageType::MsgStorageAppendResp => {
+                if let Some(s) = m.snapshot.as_deref().filter(|s| s.index() > self.raft_log.committed) {
+                    return Err(Error::InvalidState(format!(
+                        "MsgStorageAppendResp for a snapshot at index {} beyond the commit index {}",
+                        s.index(),
+                        self.raft_log.committed
+                    )));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     #[inline(always)]
@@ -1203,6 +1264,19 @@ impl<S: Storage> Raft<S> {
             },
         }
         Ok(())
+    }
+
+    /// Whether a request that `for_peer` (came from another node) may be
+    /// forwarded now; counts it against the per-tick budget.
+    fn may_forward(&mut self, for_peer: bool) -> bool {
+        if !for_peer {
+            return true;
+        }
+        if self.forwarded_for_peers >= FORWARD_BUDGET_PER_TICK {
+            return false;
+        }
+        self.forwarded_for_peers += 1;
+        true
     }
 
     fn handle_vote_request(&mut self, m: Message) {
@@ -1705,6 +1779,10 @@ impl<S: Storage> Raft<S> {
                     );
                     return Err(Error::ProposalDropped);
                 }
+                if !self.may_forward(m.from != self.id) {
+                    rlog!(self.logger, Warn, "{:x} forwarded {} requests for peers since the last tick; dropping proposal", self.id, FORWARD_BUDGET_PER_TICK);
+                    return Err(Error::ProposalDropped);
+                }
                 m.to = self.lead;
                 self.send(m);
             }
@@ -1726,6 +1804,11 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgTransferLeader => {
                 if self.lead == NONE {
                     rlog!(self.logger, Info, "{:x} no leader at term {}; dropping leader transfer msg", self.id, self.term);
+                    return Ok(());
+                }
+                // A local request has no term; a forwarded one has ours.
+                if !self.may_forward(m.term != 0) {
+                    rlog!(self.logger, Warn, "{:x} forwarded {} requests for peers since the last tick; dropping leader transfer msg", self.id, FORWARD_BUDGET_PER_TICK);
                     return Ok(());
                 }
                 m.to = self.lead;
@@ -1756,6 +1839,10 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgReadIndex => {
                 if self.lead == NONE {
                     rlog!(self.logger, Info, "{:x} no leader at term {}; dropping index reading msg", self.id, self.term);
+                    return Ok(());
+                }
+                if !self.may_forward(m.from != NONE && m.from != self.id) {
+                    rlog!(self.logger, Warn, "{:x} forwarded {} requests for peers since the last tick; dropping index reading msg", self.id, FORWARD_BUDGET_PER_TICK);
                     return Ok(());
                 }
                 m.to = self.lead;

@@ -256,6 +256,19 @@ impl<S: Storage> RawNode<S> {
     /// a response from a local storage thread). Local message types from a
     /// peer and responses from unknown peers are refused.
     pub fn step(&mut self, m: Message) -> Result<()> {
+        self.step_checked(m, false)
+    }
+
+    /// [`RawNode::step`] that, as etcd's RawNode.Step, accepts a MsgSnap at
+    /// term 0: etcd's scripted harness sends snapshots from nodes at term 0
+    /// (`send-snapshot`) and its scripts record what follows. A real peer
+    /// never sends one, and `step` refuses it.
+    #[cfg(feature = "rafttest")]
+    pub fn step_as_etcd_harness(&mut self, m: Message) -> Result<()> {
+        self.step_checked(m, true)
+    }
+
+    fn step_checked(&mut self, m: Message, term0_snap: bool) -> Result<()> {
         self.check()?;
         let Ok(t) = MessageType::try_from(m.r#type) else {
             return Err(Error::Decode(format!("unknown message type {}", m.r#type)));
@@ -266,7 +279,7 @@ impl<S: Storage> RawNode<S> {
         if is_response_msg(t) && !is_local_msg_target(m.from) && !self.raft.trk.progress.contains_key(&m.from) {
             return Err(Error::StepPeerNotFound);
         }
-        if m.term == 0 && always_carries_term(t) {
+        if m.term == 0 && (always_carries_term(t) || (t == MessageType::MsgSnap && !term0_snap)) {
             // Raft treats a message without a term as local: from a peer,
             // one of these would act outside any term (a MsgApp appending
             // without a leader, an ack bypassing the term guards).
@@ -645,8 +658,7 @@ pub fn must_sync(st: &HardState, prev: &HardState, ents: usize) -> bool {
 
 /// Message types that a node always sends with its term (etcd's `send`
 /// stamps them): replication, heartbeats and their answers, and leadership
-/// transfer. MsgSnap is not among them: etcd's own harness sends snapshots
-/// from nodes at term 0, and its conformance scripts step them.
+/// transfer. (So does MsgSnap; see `step_as_etcd_harness`.)
 fn always_carries_term(t: MessageType) -> bool {
     use MessageType::*;
     matches!(t, MsgApp | MsgAppResp | MsgHeartbeat | MsgHeartbeatResp | MsgTimeoutNow | MsgReadIndexResp)

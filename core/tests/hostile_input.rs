@@ -190,3 +190,115 @@ fn absurd_config_values_are_refused_or_harmless() {
     }
     assert_eq!(c.node(1).raw.basic_status().soft_state.raft_state, StateType::Leader);
 }
+
+fn msg(t: MessageType, from: u64, to: u64, term: u64) -> Message {
+    Message { r#type: t as i32, from, to, term, ..Default::default() }
+}
+
+#[test]
+fn forged_storage_responses_are_refused_and_the_node_stays_usable() {
+    let cfg = Config { id: 1, async_storage_writes: true, ..test_config() };
+    let mut rn = RawNode::new(&cfg, MemoryStorage::new_with_conf_state(voters(&[1]))).unwrap();
+    let mut apply = msg(MessageType::MsgStorageApplyResp, polyraft::LOCAL_APPLY_THREAD, 1, 0);
+    apply.entries = vec![Entry { index: 1000, term: 1, ..Default::default() }];
+    assert!(matches!(rn.step(apply), Err(Error::InvalidState(_))));
+    let mut append = msg(MessageType::MsgStorageAppendResp, polyraft::LOCAL_APPEND_THREAD, 1, 0);
+    append.snapshot = Some(Box::new(Snapshot {
+        metadata: Some(SnapshotMetadata { conf_state: Some(voters(&[1])), index: 50, term: 1 }),
+        ..Default::default()
+    }));
+    assert!(matches!(rn.step(append), Err(Error::InvalidState(_))));
+    rn.tick();
+    assert!(rn.raft().fatal_error().is_none());
+    rn.campaign().unwrap();
+}
+
+#[test]
+fn peer_messages_no_sender_could_send_are_refused() {
+    let mut c = cluster();
+    let term = c.node(2).raw.raft().term;
+    let last = c.node(2).raw.raft().raft_log.last_index();
+    let mut cases = vec![
+        // A leader's messages claiming to come from the node itself, from
+        // no node, or from a storage thread.
+        msg(MessageType::MsgHeartbeat, 2, 2, term),
+        msg(MessageType::MsgApp, 0, 2, term),
+        msg(MessageType::MsgHeartbeat, polyraft::LOCAL_APPEND_THREAD, 2, term),
+        // Messages a node always sends with its term, without one.
+        msg(MessageType::MsgApp, 1, 2, 0),
+        msg(MessageType::MsgHeartbeat, 1, 2, 0),
+        msg(MessageType::MsgSnap, 1, 2, 0),
+        // A term too large to ever campaign after.
+        msg(MessageType::MsgHeartbeat, 1, 2, u64::MAX - 1),
+    ];
+    // A heartbeat committing beyond our log.
+    let mut hb = msg(MessageType::MsgHeartbeat, 1, 2, term);
+    hb.commit = last + 5;
+    cases.push(hb);
+    // An append contradicting our committed entry.
+    let committed = c.node(2).raw.raft().raft_log.committed;
+    let mut app = msg(MessageType::MsgApp, 1, 2, term);
+    app.index = committed;
+    app.log_term = term + 1;
+    cases.push(app);
+    for m in cases {
+        let desc = polyraft::describe::describe_message(&m, None);
+        let before = (c.node(2).raw.raft().term, c.node(2).raw.raft().lead(), c.node(2).raw.raft().raft_log.last_index());
+        let r = c.node(2).raw.step_peer(m);
+        assert!(matches!(r, Err(Error::Decode(_)) | Err(Error::StepLocalMsg)), "{desc}: {r:?}");
+        let after = (c.node(2).raw.raft().term, c.node(2).raw.raft().lead(), c.node(2).raw.raft().raft_log.last_index());
+        assert_eq!(before, after, "{desc} changed the node");
+    }
+    assert_usable(&mut c);
+}
+
+#[test]
+fn requests_bounced_between_followers_are_bounded_per_tick() {
+    // Two followers that each take the other for the leader (forged
+    // leadership) would bounce a proposal forever; the forwarding budget
+    // ends it within the tick.
+    let mut c = Cluster::new(3, test_config()).unwrap();
+    // Node 2 follows 3 and node 3 follows 2, at different terms.
+    let mut hb = msg(MessageType::MsgHeartbeat, 3, 2, 5);
+    c.node(2).raw.step_peer(hb.clone()).unwrap();
+    hb = msg(MessageType::MsgHeartbeat, 2, 3, 7);
+    c.node(3).raw.step_peer(hb).unwrap();
+    // Drop the heartbeat answers, which would tell each about the other.
+    for id in 2..=3 {
+        c.process_ready(id).unwrap();
+    }
+    c.queue.clear();
+    c.propose(2, b"bounced").unwrap();
+    let mut deliveries = 0;
+    for _ in 0..10_000 {
+        for id in 1..=3 {
+            c.process_ready(id).unwrap();
+        }
+        let n = c.deliver(|m| m.r#type() == MessageType::MsgProp);
+        if n == 0 {
+            break;
+        }
+        deliveries += n;
+    }
+    // The loop did happen (each node forwarded its whole budget), and ended.
+    let budget = polyraft::raft::FORWARD_BUDGET_PER_TICK;
+    assert!(deliveries >= budget && deliveries <= 2 * budget + 2, "{deliveries} forwards");
+}
+
+#[test]
+fn a_follower_denying_its_match_gets_a_bounded_number_of_probes() {
+    use polyraft::tracker::{Inflights, Progress, StateType as PS, MAX_DENIALS_PER_HEARTBEAT};
+    let mut pr = Progress::new(8, Inflights::new(16, 0));
+    pr.matched = 7;
+    assert_eq!(pr.state, PS::Probe);
+    // Stale duplicate rejections: each gets the probe again, as in etcd...
+    for _ in 0..MAX_DENIALS_PER_HEARTBEAT {
+        assert!(pr.maybe_decr_to(7, 6));
+        assert_eq!((pr.matched, pr.next), (7, 8));
+    }
+    // ...up to the bound (a forged acknowledgement would loop forever).
+    assert!(!pr.maybe_decr_to(7, 6));
+    // The next heartbeat interval starts a new budget.
+    pr.sent_heartbeat();
+    assert!(pr.maybe_decr_to(7, 6));
+}

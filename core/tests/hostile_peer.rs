@@ -3,13 +3,13 @@
 //! with normal traffic, never has a node go FATAL, never storms, and elects
 //! a leader that commits once the forging stops (see
 //! `polyraft::rafttest::hostile`). `POLYRAFT_HOSTILE_CASES` sets the number
-//! of cases (default 64: a few seconds); `make fuzz-hostile` runs it long.
+//! of cases (default 200: seconds); `make fuzz-hostile` runs it long.
 
 use polyraft::rafttest::hostile;
 use proptest::prelude::*;
 
 fn cases() -> u32 {
-    std::env::var("POLYRAFT_HOSTILE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+    std::env::var("POLYRAFT_HOSTILE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200)
 }
 
 proptest! {

@@ -59,12 +59,14 @@ impl std::hash::Hash for Entry {
     }
 }
 
+/// Like prost's derived Debug (the presence bit is left out).
 impl std::fmt::Debug for Entry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Entry")
             .field("term", &self.term)
             .field("index", &self.index)
-            .field("r#type", &self.r#type)
+            // As prost's derive prints an enumeration: its name when known.
+            .field("r#type", &EntryType::try_from(self.r#type).map_or_else(|_| self.r#type.to_string(), |t| format!("{t:?}")))
             .field("data", &self.data)
             .finish()
     }

@@ -35,6 +35,12 @@ pub struct Stats {
     pub refused: u64,
     /// Normal messages delivered.
     pub delivered: u64,
+    /// Runs in which forged leadership made nodes commit different entries
+    /// at one index or adopt a membership naming nonexistent nodes (Raft
+    /// does not withstand Byzantine peers: a peer that impersonates the
+    /// leader can make a node commit what it likes); the liveness check is
+    /// skipped for them (the FATAL and storm checks are not).
+    pub corrupted: u64,
 }
 
 /// Reads values from the fuzz input; zeros once exhausted.
@@ -78,6 +84,8 @@ struct Harness {
     nodes: Vec<Node>,
     queue: Vec<Message>,
     stats: Stats,
+    /// Prints every operation and delivery (POLYRAFT_HOSTILE_TRACE=1).
+    trace: bool,
 }
 
 impl Harness {
@@ -86,12 +94,15 @@ impl Harness {
         let mut nodes = Vec::new();
         for id in 1..=NODES {
             let storage = MemoryStorage::new_with_conf_state(ConfState { voters: voters.clone(), ..Default::default() });
-            let cfg = Config { id, pre_vote, check_quorum, max_size_per_msg: 256, ..test_config() };
+            // A leader removed by a (forged) conf change must step down, or the
+            // remaining voters keep following it and never commit again
+            // (etcd's behaviour without StepDownOnRemoval).
+            let cfg = Config { id, pre_vote, check_quorum, max_size_per_msg: 256, step_down_on_removal: true, ..test_config() };
             let mut raw = RawNode::new(&cfg, storage.clone()).map_err(|e| e.to_string())?;
             raw.raft_mut().seed_rng(id);
             nodes.push(Node { raw, storage });
         }
-        Ok(Harness { nodes, queue: Vec::new(), stats: Stats::default() })
+        Ok(Harness { nodes, queue: Vec::new(), stats: Stats::default(), trace: std::env::var_os("POLYRAFT_HOSTILE_TRACE").is_some() })
     }
 
     fn check_fatal(&self, after: &str) -> Result<(), String> {
@@ -142,6 +153,9 @@ impl Harness {
                 if storming {
                     recent.push(crate::describe::describe_message(&m, None));
                 }
+                if self.trace {
+                    eprintln!("  deliver {}", crate::describe::describe_message(&m, None));
+                }
                 if let Some(n) = (m.to as usize).checked_sub(1).and_then(|i| self.nodes.get_mut(i)) {
                     let _ = n.raw.step(m);
                     deliveries += 1;
@@ -172,14 +186,88 @@ impl Harness {
         }
     }
 
+    fn states(&self) -> String {
+        let states: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let r = n.raw.raft();
+                format!(
+                    "{}:{}@{} lead {} last {} commit {} conf {}",
+                    r.id,
+                    r.state(),
+                    r.term(),
+                    r.lead(),
+                    r.raft_log.last_index(),
+                    r.raft_log.committed,
+                    r.trk.config
+                )
+            })
+            .collect();
+        states.join(", ")
+    }
+
+    /// Whether forged messages broke the committed log or the membership:
+    /// a configuration names a node that does not exist, two nodes'
+    /// committed logs disagree at an index both consider committed, a node
+    /// considers committed an index no other node holds (a commit needs a
+    /// quorum, so only a forged append or snapshot gets there), or the
+    /// leader of the highest term lacks a node's committed entry (Leader
+    /// Completeness holds for every leader a real election made).
+    fn committed_logs_disagree(&self) -> bool {
+        fn log(n: &Node) -> &crate::log::RaftLog<MemoryStorage> {
+            &n.raw.raft().raft_log
+        }
+        for a in &self.nodes {
+            // A forged snapshot or conf change may name members that do not
+            // exist; their votes never come, and quorums may be out of reach.
+            let cfg = &a.raw.raft().trk.config;
+            if cfg.voters.ids().into_iter().chain(cfg.learners.iter().copied()).any(|id| id == 0 || id > NODES) {
+                return true;
+            }
+        }
+        for a in &self.nodes {
+            let c = log(a).committed;
+            let others_max =
+                self.nodes.iter().filter(|b| b.raw.raft().id != a.raw.raft().id).map(|b| log(b).last_index()).max();
+            if c > others_max.unwrap_or(0) {
+                return true;
+            }
+            for b in &self.nodes {
+                let i = c.min(log(b).committed);
+                if let (Ok(ta), Ok(tb)) = (log(a).term(i), log(b).term(i)) {
+                    if ta != tb {
+                        return true;
+                    }
+                }
+            }
+            if let Some(l) = self.leader() {
+                let ll = log(&self.nodes[l]);
+                if c > ll.last_index() {
+                    return true;
+                }
+                if let (Ok(ta), Ok(tl)) = (log(a).term(c), ll.term(c)) {
+                    if ta != tl {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+
     fn tick_all(&mut self) {
         for n in &mut self.nodes {
             n.raw.tick();
         }
     }
 
+    /// The leader of the highest term, if any (a deposed leader that no
+    /// longer hears from anyone may still believe it leads a lower term).
     fn leader(&self) -> Option<usize> {
-        self.nodes.iter().position(|n| n.raw.raft().state() == StateType::Leader)
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].raw.raft().state() == StateType::Leader)
+            .max_by_key(|&i| self.nodes[i].raw.raft().term())
     }
 
     /// A forged message to node `to`, shaped from the input around the
@@ -290,7 +378,12 @@ pub fn run(input: &[u8]) -> Result<Stats, String> {
 fn run_inner(input: &[u8], accepted: &mut Vec<String>) -> Result<Stats, String> {
     let mut b = Bytes2(input);
     let flags = b.u8();
-    let mut h = Harness::new(flags & 1 != 0, flags & 2 != 0)?;
+    // CheckQuorum is always on: without it (or PreVote), a node whose term
+    // a forged message inflated ignores the leader's older-term messages
+    // without answering, and when it cannot campaign (a learner) the
+    // leader never learns the newer term: etcd's documented remedy for
+    // disruptive nodes is what lets the cluster recover. PreVote varies.
+    let mut h = Harness::new(flags & 1 != 0, true)?;
     h.nodes[0].raw.campaign().map_err(|e| e.to_string())?;
     h.settle("the first election")?;
     let mut ops = 0;
@@ -318,6 +411,9 @@ fn run_inner(input: &[u8], accepted: &mut Vec<String>) -> Result<Stats, String> 
                 let m = h.forge(&mut b, i as u64 + 1);
                 let desc = crate::describe::describe_message(&m, None);
                 h.stats.injected += 1;
+                if h.trace {
+                    eprintln!("forge {desc}\n  before: {}", h.states());
+                }
                 if h.nodes[i].raw.step_peer(m).is_err() {
                     h.stats.refused += 1;
                 } else {
@@ -329,8 +425,18 @@ fn run_inner(input: &[u8], accepted: &mut Vec<String>) -> Result<Stats, String> 
         }
         h.check_fatal("normal operation")?;
     }
-    // Forging stopped: a leader must emerge and commit a new proposal.
+    // Forging stopped: a leader must emerge and commit a new proposal,
+    // unless forged leadership already broke the committed log.
     h.settle("the end of forging")?;
+    if h.committed_logs_disagree() {
+        h.stats.corrupted += 1;
+        for _ in 0..50 {
+            // Still no FATAL and no storm while the nodes keep running.
+            h.tick_all();
+            h.settle("ticks after forging")?;
+        }
+        return Ok(h.stats);
+    }
     let mut elected = None;
     for _ in 0..400 {
         h.tick_all();
@@ -346,13 +452,12 @@ fn run_inner(input: &[u8], accepted: &mut Vec<String>) -> Result<Stats, String> 
             }
         }
     }
+    if elected.is_none() && h.committed_logs_disagree() {
+        h.stats.corrupted += 1;
+        return Ok(h.stats);
+    }
     if elected.is_none() {
-        let states: Vec<String> = h
-            .nodes
-            .iter()
-            .map(|n| format!("{}:{}@{}", n.raw.raft().id, n.raw.raft().state(), n.raw.raft().term()))
-            .collect();
-        return Err(format!("no leader committed a proposal within 400 ticks after forging stopped ({})", states.join(" ")));
+        return Err(format!("no leader committed a proposal within 400 ticks after forging stopped ({})", h.states()));
     }
     Ok(h.stats)
 }

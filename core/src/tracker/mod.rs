@@ -5,7 +5,7 @@ mod inflights;
 mod progress;
 
 pub use inflights::Inflights;
-pub use progress::{Progress, ProgressState};
+pub use progress::{Progress, ProgressState, MAX_DENIALS_PER_HEARTBEAT};
 
 /// The old name of [`ProgressState`], which clashed with the node role
 /// [`crate::StateType`].

@@ -53,7 +53,18 @@ pub struct Progress {
     pub inflights: Inflights,
     /// Whether the follower is a learner.
     pub is_learner: bool,
+    /// Rejections at or below `matched` answered with a new probe since
+    /// the last heartbeat (see `maybe_decr_to`).
+    denials: u32,
 }
+
+/// How many rejections at or below a follower's match the leader answers
+/// with a new probe between two heartbeats. A follower cannot lack an entry
+/// it acknowledged, so such a rejection is a stale duplicate (etcd answers
+/// each with a probe, and so does polyraft up to this bound) or the
+/// acknowledgement was forged: then every probe is rejected again, and
+/// without a bound leader and follower would exchange them forever.
+pub const MAX_DENIALS_PER_HEARTBEAT: u32 = 16;
 
 impl Progress {
     /// A probing progress that will next send `next`.
@@ -68,6 +79,7 @@ impl Progress {
             msg_app_flow_paused: false,
             inflights,
             is_learner: false,
+            denials: 0,
         }
     }
 
@@ -150,22 +162,23 @@ impl Progress {
         self.matched = n;
         self.next = self.next.max(n + 1);
         self.msg_app_flow_paused = false;
+        self.denials = 0;
         true
+    }
+
+    /// A heartbeat went out: the denial budget starts again.
+    pub fn sent_heartbeat(&mut self) {
+        self.denials = 0;
     }
 
     /// Moves `next` back after the follower rejected an append at
     /// `rejected`, guided by its hint `match_hint`. Returns false when the
     /// rejection is stale.
     pub fn maybe_decr_to(&mut self, rejected: u64, match_hint: u64) -> bool {
-        if rejected <= self.matched {
-            // The follower acked entries up to `matched`, so it cannot
-            // reject an append there: the rejection is stale (or the
-            // follower's log was tampered with). In probe state etcd would
-            // resend the same probe, and the same rejection would come back
-            // forever; ignoring it is the same as etcd everywhere else.
-            return false;
-        }
         if self.state == ProgressState::Replicate {
+            if rejected <= self.matched {
+                return false;
+            }
             self.next = self.matched + 1;
             self.sent_commit = self.sent_commit.min(self.next - 1);
             return true;
@@ -173,6 +186,14 @@ impl Progress {
         // Probes go out one at a time, so only the latest one is answered.
         if self.next - 1 != rejected {
             return false;
+        }
+        if rejected <= self.matched {
+            // The follower denies holding an entry it acknowledged: see
+            // MAX_DENIALS_PER_HEARTBEAT.
+            if self.denials >= MAX_DENIALS_PER_HEARTBEAT {
+                return false;
+            }
+            self.denials += 1;
         }
         self.next = rejected.min(match_hint + 1).max(self.matched + 1);
         self.sent_commit = self.sent_commit.min(self.next - 1);

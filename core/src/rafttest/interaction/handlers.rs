@@ -204,7 +204,7 @@ impl InteractionEnv {
                 }
                 let to = m.to as usize;
                 let res = match to.checked_sub(1).and_then(|i| self.nodes.get_mut(i)) {
-                    Some(node) => node.raw.step(m).map_err(|e| e.to_string()),
+                    Some(node) => node.raw.step_as_etcd_harness(m).map_err(|e| e.to_string()),
                     None => Err(format!("node {to} does not exist")),
                 };
                 if let Err(e) = res {
