@@ -28,7 +28,7 @@ import itertools
 import weakref
 from typing import IO, Callable, Dict, List, Optional
 
-from ._common import RaftError
+from ._common import RESULT_NAMES, RaftError
 from ._native import Entry, Host, Session, _close_all_hosts, _CompletionQueue
 
 __all__ = [
@@ -60,6 +60,16 @@ class ProposalTimeoutError(RaftError, TimeoutError):
     """The deadline passed before the outcome was known: a proposal may
     still be applied. Retry it with the same :class:`Session` to have it
     applied at most once."""
+
+
+# The C result code of each host outcome, in the package's one table.
+RESULT_NAMES.update(
+    {
+        HostClosedError: "POLYRAFT_CLOSED",
+        ProposalRejectedError: "POLYRAFT_REJECTED",
+        ProposalTimeoutError: "POLYRAFT_TIMED_OUT",
+    }
+)
 
 
 class StateMachine(abc.ABC):
