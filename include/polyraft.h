@@ -2100,25 +2100,19 @@ enum polyraft_result polyraft_host_config_init(struct polyraft_host_config *conf
 /**
  * Creates a host from `*config` and starts its workers; writes the handle
  * to `*out`. With a data_dir, replicas started later recover their groups
- * from it (a restart). The detail of a failure is in
- * polyraft_host_last_new_error.
+ * from it (a restart). On failure, when `error` is not NULL, `*error`
+ * receives the one-line detail (free it with polyraft_buffer_free); on
+ * success `*error` is set to NULL.
  * Errors: POLYRAFT_NULL_PARAMETER (config, out or config->transport),
  * POLYRAFT_INVALID_CONFIG (host id 0, tick_ms 0...),
  * POLYRAFT_STORAGE_FAILURE (the data directory cannot be opened).
  */
-enum polyraft_result polyraft_host_new(const struct polyraft_host_config *config, struct polyraft_host **out);
-
-/**
- * Copies why the last polyraft_host_new on the calling thread failed into
- * `buf` (truncated, NUL-terminated when len > 0); the bytes written
- * (without the NUL) go to `*written`. Empty after a success.
- * Errors: POLYRAFT_NULL_PARAMETER.
- */
-enum polyraft_result polyraft_host_last_new_error(char *buf, size_t len, size_t *written);
+enum polyraft_result polyraft_host_new(const struct polyraft_host_config *config, struct polyraft_host **out, struct polyraft_buffer **error);
 
 /**
  * Copies the detail of the last call on `host` made by the calling thread
- * (empty when it succeeded) into `buf`, like polyraft_host_last_new_error.
+ * (empty when it succeeded) into `buf` (truncated, NUL-terminated when
+ * len > 0); the bytes written (without the NUL) go to `*written`.
  * For POLYRAFT_REJECTED it says why the operation was not applied.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */

@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
         polyraft_host_config_init(&cfg, id);
         cfg.transport = net;
         cfg.tick_ms = 20;
-        if (polyraft_host_new(&cfg, &hosts[id - 1]) != POLYRAFT_OK) return 1;
+        if (polyraft_host_new(&cfg, &hosts[id - 1], NULL) != POLYRAFT_OK) return 1;
         for (g = 1; g <= GROUPS; g++) {
             polyraft_host_state_machine sm = {POLYRAFT_HOST_SM_ABI_VERSION, NULL, kv_apply, kv_snapshot,
                                               kv_restore, kv_lookup, kv_destroy};

@@ -39,8 +39,6 @@ thread_local! {
     /// How deep the calling thread is inside host callbacks (state machine
     /// or completion): blocking calls are refused there.
     static IN_CALLBACK: Cell<u32> = const { Cell::new(0) };
-    /// Why the last polyraft_host_new on this thread failed.
-    static NEW_ERROR: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// Runs a user callback with the callback marker set.
@@ -330,14 +328,19 @@ unsafe fn c_text(p: *const c_char, what: &str) -> Result<Option<String>, Fail> {
 
 /// Creates a host from `*config` and starts its workers; writes the handle
 /// to `*out`. With a data_dir, replicas started later recover their groups
-/// from it (a restart). The detail of a failure is in
-/// polyraft_host_last_new_error.
+/// from it (a restart). On failure, when `error` is not NULL, `*error`
+/// receives the one-line detail (free it with polyraft_buffer_free); on
+/// success `*error` is set to NULL.
 /// Errors: POLYRAFT_NULL_PARAMETER (config, out or config->transport),
 /// POLYRAFT_INVALID_CONFIG (host id 0, tick_ms 0...),
 /// POLYRAFT_STORAGE_FAILURE (the data directory cannot be opened).
 #[no_mangle]
-pub unsafe extern "C" fn polyraft_host_new(config: *const polyraft_host_config, out: *mut *mut polyraft_host) -> polyraft_result {
-    let r = catch_unwind(AssertUnwindSafe(|| -> Result<(), Fail> {
+pub unsafe extern "C" fn polyraft_host_new(
+    config: *const polyraft_host_config,
+    out: *mut *mut polyraft_host,
+    error: *mut *mut polyraft_buffer,
+) -> polyraft_result {
+    construct(error, || {
         nn!(config);
         nn!(out);
         let c = *config;
@@ -381,32 +384,12 @@ pub unsafe extern "C" fn polyraft_host_new(config: *const polyraft_host_config, 
             errors: Mutex::new(HashMap::new()),
         }));
         Ok(())
-    }));
-    let (code, msg) = match r {
-        Ok(Ok(())) => (POLYRAFT_OK, String::new()),
-        Ok(Err((code, msg))) => (code, msg),
-        Err(p) => (POLYRAFT_PANIC, panic_text(&*p)),
-    };
-    NEW_ERROR.with(|e| *e.borrow_mut() = msg);
-    code
-}
-
-/// Copies why the last polyraft_host_new on the calling thread failed into
-/// `buf` (truncated, NUL-terminated when len > 0); the bytes written
-/// (without the NUL) go to `*written`. Empty after a success.
-/// Errors: POLYRAFT_NULL_PARAMETER.
-#[no_mangle]
-pub unsafe extern "C" fn polyraft_host_last_new_error(buf: *mut c_char, len: usize, written: *mut usize) -> polyraft_result {
-    guard(|| {
-        nn!(buf);
-        nn!(written);
-        *written = NEW_ERROR.with(|e| write_text(&e.borrow(), buf, len));
-        Ok(())
     })
 }
 
 /// Copies the detail of the last call on `host` made by the calling thread
-/// (empty when it succeeded) into `buf`, like polyraft_host_last_new_error.
+/// (empty when it succeeded) into `buf` (truncated, NUL-terminated when
+/// len > 0); the bytes written (without the NUL) go to `*written`.
 /// For POLYRAFT_REJECTED it says why the operation was not applied.
 /// Errors: POLYRAFT_NULL_PARAMETER.
 #[no_mangle]
@@ -1527,7 +1510,7 @@ mod tests {
             polyraft_host_config_init(&mut c, 1);
             c.transport = t;
             let mut h = std::ptr::null_mut();
-            assert_eq!(polyraft_host_new(&c, &mut h), POLYRAFT_OK);
+            assert_eq!(polyraft_host_new(&c, &mut h, std::ptr::null_mut()), POLYRAFT_OK);
             let code = with_host(h, |_| panic!("boom"));
             assert_eq!(code, POLYRAFT_PANIC);
             let mut buf = [0 as c_char; 64];

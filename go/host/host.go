@@ -330,18 +330,27 @@ func New(cfg Config) (*Host, error) {
 		c.data_dir = dir
 	}
 	h := &Host{id: cfg.HostID}
-	if code := C.polyraft_host_new(&c, &h.ptr); code != C.POLYRAFT_OK {
-		return nil, codeError(code, lastNewError())
+	var detail *C.polyraft_buffer
+	if code := C.polyraft_host_new(&c, &h.ptr, &detail); code != C.POLYRAFT_OK {
+		return nil, codeError(code, takeBuffer(detail))
 	}
 	h.cleanup = runtime.AddCleanup(h, func(p *C.polyraft_host) { C.polyraft_host_free(p) }, h.ptr)
 	return h, nil
 }
 
-func lastNewError() string {
-	var buf [512]C.char
+// takeBuffer copies a library buffer's text and frees the buffer (NULL
+// gives "").
+func takeBuffer(b *C.polyraft_buffer) string {
+	if b == nil {
+		return ""
+	}
+	defer C.polyraft_buffer_free(b)
+	var p *C.uint8_t
 	var n C.size_t
-	C.polyraft_host_last_new_error(&buf[0], C.size_t(len(buf)), &n)
-	return C.GoString(&buf[0])
+	if C.polyraft_buffer_data(b, &p, &n) != C.POLYRAFT_OK || p == nil {
+		return ""
+	}
+	return C.GoStringN((*C.char)(unsafe.Pointer(p)), C.int(n))
 }
 
 // lastError is the detail of the calling thread's last call on the host;

@@ -64,10 +64,10 @@ static polyraft_host *new_host(cluster *c, uint64_t id, int with_dir) {
         }
         cfg.data_dir = c->dirs[id];
     }
-    if (polyraft_host_new(&cfg, &h) != POLYRAFT_OK) {
+    polyraft_buffer *err = NULL;
+    if (polyraft_host_new(&cfg, &h, &err) != POLYRAFT_OK) {
         char msg[256];
-        size_t n;
-        polyraft_host_last_new_error(msg, sizeof msg, &n);
+        runner_error_text(err, msg, sizeof msg);
         printf("  polyraft_host_new: %s\n", msg);
         return NULL;
     }
