@@ -11,6 +11,7 @@
 //! get G KEY                             linearizable read -> val V | err ...
 //! stale G KEY                           local read -> val V
 //! add G R H ADDR                        add replica R on host H at ADDR
+//! peer H ADDR                           host H is at ADDR
 //! info G                                -> info leader=.. term=.. applied=.. snap=.. voters=..
 //! stats                                 -> stats peak_rss_kib=.. snapshots_received=..
 //! quit
@@ -202,6 +203,10 @@ fn run() -> Result<(), String> {
             Some("get") if w.len() == 3 => node.read(num(1)?, w[2].as_bytes(), T).map(|v| format!("val {}", String::from_utf8_lossy(&v))).map_err(|e| e.to_string()),
             Some("stale") if w.len() == 3 => node.stale_read(num(1)?, w[2].as_bytes()).map(|v| format!("val {}", String::from_utf8_lossy(&v))).map_err(|e| e.to_string()),
             Some("add") if w.len() == 5 => node.add_replica_at(num(1)?, num(2)?, num(3)?, w[4], T).map(|_| "ok".to_string()).map_err(|e| e.to_string()),
+            Some("peer") if w.len() == 3 => {
+                node.add_peer(num(1)?, w[2]);
+                Ok("ok".to_string())
+            }
             Some("info") => match node.group_info(num(1)?) {
                 Some(i) => Ok(format!("info leader={} term={} applied={} snap={} voters={:?}", i.leader, i.term, i.applied, i.snapshot_index, i.voters)),
                 None => Err("no replica".into()),

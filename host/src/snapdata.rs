@@ -39,7 +39,7 @@ pub struct DataRef {
 impl DataRef {
     /// The encoding that replaces the data in a raftpb Snapshot.
     pub fn encode(&self) -> Bytes {
-        let mut out = Vec::with_capacity(44);
+        let mut out = Vec::with_capacity(36);
         out.extend_from_slice(&MAGIC);
         put_u64(&mut out, self.index);
         put_u64(&mut out, self.nonce);
@@ -50,7 +50,7 @@ impl DataRef {
 
     /// Decodes snapshot data that is a reference; `None` for inline data.
     pub fn decode(data: &Bytes) -> Option<DataRef> {
-        if data.len() != 44 || data[..8] != MAGIC {
+        if data.len() != 36 || data[..8] != MAGIC {
             return None;
         }
         let mut b = data.slice(8..);
