@@ -116,6 +116,8 @@ from ._native import (
     Host as Host,
     InProcNetwork as InProcNetwork,
     Session as Session,
+    TcpNetwork as TcpNetwork,
+    dev_certificates as dev_certificates,
 )
 from .host import (
     AsyncHost as AsyncHost,
@@ -137,4 +139,6 @@ __all__ += [
     "ProposalTimeoutError",
     "Session",
     "StateMachine",
+    "TcpNetwork",
+    "dev_certificates",
 ]
