@@ -25,6 +25,10 @@
 //!   a few election timeouts stops ticking and tells its followers to stop
 //!   too; any proposal or message wakes the group. Idle groups cost nothing
 //!   per tick.
+//! - **Network** ([`net`], feature `tcp`, on by default): [`net::NetHost`]
+//!   runs a host on polyraft-transport's TCP transport, mutual TLS from PEM
+//!   files by default. With a [`FileSnapshotStore`], snapshot data lives in
+//!   files and is streamed in chunks, never held whole in memory.
 //! - **Seams.** The log, the snapshot store, the transport and the clock
 //!   are traits; with [`HostConfig::manual`] a host has no threads and a
 //!   single thread can drive a whole simulated cluster deterministically.

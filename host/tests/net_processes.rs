@@ -153,6 +153,9 @@ fn three_processes_then_a_fourth_by_snapshot() {
     assert_eq!(n4.ask("stale 1 k0"), "val again");
     assert_eq!(n4.ask("stale 1 after29"), "val x");
     let stats4 = n4.ask("stats");
+    // Leadership may have moved (a debug build blocks its worker while it
+    // writes a large snapshot): ask again.
+    let leader = field(&n4.until("info 1", Duration::from_secs(30), |a| field(a, "leader") != 0), "leader");
     let stats_leader = nodes[leader as usize - 1].ask("stats");
     println!("snapshot of {mib} MiB streamed and installed in {took:?}");
     println!("receiver (host 4): {stats4}");
@@ -170,6 +173,8 @@ fn three_processes_then_a_fourth_by_snapshot() {
     assert!(info4.contains("voters=[1, 2, 3, 4]"), "{info4}");
 
     // The leader's process dies: the others elect a new leader and go on.
+    let leader = field(&n4.until("info 1", Duration::from_secs(30), |a| field(a, "leader") != 0), "leader");
+    assert!((1..=3).contains(&leader), "the leader is one of the first three hosts here: {leader}");
     let li = leader as usize - 1;
     let _ = nodes[li].child.kill();
     let _ = nodes[li].child.wait();
