@@ -5,7 +5,7 @@
 # make -f mk/demo.mk demo).
 #
 #   make demo        build and install the wheel into the venv, as test-py
-#                    does, then run examples/kv-host/demo.py: 3 processes,
+#                    does, then run examples/kv-host/kvdemo.py: 3 processes,
 #                    writes and reads through every host, a retried PUT
 #                    applied once, SIGKILL of the busiest leader and
 #                    failover, restart and catch-up by snapshot, a fourth
@@ -14,7 +14,7 @@
 #   make test-mixed  one cluster of a Python, a Go and a C KV node (three
 #                    processes, mutual TLS): examples/kv-host/mixed.py.
 #
-# DEMO_ARGS passes options to demo.py (e.g. DEMO_ARGS=--keep to keep the
+# DEMO_ARGS passes options to kvdemo.py (e.g. DEMO_ARGS=--keep to keep the
 # data directories and the hosts' logs).
 
 DEMO_MK_DIR := $(dir $(lastword $(MAKEFILE_LIST)))
@@ -30,7 +30,7 @@ DEMO_GO ?= go
 .PHONY: demo test-mixed demo-nodes
 
 demo: install-py
-	cd $(PY_ROOT) && $(PY_ENV) $(PY_BIN)/python examples/kv-host/demo.py $(DEMO_ARGS)
+	cd $(PY_ROOT) && $(PY_ENV) $(PY_BIN)/python examples/kv-host/kvdemo.py $(DEMO_ARGS)
 
 # The Go and C KV nodes, linked against the dev-profile libpolyraft.
 demo-nodes:

@@ -1,4 +1,4 @@
-"""`make demo` end to end: examples/kv-host/demo.py starts three kvhost.py
+"""`make demo` end to end: examples/kv-host/kvdemo.py starts three kvhost.py
 processes (one host each, mutual TLS, 16 groups), kills the busiest leader,
 restarts it (catch-up by snapshot) and moves a replica of group 1 to a
 fourth host. It exits 0 only if every step worked."""
@@ -10,7 +10,7 @@ import pathlib
 import subprocess
 import sys
 
-DEMO = pathlib.Path(__file__).resolve().parent.parent.parent / "examples" / "kv-host" / "demo.py"
+DEMO = pathlib.Path(__file__).resolve().parent.parent.parent / "examples" / "kv-host" / "kvdemo.py"
 
 
 def test_demo_runs_end_to_end() -> None:

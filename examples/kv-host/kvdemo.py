@@ -12,7 +12,7 @@ snapshot; a fourth host joins group 1 and another replica leaves it.
 One line per step; exit status 0 on success. On a failure or after
 --timeout seconds it prints the end of every host's log and exits 1.
 
-    python examples/kv-host/demo.py [--keep] [--timeout 55]
+    python examples/kv-host/kvdemo.py [--keep] [--timeout 55]
 """
 
 from __future__ import annotations
