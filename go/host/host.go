@@ -9,7 +9,7 @@
 // outcome is unknown: [ErrTimedOut]; retry through a [Session] so that the
 // command applies once).
 //
-//	net, err := host.NewTCPNetwork("10.0.0.1:7001", peers, host.TLSFiles{Cert: c, Key: k, CA: ca})
+//	net, err := host.NewTCPNetwork("10.0.0.1:7001", addrs, host.TLSFiles{Cert: c, Key: k, CA: ca})
 //	h, err := host.New(host.Config{HostID: 1, Transport: net})  // or host.NewInProcessNetwork()
 //	err = h.StartReplica(ctx, group, 1, peers, &myStateMachine{})
 //	result, err := h.Propose(ctx, group, []byte("x=1"))
