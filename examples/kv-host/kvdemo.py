@@ -5,9 +5,11 @@ Three kvhost.py processes, one host each, talk raft over mutual TLS (a
 development CA made on the spot by polyraft.dev_certificates); the keys are
 sharded over 16 raft groups. Then: writes through every host and reads back
 on every host; a retried PUT applies once; the host leading the most groups
-is killed with SIGKILL and the others take over; more writes, so the logs
-are compacted behind snapshots; the killed host restarts and catches up by
-snapshot; a fourth host joins group 1 and another replica leaves it.
+is paused (SIGSTOP) while the others serve every group, then resumed; the
+busiest leader is killed with SIGKILL and the others take over; more
+writes, so the logs are compacted behind snapshots; the killed host
+restarts and catches up by snapshot; a fourth host joins group 1 and
+another replica leaves it.
 
 One line per step; exit status 0 on success. On a failure or after
 --timeout seconds it prints the end of every host's log and exits 1.
@@ -84,6 +86,7 @@ class Cluster:
         self.raft = {i: free_port() for i in (1, 2, 3, 4)}
         self.client = {i: free_port() for i in (1, 2, 3, 4)}
         self.procs: Dict[int, subprocess.Popen[bytes]] = {}
+        self.longest = 0.0  # the longest single request of until_ok since reset
         self.certs = os.path.join(root, "certs")
         dev_certificates(self.certs, [1, 2, 3, 4])
 
@@ -110,7 +113,9 @@ class Cluster:
         def attempt() -> Optional[str]:
             i = hosts[n[0] % len(hosts)]
             n[0] += 1
+            start = time.monotonic()
             r = call(self.client[i], line)
+            self.longest = max(self.longest, time.monotonic() - start)
             if r.startswith("ERR "):
                 raise Failed(f"{line!r} on host {i}: {r}")
             return r[3:] if r.startswith("OK ") else None
@@ -146,6 +151,15 @@ class Writer:
         return c.until_ok(f"PUT {self.client} {self.series} {self.series - 1} {key} {value}", hosts)
 
 
+def timed_put(c: Cluster, w: Writer, group: int, value: str, hosts: List[int]) -> float:
+    """PUTs a key of `group` through `hosts` until OK; returns the longest
+    single request it took (a dead or paused leader must cost little)."""
+    key = next(f"f{n}" for n in range(1000) if group_of(f"f{n}") == group)
+    c.longest = 0.0
+    w.put(c, key, value, hosts)
+    return c.longest
+
+
 def run(c: Cluster, t0: float) -> None:
     def step(text: str) -> None:
         print(f"[{time.monotonic() - t0:5.1f}s] {text}", flush=True)
@@ -172,17 +186,23 @@ def run(c: Cluster, t0: float) -> None:
         raise Failed(f"retried PUT: replies {(first, retried, after)}, want ('', '', 'a')")
     step("a PUT retried on another host (same session series) answered the first result, applied once")
     leaders = Counter(c.info(1, g).get("leader", "0") for g in range(1, GROUPS + 1))
+    paused = int(leaders.most_common(1)[0][0])
+    c.procs[paused].send_signal(signal.SIGSTOP)
+    start = time.monotonic()
+    others = [i for i in (1, 2, 3) if i != paused]
+    slowest = max(timed_put(c, w, g, "paused", others) for g in range(1, GROUPS + 1))
+    took = time.monotonic() - start
+    c.procs[paused].send_signal(signal.SIGCONT)
+    step(f"paused host {paused} (SIGSTOP, leader of {leaders[str(paused)]} groups): every group took a write "
+         f"through the others within {took:.1f}s (slowest request {slowest:.2f}s); resumed it")
+    eventually("the paused host to serve again", lambda: True if c.info(paused, 1).get("leader", "0") != "0" else None)
+    leaders = Counter(c.info(1, g).get("leader", "0") for g in range(1, GROUPS + 1))
     victim = int(leaders.most_common(1)[0][0])
     rest = [i for i in (1, 2, 3) if i != victim]
     c.procs[victim].send_signal(signal.SIGKILL)
     c.procs[victim].wait()
     killed = time.monotonic()
-    slowest = 0.0
-    for g in range(1, GROUPS + 1):
-        key = next(f"f{n}" for n in range(1000) if group_of(f"f{n}") == g)
-        start = time.monotonic()
-        w.put(c, key, "after-failover", rest)
-        slowest = max(slowest, time.monotonic() - start)
+    slowest = max(timed_put(c, w, g, "after-failover", rest) for g in range(1, GROUPS + 1))
     step(f"SIGKILLed host {victim} (leader of {leaders[str(victim)]} groups); all {GROUPS} groups took writes "
          f"again {time.monotonic() - killed:.1f}s later (slowest request {slowest:.2f}s)")
     more = {f"m{n}": f"w{n}" for n in range(480)}

@@ -29,6 +29,7 @@ def test_demo_runs_end_to_end() -> None:
         "all 16 groups elected a leader",
         "every host reads every key back",
         "applied once",
+        "paused host",
         "SIGKILLed host",
         "took writes again",
         "were compacted behind snapshots",
