@@ -195,8 +195,15 @@ def run(c: Cluster, t0: float) -> None:
     c.procs[paused].send_signal(signal.SIGCONT)
     step(f"paused host {paused} (SIGSTOP, leader of {leaders[str(paused)]} groups): every group took a write "
          f"through the others within {took:.1f}s (slowest request {slowest:.2f}s); resumed it")
-    eventually("the paused host to serve again", lambda: True if c.info(paused, 1).get("leader", "0") != "0" else None)
-    leaders = Counter(c.info(1, g).get("leader", "0") for g in range(1, GROUPS + 1))
+
+    def agree() -> Optional[bool]:
+        """Whether the resumed host has caught up with who leads each group."""
+        views = [(c.info(paused, g), c.info(others[0], g)) for g in range(1, GROUPS + 1)]
+        same = all(a.get("leader") == b.get("leader") != "0" and a.get("term") == b.get("term") for a, b in views)
+        return True if same else None
+
+    eventually("the resumed host to see the new leaders", agree)
+    leaders = Counter(c.info(others[0], g).get("leader", "0") for g in range(1, GROUPS + 1))
     victim = int(leaders.most_common(1)[0][0])
     rest = [i for i in (1, 2, 3) if i != victim]
     c.procs[victim].send_signal(signal.SIGKILL)
