@@ -2049,9 +2049,11 @@ polyraft_result polyraft_host_config_init(struct polyraft_host_config *config, u
 polyraft_result polyraft_host_new(const struct polyraft_host_config *config, struct polyraft_host **out);
 
 /**
- * Copies why the last polyraft_host_new on the calling thread failed into
- * `buf` (truncated, NUL-terminated when len > 0); the bytes written
- * (without the NUL) go to `*written`. Empty after a success.
+ * Copies why the last polyraft_host_new (or setup call: the TCP
+ * transport's constructors and polyraft_host_transport_add_peer,
+ * polyraft_dev_certificates) on the calling thread failed into `buf`
+ * (truncated, NUL-terminated when len > 0); the bytes written (without
+ * the NUL) go to `*written`. Empty after a success.
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
 polyraft_result polyraft_host_last_new_error(char *buf, size_t len, size_t *written);

@@ -580,9 +580,11 @@ pub unsafe extern "C" fn polyraft_host_new(config: *const polyraft_host_config, 
     code
 }
 
-/// Copies why the last polyraft_host_new on the calling thread failed into
-/// `buf` (truncated, NUL-terminated when len > 0); the bytes written
-/// (without the NUL) go to `*written`. Empty after a success.
+/// Copies why the last polyraft_host_new (or setup call: the TCP
+/// transport's constructors and polyraft_host_transport_add_peer,
+/// polyraft_dev_certificates) on the calling thread failed into `buf`
+/// (truncated, NUL-terminated when len > 0); the bytes written (without
+/// the NUL) go to `*written`. Empty after a success.
 /// Errors: POLYRAFT_NULL_PARAMETER.
 #[no_mangle]
 pub unsafe extern "C" fn polyraft_host_last_new_error(buf: *mut c_char, len: usize, written: *mut usize) -> polyraft_result {
