@@ -4,6 +4,10 @@
 //! SNAPSHOT_MIB MiB (default 32; `make host-net-big` runs 300) streamed to
 //! it and installed while its peak RSS stays small, then the leader's
 //! process killed and a new leader elected.
+//!
+//! Measured with `make host-net-big` (release, 300 MiB, a 2-core machine
+//! shared with other jobs): streamed and installed in 3.8 s; peak RSS of
+//! the receiving process 18.9 MiB, of the sending leader 16.0 MiB.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
