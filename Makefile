@@ -18,7 +18,8 @@ include mk/go.mk
 include mk/bench.mk
 # W3: the same workload through the C, Python and Go bindings.
 include mk/bench-w3.mk
-# The demo: a replicated key-value store in Python (examples/kv).
+# The demo: a replicated key-value store in Python on the host (examples/kv-host),
+# and test-mixed: one cluster of Python, Go and C KV nodes.
 include mk/demo.mk
 # The host runtime (host/): test-host, host-idle, host-group-commit.
 include mk/host.mk
@@ -36,8 +37,9 @@ START ?= 0
 
 ## test: everything CI runs: the core (conformance, properties, simulation),
 ## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
-## host runtime, the C, Python and Go bindings, and a benchmark smoke run.
-test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go bench-smoke
+## host runtime, the C, Python and Go bindings, a cluster of Python, Go and C
+## KV nodes, and a benchmark smoke run.
+test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go test-mixed bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).

@@ -625,11 +625,10 @@ typedef struct polyraft_host_reader polyraft_host_reader;
 typedef struct polyraft_host_results polyraft_host_results;
 
 /**
- * How a host reaches the others. Today: an in-process network joining
- * every host of the process created with it (tests, examples, one-process
- * clusters). The network transport (TCP/TLS) will be another constructor
- * of this same handle, so hosts and their configuration do not change.
- * Reference counted: a host keeps its own reference, so the handle may be
+ * How a host reaches the others: an in-process network joining every host
+ * of the process created with it (tests, examples, one-process clusters),
+ * or the TCP network (mutual TLS by default) for the one host created
+ * with it. Reference counted: a host keeps its own reference, so the handle may be
  * freed (polyraft_host_transport_free) while hosts still use it. Safe to
  * use from several threads.
  */
@@ -2071,6 +2070,43 @@ enum polyraft_result polyraft_snapshot_encode(const struct polyraft_snapshot *sn
 bool polyraft_host_in_callback(void);
 
 /**
+ * Creates the TCP network of one host, with mutual TLS 1.3: it listens on
+ * `listen` (`ip:port`, NUL-terminated; port 0 picks one, see
+ * polyraft_host_local_addr); `cert_pem` and `key_pem` are the paths of
+ * this host's certificate and key, `ca_pem` the CA every peer's
+ * certificate must chain to (PEM files; a certificate names its host as
+ * `host-<id>.polyraft`, as polyraft's dev certificates do). Add the other
+ * hosts with polyraft_host_transport_add_peer, then create one host with
+ * it (config.transport). Writes the handle to `*out`.
+ * On failure, when `error` is not NULL, `*error` receives the one-line
+ * detail (free it with polyraft_buffer_free).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (bad address,
+ * a path that is not a readable file, not UTF-8).
+ */
+enum polyraft_result polyraft_host_transport_tcp_new(const char *listen, const char *cert_pem, const char *key_pem, const char *ca_pem, struct polyraft_host_transport **out, struct polyraft_buffer **error);
+
+/**
+ * Creates the TCP network of one host without TLS: anyone who reaches the
+ * port can inject raft messages. Only for trusted networks and tests; as
+ * polyraft_host_transport_tcp_new otherwise.
+ * On failure, when `error` is not NULL, `*error` receives the one-line
+ * detail (free it with polyraft_buffer_free).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT.
+ */
+enum polyraft_result polyraft_host_transport_tcp_insecure_plaintext_new(const char *listen, struct polyraft_host_transport **out, struct polyraft_buffer **error);
+
+/**
+ * TCP network only, before the host is created: host `id` listens at
+ * `addr` (`host:port`, NUL-terminated). A running host learns addresses
+ * with polyraft_host_add_peer.
+ * On failure, when `error` is not NULL, `*error` receives the one-line
+ * detail (free it with polyraft_buffer_free).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0, not a
+ * TCP transport, not UTF-8), POLYRAFT_INVALID_STATE (a host uses it).
+ */
+enum polyraft_result polyraft_host_transport_add_peer(const struct polyraft_host_transport *transport, uint64_t id, const char *addr, struct polyraft_buffer **error);
+
+/**
  * Creates an in-process network: every host created with it (in
  * polyraft_host_config.transport) can reach every other; frames are
  * handed over in memory. Write the handle to `*out`.
@@ -2084,6 +2120,19 @@ enum polyraft_result polyraft_host_transport_in_process_new(struct polyraft_host
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
 enum polyraft_result polyraft_host_transport_partition(const struct polyraft_host_transport *transport, uint64_t a, uint64_t b, bool cut);
+
+/**
+ * Development certificates (no manual step for tests and examples):
+ * makes a fresh CA and writes `ca.pem`, `host-<id>.pem` and
+ * `host-<id>.key` for each of the `n` ids in `ids` into directory `dir`
+ * (NUL-terminated, created if missing), ready for
+ * polyraft_host_transport_tcp_new. Not for production.
+ * On failure, when `error` is not NULL, `*error` receives the one-line
+ * detail (free it with polyraft_buffer_free).
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (an id 0,
+ * not UTF-8), POLYRAFT_STORAGE_FAILURE (the files cannot be written).
+ */
+enum polyraft_result polyraft_dev_certificates(const char *dir, const uint64_t *ids, size_t n, struct polyraft_buffer **error);
 
 /**
  * Frees this handle (hosts keep their own reference). NULL is a no-op.
@@ -2123,6 +2172,23 @@ enum polyraft_result polyraft_host_last_error(const struct polyraft_host *host, 
  * Errors: POLYRAFT_NULL_PARAMETER.
  */
 enum polyraft_result polyraft_host_id(const struct polyraft_host *host, uint64_t *out);
+
+/**
+ * The address the host's TCP transport listens on (`ip:port`: useful
+ * with port 0) into `buf` (truncated, NUL-terminated when len > 0); the
+ * bytes written (without the NUL) go to `*written`.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (the host is
+ * not on a TCP transport), POLYRAFT_CLOSED.
+ */
+enum polyraft_result polyraft_host_local_addr(const struct polyraft_host *host, char *buf, size_t len, size_t *written);
+
+/**
+ * TCP transport only: host `id` is at `addr` (`host:port`,
+ * NUL-terminated), added to or updated in the running host's address book.
+ * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0, not on
+ * TCP, not UTF-8), POLYRAFT_CLOSED.
+ */
+enum polyraft_result polyraft_host_add_peer(const struct polyraft_host *host, uint64_t id, const char *addr);
 
 /**
  * Stops every replica and worker and leaves the network. Waiting

@@ -1,12 +1,18 @@
 /* A replicated key-value store on the polyraft host, in C: the node of
- * host/examples/kv.rs. Three hosts run in this process (in-process
- * network), 16 groups shard the keys, and clients speak the text protocol
- * of examples/kv-go/PROTOCOL.md (sessions make a retried PUT apply once).
+ * host/examples/kv.rs, examples/kv-host (Python) and examples/kv-go. 16
+ * groups shard the keys, and clients speak the text protocol of
+ * examples/kv-go/PROTOCOL.md (sessions make a retried PUT apply once).
  *
  *   cargo build -p polyraft-ffi
  *   cc -std=c99 -Iinclude examples/kv-c/kv.c -o kv-c -Ltarget/debug -lpolyraft -lpthread
- *   LD_LIBRARY_PATH=target/debug ./kv-c              # a scripted run
- *   LD_LIBRARY_PATH=target/debug ./kv-c 9001 9002 9003   # serve clients */
+ *   LD_LIBRARY_PATH=target/debug ./kv-c              # a scripted run, 3 hosts in this process
+ *   LD_LIBRARY_PATH=target/debug ./kv-c 9001 9002 9003   # the same, serving clients
+ *
+ * One host per process, over mutual TLS (CERTDIR holds host-<ID>.pem,
+ * host-<ID>.key and ca.pem; --plaintext for plain TCP); every peer
+ * bootstraps the groups; client port 0 picks one:
+ *
+ *   ./kv-c --node ID RAFT_ADDR CLIENT_PORT 1=ADDR,2=ADDR,3=ADDR CERTDIR [DATADIR] */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -112,6 +118,14 @@ static void handle(polyraft_host *h, const char *line, char *out, size_t cap) {
     const uint8_t *data = NULL;
     size_t n = 0;
     int off = 0;
+    polyraft_host_info info;
+    if (sscanf(line, "GET %255s", key) == 1 || sscanf(line, "PUT %*u %*u %*u %255s", key) == 1) {
+        /* Fail fast when the group has no replica here or no leader. */
+        if (polyraft_host_group_info(h, group_of(key), &info) != POLYRAFT_OK || info.leader == 0) {
+            snprintf(out, cap, "REJECTED group %" PRIu64 " has no leader here yet", group_of(key));
+            return;
+        }
+    }
     if (sscanf(line, "GET %255s", key) == 1) {
         rc = polyraft_host_read(h, group_of(key), (const uint8_t *)key, strlen(key), 1000, &b);
     } else if (sscanf(line, "PUT %llu %llu %llu %255s %n", &client, &series, &acked, key, &off) == 4 && off > 0 &&
@@ -158,6 +172,91 @@ static void *serve(void *arg) { /* accept loop on 127.0.0.1:port */
     }
     return NULL;
 }
+/* Serves host h's clients on 127.0.0.1:port (0: any) in a thread; returns
+ * the port, or -1. */
+static int serve_clients(polyraft_host *h, int port) {
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    conn *srv = malloc(sizeof *srv);
+    pthread_t t;
+    int one = 1;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    srv->h = h;
+    srv->fd = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(srv->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(srv->fd, 16) != 0 ||
+        getsockname(srv->fd, (struct sockaddr *)&a, &alen) != 0 || pthread_create(&t, NULL, serve, srv) != 0)
+        return -1;
+    return ntohs(a.sin_port);
+}
+static polyraft_host_state_machine new_kv(void) {
+    polyraft_host_state_machine sm = {POLYRAFT_HOST_SM_ABI_VERSION, NULL, kv_apply, kv_snapshot,
+                                      kv_restore, kv_lookup, kv_destroy};
+    sm.ctx = calloc(1, sizeof(kv));
+    return sm;
+}
+/* Prints a setup call's failure detail (and frees it). */
+static int fail(const char *what, polyraft_buffer *err) {
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    if (err == NULL || polyraft_buffer_data(err, &p, &n) != POLYRAFT_OK || p == NULL) n = 0;
+    fprintf(stderr, "kv-c: %s: %.*s\n", what, (int)n, p ? (const char *)p : "");
+    polyraft_buffer_free(err);
+    return 1;
+}
+
+/* One host of a cluster in this process, on TCP; serves clients forever.
+ * argv: ID RAFT_ADDR CLIENT_PORT PEERS (CERTDIR | --plaintext) [DATADIR] */
+static int node(int argc, char **argv) {
+    polyraft_host_transport *net = NULL;
+    polyraft_host *h = NULL;
+    polyraft_buffer *err = NULL;
+    polyraft_host_config cfg;
+    polyraft_host_peer peers[16];
+    char cert[1024], key[1024], ca[1024], addr[128], *list, *item, *save = NULL;
+    uint64_t id, g;
+    size_t n_peers = 0, n = 0;
+    int port;
+    if (argc < 5) return fprintf(stderr, "usage: kv-c --node ID RAFT_ADDR CLIENT_PORT PEERS CERTDIR|--plaintext [DATADIR]\n"), 2;
+    id = strtoull(argv[0], NULL, 10);
+    if (strcmp(argv[4], "--plaintext") == 0) {
+        if (polyraft_host_transport_tcp_insecure_plaintext_new(argv[1], &net, &err) != POLYRAFT_OK) return fail("transport", err);
+    } else {
+        snprintf(cert, sizeof cert, "%s/host-%" PRIu64 ".pem", argv[4], id);
+        snprintf(key, sizeof key, "%s/host-%" PRIu64 ".key", argv[4], id);
+        snprintf(ca, sizeof ca, "%s/ca.pem", argv[4]);
+        if (polyraft_host_transport_tcp_new(argv[1], cert, key, ca, &net, &err) != POLYRAFT_OK) return fail("transport", err);
+    }
+    list = strdup(argv[3]);
+    for (item = strtok_r(list, ",", &save); item && n_peers < 16; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) return fprintf(stderr, "kv-c: peers are ID=ADDR\n"), 2;
+        *eq = '\0';
+        peers[n_peers].replica = peers[n_peers].host = strtoull(item, NULL, 10);
+        if (polyraft_host_transport_add_peer(net, peers[n_peers++].host, eq + 1, &err) != POLYRAFT_OK) return fail("peer", err);
+    }
+    free(list);
+    polyraft_host_config_init(&cfg, id);
+    cfg.transport = net;
+    cfg.tick_ms = 50;
+    cfg.snapshot_entries = 1000;
+    cfg.compaction_overhead = 250;
+    cfg.data_dir = argc > 5 ? argv[5] : NULL;
+    if (polyraft_host_new(&cfg, &h, &err) != POLYRAFT_OK) return fail("host", err);
+    polyraft_host_transport_free(net);
+    for (g = 1; g <= GROUPS; g++) {
+        polyraft_host_state_machine sm = new_kv();
+        if (polyraft_host_start_replica(h, g, id, peers, n_peers, &sm) != POLYRAFT_OK) return 1;
+    }
+    if ((port = serve_clients(h, atoi(argv[2]))) < 0) return fprintf(stderr, "kv-c: client port\n"), 1;
+    polyraft_host_local_addr(h, addr, sizeof addr, &n);
+    printf("host %" PRIu64 " raft %s clients %d\n", id, addr, port);
+    fflush(stdout);
+    for (;;) pause();
+}
 
 int main(int argc, char **argv) {
     polyraft_host_transport *net = NULL;
@@ -168,6 +267,7 @@ int main(int argc, char **argv) {
     const char *puts_[3][2] = {{"apple", "red"}, {"banana", "yellow"}, {"apple", "green"}};
     uint64_t id, g, series = 0;
     int i;
+    if (argc > 1 && strcmp(argv[1], "--node") == 0) return node(argc - 2, argv + 2);
     polyraft_host_transport_in_process_new(&net);
     for (id = 1; id <= 3; id++) {
         polyraft_host_config cfg;
@@ -176,27 +276,13 @@ int main(int argc, char **argv) {
         cfg.tick_ms = 20;
         if (polyraft_host_new(&cfg, &hosts[id - 1], NULL) != POLYRAFT_OK) return 1;
         for (g = 1; g <= GROUPS; g++) {
-            polyraft_host_state_machine sm = {POLYRAFT_HOST_SM_ABI_VERSION, NULL, kv_apply, kv_snapshot,
-                                              kv_restore, kv_lookup, kv_destroy};
-            sm.ctx = calloc(1, sizeof(kv));
+            polyraft_host_state_machine sm = new_kv();
             if (polyraft_host_start_replica(hosts[id - 1], g, id, peers, 3, &sm) != POLYRAFT_OK) return 1;
         }
     }
     if (argc == 4) { /* serve clients on 127.0.0.1:<port>, one port per host */
         for (i = 0; i < 3; i++) {
-            struct sockaddr_in a;
-            conn *srv = malloc(sizeof *srv);
-            pthread_t t;
-            int one = 1;
-            memset(&a, 0, sizeof a);
-            a.sin_family = AF_INET;
-            a.sin_port = htons((uint16_t)atoi(argv[i + 1]));
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            srv->h = hosts[i];
-            srv->fd = socket(AF_INET, SOCK_STREAM, 0);
-            setsockopt(srv->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-            if (bind(srv->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(srv->fd, 16) != 0) return 1;
-            pthread_create(&t, NULL, serve, srv);
+            if (serve_clients(hosts[i], atoi(argv[i + 1])) < 0) return 1;
             printf("host %d serves clients on 127.0.0.1:%s\n", i + 1, argv[i + 1]);
         }
         fflush(stdout);

@@ -1,7 +1,14 @@
 // A replicated key-value store on the polyraft host, in Go: the node of
-// host/examples/kv.rs. Three hosts run in this process (in-process
-// network), with 16 groups sharding the keys; clients speak the text
-// protocol of PROTOCOL.md, with sessions so that a retried PUT applies once.
+// host/examples/kv.rs, examples/kv-host (Python) and examples/kv-c. 16
+// groups shard the keys; clients speak the text protocol of PROTOCOL.md,
+// with sessions so that a retried PUT applies once.
+//
+// One host per process, over mutual TLS (the flags of kvhost.py):
+//
+//	go run -tags polyraft_debug . -id 1 -raft 127.0.0.1:7001 -client 127.0.0.1:9001 \
+//	    -peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 -certs DIR -data-dir DIR/1
+//
+// Without -id, three hosts run in this process (in-process network):
 //
 //	go run -tags polyraft_debug .                    # a scripted run
 //	go run -tags polyraft_debug . -listen :9001,:9002,:9003   # serve clients
@@ -78,6 +85,9 @@ func handle(h *host.Host, line string) string {
 	var err error
 	switch {
 	case len(f) == 2 && f[0] == "GET":
+		if why := noLeader(ctx, h, groupOf(f[1])); why != "" {
+			return why
+		}
 		r, err = h.Read(ctx, groupOf(f[1]), []byte(f[1]))
 	case len(f) == 6 && f[0] == "PUT" && !strings.Contains(f[4], "="):
 		s := host.Session{Group: groupOf(f[4])}
@@ -90,6 +100,9 @@ func handle(h *host.Host, line string) string {
 		}
 		if err != nil || s.ClientID == 0 || s.Series <= s.RespondedTo {
 			return "ERR bad session numbers"
+		}
+		if why := noLeader(ctx, h, s.Group); why != "" {
+			return why
 		}
 		r, err = h.ProposeSession(ctx, &s, []byte(f[4]+"="+f[5]))
 	default:
@@ -106,11 +119,28 @@ func handle(h *host.Host, line string) string {
 	return "REJECTED " + err.Error() // closed, or a bad argument: nothing applied
 }
 
+// noLeader fails a request fast (REJECTED) when the group has no replica
+// here or no known leader, instead of letting it wait out its deadline.
+func noLeader(ctx context.Context, h *host.Host, group uint64) string {
+	info, err := h.GroupInfo(ctx, group)
+	if err != nil {
+		return fmt.Sprintf("REJECTED group %d: %v", group, err)
+	}
+	if info.Leader == 0 {
+		return fmt.Sprintf("REJECTED group %d has no leader yet", group)
+	}
+	return ""
+}
+
 func serve(h *host.Host, addr string) {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		log.Fatal(err)
 	}
+	serveOn(h, l)
+}
+
+func serveOn(h *host.Host, l net.Listener) {
 	log.Printf("host %d serves clients on %s", h.ID(), l.Addr())
 	for {
 		c, err := l.Accept()
@@ -145,9 +175,79 @@ func (c *client) call(req func(series, acked uint64) string) string {
 	}
 }
 
+// node runs one host of a cluster in this process, over TCP (mutual TLS
+// unless plaintext), and serves clients; it returns only on an error.
+func node(id uint64, raftAddr, clientAddr, peerList, memberList, certs string, plaintext bool, dataDir string, snapEvery uint64) error {
+	peers := map[uint64]string{}
+	for _, p := range strings.Split(peerList, ",") {
+		i, addr, _ := strings.Cut(p, "=")
+		n, err := strconv.ParseUint(i, 10, 64)
+		if err != nil {
+			return fmt.Errorf("-peers: %q is not ID=ip:port", p)
+		}
+		peers[n] = addr
+	}
+	var members []host.Peer
+	for _, m := range strings.Split(memberList, ",") {
+		if n, err := strconv.ParseUint(m, 10, 64); err == nil {
+			members = append(members, host.Peer{Replica: n, Host: n})
+		}
+	}
+	if len(members) == 0 {
+		for n := range peers {
+			members = append(members, host.Peer{Replica: n, Host: n})
+		}
+	}
+	var network *host.TCPNetwork
+	var err error
+	if plaintext {
+		network, err = host.NewInsecurePlaintextTCPNetwork(raftAddr, peers)
+	} else {
+		network, err = host.NewTCPNetwork(raftAddr, peers, host.DevTLSFiles(certs, id))
+	}
+	if err != nil {
+		return err
+	}
+	defer network.Close()
+	h, err := host.New(host.Config{HostID: id, Transport: network, DataDir: dataDir, TickInterval: 50 * time.Millisecond,
+		SnapshotEntries: snapEvery, CompactionOverhead: max(1, snapEvery/4)})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	for g := uint64(1); g <= groups; g++ {
+		if err := h.StartReplica(context.Background(), g, id, members, kv{}); err != nil {
+			return err
+		}
+	}
+	l, err := net.Listen("tcp", clientAddr)
+	if err != nil {
+		return err
+	}
+	addr, _ := h.LocalAddr()
+	fmt.Printf("host %d raft %s clients %d\n", id, addr, l.Addr().(*net.TCPAddr).Port)
+	serveOn(h, l)
+	return nil
+}
+
 func main() {
 	listen := flag.String("listen", "", "comma-separated client addresses, one per host (default: a scripted run)")
+	id := flag.Uint64("id", 0, "run one host of a cluster: this host's id (also its replica id)")
+	raftAddr := flag.String("raft", "", "with -id: ip:port the hosts talk raft on")
+	clientAddr := flag.String("client", "127.0.0.1:0", "with -id: ip:port for clients")
+	peerList := flag.String("peers", "", "with -id: every host's raft address, ID=ip:port,...")
+	members := flag.String("members", "", "with -id: hosts that bootstrap the groups, ID,... (default: every peer)")
+	certs := flag.String("certs", "", "with -id: directory with host-<id>.pem, host-<id>.key and ca.pem")
+	plaintext := flag.Bool("plaintext", false, "with -id: plain TCP between hosts (insecure)")
+	dataDir := flag.String("data-dir", "", "with -id: the log and snapshots (default: in memory)")
+	snapEvery := flag.Uint64("snapshot-entries", 1000, "with -id: a snapshot every N applied entries")
 	flag.Parse()
+	if *id != 0 {
+		if *certs == "" && !*plaintext {
+			log.Fatal("-certs DIR or -plaintext is required")
+		}
+		log.Fatal(node(*id, *raftAddr, *clientAddr, *peerList, *members, *certs, *plaintext, *dataDir, *snapEvery))
+	}
 	network := host.NewInProcessNetwork()
 	peers := []host.Peer{{Replica: 1, Host: 1}, {Replica: 2, Host: 2}, {Replica: 3, Host: 3}}
 	var nodes []*host.Host

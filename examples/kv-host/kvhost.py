@@ -1,31 +1,26 @@
 #!/usr/bin/env python3
-"""A replicated key-value store on polyraft.Host, in Python: the node of
-examples/kv-go and examples/kv-c. Three hosts run in this process (joined by
-the in-process network), 16 groups shard the keys, and clients speak the
-text protocol of examples/kv-go/PROTOCOL.md, with sessions so that a retried
-PUT applies once:
+"""A replicated key-value store node on polyraft.Host: one host per process,
+mutual TLS between hosts, keys sharded over 16 groups, the client protocol
+of examples/kv-go/PROTOCOL.md (sessions make a retried PUT apply once).
 
-    python examples/kv-host/kvhost.py --listen 127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003
+    kvhost.py --id 1 --raft 127.0.0.1:7001 --client 127.0.0.1:9001 \\
+        --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --certs DIR --data-dir DIR/1
 
-    PUT <client> <series> <responded> <key> <value>   ->  OK <old value>
-    GET <key>                                         ->  OK <value>
-    REJECTED <why> (not applied)   UNKNOWN <why> (timed out)   ERR <why> (bad request)
-
-Until the TCP/TLS transport is wired into the binding, the hosts of the
-cluster share this process; ``make_network`` is where it will plug in.
+--certs: host-<id>.pem, host-<id>.key, ca.pem (from polyraft.dev_certificates).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import IO, Awaitable, Callable, Dict, List, Optional
+import os
+from typing import IO, Dict, List, Optional
 
-from polyraft import AsyncHost, Entry, Host, InProcNetwork, ProposalRejectedError, ProposalTimeoutError, Session
-from polyraft import StateMachine
+from polyraft import AsyncHost, Entry, Host, ProposalRejectedError, ProposalTimeoutError, Session
+from polyraft import StateMachine, TcpNetwork
 
 GROUPS = 16
-DEADLINE = 1.0  # seconds: a dead leader costs a client one short wait
+DEADLINE = 1.0  # seconds: a dead or paused leader costs a client one short wait
 
 
 class KV(StateMachine):
@@ -47,10 +42,7 @@ class KV(StateMachine):
             writer.write(k + b"=" + self.data[k] + b"\n")
 
     def restore(self, reader: IO[bytes]) -> None:
-        self.data = {}
-        for line in reader.read().splitlines():
-            k, _, v = line.partition(b"=")
-            self.data[k] = v
+        self.data = dict(line.partition(b"=")[::2] for line in reader.read().splitlines())
 
     def lookup(self, query: bytes) -> bytes:
         return self.data.get(query, b"")
@@ -64,67 +56,90 @@ def group_of(key: bytes) -> int:
     return h % GROUPS + 1
 
 
-def make_network(args: argparse.Namespace) -> InProcNetwork:
-    # The TCP/TLS transport (peers' addresses, certificates) plugs in here.
-    return InProcNetwork()
+class Node:
+    """Serves the client protocol on one host."""
 
+    def __init__(self, host: Host) -> None:
+        self.host, self.aio = host, AsyncHost(host)
 
-async def serve_request(aio: AsyncHost, line: bytes) -> bytes:
-    """One request line of the protocol; returns the reply line."""
-    words = line.rstrip(b"\r\n").split(b" ", 5)
-    try:
-        if len(words) == 2 and words[0] == b"GET":
-            return b"OK " + await aio.read(group_of(words[1]), words[1], DEADLINE)
-        if len(words) == 6 and words[0] == b"PUT" and b"=" not in words[4]:
-            client, series, responded = (int(w) for w in words[1:4])
-            session = Session(group_of(words[4]), client, series=series, responded_to=responded)
-            return b"OK " + await aio.propose_session(session, words[4] + b"=" + words[5], DEADLINE)
-    except (ValueError, OverflowError) as e:  # not u64s, client 0, series not above responded
-        return b"ERR " + str(e).encode()
-    except ProposalRejectedError as e:
-        return b"REJECTED " + str(e).encode()
-    except ProposalTimeoutError as e:
-        return b"UNKNOWN " + str(e).encode()
-    return b"ERR expected GET <key> or PUT <client> <series> <responded> <key> <value>"
+    def leader_check(self, group: int) -> Optional[bytes]:
+        """Fails fast (REJECTED) when the group is not here or has no leader."""
+        info = self.host.group_info(group)
+        if info is None:
+            return b"REJECTED group %d has no replica on this host" % group
+        return None if info.leader else b"REJECTED group %d has no leader yet" % group
 
+    async def serve(self, line: bytes) -> bytes:
+        w = line.rstrip(b"\r\n").split(b" ", 5)
+        try:
+            if len(w) == 2 and w[0] == b"GET":
+                g = group_of(w[1])
+                return self.leader_check(g) or b"OK " + await self.aio.read(g, w[1], DEADLINE)
+            if len(w) == 6 and w[0] == b"PUT" and b"=" not in w[4]:
+                client, series, responded = (int(x) for x in w[1:4])
+                s = Session(group_of(w[4]), client, series=series, responded_to=responded)
+                return self.leader_check(s.group) or b"OK " + await self.aio.propose_session(s, w[4] + b"=" + w[5], DEADLINE)
+            if len(w) == 2 and w[0] == b"INFO":  # extension: the local replica's view
+                info = self.host.group_info(int(w[1]))
+                if info is None:
+                    return b"REJECTED no replica of group %s here" % w[1]
+                installed = self.host.metrics()["snapshots_installed"]
+                return (f"OK leader={info.hosts.get(info.leader, 0)} term={info.term} applied={info.applied} "
+                        f"voters={','.join(map(str, info.voters))} snapshot={info.snapshot_index} snapshots_installed={installed}").encode()
+            if len(w) >= 4 and w[0] == b"MEMBER":  # extension: MEMBER ADD g r h | MEMBER REMOVE g r
+                g, r = int(w[2]), int(w[3])
+                if w[1] == b"ADD" and len(w) == 5:
+                    await self.aio.add_replica(g, r, int(w[4]), 5 * DEADLINE)
+                elif w[1] == b"REMOVE" and len(w) == 4:
+                    await self.aio.remove_replica(g, r, 5 * DEADLINE)
+                else:
+                    return b"ERR expected MEMBER ADD <group> <replica> <host> or MEMBER REMOVE <group> <replica>"
+                return b"OK "
+        except (ValueError, OverflowError) as e:  # not u64s, client 0, series not above responded
+            return b"ERR " + str(e).encode()
+        except ProposalRejectedError as e:
+            return b"REJECTED " + str(e).encode()
+        except ProposalTimeoutError as e:
+            return b"UNKNOWN " + str(e).encode()
+        return b"ERR expected GET <key> or PUT <client> <series> <responded> <key> <value>"
 
-def client_handler(aio: AsyncHost) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while line := await reader.readline():
-            writer.write(await serve_request(aio, line) + b"\n")
+            writer.write(await self.serve(line) + b"\n")
             await writer.drain()
         writer.close()
-
-    return handle
 
 
 async def main(argv: Optional[List[str]] = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--listen", default="127.0.0.1:9001,127.0.0.1:9002,127.0.0.1:9003",
-                    help="client addresses, one per host (host ids 1, 2, 3...; port 0: any)")
-    ap.add_argument("--data-dir", help="each host's log and snapshots under DIR/host<id> (default: in memory)")
-    args = ap.parse_args(argv)
-    addrs = args.listen.split(",")
-    net = make_network(args)
-    members = {i: i for i in range(1, len(addrs) + 1)}  # replica i runs on host i
-    hosts = []
-    for h in members:
-        data_dir = f"{args.data_dir}/host{h}" if args.data_dir else None
-        host = Host(h, network=net, tick_interval=0.05, data_dir=data_dir)
+    ap.add_argument("--id", type=int, required=True, help="this host's id (also its replica id in every group)")
+    ap.add_argument("--raft", required=True, help="ip:port the hosts talk raft on")
+    ap.add_argument("--client", default="127.0.0.1:0", help="ip:port for clients (port 0: any)")
+    ap.add_argument("--peers", required=True, help="every host's raft address: ID=ip:port,...")
+    ap.add_argument("--members", help="hosts that bootstrap the groups: ID,ID,... (default: every peer)")
+    ap.add_argument("--join", action="store_true", help="start empty replicas, to be added with MEMBER ADD")
+    tls = ap.add_mutually_exclusive_group(required=True)
+    tls.add_argument("--certs", help="directory with host-<id>.pem, host-<id>.key and ca.pem")
+    tls.add_argument("--plaintext", action="store_true", help="plain TCP (insecure: trusted networks only)")
+    ap.add_argument("--data-dir", help="the log and snapshots (default: in memory)")
+    ap.add_argument("--snapshot-entries", type=int, default=1000, help="snapshot every N applied entries")
+    a = ap.parse_args(argv)
+    peers = {int(i): addr for i, _, addr in (p.partition("=") for p in a.peers.split(","))}
+    if a.plaintext:
+        net = TcpNetwork.insecure_plaintext(a.raft, peers)
+    else:
+        pem = os.path.join(a.certs, f"host-{a.id}")
+        net = TcpNetwork(a.raft, peers, cert=pem + ".pem", key=pem + ".key", ca=os.path.join(a.certs, "ca.pem"))
+    members = {int(m): int(m) for m in a.members.split(",")} if a.members else {i: i for i in peers}
+    host = Host(a.id, network=net, data_dir=a.data_dir, tick_interval=0.05, election_ticks=10,
+                snapshot_entries=a.snapshot_entries, compaction_overhead=a.snapshot_entries // 4)
+    with host:
         for g in range(1, GROUPS + 1):
-            host.start_replica(g, h, KV(), members=members)
-        hosts.append(host)
-    servers = []
-    for host, addr in zip(hosts, addrs):
-        ip, _, port = addr.rpartition(":")
-        server = await asyncio.start_server(client_handler(AsyncHost(host)), ip or "127.0.0.1", int(port))
-        print(f"host {host.id} serves clients on port {server.sockets[0].getsockname()[1]}", flush=True)
-        servers.append(server)
-    try:
-        await asyncio.gather(*(s.serve_forever() for s in servers))
-    finally:
-        for host in hosts:
-            host.close()
+            host.start_replica(g, a.id, KV(), **({"join": True} if a.join else {"members": members}))
+        ip, _, port = a.client.rpartition(":")
+        server = await asyncio.start_server(Node(host).handle, ip, int(port))
+        print(f"host {a.id} raft {host.local_addr} clients {server.sockets[0].getsockname()[1]}", flush=True)
+        await server.serve_forever()
 
 
 if __name__ == "__main__":

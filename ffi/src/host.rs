@@ -30,6 +30,8 @@ use ::polyraft_host::{
     StateMachine, SystemClock, Transport,
 };
 
+use ::polyraft_host::net::{NetConfig, NetHost};
+
 use crate::*;
 
 /// The version of polyraft_host_state_machine this library speaks.
@@ -78,26 +80,30 @@ unsafe impl Sync for Ctx {}
 // ---------------------------------------------------------------------------
 // Transport
 
-/// The seam where transports plug in. A transport needs three hooks: the
-/// sending side a host is built with (`endpoint`), where received frames go
-/// (`attach`, given the host's `Inbound` once it exists) and leaving
-/// (`detach`, on close). The network transport (TCP/TLS) becomes one more
-/// variant here, made by its own constructor (e.g.
-/// `polyraft_host_transport_tcp_new(options, &out)`, one per host, with
-/// its listen address, peer address book and certificates); hosts and
-/// polyraft_host_config do not change. An application-provided transport
-/// (a vtable that sends bytes, plus a call that hands received bytes to
-/// the host) would be another.
+/// The seam where transports plug in. The in-process network needs three
+/// hooks: the sending side a host is built with (`endpoint`), where
+/// received frames go (`attach`, given the host's `Inbound` once it
+/// exists) and leaving (`detach`, on close). The TCP network is one host's
+/// settings; the host built on it owns its transport (a `NetHost`). An
+/// application-provided transport (a vtable that sends bytes, plus a call
+/// that hands received bytes to the host) would be another variant.
 enum TransportKind {
     /// Every host created with this transport, in this process.
     InProcess(InProcNetwork),
+    /// The settings of the one host that may be created with it.
+    Tcp(Box<Mutex<TcpSettings>>),
 }
 
-/// How a host reaches the others. Today: an in-process network joining
-/// every host of the process created with it (tests, examples, one-process
-/// clusters). The network transport (TCP/TLS) will be another constructor
-/// of this same handle, so hosts and their configuration do not change.
-/// Reference counted: a host keeps its own reference, so the handle may be
+/// A TCP transport's settings, and whether a host took them already.
+struct TcpSettings {
+    config: NetConfig,
+    used: bool,
+}
+
+/// How a host reaches the others: an in-process network joining every host
+/// of the process created with it (tests, examples, one-process clusters),
+/// or the TCP network (mutual TLS by default) for the one host created
+/// with it. Reference counted: a host keeps its own reference, so the handle may be
 /// freed (polyraft_host_transport_free) while hosts still use it. Safe to
 /// use from several threads.
 pub struct polyraft_host_transport {
@@ -105,21 +111,132 @@ pub struct polyraft_host_transport {
 }
 
 impl TransportKind {
-    fn endpoint(&self, host: u64) -> Arc<dyn Transport> {
+    fn endpoint(&self, host: u64) -> Option<Arc<dyn Transport>> {
         match self {
-            TransportKind::InProcess(net) => net.endpoint(host),
+            TransportKind::InProcess(net) => Some(net.endpoint(host)),
+            TransportKind::Tcp(_) => None,
         }
     }
     fn attach(&self, host: u64, inbound: Inbound) {
-        match self {
-            TransportKind::InProcess(net) => net.register(host, inbound),
+        if let TransportKind::InProcess(net) = self {
+            net.register(host, inbound);
         }
     }
     fn detach(&self, host: u64) {
-        match self {
-            TransportKind::InProcess(net) => net.unregister(host),
+        if let TransportKind::InProcess(net) = self {
+            net.unregister(host);
         }
     }
+    /// The TCP settings, claimed for one host.
+    fn claim_tcp(&self) -> Result<Option<NetConfig>, Fail> {
+        let TransportKind::Tcp(t) = self else { return Ok(None) };
+        let mut t = t.lock().unwrap_or_else(|p| p.into_inner());
+        if t.used {
+            return fail(POLYRAFT_INVALID_STATE, "this TCP transport is in use by a host already (one host per TCP transport)");
+        }
+        t.used = true;
+        Ok(Some(t.config.clone()))
+    }
+}
+
+/// Reads a NUL-terminated listen address (`ip:port`).
+unsafe fn listen_addr(listen: *const c_char) -> Result<std::net::SocketAddr, Fail> {
+    let l = c_text(listen, "listen")?.ok_or((POLYRAFT_NULL_PARAMETER, "listen is NULL".to_string()))?;
+    l.parse().map_err(|e| (POLYRAFT_INVALID_ARGUMENT, format!("listen address {l:?}: {e} (want ip:port)")))
+}
+
+unsafe fn new_tcp(config: NetConfig, out: *mut *mut polyraft_host_transport) {
+    let kind = Arc::new(TransportKind::Tcp(Box::new(Mutex::new(TcpSettings { config, used: false }))));
+    *out = Box::into_raw(Box::new(polyraft_host_transport { kind }));
+}
+
+/// Creates the TCP network of one host, with mutual TLS 1.3: it listens on
+/// `listen` (`ip:port`, NUL-terminated; port 0 picks one, see
+/// polyraft_host_local_addr); `cert_pem` and `key_pem` are the paths of
+/// this host's certificate and key, `ca_pem` the CA every peer's
+/// certificate must chain to (PEM files; a certificate names its host as
+/// `host-<id>.polyraft`, as polyraft's dev certificates do). Add the other
+/// hosts with polyraft_host_transport_add_peer, then create one host with
+/// it (config.transport). Writes the handle to `*out`.
+/// On failure, when `error` is not NULL, `*error` receives the one-line
+/// detail (free it with polyraft_buffer_free).
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (bad address,
+/// a path that is not a readable file, not UTF-8).
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_transport_tcp_new(
+    listen: *const c_char,
+    cert_pem: *const c_char,
+    key_pem: *const c_char,
+    ca_pem: *const c_char,
+    out: *mut *mut polyraft_host_transport,
+    error: *mut *mut polyraft_buffer,
+) -> polyraft_result {
+    construct(error, || {
+        nn!(out);
+        let addr = listen_addr(listen)?;
+        let mut paths = Vec::new();
+        for (p, what) in [(cert_pem, "cert_pem"), (key_pem, "key_pem"), (ca_pem, "ca_pem")] {
+            let path = c_text(p, what)?.ok_or((POLYRAFT_NULL_PARAMETER, format!("{what} is NULL")))?;
+            if !std::path::Path::new(&path).is_file() {
+                return fail(POLYRAFT_INVALID_ARGUMENT, format!("{what}: {path} is not a file"));
+            }
+            paths.push(path);
+        }
+        let [cert, key, ca]: [String; 3] = paths.try_into().map_err(|_| (POLYRAFT_INVALID_ARGUMENT, "paths".to_string()))?;
+        new_tcp(NetConfig::tls(addr, cert, key, ca), out);
+        Ok(())
+    })
+}
+
+/// Creates the TCP network of one host without TLS: anyone who reaches the
+/// port can inject raft messages. Only for trusted networks and tests; as
+/// polyraft_host_transport_tcp_new otherwise.
+/// On failure, when `error` is not NULL, `*error` receives the one-line
+/// detail (free it with polyraft_buffer_free).
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_transport_tcp_insecure_plaintext_new(
+    listen: *const c_char,
+    out: *mut *mut polyraft_host_transport,
+    error: *mut *mut polyraft_buffer,
+) -> polyraft_result {
+    construct(error, || {
+        nn!(out);
+        new_tcp(NetConfig::insecure_plaintext(listen_addr(listen)?), out);
+        Ok(())
+    })
+}
+
+/// TCP network only, before the host is created: host `id` listens at
+/// `addr` (`host:port`, NUL-terminated). A running host learns addresses
+/// with polyraft_host_add_peer.
+/// On failure, when `error` is not NULL, `*error` receives the one-line
+/// detail (free it with polyraft_buffer_free).
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0, not a
+/// TCP transport, not UTF-8), POLYRAFT_INVALID_STATE (a host uses it).
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_transport_add_peer(
+    transport: *const polyraft_host_transport,
+    id: u64,
+    addr: *const c_char,
+    error: *mut *mut polyraft_buffer,
+) -> polyraft_result {
+    construct(error, || {
+        nn!(transport);
+        let a = c_text(addr, "addr")?.ok_or((POLYRAFT_NULL_PARAMETER, "addr is NULL".to_string()))?;
+        if id == 0 {
+            return fail(POLYRAFT_INVALID_ARGUMENT, "host id 0 is reserved");
+        }
+        let TransportKind::Tcp(t) = &*(*transport).kind else {
+            return fail(POLYRAFT_INVALID_ARGUMENT, "not a TCP transport");
+        };
+        let mut t = t.lock().unwrap_or_else(|p| p.into_inner());
+        if t.used {
+            return fail(POLYRAFT_INVALID_STATE, "the host runs already: use polyraft_host_add_peer");
+        }
+        t.config = t.config.clone().peer(id, a);
+        Ok(())
+    })
 }
 
 /// Creates an in-process network: every host created with it (in
@@ -150,8 +267,37 @@ pub unsafe extern "C" fn polyraft_host_transport_partition(
         nn!(transport);
         match &*(*transport).kind {
             TransportKind::InProcess(net) => net.set_partitioned(a, b, cut),
+            TransportKind::Tcp(_) => return fail(POLYRAFT_INVALID_ARGUMENT, "partition: not an in-process transport"),
         }
         Ok(())
+    })
+}
+
+/// Development certificates (no manual step for tests and examples):
+/// makes a fresh CA and writes `ca.pem`, `host-<id>.pem` and
+/// `host-<id>.key` for each of the `n` ids in `ids` into directory `dir`
+/// (NUL-terminated, created if missing), ready for
+/// polyraft_host_transport_tcp_new. Not for production.
+/// On failure, when `error` is not NULL, `*error` receives the one-line
+/// detail (free it with polyraft_buffer_free).
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (an id 0,
+/// not UTF-8), POLYRAFT_STORAGE_FAILURE (the files cannot be written).
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_dev_certificates(
+    dir: *const c_char,
+    ids: *const u64,
+    n: usize,
+    error: *mut *mut polyraft_buffer,
+) -> polyraft_result {
+    construct(error, || {
+        let d = c_text(dir, "dir")?.ok_or((POLYRAFT_NULL_PARAMETER, "dir is NULL".to_string()))?;
+        let ids = slice(ids, n, "ids")?;
+        if ids.contains(&0) {
+            return fail(POLYRAFT_INVALID_ARGUMENT, "host id 0 is reserved");
+        }
+        ::polyraft_host::net::devcerts::dev_cluster(std::path::Path::new(&d), ids)
+            .map(|_| ())
+            .map_err(|e| (POLYRAFT_STORAGE_FAILURE, format!("dev certificates in {d}: {e}")))
     })
 }
 
@@ -231,12 +377,38 @@ pub unsafe extern "C" fn polyraft_host_config_init(config: *mut polyraft_host_co
 /// with polyraft_host_close (optional) and release with polyraft_host_free.
 /// Calls may come from any thread at once.
 pub struct polyraft_host {
-    host: Arc<Host>,
+    host: Arc<Running>,
     id: u64,
     transport: Arc<TransportKind>,
     closed: AtomicBool,
     /// Detail of the last failed call, per calling thread.
     errors: Mutex<HashMap<ThreadId, String>>,
+}
+
+/// A running host: on the in-process network, or on TCP (then it owns its
+/// transport, shut down after the host).
+enum Running {
+    Local(Host),
+    Net(NetHost),
+}
+
+impl std::ops::Deref for Running {
+    type Target = Host;
+    fn deref(&self) -> &Host {
+        match self {
+            Running::Local(h) => h,
+            Running::Net(n) => n.host(),
+        }
+    }
+}
+
+impl Running {
+    fn close(&self) {
+        match self {
+            Running::Local(h) => h.close(),
+            Running::Net(n) => n.close(),
+        }
+    }
 }
 
 impl polyraft_host {
@@ -373,9 +545,25 @@ pub unsafe extern "C" fn polyraft_host_new(
             }
         };
         let kind = (*c.transport).kind.clone();
-        let parts = HostParts { log, snapshots, transport: kind.endpoint(c.host_id), clock: Arc::new(SystemClock::default()) };
-        let host = Host::new(cfg, parts).map_err(|e| (POLYRAFT_INVALID_CONFIG, e.to_string()))?;
-        kind.attach(c.host_id, host.inbound());
+        let host = match (kind.claim_tcp()?, kind.endpoint(c.host_id)) {
+            (Some(net), _) => {
+                let h = NetHost::start(cfg, net, log, snapshots).map_err(|e| (POLYRAFT_INVALID_CONFIG, e.to_string()));
+                if h.is_err() {
+                    // Not in use after all: the caller may fix and retry.
+                    if let TransportKind::Tcp(t) = &*kind {
+                        t.lock().unwrap_or_else(|p| p.into_inner()).used = false;
+                    }
+                }
+                Running::Net(h?)
+            }
+            (None, Some(transport)) => {
+                let parts = HostParts { log, snapshots, transport, clock: Arc::new(SystemClock::default()) };
+                let host = Host::new(cfg, parts).map_err(|e| (POLYRAFT_INVALID_CONFIG, e.to_string()))?;
+                kind.attach(c.host_id, host.inbound());
+                Running::Local(host)
+            }
+            (None, None) => return fail(POLYRAFT_INVALID_ARGUMENT, "unknown transport"),
+        };
         *out = Box::into_raw(Box::new(polyraft_host {
             host: Arc::new(host),
             id: c.host_id,
@@ -417,6 +605,45 @@ pub unsafe extern "C" fn polyraft_host_id(host: *const polyraft_host, out: *mut 
     with_host(host, |h| {
         nn!(out);
         *out = h.id;
+        Ok(())
+    })
+}
+
+/// The address the host's TCP transport listens on (`ip:port`: useful
+/// with port 0) into `buf` (truncated, NUL-terminated when len > 0); the
+/// bytes written (without the NUL) go to `*written`.
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (the host is
+/// not on a TCP transport), POLYRAFT_CLOSED.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_local_addr(
+    host: *const polyraft_host,
+    buf: *mut c_char,
+    len: usize,
+    written: *mut usize,
+) -> polyraft_result {
+    with_host(host, |h| {
+        nn!(written);
+        h.usable()?;
+        let Running::Net(n) = &*h.host else { return fail(POLYRAFT_INVALID_ARGUMENT, "the host is not on a TCP transport") };
+        *written = write_text(&n.local_addr().to_string(), buf, len);
+        Ok(())
+    })
+}
+
+/// TCP transport only: host `id` is at `addr` (`host:port`,
+/// NUL-terminated), added to or updated in the running host's address book.
+/// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (id 0, not on
+/// TCP, not UTF-8), POLYRAFT_CLOSED.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_add_peer(host: *const polyraft_host, id: u64, addr: *const c_char) -> polyraft_result {
+    with_host(host, |h| {
+        h.usable()?;
+        let a = c_text(addr, "addr")?.ok_or((POLYRAFT_NULL_PARAMETER, "addr is NULL".to_string()))?;
+        if id == 0 {
+            return fail(POLYRAFT_INVALID_ARGUMENT, "host id 0 is reserved");
+        }
+        let Running::Net(n) = &*h.host else { return fail(POLYRAFT_INVALID_ARGUMENT, "the host is not on a TCP transport") };
+        n.add_peer(id, a);
         Ok(())
     })
 }

@@ -9,8 +9,8 @@
 // outcome is unknown: [ErrTimedOut]; retry through a [Session] so that the
 // command applies once).
 //
-//	net := host.NewInProcessNetwork()           // or the network transport, later
-//	h, err := host.New(host.Config{HostID: 1, Transport: net})
+//	net, err := host.NewTCPNetwork("10.0.0.1:7001", addrs, host.TLSFiles{Cert: c, Key: k, CA: ca})
+//	h, err := host.New(host.Config{HostID: 1, Transport: net})  // or host.NewInProcessNetwork()
 //	err = h.StartReplica(ctx, group, 1, peers, &myStateMachine{})
 //	result, err := h.Propose(ctx, group, []byte("x=1"))
 //	value, err := h.Read(ctx, group, []byte("x"))
@@ -199,9 +199,9 @@ type replica struct {
 	lastErr error
 }
 
-// Transport is how a host reaches the other hosts. Today: the in-process
-// network ([NewInProcessNetwork]); the TCP/TLS network transport will be
-// another implementation, chosen in [Config] the same way.
+// Transport is how a host reaches the other hosts: the in-process network
+// ([NewInProcessNetwork]) or the TCP network, mutual TLS by default
+// ([NewTCPNetwork], one host per network value).
 type Transport interface {
 	// handle is the C transport; the host takes its own reference.
 	handle() (*C.polyraft_host_transport, error)

@@ -97,13 +97,21 @@ pub(crate) fn decode(data: &Bytes) -> Option<Payload> {
 }
 
 /// The context of a membership change: the host of the replica being
-/// added (the address book travels with the change) and who proposed it.
-pub(crate) fn conf_context(host: u64, origin: Origin) -> Bytes {
-    let mut out = Vec::with_capacity(24);
+/// added (the address book travels with the change), who proposed it, and
+/// optionally the network address of that host (the rest of the bytes).
+pub(crate) fn conf_context(host: u64, origin: Origin, addr: &str) -> Bytes {
+    let mut out = Vec::with_capacity(24 + addr.len());
     put_u64(&mut out, host);
     put_u64(&mut out, origin.replica);
     put_u64(&mut out, origin.key);
+    out.extend_from_slice(addr.as_bytes());
     Bytes::from(out)
+}
+
+/// The network address a membership change's context carries, if any.
+pub(crate) fn decode_conf_address(ctx: &Bytes) -> Option<String> {
+    let rest = ctx.get(24..).filter(|r| !r.is_empty())?;
+    std::str::from_utf8(rest).ok().map(str::to_string)
 }
 
 /// Decodes a membership change's context: (host, origin). Bootstrap
@@ -131,7 +139,11 @@ mod tests {
         assert_eq!(decode(&close_session(o, 9)), Some(Payload::CloseSession { origin: o, client: 9 }));
         assert_eq!(decode(&Bytes::from_static(b"\x02short")), None);
         assert_eq!(decode(&Bytes::new()), None);
-        assert_eq!(decode_conf_context(&conf_context(5, o)), (Some(5), Some(o)));
+        assert_eq!(decode_conf_context(&conf_context(5, o, "")), (Some(5), Some(o)));
+        assert_eq!(decode_conf_address(&conf_context(5, o, "")), None);
+        let with_addr = conf_context(5, o, "10.0.0.5:7000");
+        assert_eq!(decode_conf_context(&with_addr), (Some(5), Some(o)));
+        assert_eq!(decode_conf_address(&with_addr).as_deref(), Some("10.0.0.5:7000"));
         assert_eq!(decode_conf_context(&Bytes::from(5u64.to_le_bytes().to_vec())), (Some(5), None));
     }
 }

@@ -311,6 +311,21 @@ impl Host {
 
     /// The non-blocking form of [`Host::change_membership`].
     pub fn change_membership_async(&self, group: u64, change: Membership, timeout: Duration, done: Completion<()>) {
+        self.change_membership_at_async(group, change, String::new(), timeout, done)
+    }
+
+    /// Adds a voting replica (or promotes a learner) on `host`, whose
+    /// network address `addr` travels with the change: every member's
+    /// transport learns it when it applies the change.
+    pub fn add_replica_at(&self, group: u64, replica: u64, host: u64, addr: &str, timeout: Duration) -> OpResult<()> {
+        let (p, done) = Pending::pair();
+        self.change_membership_at_async(group, Membership::AddReplica { replica, host }, addr.to_string(), timeout, done);
+        p.wait()
+    }
+
+    /// [`Host::change_membership_async`] with the network address of the
+    /// new replica's host (empty: none).
+    pub fn change_membership_at_async(&self, group: u64, change: Membership, addr: String, timeout: Duration, done: Completion<()>) {
         let (kind, node, host) = match change {
             Membership::AddReplica { replica, host } => (ConfChangeType::ConfChangeAddNode, replica, host),
             Membership::AddLearner { replica, host } => (ConfChangeType::ConfChangeAddLearnerNode, replica, host),
@@ -321,7 +336,7 @@ impl Host {
             return;
         }
         let deadline = self.deadline(timeout);
-        self.submit(group, done, move |s, done| s.propose_conf(group, kind, node, host, deadline, done));
+        self.submit(group, done, move |s, done| s.propose_conf(group, kind, node, host, &addr, deadline, done));
     }
 
     /// Adds a voting replica (or promotes a learner) on `host`.

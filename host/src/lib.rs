@@ -25,6 +25,10 @@
 //!   a few election timeouts stops ticking and tells its followers to stop
 //!   too; any proposal or message wakes the group. Idle groups cost nothing
 //!   per tick.
+//! - **Network** ([`net`], feature `tcp`, on by default): [`net::NetHost`]
+//!   runs a host on polyraft-transport's TCP transport, mutual TLS from PEM
+//!   files by default. With a [`FileSnapshotStore`], snapshot data lives in
+//!   files and is streamed in chunks, never held whole in memory.
 //! - **Seams.** The log, the snapshot store, the transport and the clock
 //!   are traits; with [`HostConfig::manual`] a host has no threads and a
 //!   single thread can drive a whole simulated cluster deterministically.
@@ -39,9 +43,12 @@ mod envelope;
 mod error;
 mod host;
 mod metrics;
+#[cfg(feature = "tcp")]
+pub mod net;
 mod replica;
 mod session;
 mod shard;
+mod snapdata;
 mod snapshots;
 mod statemachine;
 mod storage;
@@ -56,6 +63,7 @@ pub use polyraft_logstore::{FileLogStore, LogStore, MemLogStore};
 pub use replica::Completion;
 pub use session::Session;
 pub use shard::Inbound;
+pub use snapdata::{DataRef, DataWriter};
 pub use snapshots::{FileSnapshotStore, MemSnapshotStore, SnapshotStore};
 pub use statemachine::{StateMachine, StateMachineFactory};
 pub use transport::{Frame, GroupMessage, InProcNetwork, SendError, Transport};

@@ -5,7 +5,7 @@
 //! waiting operations.
 
 use std::collections::BTreeMap;
-use std::io::Cursor;
+use std::io::{Cursor, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +15,13 @@ use parking_lot::RwLock;
 use polyraft::raftpb::{self, ConfChange, ConfChangeI, ConfChangeV2, ConfState, Entry, EntryType, Snapshot, SnapshotMetadata};
 use polyraft::{RawNode, StateType};
 
-use crate::codec::{get_bytes, get_u64, put_bytes, put_u64};
+use crate::codec::{get_u64, put_bytes, put_u64};
 use crate::envelope::{self, Origin, Payload, SessionTag};
 use crate::error::{OpError, OpResult};
 use crate::metrics::{GroupMetrics, HostMetrics};
 use crate::session::{Dedup, SessionTable};
+use crate::snapdata::{CheckedReader, DataRef};
+use crate::snapshots::SnapshotStore;
 use crate::statemachine::StateMachine;
 use crate::storage::GroupStorage;
 
@@ -56,7 +58,6 @@ pub(crate) struct PendingTransfer {
 
 /// A replica of a group on this host.
 pub(crate) struct Replica {
-    #[allow(dead_code)] // kept for debugging output
     pub group: u64,
     pub id: u64,
     pub node: RawNode<GroupStorage>,
@@ -71,6 +72,10 @@ pub(crate) struct Replica {
     pub sessions: SessionTable,
     /// Replicated: replica id -> host id, from membership changes.
     pub members: BTreeMap<u64, u64>,
+    /// Host addresses carried by membership changes applied since the
+    /// shard last looked: (host, address); the shard gives them to the
+    /// transport.
+    pub new_addresses: Vec<(u64, String)>,
     /// Local: replica id -> host id learned from received messages.
     pub learned: BTreeMap<u64, u64>,
     pub conf_state: ConfState,
@@ -111,6 +116,7 @@ impl Replica {
             want_snapshot,
             sessions: SessionTable::default(),
             members: BTreeMap::new(),
+            new_addresses: Vec::new(),
             learned: BTreeMap::new(),
             conf_state: snap.conf_state(),
             applied: snap.index(),
@@ -244,8 +250,9 @@ impl Replica {
         }
     }
 
-    /// The host's part of a snapshot followed by the state machine's.
-    pub fn snapshot_data(&self) -> std::io::Result<Bytes> {
+    /// Writes the snapshot data: the host's part (length-prefixed: sessions
+    /// and address book) followed by the state machine's, straight into `w`.
+    pub fn write_snapshot_data(&self, w: &mut dyn Write) -> std::io::Result<()> {
         let mut host = Vec::new();
         self.sessions.encode(&mut host);
         put_u64(&mut host, self.members.len() as u64);
@@ -253,31 +260,53 @@ impl Replica {
             put_u64(&mut host, *r);
             put_u64(&mut host, *h);
         }
-        let mut out = Vec::with_capacity(host.len() + 64);
-        put_bytes(&mut out, &host);
-        self.sm.snapshot(&mut out)?;
-        Ok(Bytes::from(out))
+        let mut head = Vec::with_capacity(host.len() + 8);
+        put_bytes(&mut head, &host);
+        w.write_all(&head)?;
+        self.sm.snapshot(w)
     }
 
-    /// Restores the host's part and the state machine from snapshot data.
-    pub fn restore_data(&mut self, data: &Bytes) -> Result<(), String> {
-        let mut b = data.clone();
-        let bad = || "malformed host section in snapshot".to_string();
-        let mut host = get_bytes(&mut b).ok_or_else(bad)?;
-        let sessions = SessionTable::decode(&mut host).ok_or_else(bad)?;
-        let mut members = BTreeMap::new();
-        for _ in 0..get_u64(&mut host).ok_or_else(bad)? {
-            members.insert(get_u64(&mut host).ok_or_else(bad)?, get_u64(&mut host).ok_or_else(bad)?);
+    /// Restores the host's part and the state machine from snapshot data:
+    /// inline bytes, or a reference to a data file of `store`, which is
+    /// read as a stream (never whole in memory) and checked (size, CRC).
+    pub fn restore_data(&mut self, data: &Bytes, store: &dyn SnapshotStore) -> Result<(), String> {
+        match DataRef::decode(data) {
+            None => self.restore_from(&mut Cursor::new(&data[..])),
+            Some(r) => {
+                let mut reader = CheckedReader::new(store.open_data(self.group, &r)?, r);
+                self.restore_from(&mut reader)?;
+                reader.finish()
+            }
         }
-        self.sm.restore(&mut Cursor::new(&b[..])).map_err(|e| format!("state machine restore: {e}"))?;
+    }
+
+    fn restore_from(&mut self, r: &mut dyn Read) -> Result<(), String> {
+        let bad = |what: &str| format!("malformed host section in snapshot: {what}");
+        let mut len = [0u8; 8];
+        r.read_exact(&mut len).map_err(|e| bad(&e.to_string()))?;
+        let len = u64::from_le_bytes(len);
+        let mut host = Vec::new();
+        // `take` bounds the read by what the data holds, not by the length
+        // it claims: a damaged prefix cannot make us allocate exabytes.
+        r.take(len).read_to_end(&mut host).map_err(|e| bad(&e.to_string()))?;
+        if host.len() as u64 != len {
+            return Err(bad("truncated"));
+        }
+        let mut host = Bytes::from(host);
+        let sessions = SessionTable::decode(&mut host).ok_or_else(|| bad("sessions"))?;
+        let mut members = BTreeMap::new();
+        for _ in 0..get_u64(&mut host).ok_or_else(|| bad("members"))? {
+            members.insert(get_u64(&mut host).ok_or_else(|| bad("members"))?, get_u64(&mut host).ok_or_else(|| bad("members"))?);
+        }
+        self.sm.restore(r).map_err(|e| format!("state machine restore: {e}"))?;
         self.sessions = sessions;
         self.members = members;
         Ok(())
     }
 
     /// Installs a snapshot received from the leader (already persisted).
-    pub fn install_snapshot(&mut self, snap: &Snapshot) -> Result<(), String> {
-        self.restore_data(&snap.data)?;
+    pub fn install_snapshot(&mut self, snap: &Snapshot, store: &dyn SnapshotStore) -> Result<(), String> {
+        self.restore_data(&snap.data, store)?;
         self.conf_state = snap.conf_state();
         self.applied = snap.index();
         self.snapshot_index = snap.index();
@@ -286,10 +315,21 @@ impl Replica {
         Ok(())
     }
 
-    /// Builds a snapshot of the applied state.
-    pub fn make_snapshot(&self) -> Result<Snapshot, String> {
-        let data = self.snapshot_data().map_err(|e| format!("state machine snapshot: {e}"))?;
+    /// Builds a snapshot of the applied state: into a data file when the
+    /// store keeps them (the snapshot then holds a reference), else inline.
+    pub fn make_snapshot(&self, store: &dyn SnapshotStore) -> Result<Snapshot, String> {
         let term = self.node.raft().raft_log().term(self.applied).map_err(|e| e.to_string())?;
+        let data = match store.create_data(self.group, self.applied)? {
+            Some(mut w) => {
+                self.write_snapshot_data(&mut w).map_err(|e| format!("state machine snapshot: {e}"))?;
+                w.commit()?
+            }
+            None => {
+                let mut out = Vec::new();
+                self.write_snapshot_data(&mut out).map_err(|e| format!("state machine snapshot: {e}"))?;
+                Bytes::from(out)
+            }
+        };
         Ok(Snapshot {
             data,
             metadata: Some(SnapshotMetadata { conf_state: Some(self.conf_state.clone()), index: self.applied, term }),
@@ -425,6 +465,9 @@ impl Replica {
                         Ok(_) => {
                             if let Some(h) = host {
                                 self.members.insert(c.node_id, h);
+                                if let Some(addr) = envelope::decode_conf_address(&v2.context) {
+                                    self.new_addresses.push((h, addr));
+                                }
                             }
                         }
                         Err(_) => {}

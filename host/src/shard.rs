@@ -13,6 +13,7 @@
 //! simulation can run shards of many hosts in one thread.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use crate::envelope::{self, Origin};
 use crate::error::{HostError, OpError};
 use crate::metrics::{GroupMetrics, HostMetrics};
 use crate::replica::{Completion, PendingConf, PendingProposal, PendingRead, PendingTransfer, Replica};
+use crate::snapdata::{CheckedReader, DataRef};
 use crate::snapshots::SnapshotStore;
 use crate::statemachine::StateMachineFactory;
 use crate::storage::GroupStorage;
@@ -217,6 +219,15 @@ impl Shard {
         metrics.messages_received.add(msgs.len() as u64);
         for GroupMessage { group, message: m } in msgs {
             let Some(r) = self.replicas.get_mut(&group) else { continue };
+            // The transport authenticated the sending host; a member of the
+            // group that lives on another host cannot speak through it.
+            if r.members.get(&m.from).is_some_and(|h| *h != from_host) {
+                metrics.step_errors.inc();
+                if std::env::var_os("POLYRAFT_HOST_DEBUG").is_some() {
+                    eprintln!("host {} group {group}: host {from_host} sent a message as replica {}, which is on another host", self.env.host_id, m.from);
+                }
+                continue;
+            }
             if m.from != 0 && r.learned.get(&m.from) != Some(&from_host) {
                 r.learned.insert(m.from, from_host);
             }
@@ -453,12 +464,16 @@ impl Shard {
         let committed = rd.committed_entries;
         let applied = guarded(|| {
             if let Some(snap) = &snap {
-                r.install_snapshot(snap)?;
+                r.install_snapshot(snap, &*self.env.snapshots)?;
                 metrics.snapshots_installed.inc();
             }
             r.apply_committed(committed, &metrics);
             Ok(())
         });
+        // Hosts whose address arrived with a membership change.
+        for (h, addr) in std::mem::take(&mut r.new_addresses) {
+            self.env.transport.add_peer(h, &addr);
+        }
         if let Err(e) = applied {
             self.stop_failed(g, &e);
             return;
@@ -505,7 +520,8 @@ impl Shard {
         if r.applied == r.snapshot_index {
             return;
         }
-        let snap = match guarded(|| r.make_snapshot()) {
+        let store = self.env.snapshots.clone();
+        let snap = match guarded(|| r.make_snapshot(&*store)) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("polyraft-host {}: group {g}: snapshot failed: {e}", self.env.host_id);
@@ -528,10 +544,29 @@ impl Shard {
         }
     }
 
-    fn queue_send(&mut self, g: u64, m: Message) {
+    fn queue_send(&mut self, g: u64, mut m: Message) {
         let Some(r) = self.replicas.get_mut(&g) else { return };
         match r.host_of(m.to) {
-            Some(h) => self.outbox.entry(h).or_default().push(GroupMessage { group: g, message: m }),
+            Some(h) => {
+                let data_ref = m.snapshot.as_ref().and_then(|s| DataRef::decode(&s.data));
+                if let (true, Some(dr)) = (m.r#type == MessageType::MsgSnap as i32, data_ref) {
+                    if let Err(e) = self.send_snapshot_file(g, h, &mut m, dr) {
+                        eprintln!("polyraft-host {}: group {g}: sending a snapshot to replica {}: {e}", self.env.host_id, m.to);
+                        self.env.metrics.send_failures.inc();
+                        let r = self.replicas.get_mut(&g).unwrap();
+                        r.node.report_snapshot(m.to, SnapshotStatus::Failure);
+                        r.node.report_unreachable(m.to);
+                        self.dirty.insert(g);
+                        return;
+                    }
+                    if self.env.transport.streams_snapshots() {
+                        // Streamed: the outcome arrives later, through
+                        // `report_snapshot_status`.
+                        return;
+                    }
+                }
+                self.outbox.entry(h).or_default().push(GroupMessage { group: g, message: m })
+            }
             None => {
                 self.env.metrics.send_failures.inc();
                 if m.r#type == MessageType::MsgSnap as i32 {
@@ -541,6 +576,48 @@ impl Shard {
                 self.dirty.insert(g);
             }
         }
+    }
+
+    /// A snapshot whose data is a file: a streaming transport gets a reader
+    /// over the file and the message without its data; any other transport
+    /// gets the message with the data read back inline (as it was before
+    /// data files existed), which `queue_send` then frames.
+    fn send_snapshot_file(&mut self, g: u64, host: u64, m: &mut Message, dr: DataRef) -> Result<(), String> {
+        let reader = self.env.snapshots.open_data(g, &dr)?;
+        let snap = m.snapshot.as_mut().expect("a MsgSnap with data has a snapshot");
+        if self.env.transport.streams_snapshots() {
+            snap.data = Bytes::new();
+            self.env.metrics.snapshots_sent.inc();
+            return self.env.transport.send_snapshot(host, g, m.clone(), reader, dr.size);
+        }
+        let mut checked = CheckedReader::new(reader, dr);
+        let mut data = Vec::new();
+        checked.read_to_end(&mut data).map_err(|e| format!("reading snapshot data: {e}"))?;
+        checked.finish()?;
+        snap.data = Bytes::from(data);
+        Ok(())
+    }
+
+    /// The outcome of a streamed snapshot sent to `replica` of `group`.
+    pub(crate) fn report_snapshot_status(&mut self, group: u64, replica: u64, ok: bool) {
+        let Some(r) = self.replicas.get_mut(&group) else { return };
+        r.node.report_snapshot(replica, if ok { SnapshotStatus::Finish } else { SnapshotStatus::Failure });
+        if !ok {
+            r.node.report_unreachable(replica);
+        }
+        self.wake(group);
+        self.dirty.insert(group);
+    }
+
+    /// Messages of `group` to `host` were lost: raft stops pipelining to
+    /// that host's replicas of the group until it hears from them.
+    pub(crate) fn report_unreachable_host(&mut self, group: u64, host: u64) {
+        let Some(r) = self.replicas.get_mut(&group) else { return };
+        let ids: Vec<u64> = r.conf_state.voters.iter().chain(&r.conf_state.learners).copied().filter(|id| *id != r.id && r.host_of(*id) == Some(host)).collect();
+        for id in ids {
+            r.node.report_unreachable(id);
+        }
+        self.dirty.insert(group);
     }
 
     /// Sends one frame per destination host; reports failures to raft.
@@ -647,7 +724,7 @@ impl Shard {
         let mut r = Replica::new(group, replica, node, sm, nonce);
         r.max_sessions = cfg.max_sessions;
         if !is_empty_snap(&snap) {
-            r.restore_data(&snap.data).map_err(HostError::Snapshot)?;
+            r.restore_data(&snap.data, &*env.snapshots).map_err(HostError::Snapshot)?;
         }
         if !has_state {
             match mode {
@@ -719,7 +796,8 @@ impl Shard {
     }
 
     /// Proposes a single membership change.
-    pub fn propose_conf(&mut self, group: u64, kind: ConfChangeType, node: u64, host: u64, deadline: Duration, done: Completion<()>) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn propose_conf(&mut self, group: u64, kind: ConfChangeType, node: u64, host: u64, addr: &str, deadline: Duration, done: Completion<()>) {
         self.env.metrics.proposals.inc();
         self.touch(group);
         let metrics = self.env.metrics.clone();
@@ -728,7 +806,7 @@ impl Shard {
             return;
         };
         let origin = r.origin();
-        let cc = ConfChange { id: 0, r#type: kind as i32, node_id: node, context: envelope::conf_context(host, origin) };
+        let cc = ConfChange { id: 0, r#type: kind as i32, node_id: node, context: envelope::conf_context(host, origin, addr) };
         match r.node.propose_conf_change(ConfChangeI::V1(cc)) {
             Ok(()) => {
                 r.stats.proposals += 1;

@@ -4,12 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 use polyraft::raftpb::{self, Snapshot};
+
+use crate::snapdata::{DataRef, DataWriter};
 
 /// Snapshot storage of one host, one latest snapshot per group.
 pub trait SnapshotStore: Send + Sync {
@@ -19,6 +21,16 @@ pub trait SnapshotStore: Send + Sync {
     fn load(&self, group: u64) -> Result<Option<Snapshot>, String>;
     /// Deletes the group's snapshot.
     fn remove(&self, group: u64) -> Result<(), String>;
+    /// Starts a data file for a snapshot of `group` at `index`, so that
+    /// snapshot data never sits whole in memory (see [`crate::snapdata`]).
+    /// `None` (the default): this store keeps data inline.
+    fn create_data(&self, _group: u64, _index: u64) -> Result<Option<Box<dyn DataWriter>>, String> {
+        Ok(None)
+    }
+    /// Opens the data file `r` of `group` (written by `create_data`).
+    fn open_data(&self, group: u64, r: &DataRef) -> Result<Box<dyn Read + Send>, String> {
+        Err(format!("group {group}: snapshot data file {} not kept by this store", r.index))
+    }
 }
 
 /// Snapshots in memory. Clones share the same map, so a test can keep it
@@ -68,6 +80,71 @@ impl FileSnapshotStore {
     fn path(&self, group: u64) -> PathBuf {
         self.dir.join(format!("{group:020}.snap"))
     }
+
+    fn data_path(&self, group: u64, index: u64, nonce: u64) -> PathBuf {
+        self.dir.join(format!("{group:020}-{index:020}-{nonce:016x}.data"))
+    }
+
+    /// Removes the data files of `group` older than `index` (all with
+    /// `u64::MAX`): superseded snapshots, or received ones raft refused.
+    /// Newer files may belong to a snapshot still on its way to raft.
+    fn remove_data_before(&self, group: u64, index: u64) {
+        let Ok(dir) = fs::read_dir(&self.dir) else { return };
+        let prefix = format!("{group:020}-");
+        for e in dir.flatten() {
+            let name = e.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+            let Some(i) = rest.split('-').next().and_then(|i| i.parse::<u64>().ok()) else { continue };
+            if i < index && (rest.ends_with(".data") || rest.ends_with(".data.tmp")) {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// A data file being written by [`FileSnapshotStore::create_data`].
+struct FileDataWriter {
+    tmp: PathBuf,
+    path: PathBuf,
+    dir: PathBuf,
+    file: Option<BufWriter<fs::File>>,
+    r: DataRef,
+    crc: crc32fast::Hasher,
+}
+
+impl Write for FileDataWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.as_mut().expect("open until commit").write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.r.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().expect("open until commit").flush()
+    }
+}
+
+impl DataWriter for FileDataWriter {
+    fn commit(mut self: Box<Self>) -> Result<bytes::Bytes, String> {
+        let file = self.file.take().expect("open until commit");
+        let res = (|| -> std::io::Result<()> {
+            let f = file.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()?;
+            fs::rename(&self.tmp, &self.path)?;
+            fs::File::open(&self.dir)?.sync_all()
+        })();
+        res.map_err(|e| format!("save snapshot data {}: {e}", self.path.display()))?;
+        self.r.crc = self.crc.clone().finalize();
+        Ok(self.r.encode())
+    }
+}
+
+impl Drop for FileDataWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 impl SnapshotStore for FileSnapshotStore {
@@ -84,7 +161,9 @@ impl SnapshotStore for FileSnapshotStore {
             fs::rename(&tmp, &path)?;
             fs::File::open(&self.dir)?.sync_all()
         })();
-        res.map_err(|e| format!("save snapshot {}: {e}", path.display()))
+        res.map_err(|e| format!("save snapshot {}: {e}", path.display()))?;
+        self.remove_data_before(group, snap.index());
+        Ok(())
     }
 
     fn load(&self, group: u64) -> Result<Option<Snapshot>, String> {
@@ -110,5 +189,27 @@ impl SnapshotStore for FileSnapshotStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(format!("remove snapshot of group {group}: {e}")),
         }
+        .inspect(|_| self.remove_data_before(group, u64::MAX))
+    }
+
+    fn create_data(&self, group: u64, index: u64) -> Result<Option<Box<dyn DataWriter>>, String> {
+        let nonce = fastrand::u64(..);
+        let path = self.data_path(group, index, nonce);
+        let tmp = path.with_extension("data.tmp");
+        let file = fs::File::create(&tmp).map_err(|e| format!("create {}: {e}", tmp.display()))?;
+        Ok(Some(Box::new(FileDataWriter {
+            tmp,
+            path,
+            dir: self.dir.clone(),
+            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            r: DataRef { index, nonce, size: 0, crc: 0 },
+            crc: crc32fast::Hasher::new(),
+        })))
+    }
+
+    fn open_data(&self, group: u64, r: &DataRef) -> Result<Box<dyn Read + Send>, String> {
+        let path = self.data_path(group, r.index, r.nonce);
+        let f = fs::File::open(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
+        Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
     }
 }

@@ -43,6 +43,28 @@ pub trait Transport: Send + Sync {
     /// Sends `frame` to host `to`. An error means the frame was dropped;
     /// raft retransmits, and the engine reports the replicas unreachable.
     fn send(&self, to: u64, frame: Frame) -> Result<(), SendError>;
+
+    /// Whether this transport streams snapshot data from files
+    /// ([`Transport::send_snapshot`]). When false (the default), a snapshot
+    /// whose data is in a file is read back into the MsgSnap and framed.
+    fn streams_snapshots(&self) -> bool {
+        false
+    }
+
+    /// Streams a snapshot to host `to`: `msg` is the MsgSnap without its
+    /// data, `data` reads the `size` bytes of data. The outcome must come
+    /// back later through [`crate::net`]'s handler (`report_snapshot`). An
+    /// error means nothing was sent.
+    fn send_snapshot(&self, to: u64, group: u64, msg: Message, data: Box<dyn std::io::Read + Send>, size: u64) -> Result<(), String> {
+        let _ = (to, group, msg, data, size);
+        Err("this transport does not stream snapshots".into())
+    }
+
+    /// Learns (or updates) the network address of host `host`: a membership
+    /// change carried it. Transports without addresses ignore it.
+    fn add_peer(&self, host: u64, addr: &str) {
+        let _ = (host, addr);
+    }
 }
 
 /// An in-process network joining hosts of one process. Created once;

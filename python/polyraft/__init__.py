@@ -124,7 +124,7 @@ __all__ = [
 ]
 
 # The host (issue 20): many raft groups per process, state machines in Python.
-from ._native import GroupInfo, Host, InProcNetwork, Session  # noqa: E402
+from ._native import GroupInfo, Host, InProcNetwork, Session, TcpNetwork, dev_certificates  # noqa: E402
 from .host import (  # noqa: E402
     AsyncHost,
     HostClosedError,
@@ -145,4 +145,6 @@ __all__ += [
     "ProposalTimeoutError",
     "Session",
     "StateMachine",
+    "TcpNetwork",
+    "dev_certificates",
 ]

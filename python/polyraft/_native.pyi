@@ -930,7 +930,16 @@ import typing as _t
 
 from .host import StateMachine
 
-__all__ += ["GroupInfo", "Host", "InProcNetwork", "Session", "_CompletionQueue", "_close_all_hosts"]
+__all__ += [
+    "GroupInfo",
+    "Host",
+    "InProcNetwork",
+    "Session",
+    "TcpNetwork",
+    "_CompletionQueue",
+    "_close_all_hosts",
+    "dev_certificates",
+]
 
 @final
 class InProcNetwork:
@@ -942,6 +951,41 @@ class InProcNetwork:
         """Cuts both directions between hosts ``a`` and ``b``."""
     def heal(self, a: int, b: int) -> None:
         """Restores both directions between hosts ``a`` and ``b``."""
+
+@final
+class TcpNetwork:
+    """One host's place on the TCP network: its listen address
+    (``ip:port``; port 0 picks one, see :attr:`Host.local_addr`), the other
+    hosts' addresses (``{host_id: "host:port"}``) and its TLS files.
+    Connections use mutual TLS 1.3: every peer's certificate must chain to
+    ``ca`` and name its host id. Plain TCP only through
+    :meth:`insecure_plaintext`. Pass it as ``network=`` to one :class:`Host`.
+    """
+
+    def __new__(
+        cls,
+        listen: str,
+        peers: Dict[int, str],
+        *,
+        cert: Union[str, os.PathLike[str]],
+        key: Union[str, os.PathLike[str]],
+        ca: Union[str, os.PathLike[str]],
+        probe_interval: float = 0.5,
+    ) -> TcpNetwork: ...
+    @staticmethod
+    def insecure_plaintext(listen: str, peers: Dict[int, str], *, probe_interval: float = 0.5) -> TcpNetwork:
+        """Plain TCP, no authentication: anyone who reaches the port can
+        inject raft messages. Only for trusted networks and tests."""
+    @property
+    def tls(self) -> bool:
+        """Whether connections use mutual TLS."""
+
+def dev_certificates(
+    dir: Union[str, os.PathLike[str]], host_ids: List[int]
+) -> Dict[int, Tuple[str, str, str]]:
+    """Makes a development CA and a certificate per host in ``dir``
+    (``ca.pem``, ``host-<id>.pem``, ``host-<id>.key``); returns host id ->
+    ``(cert, key, ca)`` paths for :class:`TcpNetwork`. Not for production."""
 
 @final
 class Session:
@@ -1027,8 +1071,8 @@ class Host:
     ``polyraft.ProposalTimeoutError`` (unknown outcome); host-level calls
     raise ``polyraft.HostError`` / ``HostClosedError``.
 
-    ``network``: an :class:`InProcNetwork`, or None for a host alone (only
-    single-replica groups). ``data_dir``: where the shared log and the
+    ``network``: an :class:`InProcNetwork`, a :class:`TcpNetwork`, or None
+    for a host alone (only single-replica groups). ``data_dir``: where the shared log and the
     snapshots live (None: in memory).
     """
 
@@ -1036,7 +1080,7 @@ class Host:
         cls,
         host_id: int,
         *,
-        network: Optional[InProcNetwork] = None,
+        network: Optional[Union[InProcNetwork, TcpNetwork]] = None,
         data_dir: Optional[Union[str, os.PathLike[str]]] = None,
         tick_interval: float = 0.1,
         election_ticks: int = 10,
@@ -1054,6 +1098,11 @@ class Host:
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
+    @property
+    def local_addr(self) -> Optional[str]:
+        """The TCP transport's listen address, or None off a TcpNetwork."""
+    def add_peer(self, host: int, address: str) -> None:
+        """Adds or updates host ``host``'s address (TcpNetwork only)."""
     def start_replica(
         self,
         group: int,
@@ -1079,9 +1128,14 @@ class Host:
         """A linearizable read: ReadIndex, then ``lookup(query)``."""
     def stale_read(self, group: int, query: bytes) -> bytes:
         """``lookup(query)`` on the local replica as it is (may be stale)."""
-    def add_replica(self, group: int, replica: int, host: int, timeout: float = 5.0) -> None:
-        """Adds a voter (or promotes a learner) running on host ``host``."""
-    def add_learner(self, group: int, replica: int, host: int, timeout: float = 5.0) -> None:
+    def add_replica(
+        self, group: int, replica: int, host: int, timeout: float = 5.0, *, address: Optional[str] = None
+    ) -> None:
+        """Adds a voter (or promotes a learner) running on host ``host``;
+        ``address`` (TcpNetwork) travels with the change to every replica."""
+    def add_learner(
+        self, group: int, replica: int, host: int, timeout: float = 5.0, *, address: Optional[str] = None
+    ) -> None:
         """Adds a non-voting learner running on host ``host``."""
     def remove_replica(self, group: int, replica: int, timeout: float = 5.0) -> None:
         """Removes a replica (voter or learner)."""

@@ -1,4 +1,5 @@
-"""examples/kv-host/kvhost.py as a process: it speaks the KV client protocol
+"""examples/kv-host/kvhost.py as three processes (one host each, mutual
+TLS between them): it speaks the KV client protocol
 of examples/kv-go/PROTOCOL.md (OK / REJECTED / UNKNOWN / ERR), shards keys
 like the Go and C nodes, and a retried PUT (same series) applies once."""
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Iterator, List
 
 import pytest
+
+from polyraft import dev_certificates
 
 NODE = Path(__file__).resolve().parents[2] / "examples" / "kv-host" / "kvhost.py"
 OPEN: List["Client"] = []
@@ -45,23 +48,39 @@ class Client:
             time.sleep(0.05)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[List[int]]:
+    """Three kvhost.py processes, one host each, mutual TLS between them."""
     data = tmp_path_factory.mktemp("kv")
-    proc = subprocess.Popen(
-        [sys.executable, str(NODE), "--listen", "127.0.0.1:0,127.0.0.1:0,127.0.0.1:0", "--data-dir", str(data)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
+    dev_certificates(data / "certs", [1, 2, 3])
+    raft = {i: free_port() for i in (1, 2, 3)}
+    peers = ",".join(f"{i}=127.0.0.1:{p}" for i, p in raft.items())
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(NODE), "--id", str(i), "--raft", f"127.0.0.1:{raft[i]}", "--peers", peers,
+             "--certs", str(data / "certs"), "--data-dir", str(data / f"host{i}")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in (1, 2, 3)
+    ]
     try:
-        yield [int(proc.stdout.readline().rsplit(" ", 1)[1]) for _ in range(3)]
+        # "host <id> raft <addr> clients <port>"
+        yield [int(p.stdout.readline().rsplit(" ", 1)[1]) for p in procs if p.stdout is not None]
     finally:
         for c in OPEN:
             c.close()
-        proc.terminate()
-        proc.wait(timeout=10)
-        proc.stdout.close()
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=10)
+            if p.stdout is not None:
+                p.stdout.close()
 
 
 def test_put_get_on_every_host(ports: List[int]) -> None:
@@ -91,3 +110,30 @@ def test_retried_put_applies_once(ports: List[int]) -> None:
     # A series the client already acknowledged is refused, not applied.
     assert c.call("PUT 77 1 0 n 3").startswith("REJECTED ")
     assert c.until_done("GET n") == "OK 2"
+
+
+def test_no_leader_fails_fast(tmp_path: Path) -> None:
+    """A host whose peers are all down answers REJECTED at once: no client
+    waits out a deadline for a leader that does not exist."""
+    dev_certificates(tmp_path / "certs", [1, 2, 3])
+    peers = ",".join(f"{i}=127.0.0.1:{free_port()}" for i in (1, 2, 3))
+    proc = subprocess.Popen(
+        [sys.executable, str(NODE), "--id", "1", "--raft", peers.split(",")[0].split("=")[1], "--peers", peers,
+         "--certs", str(tmp_path / "certs")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        c = Client(int(proc.stdout.readline().rsplit(" ", 1)[1]))
+        for line in ["GET a", "PUT 3 1 0 a 1"]:
+            start = time.monotonic()
+            assert c.call(line).startswith("REJECTED "), line
+            assert time.monotonic() - start < 0.5
+        info = c.call("INFO 1")
+        assert info.startswith("OK leader=0 ") and "voters=1,2,3" in info, info
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -468,6 +468,98 @@ TEST(async_start_and_stop) {
     CHECK(locked_read(&c.n) == 6);
 }
 
+/* The TCP transport: NULLs, bad settings, one host per transport, calls
+ * that need TCP on an in-process host; then two hosts over loopback with
+ * mutual TLS (dev certificates) replicate a group. */
+TEST(tcp_transport) {
+    polyraft_host_transport *t = NULL, *t2 = NULL;
+    polyraft_host_config cfg;
+    polyraft_host *h1 = NULL, *h2 = NULL, *other = NULL;
+    polyraft_host_peer members[2] = {{1, 1}, {2, 2}};
+    polyraft_host_state_machine sm;
+    polyraft_buffer *b = NULL;
+    polyraft_buffer *err = NULL;
+    polyraft_result rc = POLYRAFT_REJECTED;
+    const uint8_t *data = NULL;
+    char certs[64], cert[128], key[128], ca[128], addr1[64], addr2[64], msg[256], rm[96];
+    uint64_t ids[2] = {1, 2}, zero = 0;
+    size_t n = 0;
+    int i;
+    strcpy(certs, "/tmp/polyraft-host-tcp-XXXXXX");
+    CHECK(mkdtemp(certs) != NULL);
+    CHECK_RC(polyraft_dev_certificates(NULL, ids, 2, NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_dev_certificates(certs, &zero, 1, NULL), POLYRAFT_INVALID_ARGUMENT);
+    CHECK_OK(polyraft_dev_certificates(certs, ids, 2, NULL));
+    snprintf(cert, sizeof cert, "%s/host-1.pem", certs);
+    snprintf(key, sizeof key, "%s/host-1.key", certs);
+    snprintf(ca, sizeof ca, "%s/ca.pem", certs);
+    CHECK_RC(polyraft_host_transport_tcp_new("127.0.0.1:0", cert, key, ca, NULL, NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_host_transport_tcp_new(NULL, cert, key, ca, &t, NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_host_transport_tcp_new("127.0.0.1:0", NULL, key, ca, &t, NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_host_transport_tcp_new("nowhere", cert, key, ca, &t, &err), POLYRAFT_INVALID_ARGUMENT);
+    runner_error_text(err, msg, sizeof msg);
+    err = NULL;
+    CHECK(strstr(msg, "listen address") != NULL);
+    CHECK_RC(polyraft_host_transport_tcp_new("127.0.0.1:0", "/nonexistent.pem", key, ca, &t, NULL), POLYRAFT_INVALID_ARGUMENT);
+    CHECK(t == NULL);
+    CHECK_RC(polyraft_host_transport_tcp_insecure_plaintext_new("127.0.0.1", &t, NULL), POLYRAFT_INVALID_ARGUMENT);
+    CHECK_RC(polyraft_host_transport_add_peer(NULL, 2, "127.0.0.1:1", NULL), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_host_transport_add_peer(net, 2, "127.0.0.1:1", NULL), POLYRAFT_INVALID_ARGUMENT); /* in-process */
+    CHECK_RC(polyraft_host_local_addr(NULL, addr1, sizeof addr1, &n), POLYRAFT_NULL_PARAMETER);
+    CHECK_RC(polyraft_host_add_peer(NULL, 2, "127.0.0.1:1"), POLYRAFT_NULL_PARAMETER);
+    other = host(9, NULL, 0); /* in-process */
+    CHECK(other != NULL);
+    CHECK_RC(polyraft_host_local_addr(other, addr1, sizeof addr1, &n), POLYRAFT_INVALID_ARGUMENT);
+    CHECK_RC(polyraft_host_add_peer(other, 2, "127.0.0.1:1"), POLYRAFT_INVALID_ARGUMENT);
+    polyraft_host_free(other);
+
+    CHECK_OK(polyraft_host_transport_tcp_new("127.0.0.1:0", cert, key, ca, &t, NULL));
+    CHECK_RC(polyraft_host_transport_add_peer(t, 0, "127.0.0.1:1", NULL), POLYRAFT_INVALID_ARGUMENT);
+    CHECK_RC(polyraft_host_transport_partition(t, 1, 2, true), POLYRAFT_INVALID_ARGUMENT);
+    snprintf(cert, sizeof cert, "%s/host-2.pem", certs);
+    snprintf(key, sizeof key, "%s/host-2.key", certs);
+    CHECK_OK(polyraft_host_transport_tcp_new("127.0.0.1:0", cert, key, ca, &t2, NULL));
+    polyraft_host_config_init(&cfg, 1);
+    cfg.transport = t;
+    cfg.tick_ms = 10;
+    CHECK_OK(polyraft_host_new(&cfg, &h1, NULL));
+    CHECK_RC(polyraft_host_new(&cfg, &other, NULL), POLYRAFT_INVALID_STATE); /* one host per TCP transport */
+    CHECK_RC(polyraft_host_transport_add_peer(t, 2, "127.0.0.1:1", NULL), POLYRAFT_INVALID_STATE);
+    cfg.host_id = 2;
+    cfg.transport = t2;
+    CHECK_OK(polyraft_host_new(&cfg, &h2, NULL));
+    polyraft_host_transport_free(t);
+    polyraft_host_transport_free(t2);
+    CHECK_OK(polyraft_host_local_addr(h1, addr1, sizeof addr1, &n));
+    CHECK(n > 10 && strncmp(addr1, "127.0.0.1:", 10) == 0);
+    CHECK_OK(polyraft_host_local_addr(h2, addr2, sizeof addr2, &n));
+    CHECK_RC(polyraft_host_add_peer(h1, 0, addr2), POLYRAFT_INVALID_ARGUMENT);
+    CHECK_OK(polyraft_host_add_peer(h1, 2, addr2));
+    CHECK_OK(polyraft_host_add_peer(h2, 1, addr1));
+    sm = kv_new(NULL);
+    CHECK_OK(polyraft_host_start_replica(h1, 1, 1, members, 2, &sm));
+    sm = kv_new(NULL);
+    CHECK_OK(polyraft_host_start_replica(h2, 1, 2, members, 2, &sm));
+    for (i = 0; i < 500 && rc != POLYRAFT_OK; i++) { /* until elected; the key is idempotent */
+        rc = polyraft_host_propose(h2, 1, (const uint8_t *)"tls=on", 6, 1000, NULL);
+        if (rc != POLYRAFT_OK) sleep_ms(20);
+    }
+    CHECK_OK(rc);
+    rc = POLYRAFT_REJECTED;
+    for (i = 0; i < 500 && rc != POLYRAFT_OK; i++) {
+        rc = polyraft_host_read(h1, 1, (const uint8_t *)"tls", 3, 1000, &b);
+        if (rc != POLYRAFT_OK) sleep_ms(20);
+    }
+    CHECK_OK(rc);
+    polyraft_buffer_data(b, &data, &n);
+    CHECK(n == 2 && memcmp(data, "on", 2) == 0);
+    polyraft_buffer_free(b);
+    polyraft_host_free(h1);
+    polyraft_host_free(h2);
+    snprintf(rm, sizeof rm, "rm -rf %s", certs);
+    CHECK(system(rm) == 0);
+}
+
 int main(void) {
     if (polyraft_host_transport_in_process_new(&net) != POLYRAFT_OK) return 2;
     RUN(nulls_and_bad_config);
@@ -477,6 +569,7 @@ int main(void) {
     RUN(failing_state_machines);
     RUN(failing_restore_leaves_ctx_with_caller);
     RUN(async_start_and_stop);
+    RUN(tcp_transport);
     polyraft_host_transport_free(net);
     return RUNNER_DONE();
 }

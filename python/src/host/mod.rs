@@ -19,6 +19,7 @@ use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
+use polyraft_host::net::NetHost;
 use polyraft_host::{
     Completion, FileLogStore, FileSnapshotStore, Host, HostConfig, HostError, HostParts, InProcNetwork, LogStore,
     MemLogStore, MemSnapshotStore, Membership, OpResult, SnapshotStore, StartMode, SystemClock,
@@ -38,7 +39,7 @@ mod wait;
 use aio::{bytes_done, read_done, unit_done, PyCompletionQueue};
 use errors::{closed_err, hosting_err, op_err, Failure};
 use info::PyGroupInfo;
-use network::{Network, PyInProcNetwork};
+use network::{dev_certificates, Network, PyInProcNetwork, PyTcpNetwork};
 use session::PySession;
 use statemachine::{untag_lookup, Failures, PyStateMachine};
 use wait::{block_on, refuse_in_callback, to_duration, IN_CALLBACK};
@@ -46,19 +47,46 @@ use wait::{block_on, refuse_in_callback, to_duration, IN_CALLBACK};
 /// Hosts not closed yet, so that interpreter exit can stop their threads
 /// before Python is gone (`polyraft.host` registers `_close_all_hosts`
 /// with atexit).
-static LIVE: Mutex<Vec<Weak<Host>>> = Mutex::new(Vec::new());
+static LIVE: Mutex<Vec<Weak<Running>>> = Mutex::new(Vec::new());
+
+/// A running host: alone or on the in-process network, or on the TCP
+/// network (then it owns its transport, closed after the host).
+pub(crate) enum Running {
+    Local(Host),
+    Net(NetHost),
+}
+
+impl std::ops::Deref for Running {
+    type Target = Host;
+    fn deref(&self) -> &Host {
+        match self {
+            Running::Local(h) => h,
+            Running::Net(n) => n.host(),
+        }
+    }
+}
+
+impl Running {
+    /// Closes the host (and its transport). Idempotent.
+    fn close(&self) {
+        match self {
+            Running::Local(h) => h.close(),
+            Running::Net(n) => n.close(),
+        }
+    }
+}
 
 /// Stops every host still running (called at interpreter exit).
 #[pyfunction]
 pub fn _close_all_hosts(py: Python<'_>) {
-    let hosts: Vec<Arc<Host>> = LIVE.lock().drain(..).filter_map(|w| w.upgrade()).collect();
+    let hosts: Vec<Arc<Running>> = LIVE.lock().drain(..).filter_map(|w| w.upgrade()).collect();
     py.allow_threads(|| hosts.iter().for_each(|h| h.close()));
 }
 
 /// One process's runtime for many raft groups: see `polyraft/_native.pyi`.
 #[pyclass(module = "polyraft._native", name = "Host", frozen)]
 pub struct PyHost {
-    host: Mutex<Option<Arc<Host>>>,
+    host: Mutex<Option<Arc<Running>>>,
     id: u64,
     net: Option<InProcNetwork>,
     failures: Failures,
@@ -89,7 +117,7 @@ const REMOVE_REPLICA: u8 = 2;
 const TRANSFER_LEADER: u8 = 3;
 
 impl PyHost {
-    fn get(&self, py: Python<'_>) -> PyResult<Arc<Host>> {
+    fn get(&self, py: Python<'_>) -> PyResult<Arc<Running>> {
         self.host.lock().clone().ok_or_else(|| closed_err(py))
     }
 
@@ -168,19 +196,25 @@ impl PyHost {
                 (Arc::new(log), Arc::new(snaps))
             }
         };
-        let parts = HostParts {
-            log,
-            snapshots,
-            transport: network.transport(host_id),
-            clock: Arc::new(SystemClock::default()),
+        let host = match &network {
+            Network::Tcp(net) => {
+                let net = (**net).clone();
+                let h = py.allow_threads(|| NetHost::start(cfg, net, log, snapshots));
+                Running::Net(h.map_err(|e| hosting_err(py, &e))?)
+            }
+            _ => {
+                let parts =
+                    HostParts { log, snapshots, transport: network.transport(host_id), clock: Arc::new(SystemClock::default()) };
+                Running::Local(Host::new(cfg, parts).map_err(|e| hosting_err(py, &e))?)
+            }
         };
-        let host = Arc::new(Host::new(cfg, parts).map_err(|e| hosting_err(py, &e))?);
+        let host = Arc::new(host);
         let net = match network {
             Network::InProc(n) => {
                 n.register(host_id, host.inbound());
                 Some(n)
             }
-            Network::Standalone => None,
+            Network::Standalone | Network::Tcp(_) => None,
         };
         let mut live = LIVE.lock();
         live.retain(|w| w.strong_count() > 0);
@@ -192,6 +226,27 @@ impl PyHost {
     #[getter]
     fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The address the TCP transport listens on (`ip:port`, useful with
+    /// port 0), or None when the host is not on a TCP network.
+    #[getter]
+    fn local_addr(&self) -> Option<String> {
+        match self.host.lock().as_deref() {
+            Some(Running::Net(n)) => Some(n.local_addr().to_string()),
+            _ => None,
+        }
+    }
+
+    /// Adds or updates the address of host `host` (TCP network only).
+    fn add_peer(&self, py: Python<'_>, host: u64, address: &str) -> PyResult<()> {
+        match &*self.get(py)? {
+            Running::Net(n) => {
+                n.add_peer(host, address);
+                Ok(())
+            }
+            Running::Local(_) => Err(PyValueError::new_err("add_peer: this host is not on a TcpNetwork")),
+        }
     }
 
     /// Whether `close()` was called.
@@ -286,22 +341,36 @@ impl PyHost {
         self.wait_read(py, |h, done| h.stale_read_async(group, query, done))
     }
 
-    /// Adds a voter (or promotes a learner) running on host `host`.
-    #[pyo3(signature = (group, replica, host, timeout = 5.0))]
-    fn add_replica(&self, py: Python<'_>, group: u64, replica: u64, host: u64, timeout: f64) -> PyResult<()> {
+    /// Adds a voter (or promotes a learner) running on host `host`;
+    /// `address` (TCP network) travels with the change to every replica.
+    #[pyo3(signature = (group, replica, host, timeout = 5.0, *, address = None))]
+    fn add_replica(
+        &self,
+        py: Python<'_>,
+        group: u64,
+        replica: u64,
+        host: u64,
+        timeout: f64,
+        address: Option<String>,
+    ) -> PyResult<()> {
         let t = to_duration("timeout", timeout)?;
-        self.wait_unit(py, |h, done| {
-            h.change_membership_async(group, Membership::AddReplica { replica, host }, t, done)
-        })
+        self.wait_unit(py, |h, done| change(h, group, Membership::AddReplica { replica, host }, address, t, done))
     }
 
-    /// Adds a non-voting learner running on host `host`.
-    #[pyo3(signature = (group, replica, host, timeout = 5.0))]
-    fn add_learner(&self, py: Python<'_>, group: u64, replica: u64, host: u64, timeout: f64) -> PyResult<()> {
+    /// Adds a non-voting learner running on host `host` (`address`: as for
+    /// `add_replica`).
+    #[pyo3(signature = (group, replica, host, timeout = 5.0, *, address = None))]
+    fn add_learner(
+        &self,
+        py: Python<'_>,
+        group: u64,
+        replica: u64,
+        host: u64,
+        timeout: f64,
+        address: Option<String>,
+    ) -> PyResult<()> {
         let t = to_duration("timeout", timeout)?;
-        self.wait_unit(py, |h, done| {
-            h.change_membership_async(group, Membership::AddLearner { replica, host }, t, done)
-        })
+        self.wait_unit(py, |h, done| change(h, group, Membership::AddLearner { replica, host }, address, t, done))
     }
 
     /// Removes a replica (voter or learner) from the group.
@@ -502,12 +571,22 @@ impl PyHost {
     }
 }
 
+/// Proposes a membership change, with the new host's address when given.
+fn change(h: &Host, group: u64, c: Membership, address: Option<String>, t: std::time::Duration, done: Completion<()>) {
+    match address {
+        Some(a) => h.change_membership_at_async(group, c, a, t, done),
+        None => h.change_membership_async(group, c, t, done),
+    }
+}
+
 /// Adds the host's classes and functions to the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyHost>()?;
     m.add_class::<PySession>()?;
     m.add_class::<PyGroupInfo>()?;
     m.add_class::<PyInProcNetwork>()?;
+    m.add_class::<PyTcpNetwork>()?;
+    m.add_function(wrap_pyfunction!(dev_certificates, m)?)?;
     m.add_class::<PyCompletionQueue>()?;
     m.add_function(wrap_pyfunction!(_close_all_hosts, m)?)?;
     Ok(())
