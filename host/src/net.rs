@@ -193,9 +193,7 @@ impl InboundHandler for NetHandler {
 
     fn on_unreachable(&self, to: HostId, groups: Vec<GroupId>) {
         let Some(inbound) = self.inbound.get() else { return };
-        for group in groups {
-            inbound.send(group, Cmd::Exec(Box::new(move |s| s.report_unreachable_host(group, to))));
-        }
+        inbound.report_unreachable(to, &groups);
         self.host_down(inbound, to);
     }
 
@@ -206,7 +204,7 @@ impl InboundHandler for NetHandler {
         if let SnapshotStatus::Failed(why) = status {
             eprintln!("polyraft-host {}: snapshot of group {group} to host {to} failed: {why}", self.host_id);
         }
-        inbound.send(group, Cmd::Exec(Box::new(move |s| s.report_snapshot_status(group, replica, ok))));
+        inbound.report_snapshot(group, replica, ok);
     }
 
     fn open_snapshot(&self, from: HostId, group: GroupId, message: Bytes) -> io::Result<Box<dyn SnapshotSink>> {

@@ -85,6 +85,22 @@ impl Inbound {
         }
     }
 
+    /// Messages of `groups` to host `to` were lost (a transport's queue was
+    /// full or the host is unreachable): raft stops pipelining to that
+    /// host's replicas of those groups until it hears from them again.
+    pub fn report_unreachable(&self, to: u64, groups: &[u64]) {
+        for &group in groups {
+            self.send(group, Cmd::Exec(Box::new(move |s| s.report_unreachable_host(group, to))));
+        }
+    }
+
+    /// A snapshot of `group` streamed to `replica` ended (`ok`: stored by
+    /// the receiver); raft's `report_snapshot` for transports that stream
+    /// snapshots ([`crate::Transport::send_snapshot`]).
+    pub fn report_snapshot(&self, group: u64, replica: u64, ok: bool) {
+        self.send(group, Cmd::Exec(Box::new(move |s| s.report_snapshot_status(group, replica, ok))));
+    }
+
     /// Queues a command for the shard of `group`; false when the worker
     /// is gone.
     pub(crate) fn send(&self, group: u64, cmd: Cmd) -> bool {

@@ -53,7 +53,7 @@ pub trait Transport: Send + Sync {
 
     /// Streams a snapshot to host `to`: `msg` is the MsgSnap without its
     /// data, `data` reads the `size` bytes of data. The outcome must come
-    /// back later through [`crate::net`]'s handler (`report_snapshot`). An
+    /// back later through [`crate::Inbound::report_snapshot`]. An
     /// error means nothing was sent.
     fn send_snapshot(&self, to: u64, group: u64, msg: Message, data: Box<dyn std::io::Read + Send>, size: u64) -> Result<(), String> {
         let _ = (to, group, msg, data, size);

@@ -128,7 +128,10 @@ fn three_processes_then_a_fourth_by_snapshot() {
     // Proposals (from every host: followers forward) and reads.
     for i in 0..30 {
         let n = &mut nodes[i % 3];
-        assert_eq!(n.until(&format!("put 1 k{i} v{i}"), Duration::from_secs(20), |a| a.starts_with("ok")), "ok ");
+        // A timed-out attempt may have been applied: its retry then sees
+        // its own value as the old one.
+        let a = n.until(&format!("put 1 k{i} v{i}"), Duration::from_secs(60), |a| a.starts_with("ok"));
+        assert!(a == "ok " || a == format!("ok v{i}"), "{a}");
     }
     assert_eq!(nodes[1].ask("put 1 k0 again"), "ok v0");
     assert_eq!(nodes[2].ask("get 1 k0"), "val again");
@@ -171,7 +174,8 @@ fn three_processes_then_a_fourth_by_snapshot() {
     assert!(rss_mib < 96 && (mib < 128 || rss_mib < mib / 2), "receiver peak RSS {rss_mib} MiB for a {mib} MiB snapshot");
 
     // The new member takes part: its proposals commit, reads see them.
-    assert_eq!(n4.until("put 1 from4 yes", Duration::from_secs(20), |a| a.starts_with("ok")), "ok ");
+    let a = n4.until("put 1 from4 yes", Duration::from_secs(60), |a| a.starts_with("ok"));
+    assert!(a == "ok " || a == "ok yes", "{a}");
     assert_eq!(nodes[1].ask("get 1 from4"), "val yes");
     let info4 = n4.ask("info 1");
     assert!(info4.contains("voters=[1, 2, 3, 4]"), "{info4}");
@@ -186,6 +190,7 @@ fn three_processes_then_a_fourth_by_snapshot() {
     let t2 = Instant::now();
     let info = nodes[other].until("info 1", Duration::from_secs(30), |a| field(a, "leader") != 0 && field(a, "leader") != leader);
     println!("after killing host {leader}: {info} ({:?})", t2.elapsed());
-    assert_eq!(nodes[other].until("put 1 after-kill 1", Duration::from_secs(20), |a| a.starts_with("ok")), "ok ");
+    let a = nodes[other].until("put 1 after-kill 1", Duration::from_secs(60), |a| a.starts_with("ok"));
+    assert!(a == "ok " || a == "ok 1", "{a}");
     assert_eq!(n4.until("get 1 after-kill", Duration::from_secs(20), |a| a.starts_with("val")), "val 1");
 }
