@@ -1716,6 +1716,15 @@ typedef struct polyraft_read_state {
 
 
 /**
+ * Deprecated (0.1 API): constructors now hand the detail of a failure
+ * out through their `error` argument, and the library keeps no per-thread
+ * state to read it back from. Writes an empty string (`*written` = 0) so
+ * that 0.1 programs still build and run.
+ * Errors: POLYRAFT_NULL_PARAMETER.
+ */
+enum polyraft_result polyraft_last_new_error(char *buf, size_t len, size_t *written);
+
+/**
  * The library's version as static NUL-terminated text, e.g.
  * "polyraft 0.1.0". Never NULL; never free it.
  */
@@ -3002,3 +3011,17 @@ enum polyraft_result polyraft_conf_state_sink_set(struct polyraft_conf_state_sin
 #endif  // __cplusplus
 
 #endif  /* POLYRAFT_H */
+
+/*
+ * Source compatibility with the 0.1 API, whose node constructors had no
+ * `error` argument: a call with three arguments passes NULL for it. (A
+ * macro of a function's own name does not expand again inside its
+ * expansion, so the four-argument call reaches the function.)
+ */
+#ifndef POLYRAFT_COMPAT_0_1_H
+#define POLYRAFT_COMPAT_0_1_H
+#define POLYRAFT_CALL4_(f, a, b, c, d, ...) f(a, b, c, d)
+#define polyraft_node_new_memory(...) POLYRAFT_CALL4_(polyraft_node_new_memory, __VA_ARGS__, NULL, 0)
+#define polyraft_node_new_custom(...) POLYRAFT_CALL4_(polyraft_node_new_custom, __VA_ARGS__, NULL, 0)
+#define polyraft_node_new_durable(...) POLYRAFT_CALL4_(polyraft_node_new_durable, __VA_ARGS__, NULL, 0)
+#endif /* POLYRAFT_COMPAT_0_1_H */

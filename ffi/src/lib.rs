@@ -316,6 +316,21 @@ pub(crate) unsafe fn write_text(text: &str, buf: *mut c_char, len: usize) -> usi
     n
 }
 
+/// Deprecated (0.1 API): constructors now hand the detail of a failure
+/// out through their `error` argument, and the library keeps no per-thread
+/// state to read it back from. Writes an empty string (`*written` = 0) so
+/// that 0.1 programs still build and run.
+/// Errors: POLYRAFT_NULL_PARAMETER.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_last_new_error(buf: *mut c_char, len: usize, written: *mut usize) -> polyraft_result {
+    guard(|| {
+        nn!(buf);
+        nn!(written);
+        *written = write_text("", buf, len);
+        Ok(())
+    })
+}
+
 static VERSION: &[u8] = concat!("polyraft ", env!("CARGO_PKG_VERSION"), "\0").as_bytes();
 
 /// The library's version as static NUL-terminated text, e.g.

@@ -16,6 +16,10 @@ use crate::{io_err, Error, Result};
 /// The lock file's name inside the storage directory.
 pub(crate) const LOCK_FILE: &str = "LOCK";
 
+/// How many times (10 ms apart) a held lock is tried again before
+/// [`Error::Locked`].
+const LOCK_RETRIES: u32 = 20;
+
 /// A held directory lock; dropping it releases the lock.
 #[derive(Debug)]
 pub(crate) struct DirLock {
@@ -35,10 +39,20 @@ impl DirLock {
             .truncate(false)
             .open(&path)
             .map_err(io_err("open lock file", &path))?;
-        match file.try_lock() {
-            Ok(()) => Ok(DirLock { _file: file }),
-            Err(TryLockError::WouldBlock) => Err(Error::Locked { dir: dir.to_path_buf(), lock: path }),
-            Err(TryLockError::Error(e)) => Err(io_err("lock", &path)(e)),
+        // A child this process is spawning shares its open files between
+        // fork and exec, so a lock just released by a closed storage can
+        // look held for a moment: retry briefly before blaming an owner.
+        let mut attempts = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(DirLock { _file: file }),
+                Err(TryLockError::WouldBlock) if attempts < LOCK_RETRIES => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => return Err(Error::Locked { dir: dir.to_path_buf(), lock: path }),
+                Err(TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+            }
         }
     }
 }

@@ -248,11 +248,22 @@ impl FileLogStore {
             .write(true)
             .open(&lock_path)
             .map_err(io_err(format!("open lock file {}", lock_path.display())))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir.display().to_string())),
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(io_err(format!("lock {}", lock_path.display()))(e));
+        // A child this process is spawning shares its open files between
+        // fork and exec, so a lock just released by a closed log can look
+        // held for a moment: retry briefly (20 x 10 ms) before blaming an
+        // owner.
+        let mut attempts = 0;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if attempts < 20 => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked(dir.display().to_string())),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(io_err(format!("lock {}", lock_path.display()))(e));
+                }
             }
         }
         let r = replay::replay(&dir)?;
