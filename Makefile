@@ -30,6 +30,9 @@ include mk/fidelity.mk
 include mk/logstore.mk
 # The host transport (transport/): test-transport, fuzz-transport.
 include mk/transport.mk
+# Mutation testing of the core's rules (cargo-mutants): mutants-core,
+# mutants-core-diff (the mutants of a change, in `make test`).
+include mk/mutants.mk
 
 SEEDS ?= 100000
 START ?= 0
@@ -37,7 +40,7 @@ START ?= 0
 ## test: everything CI runs: the core (conformance, properties, simulation),
 ## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
 ## host runtime, the C, Python and Go bindings, and a benchmark smoke run.
-test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go bench-smoke
+test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go bench-smoke mutants-core-diff
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
