@@ -6,9 +6,9 @@
 #   make mutants-core-diff            the mutants of the lines changed since
 #                                     the merge base with main (in `make test`)
 #
-# The rule files and the suite are set in .cargo/mutants.toml; the suite's
-# runner profile in .config/nextest.toml; the build profile in
-# .cargo/config.toml. Mutants that no test can catch because they change no
+# The rule files are MUTANTS_FILES below; the suite is set in
+# .cargo/mutants.toml, its runner profile in .config/nextest.toml, its build
+# profile in .cargo/config.toml. Mutants that no test can catch because they change no
 # behaviour are listed, each with its reason, in core/mutants-equivalent.txt;
 # any other missed mutant fails the target. Results: $(MUTANTS_OUT)/mutants.out.
 
@@ -17,15 +17,17 @@
 # cargo-mutants is pinned to one release (its mutant names and output layout
 # change between majors); cargo-nextest runs the suite.
 MUTANTS_VERSION ?= 27.1.0
-NEXTEST_VERSION ?= 0.9.114
+NEXTEST_VERSION ?= 0.9.151
 # cargo-mutants' test runner: nextest, or cargo (plain `cargo test`).
 MUTANTS_TEST_TOOL ?= nextest
 # Parallel mutant builds; each copies the tree and has its own target/.
 MUTANTS_JOBS ?= 1
 # k/n: run the k-th of n shards of the campaign (empty: all of it).
 SHARD ?=
-# Restrict the campaign to some rule files (globs; empty: all of them).
-MUTANTS_FILES ?=
+# The rule files cargo-mutants mutates (globs); narrow it to run a part.
+MUTANTS_FILES ?= core/src/raft.rs core/src/raw_node.rs core/src/log.rs core/src/log_unstable.rs \
+  core/src/storage.rs core/src/tracker/*.rs core/src/quorum/*.rs core/src/confchange/*.rs \
+  core/src/read_only.rs
 MUTANTS_OUT ?= $(CURDIR)/target/mutants-core
 # The suite's short simulator run and hostile-peer property run: fewer
 # seeds and cases than `make test`, the same assertions.
@@ -35,7 +37,7 @@ MUTANTS_HOSTILE_CASES ?= 32
 # clone of main that is HEAD itself: the diff is empty and the step ends at
 # once. Without origin/main (a local clone), main; failing that, HEAD.
 MUTANTS_BASE ?= $(shell git merge-base HEAD origin/main 2>/dev/null || git merge-base HEAD main 2>/dev/null || git rev-parse HEAD)
-# The rule files, as git pathspecs (keep in step with .cargo/mutants.toml).
+# The rule files, as git pathspecs (keep in step with MUTANTS_FILES).
 MUTANTS_RULE_PATHS := core/src/raft.rs core/src/raw_node.rs core/src/log.rs \
   core/src/log_unstable.rs core/src/storage.rs core/src/tracker core/src/quorum \
   core/src/confchange core/src/read_only.rs
