@@ -15,7 +15,8 @@
 .PHONY: mutants-tools mutants-core mutants-core-diff
 
 # cargo-mutants is pinned to one release (its mutant names and output layout
-# change between majors); cargo-nextest runs the suite.
+# change between majors); cargo-nextest runs the suite, built without its
+# self-update feature (which would build a TLS stack, aws-lc, from C).
 MUTANTS_VERSION ?= 27.1.0
 NEXTEST_VERSION ?= 0.9.151
 # cargo-mutants' test runner: nextest, or cargo (plain `cargo test`).
@@ -52,13 +53,15 @@ MUTANTS_ARGS = --test-tool $(MUTANTS_TEST_TOOL) --jobs $(MUTANTS_JOBS) --no-shuf
   $(if $(SHARD),--shard $(SHARD)) $(foreach f,$(MUTANTS_FILES),--file '$(f)')
 
 ## mutants-tools: install cargo-mutants (pinned) and cargo-nextest from
-## source when missing or of another version (a fresh CI machine: ~5 min).
+## source when missing or of another version (cargo-mutants took 10 min on
+## this shared 2-core machine; see the README for the figures).
 mutants-tools:
 	@$(CARGO) mutants --version 2>/dev/null | grep -qx 'cargo-mutants $(MUTANTS_VERSION)' || \
 	  $(CARGO) install --locked cargo-mutants --version '=$(MUTANTS_VERSION)'
 	@[ "$(MUTANTS_TEST_TOOL)" != nextest ] || \
 	  $(CARGO) nextest --version 2>/dev/null | grep -q '^cargo-nextest $(NEXTEST_VERSION)' || \
-	  $(CARGO) install --locked cargo-nextest --version '=$(NEXTEST_VERSION)'
+	  $(CARGO) install --locked cargo-nextest --version '=$(NEXTEST_VERSION)' \
+	    --no-default-features --features default-no-update
 
 ## mutants-core: cargo-mutants over the core's rule files. SHARD=k/n runs a
 ## part; MUTANTS_FILES restricts the files. Fails on a missed mutant that
