@@ -46,6 +46,8 @@ MUTANTS_RULE_PATHS := core/src/raft.rs core/src/raw_node.rs core/src/log.rs \
 # after this many seconds, its build after MUTANTS_BUILD_TIMEOUT.
 MUTANTS_TIMEOUT ?= 300
 MUTANTS_BUILD_TIMEOUT ?= 600
+# At most this many mutants in the in-diff step (about a minute each).
+MUTANTS_DIFF_MAX ?= 8
 
 MUTANTS_ENV = POLYRAFT_SIM_SEEDS=$(MUTANTS_SIM_SEEDS) POLYRAFT_HOSTILE_CASES=$(MUTANTS_HOSTILE_CASES) \
   NEXTEST_PROFILE=mutants
@@ -73,16 +75,24 @@ mutants-core: mutants-tools
 
 ## mutants-core-diff: the mutants of the rule-file lines changed since the
 ## merge base with main (MUTANTS_BASE). Nothing to do, and no tool
-## installed, when no rule file changed.
+## installed, when no rule file changed. A change with more than
+## MUTANTS_DIFF_MAX mutants runs an even sample of them (round-robin shard
+## 0/k), to stay within the CI budget; `make mutants-core` runs them all.
 mutants-core-diff:
 	@mkdir -p $(MUTANTS_OUT)-diff
 	@git diff $(MUTANTS_BASE) -- $(MUTANTS_RULE_PATHS) > $(MUTANTS_OUT)-diff/changes.diff
 	@if [ ! -s $(MUTANTS_OUT)-diff/changes.diff ]; then \
 	  echo "mutants-core-diff: no rule file changed since $(MUTANTS_BASE); nothing to mutate"; \
 	else \
-	  $(MAKE) --no-print-directory mutants-tools && \
-	  { $(MUTANTS_ENV) $(CARGO) mutants $(MUTANTS_ARGS) --in-diff $(MUTANTS_OUT)-diff/changes.diff \
-	      --baseline skip --timeout $(MUTANTS_TIMEOUT) --build-timeout $(MUTANTS_BUILD_TIMEOUT) \
-	      --output $(MUTANTS_OUT)-diff; \
-	    rc=$$?; sh mk/mutants-check.sh $(MUTANTS_OUT)-diff/mutants.out $$rc; }; \
+	  $(MAKE) --no-print-directory mutants-tools || exit 1; \
+	  n=$$($(CARGO) mutants $(MUTANTS_ARGS) --in-diff $(MUTANTS_OUT)-diff/changes.diff --list | wc -l); \
+	  k=$$(( (n + $(MUTANTS_DIFF_MAX) - 1) / $(MUTANTS_DIFF_MAX) )); \
+	  echo "mutants-core-diff: $$n mutants in the change since $(MUTANTS_BASE)"; \
+	  if [ "$$n" -eq 0 ]; then exit 0; fi; \
+	  if [ "$$k" -gt 1 ]; then echo "mutants-core-diff: testing 1 in $$k (MUTANTS_DIFF_MAX=$(MUTANTS_DIFF_MAX))"; fi; \
+	  $(MUTANTS_ENV) $(CARGO) mutants $(MUTANTS_ARGS) --in-diff $(MUTANTS_OUT)-diff/changes.diff \
+	    $$([ "$$k" -gt 1 ] && echo --shard 0/$$k --sharding round-robin) \
+	    --baseline skip --timeout $(MUTANTS_TIMEOUT) --build-timeout $(MUTANTS_BUILD_TIMEOUT) \
+	    --output $(MUTANTS_OUT)-diff; \
+	  rc=$$?; sh mk/mutants-check.sh $(MUTANTS_OUT)-diff/mutants.out $$rc; \
 	fi
