@@ -9,14 +9,20 @@ use polyraft::read_only::ReadOnly;
 use polyraft::ReadOnlyOption;
 
 fn voters(ids: &[u64]) -> JointConfig {
-    JointConfig { incoming: MajorityConfig::new(ids.iter().copied()), outgoing: MajorityConfig::default() }
+    JointConfig {
+        incoming: MajorityConfig::new(ids.iter().copied()),
+        outgoing: MajorityConfig::default(),
+    }
 }
 
 /// A read request tagged `tag` (in its entry's data).
 fn read(tag: &'static [u8]) -> Message {
     Message {
         r#type: MessageType::MsgReadIndex as i32,
-        entries: vec![Entry { data: Bytes::from_static(tag), ..Default::default() }],
+        entries: vec![Entry {
+            data: Bytes::from_static(tag),
+            ..Default::default()
+        }],
         ..Default::default()
     }
 }
@@ -26,7 +32,9 @@ fn ctx(n: u64) -> Vec<u8> {
 }
 
 fn tags(rs: &[polyraft::read_only::ReadIndexRequest]) -> Vec<(&[u8], u64)> {
-    rs.iter().map(|r| (&r.req.entries[0].data[..], r.index)).collect()
+    rs.iter()
+        .map(|r| (&r.req.entries[0].data[..], r.index))
+        .collect()
 }
 
 /// Nothing pending: the heartbeat carries no context and nothing advances.
@@ -79,9 +87,15 @@ fn quorum_of_acks_confirms_reads_in_order() {
     ro.add_request(8, read(b"d"));
     assert_eq!(ro.heartbeat_ctx(), Bytes::from(ctx(4)));
     ro.recv_ack(2, &ctx(3));
-    assert!(ro.maybe_advance(&cfg).is_empty(), "an old counter must not confirm a newer read");
+    assert!(
+        ro.maybe_advance(&cfg).is_empty(),
+        "an old counter must not confirm a newer read"
+    );
     ro.recv_ack(2, &ctx(4));
-    assert!(ro.maybe_advance(&cfg).is_empty(), "one voter of three acknowledged read d");
+    assert!(
+        ro.maybe_advance(&cfg).is_empty(),
+        "one voter of three acknowledged read d"
+    );
     ro.recv_ack(1, &ctx(4));
     assert_eq!(tags(&ro.maybe_advance(&cfg)), vec![(&b"d"[..], 8)]);
 }
@@ -109,7 +123,10 @@ fn ack_beyond_the_newest_counter_confirms_only_pending_reads() {
     ro.add_request(2, read(b"b"));
     ro.recv_ack(1, &ctx(100));
     ro.recv_ack(2, &ctx(100));
-    assert_eq!(tags(&ro.maybe_advance(&voters(&[1, 2, 3]))), vec![(&b"a"[..], 1), (&b"b"[..], 2)]);
+    assert_eq!(
+        tags(&ro.maybe_advance(&voters(&[1, 2, 3]))),
+        vec![(&b"a"[..], 1), (&b"b"[..], 2)]
+    );
     assert_eq!(ro.pending(), 0);
     assert!(ro.heartbeat_ctx().is_empty());
 }
