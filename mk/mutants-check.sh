@@ -31,7 +31,8 @@ done | awk -F'\t' '
   { n[$2 SUBSEP $1]++; files[$2] = 1; tot[$1]++; if ($1 == "missed") miss[++nm] = $3 }
   END {
     printf "%-34s %7s %7s %8s %9s %11s\n", "file", "caught", "missed", "timeout", "unviable", "equivalent"
-    for (f in files) printf "%-34s %7d %7d %8d %9d %11d\n", f, n[f SUBSEP "caught"], n[f SUBSEP "missed"], n[f SUBSEP "timeout"], n[f SUBSEP "unviable"], n[f SUBSEP "equivalent"]
+    for (f in files) printf "%-34s %7d %7d %8d %9d %11d\n", f, n[f SUBSEP "caught"], n[f SUBSEP "missed"], n[f SUBSEP "timeout"], n[f SUBSEP "unviable"], n[f SUBSEP "equivalent"] | "sort"
+    close("sort")
     printf "%-34s %7d %7d %8d %9d %11d\n", "total", tot["caught"], tot["missed"], tot["timeout"], tot["unviable"], tot["equivalent"]
     for (i = 1; i <= nm; i++) print "MISSED (not listed as equivalent): " miss[i]
     exit nm > 0
