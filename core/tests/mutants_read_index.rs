@@ -170,3 +170,55 @@ fn reads_are_answered_in_order_each_at_its_own_commit_index() {
         ]
     );
 }
+
+/// A single voter confirms a read by itself, at once.
+#[test]
+fn single_voter_answers_a_read_at_once() {
+    let mut c = Cluster::new(1, test_config()).unwrap();
+    assert!(c.elect(1).unwrap());
+    c.stabilize().unwrap();
+    let committed = c.node(1).raw.basic_status().hard_state.commit;
+    c.node(1).raw.read_index(Bytes::from_static(b"s")).unwrap();
+    let rs = cycle(&mut c, 1);
+    assert_eq!(
+        rs,
+        vec![ReadState {
+            index: committed,
+            request_ctx: Bytes::from_static(b"s")
+        }]
+    );
+}
+
+/// A new leader holds a read until it commits an entry of its own term (its
+/// commit index may trail its predecessor's until then), then answers it at
+/// that newer commit index.
+#[test]
+fn new_leader_holds_reads_until_it_commits_in_its_term() {
+    let mut c = cluster();
+    c.node(2).raw.campaign().unwrap();
+    // Votes flow, but the new leader's appends do not.
+    let out = settle(&mut c, |m| m.r#type() != MessageType::MsgApp);
+    assert!(out.iter().all(|v| v.is_empty()));
+    assert_eq!(c.leaders(), vec![2]);
+    let before = commit(&mut c, 2);
+    c.node(2).raw.read_index(Bytes::from_static(b"h")).unwrap();
+    let out = settle(&mut c, |m| m.r#type() != MessageType::MsgApp);
+    assert!(
+        out[1].is_empty(),
+        "read answered before the leader committed in its term"
+    );
+    // Let the appends through (a heartbeat round makes the leader resend).
+    for _ in 0..c.template.heartbeat_tick {
+        c.node(2).raw.tick();
+    }
+    let out = settle(&mut c, |_| true);
+    let after = commit(&mut c, 2);
+    assert!(after > before);
+    assert_eq!(
+        out[1],
+        vec![ReadState {
+            index: after,
+            request_ctx: Bytes::from_static(b"h")
+        }]
+    );
+}
