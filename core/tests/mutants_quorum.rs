@@ -49,3 +49,34 @@ fn majority_config_size_and_membership() {
     m.clear();
     assert!(m.is_empty());
 }
+
+/// Collecting ids builds the same configuration as `new`.
+#[test]
+fn majority_config_from_an_iterator() {
+    let m: MajorityConfig = [3u64, 1, 2].into_iter().collect();
+    assert_eq!(m, MajorityConfig::new([1, 2, 3]));
+    assert_eq!(m.len(), 3);
+}
+
+/// The commit index of configurations of every size from 1 to 11 voters
+/// (those above 7 take another code path) is the largest index that a
+/// majority acknowledged, checked against counting.
+#[test]
+fn committed_index_of_small_and_large_configurations() {
+    use std::collections::BTreeMap;
+    for n in 1..=11u64 {
+        let m = MajorityConfig::new(1..=n);
+        // Voter i acknowledged index 10 * i; voter 1 acknowledged nothing.
+        let acks: BTreeMap<u64, u64> = (2..=n).map(|i| (i, 10 * i)).collect();
+        let counted = (0..=10 * n)
+            .rev()
+            .find(|&idx| {
+                (1..=n)
+                    .filter(|i| acks.get(i).copied().unwrap_or(0) >= idx)
+                    .count() as u64
+                    > n / 2
+            })
+            .unwrap();
+        assert_eq!(m.committed_index(&acks), counted, "{n} voters");
+    }
+}
