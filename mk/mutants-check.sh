@@ -8,7 +8,10 @@
 # cargo-mutants exits 0 (all caught), 2 (some missed), 3 (some timed out);
 # anything else (a usage error, a failing baseline) fails here as it is.
 # A timed-out mutant counts as caught: the suite noticed it looping.
-# Mutants are matched without their line:column, which move as files change.
+# Mutants are matched by their full name, line:column included: names
+# without it are ambiguous (two `>` in one function). When a file changes
+# above a listed mutant, the mutant shows up as missed again and its line in
+# the list must be updated: a stale entry fails, it never hides a mutant.
 set -eu
 out=$1
 rc=$2
@@ -16,16 +19,16 @@ equivalent=${MUTANTS_EQUIVALENT:-core/mutants-equivalent.txt}
 case $rc in 0|2|3) ;; *) echo "cargo-mutants failed (exit $rc); see $out/log" >&2; exit "$rc" ;; esac
 [ -d "$out" ] || { echo "no results in $out" >&2; exit 1; }
 
-strip() { sed -E 's/^([^:]+):[0-9]+:[0-9]+: /\1: /' "$@" 2>/dev/null || true; }
+names() { cat "$@" 2>/dev/null || true; }
 known=$(mktemp)
 trap 'rm -f "$known"' EXIT
 grep -v '^#' "$equivalent" | grep -v '^[[:space:]]*$' | sed 's/  ::  .*//' | sort -u > "$known"
 
 # One line per mutant: outcome<TAB>file<TAB>mutant.
 for o in caught missed timeout unviable; do
-  strip "$out/$o.txt" | while IFS= read -r m; do
+  names "$out/$o.txt" | while IFS= read -r m; do
     if [ "$o" = missed ] && grep -qxF "$m" "$known"; then o2=equivalent; else o2=$o; fi
-    printf '%s\t%s\t%s\n' "$o2" "${m%%: *}" "$m"
+    printf '%s\t%s\t%s\n' "$o2" "${m%%:*}" "$m"
   done
 done | awk -F'\t' '
   { n[$2 SUBSEP $1]++; files[$2] = 1; tot[$1]++; if ($1 == "missed") miss[++nm] = $3 }
