@@ -23,8 +23,10 @@ NEXTEST_VERSION ?= 0.9.151
 MUTANTS_TEST_TOOL ?= nextest
 # Parallel mutant builds; each copies the tree and has its own target/.
 MUTANTS_JOBS ?= 1
-# k/n: run the k-th of n shards of the campaign (empty: all of it).
+# k/n: run the k-th of n shards of the campaign (empty: all of it);
+# slice: consecutive mutants per shard, round-robin: every n-th (a sample).
 SHARD ?=
+MUTANTS_SHARDING ?= slice
 # The rule files cargo-mutants mutates (globs); narrow it to run a part.
 MUTANTS_FILES ?= core/src/raft.rs core/src/raw_node.rs core/src/log.rs core/src/log_unstable.rs \
   core/src/storage.rs core/src/tracker/*.rs core/src/quorum/*.rs core/src/confchange/*.rs \
@@ -52,7 +54,7 @@ MUTANTS_DIFF_MAX ?= 8
 MUTANTS_ENV = POLYRAFT_SIM_SEEDS=$(MUTANTS_SIM_SEEDS) POLYRAFT_HOSTILE_CASES=$(MUTANTS_HOSTILE_CASES) \
   NEXTEST_PROFILE=mutants
 MUTANTS_ARGS = --test-tool $(MUTANTS_TEST_TOOL) --jobs $(MUTANTS_JOBS) --no-shuffle \
-  $(if $(SHARD),--shard $(SHARD)) $(foreach f,$(MUTANTS_FILES),--file '$(f)')
+  $(if $(SHARD),--shard $(SHARD) --sharding $(MUTANTS_SHARDING)) $(foreach f,$(MUTANTS_FILES),--file '$(f)')
 
 ## mutants-tools: install cargo-mutants (pinned) and cargo-nextest from
 ## source when missing or of another version (cargo-mutants took 10 min on
