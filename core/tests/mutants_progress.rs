@@ -101,3 +101,54 @@ fn log_slice_shape_is_checked() {
         "an index past u64::MAX"
     );
 }
+
+/// A probe without entries (a commit-only or empty append) does not pause
+/// the flow; one with entries does (etcd SentEntries).
+#[test]
+fn only_a_probe_with_entries_pauses_the_flow() {
+    let mut p = progress(5, 6);
+    assert_eq!(p.state, ProgressState::Probe);
+    p.sent_entries(0, 0);
+    assert!(!p.msg_app_flow_paused);
+    p.sent_entries(1, 10);
+    assert!(p.msg_app_flow_paused);
+}
+
+/// Sending a newer commit index helps only if the follower has entries
+/// beyond the commit index it was last sent.
+#[test]
+fn commit_bump_needs_entries_beyond_the_sent_commit() {
+    let mut p = progress(5, 6);
+    p.sent_commit = 5;
+    assert!(!p.can_bump_commit(7), "the follower has nothing beyond 5");
+    p.sent_commit = 4;
+    assert!(p.can_bump_commit(5));
+    assert!(!p.can_bump_commit(4), "not newer than what was sent");
+}
+
+/// A rejection in replicate state falls back to just after the match, and
+/// caps the commit index already sent below the new next index.
+#[test]
+fn rejection_in_replicate_falls_back_to_the_match() {
+    let mut p = progress(5, 6);
+    p.become_replicate();
+    p.next = 10;
+    p.sent_commit = 8;
+    assert!(p.maybe_decr_to(9, 5));
+    assert_eq!(p.next, 6);
+    assert_eq!(p.sent_commit, 5);
+}
+
+/// A probe rejection moves next back to the hint, never at or below the
+/// match index.
+#[test]
+fn probe_rejection_never_goes_below_the_match() {
+    let mut p = progress(5, 7);
+    assert!(p.maybe_decr_to(6, 2));
+    assert_eq!(p.next, 6);
+    let mut p = progress(2, 10);
+    p.sent_commit = 9;
+    assert!(p.maybe_decr_to(9, 4));
+    assert_eq!(p.next, 5);
+    assert_eq!(p.sent_commit, 4);
+}
