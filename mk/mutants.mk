@@ -15,8 +15,8 @@
 .PHONY: mutants-tools mutants-core mutants-core-diff
 
 # cargo-mutants is pinned to one release (its mutant names and output layout
-# change between majors); cargo-nextest runs the suite, built without its
-# self-update feature (which would build a TLS stack, aws-lc, from C).
+# change between majors). cargo-nextest, when asked for, is built without
+# its self-update feature (which would build a TLS stack, aws-lc, from C).
 MUTANTS_VERSION ?= 27.1.0
 NEXTEST_VERSION ?= 0.9.151
 # cargo-mutants' test runner: cargo (plain `cargo test`), or nextest
@@ -59,7 +59,8 @@ MUTANTS_ENV = POLYRAFT_SIM_SEEDS=$(MUTANTS_SIM_SEEDS) POLYRAFT_HOSTILE_CASES=$(M
 MUTANTS_ARGS = --test-tool $(MUTANTS_TEST_TOOL) --jobs $(MUTANTS_JOBS) --no-shuffle \
   $(if $(SHARD),--shard $(SHARD) --sharding $(MUTANTS_SHARDING)) $(foreach f,$(MUTANTS_FILES),--file '$(f)')
 
-## mutants-tools: install cargo-mutants (pinned) and cargo-nextest from
+## mutants-tools: install cargo-mutants (pinned), and cargo-nextest if it is
+## the test tool, from
 ## source when missing or of another version (cargo-mutants took 10 min on
 ## this shared 2-core machine; see the README for the figures).
 mutants-tools:
