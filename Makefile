@@ -31,6 +31,9 @@ include mk/fidelity.mk
 include mk/logstore.mk
 # The host transport (transport/): test-transport, fuzz-transport.
 include mk/transport.mk
+# Mutation testing of the core's rules (cargo-mutants): mutants-core,
+# mutants-core-diff (the mutants of a change, in `make test`).
+include mk/mutants.mk
 
 SEEDS ?= 100000
 START ?= 0
@@ -39,7 +42,7 @@ START ?= 0
 ## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
 ## host runtime, the C, Python and Go bindings, a cluster of Python, Go and C
 ## KV nodes, and a benchmark smoke run.
-test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go test-mixed bench-smoke
+test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go bench-smoke test-mixed mutants-core-diff
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
