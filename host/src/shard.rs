@@ -478,8 +478,13 @@ impl Shard {
         r.check_transfers();
         if r.removed {
             self.stop(g);
-            let _ = self.env.log.remove_group(g);
-            let _ = self.env.snapshots.remove(g);
+            // The log's removal must be durable before the snapshot goes:
+            // a crash in between would otherwise bring back a compacted
+            // log without the snapshot it needs, which cannot be started.
+            let removed = self.env.log.remove_group(g).is_ok();
+            if removed && self.env.committer.write(WriteBatch::default(), true).is_ok() {
+                let _ = self.env.snapshots.remove(g);
+            }
             return;
         }
         self.maybe_snapshot(g);
