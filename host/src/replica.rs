@@ -89,8 +89,11 @@ pub(crate) struct Replica {
     pub max_sessions: usize,
     pub quiesced: bool,
     pub idle_ticks: u64,
-    /// The replica's own removal was applied: the shard stops it.
+    /// The replica's own removal was applied: the shard stops it after
+    /// lingering for a few election timeouts (see `Shard::tick`).
     pub removed: bool,
+    /// Ticks spent lingering since the removal was applied.
+    pub linger_ticks: u64,
     pub stats: GroupMetrics,
 }
 
@@ -126,6 +129,7 @@ impl Replica {
             quiesced: false,
             idle_ticks: 0,
             removed: false,
+            linger_ticks: 0,
             stats: GroupMetrics { group, replica: id, ..Default::default() },
         }
     }

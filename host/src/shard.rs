@@ -237,7 +237,7 @@ impl Shard {
             let r = self.replicas.get_mut(&group).unwrap();
             if quiesce_hb && is_hb && m_ctx_quiesce {
                 let raft = r.node.raft();
-                if raft.state() == StateType::Follower && raft.lead() == from && raft.term() == term && !r.has_pending() {
+                if raft.state() == StateType::Follower && raft.lead() == from && raft.term() == term && !r.has_pending() && !r.removed {
                     if !r.quiesced {
                         r.quiesced = true;
                         self.active.remove(&group);
@@ -303,6 +303,18 @@ impl Shard {
                 self.active.remove(&g);
                 continue;
             };
+            // A removed replica lingers for a few election timeouts before
+            // it stops: the remaining voters may not know yet that its
+            // removal committed (a removed leader applies it first), and
+            // in a group of two they need its vote to elect a leader that
+            // commits it. Not a voter any more, it never campaigns.
+            if r.removed {
+                r.linger_ticks += 1;
+                if r.linger_ticks > 4 * self.env.cfg.election_ticks as u64 {
+                    self.finish_removal(g);
+                    continue;
+                }
+            }
             // Decide before ticking: a quiescing leader must not send a
             // regular heartbeat after its quiesce heartbeat, which would
             // wake the followers again.
@@ -476,17 +488,6 @@ impl Shard {
             return;
         }
         r.check_transfers();
-        if r.removed {
-            self.stop(g);
-            // The log's removal must be durable before the snapshot goes:
-            // a crash in between would otherwise bring back a compacted
-            // log without the snapshot it needs, which cannot be started.
-            let removed = self.env.log.remove_group(g).is_ok();
-            if removed && self.env.committer.write(WriteBatch::default(), true).is_ok() {
-                let _ = self.env.snapshots.remove(g);
-            }
-            return;
-        }
         self.maybe_snapshot(g);
         self.dirty.insert(g);
     }
@@ -502,6 +503,18 @@ impl Shard {
             return;
         }
         self.take_snapshot(g);
+    }
+
+    /// Stops a replica whose own removal it applied, and deletes its state.
+    fn finish_removal(&mut self, g: u64) {
+        self.stop(g);
+        // The log's removal must be durable before the snapshot goes:
+        // a crash in between would otherwise bring back a compacted
+        // log without the snapshot it needs, which cannot be started.
+        let removed = self.env.log.remove_group(g).is_ok();
+        if removed && self.env.committer.write(WriteBatch::default(), true).is_ok() {
+            let _ = self.env.snapshots.remove(g);
+        }
     }
 
     /// Snapshots the applied state of `g` and compacts its log.

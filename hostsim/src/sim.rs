@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use polyraft_host::{Clock, Completion, Host, HostConfig, HostParts, MemSnapshotStore, Membership, OpError, OpResult, Session, SimClock, StartMode};
+use polyraft_host::{Clock, Completion, SnapshotStore, Host, HostConfig, HostParts, MemSnapshotStore, Membership, OpError, OpResult, Session, SimClock, StartMode};
 
 use crate::disk::{HostClock, SimDisk};
 use crate::kv::{self, Command, Observer};
@@ -340,6 +340,17 @@ pub struct Sim {
     /// Replicas the simulator started, per group: replica -> host.
     placement: BTreeMap<u64, BTreeMap<u64, u64>>,
     next_replica: BTreeMap<u64, u64>,
+    /// Replicas whose removal completed, per group: replica -> host. A
+    /// host restarts one if its log still holds the group (it was
+    /// lingering when the host went down), as a host restarts every
+    /// replica its log has.
+    /// (group, host) -> replica: the latest one removed there.
+    retired: BTreeMap<(u64, u64), u64>,
+    /// (group, replica) whose host's durable log held the group at some
+    /// crash. Such a replica whose log no longer has the group finished its
+    /// removal: a host would not find it, so it is not started again
+    /// (an empty log under a used replica id would break raft's rules).
+    had_state: BTreeSet<(u64, u64)>,
     observer: Observer,
     events: Arc<AtomicU64>,
     inbox: Inbox,
@@ -406,6 +417,8 @@ impl Sim {
             initial,
             placement,
             next_replica,
+            retired: BTreeMap::new(),
+            had_state: BTreeSet::new(),
             observer: Observer::default(),
             events: Arc::new(AtomicU64::new(1)),
             inbox: Inbox::default(),
@@ -474,11 +487,25 @@ impl Sim {
         };
         self.net.register(h, host.inbound());
         let mut failed = false;
+        let in_log: BTreeSet<u64> = polyraft_host::LogStore::groups(&slot.disk.log).into_iter().collect();
+        let mut todo: Vec<(u64, u64)> = Vec::new();
         for (g, reps) in &self.placement {
-            for (r, hh) in reps {
-                if *hh != h {
-                    continue;
+            let has_snap = slot.snaps.load(*g).ok().flatten().is_some();
+            for (r, _) in reps.iter().filter(|(_, hh)| **hh == h) {
+                if in_log.contains(g) || has_snap || !self.had_state.contains(&(*g, *r)) {
+                    todo.push((*g, *r));
+                } else if self.cfg.verbose {
+                    eprintln!("host {h}: replica {r} of group {g} has no state left: not restarted");
                 }
+            }
+        }
+        for ((g, hh), r) in &self.retired {
+            if *hh == h && in_log.contains(g) && !self.placement[g].values().any(|x| *x == h) {
+                todo.push((*g, *r));
+            }
+        }
+        {
+            for (g, r) in &todo {
                 let mode = if self.initial[g].iter().any(|(ir, ih)| ir == r && *ih == h) {
                     StartMode::Bootstrap(self.initial[g].clone())
                 } else {
@@ -508,6 +535,13 @@ impl Sim {
     fn crash_host(&mut self, h: u64, restart_after: Option<Duration>) {
         let slot = self.slots.get_mut(&h).unwrap();
         let Some(host) = slot.host.take() else { return };
+        // Replicas that are gone (finished their removal) or whose state
+        // is durable must not come back with an empty log.
+        let mine: Vec<(u64, u64)> = self.placement.iter().flat_map(|(g, reps)| reps.iter().filter(|(_, hh)| **hh == h).map(|(r, _)| (*g, *r))).collect();
+        // Gone: stopped and its group removed from the log (a replica
+        // stopped by a failed write keeps its log).
+        let live: BTreeSet<u64> = polyraft_host::LogStore::groups(&slot.disk.log).into_iter().collect();
+        let gone: Vec<(u64, u64)> = mine.iter().copied().filter(|(g, _)| host.group_info(*g).is_none() && !live.contains(g)).collect();
         self.net.unregister(h);
         drop(host);
         let unsynced = slot.disk.log.unsynced_records();
@@ -515,6 +549,10 @@ impl Sim {
         self.stats.records_lost += (unsynced - keep) as u64;
         self.stats.records_torn_kept += keep as u64;
         slot.disk.crash(keep);
+        let durable: BTreeSet<u64> = polyraft_host::LogStore::groups(&slot.disk.log).into_iter().collect();
+        self.had_state.extend(gone);
+        self.had_state.extend(mine.into_iter().filter(|(g, _)| durable.contains(g)));
+
         slot.restart_at = restart_after.map(|d| self.clock.now() + d);
         slot.broken_until = None;
         for (o, s) in &self.slots {
@@ -812,20 +850,24 @@ impl Sim {
         self.reconf = Reconf::Idle { next_at: now + Duration::from_millis(self.rng.u64(300..=1500)) };
         let g = self.rng.u64(1..=self.cfg.groups);
         let reps = self.placement[&g].clone();
-        if reps.len() >= 4 || self.cfg.hosts == 3 && self.rng.bool() {
-            // Remove one (with 3 hosts, a remove then an add of a new
-            // replica on the freed host).
-            let victims: Vec<u64> = reps.keys().copied().collect();
-            let v = victims[self.rng.usize(..victims.len())];
-            self.propose_change(g, Membership::RemoveReplica { replica: v }, 0);
-            return;
-        }
+        // Decide on the leader's configuration: removing a voter from a
+        // group of two can strand it (the remaining voter cannot commit
+        // the removal without the removed one, which stops after its
+        // linger), so groups keep at least two voters.
+        let leader = self.slots.values().filter_map(|s| s.host.as_ref()?.group_info(g)).find(|i| i.is_leader);
+        let Some(leader) = leader else { return };
         let used: BTreeSet<u64> = reps.values().copied().collect();
         // A removed replica that never learned of its removal keeps running
         // on its host: that host is not free either.
         let free: Vec<u64> = (1..=self.cfg.hosts)
             .filter(|h| !used.contains(h) && self.slots[h].host.as_ref().is_some_and(|x| x.group_info(g).is_none()))
             .collect();
+        let voters = leader.voters.len();
+        if voters >= 4 || voters == 3 && (free.is_empty() || self.rng.bool()) {
+            let v = leader.voters[self.rng.usize(..voters)];
+            self.propose_change(g, Membership::RemoveReplica { replica: v }, 0);
+            return;
+        }
         if free.is_empty() {
             return;
         }
@@ -834,10 +876,16 @@ impl Sim {
         *self.next_replica.get_mut(&g).unwrap() += 1;
         let host = self.slots[&h].host.as_ref().unwrap();
         if let Err(e) = host.start_replica(g, r, StartMode::Join, kv::factory(self.observer.clone())) {
+            let c = self.slots[&h].disk.ctl.lock();
+            if c.full || c.write_failed {
+                return; // the disk is full or failed: the start may fail
+            }
+            drop(c);
             self.violations.push(format!("host {h}: starting joining replica {r} of group {g}: {e}"));
             return;
         }
         self.placement.get_mut(&g).unwrap().insert(r, h);
+        self.retired.remove(&(g, h));
         self.log(|| format!("group {g}: adding replica {r} on host {h}"));
         self.propose_change(g, Membership::AddReplica { replica: r, host: h }, 0);
     }
@@ -867,17 +915,25 @@ impl Sim {
                     self.log(|| format!("group {group}: replica {replica} on host {host} added"));
                     self.reconf = Reconf::Idle { next_at: self.now() + Duration::from_millis(self.rng.u64(50..=300)) };
                 }
-                Err(_) if attempts < 3 => self.propose_change(group, Membership::AddReplica { replica, host }, attempts),
+                Err(e) if attempts < 3 => {
+                    self.log(|| format!("group {group}: adding replica {replica}: {e}"));
+                    self.propose_change(group, Membership::AddReplica { replica, host }, attempts)
+                }
                 Err(_) => self.reconf = Reconf::Idle { next_at },
             },
             Reconf::Removing { group, replica, attempts, token: t } if t == token => match res {
                 Ok(_) => {
                     self.stats.conf_changes += 1;
                     self.log(|| format!("group {group}: replica {replica} removed"));
-                    self.placement.get_mut(&group).unwrap().remove(&replica);
+                    if let Some(h) = self.placement.get_mut(&group).unwrap().remove(&replica) {
+                        self.retired.insert((group, h), replica);
+                    }
                     self.reconf = Reconf::Idle { next_at };
                 }
-                Err(_) if attempts < 3 => self.propose_change(group, Membership::RemoveReplica { replica }, attempts),
+                Err(e) if attempts < 3 => {
+                    self.log(|| format!("group {group}: removing replica {replica}: {e}"));
+                    self.propose_change(group, Membership::RemoveReplica { replica }, attempts)
+                }
                 Err(_) => self.reconf = Reconf::Idle { next_at },
             },
             _ => {}
@@ -1024,6 +1080,7 @@ impl Sim {
                 return self.now() - start;
             }
         }
+        self.log(|| self.describe());
         for c in &self.clients {
             if let (Some(g), None) = (c.probe, c.probe_done) {
                 self.violations.push(format!("group {g} did not commit a write within {bound:?} {what}"));
@@ -1153,8 +1210,8 @@ impl Sim {
             for g in 1..=self.cfg.groups {
                 if let Some(i) = host.group_info(g) {
                     out.push_str(&format!(
-                        "\n  host {h} g{g} r{} lead {} term {} commit {} applied {} last {} voters {:?} quiesced {}",
-                        i.replica, i.leader, i.term, i.committed, i.applied, i.last_index, i.voters, i.quiesced
+                        "\n  host {h} g{g} r{} lead {} (me: {}) term {} commit {} applied {} last {} snap {} voters {:?} quiesced {}",
+                        i.replica, i.leader, i.is_leader, i.term, i.committed, i.applied, i.last_index, i.snapshot_index, i.voters, i.quiesced
                     ));
                 }
             }
@@ -1174,6 +1231,7 @@ impl Sim {
                 return;
             }
         }
+        self.log(|| format!("not caught up: {}", self.describe()));
     }
 
     fn caught_up(&self) -> bool {
