@@ -346,11 +346,12 @@ pub struct Sim {
     /// replica its log has.
     /// (group, host) -> replica: the latest one removed there.
     retired: BTreeMap<(u64, u64), u64>,
-    /// (group, replica) whose host's durable log held the group at some
-    /// crash. Such a replica whose log no longer has the group finished its
-    /// removal: a host would not find it, so it is not started again
-    /// (an empty log under a used replica id would break raft's rules).
-    had_state: BTreeSet<(u64, u64)>,
+    /// Per group, the voters and learners as the most advanced running
+    /// replica knows them. A replica whose log lost the group is started
+    /// again only if it is still a member: a host restarts the replicas its
+    /// log holds and those the group's membership places on it, and a
+    /// replica that finished its removal is neither.
+    members_view: BTreeMap<u64, BTreeSet<u64>>,
     observer: Observer,
     events: Arc<AtomicU64>,
     inbox: Inbox,
@@ -418,7 +419,7 @@ impl Sim {
             placement,
             next_replica,
             retired: BTreeMap::new(),
-            had_state: BTreeSet::new(),
+            members_view: BTreeMap::new(),
             observer: Observer::default(),
             events: Arc::new(AtomicU64::new(1)),
             inbox: Inbox::default(),
@@ -492,7 +493,8 @@ impl Sim {
         for (g, reps) in &self.placement {
             let has_snap = slot.snaps.load(*g).ok().flatten().is_some();
             for (r, _) in reps.iter().filter(|(_, hh)| **hh == h) {
-                if in_log.contains(g) || has_snap || !self.had_state.contains(&(*g, *r)) {
+                let member = self.members_view.get(g).is_none_or(|m| m.contains(r));
+                if in_log.contains(g) || has_snap || member {
                     todo.push((*g, *r));
                 } else if self.cfg.verbose {
                     eprintln!("host {h}: replica {r} of group {g} has no state left: not restarted");
@@ -535,13 +537,6 @@ impl Sim {
     fn crash_host(&mut self, h: u64, restart_after: Option<Duration>) {
         let slot = self.slots.get_mut(&h).unwrap();
         let Some(host) = slot.host.take() else { return };
-        // Replicas that are gone (finished their removal) or whose state
-        // is durable must not come back with an empty log.
-        let mine: Vec<(u64, u64)> = self.placement.iter().flat_map(|(g, reps)| reps.iter().filter(|(_, hh)| **hh == h).map(|(r, _)| (*g, *r))).collect();
-        // Gone: stopped and its group removed from the log (a replica
-        // stopped by a failed write keeps its log).
-        let live: BTreeSet<u64> = polyraft_host::LogStore::groups(&slot.disk.log).into_iter().collect();
-        let gone: Vec<(u64, u64)> = mine.iter().copied().filter(|(g, _)| host.group_info(*g).is_none() && !live.contains(g)).collect();
         self.net.unregister(h);
         drop(host);
         let unsynced = slot.disk.log.unsynced_records();
@@ -549,9 +544,7 @@ impl Sim {
         self.stats.records_lost += (unsynced - keep) as u64;
         self.stats.records_torn_kept += keep as u64;
         slot.disk.crash(keep);
-        let durable: BTreeSet<u64> = polyraft_host::LogStore::groups(&slot.disk.log).into_iter().collect();
-        self.had_state.extend(gone);
-        self.had_state.extend(mine.into_iter().filter(|(g, _)| durable.contains(g)));
+
 
         slot.restart_at = restart_after.map(|d| self.clock.now() + d);
         slot.broken_until = None;
@@ -614,10 +607,20 @@ impl Sim {
             self.run_host(*h);
         }
         self.route_outcomes();
+        self.update_members_view();
         self.drive_clients();
         self.drive_reconf();
         self.route_outcomes();
         self.clock.advance(STEP);
+    }
+
+    fn update_members_view(&mut self) {
+        for g in 1..=self.cfg.groups {
+            let best = self.slots.values().filter_map(|s| s.host.as_ref()?.group_info(g)).filter(|i| i.applied > 0).max_by_key(|i| (i.applied, i.term));
+            if let Some(i) = best {
+                self.members_view.insert(g, i.voters.iter().chain(&i.learners).copied().collect());
+            }
+        }
     }
 
     fn run_host(&mut self, h: u64) {
