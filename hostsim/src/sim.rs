@@ -351,7 +351,8 @@ pub struct Sim {
     /// again only if it is still a member: a host restarts the replicas its
     /// log holds and those the group's membership places on it, and a
     /// replica that finished its removal is neither.
-    members_view: BTreeMap<u64, BTreeSet<u64>>,
+    /// (applied index it is as of, members); it only moves forward.
+    members_view: BTreeMap<u64, (u64, BTreeSet<u64>)>,
     observer: Observer,
     events: Arc<AtomicU64>,
     inbox: Inbox,
@@ -493,7 +494,7 @@ impl Sim {
         for (g, reps) in &self.placement {
             let has_snap = slot.snaps.load(*g).ok().flatten().is_some();
             for (r, _) in reps.iter().filter(|(_, hh)| **hh == h) {
-                let member = self.members_view.get(g).is_none_or(|m| m.contains(r));
+                let member = self.members_view.get(g).is_none_or(|(_, m)| m.contains(r));
                 if in_log.contains(g) || has_snap || member {
                     todo.push((*g, *r));
                 } else if self.cfg.verbose {
@@ -617,8 +618,29 @@ impl Sim {
     fn update_members_view(&mut self) {
         for g in 1..=self.cfg.groups {
             let best = self.slots.values().filter_map(|s| s.host.as_ref()?.group_info(g)).filter(|i| i.applied > 0).max_by_key(|i| (i.applied, i.term));
-            if let Some(i) = best {
-                self.members_view.insert(g, i.voters.iter().chain(&i.learners).copied().collect());
+            if let Some(i) = best.filter(|i| self.members_view.get(&g).is_none_or(|(a, _)| i.applied >= *a)) {
+                self.members_view.insert(g, (i.applied, i.voters.iter().chain(&i.learners).copied().collect()));
+            }
+        }
+        // A host starts the replicas the membership places on it (a
+        // joining replica whose host restarted before its addition
+        // committed has no log to be found in).
+        let mut todo = Vec::new();
+        for (g, reps) in &self.placement {
+            let Some((_, members)) = self.members_view.get(g) else { continue };
+            for (r, h) in reps {
+                let s = &self.slots[h];
+                let Some(host) = &s.host else { continue };
+                if members.contains(r) && s.broken_until.is_none() && host.group_info(*g).is_none() && !polyraft_host::LogStore::groups(&s.disk.log).contains(g) {
+                    todo.push((*g, *r, *h));
+                }
+            }
+        }
+        for (g, r, h) in todo {
+            let host = self.slots[&h].host.as_ref().unwrap();
+            self.log(|| format!("host {h}: starting replica {r} of group {g} (a member without state here)"));
+            if let Err(e) = host.start_replica(g, r, StartMode::Join, kv::factory(self.observer.clone())) {
+                self.violations.push(format!("host {h}: starting member replica {r} of group {g}: {e}"));
             }
         }
     }
