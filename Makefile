@@ -22,6 +22,8 @@ include mk/bench-w3.mk
 include mk/demo.mk
 # The host runtime (host/): test-host, host-idle, host-group-commit.
 include mk/host.mk
+# The host simulator (hostsim/): test-hostsim, sim-host, mutants-host.
+include mk/hostsim.mk
 
 SEEDS ?= 100000
 START ?= 0
@@ -29,7 +31,7 @@ START ?= 0
 ## test: everything CI runs: the core (conformance, properties, simulation,
 ## WAL crash tests), the host runtime, the C, Python and Go bindings, and a
 ## benchmark smoke run.
-test: test-core test-host test-c test-py test-go bench-smoke
+test: test-core test-host test-hostsim test-c test-py test-go bench-smoke
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
@@ -46,9 +48,10 @@ sim:
 ## counting; grant a vote without the up-to-date check; skip the term guard
 ## on async append acknowledgements), and prints the first seed at which
 ## the simulator catches each. A surviving mutant fails the target.
+## mutants-host (mk/hostsim.mk) runs first: the host-level mutants.
 MUTANTS ?= prev_term_commit vote_no_uptodate no_append_term_guard
 MUTANT_SEEDS ?= 20000
-mutants:
+mutants: mutants-host
 	@survived=0; for m in $(MUTANTS); do \
 	  out=$$(RUSTFLAGS="--cfg polyraft_mutant=\"$$m\"" CARGO_TARGET_DIR=$(CURDIR)/target/mutants \
 	    CARGO_PROFILE_RELEASE_LTO=false $(CARGO) run --release -q -p polyraft --features rafttest \

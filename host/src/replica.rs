@@ -274,7 +274,9 @@ impl Replica {
             members.insert(get_u64(&mut host).ok_or_else(bad)?, get_u64(&mut host).ok_or_else(bad)?);
         }
         self.sm.restore(&mut Cursor::new(&b[..])).map_err(|e| format!("state machine restore: {e}"))?;
-        self.sessions = sessions;
+        // Mutant (make mutants-host): the session table is not restored, so
+        // a retried proposal applied before the snapshot applies again.
+        self.sessions = if cfg!(polyraft_host_mutant = "no_session_restore") { SessionTable::default() } else { sessions };
         self.members = members;
         Ok(())
     }
@@ -302,6 +304,13 @@ impl Replica {
 
     /// The apply stage for one Ready's committed entries, in log order.
     pub fn apply_committed(&mut self, entries: Vec<Entry>, metrics: &HostMetrics) {
+        let mut entries = entries;
+        if cfg!(polyraft_host_mutant = "apply_out_of_order") && entries.len() >= 2 {
+            // Mutant (make mutants-host): the last two committed entries
+            // are applied in the wrong order.
+            let n = entries.len();
+            entries.swap(n - 2, n - 1);
+        }
         metrics.commits.add(entries.len() as u64);
         self.stats.commits += entries.len() as u64;
         let mut batch = ApplyBatch::default();
@@ -315,7 +324,7 @@ impl Replica {
                 }
                 Err(_) => {}
             }
-            self.applied = index;
+            self.applied = self.applied.max(index);
         }
         self.flush(&mut batch, metrics);
     }

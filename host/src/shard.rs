@@ -425,6 +425,9 @@ impl Shard {
             return false;
         }
         if !batch.groups.is_empty() {
+            // Mutant (make mutants-host): the write is not synced, so the
+            // messages sent after it acknowledge entries that are not durable.
+            let sync = sync && !cfg!(polyraft_host_mutant = "ack_before_fsync");
             if let Err(e) = self.env.committer.write(batch, sync) {
                 for (g, _) in readies {
                     self.stop_failed(g, &format!("log write failed: {e}"));

@@ -23,4 +23,4 @@ pub mod linz;
 pub mod net;
 pub mod sim;
 
-pub use sim::{run_seeds, Failure, Scenario, Sim, SimConfig, Stats};
+pub use sim::{run_one, run_seeds, Failure, Scenario, Sim, SimConfig, Stats};

@@ -4,10 +4,12 @@
 //! first violation, printing the seed and the command that replays it;
 //! `sim_host --seed S [--verbose] [--stall]` replays one seed (with its
 //! schedule printed; `--stall` forces the leader-stall scenario).
+//! Results and violations go to stdout; the hosts' own log lines and the
+//! verbose schedule go to stderr.
 
 use std::time::Instant;
 
-use polyraft_hostsim::{run_seeds, Scenario, Sim, SimConfig};
+use polyraft_hostsim::{run_one, run_seeds, Scenario, SimConfig};
 
 fn usage() -> ! {
     eprintln!("usage: sim_host [--seeds N] [--start S] | --seed S [--verbose] [--stall]");
@@ -37,10 +39,10 @@ fn main() {
         let mut cfg = if stall { SimConfig::with_scenario(seed, Scenario::LeaderStall) } else { SimConfig::from_seed(seed) };
         cfg.verbose = verbose;
         eprintln!("{cfg:?}");
-        match Sim::new(cfg).run() {
+        match run_one(cfg) {
             Ok(stats) => println!("sim-host: seed {seed}: 0 violations in {:.1?}\n{stats}", t0.elapsed()),
             Err(f) => {
-                eprintln!("sim-host: VIOLATION\n{f}");
+                println!("sim-host: VIOLATION\n{f}");
                 std::process::exit(1);
             }
         }
@@ -50,13 +52,13 @@ fn main() {
     let res = run_seeds(start, seeds, verbose, |seed, total| {
         if last.elapsed().as_secs() >= 30 {
             last = Instant::now();
-            eprintln!("sim-host: through seed {seed} ({:.0?})\n{total}", t0.elapsed());
+            println!("sim-host: through seed {seed} ({:.0?})\n{total}", t0.elapsed());
         }
     });
     match res {
         Ok(stats) => println!("sim-host: {seeds} seeds from {start}, 0 violations in {:.1?}\n{stats}", t0.elapsed()),
         Err(f) => {
-            eprintln!("sim-host: VIOLATION\n{f}");
+            println!("sim-host: VIOLATION\n{f}");
             std::process::exit(1);
         }
     }

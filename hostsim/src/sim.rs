@@ -1387,13 +1387,26 @@ impl Rates {
     }
 }
 
+/// Runs one configuration; a panic (of the engine or the simulator) is a
+/// failure of that seed too.
+pub fn run_one(cfg: SimConfig) -> Result<Stats, Failure> {
+    let (seed, scenario) = (cfg.seed, cfg.scenario);
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Sim::new(cfg).run())) {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+            Err(Failure { seed, scenario, violations: vec![format!("panic: {what}")] })
+        }
+    }
+}
+
 /// Runs seeds `start..start + count`; stops at the first failure.
 pub fn run_seeds(start: u64, count: u64, verbose: bool, mut progress: impl FnMut(u64, &Stats)) -> Result<Stats, Failure> {
     let mut total = Stats::default();
     for seed in start..start + count {
         let mut cfg = SimConfig::from_seed(seed);
         cfg.verbose = verbose;
-        let s = Sim::new(cfg).run()?;
+        let s = run_one(cfg)?;
         total.merge(&s);
         progress(seed, &total);
     }
