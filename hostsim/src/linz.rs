@@ -140,16 +140,12 @@ mod tests {
         // Concurrent put and get may see either value.
         assert!(check(&[op(1, 4, Kind::Put(1)), op(2, 3, Kind::Get(0))], 0).is_ok());
         assert!(check(&[op(1, 4, Kind::Put(1)), op(2, 3, Kind::Get(1))], 0).is_ok());
-        // Two reads that see the writes in opposite orders.
-        let h = [
-            op(1, 10, Kind::Put(1)),
-            op(2, 11, Kind::Put(2)),
-            op(12, 13, Kind::Get(1)),
-            op(14, 15, Kind::Get(2)),
-            op(16, 17, Kind::Get(1)),
-        ];
+        // Once both concurrent puts returned the value is fixed: either
+        // may win, but two later reads cannot disagree.
+        let h = [op(1, 10, Kind::Put(1)), op(2, 11, Kind::Put(2)), op(12, 13, Kind::Get(1)), op(14, 15, Kind::Get(2))];
+        assert!(check(&h[..3], 0).is_ok());
+        assert!(check(&[h[0], h[1], h[3]], 0).is_ok());
         assert!(check(&h, 0).is_err());
-        assert!(check(&h[..4], 0).is_ok());
     }
 
     #[test]

@@ -110,6 +110,14 @@ impl SimNet {
         }
     }
 
+    /// Drops the frames from `from` to `to` that are in flight.
+    pub fn drop_in_flight(&self, from: u64, to: u64) -> usize {
+        let mut s = self.state.lock();
+        let before = s.queue.len();
+        s.queue.retain(|_, (f, t, _)| !(*f == from && *t == to));
+        before - s.queue.len()
+    }
+
     /// Restores every link.
     pub fn heal(&self) {
         self.state.lock().cut.clear();
