@@ -81,6 +81,13 @@ impl SimDisk {
         }
     }
 
+    /// Whether writes fail now (full, failed, or the process died in one):
+    /// starting a replica, which may write, can fail.
+    pub fn failing(&self) -> bool {
+        let c = self.ctl.lock();
+        c.full || c.write_failed || c.died
+    }
+
     /// The host crashed: the log keeps `keep` of its unsynced records
     /// (a torn tail), pending faults are disarmed (a full disk stays full).
     pub fn crash(&self, keep: usize) {

@@ -515,7 +515,7 @@ impl Sim {
                     StartMode::Join
                 };
                 if let Err(e) = host.start_replica(*g, *r, mode, kv::factory(self.observer.clone())) {
-                    if slot.disk.ctl.lock().write_failed {
+                    if slot.disk.failing() {
                         // The disk is full (or failed) again: the host
                         // stays broken and its supervisor retries later.
                         failed = true;
@@ -640,7 +640,9 @@ impl Sim {
             let host = self.slots[&h].host.as_ref().unwrap();
             self.log(|| format!("host {h}: starting replica {r} of group {g} (a member without state here)"));
             if let Err(e) = host.start_replica(g, r, StartMode::Join, kv::factory(self.observer.clone())) {
-                self.violations.push(format!("host {h}: starting member replica {r} of group {g}: {e}"));
+                if !self.slots[&h].disk.failing() {
+                    self.violations.push(format!("host {h}: starting member replica {r} of group {g}: {e}"));
+                }
             }
         }
     }
@@ -901,11 +903,9 @@ impl Sim {
         *self.next_replica.get_mut(&g).unwrap() += 1;
         let host = self.slots[&h].host.as_ref().unwrap();
         if let Err(e) = host.start_replica(g, r, StartMode::Join, kv::factory(self.observer.clone())) {
-            let c = self.slots[&h].disk.ctl.lock();
-            if c.full || c.write_failed {
+            if self.slots[&h].disk.failing() {
                 return; // the disk is full or failed: the start may fail
             }
-            drop(c);
             self.violations.push(format!("host {h}: starting joining replica {r} of group {g}: {e}"));
             return;
         }
