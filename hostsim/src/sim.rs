@@ -162,6 +162,9 @@ pub struct Stats {
     /// Longest time from a leader's disk stall to a new leader and a
     /// commit in each of its groups.
     pub max_stall_failover: Duration,
+    /// Longest time from a leader's disk stall to a leader on another host
+    /// in each of its groups (the commit then waits on the client's retry).
+    pub max_stall_new_leader: Duration,
     /// Per-key histories checked and their operations.
     pub keys_checked: u64,
 }
@@ -192,6 +195,7 @@ impl Stats {
         self.snapshots_installed += o.snapshots_installed;
         self.max_recovery = self.max_recovery.max(o.max_recovery);
         self.max_stall_failover = self.max_stall_failover.max(o.max_stall_failover);
+        self.max_stall_new_leader = self.max_stall_new_leader.max(o.max_stall_new_leader);
         self.keys_checked += o.keys_checked;
     }
 }
@@ -206,7 +210,11 @@ impl fmt::Display for Stats {
         )?;
         writeln!(f, "messages: {} lost, {} duplicated, {} long-delayed, {} cut", self.msgs_lost, self.msgs_dup, self.msgs_delayed, self.msgs_cut)?;
         writeln!(f, "membership changes {}; snapshots installed {}; keys checked {}", self.conf_changes, self.snapshots_installed, self.keys_checked)?;
-        write!(f, "worst recovery after faults {:?}; worst leader-stall failover {:?}", self.max_recovery, self.max_stall_failover)
+        write!(
+            f,
+            "worst recovery after faults {:?}; worst leader-stall failover {:?} (new leaders after {:?})",
+            self.max_recovery, self.max_stall_failover, self.max_stall_new_leader
+        )
     }
 }
 
@@ -1128,6 +1136,7 @@ impl Sim {
         }
         let end = warmup + self.cfg.fault_time;
         let mut stall: Option<(Duration, u64, Vec<u64>)> = None;
+        let mut new_leaders = false;
         while self.now() < end {
             match self.cfg.scenario {
                 Scenario::Chaos => self.inject_faults(&rates),
@@ -1138,6 +1147,10 @@ impl Sim {
             }
             self.step();
             if let Some((t0, h, groups)) = &stall {
+                if !new_leaders && !groups.is_empty() && self.led_elsewhere(*h, groups) {
+                    new_leaders = true;
+                    self.stats.max_stall_new_leader = self.stats.max_stall_new_leader.max(self.now() - *t0);
+                }
                 if self.stall_failover_done(*h, groups) {
                     let d = self.now() - *t0;
                     self.stats.max_stall_failover = self.stats.max_stall_failover.max(d);
@@ -1213,13 +1226,16 @@ impl Sim {
     /// Whether every group in `groups` has a leader on another host that
     /// committed the group's probe write.
     fn stall_failover_done(&self, stalled: u64, groups: &[u64]) -> bool {
-        if groups.is_empty() {
-            return false;
-        }
+        !groups.is_empty()
+            && self.led_elsewhere(stalled, groups)
+            && groups.iter().all(|g| self.clients.iter().any(|c| c.probe == Some(*g) && c.probe_done.is_some()))
+    }
+
+    /// Whether every group in `groups` has a leader on a host other than
+    /// `stalled`.
+    fn led_elsewhere(&self, stalled: u64, groups: &[u64]) -> bool {
         groups.iter().all(|g| {
-            let probe_ok = self.clients.iter().any(|c| c.probe == Some(*g) && c.probe_done.is_some());
-            let led_elsewhere = self.slots.iter().any(|(h, s)| *h != stalled && s.host.as_ref().and_then(|x| x.group_info(*g)).is_some_and(|i| i.is_leader));
-            probe_ok && led_elsewhere
+            self.slots.iter().any(|(h, s)| *h != stalled && s.host.as_ref().and_then(|x| x.group_info(*g)).is_some_and(|i| i.is_leader))
         })
     }
 
