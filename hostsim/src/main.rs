@@ -1,7 +1,8 @@
 //! `sim_host`: runs the host simulator over many seeds.
 //!
-//! `sim_host --seeds N [--start S]` runs seeds S..S+N and stops at the
-//! first violation, printing the seed and the command that replays it;
+//! `sim_host --seeds N [--start S] [--stall]` runs seeds S..S+N (with
+//! `--stall`, all in the leader-stall scenario) and stops at the first
+//! violation, printing the seed and the command that replays it;
 //! `sim_host --seed S [--verbose] [--stall]` replays one seed (with its
 //! schedule printed; `--stall` forces the leader-stall scenario).
 //! Results and violations go to stdout; the hosts' own log lines and the
@@ -12,7 +13,7 @@ use std::time::Instant;
 use polyraft_hostsim::{run_one, run_seeds, Scenario, SimConfig};
 
 fn usage() -> ! {
-    eprintln!("usage: sim_host [--seeds N] [--start S] | --seed S [--verbose] [--stall]");
+    eprintln!("usage: sim_host [--seeds N] [--start S] [--stall] | --seed S [--verbose] [--stall]");
     std::process::exit(2);
 }
 
@@ -49,7 +50,8 @@ fn main() {
         return;
     }
     let mut last = Instant::now();
-    let res = run_seeds(start, seeds, verbose, |seed, total| {
+    let scenario = stall.then_some(Scenario::LeaderStall);
+    let res = run_seeds(start, seeds, scenario, verbose, |seed, total| {
         if last.elapsed().as_secs() >= 30 {
             last = Instant::now();
             println!("sim-host: through seed {seed} ({:.0?})\n{total}", t0.elapsed());

@@ -1416,11 +1416,12 @@ pub fn run_one(cfg: SimConfig) -> Result<Stats, Failure> {
     }
 }
 
-/// Runs seeds `start..start + count`; stops at the first failure.
-pub fn run_seeds(start: u64, count: u64, verbose: bool, mut progress: impl FnMut(u64, &Stats)) -> Result<Stats, Failure> {
+/// Runs seeds `start..start + count` (in `scenario`, or each seed's own);
+/// stops at the first failure.
+pub fn run_seeds(start: u64, count: u64, scenario: Option<Scenario>, verbose: bool, mut progress: impl FnMut(u64, &Stats)) -> Result<Stats, Failure> {
     let mut total = Stats::default();
     for seed in start..start + count {
-        let mut cfg = SimConfig::from_seed(seed);
+        let mut cfg = scenario.map_or_else(|| SimConfig::from_seed(seed), |s| SimConfig::with_scenario(seed, s));
         cfg.verbose = verbose;
         let s = run_one(cfg)?;
         total.merge(&s);
