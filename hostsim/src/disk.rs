@@ -12,8 +12,12 @@
 //! - **stall**: writes do not complete until a given time. The engine's
 //!   worker is blocked in the write meanwhile, so the simulator stops
 //!   running the host until then, and frames the host sends after the
-//!   write wait for the end of the stall too; the write becomes durable
-//!   only when the stall ends (a crash before loses it).
+//!   write wait for the end of the stall too. The simulator cannot block
+//!   inside the write, and the rest of the worker's round (which in a real
+//!   host happens after the write returns) runs at once; so the write is
+//!   made durable at once too, and the stall is a pause right after it. A
+//!   crash during the stall keeps the write (crashes inside a write are
+//!   their own fault).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +46,6 @@ pub struct DiskCtl {
     pub stalled_until: Option<Duration>,
     /// A write hit the stall: the host is blocked until `stalled_until`.
     pub blocked: bool,
-    /// A stalled write asked for a sync, owed when the stall ends.
-    owed_sync: bool,
 }
 
 /// One host's simulated disk (cheap to clone: the simulator keeps one).
@@ -68,17 +70,11 @@ impl SimDisk {
         SimDisk { log: MemLogStore::new(), ctl: Arc::default(), host, clock, net }
     }
 
-    /// Ends a stall: the write in progress becomes durable (if it asked
-    /// for a sync) and the host runs again.
+    /// Ends a stall: the host runs again.
     pub fn end_stall(&self) {
         let mut c = self.ctl.lock();
         c.stalled_until = None;
         c.blocked = false;
-        if std::mem::take(&mut c.owed_sync) {
-            drop(c);
-            // An empty synced write makes the unsynced records durable.
-            let _ = self.log.write(&WriteBatch::default(), true);
-        }
     }
 
     /// Whether writes fail now (full, failed, or the process died in one):
@@ -125,10 +121,9 @@ impl LogStore for SimDisk {
         }
         if let Some(until) = c.stalled_until.filter(|u| *u > self.clock.now()) {
             c.blocked = true;
-            c.owed_sync |= sync;
             drop(c);
             self.net.hold(self.host, until);
-            return self.log.write(batch, false);
+            return self.log.write(batch, sync);
         }
         drop(c);
         self.log.write(batch, sync)
