@@ -889,7 +889,9 @@ impl Sim {
         // group of two can strand it (the remaining voter cannot commit
         // the removal without the removed one, which stops after its
         // linger), so groups keep at least two voters.
-        let leader = self.slots.values().filter_map(|s| s.host.as_ref()?.group_info(g)).find(|i| i.is_leader);
+        // The leader of the highest term: a deposed leader cut off from the
+        // others still believes it leads, with an older configuration.
+        let leader = self.slots.values().filter_map(|s| s.host.as_ref()?.group_info(g)).filter(|i| i.is_leader).max_by_key(|i| (i.term, i.applied));
         let Some(leader) = leader else { return };
         let used: BTreeSet<u64> = reps.values().copied().collect();
         // A removed replica that never learned of its removal keeps running
