@@ -34,6 +34,8 @@ include mk/transport.mk
 # Mutation testing of the core's rules (cargo-mutants): mutants-core,
 # mutants-core-diff (the mutants of a change, in `make test`).
 include mk/mutants.mk
+# The host simulator (hostsim/): test-hostsim, sim-host, mutants-host.
+include mk/hostsim.mk
 
 SEEDS ?= 100000
 START ?= 0
@@ -42,7 +44,7 @@ START ?= 0
 ## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
 ## host runtime, the C, Python and Go bindings, a cluster of Python, Go and C
 ## KV nodes, and a benchmark smoke run.
-test: test-core test-fidelity test-wal test-logstore test-host test-transport test-c test-py test-go bench-smoke test-mixed mutants-core-diff
+test: test-core test-fidelity test-wal test-logstore test-host test-hostsim test-transport test-c test-py test-go bench-smoke test-mixed mutants-core-diff
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).
@@ -64,9 +66,10 @@ sim:
 ## counting; grant a vote without the up-to-date check; skip the term guard
 ## on async append acknowledgements), and prints the first seed at which
 ## the simulator catches each. A surviving mutant fails the target.
+## mutants-host (mk/hostsim.mk) runs first: the host-level mutants.
 MUTANTS ?= prev_term_commit vote_no_uptodate no_append_term_guard
 MUTANT_SEEDS ?= 20000
-mutants:
+mutants: mutants-host
 	@survived=0; for m in $(MUTANTS); do \
 	  out=$$(RUSTFLAGS="--cfg polyraft_mutant=\"$$m\"" CARGO_TARGET_DIR=$(CURDIR)/target/mutants \
 	    CARGO_PROFILE_RELEASE_LTO=false $(CARGO) run --release -q -p polyraft --features rafttest \

@@ -94,8 +94,11 @@ pub(crate) struct Replica {
     pub max_sessions: usize,
     pub quiesced: bool,
     pub idle_ticks: u64,
-    /// The replica's own removal was applied: the shard stops it.
+    /// The replica's own removal was applied: the shard stops it after
+    /// lingering for a few election timeouts (see `Shard::tick`).
     pub removed: bool,
+    /// Ticks spent lingering since the removal was applied.
+    pub linger_ticks: u64,
     pub stats: GroupMetrics,
 }
 
@@ -132,6 +135,7 @@ impl Replica {
             quiesced: false,
             idle_ticks: 0,
             removed: false,
+            linger_ticks: 0,
             stats: GroupMetrics { group, replica: id, ..Default::default() },
         }
     }
@@ -299,7 +303,9 @@ impl Replica {
             members.insert(get_u64(&mut host).ok_or_else(|| bad("members"))?, get_u64(&mut host).ok_or_else(|| bad("members"))?);
         }
         self.sm.restore(r).map_err(|e| format!("state machine restore: {e}"))?;
-        self.sessions = sessions;
+        // Mutant (make mutants-host): the session table is not restored, so
+        // a retried proposal applied before the snapshot applies again.
+        self.sessions = if cfg!(polyraft_host_mutant = "no_session_restore") { SessionTable::default() } else { sessions };
         self.members = members;
         Ok(())
     }
@@ -338,6 +344,13 @@ impl Replica {
 
     /// The apply stage for one Ready's committed entries, in log order.
     pub fn apply_committed(&mut self, entries: Vec<Entry>, metrics: &HostMetrics) {
+        let mut entries = entries;
+        if cfg!(polyraft_host_mutant = "apply_out_of_order") && entries.len() >= 2 {
+            // Mutant (make mutants-host): the last two committed entries
+            // are applied in the wrong order.
+            let n = entries.len();
+            entries.swap(n - 2, n - 1);
+        }
         metrics.commits.add(entries.len() as u64);
         self.stats.commits += entries.len() as u64;
         let mut batch = ApplyBatch::default();
@@ -351,7 +364,7 @@ impl Replica {
                 }
                 Err(_) => {}
             }
-            self.applied = index;
+            self.applied = self.applied.max(index);
         }
         self.flush(&mut batch, metrics);
     }

@@ -264,7 +264,7 @@ impl Shard {
             let r = self.replicas.get_mut(&group).unwrap();
             if quiesce_hb && is_hb && m_ctx_quiesce {
                 let raft = r.node.raft();
-                if raft.state() == StateType::Follower && raft.lead() == from && raft.term() == term && !r.has_pending() {
+                if raft.state() == StateType::Follower && raft.lead() == from && raft.term() == term && !r.has_pending() && !r.removed {
                     if !r.quiesced {
                         r.quiesced = true;
                         self.active.remove(&group);
@@ -330,6 +330,18 @@ impl Shard {
                 self.active.remove(&g);
                 continue;
             };
+            // A removed replica lingers for a few election timeouts before
+            // it stops: the remaining voters may not know yet that its
+            // removal committed (a removed leader applies it first), and
+            // in a group of two they need its vote to elect a leader that
+            // commits it. Not a voter any more, it never campaigns.
+            if r.removed {
+                r.linger_ticks += 1;
+                if r.linger_ticks > 4 * self.env.cfg.election_ticks as u64 {
+                    self.finish_removal(g);
+                    continue;
+                }
+            }
             // Decide before ticking: a quiescing leader must not send a
             // regular heartbeat after its quiesce heartbeat, which would
             // wake the followers again.
@@ -440,6 +452,9 @@ impl Shard {
             return false;
         }
         if !batch.groups.is_empty() {
+            // Mutant (make mutants-host): the write is not synced, so the
+            // messages sent after it acknowledge entries that are not durable.
+            let sync = sync && !cfg!(polyraft_host_mutant = "ack_before_fsync");
             if let Err(e) = self.env.committer.write(batch, sync) {
                 for (g, _) in readies {
                     self.stop_failed(g, &format!("log write failed: {e}"));
@@ -507,12 +522,6 @@ impl Shard {
             return;
         }
         r.check_transfers();
-        if r.removed {
-            self.stop(g);
-            let _ = self.env.log.remove_group(g);
-            let _ = self.env.snapshots.remove(g);
-            return;
-        }
         self.maybe_snapshot(g);
         self.dirty.insert(g);
     }
@@ -528,6 +537,18 @@ impl Shard {
             return;
         }
         self.take_snapshot(g);
+    }
+
+    /// Stops a replica whose own removal it applied, and deletes its state.
+    fn finish_removal(&mut self, g: u64) {
+        self.stop(g);
+        // The log's removal must be durable before the snapshot goes:
+        // a crash in between would otherwise bring back a compacted
+        // log without the snapshot it needs, which cannot be started.
+        let removed = self.env.log.remove_group(g).is_ok();
+        if removed && self.env.committer.write(WriteBatch::default(), true).is_ok() {
+            let _ = self.env.snapshots.remove(g);
+        }
     }
 
     /// Snapshots the applied state of `g` and compacts its log.
