@@ -236,16 +236,20 @@ impl Shard {
         for GroupMessage { group, message: m } in msgs {
             let Some(r) = self.replicas.get_mut(&group) else { continue };
             // The transport authenticated the sending host; a member of the
-            // group that lives on another host cannot speak through it.
-            if r.members.get(&m.from).is_some_and(|h| *h != from_host) {
+            // group that lives on another host cannot speak through it. A
+            // MsgTransferLeader is the exception: its `from` names the
+            // transferee (etcd's convention), and any follower forwards it
+            // to the leader, so it says nothing about who sent it.
+            let sender = (m.r#type != MessageType::MsgTransferLeader as i32).then_some(m.from);
+            if sender.is_some_and(|id| r.members.get(&id).is_some_and(|h| *h != from_host)) {
                 metrics.step_errors.inc();
                 if std::env::var_os("POLYRAFT_HOST_DEBUG").is_some() {
                     eprintln!("host {} group {group}: host {from_host} sent a message as replica {}, which is on another host", self.env.host_id, m.from);
                 }
                 continue;
             }
-            if m.from != 0 && r.learned.get(&m.from) != Some(&from_host) {
-                r.learned.insert(m.from, from_host);
+            if let Some(id) = sender.filter(|id| *id != 0 && r.learned.get(id) != Some(&from_host)) {
+                r.learned.insert(id, from_host);
             }
             // Heartbeat responses carry nothing new: they never wake.
             let quiesce_hb = m.context == QUIESCE_CTX || m.r#type == MessageType::MsgHeartbeatResp as i32;
