@@ -43,6 +43,27 @@ pub(crate) fn check_contiguous(entries: &[Entry]) -> Result<()> {
     Ok(())
 }
 
+/// Checks an answer to [`Storage::entries`]`(lo, hi, _)` from a storage
+/// written outside Rust (the C vtable, a Python object) against the
+/// contract raft relies on: at least one entry of a non-empty range, no
+/// more than the range holds, indexes `lo, lo + 1, ...`. Raft would
+/// otherwise spin on an empty answer or read a corrupt log. `who` names the
+/// storage in the message, e.g. `"Storage.entries"`.
+pub fn check_entries_answer(who: &str, lo: u64, hi: u64, ents: &[Entry]) -> std::result::Result<(), String> {
+    if ents.is_empty() && lo < hi {
+        return Err(format!(
+            "{who}({lo}, {hi}) returned no entry (it must return at least one of a non-empty range)"
+        ));
+    }
+    if ents.len() as u64 > hi.saturating_sub(lo) {
+        return Err(format!("{who}({lo}, {hi}) returned {} entries, more than the range holds", ents.len()));
+    }
+    match ents.iter().zip(lo..).find(|(e, want)| e.index != *want) {
+        Some((e, want)) => Err(format!("{who}({lo}, {hi}) returned an entry with index {} where {want} belongs", e.index)),
+        None => Ok(()),
+    }
+}
+
 /// The state behind a [`MemoryStorage`] handle.
 #[derive(Debug)]
 struct Inner {

@@ -572,12 +572,7 @@ impl Storage for VtableStorage {
             return Err(self.bad(msg));
         }
         let mut ents = sink.ents;
-        if ents.is_empty() && lo < hi {
-            return Err(self.bad(format!("storage callback entries returned no entry for [{lo}, {hi})")));
-        }
-        if ents.len() as u64 > hi - lo.min(hi) {
-            return Err(self.bad(format!("storage callback entries returned entries beyond hi {hi}")));
-        }
+        polyraft::storage::check_entries_answer("storage callback entries", lo, hi, &ents).map_err(|m| self.bad(m))?;
         // Enforce the size limit whatever the callback did (at least one).
         let mut size = 0u64;
         let mut keep = 0;

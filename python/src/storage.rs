@@ -238,32 +238,6 @@ impl PyStorage {
 /// time is a storage failure, and the node fails with it).
 const INTERRUPT_RETRIES: u32 = 2;
 
-/// Checks an `entries(lo, hi)` answer against the Storage protocol: at
-/// least one entry of a non-empty range, no more than asked, indexes
-/// `lo, lo + 1, ...` (raft would otherwise spin or read a corrupt log).
-fn check_entries_answer(lo: u64, hi: u64, es: &[Entry]) -> PyResult<()> {
-    if es.is_empty() && lo < hi {
-        return Err(PyValueError::new_err(format!(
-            "Storage.entries({lo}, {hi}) returned no entry (it must return at least one of a non-empty range)"
-        )));
-    }
-    if es.len() as u64 > hi.saturating_sub(lo) {
-        return Err(PyValueError::new_err(format!(
-            "Storage.entries({lo}, {hi}) returned {} entries, more than the range holds",
-            es.len()
-        )));
-    }
-    for (e, want) in es.iter().zip(lo..) {
-        if e.index != want {
-            return Err(PyValueError::new_err(format!(
-                "Storage.entries({lo}, {hi}) returned an entry with index {} where {want} belongs",
-                e.index
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The core error for an exception from a Python storage, and whether it
 /// is one of the conditions raft handles (Compacted, Unavailable...).
 fn to_core(py: Python<'_>, e: &PyErr) -> (Error, bool) {
@@ -311,7 +285,7 @@ impl Storage for PyStorage {
             let r = o.call_method1("entries", (lo, hi, max_size))?;
             let es: Vec<PyEntry> = r.extract().map_err(wrong("entries() (expected a sequence of Entry)"))?;
             let es: Vec<Entry> = es.into_iter().map(|e| e.inner).collect();
-            check_entries_answer(lo, hi, &es)?;
+            polyraft::storage::check_entries_answer("Storage.entries", lo, hi, &es).map_err(PyValueError::new_err)?;
             Ok(es)
         })
     }

@@ -182,3 +182,13 @@ fn storage_through_a_reference_box_or_arc() {
     assert_eq!(last(Box::new(&s) as Box<dyn Storage + '_>), 5);
     assert_eq!(last(Arc::new(s.clone())), 5);
 }
+
+#[test]
+fn foreign_entries_answers_are_checked() {
+    let e = |i| ent(i, 1);
+    assert_eq!(check_entries_answer("s", 2, 5, &[e(2), e(3)]), Ok(()));
+    assert_eq!(check_entries_answer("s", 5, 5, &[]), Ok(()));
+    assert!(check_entries_answer("s", 2, 5, &[]).unwrap_err().contains("returned no entry"));
+    assert!(check_entries_answer("s", 2, 3, &[e(2), e(3)]).unwrap_err().contains("more than the range holds"));
+    assert!(check_entries_answer("s", 2, 5, &[e(2), e(4)]).unwrap_err().contains("index 4 where 3 belongs"));
+}
