@@ -92,6 +92,33 @@ static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n) {
     return h;
 }
 
+/* A quiet node configuration: 10-tick elections, 1-tick heartbeats, 64
+   messages in flight, logging off; `max_size_per_msg` differs by test. */
+static polyraft_config harness_config(uint64_t id, uint64_t applied, uint64_t max_size_per_msg) {
+    polyraft_config cfg;
+    polyraft_config_init(&cfg);
+    cfg.id = id;
+    cfg.applied = applied;
+    cfg.election_tick = 10;
+    cfg.heartbeat_tick = 1;
+    cfg.max_size_per_msg = max_size_per_msg;
+    cfg.max_inflight_msgs = 64;
+    cfg.log_level = POLYRAFT_LOG_OFF;
+    return cfg;
+}
+
+/* Checks that node `id`'s state machine (count, sum) applied `want_count`
+   entries with the leader's checksum `want_sum`; prints both if not. */
+static int check_state_machine(uint64_t id, uint64_t count, uint64_t sum, uint64_t want_count, uint64_t want_sum) {
+    if (count != want_count || sum != want_sum) {
+        printf("  node %llu: count %llu sum %llx, want %llu sum %llx\n", (unsigned long long)id,
+               (unsigned long long)count, (unsigned long long)sum, (unsigned long long)want_count,
+               (unsigned long long)want_sum);
+        H_CHECK(!"state machines differ");
+    }
+    return 0;
+}
+
 /* ---- the accessors the including file defines ---------------------------- */
 
 static polyraft_node *harness_node(uint64_t id);

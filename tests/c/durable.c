@@ -182,16 +182,7 @@ static polyraft_durable_options small_segments(uint64_t bytes) {
 }
 
 static polyraft_config quiet_config(uint64_t id, uint64_t applied) {
-    polyraft_config cfg;
-    polyraft_config_init(&cfg);
-    cfg.id = id;
-    cfg.applied = applied;
-    cfg.election_tick = 10;
-    cfg.heartbeat_tick = 1;
-    cfg.max_size_per_msg = 16 * 1024;
-    cfg.max_inflight_msgs = 64;
-    cfg.log_level = POLYRAFT_LOG_OFF;
-    return cfg;
+    return harness_config(id, applied, 16 * 1024);
 }
 
 /* ---- the cluster ---------------------------------------------------------- */
@@ -292,12 +283,7 @@ static int converge(uint64_t leader, uint64_t want) {
     }
     for (id = 1; id < MAXN; id++) {
         if (!nodes[id].node) continue;
-        if (nodes[id].count != want || nodes[id].sum != nodes[leader].sum) {
-            printf("  node %llu: count %llu sum %llx, want %llu sum %llx\n", (unsigned long long)id,
-                   (unsigned long long)nodes[id].count, (unsigned long long)nodes[id].sum,
-                   (unsigned long long)want, (unsigned long long)nodes[leader].sum);
-            H_CHECK(!"state machines differ");
-        }
+        if (check_state_machine(id, nodes[id].count, nodes[id].sum, want, nodes[leader].sum)) return 1;
     }
     return 0;
 }
