@@ -14,69 +14,16 @@
 #define _XOPEN_SOURCE 700
 
 #include <dirent.h>
-#include <stdint.h>
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "polyraft.h"
-#include "runner.h"
 
 #define MAXN 4 /* node ids 1..3 */
 #define MAXIDS 8
 #define SEGMENT_BYTES 8192
+#define HARNESS_BATCH 50
 
-/* ---- helpers: failures inside helpers mark the test failed ------------- */
-
-static int hfail(const char *file, int line, const char *what, polyraft_result rc) {
-    const char *name = polyraft_result_name((uint32_t)rc);
-    printf("  %s:%d: %s returned %u (%s: %s)\n", file, line, what, (unsigned)rc, name ? name : "?",
-           polyraft_result_str((uint32_t)rc));
-    runner_current_failed = 1;
-    return 1;
-}
-#define H_OK(call)                                                       \
-    do {                                                                 \
-        polyraft_result hrc_ = (call);                                   \
-        if (hrc_ != POLYRAFT_OK) return hfail(__FILE__, __LINE__, #call, hrc_); \
-    } while (0)
-#define H_RC(call, want)                                                 \
-    do {                                                                 \
-        polyraft_result hrc_ = (call);                                   \
-        if (hrc_ != (polyraft_result)(want)) {                           \
-            printf("  %s:%d: %s returned %u (%s), want %s\n", __FILE__, \
-                   __LINE__, #call, (unsigned)hrc_,                      \
-                   polyraft_result_str(hrc_), #want);                    \
-            runner_current_failed = 1;                                   \
-            return 1;                                                    \
-        }                                                                \
-    } while (0)
-#define H_CHECK(cond)                                                    \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            printf("  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            runner_current_failed = 1;                                   \
-            return 1;                                                    \
-        }                                                                \
-    } while (0)
-
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory\n");
-        exit(2);
-    }
-    return p;
-}
-
-static uint8_t *dup_bytes(const uint8_t *p, size_t n) {
-    uint8_t *d = xmalloc(n);
-    if (n) memcpy(d, p, n);
-    return d;
-}
+#include "cluster_harness.h"
 
 /* The detail text of the last call on a durable storage handle. */
 static const char *last_error_of(const polyraft_durable_storage *ds) {
@@ -235,16 +182,7 @@ static polyraft_durable_options small_segments(uint64_t bytes) {
 }
 
 static polyraft_config quiet_config(uint64_t id, uint64_t applied) {
-    polyraft_config cfg;
-    polyraft_config_init(&cfg);
-    cfg.id = id;
-    cfg.applied = applied;
-    cfg.election_tick = 10;
-    cfg.heartbeat_tick = 1;
-    cfg.max_size_per_msg = 16 * 1024;
-    cfg.max_inflight_msgs = 64;
-    cfg.log_level = POLYRAFT_LOG_OFF;
-    return cfg;
+    return harness_config(id, applied, 16 * 1024);
 }
 
 /* ---- the cluster ---------------------------------------------------------- */
@@ -264,42 +202,6 @@ typedef struct {
 
 static dnode nodes[MAXN];
 static char base_dir[256];
-
-typedef struct {
-    uint64_t from, to;
-    uint32_t type;
-    uint8_t *bytes;
-    size_t len;
-} qmsg;
-
-static qmsg *queue;
-static size_t queue_n, queue_cap;
-
-static void enqueue(uint64_t from, const polyraft_message *m) {
-    if (queue_n == queue_cap) {
-        qmsg *nq;
-        queue_cap = queue_cap ? queue_cap * 2 : 256;
-        nq = xmalloc(queue_cap * sizeof *nq);
-        if (queue_n) memcpy(nq, queue, queue_n * sizeof *nq);
-        free(queue);
-        queue = nq;
-    }
-    queue[queue_n].from = from;
-    queue[queue_n].to = m->to;
-    queue[queue_n].type = m->msg_type;
-    queue[queue_n].bytes = dup_bytes(m->bytes, m->bytes_len);
-    queue[queue_n].len = m->bytes_len;
-    queue_n++;
-}
-
-static uint64_t fnv(uint64_t h, const uint8_t *p, size_t n) {
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static void set_voters(dnode *n, const polyraft_conf_state *cs) {
     n->nvoters = cs->voters_len < MAXIDS ? cs->voters_len : MAXIDS;
@@ -358,103 +260,13 @@ static int handle_ready(dnode *n) {
     return 0;
 }
 
-static int deliver(void) {
-    size_t i, n = queue_n;
-    qmsg *q = queue;
-    queue = NULL;
-    queue_n = queue_cap = 0;
-    for (i = 0; i < n; i++) {
-        dnode *to = q[i].to < MAXN ? &nodes[q[i].to] : NULL;
-        dnode *from = &nodes[q[i].from];
-        if (to && !to->node && from->node) {
-            /* Nobody there: tell the sender, as a transport would. */
-            if (q[i].type == POLYRAFT_MSG_SNAP) polyraft_node_report_snapshot(from->node, q[i].to, true);
-            polyraft_node_report_unreachable(from->node, q[i].to);
-        } else if (to && to->node) {
-            polyraft_result rc = polyraft_node_step(to->node, q[i].bytes, q[i].len);
-            if (rc != POLYRAFT_OK && rc != POLYRAFT_PROPOSAL_DROPPED && rc != POLYRAFT_STEP_PEER_NOT_FOUND) {
-                hfail(__FILE__, __LINE__, "polyraft_node_step", rc);
-            }
-            if (rc == POLYRAFT_OK && q[i].type == POLYRAFT_MSG_SNAP && from->node) {
-                polyraft_node_report_snapshot(from->node, q[i].to, false);
-            }
-        }
-        free(q[i].bytes);
-    }
-    free(q);
-    return runner_current_failed;
+/* The harness's view of the node table: no node here is ever cut off. */
+static polyraft_node *harness_node(uint64_t id) { return nodes[id].node; }
+static bool harness_cut_off(uint64_t id) {
+    (void)id;
+    return false;
 }
-
-/* Handles Readies and delivers messages until the cluster is quiet. */
-static int pump(void) {
-    int round;
-    for (round = 0; round < 10000; round++) {
-        bool busy = false;
-        uint64_t id;
-        for (id = 1; id < MAXN; id++) {
-            bool has = false;
-            if (!nodes[id].node) continue;
-            H_OK(polyraft_node_has_ready(nodes[id].node, &has));
-            if (has) {
-                busy = true;
-                if (handle_ready(&nodes[id])) return 1;
-            }
-        }
-        if (queue_n) busy = true;
-        if (deliver()) return 1;
-        if (!busy) return 0;
-    }
-    H_CHECK(!"cluster never went quiet");
-    return 1;
-}
-
-static uint64_t leader_of(void) {
-    uint64_t id;
-    for (id = 1; id < MAXN; id++) {
-        polyraft_basic_status st;
-        if (!nodes[id].node) continue;
-        if (polyraft_node_basic_status(nodes[id].node, &st) == POLYRAFT_OK &&
-            st.soft_state.raft_state == POLYRAFT_STATE_LEADER)
-            return id;
-    }
-    return 0;
-}
-
-/* Ticks every running node until a leader is elected. */
-static int elect(uint64_t *leader) {
-    int t;
-    for (t = 0; t < 500; t++) {
-        uint64_t id;
-        *leader = leader_of();
-        if (*leader) return 0;
-        for (id = 1; id < MAXN; id++)
-            if (nodes[id].node) H_OK(polyraft_node_tick(nodes[id].node));
-        if (pump()) return 1;
-    }
-    H_CHECK(!"no leader elected");
-    return 1;
-}
-
-static uint64_t proposed;
-
-static int propose_n(uint64_t leader, int n) {
-    polyraft_bytes items[50];
-    static char data[50][32];
-    int done = 0;
-    while (done < n) {
-        int k, batch = n - done < 50 ? n - done : 50;
-        for (k = 0; k < batch; k++) {
-            int len = sprintf(data[k], "entry-%08llu", (unsigned long long)proposed + (unsigned long long)k);
-            items[k].data = (const uint8_t *)data[k];
-            items[k].len = (size_t)len;
-        }
-        H_OK(polyraft_node_propose_batch(nodes[leader].node, items, (size_t)batch));
-        proposed += (uint64_t)batch;
-        done += batch;
-        if (pump()) return 1;
-    }
-    return 0;
-}
+static int harness_handle_ready(uint64_t id) { return handle_ready(&nodes[id]); }
 
 /* Ticks the leader (heartbeats carry the commit index) until every running
    node applied `want` entries, then checks they agree with the leader. */
@@ -471,12 +283,7 @@ static int converge(uint64_t leader, uint64_t want) {
     }
     for (id = 1; id < MAXN; id++) {
         if (!nodes[id].node) continue;
-        if (nodes[id].count != want || nodes[id].sum != nodes[leader].sum) {
-            printf("  node %llu: count %llu sum %llx, want %llu sum %llx\n", (unsigned long long)id,
-                   (unsigned long long)nodes[id].count, (unsigned long long)nodes[id].sum,
-                   (unsigned long long)want, (unsigned long long)nodes[leader].sum);
-            H_CHECK(!"state machines differ");
-        }
+        if (check_state_machine(id, nodes[id].count, nodes[id].sum, want, nodes[leader].sum)) return 1;
     }
     return 0;
 }
@@ -524,10 +331,7 @@ static void teardown_cluster(void) {
         stop_node(id);
         memset(&nodes[id], 0, sizeof nodes[id]);
     }
-    while (queue_n) free(queue[--queue_n].bytes);
-    free(queue);
-    queue = NULL;
-    queue_cap = 0;
+    drop_queue();
     proposed = 0;
 }
 
