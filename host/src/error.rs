@@ -41,6 +41,11 @@ pub enum HostError {
     /// A caller's mistake (unknown group, replica already running...).
     #[error("{0}")]
     Invalid(String),
+    /// The replica was removed from its group on this host: its log is
+    /// deleted, and it must never run again under the same id (it would be
+    /// a voter that forgot its votes and acknowledgements).
+    #[error("{0}")]
+    Removed(String),
     /// The host is closed or its worker stopped.
     #[error("host closed")]
     Closed,

@@ -714,8 +714,27 @@ impl Shard {
         }
         let env = self.env.clone();
         let log = &env.log;
-        let snap = env.snapshots.load(group).map_err(HostError::Snapshot)?.unwrap_or_default();
+        let mut snap = env.snapshots.load(group).map_err(HostError::Snapshot)?.unwrap_or_default();
         let mut hs = log.hard_state(group);
+        if snap.index() > 0 && log.last_index(group) == 0 && is_empty_hard_state(&hs) {
+            // A snapshot with no trace of the group in the log: a removal
+            // whose log deletion survived a crash but whose snapshot
+            // deletion did not happen (`finish_removal`). A leader's
+            // snapshot is never the first thing a replica records (its
+            // hard state is in the log before it can be sent one), so it
+            // is not a received snapshot whose log record was lost.
+            let cs = snap.conf_state();
+            if cs.voters.iter().chain(&cs.learners).chain(&cs.voters_outgoing).any(|id| *id == replica) {
+                // Bringing it back from the snapshot would make a voter
+                // that forgot its votes and acknowledgements.
+                return Err(HostError::Removed(format!("group {group}: replica {replica} was removed on this host: it cannot restart")));
+            }
+            // A new replica of the group placed here: finish the removal,
+            // the log's deletion made durable first (see `finish_removal`).
+            env.committer.write(WriteBatch::default(), true).map_err(HostError::Snapshot)?;
+            env.snapshots.remove(group).map_err(HostError::Snapshot)?;
+            snap = Default::default();
+        }
         if snap.index() > hs.commit {
             // A snapshot received from a leader was saved but the crash came
             // before the log recorded it: record it now. It holds committed

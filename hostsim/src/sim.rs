@@ -523,7 +523,13 @@ impl Sim {
                     StartMode::Join
                 };
                 if let Err(e) = host.start_replica(*g, *r, mode, kv::factory(self.observer.clone())) {
-                    if slot.disk.failing() {
+                    if matches!(e, polyraft_host::HostError::Removed(_)) {
+                        // It applied its own removal before the crash (the
+                        // simulator's view of the membership may lag).
+                        if self.cfg.verbose {
+                            eprintln!("host {h}: replica {r} of group {g} not restarted: {e}");
+                        }
+                    } else if slot.disk.failing() {
                         // The disk is full (or failed) again: the host
                         // stays broken and its supervisor retries later.
                         failed = true;

@@ -180,6 +180,20 @@ fn a_removed_leader_lingers_so_that_a_group_of_two_recovers() {
     c.until(Duration::from_secs(2), "the removed replica stops", |c| c.info(l, 1).is_none());
 }
 
+/// Found by the simulator (seed 17848): a removed replica deleted its log,
+/// but the disk filled before the deletion was synced, so its snapshot
+/// stayed; the crash kept the log's deletion. At restart the host took the
+/// lone snapshot for one received from a leader and brought the replica
+/// back from it, without the votes and entries it had acknowledged: it
+/// elected a leader lacking a committed entry, which overwrote it, and the
+/// replica that held the entry never caught up. A replica whose log is
+/// gone but whose snapshot names it is now refused (`HostError::Removed`).
+#[test]
+fn a_removed_replica_with_a_leftover_snapshot_is_not_brought_back() {
+    let out = run_one(SimConfig::from_seed(17848));
+    assert!(out.is_ok(), "{:?}", out.err());
+}
+
 #[test]
 fn the_same_seed_gives_the_same_run() {
     for seed in [3, 17, 29] {
