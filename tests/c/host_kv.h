@@ -5,6 +5,7 @@
 #ifndef POLYRAFT_TEST_HOST_KV_H
 #define POLYRAFT_TEST_HOST_KV_H
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,9 +154,17 @@ static uint32_t kv_lookup(void *ctx, const uint8_t *query, size_t len, polyraft_
     return polyraft_host_results_push(result, (const uint8_t *)p->value, strlen(p->value));
 }
 
+/* Each host worker destroys its own groups' state machines, so several
+ * threads may count at once. */
+static pthread_mutex_t kv_destroyed_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void kv_destroy(void *ctx) {
     kv *m = ctx;
-    if (m->destroyed) (*m->destroyed)++;
+    if (m->destroyed) {
+        pthread_mutex_lock(&kv_destroyed_lock);
+        (*m->destroyed)++;
+        pthread_mutex_unlock(&kv_destroyed_lock);
+    }
     kv_clear(m);
     free(m);
 }
