@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 /// The faults in force. `Default` is a perfect network.
 #[derive(Clone, Debug, Default)]
@@ -36,7 +37,8 @@ pub struct Faults {
     /// Probability, per segment, that one byte of it is flipped.
     pub tamper_rate: f64,
     /// Probability, per segment, that it is held back and sent after the
-    /// next one.
+    /// next one, if the next one comes within [`REORDER_WINDOW`]; otherwise
+    /// it is sent late but in order.
     pub reorder_rate: f64,
 }
 
@@ -46,6 +48,13 @@ impl Faults {
         Faults { block_forward: true, block_backward: true, ..Faults::default() }
     }
 }
+
+/// How long a segment held back for reordering waits for the next one. A
+/// network reorders packets that are close in time; holding a segment until
+/// the next one however late it comes would, on a link that falls quiet (a
+/// candidate's vote request with no heartbeats behind it), turn every
+/// election message into a loss.
+pub const REORDER_WINDOW: Duration = Duration::from_millis(10);
 
 struct State {
     faults: Faults,
@@ -137,46 +146,94 @@ async fn accept(listener: TcpListener, target: SocketAddr, state: Arc<Mutex<Stat
 }
 
 /// Forwards one direction until either side closes or a fault cuts it.
+///
+/// A reader takes segments off the socket and stamps each with the time it
+/// is due; a writer sends them when due, in order. The delay is latency, as
+/// on a real link: it does not also cap the link's throughput, which a
+/// reader sleeping before each write would (a backlog then grows until
+/// elections time out).
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     state: Arc<Mutex<State>>,
     forward: bool,
 ) {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut held: Option<Vec<u8>> = None;
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let f = state.lock().faults.clone();
-        if (forward && f.block_forward) || (!forward && f.block_backward) {
-            continue;
+    let (line, mut due) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let reader = async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        let mut held: Option<(Instant, Vec<u8>)> = None;
+        loop {
+            let read = if held.is_some() {
+                match tokio::time::timeout(REORDER_WINDOW, from.read(&mut buf)).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // Nothing came to overtake it: send it as it is.
+                        if let Some(h) = held.take() {
+                            let _ = line.send(h);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                from.read(&mut buf).await
+            };
+            let n = match read {
+                // Closed: what is on its way still arrives.
+                Ok(0) | Err(_) => {
+                    if let Some(h) = held.take() {
+                        let _ = line.send(h);
+                    }
+                    return true;
+                }
+                Ok(n) => n,
+            };
+            let f = state.lock().faults.clone();
+            if (forward && f.block_forward) || (!forward && f.block_backward) {
+                continue;
+            }
+            if fastrand::f64() < f.drop_rate {
+                return false;
+            }
+            let mut seg = buf[..n].to_vec();
+            if fastrand::f64() < f.tamper_rate {
+                let i = fastrand::usize(..seg.len());
+                seg[i] ^= 0x5a;
+            }
+            let at = Instant::now() + f.delay + f.jitter.mul_f64(fastrand::f64());
+            if held.is_none() && fastrand::f64() < f.reorder_rate {
+                held = Some((at, seg));
+                continue;
+            }
+            if line.send((at, seg)).is_err() {
+                return false;
+            }
+            if let Some(h) = held.take() {
+                let _ = line.send(h);
+            }
         }
-        if fastrand::f64() < f.drop_rate {
-            return;
-        }
-        let mut seg = buf[..n].to_vec();
-        if fastrand::f64() < f.tamper_rate {
-            let i = fastrand::usize(..seg.len());
-            seg[i] ^= 0x5a;
-        }
-        let pause = f.delay + f.jitter.mul_f64(fastrand::f64());
-        if !pause.is_zero() {
-            tokio::time::sleep(pause).await;
-        }
-        if held.is_none() && fastrand::f64() < f.reorder_rate {
-            held = Some(seg);
-            continue;
-        }
-        if to.write_all(&seg).await.is_err() {
-            return;
-        }
-        if let Some(h) = held.take() {
-            if to.write_all(&h).await.is_err() {
+    };
+    let writer = async move {
+        while let Some((at, seg)) = due.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&seg).await.is_err() {
                 return;
             }
         }
+    };
+    // The writer is its own task so that a closed reader can let it finish
+    // what is due; a cut (here or by the caller dropping this future) aborts
+    // it with whatever is still on the line.
+    let mut writer = AbortOnDrop(tokio::spawn(writer));
+    if reader.await {
+        let _ = (&mut writer.0).await;
+    }
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
