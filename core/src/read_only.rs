@@ -62,10 +62,15 @@ impl ReadOnly {
 
     /// Records that `from` acknowledged a heartbeat carrying `ctx`. Contexts
     /// that are not an 8-byte counter are ignored (an old peer or a
-    /// malformed message must not confirm anything).
+    /// malformed message must not confirm anything), and so are counters
+    /// never handed out: kept, a forged one would confirm, without a fresh
+    /// heartbeat round, reads registered after it arrived.
     pub fn recv_ack(&mut self, from: u64, ctx: &[u8]) {
         let Ok(raw) = <[u8; 8]>::try_from(ctx) else { return };
         let n = u64::from_le_bytes(raw);
+        if n > self.confirmed + self.unconfirmed.len() as u64 {
+            return;
+        }
         let e = self.acks.entry(from).or_insert(0);
         *e = (*e).max(n);
     }
@@ -105,5 +110,34 @@ struct Acks<'a>(&'a HashMap<u64, u64>);
 impl AckedIndexer for Acks<'_> {
     fn acked_index(&self, voter_id: u64) -> Option<u64> {
         self.0.get(&voter_id).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quorum::MajorityConfig;
+
+    fn voters(ids: &[u64]) -> JointConfig {
+        JointConfig { incoming: MajorityConfig::new(ids.iter().copied()), outgoing: MajorityConfig::default() }
+    }
+
+    #[test]
+    fn an_ack_of_a_counter_never_handed_out_confirms_no_later_read() {
+        let mut ro = ReadOnly::new(ReadOnlyOption::Safe);
+        let cfg = voters(&[1, 2, 3]);
+        ro.add_request(5, Message::default());
+        // Peer 2 acks a counter far beyond the one read handed out.
+        ro.recv_ack(2, &1000u64.to_le_bytes());
+        ro.recv_ack(1, &1u64.to_le_bytes());
+        assert!(ro.maybe_advance(&cfg).is_empty(), "a forged counter is not an acknowledgement");
+        ro.recv_ack(2, &1u64.to_le_bytes());
+        assert_eq!(ro.maybe_advance(&cfg).len(), 1);
+        // A read registered later needs a fresh round from a quorum.
+        ro.add_request(6, Message::default());
+        ro.recv_ack(1, &2u64.to_le_bytes());
+        assert!(ro.maybe_advance(&cfg).is_empty(), "one voter of three confirmed it");
+        ro.recv_ack(3, &2u64.to_le_bytes());
+        assert_eq!(ro.maybe_advance(&cfg).len(), 1);
     }
 }
