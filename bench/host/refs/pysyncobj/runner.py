@@ -144,6 +144,9 @@ def leader(args):
     children = []
     obj = None
     try:
+        # Node 1 starts first: its election timer then runs ahead of the followers' longer
+        # ones even when their interpreters start slowly on a busy machine.
+        obj = Counter(addrs[0], addrs[1:], make_conf(args, 1))
         for node in (2, 3):
             cmd = [sys.executable, os.path.abspath(__file__), "--node", str(node),
                    "--addrs", ",".join(addrs), "--dir", args.dir,
@@ -151,11 +154,11 @@ def leader(args):
             if args.no_batch:
                 cmd.append("--append-entries-use-batch=false")
             children.append(subprocess.Popen(cmd, stdin=subprocess.PIPE))
-        obj = Counter(addrs[0], addrs[1:], make_conf(args, 1))
         deadline = time.monotonic() + 30
         while not (obj._isLeader() and obj._isReady()):
             if time.monotonic() > deadline:
-                raise RuntimeError("node 1 did not become leader within 30 s")
+                raise RuntimeError("node 1 did not become leader within 30 s (leader: %s)"
+                                   % obj._getLeader())
             for c in children:
                 if c.poll() is not None:
                     raise RuntimeError("a follower exited with %d" % c.returncode)
