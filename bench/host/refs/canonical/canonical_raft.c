@@ -359,6 +359,13 @@ static void on_tick(uv_timer_t *t)
         n->t1_ns = now_ns();
         n->cpu1 = cluster_cpu(n);
         n->phase = DRAIN;
+        for (int i = 0; i < 2; i++) {
+            int st;
+            if (waitpid(n->children[i], &st, WNOHANG) != 0) {
+                fprintf(stderr, "canonical-raft: follower node %d exited during the run\n", i + 2);
+                n->failed = 1;
+            }
+        }
         /* fall through */
     case DRAIN:
         if (raft_state(&n->raft) != RAFT_LEADER) {
@@ -367,8 +374,14 @@ static void on_tick(uv_timer_t *t)
             node_close(n);
             return;
         }
-        if (n->outstanding == 0)
+        if (n->outstanding == 0) {
             node_close(n);
+        } else if (now > n->phase_end_ns + 60000000000ull) {
+            fprintf(stderr, "canonical-raft: %d writes still pending 60 s after the window\n",
+                    n->outstanding);
+            n->failed = 1;
+            node_close(n);
+        }
         return;
     case CLOSING:
         return;

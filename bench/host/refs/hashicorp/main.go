@@ -285,19 +285,18 @@ func leader(o options) error {
 	}
 	pids := []int{os.Getpid()}
 	var children []*exec.Cmd
+	var exited []chan struct{} // closed when that follower's process has ended
 	var stdins []io.WriteCloser
 	defer func() {
 		for _, w := range stdins {
 			w.Close() // a follower exits when its standard input closes
 		}
-		for _, c := range children {
-			done := make(chan error, 1)
-			go func(c *exec.Cmd) { done <- c.Wait() }(c)
+		for i, c := range children {
 			select {
-			case <-done:
+			case <-exited[i]:
 			case <-time.After(10 * time.Second):
 				c.Process.Kill()
-				<-done
+				<-exited[i]
 			}
 		}
 	}()
@@ -313,7 +312,10 @@ func leader(o options) error {
 		if err := c.Start(); err != nil {
 			return fmt.Errorf("spawn node %d: %w", id, err)
 		}
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
 		children = append(children, c)
+		exited = append(exited, done)
 		stdins = append(stdins, w)
 		pids = append(pids, c.Process.Pid)
 	}
@@ -387,12 +389,25 @@ func leader(o options) error {
 	if err != nil {
 		return err
 	}
-	wg.Wait()
+	waited := make(chan struct{})
+	go func() { wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(60 * time.Second):
+		return errors.New("writes still pending 60 s after the window")
+	}
 	if e := failure.Load(); e != nil {
 		return *e
 	}
 	if r.State() != raft.Leader {
 		return errors.New("node 1 lost leadership during the run")
+	}
+	for i := range exited {
+		select {
+		case <-exited[i]:
+			return fmt.Errorf("follower node %d exited during the run", i+2)
+		default:
+		}
 	}
 
 	var all []time.Duration

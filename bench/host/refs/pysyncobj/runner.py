@@ -24,9 +24,10 @@ import traceback
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 
-# Followers' election timeouts (s): longer than node 1's defaults (0.4–1.4 s) so node 1
-# campaigns first; once it leads, its heartbeats every 0.1 s keep them quiet.
-FOLLOWER_TIMEOUTS = (2.0, 3.5)  # 3.5 = connectionTimeout, which must not be below them
+# Followers' election timeouts (s): far longer than node 1's defaults (0.4–1.4 s) so node 1
+# campaigns first; once it leads, its heartbeats every 0.1 s keep them quiet. PySyncObj wants
+# connectionTimeout >= raftMaxTimeout, so the followers' is raised with it.
+FOLLOWER_TIMEOUTS = (5.0, 8.0)
 
 
 class Counter(SyncObj):
@@ -57,6 +58,19 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def wait_listening(addr, deadline):
+    """Waits until a follower accepts connections on addr."""
+    host, port = addr.rsplit(":", 1)
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("follower at %s never listened" % addr)
+            time.sleep(0.02)
+
+
 def reserve_addrs(n):
     """Reserves n loopback ports by binding port 0, then releases them."""
     socks = []
@@ -81,6 +95,7 @@ def make_conf(args, node):
         kw["appendEntriesUseBatch"] = False
     if node != 1:
         kw["raftMinTimeout"], kw["raftMaxTimeout"] = FOLLOWER_TIMEOUTS
+        kw["connectionTimeout"] = FOLLOWER_TIMEOUTS[1]
     return SyncObjConf(**kw)
 
 
@@ -140,13 +155,13 @@ class Clients:
 
 def leader(args):
     os.makedirs(args.dir, exist_ok=True)
-    addrs = reserve_addrs(3)
+    # Between two PySyncObj nodes the one with the greater address string opens the
+    # connection (retrying only every connectionRetryTime, 5 s). Node 1 takes the greatest, so
+    # it connects to both followers as soon as it starts, and they never dial it.
+    addrs = sorted(reserve_addrs(3), reverse=True)
     children = []
     obj = None
     try:
-        # Node 1 starts first: its election timer then runs ahead of the followers' longer
-        # ones even when their interpreters start slowly on a busy machine.
-        obj = Counter(addrs[0], addrs[1:], make_conf(args, 1))
         for node in (2, 3):
             cmd = [sys.executable, os.path.abspath(__file__), "--node", str(node),
                    "--addrs", ",".join(addrs), "--dir", args.dir,
@@ -154,6 +169,11 @@ def leader(args):
             if args.no_batch:
                 cmd.append("--append-entries-use-batch=false")
             children.append(subprocess.Popen(cmd, stdin=subprocess.PIPE))
+        # Node 1 starts once both followers listen, so its first connections succeed and it
+        # campaigns well before their longer election timers fire.
+        for a in addrs[1:]:
+            wait_listening(a, time.monotonic() + 30)
+        obj = Counter(addrs[0], addrs[1:], make_conf(args, 1))
         deadline = time.monotonic() + 30
         while not (obj._isLeader() and obj._isReady()):
             if time.monotonic() > deadline:
@@ -189,6 +209,9 @@ def leader(args):
             raise RuntimeError(clients.failure)
         if not obj._isLeader():
             raise RuntimeError("node 1 lost leadership during the run")
+        for node, c in zip((2, 3), children):
+            if c.poll() is not None:
+                raise RuntimeError("follower node %d exited during the run" % node)
         lat = sorted(clients.lat_ns)
         if not lat:
             raise RuntimeError("no write completed in the window")
