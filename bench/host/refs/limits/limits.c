@@ -3,6 +3,10 @@
  *   --mode fdatasync      each of C threads appends --size-byte records to its own file under
  *                         --dir and calls fdatasync after every one: durable appends per second
  *                         and the latency of one append + fdatasync.
+ *   --mode fdatasync-prealloc  the same, but each file is first filled with zeros and synced
+ *                         (64 MiB) and the records overwrite it in place, wrapping around: the
+ *                         cost of a log that preallocates its segments (as canonical/raft and
+ *                         bbolt do), where fdatasync need not commit a new file size.
  *   --mode loopback-rtt   each of C threads ping-pongs --size bytes over its own loopback TCP
  *                         connection (TCP_NODELAY) with an echo server in a second process:
  *                         round trips per second and the latency of one round trip.
@@ -30,7 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { FDATASYNC, LOOPBACK_RTT };
+enum mode { FDATASYNC, FDATASYNC_PREALLOC, LOOPBACK_RTT };
+
+/* Size of each preallocated file in fdatasync-prealloc mode. */
+#define PREALLOC_BYTES (64u << 20)
 
 /* Phases shared by the worker threads: 0 warmup, 1 measured window, 2 stop. */
 static atomic_int phase;
@@ -117,7 +124,15 @@ static void *fdatasync_worker(void *arg)
             break;
         memcpy(rec, &seq, sizeof seq < opt.size ? sizeof seq : opt.size);
         uint64_t t = now_ns();
-        if (write_all(w->fd, rec, opt.size) != 0 || fdatasync(w->fd) != 0) {
+        int rv;
+        if (opt.mode == FDATASYNC_PREALLOC) {
+            off_t slots = PREALLOC_BYTES / opt.size;
+            off_t off = (off_t)(seq % (uint64_t)slots) * (off_t)opt.size;
+            rv = pwrite(w->fd, rec, opt.size, off) == (ssize_t)opt.size ? 0 : -1;
+        } else {
+            rv = write_all(w->fd, rec, opt.size);
+        }
+        if (rv != 0 || fdatasync(w->fd) != 0) {
             snprintf(w->err, sizeof w->err, "append: %s", strerror(errno));
             break;
         }
@@ -208,6 +223,17 @@ static double cpu_seconds(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Fills a file with PREALLOC_BYTES of zeros and syncs it, so later writes overwrite
+ * allocated, written blocks and the file's size never changes. */
+static int prefill(int fd)
+{
+    static char zeros[1 << 20];
+    for (unsigned done = 0; done < PREALLOC_BYTES; done += sizeof zeros)
+        if (write_all(fd, zeros, sizeof zeros) != 0)
+            return -1;
+    return fsync(fd);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -233,7 +259,7 @@ static void sleep_s(double s)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: limits --mode fdatasync|loopback-rtt --concurrency C --duration S "
+    fprintf(stderr, "usage: limits --mode fdatasync|fdatasync-prealloc|loopback-rtt --concurrency C --duration S "
                     "--size B --dir D [--warmup S]\n");
     exit(2);
 }
@@ -268,11 +294,13 @@ int main(int argc, char **argv)
         usage();
     if (strcmp(mode, "fdatasync") == 0)
         opt.mode = FDATASYNC;
+    else if (strcmp(mode, "fdatasync-prealloc") == 0)
+        opt.mode = FDATASYNC_PREALLOC;
     else if (strcmp(mode, "loopback-rtt") == 0)
         opt.mode = LOOPBACK_RTT;
     else
         usage();
-    if (opt.mode == FDATASYNC && opt.dir == NULL)
+    if (opt.mode != LOOPBACK_RTT && (opt.dir == NULL || opt.size > PREALLOC_BYTES))
         usage();
     signal(SIGPIPE, SIG_IGN);
 
@@ -280,7 +308,7 @@ int main(int argc, char **argv)
     if (w == NULL)
         return 1;
     pid_t child = -1;
-    if (opt.mode == FDATASYNC) {
+    if (opt.mode != LOOPBACK_RTT) {
         if (mkdir(opt.dir, 0755) != 0 && errno != EEXIST) {
             fprintf(stderr, "limits: mkdir %s: %s\n", opt.dir, strerror(errno));
             return 1;
@@ -288,9 +316,16 @@ int main(int argc, char **argv)
         for (int i = 0; i < opt.concurrency; i++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/append-%d.log", opt.dir, i);
-            w[i].fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+            int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+            if (opt.mode == FDATASYNC)
+                flags |= O_APPEND;
+            w[i].fd = open(path, flags, 0644);
             if (w[i].fd < 0) {
                 fprintf(stderr, "limits: open %s: %s\n", path, strerror(errno));
+                return 1;
+            }
+            if (opt.mode == FDATASYNC_PREALLOC && prefill(w[i].fd) != 0) {
+                fprintf(stderr, "limits: prefill %s: %s\n", path, strerror(errno));
                 return 1;
             }
         }
@@ -329,7 +364,7 @@ int main(int argc, char **argv)
 
     for (int i = 0; i < opt.concurrency; i++) {
         w[i].index = i;
-        if (pthread_create(&w[i].thread, NULL, opt.mode == FDATASYNC ? fdatasync_worker : rtt_worker,
+        if (pthread_create(&w[i].thread, NULL, opt.mode == LOOPBACK_RTT ? rtt_worker : fdatasync_worker,
                            &w[i]) != 0) {
             fprintf(stderr, "limits: pthread_create failed\n");
             return 1;
@@ -381,6 +416,6 @@ int main(int argc, char **argv)
            "\"p999_ms\": %.4f, \"cpu_s\": %.2f, \"fsync\": %s}\n",
            mode, opt.concurrency, total, secs, (double)total / secs, pct(all, total, 0.5),
            pct(all, total, 0.99), pct(all, total, 0.999), cpu1 - cpu0,
-           opt.mode == FDATASYNC ? "true" : "false");
+           opt.mode == LOOPBACK_RTT ? "false" : "true");
     return 0;
 }
