@@ -61,6 +61,7 @@ for r in "${RUNNERS[@]}"; do
 done
 run "limit fdatasync" 1 "$BIN/limits" --mode fdatasync
 run "limit fdatasync-prealloc" 1 "$BIN/limits" --mode fdatasync-prealloc
+run "limit odirect-dsync" 1 "$BIN/limits" --mode odirect-dsync
 run "limit loopback-rtt" 1 "$BIN/limits" --mode loopback-rtt
 echo "check-refs: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

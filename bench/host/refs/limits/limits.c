@@ -7,6 +7,9 @@
  *                         (64 MiB) and the records overwrite it in place, wrapping around: the
  *                         cost of a log that preallocates its segments (as canonical/raft and
  *                         bbolt do), where fdatasync need not commit a new file size.
+ *   --mode odirect-dsync  the same pre-filled files, opened O_DIRECT|O_DSYNC, each record padded
+ *                         to one 4 KiB block and written in place with pwrite (no fdatasync):
+ *                         the path canonical/raft's libuv backend takes for its segments.
  *   --mode loopback-rtt   each of C threads ping-pongs --size bytes over its own loopback TCP
  *                         connection (TCP_NODELAY) with an echo server in a second process:
  *                         round trips per second and the latency of one round trip.
@@ -34,7 +37,10 @@
 #include <time.h>
 #include <unistd.h>
 
-enum mode { FDATASYNC, FDATASYNC_PREALLOC, LOOPBACK_RTT };
+enum mode { FDATASYNC, FDATASYNC_PREALLOC, ODIRECT_DSYNC, LOOPBACK_RTT };
+
+/* Direct I/O block: records are padded to it in odirect-dsync mode. */
+#define DIRECT_BLOCK 4096u
 
 /* Size of each preallocated file in fdatasync-prealloc mode. */
 #define PREALLOC_BYTES (64u << 20)
@@ -112,12 +118,15 @@ static int read_all(int fd, char *p, size_t n)
 static void *fdatasync_worker(void *arg)
 {
     struct worker *w = arg;
-    char *rec = malloc(opt.size);
-    if (rec == NULL) {
+    size_t len = opt.size;
+    if (opt.mode == ODIRECT_DSYNC) /* direct I/O writes whole aligned blocks */
+        len = (opt.size + DIRECT_BLOCK - 1) / DIRECT_BLOCK * DIRECT_BLOCK;
+    char *rec = NULL;
+    if (posix_memalign((void **)&rec, DIRECT_BLOCK, len) != 0) {
         snprintf(w->err, sizeof w->err, "out of memory");
         return NULL;
     }
-    memset(rec, 0xab, opt.size);
+    memset(rec, 0xab, len);
     for (uint64_t seq = 0;; seq++) {
         int ph = atomic_load(&phase);
         if (ph == 2)
@@ -125,14 +134,16 @@ static void *fdatasync_worker(void *arg)
         memcpy(rec, &seq, sizeof seq < opt.size ? sizeof seq : opt.size);
         uint64_t t = now_ns();
         int rv;
-        if (opt.mode == FDATASYNC_PREALLOC) {
-            off_t slots = PREALLOC_BYTES / opt.size;
-            off_t off = (off_t)(seq % (uint64_t)slots) * (off_t)opt.size;
-            rv = pwrite(w->fd, rec, opt.size, off) == (ssize_t)opt.size ? 0 : -1;
-        } else {
+        if (opt.mode == FDATASYNC) {
             rv = write_all(w->fd, rec, opt.size);
+        } else {
+            off_t slots = PREALLOC_BYTES / len;
+            off_t off = (off_t)(seq % (uint64_t)slots) * (off_t)len;
+            rv = pwrite(w->fd, rec, len, off) == (ssize_t)len ? 0 : -1;
         }
-        if (rv != 0 || fdatasync(w->fd) != 0) {
+        if (rv == 0 && opt.mode != ODIRECT_DSYNC)
+            rv = fdatasync(w->fd);
+        if (rv != 0) {
             snprintf(w->err, sizeof w->err, "append: %s", strerror(errno));
             break;
         }
@@ -259,7 +270,7 @@ static void sleep_s(double s)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: limits --mode fdatasync|fdatasync-prealloc|loopback-rtt --concurrency C --duration S "
+    fprintf(stderr, "usage: limits --mode fdatasync|fdatasync-prealloc|odirect-dsync|loopback-rtt --concurrency C --duration S "
                     "--size B --dir D [--warmup S]\n");
     exit(2);
 }
@@ -296,6 +307,8 @@ int main(int argc, char **argv)
         opt.mode = FDATASYNC;
     else if (strcmp(mode, "fdatasync-prealloc") == 0)
         opt.mode = FDATASYNC_PREALLOC;
+    else if (strcmp(mode, "odirect-dsync") == 0)
+        opt.mode = ODIRECT_DSYNC;
     else if (strcmp(mode, "loopback-rtt") == 0)
         opt.mode = LOOPBACK_RTT;
     else
@@ -324,9 +337,17 @@ int main(int argc, char **argv)
                 fprintf(stderr, "limits: open %s: %s\n", path, strerror(errno));
                 return 1;
             }
-            if (opt.mode == FDATASYNC_PREALLOC && prefill(w[i].fd) != 0) {
+            if (opt.mode != FDATASYNC && prefill(w[i].fd) != 0) {
                 fprintf(stderr, "limits: prefill %s: %s\n", path, strerror(errno));
                 return 1;
+            }
+            if (opt.mode == ODIRECT_DSYNC) {
+                close(w[i].fd);
+                w[i].fd = open(path, O_WRONLY | O_DSYNC | O_DIRECT | O_CLOEXEC);
+                if (w[i].fd < 0) {
+                    fprintf(stderr, "limits: open %s O_DIRECT|O_DSYNC: %s\n", path, strerror(errno));
+                    return 1;
+                }
             }
         }
     } else {
