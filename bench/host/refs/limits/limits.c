@@ -7,9 +7,10 @@
  *                         (64 MiB) and the records overwrite it in place, wrapping around: the
  *                         cost of a log that preallocates its segments (as canonical/raft and
  *                         bbolt do), where fdatasync need not commit a new file size.
- *   --mode odirect-dsync  the same pre-filled files, opened O_DIRECT|O_DSYNC, each record padded
- *                         to one 4 KiB block and written in place with pwrite (no fdatasync):
- *                         the path canonical/raft's libuv backend takes for its segments.
+ *   --mode odirect-dsync  files preallocated with fallocate (64 MiB), opened O_DIRECT|O_DSYNC,
+ *                         each record padded to one 4 KiB block and written in place with pwrite
+ *                         (no fdatasync): the path canonical/raft's libuv backend takes for its
+ *                         segments.
  *   --mode loopback-rtt   each of C threads ping-pongs --size bytes over its own loopback TCP
  *                         connection (TCP_NODELAY) with an echo server in a second process:
  *                         round trips per second and the latency of one round trip.
@@ -337,7 +338,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "limits: open %s: %s\n", path, strerror(errno));
                 return 1;
             }
-            if (opt.mode != FDATASYNC && prefill(w[i].fd) != 0) {
+            /* odirect-dsync allocates like canonical/raft (fallocate, blocks left unwritten);
+             * fdatasync-prealloc writes the zeros so that no write changes metadata */
+            if (opt.mode == ODIRECT_DSYNC &&
+                ((errno = posix_fallocate(w[i].fd, 0, PREALLOC_BYTES)) != 0 || fsync(w[i].fd) != 0)) {
+                fprintf(stderr, "limits: fallocate %s: %s\n", path, strerror(errno));
+                return 1;
+            }
+            if (opt.mode == FDATASYNC_PREALLOC && prefill(w[i].fd) != 0) {
                 fprintf(stderr, "limits: prefill %s: %s\n", path, strerror(errno));
                 return 1;
             }
