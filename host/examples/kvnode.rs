@@ -17,7 +17,7 @@
 //! stale G KEY                           local read -> val V
 //! add G R H ADDR                        add replica R on host H at ADDR
 //! peer H ADDR                           host H is at ADDR
-//! info G                                -> info leader=.. term=.. applied=.. snap=.. voters=.. state=..
+//! info G                                -> info leader=.. term=.. applied=.. snap=.. voters=.. state=.. quiesced=..
 //! stats                                 -> stats peak_rss_kib=.. snapshots_received=..
 //! stall-disk on|off                     log writes block until `off` -> ok
 //! quit                                  stdin: stop the node; a client: close the connection
@@ -395,13 +395,14 @@ fn command(node: &Node, w: &[&str], line: &str) -> Result<String, String> {
         }
         Some("info") => match host.group_info(num(1)?) {
             Some(i) => Ok(format!(
-                "info leader={} term={} applied={} snap={} voters={:?} state={}",
+                "info leader={} term={} applied={} snap={} voters={:?} state={} quiesced={}",
                 i.leader,
                 i.term,
                 i.applied,
                 i.snapshot_index,
                 i.voters,
-                if i.is_leader { "leader" } else { "follower" }
+                if i.is_leader { "leader" } else { "follower" },
+                i.quiesced
             )),
             None => Err("no replica".into()),
         },

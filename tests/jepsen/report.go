@@ -30,7 +30,7 @@ type RunReport struct {
 	Check       CheckResult
 	Errors      []string
 
-	OK, Failed, Unknown int
+	OK, Failed, Unknown  int
 	RateQuiet, RateFault float64 // completed operations per second
 	QuietTime, FaultTime time.Duration
 	NewLeader            map[string][]time.Duration // kind -> time to the first write completed after a fault on the leader

@@ -131,6 +131,7 @@ func runStallTest(o Options) bool {
 		fmt.Printf("stall: first write completed %.2fs after the stall began; %d ops completed during the %.1fs stall\n",
 			float64(firstWrite-start)/1e9, okDuring, stallHold.Seconds())
 	}
+	quiescedStall(c, bad)
 	res := checkHistory(ops, o.CheckTimeout, filepath.Join(dir, "violation.html"))
 	if res.Verdict != porcupine.Ok {
 		bad("linearizable: %v %s", res.Verdict, res.VizPath)
@@ -144,4 +145,63 @@ func runStallTest(o Options) bool {
 	}
 	fmt.Printf("stall: PASS new leader %.2fs, stalled host steps down %.2fs after its disk returns\n", newLeader.Seconds(), stepDown.Seconds())
 	return true
+}
+
+// quiescedStall stalls the leader's disk while the group is quiesced (no
+// host ticks, so no follower notices a silent leader by itself), then
+// writes through a follower: the write wakes the follower, reaches the
+// leader, whose worker then blocks in the log write; the followers must
+// elect another leader and the write (retried in its session) must
+// succeed within the bound.
+func quiescedStall(c *Cluster, bad func(string, ...any)) {
+	quiet := func() bool {
+		for _, nd := range c.Nodes {
+			a, err := nd.Ask(fmt.Sprintf("info %d", Group), time.Second)
+			if err != nil || !strings.Contains(a, "quiesced=true") {
+				return false
+			}
+		}
+		return true
+	}
+	end := time.Now().Add(15 * time.Second)
+	for !quiet() {
+		if time.Now().After(end) {
+			bad("the group did not quiesce within 15 s")
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	leader, term := c.WaitLeader(5 * time.Second)
+	if leader == 0 {
+		bad("quiesced group: no leader")
+		return
+	}
+	via := c.node(1 + leader%c.n)
+	fmt.Printf("stall: the group is quiesced; host %d leads in term %d; its disk stalls; writes go through host %d\n", leader, term, via.id)
+	if a, err := c.node(leader).Ask("stall-disk on", 2*time.Second); err != nil || a != "ok" {
+		bad("stall-disk on: %q %v", a, err)
+		return
+	}
+	t0 := time.Now()
+	var took time.Duration
+	for i := 0; time.Since(t0) < 3*stallNewLeaderBound; i++ {
+		// One session series for every attempt: applied at most once.
+		a, err := via.Ask(fmt.Sprintf("session 7 1 0 put %d quiet-key v", Group), 2*time.Second)
+		if err == nil && strings.HasPrefix(a, "ok") {
+			took = time.Since(t0)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l2, t2 := c.Leader()
+	fmt.Printf("stall: quiesced group: a write through host %d succeeded %.2fs after the stall; host %d leads in term %d\n", via.id, took.Seconds(), l2, t2)
+	if took == 0 || took > stallNewLeaderBound {
+		bad("quiesced group: no write within %v of the leader's stall (took %v)", stallNewLeaderBound, took)
+	}
+	if l2 == leader || t2 <= term {
+		bad("quiesced group: host %d still leads (term %d)", l2, t2)
+	}
+	if a, err := c.node(leader).Ask("stall-disk off", 2*time.Second); err != nil || a != "ok" {
+		bad("stall-disk off: %q %v", a, err)
+	}
 }
