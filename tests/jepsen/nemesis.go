@@ -16,6 +16,10 @@ type Fault struct {
 	OnLeader bool // its target was the leader at the time
 	Start    int64
 	End      int64
+	// FirstWrite: how long after Start a probe write through the hosts
+	// the fault spared first succeeded (-1: none before the heal).
+	FirstWrite time.Duration
+	spared     []int
 }
 
 // nemesisKinds are the faults the nemesis knows.
@@ -67,15 +71,59 @@ func (nm *Nemesis) run(stop *atomic.Bool, done chan<- struct{}) {
 			nm.errs = append(nm.errs, fmt.Sprintf("%s: %v", kind, err))
 			continue
 		}
+		healed := make(chan struct{})
+		probed := make(chan time.Duration, 1)
+		go nm.probe(f.spared, healed, probed)
 		// The fault is held even past the end of the run: a heal must
 		// follow every fault.
 		sleepUntil(nm.between(nm.hold), &atomic.Bool{})
+		close(healed)
+		f.FirstWrite = <-probed
 		if err := heal(); err != nil {
 			nm.errs = append(nm.errs, fmt.Sprintf("healing %s: %v", kind, err))
 		}
 		f.End = nm.h.now()
 		nm.faults = append(nm.faults, f)
 	}
+}
+
+// probe writes through the spared hosts, one at a time, each attempt
+// given 300 ms, until one succeeds or the fault is healed, and sends how
+// long after the start that took (-1: never). A write (not a read) needs
+// a leader that a majority follows: after a fault that hit the leader,
+// this is the time to a new leader.
+func (nm *Nemesis) probe(spared []int, healed <-chan struct{}, out chan<- time.Duration) {
+	t0 := time.Now()
+	for i := 0; ; i++ {
+		select {
+		case <-healed:
+			out <- -1
+			return
+		default:
+		}
+		if len(spared) == 0 {
+			out <- -1
+			return
+		}
+		nd := nm.c.node(spared[i%len(spared)])
+		a, err := nd.Ask(fmt.Sprintf("put %d probe %d", Group, i), 300*time.Millisecond)
+		if err == nil && strings.HasPrefix(a, "ok") {
+			out <- time.Since(t0)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// others lists every host but t.
+func (c *Cluster) others(t int) []int {
+	var ids []int
+	for j := 1; j <= c.n; j++ {
+		if j != t {
+			ids = append(ids, j)
+		}
+	}
+	return ids
 }
 
 // target picks the leader for the first occurrence of a kind and every
@@ -97,19 +145,19 @@ func (nm *Nemesis) inject(kind string) (Fault, func() error, error) {
 	switch kind {
 	case "kill":
 		t, lead := nm.target(kind)
-		f.Detail, f.OnLeader = fmt.Sprintf("host %d", t), lead
+		f.Detail, f.OnLeader, f.spared = fmt.Sprintf("host %d", t), lead, c.others(t)
 		f.Start = nm.h.now()
 		c.node(t).Kill()
 		heal = func() error { return c.node(t).Start() }
 	case "pause":
 		t, lead := nm.target(kind)
-		f.Detail, f.OnLeader = fmt.Sprintf("host %d", t), lead
+		f.Detail, f.OnLeader, f.spared = fmt.Sprintf("host %d", t), lead, c.others(t)
 		f.Start = nm.h.now()
 		c.node(t).Pause(true)
 		heal = func() error { c.node(t).Pause(false); return nil }
 	case "partition":
 		t, lead := nm.target(kind)
-		f.Detail, f.OnLeader = fmt.Sprintf("host %d isolated", t), lead
+		f.Detail, f.OnLeader, f.spared = fmt.Sprintf("host %d isolated", t), lead, c.others(t)
 		f.Start = nm.h.now()
 		for j := 1; j <= c.n; j++ {
 			if j != t {
@@ -132,6 +180,11 @@ func (nm *Nemesis) inject(kind string) (Fault, func() error, error) {
 		}
 		sort.Strings(ids)
 		f.Detail = "minority {" + strings.Join(ids, ",") + "}"
+		for j := 1; j <= c.n; j++ {
+			if !minority[j] {
+				f.spared = append(f.spared, j)
+			}
+		}
 		f.Start = nm.h.now()
 		for a := 1; a <= c.n; a++ {
 			for b := 1; b <= c.n; b++ {
@@ -144,7 +197,7 @@ func (nm *Nemesis) inject(kind string) (Fault, func() error, error) {
 	case "oneway":
 		t, lead := nm.target(kind)
 		out := nm.rng.Intn(2) == 0
-		f.OnLeader = lead
+		f.OnLeader, f.spared = lead, c.others(t)
 		if out {
 			f.Detail = fmt.Sprintf("host %d cannot send", t)
 		} else {
@@ -163,7 +216,7 @@ func (nm *Nemesis) inject(kind string) (Fault, func() error, error) {
 		heal = func() error { c.HealNetwork(); return nil }
 	case "stall":
 		t, lead := nm.target(kind)
-		f.Detail, f.OnLeader = fmt.Sprintf("host %d disk", t), lead
+		f.Detail, f.OnLeader, f.spared = fmt.Sprintf("host %d disk", t), lead, c.others(t)
 		f.Start = nm.h.now()
 		if a, err := c.node(t).Ask("stall-disk on", 2*time.Second); err != nil || a != "ok" {
 			return f, nil, fmt.Errorf("stall-disk on: %q %v", a, err)

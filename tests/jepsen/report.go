@@ -10,8 +10,9 @@ import (
 	"github.com/anishathalye/porcupine"
 )
 
-// leaderKinds are the faults after which the time to a new leader is
-// measured when they hit the leader.
+// leaderKinds are the faults whose time to a new leader is reported when
+// they hit the leader: the time from the fault to the first successful
+// probe write through the other hosts (Fault.FirstWrite).
 var leaderKinds = []string{"kill", "pause", "partition", "stall"}
 
 // RunReport is what one run measured.
@@ -33,7 +34,7 @@ type RunReport struct {
 	OK, Failed, Unknown  int
 	RateQuiet, RateFault float64 // completed operations per second
 	QuietTime, FaultTime time.Duration
-	NewLeader            map[string][]time.Duration // kind -> time to the first write completed after a fault on the leader
+	NewLeader            map[string][]time.Duration // kind -> time to the first probe write through the others after a fault on the leader
 	NoNewLeader          map[string]int             // leader faults healed before any write completed
 }
 
@@ -92,14 +93,8 @@ func (r *RunReport) analyse() {
 		if !f.OnLeader || !contains(leaderKinds, f.Kind) {
 			continue
 		}
-		best := int64(-1)
-		for _, op := range r.Ops {
-			if op.Outcome == Completed && op.In.Op != "get" && op.Call >= f.Start && (best < 0 || op.Return < best) {
-				best = op.Return
-			}
-		}
-		if best >= 0 && best < f.End {
-			r.NewLeader[f.Kind] = append(r.NewLeader[f.Kind], time.Duration(best-f.Start))
+		if f.FirstWrite >= 0 {
+			r.NewLeader[f.Kind] = append(r.NewLeader[f.Kind], f.FirstWrite)
 		} else {
 			r.NoNewLeader[f.Kind]++
 		}
@@ -156,7 +151,11 @@ func (r *RunReport) Print(w io.Writer) {
 		if f.OnLeader {
 			lead = " (leader)"
 		}
-		fmt.Fprintf(w, "    %6.2fs-%6.2fs %s %s%s\n", float64(f.Start)/1e9, float64(f.End)/1e9, f.Kind, f.Detail, lead)
+		first := "no write through the others succeeded during it"
+		if f.FirstWrite >= 0 {
+			first = fmt.Sprintf("a write through the others after %.2fs", f.FirstWrite.Seconds())
+		}
+		fmt.Fprintf(w, "    %6.2fs-%6.2fs %s %s%s: %s\n", float64(f.Start)/1e9, float64(f.End)/1e9, f.Kind, f.Detail, lead, first)
 	}
 	fmt.Fprintf(w, "  linearizable: %s (%d ops checked in %v)\n", verdict(r), r.Check.Ops, r.Check.Took.Round(time.Millisecond))
 	fmt.Fprintf(w, "  availability: %.1f ops/s without faults (%.1fs), %.1f ops/s during faults (%.1fs)\n", r.RateQuiet, r.QuietTime.Seconds(), r.RateFault, r.FaultTime.Seconds())
@@ -210,6 +209,14 @@ func printSummary(w io.Writer, rs []*RunReport) bool {
 	fmt.Fprintf(w, "SUMMARY runs=%d passed=%d violations=%d\n", len(rs), passed, violations)
 	fmt.Fprintf(w, "  ops: ok=%d failed=%d unknown=%d\n", ok, failed, unknown)
 	fmt.Fprintf(w, "  faults: %s\n", faultCounts(counts))
+	lin := "yes"
+	for _, r := range rs {
+		if r.Check.Verdict != porcupine.Ok {
+			lin = fmt.Sprintf("NO (run %d: %s)", r.Index, verdict(r))
+			break
+		}
+	}
+	fmt.Fprintf(w, "  linearizable: %s\n", lin)
 	if quietT > 0 && faultT > 0 {
 		fmt.Fprintf(w, "  availability: %.1f ops/s without faults, %.1f ops/s during faults\n", quietOps/quietT, faultOps/faultT)
 	}
