@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -77,6 +78,13 @@ var kvModel = porcupine.Model{
 		}
 	},
 	DescribeState: func(state interface{}) string { return fmt.Sprintf("%q", state.(string)) },
+	// The attempts (host, time, answer), shown in the visualization.
+	DescribeOperationMetadata: func(info interface{}) string {
+		if info == nil {
+			return ""
+		}
+		return info.(string)
+	},
 }
 
 // CheckResult is the checker's verdict on one run.
@@ -95,9 +103,9 @@ func checkHistory(ops []Op, limit time.Duration, vizPath string) CheckResult {
 	for _, op := range ops {
 		switch op.Outcome {
 		case Completed:
-			hist = append(hist, porcupine.Operation{ClientId: op.Client, Input: op.In, Output: op.Out, Call: op.Call, Return: op.Return})
+			hist = append(hist, porcupine.Operation{ClientId: op.Client, Input: op.In, Output: op.Out, Call: op.Call, Return: op.Return, Metadata: strings.Join(op.Tries, " | ")})
 		case Ambiguous:
-			hist = append(hist, porcupine.Operation{ClientId: op.Client, Input: op.In, Output: op.Out, Call: op.Call, Return: math.MaxInt64 / 2})
+			hist = append(hist, porcupine.Operation{ClientId: op.Client, Input: op.In, Output: op.Out, Call: op.Call, Return: math.MaxInt64 / 2, Metadata: strings.Join(op.Tries, " | ")})
 		}
 	}
 	t0 := time.Now()

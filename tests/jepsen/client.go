@@ -47,6 +47,8 @@ type Op struct {
 	Call    int64
 	Return  int64
 	Outcome Outcome
+	Node    int      // the host of the last attempt
+	Tries   []string // every attempt: "HOST:ms:answer", for debugging
 }
 
 // History collects every client's operations.
@@ -183,12 +185,15 @@ func (cl *Client) get(key string) {
 	call := cl.hist.now()
 	end := time.Now().Add(opBudget)
 	node := 0
+	var tries []string
 	for time.Now().Before(end) {
 		node = cl.pickNode(node)
+		t := time.Now()
 		ans, _, err := cl.attempt(node, fmt.Sprintf("get %d %s", Group, key))
+		tries = append(tries, tryNote(node, t, ans, err))
 		if err == nil && strings.HasPrefix(ans, "val") {
 			v := strings.TrimSpace(strings.TrimPrefix(ans, "val"))
-			cl.hist.add(Op{Client: cl.id, In: Input{Op: "get", Key: key}, Out: Output{Value: v}, Call: call, Return: cl.hist.now(), Outcome: Completed})
+			cl.hist.add(Op{Client: cl.id, In: Input{Op: "get", Key: key}, Out: Output{Value: v}, Call: call, Return: cl.hist.now(), Outcome: Completed, Node: node, Tries: tries})
 			if v != "" {
 				cl.last[key] = v
 			}
@@ -197,7 +202,7 @@ func (cl *Client) get(key string) {
 		time.Sleep(time.Duration(20+cl.rng.Intn(60)) * time.Millisecond)
 	}
 	// A read that never answered changed nothing: it is recorded as failed.
-	cl.hist.add(Op{Client: cl.id, In: Input{Op: "get", Key: key}, Call: call, Outcome: Failed})
+	cl.hist.add(Op{Client: cl.id, In: Input{Op: "get", Key: key}, Call: call, Outcome: Failed, Node: node, Tries: tries})
 }
 
 func (cl *Client) write(in Input) {
@@ -205,6 +210,7 @@ func (cl *Client) write(in Input) {
 	end := time.Now().Add(opBudget)
 	ambiguous := false
 	node := 0
+	var tries []string
 	defer func() {
 		// Answered or abandoned: the next write gets a new series, and
 		// the cluster may drop this one's cached result.
@@ -219,11 +225,13 @@ func (cl *Client) write(in Input) {
 	}
 	for time.Now().Before(end) {
 		node = cl.pickNode(node)
+		t := time.Now()
 		ans, sent, err := cl.attempt(node, fmt.Sprintf("session %d %d %d %s", cl.session, cl.series, cl.acked, cmd))
+		tries = append(tries, tryNote(node, t, ans, err))
 		if err != nil {
 			ambiguous = ambiguous || sent
 		} else if out, ok := parseWrite(in.Op, ans); ok {
-			cl.hist.add(Op{Client: cl.id, In: in, Out: out, Call: call, Return: cl.hist.now(), Outcome: Completed})
+			cl.hist.add(Op{Client: cl.id, In: in, Out: out, Call: call, Return: cl.hist.now(), Outcome: Completed, Node: node, Tries: tries})
 			cl.last[in.Key] = in.Value
 			if in.Op == "cas" && !out.OK {
 				cl.last[in.Key] = out.Value
@@ -236,7 +244,7 @@ func (cl *Client) write(in Input) {
 		}
 		time.Sleep(time.Duration(20+cl.rng.Intn(60)) * time.Millisecond)
 	}
-	op := Op{Client: cl.id, In: in, Call: call, Outcome: Failed}
+	op := Op{Client: cl.id, In: in, Call: call, Outcome: Failed, Node: node, Tries: tries}
 	if ambiguous {
 		op.Outcome = Ambiguous
 		op.Out = Output{Unknown: true}
@@ -261,4 +269,14 @@ func parseWrite(op, ans string) (Output, bool) {
 		return Output{Value: strings.TrimSpace(v)}, true
 	}
 	return Output{}, false
+}
+
+func tryNote(node int, t time.Time, ans string, err error) string {
+	if err != nil {
+		ans = err.Error()
+	}
+	if len(ans) > 40 {
+		ans = ans[:40]
+	}
+	return fmt.Sprintf("%d:%dms:%s", node, time.Since(t).Milliseconds(), ans)
 }

@@ -93,26 +93,25 @@ func (nm *Nemesis) run(stop *atomic.Bool, done chan<- struct{}) {
 // a leader that a majority follows: after a fault that hit the leader,
 // this is the time to a new leader.
 func (nm *Nemesis) probe(spared []int, healed <-chan struct{}, out chan<- time.Duration) {
+	out <- probeWrites(nm.c, spared, healed)
+}
+
+func probeWrites(c *Cluster, spared []int, healed <-chan struct{}) time.Duration {
 	t0 := time.Now()
-	for i := 0; ; i++ {
+	for i := 0; len(spared) > 0; i++ {
 		select {
 		case <-healed:
-			out <- -1
-			return
+			return -1
 		default:
 		}
-		if len(spared) == 0 {
-			out <- -1
-			return
-		}
-		nd := nm.c.node(spared[i%len(spared)])
+		nd := c.node(spared[i%len(spared)])
 		a, err := nd.Ask(fmt.Sprintf("put %d probe %d", Group, i), 300*time.Millisecond)
 		if err == nil && strings.HasPrefix(a, "ok") {
-			out <- time.Since(t0)
-			return
+			return time.Since(t0)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	return -1
 }
 
 // others lists every host but t.
