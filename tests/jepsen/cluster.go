@@ -110,9 +110,7 @@ func (nd *Node) Start() error {
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(os.Environ(), "KVNODE_OP_TIMEOUT_MS=1500", "KVNODE_SNAPSHOT_ENTRIES=500")
 	cmd.Stderr = c.logFile
-	// A node outlives no harness (a paused one would never read the EOF
-	// of its stdin).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
