@@ -36,6 +36,7 @@ include mk/transport.mk
 include mk/mutants.mk
 # The host simulator (hostsim/): test-hostsim, sim-host, mutants-host.
 include mk/hostsim.mk
+include mk/jepsen.mk
 
 SEEDS ?= 100000
 START ?= 0
@@ -44,7 +45,7 @@ START ?= 0
 ## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
 ## host runtime, the C, Python and Go bindings, a cluster of Python, Go and C
 ## KV nodes, and a benchmark smoke run.
-test: test-core test-fidelity test-wal test-logstore test-host test-hostsim test-transport test-c test-py test-go bench-smoke test-mixed mutants-core-diff
+test: test-core test-fidelity test-wal test-logstore test-host test-hostsim test-transport test-c test-py test-go bench-smoke test-mixed mutants-core-diff test-jepsen-short
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).

@@ -63,6 +63,18 @@ impl<T> Pending<T> {
         self.rx.recv().unwrap_or_else(|_| Err(OpError::rejected("host closed")))
     }
 
+    /// Waits at most `limit` for the outcome: [`OpError::TimedOut`] after
+    /// it. The host completes every operation at its deadline, but only
+    /// when the worker runs: one blocked in a log write whose disk stalls
+    /// completes nothing until the disk returns.
+    pub fn wait_timeout(self, limit: Duration) -> OpResult<T> {
+        match self.rx.recv_timeout(limit) {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => Err(OpError::TimedOut),
+            Err(RecvTimeoutError::Disconnected) => Err(OpError::rejected("host closed")),
+        }
+    }
+
     /// The outcome if it is known, without waiting.
     pub fn try_take(&self) -> Option<OpResult<T>> {
         match self.rx.try_recv() {
@@ -213,6 +225,18 @@ impl Host {
         self.env.clock.now() + timeout
     }
 
+    /// Waits for a blocking call's outcome. The worker completes it at its
+    /// deadline (checked every tick); if the worker cannot run (its log
+    /// write is stuck on a stalled disk) the caller still returns, timed
+    /// out, a little later, instead of hanging with the worker. In manual
+    /// mode time is simulated and the caller drives the workers: no limit.
+    fn wait_blocking<T>(&self, p: Pending<T>, timeout: Duration) -> OpResult<T> {
+        if self.manual.is_some() {
+            return p.wait();
+        }
+        p.wait_timeout(timeout + self.env.cfg.tick_interval * 2 + Duration::from_millis(500))
+    }
+
     /// Starts a replica of `group` with id `replica` on this host: restarts
     /// it from the log when the log has the group, else bootstraps or joins
     /// as `mode` says. `factory` builds its state machine.
@@ -235,7 +259,7 @@ impl Host {
     pub fn propose(&self, group: u64, cmd: &[u8], timeout: Duration) -> OpResult<Bytes> {
         let (p, done) = Pending::pair();
         self.propose_async(group, cmd, timeout, done);
-        p.wait()
+        self.wait_blocking(p, timeout)
     }
 
     /// Proposes `cmd`; `done` receives the outcome (called on a worker
@@ -251,7 +275,7 @@ impl Host {
     pub fn propose_session(&self, session: &Session, cmd: &[u8], timeout: Duration) -> OpResult<Bytes> {
         let (p, done) = Pending::pair();
         self.propose_session_async(session, cmd, timeout, done);
-        p.wait()
+        self.wait_blocking(p, timeout)
     }
 
     /// The non-blocking form of [`Host::propose_session`].
@@ -269,7 +293,7 @@ impl Host {
         let (group, client) = (session.group, session.client_id);
         let deadline = self.deadline(timeout);
         self.submit(group, done, move |s, done| s.propose(group, |o| envelope::close_session(o, client), deadline, done));
-        p.wait().map(|_| ())
+        self.wait_blocking(p, timeout).map(|_| ())
     }
 
     /// A linearizable read: confirms leadership (ReadIndex), waits until the
@@ -277,7 +301,7 @@ impl Host {
     pub fn read(&self, group: u64, query: &[u8], timeout: Duration) -> OpResult<Bytes> {
         let (p, done) = Pending::pair();
         self.read_async(group, query, timeout, done);
-        p.wait()
+        self.wait_blocking(p, timeout)
     }
 
     /// The non-blocking form of [`Host::read`].
@@ -306,7 +330,7 @@ impl Host {
     pub fn change_membership(&self, group: u64, change: Membership, timeout: Duration) -> OpResult<()> {
         let (p, done) = Pending::pair();
         self.change_membership_async(group, change, timeout, done);
-        p.wait()
+        self.wait_blocking(p, timeout)
     }
 
     /// The non-blocking form of [`Host::change_membership`].
@@ -320,7 +344,7 @@ impl Host {
     pub fn add_replica_at(&self, group: u64, replica: u64, host: u64, addr: &str, timeout: Duration) -> OpResult<()> {
         let (p, done) = Pending::pair();
         self.change_membership_at_async(group, Membership::AddReplica { replica, host }, addr.to_string(), timeout, done);
-        p.wait()
+        self.wait_blocking(p, timeout)
     }
 
     /// [`Host::change_membership_async`] with the network address of the
@@ -359,7 +383,7 @@ impl Host {
     pub fn transfer_leader(&self, group: u64, target: u64, timeout: Duration) -> OpResult<()> {
         let (p, done) = Pending::pair();
         self.transfer_leader_async(group, target, timeout, done);
-        p.wait()
+        self.wait_blocking(p, timeout)
     }
 
     /// The non-blocking form of [`Host::transfer_leader`].
