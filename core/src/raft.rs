@@ -147,6 +147,19 @@ pub struct Config {
     pub disable_conf_change_validation: bool,
     /// A leader removed from (or demoted in) the configuration steps down.
     pub step_down_on_removal: bool,
+    /// Beyond etcd (raft-rs `priority`): this node's election priority; 0,
+    /// the default, is off. A voter refuses a candidate whose log is exactly
+    /// as up to date as its own (same last term and index) but whose
+    /// priority is lower than its own, so among equally current replicas the
+    /// one with the highest priority wins. Candidates send it in MsgVote and
+    /// MsgPreVote (raftpb field 16, which etcd nodes skip; a 0 is not on the
+    /// wire at all). See [`crate::priority`].
+    pub priority: i64,
+    /// Beyond etcd (raft-rs `batch_append`): a leader merges the appends to
+    /// one peer queued since the last Ready into one MsgApp while the merged
+    /// entries stay within `max_size_per_msg`. Off by default (etcd's
+    /// messages, one MsgApp per send). See [`crate::batch_append`].
+    pub batch_append: bool,
 }
 
 impl Default for Config {
@@ -171,6 +184,8 @@ impl Default for Config {
             disable_proposal_forwarding: false,
             disable_conf_change_validation: false,
             step_down_on_removal: false,
+            priority: 0,
+            batch_append: false,
         }
     }
 }
@@ -194,6 +209,8 @@ impl fmt::Debug for Config {
             .field("disable_proposal_forwarding", &self.disable_proposal_forwarding)
             .field("disable_conf_change_validation", &self.disable_conf_change_validation)
             .field("step_down_on_removal", &self.step_down_on_removal)
+            .field("priority", &self.priority)
+            .field("batch_append", &self.batch_append)
             .finish_non_exhaustive()
     }
 }
@@ -296,6 +313,10 @@ pub struct Raft<S: Storage> {
     randomized_election_timeout: usize,
     disable_proposal_forwarding: bool,
     step_down_on_removal: bool,
+    /// Election priority (Config::priority; 0 off).
+    priority: i64,
+    /// Merge appends to one peer within a Ready (Config::batch_append).
+    batch_append: bool,
     /// Where log lines go.
     pub logger: Arc<dyn Logger>,
     /// MsgReadIndex held until this leader commits an entry of its term.
@@ -360,6 +381,8 @@ impl<S: Storage> Raft<S> {
             randomized_election_timeout: c.election_tick,
             disable_proposal_forwarding: c.disable_proposal_forwarding,
             step_down_on_removal: c.step_down_on_removal,
+            priority: c.priority,
+            batch_append: c.batch_append,
             logger,
             pending_read_index_messages: Vec::new(),
             rng: fastrand::Rng::new(),
@@ -565,6 +588,9 @@ impl<S: Storage> Raft<S> {
         let n = ents.len();
         let bytes = payloads_size(&ents);
         let commit = self.raft_log.committed;
+        if self.batch_append && self.merge_append(to, prev_index, prev_term, &mut ents, commit, bytes) {
+            return true;
+        }
         self.send(Message {
             to,
             r#type: MessageType::MsgApp as i32,
@@ -576,6 +602,26 @@ impl<S: Storage> Raft<S> {
         });
         if let Some(pr) = self.trk.progress.get_mut(&to) {
             pr.sent_entries(n, bytes);
+            pr.sent_commit(commit);
+        }
+        true
+    }
+
+    /// Batched appends: adds the entries to the MsgApp already queued for
+    /// `to` when they directly follow it (see [`crate::batch_append`]), and
+    /// accounts for them in the peer's progress. False when a message of
+    /// its own must go out.
+    fn merge_append(&mut self, to: u64, prev_index: u64, prev_term: u64, ents: &mut Vec<Entry>, commit: u64, bytes: u64) -> bool {
+        use crate::batch_append::{merge_into_queued, Merged};
+        let n = ents.len();
+        let merged =
+            merge_into_queued(&mut self.msgs, to, self.term, prev_index, prev_term, ents, commit, self.max_msg_size);
+        let Some(merged) = merged else { return false };
+        if let Some(pr) = self.trk.progress.get_mut(&to) {
+            match merged {
+                Merged::IntoEntries => pr.sent_more_entries(n, bytes),
+                Merged::IntoEmpty => pr.sent_entries(n, bytes),
+            }
             pr.sent_commit(commit);
         }
         true
@@ -997,6 +1043,7 @@ impl<S: Storage> Raft<S> {
                 index: last.index,
                 log_term: last.term,
                 context,
+                priority: self.priority,
                 ..Default::default()
             });
         }
@@ -1292,7 +1339,12 @@ impl<S: Storage> Raft<S> {
         // (`polyraft_mutant = "vote_no_uptodate"` drops that check, for the
         // simulator's mutation check only.)
         let up_to_date = cfg!(polyraft_mutant = "vote_no_uptodate") || self.raft_log.is_up_to_date(cand);
-        if can_vote && up_to_date {
+        // Beyond etcd: among equally up-to-date logs, the higher priority
+        // wins (a no-op while every priority is 0). A leadership transfer
+        // names its target explicitly and is exempt.
+        let transfer = mt == MessageType::MsgVote && m.context.as_ref() == CAMPAIGN_TRANSFER;
+        let by_priority = transfer || crate::priority::may_vote_for(self.priority, last, cand, m.priority);
+        if can_vote && up_to_date && by_priority {
             // Learners vote too: one may have been promoted without knowing.
             rlog!(
                 self.logger,
