@@ -317,6 +317,9 @@ pub struct Raft<S: Storage> {
     priority: i64,
     /// Merge appends to one peer within a Ready (Config::batch_append).
     batch_append: bool,
+    /// An empty vector kept from an appended proposal, for the next one
+    /// (`RawNode::propose` takes it): no allocation per proposal.
+    pub(crate) spare_entries: Vec<Entry>,
     /// Where log lines go.
     pub logger: Arc<dyn Logger>,
     /// MsgReadIndex held until this leader commits an entry of its term.
@@ -383,6 +386,7 @@ impl<S: Storage> Raft<S> {
             step_down_on_removal: c.step_down_on_removal,
             priority: c.priority,
             batch_append: c.batch_append,
+            spare_entries: Vec::new(),
             logger,
             pending_read_index_messages: Vec::new(),
             rng: fastrand::Rng::new(),
@@ -834,8 +838,12 @@ impl<S: Storage> Raft<S> {
             );
             return false;
         }
-        // The proposal's entries move into the log (no clone per entry).
-        let li = self.raft_log.append_owned(es);
+        // The proposal's entries move into the log (no clone per entry),
+        // and its emptied vector serves the next local proposal.
+        let li = self.raft_log.append_from(&mut es);
+        if self.spare_entries.capacity() < es.capacity() {
+            self.spare_entries = es;
+        }
         // The leader acks its own entries once they are durable; the ack is
         // delivered back to us after the next persistence.
         self.send(Message { to: self.id, r#type: MessageType::MsgAppResp as i32, index: li, ..Default::default() });
