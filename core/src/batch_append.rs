@@ -1,82 +1,79 @@
 //! Batched appends (beyond etcd; raft-rs's `batch_append`): a leader that
 //! sends several appends to one peer before the application collects a
-//! Ready (one per proposal, say) merges them into the MsgApp already
-//! queued, so the peer gets one message, one storage write and one ack.
+//! Ready (one per proposal, say) extends the MsgApp already queued for the
+//! peer instead, so the peer gets one message, one storage write and one
+//! ack.
 //!
 //! A merge is only ever an extension: the queued MsgApp keeps its previous
 //! entry (index, log term) and gains entries that directly follow its last
 //! one, so the follower's consistency check and the Log Matching argument
 //! are exactly those of the unmerged messages. Its commit index becomes the
-//! newer one (the leader's commit only grows within a term).
+//! newer one (the leader's commit only grows within a term). The merged
+//! entries stay within `max_size_per_msg` (etcd's encoded entry sizes),
+//! except that, as etcd's limitSize, a message never holds less than one
+//! entry.
 
 use crate::raftpb::{Entry, Message, MessageType};
-use crate::util::{ents_size, MAX_ENTRY_OVERHEAD};
 
-/// What a merge did to the queued append: the progress accounting the
-/// caller must do for the entries that joined it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Merged {
-    /// The entries joined a MsgApp that already carried entries: they are
-    /// part of its in-flight message.
-    IntoEntries,
-    /// The entries joined an empty MsgApp (a probe or a commit carrier):
-    /// the message now carries entries for the first time.
-    IntoEmpty,
+/// The position in `msgs` of the MsgApp that entries following
+/// `(prev_index, prev_term)` may join: the latest message queued for `to`,
+/// when it is a MsgApp of `term` whose last entry (or, without entries,
+/// whose previous entry) is `(prev_index, prev_term)`. Anything queued for
+/// the peer after a MsgApp (a snapshot, a heartbeat) keeps its place after
+/// the entries it may depend on, so only the latest message qualifies.
+pub(crate) fn queued_append(msgs: &[Message], to: u64, term: u64, prev_index: u64, prev_term: u64) -> Option<usize> {
+    let i = msgs.iter().rposition(|m| m.to == to)?;
+    let m = &msgs[i];
+    if m.r#type != MessageType::MsgApp as i32 || m.term != term {
+        return None;
+    }
+    let last = m.entries.last().map_or((m.index, m.log_term), |e| (e.index, e.term));
+    (last == (prev_index, prev_term)).then_some(i)
 }
 
-/// Tries to add the append `(prev_index, prev_term, ents, commit)` for peer
-/// `to` to the last message queued for `to` in `msgs`. Succeeds only when
-/// that message is a MsgApp of `term` whose last entry (or, when it has none, whose
-/// previous entry) is `(prev_index, prev_term)`, and the merged entries
-/// stay within `max_size` bytes (etcd's encoded entry sizes). On success
-/// `ents` is left empty; otherwise it is untouched and the caller sends its
-/// own message.
-pub(crate) fn merge_into_queued(
-    msgs: &mut [Message],
+/// The encoded size of the entries of queued MsgApps, remembered from the
+/// last merge into each, so that extending a message of k entries does not
+/// size all k again. A record names the peer and the message's first and
+/// last index: within one leader term the entries between two indexes never
+/// change, so a match is exact (cleared when the term changes).
+#[derive(Debug, Default)]
+pub(crate) struct QueuedSizes {
+    sizes: Vec<QueuedSize>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct QueuedSize {
     to: u64,
-    term: u64,
-    prev_index: u64,
-    prev_term: u64,
-    ents: &mut Vec<Entry>,
-    commit: u64,
-    max_size: u64,
-) -> Option<Merged> {
-    // Only the latest message to the peer may be extended: anything sent to
-    // it after that MsgApp (a snapshot, a heartbeat) keeps its place after
-    // the entries it may depend on.
-    let queued = msgs.iter_mut().rev().find(|m| m.to == to)?;
-    if queued.r#type != MessageType::MsgApp as i32 || queued.term != term {
-        return None;
-    }
-    let (last_index, last_term) = match queued.entries.last() {
-        Some(e) => (e.index, e.term),
-        None => (queued.index, queued.log_term),
-    };
-    if (last_index, last_term) != (prev_index, prev_term) {
-        return None;
-    }
-    if !ents.is_empty() && !queued.entries.is_empty() && !fits(&queued.entries, ents, max_size) {
-        return None;
-    }
-    let merged = if queued.entries.is_empty() { Merged::IntoEmpty } else { Merged::IntoEntries };
-    queued.entries.append(ents);
-    queued.commit = queued.commit.max(commit);
-    Some(merged)
+    first: u64,
+    last: u64,
+    size: u64,
 }
 
-/// Whether `a` followed by `b` encodes within `max_size`: first with a cheap
-/// upper bound on the encoded sizes (payload lengths plus the most an
-/// entry's framing can take), exactly only when the bound does not fit.
-fn fits(a: &[Entry], b: &[Entry], max_size: u64) -> bool {
-    if max_size == u64::MAX {
-        return true;
+impl QueuedSizes {
+    /// Encoded size of `ents`, the entries of a MsgApp queued for `to`.
+    pub(crate) fn size_of(&self, to: u64, ents: &[Entry]) -> u64 {
+        let (Some(first), Some(last)) = (ents.first(), ents.last()) else { return 0 };
+        match self.sizes.iter().find(|s| s.to == to) {
+            Some(s) if (s.first, s.last) == (first.index, last.index) => s.size,
+            _ => crate::util::ents_size(ents),
+        }
     }
-    let count = (a.len() + b.len()) as u64;
-    let payloads: u64 = a.iter().chain(b).map(|e| e.data.len() as u64).sum();
-    if payloads.saturating_add(count.saturating_mul(MAX_ENTRY_OVERHEAD)) <= max_size {
-        return true;
+
+    /// Remembers that the MsgApp queued for `to`, now holding `ents`,
+    /// encodes to `size` bytes.
+    pub(crate) fn record(&mut self, to: u64, ents: &[Entry], size: u64) {
+        let (Some(first), Some(last)) = (ents.first(), ents.last()) else { return };
+        let rec = QueuedSize { to, first: first.index, last: last.index, size };
+        match self.sizes.iter_mut().find(|s| s.to == to) {
+            Some(s) => *s = rec,
+            None => self.sizes.push(rec),
+        }
     }
-    ents_size(a).saturating_add(ents_size(b)) <= max_size
+
+    /// Forgets everything (a new term).
+    pub(crate) fn clear(&mut self) {
+        self.sizes.clear();
+    }
 }
 
 #[cfg(test)]
@@ -88,67 +85,50 @@ mod tests {
         Entry { index, term, data: Bytes::from(vec![b'x'; len]), ..Default::default() }
     }
 
-    fn app(to: u64, index: u64, log_term: u64, ents: Vec<Entry>, commit: u64) -> Message {
-        Message {
-            to,
-            term: 1,
-            r#type: MessageType::MsgApp as i32,
-            index,
-            log_term,
-            entries: ents,
-            commit,
-            ..Default::default()
-        }
+    fn app(to: u64, index: u64, log_term: u64, ents: Vec<Entry>) -> Message {
+        Message { to, term: 1, r#type: MessageType::MsgApp as i32, index, log_term, entries: ents, ..Default::default() }
     }
 
     #[test]
-    fn contiguous_appends_merge_and_take_the_newer_commit() {
-        let mut msgs = vec![app(2, 5, 1, vec![ent(6, 1, 3)], 4), app(3, 5, 1, vec![ent(6, 1, 3)], 4)];
-        let mut more = vec![ent(7, 1, 3), ent(8, 1, 3)];
-        assert_eq!(merge_into_queued(&mut msgs, 2, 1, 6, 1, &mut more, 6, 1 << 20), Some(Merged::IntoEntries));
-        assert!(more.is_empty());
-        let idx: Vec<u64> = msgs[0].entries.iter().map(|e| e.index).collect();
-        assert_eq!(idx, vec![6, 7, 8]);
-        assert_eq!((msgs[0].index, msgs[0].log_term, msgs[0].commit), (5, 1, 6));
-        // The other peer's message is untouched.
-        assert_eq!(msgs[1].entries.len(), 1);
+    fn the_latest_contiguous_append_to_the_peer_is_found() {
+        let msgs = vec![app(2, 5, 1, vec![ent(6, 1, 3)]), app(3, 5, 1, vec![ent(6, 1, 3)])];
+        assert_eq!(queued_append(&msgs, 2, 1, 6, 1), Some(0));
+        assert_eq!(queued_append(&msgs, 3, 1, 6, 1), Some(1));
+        assert_eq!(queued_append(&msgs, 4, 1, 6, 1), None);
     }
 
     #[test]
-    fn a_gap_or_a_term_mismatch_does_not_merge() {
-        let mut msgs = vec![app(2, 5, 1, vec![ent(6, 1, 3)], 4)];
-        let mut gap = vec![ent(8, 1, 3)];
-        assert_eq!(merge_into_queued(&mut msgs, 2, 1, 7, 1, &mut gap, 4, 1 << 20), None);
-        assert_eq!(gap.len(), 1);
-        let mut other_term = vec![ent(7, 2, 3)];
-        assert_eq!(merge_into_queued(&mut msgs, 2, 1, 6, 2, &mut other_term, 4, 1 << 20), None);
-        assert_eq!(msgs[0].entries.len(), 1);
+    fn a_gap_a_log_term_or_a_message_term_mismatch_is_not_joined() {
+        let msgs = vec![app(2, 5, 1, vec![ent(6, 1, 3)])];
+        assert_eq!(queued_append(&msgs, 2, 1, 7, 1), None);
+        assert_eq!(queued_append(&msgs, 2, 1, 6, 2), None);
+        assert_eq!(queued_append(&msgs, 2, 2, 6, 1), None);
     }
 
     #[test]
-    fn only_the_latest_message_to_the_peer_is_extended() {
+    fn a_message_queued_after_the_append_blocks_the_merge() {
         let hb = Message { to: 2, term: 1, r#type: MessageType::MsgHeartbeat as i32, ..Default::default() };
-        let mut msgs = vec![app(2, 5, 1, vec![ent(6, 1, 3)], 4), hb];
-        let mut more = vec![ent(7, 1, 3)];
-        assert_eq!(merge_into_queued(&mut msgs, 2, 1, 6, 1, &mut more, 4, 1 << 20), None);
-        assert_eq!(more.len(), 1);
+        let msgs = vec![app(2, 5, 1, vec![ent(6, 1, 3)]), hb];
+        assert_eq!(queued_append(&msgs, 2, 1, 6, 1), None);
     }
 
     #[test]
-    fn an_empty_append_gains_entries() {
-        let mut msgs = vec![app(2, 5, 1, vec![], 5)];
-        let mut more = vec![ent(6, 1, 3)];
-        assert_eq!(merge_into_queued(&mut msgs, 2, 1, 5, 1, &mut more, 5, 1 << 20), Some(Merged::IntoEmpty));
-        assert_eq!(msgs[0].entries.len(), 1);
+    fn an_empty_append_is_joined_after_its_previous_entry() {
+        let msgs = vec![app(2, 5, 1, vec![])];
+        assert_eq!(queued_append(&msgs, 2, 1, 5, 1), Some(0));
     }
 
     #[test]
-    fn the_size_limit_holds() {
-        // Each entry encodes to 2 + 1 + 1 + 1 + 1 + 100 = 106 bytes.
-        let mut msgs = vec![app(2, 5, 1, vec![ent(6, 1, 100)], 4)];
-        let mut more = vec![ent(7, 1, 100)];
-        assert_eq!(merge_into_queued(&mut msgs, 2, 1, 6, 1, &mut more, 4, 211), None);
-        assert_eq!(merge_into_queued(&mut msgs, 2, 1, 6, 1, &mut more, 4, 212), Some(Merged::IntoEntries));
-        assert_eq!(msgs[0].entries.len(), 2);
+    fn sizes_are_remembered_per_peer_and_range() {
+        let mut q = QueuedSizes::default();
+        let ents = vec![ent(6, 1, 100), ent(7, 1, 100)];
+        // 2 + 1 + 1 + 1 + 1 + 100 bytes each.
+        assert_eq!(q.size_of(2, &ents), 212);
+        q.record(2, &ents, 999);
+        assert_eq!(q.size_of(2, &ents), 999, "a recorded range is not sized again");
+        assert_eq!(q.size_of(3, &ents), 212, "another peer");
+        assert_eq!(q.size_of(2, &ents[..1]), 106, "another range");
+        q.clear();
+        assert_eq!(q.size_of(2, &ents), 212);
     }
 }

@@ -317,6 +317,8 @@ pub struct Raft<S: Storage> {
     priority: i64,
     /// Merge appends to one peer within a Ready (Config::batch_append).
     batch_append: bool,
+    /// Sizes of the MsgApps queued in `msgs` (batched appends).
+    queued_sizes: crate::batch_append::QueuedSizes,
     /// An empty vector kept from an appended proposal, for the next one
     /// (`RawNode::propose` takes it): no allocation per proposal.
     pub(crate) spare_entries: Vec<Entry>,
@@ -387,6 +389,7 @@ impl<S: Storage> Raft<S> {
             priority: c.priority,
             batch_append: c.batch_append,
             spare_entries: Vec::new(),
+            queued_sizes: Default::default(),
             logger,
             pending_read_index_messages: Vec::new(),
             rng: fastrand::Rng::new(),
@@ -568,6 +571,12 @@ impl<S: Storage> Raft<S> {
             // The log was compacted past what the follower needs.
             Err(_) => return self.maybe_send_snapshot(to),
         };
+        if self.batch_append
+            && !replicate_full
+            && self.extend_queued_append(to, next, prev_index, prev_term, send_if_empty)
+        {
+            return true;
+        }
         let mut ents = Vec::new();
         // A throttled follower still gets an empty MsgApp, so that a full
         // window whose messages were all dropped can drain.
@@ -592,9 +601,6 @@ impl<S: Storage> Raft<S> {
         let n = ents.len();
         let bytes = payloads_size(&ents);
         let commit = self.raft_log.committed;
-        if self.batch_append && self.merge_append(to, prev_index, prev_term, &mut ents, commit, bytes) {
-            return true;
-        }
         self.send(Message {
             to,
             r#type: MessageType::MsgApp as i32,
@@ -611,20 +617,58 @@ impl<S: Storage> Raft<S> {
         true
     }
 
-    /// Batched appends: adds the entries to the MsgApp already queued for
-    /// `to` when they directly follow it (see [`crate::batch_append`]), and
-    /// accounts for them in the peer's progress. False when a message of
-    /// its own must go out.
-    fn merge_append(&mut self, to: u64, prev_index: u64, prev_term: u64, ents: &mut Vec<Entry>, commit: u64, bytes: u64) -> bool {
-        use crate::batch_append::{merge_into_queued, Merged};
-        let n = ents.len();
-        let merged =
-            merge_into_queued(&mut self.msgs, to, self.term, prev_index, prev_term, ents, commit, self.max_msg_size);
-        let Some(merged) = merged else { return false };
+    /// Batched appends: the entries from `next` on join the MsgApp already
+    /// queued for `to` when they directly follow it and fit within the
+    /// message size limit (see [`crate::batch_append`]); the peer's progress
+    /// accounts for them. They are copied from the log straight into the
+    /// queued message. False when a message of its own must go out (nothing
+    /// to join, no room, or the log cannot serve the entries). With no
+    /// entries to send, the queued message takes the newer commit index
+    /// when `send_if_empty` (an empty MsgApp would carry it), else false.
+    fn extend_queued_append(&mut self, to: u64, next: u64, prev_index: u64, prev_term: u64, send_if_empty: bool) -> bool {
+        let Some(i) = crate::batch_append::queued_append(&self.msgs, to, self.term, prev_index, prev_term) else {
+            return false;
+        };
+        let max = self.max_msg_size;
+        let queued = &mut self.msgs[i];
+        let had = queued.entries.len();
+        let size = self.queued_sizes.size_of(to, &queued.entries);
+        let last = self.raft_log.last_index();
+        let commit = self.raft_log.committed;
+        if next > last {
+            if !send_if_empty {
+                // Nothing to send, and nothing was asked for: callers loop
+                // while appends go out.
+                return false;
+            }
+            // Nothing new to send: the queued message carries the newer
+            // commit index in place of an empty MsgApp of its own.
+            queued.commit = queued.commit.max(commit);
+            if let Some(pr) = self.trk.progress.get_mut(&to) {
+                pr.sent_commit(commit);
+            }
+            return true;
+        }
+        if self.raft_log.slice_into(next, last + 1, max.saturating_sub(size), &mut queued.entries).is_err() {
+            return false;
+        }
+        let added = &queued.entries[had..];
+        let total = size.saturating_add(ents_size(added));
+        if had > 0 && total > max {
+            // Even one more entry does not fit: it goes in a new message.
+            queued.entries.truncate(had);
+            return false;
+        }
+        let (n, bytes) = (added.len(), payloads_size(added));
+        queued.commit = queued.commit.max(commit);
+        self.queued_sizes.record(to, &queued.entries, total);
         if let Some(pr) = self.trk.progress.get_mut(&to) {
-            match merged {
-                Merged::IntoEntries => pr.sent_more_entries(n, bytes),
-                Merged::IntoEmpty => pr.sent_entries(n, bytes),
+            // Entries joining a message that carried some are part of its
+            // in-flight slot; an empty MsgApp gains its first ones.
+            if had > 0 {
+                pr.sent_more_entries(n, bytes);
+            } else {
+                pr.sent_entries(n, bytes);
             }
             pr.sent_commit(commit);
         }
@@ -798,6 +842,7 @@ impl<S: Storage> Raft<S> {
             self.term = term;
             self.vote = NONE;
             self.removed_in_term.clear();
+            self.queued_sizes.clear();
         }
         self.lead = NONE;
         self.election_elapsed = 0;
