@@ -571,17 +571,26 @@ impl<S: Storage> Raft<S> {
             // The log was compacted past what the follower needs.
             Err(_) => return self.maybe_send_snapshot(to),
         };
-        if self.batch_append
-            && !replicate_full
-            && self.extend_queued_append(to, next, prev_index, prev_term, send_if_empty)
-        {
-            return true;
+        // With batched appends the last index is read once for both paths
+        // (a storage call when the unstable log is empty).
+        let mut known_last = None;
+        if self.batch_append && !replicate_full {
+            let last = self.raft_log.last_index();
+            if self.extend_queued_append(to, next, last, prev_index, prev_term, send_if_empty) {
+                return true;
+            }
+            known_last = Some(last);
         }
         let mut ents = Vec::new();
         // A throttled follower still gets an empty MsgApp, so that a full
         // window whose messages were all dropped can drain.
         if !replicate_full {
-            match self.raft_log.entries(next, self.max_msg_size) {
+            let fetched = match known_last {
+                None => self.raft_log.entries(next, self.max_msg_size),
+                Some(last) if next > last => Ok(Vec::new()),
+                Some(last) => self.raft_log.slice(next, last + 1, self.max_msg_size),
+            };
+            match fetched {
                 Ok(e) => ents = e,
                 Err(Error::Compacted) | Err(Error::Unavailable) => {
                     if !send_if_empty {
@@ -617,7 +626,7 @@ impl<S: Storage> Raft<S> {
         true
     }
 
-    /// Batched appends: the entries from `next` on join the MsgApp already
+    /// Batched appends: the entries from `next` to `last` join the MsgApp already
     /// queued for `to` when they directly follow it and fit within the
     /// message size limit (see [`crate::batch_append`]); the peer's progress
     /// accounts for them. They are copied from the log straight into the
@@ -625,7 +634,15 @@ impl<S: Storage> Raft<S> {
     /// to join, no room, or the log cannot serve the entries). With no
     /// entries to send, the queued message takes the newer commit index
     /// when `send_if_empty` (an empty MsgApp would carry it), else false.
-    fn extend_queued_append(&mut self, to: u64, next: u64, prev_index: u64, prev_term: u64, send_if_empty: bool) -> bool {
+    fn extend_queued_append(
+        &mut self,
+        to: u64,
+        next: u64,
+        last: u64,
+        prev_index: u64,
+        prev_term: u64,
+        send_if_empty: bool,
+    ) -> bool {
         let Some(i) = crate::batch_append::queued_append(&self.msgs, to, self.term, prev_index, prev_term) else {
             return false;
         };
@@ -633,7 +650,6 @@ impl<S: Storage> Raft<S> {
         let queued = &mut self.msgs[i];
         let had = queued.entries.len();
         let size = self.queued_sizes.size_of(to, &queued.entries);
-        let last = self.raft_log.last_index();
         let commit = self.raft_log.committed;
         if next > last {
             if !send_if_empty {
