@@ -86,7 +86,15 @@ mod tests {
     }
 
     fn app(to: u64, index: u64, log_term: u64, ents: Vec<Entry>) -> Message {
-        Message { to, term: 1, r#type: MessageType::MsgApp as i32, index, log_term, entries: ents, ..Default::default() }
+        Message {
+            to,
+            term: 1,
+            r#type: MessageType::MsgApp as i32,
+            index,
+            log_term,
+            entries: ents,
+            ..Default::default()
+        }
     }
 
     #[test]
