@@ -5,13 +5,16 @@
 set -e
 bin=$1; n=${2:-50000}
 dir=$(dirname "$0")
-printf '%-34s %12s %12s %7s\n' "variant" "polyraft" "raft-rs" "ratio"
+printf '%-44s %12s %12s %7s\n' "variant" "polyraft" "raft-rs" "ratio"
 run() {
     label=$1; shift
     a=$("$dir/profile.sh" "$bin" polyraft "$@" | awk '{print $NF}')
     b=$("$dir/profile.sh" "$bin" raftrs "$@" | awk '{print $NF}')
-    printf '%-34s %12s %12s %7s\n' "$label" "$a" "$b" "$(awk "BEGIN{printf \"%.2f\", $b/$a}")"
+    printf '%-44s %12s %12s %7s\n' "$label" "$a" "$b" "$(awk "BEGIN{printf \"%.2f\", $b/$a}")"
 }
+# Batched appends are on for both libraries (the child's default); the
+# first line shows the per-entry run without them, etcd's message shape.
+run "W1 B=64 P=128 per-entry, no batch_append" --w W1 --n "$n" --batch-append 0
 run "W1 B=64 P=128 per-entry" --w W1 --n "$n"
 run "W1 B=64 P=128 batch" --w W1 --n "$n" --mode batch
 run "W1 B=64 P=128 per-entry wire" --w W1 --n "$n" --wire 1

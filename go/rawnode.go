@@ -91,6 +91,10 @@ func freeRes(r rawNodeRes) {
 // natively (no callbacks); any other Storage, including a type that
 // embeds one of them to override some methods, is called back.
 func NewRawNode(cfg *Config) (*RawNode, error) {
+	return newRawNode(cfg, Extensions{})
+}
+
+func newRawNode(cfg *Config, ext Extensions) (*RawNode, error) {
 	if cfg == nil {
 		return nil, errorf("new raw node", ErrInvalidArgument, "nil config")
 	}
@@ -118,6 +122,8 @@ func NewRawNode(cfg *Config) (*RawNode, error) {
 	cc.disable_conf_change_validation = C.bool(cfg.DisableConfChangeValidation)
 	cc.step_down_on_removal = C.bool(cfg.StepDownOnRemoval)
 	cc.async_storage_writes = C.bool(cfg.AsyncStorageWrites)
+	cc.priority = C.int64_t(ext.Priority)
+	cc.batch_append = C.bool(ext.BatchAppend)
 
 	rn := &RawNode{id: cfg.ID, async: cfg.AsyncStorageWrites}
 	// Like etcd: a nil Logger means the package logger. Every line goes

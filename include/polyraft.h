@@ -871,6 +871,19 @@ typedef struct polyraft_config {
    * Passed to log_callback (the library never dereferences it).
    */
   void *log_ctx;
+  /**
+   * Beyond etcd (raft-rs `priority`): election priority, 0 (the default)
+   * off. A voter refuses a candidate whose log is exactly as up to date
+   * as its own but whose priority is lower. Sent in vote requests in a
+   * field etcd nodes skip.
+   */
+  int64_t priority;
+  /**
+   * Beyond etcd (raft-rs `batch_append`): a leader merges the appends to
+   * one peer queued before a Ready into one message, within
+   * max_size_per_msg. Default false (etcd's messages).
+   */
+  bool batch_append;
 } polyraft_config;
 
 /**

@@ -55,6 +55,10 @@ pub struct Spec {
     pub mode: Mode,
     pub wire: bool,
     pub compact_every: u64,
+    /// Batched appends (polyraft `batch_append`, raft-rs `batch_append`):
+    /// the appends to one peer within a Ready merged into one MsgApp. etcd
+    /// raft has no such option.
+    pub batch_append: bool,
 }
 
 /// Counters of one run.

@@ -42,6 +42,9 @@ fn child(args: &[String]) {
         mode: if arg(args, "--mode") == Some("batch") { Mode::Batch } else { Mode::PerEntry },
         wire: num(args, "--wire", 0) == 1,
         compact_every: num(args, "--compact", 65536),
+        // On unless `--batch-append 0`: the libraries that have the option
+        // run with it (etcd raft, in the Go harness, has none).
+        batch_append: num(args, "--batch-append", 1) == 1,
     };
     let o = match (imp, w) {
         ("polyraft", "W1") => pr::w1(&s),
@@ -53,6 +56,7 @@ fn child(args: &[String]) {
     let v = json!({
         "impl": imp, "w": w, "voters": s.voters, "n": s.n, "b": s.batch, "p": s.payload,
         "mode": if s.mode == Mode::Batch { "batch" } else { "entry" }, "wire": s.wire as u8,
+        "batch_append": s.batch_append as u8,
         "applied": o.applied, "elapsed_ns": o.elapsed_ns, "msgs": o.msgs,
         "readies_leader": o.readies_leader, "readies_total": o.readies_total,
         "storage_calls_leader": o.storage_calls_leader, "storage_calls_total": o.storage_calls_total,

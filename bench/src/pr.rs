@@ -33,6 +33,10 @@ impl Storage for Counted {
         self.tick();
         self.inner.entries(lo, hi, max_size)
     }
+    fn entries_into(&self, lo: u64, hi: u64, max_size: u64, out: &mut Vec<Entry>) -> polyraft::Result<()> {
+        self.tick();
+        self.inner.entries_into(lo, hi, max_size, out)
+    }
     fn term(&self, i: u64) -> polyraft::Result<u64> {
         self.tick();
         self.inner.term(i)
@@ -75,7 +79,7 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    pub fn new(voters: u64, wire: bool, compact_every: u64) -> Cluster {
+    pub fn new(voters: u64, wire: bool, compact_every: u64, batch_append: bool) -> Cluster {
         let ids: Vec<u64> = (1..=voters).collect();
         let nodes = ids
             .iter()
@@ -88,6 +92,7 @@ impl Cluster {
                     heartbeat_tick: 1,
                     max_size_per_msg: 1 << 20,
                     max_inflight_msgs: 256,
+                    batch_append,
                     logger: Some(std::sync::Arc::new(NoopLogger)),
                     ..Default::default()
                 };
@@ -157,15 +162,16 @@ impl Cluster {
                 // advance) are the node's; queueing to inboxes and wire
                 // encoding are the harness's.
                 let a0 = allocs();
-                let rd = n.rn.ready();
-                if let Some(hs) = rd.hard_state {
+                let mut rd = n.rn.ready();
+                if let Some(hs) = rd.hard_state.take() {
                     n.store.set_hard_state(hs);
                 }
                 if !rd.entries.is_empty() {
                     n.store.append(&rd.entries).unwrap();
                 }
                 n.allocs += allocs() - a0;
-                for m in rd.messages {
+                // Drained, not consumed: the vector goes back with the Ready.
+                for m in rd.messages.drain(..) {
                     self.msgs += 1;
                     let to = &mut self.nodes[(m.to - 1) as usize];
                     if self.wire {
@@ -184,7 +190,8 @@ impl Cluster {
                     n.applied_index = e.index;
                 }
                 let a0 = allocs();
-                n.rn.advance().unwrap();
+                // The Ready's vectors serve the next one.
+                n.rn.advance_with(rd).unwrap();
                 if self.compact_every > 0 && n.applied_index - n.compacted >= self.compact_every {
                     n.store.compact(n.applied_index).unwrap();
                     n.compacted = n.applied_index;
@@ -225,7 +232,7 @@ impl Cluster {
 
 /// W1: propose B entries, run until quiet, until the leader applied N.
 pub fn w1(s: &Spec) -> Out {
-    let mut c = Cluster::new(s.voters, s.wire, s.compact_every);
+    let mut c = Cluster::new(s.voters, s.wire, s.compact_every, s.batch_append);
     let p = payload(s.payload);
     let data: Vec<Bytes> = (0..s.batch).map(|_| p.clone()).collect();
     c.reset();
@@ -242,7 +249,7 @@ pub fn w1(s: &Spec) -> Out {
 
 /// W2: `n` cycles of one proposal run until applied (and quiet).
 pub fn w2(s: &Spec) -> Out {
-    let mut c = Cluster::new(s.voters, s.wire, s.compact_every);
+    let mut c = Cluster::new(s.voters, s.wire, s.compact_every, s.batch_append);
     let data = [payload(s.payload)];
     // Warm up buffers so that steady state is measured.
     for _ in 0..1000 {

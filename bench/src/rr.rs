@@ -93,7 +93,7 @@ fn count(n: &mut Node, ents: &[Entry]) {
 }
 
 impl Cluster {
-    pub fn new(voters: u64, wire: bool, compact_every: u64) -> Cluster {
+    pub fn new(voters: u64, wire: bool, compact_every: u64, batch_append: bool) -> Cluster {
         let logger = slog::Logger::root(slog::Discard, slog::o!());
         let ids: Vec<u64> = (1..=voters).collect();
         let nodes = ids
@@ -107,6 +107,7 @@ impl Cluster {
                     heartbeat_tick: 1,
                     max_size_per_msg: 1 << 20,
                     max_inflight_msgs: 256,
+                    batch_append,
                     // etcd (and polyraft) cap committed entries per Ready at
                     // max_size_per_msg when unset; the same cap here.
                     max_committed_size_per_ready: 1 << 20,
@@ -275,7 +276,7 @@ impl Cluster {
 
 /// W1: propose B entries, run until quiet, until the leader applied N.
 pub fn w1(s: &Spec) -> Out {
-    let mut c = Cluster::new(s.voters, s.wire, s.compact_every);
+    let mut c = Cluster::new(s.voters, s.wire, s.compact_every, s.batch_append);
     let p = payload(s.payload);
     let data: Vec<Bytes> = (0..s.batch).map(|_| p.clone()).collect();
     c.reset();
@@ -292,7 +293,7 @@ pub fn w1(s: &Spec) -> Out {
 
 /// W2: `n` cycles of one proposal run until applied (and quiet).
 pub fn w2(s: &Spec) -> Out {
-    let mut c = Cluster::new(s.voters, s.wire, s.compact_every);
+    let mut c = Cluster::new(s.voters, s.wire, s.compact_every, s.batch_append);
     let data = [payload(s.payload)];
     for _ in 0..1000 {
         c.propose(&data, Mode::PerEntry);

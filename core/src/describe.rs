@@ -235,6 +235,11 @@ fn describe_message_with_indent(indent: &str, m: &Message, f: EntryFormatter<'_>
     if m.vote != 0 {
         let _ = write!(s, " Vote:{}", m.vote);
     }
+    if m.priority != 0 {
+        // Beyond etcd; never set unless Config.priority is (etcd's output
+        // is unchanged).
+        let _ = write!(s, " Priority:{}", m.priority);
+    }
     match m.entries.len() {
         0 => {}
         1 => {

@@ -12,12 +12,14 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod batch_append;
 pub mod confchange;
 pub mod describe;
 mod error;
 pub mod log;
 pub mod log_unstable;
 pub mod logger;
+pub mod priority;
 pub mod quorum;
 pub mod raft;
 pub mod raftpb;

@@ -195,7 +195,13 @@ impl<S: Storage> RaftLog<S> {
     }
 
     /// [`RaftLog::append`] for entries the caller gives away.
-    pub fn append_owned(&mut self, ents: Vec<Entry>) -> u64 {
+    pub fn append_owned(&mut self, mut ents: Vec<Entry>) -> u64 {
+        self.append_from(&mut ents)
+    }
+
+    /// [`RaftLog::append_owned`] moving the entries out of `ents`, which is
+    /// left empty (its buffer free for reuse, unless the log adopted it).
+    pub fn append_from(&mut self, ents: &mut Vec<Entry>) -> u64 {
         let Some(first) = ents.first() else { return self.last_index() };
         if first.index - 1 < self.committed {
             self.record(Error::Fatal(format!(
@@ -205,7 +211,7 @@ impl<S: Storage> RaftLog<S> {
             )));
             return self.last_index();
         }
-        self.unstable.truncate_and_append_owned(ents);
+        self.unstable.append_from(ents);
         self.last_index()
     }
 
@@ -264,15 +270,23 @@ impl<S: Storage> RaftLog<S> {
     /// With `allow_unstable`, entries not yet persisted locally qualify
     /// (they are committed, so a quorum has them).
     pub fn next_committed_ents(&mut self, allow_unstable: bool) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        self.next_committed_ents_into(allow_unstable, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`RaftLog::next_committed_ents`] appended to `out` (a buffer to
+    /// reuse).
+    pub fn next_committed_ents_into(&mut self, allow_unstable: bool, out: &mut Vec<Entry>) -> Result<()> {
         if self.applying_ents_paused || self.has_next_or_in_progress_snapshot() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let (lo, hi) = (self.applying + 1, self.max_appliable_index(allow_unstable) + 1);
         if lo >= hi {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let max = self.max_applying_ents_size.saturating_sub(self.applying_ents_size);
-        self.slice(lo, hi, max.max(1))
+        self.slice_into(lo, hi, max.max(1), out)
     }
 
     /// Whether `next_committed_ents` would return something.
@@ -522,41 +536,52 @@ impl<S: Storage> RaftLog<S> {
     /// Entries `[lo, hi)` limited to `max_size` bytes (at least one entry),
     /// reading the stable part from storage and the rest from unstable.
     pub fn slice(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        self.slice_into(lo, hi, max_size, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`RaftLog::slice`] appended to `out` (a buffer to reuse, or a
+    /// message's entries to extend). On error `out` is unchanged.
+    pub fn slice_into(&self, lo: u64, hi: u64, max_size: u64, out: &mut Vec<Entry>) -> Result<()> {
         self.check_out_of_bounds(lo, hi)?;
         if lo == hi {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let off = self.unstable.offset;
         if lo >= off {
             // Cut first, then copy: entries past the limit are never cloned.
             let ents = self.unstable.slice(lo, hi);
-            return Ok(ents[..prefix_within(ents, max_size)].to_vec());
+            out.extend_from_slice(&ents[..prefix_within(ents, max_size)]);
+            return Ok(());
         }
         let cut = hi.min(off);
-        let mut ents = match self.store.entries(lo, cut, max_size) {
-            Ok(e) => e,
+        let start = out.len();
+        match self.store.entries_into(lo, cut, max_size, out) {
+            Ok(()) => {}
             Err(Error::Compacted) => return Err(Error::Compacted),
             Err(Error::Unavailable) => {
                 return Err(Error::Fatal(format!("entries[{lo}:{cut}) is unavailable from storage")));
             }
             Err(e) => return Err(storage_failure(e)),
-        };
-        if hi <= off || (ents.len() as u64) < cut - lo {
-            // Done, or storage already cut the batch at the size limit.
-            return Ok(ents);
         }
-        let size = ents_size(&ents);
+        let got = out.len() - start;
+        if hi <= off || (got as u64) < cut - lo {
+            // Done, or storage already cut the batch at the size limit.
+            return Ok(());
+        }
+        let size = ents_size(&out[start..]);
         if size >= max_size {
-            return Ok(ents);
+            return Ok(());
         }
         let tail = self.unstable.slice(off, hi);
         let n = prefix_within(tail, max_size - size);
         // A single oversized unstable entry does not join a non-empty batch.
         if n == 1 && size + ents_size(&tail[..1]) > max_size {
-            return Ok(ents);
+            return Ok(());
         }
-        ents.extend_from_slice(&tail[..n]);
-        Ok(ents)
+        out.extend_from_slice(&tail[..n]);
+        Ok(())
     }
 
     fn check_out_of_bounds(&self, lo: u64, hi: u64) -> Result<()> {

@@ -155,22 +155,29 @@ impl Unstable {
 
     /// [`Unstable::truncate_and_append`] for entries the caller gives away:
     /// they move in rather than being cloned.
-    pub fn truncate_and_append_owned(&mut self, ents: Vec<Entry>) {
+    pub fn truncate_and_append_owned(&mut self, mut ents: Vec<Entry>) {
+        self.append_from(&mut ents);
+    }
+
+    /// [`Unstable::truncate_and_append_owned`] moving the entries out of
+    /// `ents`: it is left empty, with its buffer for the caller to reuse
+    /// unless it became the unstable log's own.
+    pub fn append_from(&mut self, ents: &mut Vec<Entry>) {
         let Some(first) = ents.first() else { return };
         let from = first.index;
         if from == self.offset + self.entries.len() as u64 {
-            self.entries.extend(ents);
+            self.entries.append(ents);
         } else if from <= self.offset {
             rlog!(self.logger, Info, "replace the unstable entries from index {}", from);
             // The whole unstable tail, and possibly part of the stable log,
             // is superseded.
-            self.entries = ents;
+            self.entries = std::mem::take(ents);
             self.offset = from;
             self.offset_in_progress = self.offset;
         } else {
             rlog!(self.logger, Info, "truncate the unstable entries before index {}", from);
             self.entries.truncate((from - self.offset) as usize);
-            self.entries.extend(ents);
+            self.entries.append(ents);
             // Entries from `from` on must be persisted again.
             self.offset_in_progress = self.offset_in_progress.min(from);
         }

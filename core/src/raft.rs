@@ -147,6 +147,19 @@ pub struct Config {
     pub disable_conf_change_validation: bool,
     /// A leader removed from (or demoted in) the configuration steps down.
     pub step_down_on_removal: bool,
+    /// Beyond etcd (raft-rs `priority`): this node's election priority; 0,
+    /// the default, is off. A voter refuses a candidate whose log is exactly
+    /// as up to date as its own (same last term and index) but whose
+    /// priority is lower than its own, so among equally current replicas the
+    /// one with the highest priority wins. Candidates send it in MsgVote and
+    /// MsgPreVote (raftpb field 16, which etcd nodes skip; a 0 is not on the
+    /// wire at all). See [`crate::priority`].
+    pub priority: i64,
+    /// Beyond etcd (raft-rs `batch_append`): a leader merges the appends to
+    /// one peer queued since the last Ready into one MsgApp while the merged
+    /// entries stay within `max_size_per_msg`. Off by default (etcd's
+    /// messages, one MsgApp per send). See [`crate::batch_append`].
+    pub batch_append: bool,
 }
 
 impl Default for Config {
@@ -171,6 +184,8 @@ impl Default for Config {
             disable_proposal_forwarding: false,
             disable_conf_change_validation: false,
             step_down_on_removal: false,
+            priority: 0,
+            batch_append: false,
         }
     }
 }
@@ -194,6 +209,8 @@ impl fmt::Debug for Config {
             .field("disable_proposal_forwarding", &self.disable_proposal_forwarding)
             .field("disable_conf_change_validation", &self.disable_conf_change_validation)
             .field("step_down_on_removal", &self.step_down_on_removal)
+            .field("priority", &self.priority)
+            .field("batch_append", &self.batch_append)
             .finish_non_exhaustive()
     }
 }
@@ -296,6 +313,15 @@ pub struct Raft<S: Storage> {
     randomized_election_timeout: usize,
     disable_proposal_forwarding: bool,
     step_down_on_removal: bool,
+    /// Election priority (Config::priority; 0 off).
+    priority: i64,
+    /// Merge appends to one peer within a Ready (Config::batch_append).
+    batch_append: bool,
+    /// Sizes of the MsgApps queued in `msgs` (batched appends).
+    queued_sizes: crate::batch_append::QueuedSizes,
+    /// An empty vector kept from an appended proposal, for the next one
+    /// (`RawNode::propose` takes it): no allocation per proposal.
+    pub(crate) spare_entries: Vec<Entry>,
     /// Where log lines go.
     pub logger: Arc<dyn Logger>,
     /// MsgReadIndex held until this leader commits an entry of its term.
@@ -360,6 +386,10 @@ impl<S: Storage> Raft<S> {
             randomized_election_timeout: c.election_tick,
             disable_proposal_forwarding: c.disable_proposal_forwarding,
             step_down_on_removal: c.step_down_on_removal,
+            priority: c.priority,
+            batch_append: c.batch_append,
+            spare_entries: Vec::new(),
+            queued_sizes: Default::default(),
             logger,
             pending_read_index_messages: Vec::new(),
             rng: fastrand::Rng::new(),
@@ -541,11 +571,26 @@ impl<S: Storage> Raft<S> {
             // The log was compacted past what the follower needs.
             Err(_) => return self.maybe_send_snapshot(to),
         };
+        // With batched appends the last index is read once for both paths
+        // (a storage call when the unstable log is empty).
+        let mut known_last = None;
+        if self.batch_append && !replicate_full {
+            let last = self.raft_log.last_index();
+            if self.extend_queued_append(to, next, last, prev_index, prev_term, send_if_empty) {
+                return true;
+            }
+            known_last = Some(last);
+        }
         let mut ents = Vec::new();
         // A throttled follower still gets an empty MsgApp, so that a full
         // window whose messages were all dropped can drain.
         if !replicate_full {
-            match self.raft_log.entries(next, self.max_msg_size) {
+            let fetched = match known_last {
+                None => self.raft_log.entries(next, self.max_msg_size),
+                Some(last) if next > last => Ok(Vec::new()),
+                Some(last) => self.raft_log.slice(next, last + 1, self.max_msg_size),
+            };
+            match fetched {
                 Ok(e) => ents = e,
                 Err(Error::Compacted) | Err(Error::Unavailable) => {
                     if !send_if_empty {
@@ -576,6 +621,71 @@ impl<S: Storage> Raft<S> {
         });
         if let Some(pr) = self.trk.progress.get_mut(&to) {
             pr.sent_entries(n, bytes);
+            pr.sent_commit(commit);
+        }
+        true
+    }
+
+    /// Batched appends: the entries from `next` to `last` join the MsgApp already
+    /// queued for `to` when they directly follow it and fit within the
+    /// message size limit (see [`crate::batch_append`]); the peer's progress
+    /// accounts for them. They are copied from the log straight into the
+    /// queued message. False when a message of its own must go out (nothing
+    /// to join, no room, or the log cannot serve the entries). With no
+    /// entries to send, the queued message takes the newer commit index
+    /// when `send_if_empty` (an empty MsgApp would carry it), else false.
+    fn extend_queued_append(
+        &mut self,
+        to: u64,
+        next: u64,
+        last: u64,
+        prev_index: u64,
+        prev_term: u64,
+        send_if_empty: bool,
+    ) -> bool {
+        let Some(i) = crate::batch_append::queued_append(&self.msgs, to, self.term, prev_index, prev_term) else {
+            return false;
+        };
+        let max = self.max_msg_size;
+        let queued = &mut self.msgs[i];
+        let had = queued.entries.len();
+        let size = self.queued_sizes.size_of(to, &queued.entries);
+        let commit = self.raft_log.committed;
+        if next > last {
+            if !send_if_empty {
+                // Nothing to send, and nothing was asked for: callers loop
+                // while appends go out.
+                return false;
+            }
+            // Nothing new to send: the queued message carries the newer
+            // commit index in place of an empty MsgApp of its own.
+            queued.commit = queued.commit.max(commit);
+            if let Some(pr) = self.trk.progress.get_mut(&to) {
+                pr.sent_commit(commit);
+            }
+            return true;
+        }
+        if self.raft_log.slice_into(next, last + 1, max.saturating_sub(size), &mut queued.entries).is_err() {
+            return false;
+        }
+        let added = &queued.entries[had..];
+        let total = size.saturating_add(ents_size(added));
+        if had > 0 && total > max {
+            // Even one more entry does not fit: it goes in a new message.
+            queued.entries.truncate(had);
+            return false;
+        }
+        let (n, bytes) = (added.len(), payloads_size(added));
+        queued.commit = queued.commit.max(commit);
+        self.queued_sizes.record(to, &queued.entries, total);
+        if let Some(pr) = self.trk.progress.get_mut(&to) {
+            // Entries joining a message that carried some are part of its
+            // in-flight slot; an empty MsgApp gains its first ones.
+            if had > 0 {
+                pr.sent_more_entries(n, bytes);
+            } else {
+                pr.sent_entries(n, bytes);
+            }
             pr.sent_commit(commit);
         }
         true
@@ -748,6 +858,7 @@ impl<S: Storage> Raft<S> {
             self.term = term;
             self.vote = NONE;
             self.removed_in_term.clear();
+            self.queued_sizes.clear();
         }
         self.lead = NONE;
         self.election_elapsed = 0;
@@ -788,8 +899,12 @@ impl<S: Storage> Raft<S> {
             );
             return false;
         }
-        // The proposal's entries move into the log (no clone per entry).
-        let li = self.raft_log.append_owned(es);
+        // The proposal's entries move into the log (no clone per entry),
+        // and its emptied vector serves the next local proposal.
+        let li = self.raft_log.append_from(&mut es);
+        if self.spare_entries.capacity() < es.capacity() {
+            self.spare_entries = es;
+        }
         // The leader acks its own entries once they are durable; the ack is
         // delivered back to us after the next persistence.
         self.send(Message { to: self.id, r#type: MessageType::MsgAppResp as i32, index: li, ..Default::default() });
@@ -997,6 +1112,7 @@ impl<S: Storage> Raft<S> {
                 index: last.index,
                 log_term: last.term,
                 context,
+                priority: self.priority,
                 ..Default::default()
             });
         }
@@ -1292,7 +1408,12 @@ impl<S: Storage> Raft<S> {
         // (`polyraft_mutant = "vote_no_uptodate"` drops that check, for the
         // simulator's mutation check only.)
         let up_to_date = cfg!(polyraft_mutant = "vote_no_uptodate") || self.raft_log.is_up_to_date(cand);
-        if can_vote && up_to_date {
+        // Beyond etcd: among equally up-to-date logs, the higher priority
+        // wins (a no-op while every priority is 0). A leadership transfer
+        // names its target explicitly and is exempt.
+        let transfer = mt == MessageType::MsgVote && m.context.as_ref() == CAMPAIGN_TRANSFER;
+        let by_priority = transfer || crate::priority::may_vote_for(self.priority, last, cand, m.priority);
+        if can_vote && up_to_date && by_priority {
             // Learners vote too: one may have been promoted without knowing.
             rlog!(
                 self.logger,

@@ -93,6 +93,34 @@ pub struct RawNode<S: Storage> {
     prev_hard_st: HardState,
     /// Local messages (self-acks, storage responses) to step on `advance`.
     steps_on_advance: Vec<AdvanceStep>,
+    /// Vectors of Readys lent back with `advance_with`, for the next Ready.
+    lent: LentBuffers,
+}
+
+/// The emptied vectors of a Ready given back through
+/// [`RawNode::advance_with`]: the next Ready is built in them instead of in
+/// new allocations.
+#[derive(Default)]
+struct LentBuffers {
+    entries: Vec<Entry>,
+    committed_entries: Vec<Entry>,
+    messages: Vec<Message>,
+}
+
+impl LentBuffers {
+    /// Keeps the vectors of `rd`, emptied (whatever they still hold is
+    /// dropped); a vector with no buffer leaves the kept one in place.
+    fn keep(&mut self, rd: Ready) {
+        fn keep_one<T>(slot: &mut Vec<T>, mut v: Vec<T>) {
+            if v.capacity() > slot.capacity() {
+                v.clear();
+                *slot = v;
+            }
+        }
+        keep_one(&mut self.entries, rd.entries);
+        keep_one(&mut self.committed_entries, rd.committed_entries);
+        keep_one(&mut self.messages, rd.messages);
+    }
 }
 
 impl<S: Storage> RawNode<S> {
@@ -109,6 +137,7 @@ impl<S: Storage> RawNode<S> {
             prev_soft_st,
             prev_hard_st,
             steps_on_advance: Vec::new(),
+            lent: LentBuffers::default(),
         })
     }
 
@@ -191,12 +220,11 @@ impl<S: Storage> RawNode<S> {
     /// Proposes one entry to be appended to the log.
     pub fn propose(&mut self, data: Bytes) -> Result<()> {
         let id = self.raft.id;
-        self.raft.step(Message {
-            r#type: MessageType::MsgProp as i32,
-            from: id,
-            entries: vec![Entry { data, ..Default::default() }],
-            ..Default::default()
-        })
+        // The vector of the previous appended proposal, when there is one.
+        let mut entries = std::mem::take(&mut self.raft.spare_entries);
+        entries.clear();
+        entries.push(Entry { data, ..Default::default() });
+        self.raft.step(Message { r#type: MessageType::MsgProp as i32, from: id, entries, ..Default::default() })
     }
 
     /// Proposes many entries in one MsgProp (one append, one broadcast).
@@ -369,21 +397,24 @@ impl<S: Storage> RawNode<S> {
         let allow_unstable = self.apply_unstable_entries();
         let r = &mut self.raft;
         let n_msgs = r.msgs.len();
-        let committed_entries = match r.raft_log.next_committed_ents(allow_unstable) {
-            Ok(ents) => ents,
-            Err(e) => {
-                r.fail(e);
-                Vec::new()
-            }
-        };
-        let mut rd = Ready {
-            entries: r.raft_log.next_unstable_ents().to_vec(),
-            committed_entries,
+        // Vectors lent back by `advance_with`, if any, else new ones.
+        let mut committed_entries = std::mem::take(&mut self.lent.committed_entries);
+        if let Err(e) = r.raft_log.next_committed_ents_into(allow_unstable, &mut committed_entries) {
+            r.fail(e);
+            committed_entries.clear();
+        }
+        let mut entries = std::mem::take(&mut self.lent.entries);
+        entries.extend_from_slice(r.raft_log.next_unstable_ents());
+        let messages = if take {
             // The next Ready likely carries as many: keep the capacity so
             // that queueing them does not grow the vector step by step.
-            messages: if take { std::mem::replace(&mut r.msgs, Vec::with_capacity(n_msgs)) } else { r.msgs.clone() },
-            ..Default::default()
+            let mut next = std::mem::take(&mut self.lent.messages);
+            next.reserve(n_msgs);
+            std::mem::replace(&mut r.msgs, next)
+        } else {
+            r.msgs.clone()
         };
+        let mut rd = Ready { entries, committed_entries, messages, ..Default::default() };
         let ss = r.soft_state();
         if ss != self.prev_soft_st {
             rd.soft_state = Some(ss);
@@ -528,6 +559,22 @@ impl<S: Storage> RawNode<S> {
     /// and applied. An error with async storage writes enabled (the storage
     /// responses take its place).
     pub fn advance(&mut self) -> Result<()> {
+        self.advance_steps()
+    }
+
+    /// [`RawNode::advance`] that takes the handled Ready back: its vectors
+    /// (entries, committed entries, messages), emptied, hold the next
+    /// Ready's, so that a steady Ready/advance loop allocates none of them.
+    /// Whatever `rd` still holds is dropped; take the messages out with
+    /// `drain(..)` rather than by value to lend their vector too. `rd` must
+    /// be the Ready last returned (any Ready's vectors would do, but only
+    /// that one is acknowledged, as with `advance`).
+    pub fn advance_with(&mut self, rd: Ready) -> Result<()> {
+        self.lent.keep(rd);
+        self.advance_steps()
+    }
+
+    fn advance_steps(&mut self) -> Result<()> {
         self.check()?;
         if self.async_storage_writes {
             return Err(Error::InvalidState("Advance must not be called when using AsyncStorageWrites".into()));

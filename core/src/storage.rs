@@ -20,6 +20,20 @@ pub trait Storage {
     /// Entries in `[lo, hi)`, limited to `max_size` bytes of encoded
     /// entries but always at least one entry if any is in range.
     fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>>;
+    /// [`Storage::entries`] appended to `out` (same range, limit and
+    /// errors; on error `out` is unchanged). The default calls `entries`; a
+    /// storage that can copy its entries straight into `out` overrides it,
+    /// so that a buffer the application lends back (see
+    /// [`crate::RawNode::advance_with`]) saves the allocation of a vector.
+    fn entries_into(&self, lo: u64, hi: u64, max_size: u64, out: &mut Vec<Entry>) -> Result<()> {
+        let ents = self.entries(lo, hi, max_size)?;
+        if out.is_empty() && out.capacity() <= ents.capacity() {
+            *out = ents;
+        } else {
+            out.extend(ents);
+        }
+        Ok(())
+    }
     /// Term of entry `i`, for `first_index()-1 <= i <= last_index()`.
     fn term(&self, i: u64) -> Result<u64>;
     /// Index of the last entry in storage.
@@ -254,6 +268,12 @@ impl Storage for MemoryStorage {
     }
 
     fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        self.entries_into(lo, hi, max_size, &mut out)?;
+        Ok(out)
+    }
+
+    fn entries_into(&self, lo: u64, hi: u64, max_size: u64, out: &mut Vec<Entry>) -> Result<()> {
         let s = self.inner.read();
         let offset = s.offset();
         if lo <= offset {
@@ -267,11 +287,12 @@ impl Storage for MemoryStorage {
             return Err(Error::Unavailable);
         }
         if lo >= hi {
-            return Ok(Vec::new());
+            return Ok(());
         }
         // Cut first, then copy: entries past the limit are never cloned.
         let ents = &s.ents[(lo - offset) as usize..(hi - offset) as usize];
-        Ok(ents[..prefix_within(ents, max_size)].to_vec())
+        out.extend_from_slice(&ents[..prefix_within(ents, max_size)]);
+        Ok(())
     }
 
     fn term(&self, i: u64) -> Result<u64> {
@@ -305,6 +326,9 @@ macro_rules! forward_storage {
         }
         fn entries(&self, lo: u64, hi: u64, max_size: u64) -> Result<Vec<Entry>> {
             (**self).entries(lo, hi, max_size)
+        }
+        fn entries_into(&self, lo: u64, hi: u64, max_size: u64, out: &mut Vec<Entry>) -> Result<()> {
+            (**self).entries_into(lo, hi, max_size, out)
         }
         fn term(&self, i: u64) -> Result<u64> {
             (**self).term(i)

@@ -5,7 +5,7 @@ use crate::raftpb::{entry_size, Entry};
 /// The most an entry's encoding adds to its payload: three field tags, type,
 /// term and index varints (at most 10 bytes each), the data tag and its
 /// length varint.
-const MAX_ENTRY_OVERHEAD: u64 = 3 + 10 + 10 + 10 + 1 + 10;
+pub(crate) const MAX_ENTRY_OVERHEAD: u64 = 3 + 10 + 10 + 10 + 1 + 10;
 
 /// Total encoded size of `ents`, as etcd's entsSize.
 pub fn ents_size(ents: &[Entry]) -> u64 {

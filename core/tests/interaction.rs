@@ -107,3 +107,28 @@ fn divergences() {
     assert!(passed > 0, "no divergence scripts found in {}", dir.display());
     assert!(failed.is_empty(), "failing divergence scripts: {failed:?}");
 }
+
+/// polyraft's own interaction scripts (features beyond etcd: priority
+/// elections, batched appends), kept in this repository's tests/testdata.
+#[test]
+fn own_scripts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/testdata");
+    let (mut passed, mut failed) = (0, Vec::new());
+    for path in scripts(&dir) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        match std::panic::catch_unwind(|| run_interaction_script(&path)) {
+            Ok(Ok(())) => passed += 1,
+            Ok(Err(diff)) => {
+                eprintln!("FAIL {name}\n{diff}");
+                failed.push(name);
+            }
+            Err(_) => {
+                eprintln!("FAIL {name}: panicked");
+                failed.push(name);
+            }
+        }
+    }
+    println!("own scripts: {passed} passed, {} failed", failed.len());
+    assert!(passed > 0, "no scripts found in {}", dir.display());
+    assert!(failed.is_empty(), "failing scripts: {failed:?}");
+}

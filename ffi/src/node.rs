@@ -89,6 +89,15 @@ pub struct polyraft_config {
     pub log_callback: polyraft_log_callback,
     /// Passed to log_callback (the library never dereferences it).
     pub log_ctx: *mut c_void,
+    /// Beyond etcd (raft-rs `priority`): election priority, 0 (the default)
+    /// off. A voter refuses a candidate whose log is exactly as up to date
+    /// as its own but whose priority is lower. Sent in vote requests in a
+    /// field etcd nodes skip.
+    pub priority: i64,
+    /// Beyond etcd (raft-rs `batch_append`): a leader merges the appends to
+    /// one peer queued before a Ready into one message, within
+    /// max_size_per_msg. Default false (etcd's messages).
+    pub batch_append: bool,
 }
 
 impl Default for polyraft_config {
@@ -114,6 +123,8 @@ impl Default for polyraft_config {
             log_level: polyraft_log_level::POLYRAFT_LOG_INFO as u32,
             log_callback: None,
             log_ctx: std::ptr::null_mut(),
+            priority: c.priority,
+            batch_append: c.batch_append,
         }
     }
 }
@@ -203,6 +214,8 @@ pub(crate) fn config_from_c(c: &polyraft_config) -> Result<Config, Fail> {
         disable_proposal_forwarding: c.disable_proposal_forwarding,
         disable_conf_change_validation: c.disable_conf_change_validation,
         step_down_on_removal: c.step_down_on_removal,
+        priority: c.priority,
+        batch_append: c.batch_append,
     };
     cfg.validate().map_err(core_fail)?;
     Ok(cfg)

@@ -400,6 +400,9 @@ pub(crate) unsafe fn message_from_c(m: &polyraft_message) -> Result<Message, Fai
         reject_hint: m.reject_hint,
         context: copy_bytes(m.context, m.context_len, "context")?,
         responses: Vec::new(),
+        // Not in the C struct (beyond etcd): a vote request built field by
+        // field carries no priority; one stepped as bytes keeps it.
+        priority: 0,
     })
 }
 

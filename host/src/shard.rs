@@ -773,6 +773,10 @@ impl Shard {
             check_quorum: true,
             pre_vote: true,
             step_down_on_removal: true,
+            // Every client request is its own proposal: the appends a
+            // leader queues for a peer between two Readys go as one MsgApp
+            // (one frame, one follower write and ack instead of one each).
+            batch_append: true,
             logger: Some(cfg.raft_logger.clone()),
             ..Default::default()
         };

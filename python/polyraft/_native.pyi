@@ -550,6 +550,8 @@ class Config:
         disable_proposal_forwarding: bool = False,
         disable_conf_change_validation: bool = False,
         step_down_on_removal: bool = False,
+        priority: int = 0,
+        batch_append: bool = False,
         logger: Optional[Callable[[str, str], object]] = None,
         log_level: str = "INFO",
     ) -> Config: ...
@@ -601,6 +603,14 @@ class Config:
     @property
     def step_down_on_removal(self) -> bool:
         """A leader removed from the configuration steps down."""
+    @property
+    def priority(self) -> int:
+        """Beyond etcd: election priority (0: off). Among equally up-to-date
+        logs a voter refuses a candidate of lower priority than its own."""
+    @property
+    def batch_append(self) -> bool:
+        """Beyond etcd: a leader merges the appends to one peer queued
+        before a Ready into one message (within max_size_per_msg)."""
     @property
     def logger(self) -> Optional[Callable[[str, str], object]]:
         """The logging callable, if any."""

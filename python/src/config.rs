@@ -123,6 +123,8 @@ impl PyConfig {
         disable_proposal_forwarding = false,
         disable_conf_change_validation = false,
         step_down_on_removal = false,
+        priority = 0,
+        batch_append = false,
         logger = None,
         log_level = "INFO",
     ))]
@@ -130,7 +132,7 @@ impl PyConfig {
         max_size_per_msg=18446744073709551615, max_committed_size_per_ready=0, max_uncommitted_entries_size=0, \
         max_inflight_msgs=256, max_inflight_bytes=0, check_quorum=False, pre_vote=False, read_only_option=0, \
         disable_proposal_forwarding=False, disable_conf_change_validation=False, step_down_on_removal=False, \
-        logger=None, log_level='INFO')")]
+        priority=0, batch_append=False, logger=None, log_level='INFO')")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -150,6 +152,8 @@ impl PyConfig {
         disable_proposal_forwarding: bool,
         disable_conf_change_validation: bool,
         step_down_on_removal: bool,
+        priority: i64,
+        batch_append: bool,
         logger: Option<Py<PyAny>>,
         log_level: &str,
     ) -> PyResult<Self> {
@@ -197,6 +201,8 @@ impl PyConfig {
             disable_proposal_forwarding,
             disable_conf_change_validation,
             step_down_on_removal,
+            priority,
+            batch_append,
         };
         check(py, inner.validate())?;
         Ok(PyConfig { inner, logger, log_level: level_of(log_level)? })
@@ -240,6 +246,12 @@ impl PyConfig {
     fn disable_conf_change_validation(&self) -> bool { self.inner.disable_conf_change_validation }
     #[getter]
     fn step_down_on_removal(&self) -> bool { self.inner.step_down_on_removal }
+    /// Beyond etcd: election priority (0 off); see polyraft's Config.priority.
+    #[getter]
+    fn priority(&self) -> i64 { self.inner.priority }
+    /// Beyond etcd: appends to one peer merged within a Ready.
+    #[getter]
+    fn batch_append(&self) -> bool { self.inner.batch_append }
     #[getter]
     fn logger(&self, py: Python<'_>) -> Option<Py<PyAny>> { self.logger.as_ref().map(|l| l.clone_ref(py)) }
     #[getter]
@@ -251,7 +263,8 @@ impl PyConfig {
             "Config(id={}, election_tick={}, heartbeat_tick={}, applied={}, async_storage_writes={}, \
              max_size_per_msg={}, max_committed_size_per_ready={}, max_uncommitted_entries_size={}, \
              max_inflight_msgs={}, max_inflight_bytes={}, check_quorum={}, pre_vote={}, read_only_option={}, \
-             disable_proposal_forwarding={}, disable_conf_change_validation={}, step_down_on_removal={})",
+             disable_proposal_forwarding={}, disable_conf_change_validation={}, step_down_on_removal={}, \
+             priority={}, batch_append={})",
             c.id,
             c.election_tick,
             c.heartbeat_tick,
@@ -271,6 +284,8 @@ impl PyConfig {
             py_bool(c.disable_proposal_forwarding),
             py_bool(c.disable_conf_change_validation),
             py_bool(c.step_down_on_removal),
+            c.priority,
+            py_bool(c.batch_append),
         )
     }
 }

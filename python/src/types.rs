@@ -314,6 +314,8 @@ raftpb_class!(PyMessage, "Message", raftpb::Message, |m| describe::describe_mess
                 reject_hint,
                 context: context.0,
                 responses: responses.into_iter().map(|m| m.inner).collect(),
+                // Beyond etcd, set only by a node with Config.priority.
+                priority: 0,
             },
             from_wire: false,
         })

@@ -27,6 +27,20 @@ impl Inflights {
         self.bytes = self.bytes.saturating_add(bytes);
     }
 
+    /// Grows the latest message in flight to end at `index` with `bytes`
+    /// more (batched appends: entries merged into a queued MsgApp). With
+    /// nothing in flight it records a new message.
+    pub fn extend_last(&mut self, index: u64, bytes: u64) {
+        match self.queue.back_mut() {
+            Some(last) => {
+                last.0 = index;
+                last.1 = last.1.saturating_add(bytes);
+                self.bytes = self.bytes.saturating_add(bytes);
+            }
+            None => self.add(index, bytes),
+        }
+    }
+
     /// Frees every message whose last index is <= `to` (they were acked).
     pub fn free_le(&mut self, to: u64) {
         while let Some(&(index, bytes)) = self.queue.front() {

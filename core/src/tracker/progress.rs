@@ -141,6 +141,19 @@ impl Progress {
         }
     }
 
+    /// As [`Progress::sent_entries`] for entries merged into the append
+    /// sent last (batched appends): they travel in that message, so they
+    /// take no new in-flight slot. Only a replicating peer has several
+    /// appends queued to merge; in any other state this is `sent_entries`.
+    pub fn sent_more_entries(&mut self, entries: usize, bytes: u64) {
+        if self.state != ProgressState::Replicate || entries == 0 {
+            return self.sent_entries(entries, bytes);
+        }
+        self.next += entries as u64;
+        self.inflights.extend_last(self.next - 1, bytes);
+        self.msg_app_flow_paused = self.inflights.full();
+    }
+
     /// Whether sending commit index `index` could advance the follower's
     /// commit: it is newer than what we sent, and the follower has entries
     /// beyond what we told it is committed.

@@ -70,6 +70,7 @@ impl InteractionEnv {
             max_inflight_msgs: i32::MAX as usize,
             ..Config::default()
         };
+        let mut priorities: Vec<i64> = Vec::new();
         for a in &args[1..] {
             for v in &a.vals {
                 match a.key.as_str() {
@@ -87,6 +88,11 @@ impl InteractionEnv {
                     "max-committed-size-per-ready" => cfg.max_committed_size_per_ready = parse(&a.key, v)?,
                     "disable-conf-change-validation" => cfg.disable_conf_change_validation = parse(&a.key, v)?,
                     "step-down-on-removal" => cfg.step_down_on_removal = parse(&a.key, v)?,
+                    // Beyond etcd (polyraft's own scripts): one priority for
+                    // every added node, or one per node, `priority=(3,2,1)`.
+                    "priority" => priorities.push(parse(&a.key, v)?),
+                    "batch-append" => cfg.batch_append = parse(&a.key, v)?,
+                    "max-size-per-msg" => cfg.max_size_per_msg = parse(&a.key, v)?,
                     "read-only" => {
                         cfg.read_only_option = match v.as_str() {
                             "safe" => ReadOnlyOption::Safe,
@@ -104,7 +110,10 @@ impl InteractionEnv {
         }
         meta.conf_state = Some(cs);
         let snap = Snapshot { data, metadata: Some(meta) };
-        for _ in 0..n {
+        if priorities.len() > 1 && priorities.len() != n {
+            return Err(format!("{} priorities for {n} nodes", priorities.len()));
+        }
+        for i in 0..n {
             let id = self.nodes.len() as u64 + 1;
             let storage = EnvStorage { mem: MemoryStorage::new(), history: Arc::new(Mutex::new(vec![snap.clone()])) };
             if bootstrap {
@@ -119,6 +128,7 @@ impl InteractionEnv {
             }
             let mut cfg = cfg.clone();
             cfg.id = id;
+            cfg.priority = priorities.get(i).or(priorities.first()).copied().unwrap_or(0);
             cfg.logger = Some(Arc::new(OutputLogger(self.output.clone())));
             let raw = RawNode::new(&cfg, storage.clone()).map_err(|e| e.to_string())?;
             self.nodes.push(Node { raw, storage, config: cfg, append_work: Vec::new(), apply_work: Vec::new() });
