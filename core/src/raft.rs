@@ -562,6 +562,9 @@ impl<S: Storage> Raft<S> {
         if ents.is_empty() && !send_if_empty {
             return false;
         }
+        if self.trk.is_witness(to) {
+            crate::witness::strip_payloads(&mut ents);
+        }
         let n = ents.len();
         let bytes = payloads_size(&ents);
         let commit = self.raft_log.committed;
@@ -626,6 +629,7 @@ impl<S: Storage> Raft<S> {
         );
         pr.become_snapshot(sindex);
         rlog!(self.logger, Debug, "{:x} paused sending replication messages to {:x} [{}]", self.id, to, pr);
+        let snapshot = if pr.is_witness { crate::witness::metadata_only(snapshot) } else { snapshot };
         self.send(Message {
             to,
             r#type: MessageType::MsgSnap as i32,
@@ -758,9 +762,10 @@ impl<S: Storage> Raft<S> {
         let last = self.raft_log.last_index();
         let (max_inflight, max_bytes, id) = (self.trk.max_inflight, self.trk.max_inflight_bytes, self.id);
         for (&pid, pr) in self.trk.progress.iter_mut() {
-            let is_learner = pr.is_learner;
+            let (is_learner, is_witness) = (pr.is_learner, pr.is_witness);
             *pr = Progress::new(last + 1, Inflights::new(max_inflight, max_bytes));
             pr.is_learner = is_learner;
+            pr.is_witness = is_witness;
             if pid == id {
                 pr.matched = last;
             }
@@ -1646,6 +1651,11 @@ impl<S: Storage> Raft<S> {
             rlog!(self.logger, Debug, "{:x} is learner. Ignored transferring leadership", self.id);
             return;
         }
+        if pr.is_witness {
+            // A witness has no payloads and can never lead (docs/witness.md).
+            rlog!(self.logger, Info, "{:x} ignored transferring leadership to witness {:x}", self.id, m.from);
+            return;
+        }
         let transferee = m.from;
         let last_transferee = self.lead_transferee;
         if last_transferee != NONE {
@@ -2053,10 +2063,10 @@ impl<S: Storage> Raft<S> {
         true
     }
 
-    /// Whether this node may become leader: a voter in the configuration,
-    /// with no snapshot pending application.
+    /// Whether this node may become leader: a voter in the configuration
+    /// that is not a witness, with no snapshot pending application.
     pub fn promotable(&self) -> bool {
-        self.trk.progress.get(&self.id).is_some_and(|pr| !pr.is_learner)
+        self.trk.progress.get(&self.id).is_some_and(|pr| !pr.is_learner && !pr.is_witness)
             && !self.raft_log.has_next_or_in_progress_snapshot()
     }
 

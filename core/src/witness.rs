@@ -1,0 +1,77 @@
+//! Witness replicas (beyond etcd; the rules are in docs/witness.md).
+//!
+//! A witness is a voter that holds the log's metadata (each entry's index,
+//! term and type) but not the payloads of normal entries, keeps no state
+//! machine and never becomes leader. The configuration marks it (see
+//! [`crate::tracker::Config::witnesses`]); this module holds what the
+//! leader does differently when it replicates to one: payloads are
+//! stripped before the message leaves, and snapshots carry only their
+//! metadata. Conf-change entries keep their payload, because a witness
+//! applies them to track the membership like any replica.
+
+use bytes::Bytes;
+
+use crate::raftpb::{Entry, EntryType, Snapshot};
+
+/// Whether a witness receives `e`'s payload: only conf changes (v1 or v2)
+/// are sent whole; a normal entry's data is application state.
+pub fn keeps_payload(e: &Entry) -> bool {
+    matches!(e.r#type(), EntryType::EntryConfChange | EntryType::EntryConfChangeV2)
+}
+
+/// Empties the payload of every normal entry in `ents`, keeping index,
+/// term and type (and the type's wire presence), so the witness's log
+/// matches the leader's entry for entry in everything Raft compares.
+pub fn strip_payloads(ents: &mut [Entry]) {
+    for e in ents.iter_mut().filter(|e| !keeps_payload(e)) {
+        e.data = Bytes::new();
+    }
+}
+
+/// The snapshot a witness receives: the metadata (index, term and
+/// ConfState) without the state machine's data, which a witness never
+/// applies.
+pub fn metadata_only(mut s: Snapshot) -> Snapshot {
+    s.data = Bytes::new();
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raftpb::{ConfState, SnapshotMetadata};
+
+    fn entry(index: u64, t: EntryType, data: &'static [u8]) -> Entry {
+        Entry { term: 2, index, r#type: t as i32, data: Bytes::from_static(data), type_set: false }
+    }
+
+    #[test]
+    fn strips_normal_payloads_and_keeps_conf_changes() {
+        let mut ents = vec![
+            entry(1, EntryType::EntryNormal, b"put x"),
+            entry(2, EntryType::EntryConfChange, b"cc1"),
+            entry(3, EntryType::EntryConfChangeV2, b"cc2"),
+            entry(4, EntryType::EntryNormal, b""),
+        ];
+        let mut refused = entry(5, EntryType::EntryNormal, b"z");
+        refused.type_set = true;
+        ents.push(refused);
+        strip_payloads(&mut ents);
+        let data: Vec<&[u8]> = ents.iter().map(|e| e.data.as_ref()).collect();
+        assert_eq!(data, vec![&b""[..], b"cc1", b"cc2", b"", b""]);
+        assert_eq!(ents.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>(), (1..=5).map(|i| (i, 2)).collect::<Vec<_>>());
+        assert!(ents[4].type_set, "the type's presence on the wire is kept");
+    }
+
+    #[test]
+    fn snapshot_keeps_metadata_only() {
+        let cs = ConfState { voters: vec![1, 2, 3], witnesses: vec![3], ..Default::default() };
+        let s = Snapshot {
+            data: Bytes::from_static(b"state machine"),
+            metadata: Some(SnapshotMetadata { conf_state: Some(cs.clone()), index: 7, term: 3 }),
+        };
+        let m = metadata_only(s);
+        assert!(m.data.is_empty());
+        assert_eq!((m.index(), m.term(), m.conf_state()), (7, 3, cs));
+    }
+}
