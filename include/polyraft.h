@@ -2412,6 +2412,12 @@ enum polyraft_result polyraft_host_change_membership(const struct polyraft_host 
 enum polyraft_result polyraft_host_add_witness(const struct polyraft_host *host, uint64_t group, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms);
 
 /**
+ * The non-blocking form of polyraft_host_add_witness (the outcome carries
+ * no data).
+ */
+enum polyraft_result polyraft_host_add_witness_async(const struct polyraft_host *host, uint64_t group, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
  * Starts the witness replica `replica` of `group` on this host, joining
  * the group (which must have added it with polyraft_host_add_witness) or
  * restarting it from its log. A witness has no state machine: proposals

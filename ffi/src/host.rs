@@ -1498,6 +1498,27 @@ pub unsafe extern "C" fn polyraft_host_add_witness(
     })
 }
 
+/// The non-blocking form of polyraft_host_add_witness (the outcome carries
+/// no data).
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_add_witness_async(
+    host: *const polyraft_host,
+    group: u64,
+    replica: u64,
+    replica_host: u64,
+    timeout_ms: u64,
+    done: polyraft_host_completion,
+    ctx: *mut c_void,
+) -> polyraft_result {
+    with_host(host, |h| {
+        h.usable()?;
+        let c = completion(done, ctx)?;
+        let done = Box::new(move |r: OpResult<()>| c(r.map(|()| Bytes::new())));
+        h.host.add_witness_async(group, replica, replica_host, String::new(), timeout(timeout_ms), done);
+        Ok(())
+    })
+}
+
 /// Starts the witness replica `replica` of `group` on this host, joining
 /// the group (which must have added it with polyraft_host_add_witness) or
 /// restarting it from its log. A witness has no state machine: proposals

@@ -361,14 +361,20 @@ impl Host {
     /// [`Host::add_witness`] with the network address of the witness's
     /// host (empty: none), which every member's transport learns.
     pub fn add_witness_at(&self, group: u64, replica: u64, host: u64, addr: &str, timeout: Duration) -> OpResult<()> {
-        if replica == 0 {
-            return Err(OpError::rejected("replica id 0 is reserved"));
-        }
         let (p, done) = Pending::pair();
-        let (deadline, addr) = (self.deadline(timeout), addr.to_string());
+        self.add_witness_async(group, replica, host, addr.to_string(), timeout, done);
+        p.wait()
+    }
+
+    /// The non-blocking form of [`Host::add_witness_at`].
+    pub fn add_witness_async(&self, group: u64, replica: u64, host: u64, addr: String, timeout: Duration, done: Completion<()>) {
+        if replica == 0 {
+            done(Err(OpError::rejected("replica id 0 is reserved")));
+            return;
+        }
+        let deadline = self.deadline(timeout);
         let kind = ConfChangeType::ConfChangeAddWitnessNode;
         self.submit(group, done, move |s, done| s.propose_conf(group, kind, replica, host, &addr, deadline, done));
-        p.wait()
     }
 
     /// Starts the witness replica `replica` of `group` on this host: like
