@@ -11,7 +11,7 @@ from test_host import KV, TICK, eventually, retry
 
 
 def test_conf_change_type_and_conf_state_carry_witnesses() -> None:
-    assert ConfChangeType.ConfChangeAddWitnessNode == 4
+    assert int(ConfChangeType.ConfChangeAddWitnessNode) == 4
     cs = ConfState(voters=[1, 2, 3], witnesses=[3])
     assert cs.witnesses == [3]
     assert ConfState(voters=[1, 2]).witnesses == []
@@ -40,7 +40,7 @@ def test_witness_joins_counts_in_the_quorum_and_refuses_client_calls() -> None:
         with pytest.raises(ProposalRejectedError):
             hosts[0].add_witness(7, 2, 2)
         # With the leader's peer down, the witness completes the quorum.
-        leader = next(h for h in hosts[:2] if (i := h.group_info(7)) is not None and i.is_leader)
+        leader = next(h for h in hosts[:2] if (g := h.group_info(7)) is not None and g.is_leader)
         other = hosts[1] if leader is hosts[0] else hosts[0]
         other.close()
         assert retry(lambda: leader.propose(7, b"during=down")) == b""
