@@ -534,7 +534,7 @@ impl<S: Storage> Raft<S> {
         if pr.is_paused() {
             return false;
         }
-        let (next, replicate_full) = (pr.next, pr.state == ProgressState::Replicate && pr.inflights.full());
+        let (next, replicate_full, witness) = (pr.next, pr.state == ProgressState::Replicate && pr.inflights.full(), pr.is_witness);
         let prev_index = next - 1;
         let prev_term = match self.raft_log.term(prev_index) {
             Ok(t) => t,
@@ -562,7 +562,7 @@ impl<S: Storage> Raft<S> {
         if ents.is_empty() && !send_if_empty {
             return false;
         }
-        if self.trk.is_witness(to) {
+        if witness {
             crate::witness::strip_payloads(&mut ents);
         }
         let n = ents.len();

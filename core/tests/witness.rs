@@ -102,3 +102,166 @@ fn witness_interaction_scripts() {
 fn witness_confchange_scripts() {
     run_all("confchange", run_confchange_script, || Box::new(confchange_handler()));
 }
+
+mod rules {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use polyraft::confchange::{restore, Changer};
+    use polyraft::logger::{Logger, NoopLogger};
+    use polyraft::raftpb::{self, ConfState, Entry, EntryType, HardState, Message, MessageType};
+    use polyraft::tracker::ProgressTracker;
+    use polyraft::{Config, MemoryStorage, RawNode, StateType};
+
+    fn restored(cs: &ConfState) -> Result<ConfState, String> {
+        let trk = ProgressTracker::new(10, 0);
+        let (cfg, prs) = restore(Changer { tracker: &trk, last_index: 5 }, cs).map_err(|e| e.to_string())?;
+        let mut t = ProgressTracker::new(10, 0);
+        t.config = cfg;
+        t.progress = prs;
+        for id in &cs.witnesses {
+            assert!(t.progress[id].is_witness, "progress of {id} marks the witness");
+        }
+        Ok(t.conf_state())
+    }
+
+    /// Restoring a ConfState with witnesses (simple, joint, a witness only
+    /// in the outgoing half) gives back the same configuration.
+    #[test]
+    fn conf_states_with_witnesses_restore_exactly() {
+        let cases = [
+            ConfState { voters: vec![1, 2, 3], witnesses: vec![3], ..Default::default() },
+            ConfState { voters: vec![1, 2, 3, 4, 5], witnesses: vec![4, 5], learners: vec![6], ..Default::default() },
+            ConfState { voters: vec![1, 2, 3], voters_outgoing: vec![1, 2, 4], witnesses: vec![3, 4], ..Default::default() },
+            ConfState { voters: vec![3, 1], voters_outgoing: vec![1, 3], witnesses: vec![3], auto_leave: true, ..Default::default() },
+        ];
+        for cs in cases {
+            let got = restored(&cs).unwrap();
+            cs.equivalent(&got).unwrap();
+        }
+    }
+
+    /// A witness that is not a voter, or a configuration of witnesses
+    /// only, is refused with a one-line error.
+    #[test]
+    fn malformed_witness_conf_states_are_refused() {
+        let not_voter = ConfState { voters: vec![1, 2], witnesses: vec![3], ..Default::default() };
+        assert!(restored(&not_voter).unwrap_err().contains("witness but not a voter"));
+        assert!(not_voter.validate().is_err());
+        let only_witnesses = ConfState { voters: vec![1, 2], witnesses: vec![1, 2], ..Default::default() };
+        assert!(restored(&only_witnesses).unwrap_err().contains("not a witness"));
+    }
+
+    /// Without witnesses a ConfState encodes to etcd's bytes (no field 6);
+    /// with them, field 6 follows, unpacked like etcd's id lists.
+    #[test]
+    fn witnesses_are_absent_from_the_wire_unless_used() {
+        let plain = ConfState { voters: vec![1, 2], ..Default::default() };
+        assert_eq!(raftpb::encode(&plain).as_ref(), &[0x08, 1, 0x08, 2]);
+        let with = ConfState { voters: vec![1, 2], witnesses: vec![2], ..Default::default() };
+        assert_eq!(raftpb::encode(&with).as_ref(), &[0x08, 1, 0x08, 2, 0x30, 2]);
+        assert_eq!(raftpb::decode::<ConfState>(&raftpb::encode(&with)).unwrap(), with);
+    }
+
+    fn node(id: u64, cs: ConfState) -> RawNode<MemoryStorage> {
+        node_with(id, cs).0
+    }
+
+    fn node_with(id: u64, cs: ConfState) -> (RawNode<MemoryStorage>, MemoryStorage) {
+        let s = MemoryStorage::new_with_conf_state(cs);
+        let data = Bytes::from_static(b"payload");
+        s.append(&[Entry { index: 1, term: 1, data, ..Default::default() }]).unwrap();
+        s.set_hard_state(HardState { term: 1, vote: 0, commit: 1 });
+        let cfg = Config { id, logger: Some(Arc::new(NoopLogger) as Arc<dyn Logger>), ..Config::default() };
+        (RawNode::new(&cfg, s.clone()).unwrap(), s)
+    }
+
+    /// A witness restarted from its ConfState never campaigns, however long
+    /// it waits, and ignores MsgTimeoutNow; a data voter in its place does.
+    #[test]
+    fn a_restarted_witness_never_campaigns() {
+        let cs = ConfState { voters: vec![1, 2, 3], witnesses: vec![3], ..Default::default() };
+        let mut w = node(3, cs.clone());
+        assert!(!w.raft().promotable());
+        for _ in 0..1000 {
+            w.tick();
+        }
+        w.step(Message { r#type: MessageType::MsgTimeoutNow as i32, from: 1, to: 3, term: 1, ..Default::default() }).unwrap();
+        assert_eq!(w.raft().state, StateType::Follower);
+        assert_eq!(w.raft().term, 1, "no election was started");
+        assert!(w.status().progress.is_empty());
+        assert!(w.status().config.witnesses.contains(&3));
+
+        let mut d = node(2, cs);
+        for _ in 0..1000 {
+            d.tick();
+        }
+        assert_ne!(d.raft().state, StateType::Follower, "a data voter campaigns");
+    }
+
+    /// The leader sends a witness appends without normal payloads and a
+    /// snapshot without data; conf changes go whole.
+    #[test]
+    fn leader_strips_what_it_sends_to_a_witness() {
+        let cs = ConfState { voters: vec![1, 2, 3], witnesses: vec![3], ..Default::default() };
+        let (mut l, storage) = node_with(1, cs.clone());
+        l.campaign().unwrap();
+        for id in [2, 3] {
+            let rd = l.ready();
+            storage.append(&rd.entries).unwrap();
+            if let Some(hs) = rd.hard_state.clone() {
+                storage.set_hard_state(hs);
+            }
+            l.advance().unwrap();
+            l.step(Message { r#type: MessageType::MsgVoteResp as i32, from: id, to: 1, term: 2, ..Default::default() }).unwrap();
+        }
+        assert_eq!(l.raft().state, StateType::Leader);
+        l.propose(Bytes::from_static(b"secret")).unwrap();
+        let cc = raftpb::ConfChangeV2 {
+            changes: vec![raftpb::ConfChangeSingle { r#type: raftpb::ConfChangeType::ConfChangeAddLearnerNode as i32, node_id: 4 }],
+            ..Default::default()
+        };
+        l.propose_conf_change(raftpb::ConfChangeI::V2(cc)).unwrap();
+        // Both followers acknowledge everything up to the empty entry of
+        // term 2, so the proposals stream to them.
+        for id in [2, 3] {
+            l.step(Message { r#type: MessageType::MsgAppResp as i32, from: id, to: 1, term: 2, index: 2, ..Default::default() }).unwrap();
+        }
+        let rd = l.ready();
+        let apps = |to: u64| -> Vec<Entry> {
+            rd.messages.iter().filter(|m| m.to == to && m.r#type() == MessageType::MsgApp).flat_map(|m| m.entries.clone()).collect()
+        };
+        let (to_data, to_witness) = (apps(2), apps(3));
+        assert!(to_data.iter().any(|e| e.data.as_ref() == b"secret"), "{to_data:?}");
+        assert!(!to_witness.is_empty());
+        for e in &to_witness {
+            match e.r#type() {
+                EntryType::EntryNormal => assert!(e.data.is_empty(), "payload sent to the witness: {e:?}"),
+                _ => assert!(!e.data.is_empty(), "conf changes go whole"),
+            }
+        }
+        let idx: Vec<(u64, u64)> = to_witness.iter().map(|e| (e.index, e.term)).collect();
+        assert_eq!(idx, to_data.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>(), "same metadata to both");
+        storage.append(&rd.entries).unwrap();
+        l.advance().unwrap();
+
+        // The log is compacted and the witness lost everything: it gets the
+        // snapshot's metadata without the data.
+        let last = l.raft().raft_log.last_index();
+        l.step(Message { r#type: MessageType::MsgAppResp as i32, from: 2, to: 1, term: 2, index: last, ..Default::default() }).unwrap();
+        let rd = l.ready();
+        storage.append(&rd.entries).unwrap();
+        l.advance().unwrap();
+        assert_eq!(l.raft().raft_log.committed, last);
+        storage.create_snapshot(last, Some(cs), Bytes::from_static(b"state machine")).unwrap();
+        storage.compact(last).unwrap();
+        let reject = Message { r#type: MessageType::MsgAppResp as i32, from: 3, to: 1, term: 2, index: last, reject: true, reject_hint: 0, ..Default::default() };
+        l.step(reject).unwrap();
+        let rd = l.ready();
+        let snaps: Vec<&Message> = rd.messages.iter().filter(|m| m.r#type() == MessageType::MsgSnap).collect();
+        assert_eq!(snaps.len(), 1, "{:?}", rd.messages);
+        let snap = snaps[0].snapshot.as_ref().unwrap();
+        assert_eq!((snaps[0].to, snap.index(), snap.conf_state().witnesses), (3, last, vec![3]));
+        assert!(snap.data.is_empty(), "snapshot data sent to the witness");
+    }
+}

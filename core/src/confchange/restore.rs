@@ -48,6 +48,9 @@ pub fn restore(chg: Changer<'_>, cs: &ConfState) -> Result<(Config, ProgressMap)
     if let Some(id) = cs.voters.iter().find(|id| cs.learners.contains(id)) {
         return Err(crate::Error::ConfChange(format!("node {id} is both a voter and a learner in the ConfState")));
     }
+    if let Some(id) = cs.witnesses.iter().find(|id| !cs.voters.contains(id) && !cs.voters_outgoing.contains(id)) {
+        return Err(crate::Error::ConfChange(format!("node {id} is a witness but not a voter in the ConfState")));
+    }
     let (outgoing, incoming) = to_conf_change_single(cs);
     let mut trk = chg.tracker.clone();
     let step = |trk: &mut crate::tracker::ProgressTracker, joint: Option<&[ConfChangeSingle]>, cc: Option<&ConfChangeSingle>| -> Result<()> {
