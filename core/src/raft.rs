@@ -559,11 +559,19 @@ impl<S: Storage> Raft<S> {
                 }
             }
         }
+        if witness {
+            // Only what we hold durably (docs/witness.md, "Durability"); when
+            // that is nothing yet, the append goes out once it is.
+            let durable = crate::witness::durable_last_index(&self.raft_log.unstable);
+            let had = ents.len();
+            ents.truncate(durable.saturating_sub(prev_index).min(had as u64) as usize);
+            if had > 0 && ents.is_empty() {
+                return false;
+            }
+            crate::witness::strip_payloads(&mut ents);
+        }
         if ents.is_empty() && !send_if_empty {
             return false;
-        }
-        if witness {
-            crate::witness::strip_payloads(&mut ents);
         }
         let n = ents.len();
         let bytes = payloads_size(&ents);
@@ -1249,6 +1257,12 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgStorageAppendResp => {
                 if m.index != 0 {
                     self.raft_log.stable_to(EntryId { term: m.log_term, index: m.index });
+                    if self.state == StateType::Leader && !self.trk.config.witnesses.is_empty() {
+                        // Entries just became durable: witnesses may have them.
+                        for id in crate::witness::peers(&self.trk, self.id) {
+                            while self.maybe_send_append(id, false) {}
+                        }
+                    }
                 }
                 if let Some(snap) = &m.snapshot {
                     self.applied_snap(snap);

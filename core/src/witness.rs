@@ -11,7 +11,9 @@
 
 use bytes::Bytes;
 
+use crate::log_unstable::Unstable;
 use crate::raftpb::{Entry, EntryType, Snapshot};
+use crate::tracker::ProgressTracker;
 
 /// Whether a witness receives `e`'s payload: only conf changes (v1 or v2)
 /// are sent whole; a normal entry's data is application state.
@@ -26,6 +28,27 @@ pub fn strip_payloads(ents: &mut [Entry]) {
     for e in ents.iter_mut().filter(|e| !keeps_payload(e)) {
         e.data = Bytes::new();
     }
+}
+
+/// The last index of the leader's log that is in stable storage: entries
+/// from `unstable.offset` on may still be lost in a crash. A leader sends a
+/// witness only entries up to here, so that whatever a witness holds is
+/// durable on the data replica that created it (docs/witness.md,
+/// "Durability"): otherwise a leader crashing before its disk write could
+/// leave the witnesses with entries no data replica has, and they would
+/// refuse their votes to every candidate forever.
+pub fn durable_last_index(unstable: &Unstable) -> u64 {
+    if unstable.snapshot.is_some() {
+        // Not a leader's state (a leader never installs a snapshot); be
+        // conservative.
+        return 0;
+    }
+    unstable.offset.saturating_sub(1)
+}
+
+/// The witnesses among the peers of `me`, ascending.
+pub fn peers(trk: &ProgressTracker, me: u64) -> Vec<u64> {
+    trk.config.witnesses.iter().copied().filter(|&id| id != me).collect()
 }
 
 /// The snapshot a witness receives: the metadata (index, term and

@@ -199,8 +199,9 @@ mod rules {
         assert_ne!(d.raft().state, StateType::Follower, "a data voter campaigns");
     }
 
-    /// The leader sends a witness appends without normal payloads and a
-    /// snapshot without data; conf changes go whole.
+    /// The leader sends a witness appends without normal payloads, only
+    /// once they are durable on the leader, and a snapshot without data;
+    /// conf changes go whole.
     #[test]
     fn leader_strips_what_it_sends_to_a_witness() {
         let cs = ConfState { voters: vec![1, 2, 3], witnesses: vec![3], ..Default::default() };
@@ -228,11 +229,18 @@ mod rules {
             l.step(Message { r#type: MessageType::MsgAppResp as i32, from: id, to: 1, term: 2, index: 2, ..Default::default() }).unwrap();
         }
         let rd = l.ready();
-        let apps = |to: u64| -> Vec<Entry> {
-            rd.messages.iter().filter(|m| m.to == to && m.r#type() == MessageType::MsgApp).flat_map(|m| m.entries.clone()).collect()
+        let apps = |msgs: &[Message], to: u64| -> Vec<Entry> {
+            msgs.iter().filter(|m| m.to == to && m.r#type() == MessageType::MsgApp).flat_map(|m| m.entries.clone()).collect()
         };
-        let (to_data, to_witness) = (apps(2), apps(3));
+        let to_data = apps(&rd.messages, 2);
         assert!(to_data.iter().any(|e| e.data.as_ref() == b"secret"), "{to_data:?}");
+        // The witness gets entries only once the leader holds them durably.
+        let early = apps(&rd.messages, 3);
+        assert!(early.iter().all(|e| e.index <= 2), "entries sent to the witness before the leader persisted them: {early:?}");
+        storage.append(&rd.entries).unwrap();
+        l.advance().unwrap();
+        let rd = l.ready();
+        let to_witness = apps(&rd.messages, 3);
         assert!(!to_witness.is_empty());
         for e in &to_witness {
             match e.r#type() {
@@ -242,7 +250,6 @@ mod rules {
         }
         let idx: Vec<(u64, u64)> = to_witness.iter().map(|e| (e.index, e.term)).collect();
         assert_eq!(idx, to_data.iter().map(|e| (e.index, e.term)).collect::<Vec<_>>(), "same metadata to both");
-        storage.append(&rd.entries).unwrap();
         l.advance().unwrap();
 
         // The log is compacted and the witness lost everything: it gets the
