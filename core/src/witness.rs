@@ -12,7 +12,7 @@
 use bytes::Bytes;
 
 use crate::log_unstable::Unstable;
-use crate::raftpb::{Entry, EntryType, Snapshot};
+use crate::raftpb::{ConfChangeType, ConfChangeV2, Entry, EntryType, Snapshot};
 use crate::tracker::ProgressTracker;
 
 /// Whether a witness receives `e`'s payload: only conf changes (v1 or v2)
@@ -44,6 +44,25 @@ pub fn durable_last_index(unstable: &Unstable) -> u64 {
         return 0;
     }
     unstable.offset.saturating_sub(1)
+}
+
+/// Why the leader `leader` refuses the proposed change `cc`, if it does:
+/// with witnesses in the configuration (or added by `cc`), a leader may not
+/// remove or demote itself. The entries it appends after such a change
+/// would be durable on no data replica that stays (the application stops a
+/// removed replica), while the witnesses may hold them and so refuse every
+/// remaining candidate (docs/witness.md, "Durability"). Transferring
+/// leadership first, then removing the old leader, is always possible.
+pub fn refuse_leader_removal(trk: &ProgressTracker, leader: u64, cc: &ConfChangeV2) -> Option<String> {
+    let is = |c: &crate::raftpb::ConfChangeSingle, t: ConfChangeType| c.r#type == t as i32;
+    let adds_witness = cc.changes.iter().any(|c| is(c, ConfChangeType::ConfChangeAddWitnessNode));
+    if trk.config.witnesses.is_empty() && !adds_witness {
+        return None;
+    }
+    let leaves = cc.changes.iter().any(|c| {
+        c.node_id == leader && (is(c, ConfChangeType::ConfChangeRemoveNode) || is(c, ConfChangeType::ConfChangeAddLearnerNode))
+    });
+    leaves.then(|| "with witnesses, a leader cannot remove or demote itself: transfer leadership first".to_string())
 }
 
 /// The witnesses among the peers of `me`, ascending.
