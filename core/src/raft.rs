@@ -1533,10 +1533,8 @@ impl<S: Storage> Raft<S> {
                 Some("must transition out of joint config first".to_string())
             } else if !already_joint && wants_leave_joint {
                 Some("not in joint state; refusing empty conf change".to_string())
-            } else if let Some(why) = crate::witness::refuse_leader_removal(&self.trk, self.id, &cc.as_v2()) {
-                Some(why)
             } else {
-                None
+                crate::witness::refuse_leader_removal(&self.trk, self.id, &cc.as_v2())
             };
             match failed_check {
                 Some(why) if !self.disable_conf_change_validation => {

@@ -70,8 +70,10 @@ fn rewrite(path: &Path, mut handle: impl FnMut(&TestCase) -> String) {
 }
 
 type Runner = fn(&Path) -> Result<(), String>;
+/// A fresh handler for one script (for POLYRAFT_REWRITE).
+type Handler = Box<dyn FnMut(&TestCase) -> String>;
 
-fn run_all(sub: &str, run: Runner, fresh: fn() -> Box<dyn FnMut(&TestCase) -> String>) {
+fn run_all(sub: &str, run: Runner, fresh: fn() -> Handler) {
     let all = scripts(sub);
     assert!(!all.is_empty(), "no witness scripts found in {sub:?}");
     let mut failed = Vec::new();
@@ -210,7 +212,7 @@ mod rules {
         for id in [2, 3] {
             let rd = l.ready();
             storage.append(&rd.entries).unwrap();
-            if let Some(hs) = rd.hard_state.clone() {
+            if let Some(hs) = rd.hard_state {
                 storage.set_hard_state(hs);
             }
             l.advance().unwrap();
