@@ -1311,6 +1311,9 @@ impl<S: Storage> Raft<S> {
         // (`polyraft_mutant = "vote_no_uptodate"` drops that check, for the
         // simulator's mutation check only.)
         let up_to_date = cfg!(polyraft_mutant = "vote_no_uptodate") || self.raft_log.is_up_to_date(cand);
+        // Beyond etcd: a witness backs only data voters of its configuration
+        // (docs/witness.md, "Whom a witness votes for").
+        let up_to_date = up_to_date && crate::witness::may_back(&self.trk, self.id, m.from);
         if can_vote && up_to_date {
             // Learners vote too: one may have been promoted without knowing.
             rlog!(
@@ -2122,8 +2125,10 @@ impl<S: Storage> Raft<S> {
         self.is_learner = me.is_some_and(|pr| pr.is_learner);
 
         if (!ok || self.is_learner) && self.state == StateType::Leader {
-            // Removed or demoted while leading.
-            if self.step_down_on_removal {
+            // Removed or demoted while leading. With witnesses it always
+            // steps down (docs/witness.md): it would otherwise commit with
+            // witness acks entries no data voter of the group holds.
+            if self.step_down_on_removal || !self.trk.config.witnesses.is_empty() {
                 self.become_follower(self.term, NONE);
             }
             return cs;

@@ -65,6 +65,19 @@ pub fn refuse_leader_removal(trk: &ProgressTracker, leader: u64, cc: &ConfChange
     leaves.then(|| "with witnesses, a leader cannot remove or demote itself: transfer leadership first".to_string())
 }
 
+/// Whether node `me` may grant its vote to `candidate`: always for a data
+/// replica; a witness backs only candidates that are data voters of its
+/// configuration (not a learner, not a witness, not a node it has seen
+/// removed). A node being removed could otherwise win with the witnesses'
+/// votes before it applies its removal, commit entries with them, and leave:
+/// the remaining data voters would lack entries the witnesses hold.
+pub fn may_back(trk: &ProgressTracker, me: u64, candidate: u64) -> bool {
+    if !trk.is_witness(me) {
+        return true;
+    }
+    trk.progress.get(&candidate).is_some_and(|pr| !pr.is_learner && !pr.is_witness)
+}
+
 /// The witnesses among the peers of `me`, ascending.
 pub fn peers(trk: &ProgressTracker, me: u64) -> Vec<u64> {
     trk.config.witnesses.iter().copied().filter(|&id| id != me).collect()

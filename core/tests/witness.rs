@@ -273,4 +273,41 @@ mod rules {
         assert_eq!((snaps[0].to, snap.index(), snap.conf_state().witnesses), (3, last, vec![3]));
         assert!(snap.data.is_empty(), "snapshot data sent to the witness");
     }
+
+    /// A witness backs only data voters of its configuration: not a node it
+    /// does not know (e.g. one it saw removed), not another witness.
+    #[test]
+    fn a_witness_votes_only_for_data_voters() {
+        let cs = ConfState { voters: vec![1, 2, 3, 4], witnesses: vec![3, 4], ..Default::default() };
+        let vote = |from: u64| {
+            let mut w = node(3, cs.clone());
+            let m = Message { r#type: MessageType::MsgVote as i32, from, to: 3, term: 5, log_term: 1, index: 1, ..Default::default() };
+            w.step(m).unwrap();
+            let rd = w.ready();
+            let resp = rd.messages.iter().find(|m| m.r#type() == MessageType::MsgVoteResp).cloned();
+            resp.map(|r| !r.reject)
+        };
+        assert_eq!(vote(2), Some(true), "a data voter gets the witness's vote");
+        assert_eq!(vote(9), Some(false), "a node outside the configuration does not");
+        assert_eq!(vote(4), Some(false), "another witness does not");
+    }
+
+    /// With witnesses, a leader that applies its own removal steps down
+    /// even without step_down_on_removal.
+    #[test]
+    fn a_removed_leader_steps_down_with_witnesses() {
+        let cs = ConfState { voters: vec![1, 2, 3], witnesses: vec![3], ..Default::default() };
+        let mut l = node(1, cs);
+        l.campaign().unwrap();
+        let _ = l.ready();
+        l.advance().unwrap();
+        l.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 2, ..Default::default() }).unwrap();
+        assert_eq!(l.raft().state, StateType::Leader);
+        let cc = raftpb::ConfChangeV2 {
+            changes: vec![raftpb::ConfChangeSingle { r#type: raftpb::ConfChangeType::ConfChangeRemoveNode as i32, node_id: 1 }],
+            ..Default::default()
+        };
+        l.apply_conf_change(raftpb::ConfChangeI::V2(cc)).unwrap();
+        assert_eq!(l.raft().state, StateType::Follower);
+    }
 }
