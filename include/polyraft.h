@@ -2750,7 +2750,8 @@ enum polyraft_result polyraft_node_progress(struct polyraft_node *node, struct p
 
 /**
  * Writes the node's active configuration (voters, outgoing voters of a
- * joint configuration, learners, learners_next, auto_leave; ids sorted) to
+ * joint configuration, learners, learners_next, auto_leave and, beyond
+ * etcd, the witnesses; ids sorted) to
  * `*out`: views owned by the node, valid until the next
  * polyraft_node_config or polyraft_node_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.
