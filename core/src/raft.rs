@@ -947,6 +947,19 @@ impl<S: Storage> Raft<S> {
                 return;
             }
         }
+        if !self.trk.config.witnesses.is_empty() {
+            match crate::witness::pending_removal_of(&self.raft_log, self.id) {
+                Ok(false) => {}
+                Ok(true) => {
+                    rlog!(self.logger, Info, "{:x} cannot campaign: its log removes it and the group has witnesses", self.id);
+                    return;
+                }
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            }
+        }
         rlog!(self.logger, Info, "{:x} is starting a new election at term {}", self.id, self.term);
         self.campaign(t);
     }

@@ -12,7 +12,9 @@
 use bytes::Bytes;
 
 use crate::log_unstable::Unstable;
-use crate::raftpb::{ConfChangeType, ConfChangeV2, Entry, EntryType, Snapshot};
+use crate::log::RaftLog;
+use crate::raftpb::{decode, ConfChange, ConfChangeI, ConfChangeType, ConfChangeV2, Entry, EntryType, Snapshot};
+use crate::storage::Storage;
 use crate::tracker::ProgressTracker;
 
 /// Whether a witness receives `e`'s payload: only conf changes (v1 or v2)
@@ -76,6 +78,37 @@ pub fn may_back(trk: &ProgressTracker, me: u64, candidate: u64) -> bool {
         return true;
     }
     trk.progress.get(&candidate).is_some_and(|pr| !pr.is_learner && !pr.is_witness)
+}
+
+/// Whether the not yet applied part of `log` holds a conf change that
+/// removes or demotes `id`. With witnesses such a node does not campaign:
+/// elected with its old configuration, it could commit entries with the
+/// witnesses' acks and then leave, and the remaining data voters would lack
+/// entries the witnesses hold (docs/witness.md). Costs a scan of the
+/// unapplied tail, only when a node with witnesses is about to campaign.
+pub fn pending_removal_of<S: Storage>(log: &RaftLog<S>, id: u64) -> crate::Result<bool> {
+    let (lo, hi) = (log.applied + 1, log.last_index() + 1);
+    if lo >= hi {
+        return Ok(false);
+    }
+    let mut found = false;
+    log.scan(lo, hi, log.max_applying_ents_size, |ents| {
+        found = found || ents.iter().any(|e| removes(e, id));
+        Ok(())
+    })?;
+    Ok(found)
+}
+
+/// Whether entry `e` is a conf change that removes or demotes `id`; an
+/// undecodable one does not count (raft refuses it when applied).
+fn removes(e: &Entry, id: u64) -> bool {
+    let cc = match e.r#type() {
+        EntryType::EntryConfChange => decode::<ConfChange>(&e.data).map(ConfChangeI::V1),
+        EntryType::EntryConfChangeV2 => decode::<ConfChangeV2>(&e.data).map(ConfChangeI::V2),
+        EntryType::EntryNormal => return false,
+    };
+    let leaves = |t: i32| t == ConfChangeType::ConfChangeRemoveNode as i32 || t == ConfChangeType::ConfChangeAddLearnerNode as i32;
+    cc.is_ok_and(|cc| cc.as_v2().changes.iter().any(|c| c.node_id == id && leaves(c.r#type)))
 }
 
 /// The witnesses among the peers of `me`, ascending.

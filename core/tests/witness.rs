@@ -310,4 +310,25 @@ mod rules {
         l.apply_conf_change(raftpb::ConfChangeI::V2(cc)).unwrap();
         assert_eq!(l.raft().state, StateType::Follower);
     }
+
+    /// With witnesses, a node whose log (beyond what it applied) removes it
+    /// does not campaign; without the removal it does.
+    #[test]
+    fn a_node_being_removed_does_not_campaign() {
+        let cs = ConfState { voters: vec![1, 2, 3], witnesses: vec![3], ..Default::default() };
+        for (removed, campaigns) in [(2, false), (1, true)] {
+            let (mut n, storage) = node_with(2, cs.clone());
+            let cc = raftpb::ConfChangeV2 {
+                changes: vec![raftpb::ConfChangeSingle { r#type: raftpb::ConfChangeType::ConfChangeRemoveNode as i32, node_id: removed }],
+                ..Default::default()
+            };
+            let (t, data) = raftpb::ConfChangeI::V2(cc).marshal();
+            storage.append(&[Entry { index: 2, term: 1, r#type: t as i32, data, ..Default::default() }]).unwrap();
+            drop(n);
+            let cfg = Config { id: 2, logger: Some(Arc::new(NoopLogger) as Arc<dyn Logger>), ..Config::default() };
+            n = RawNode::new(&cfg, storage).unwrap();
+            n.campaign().unwrap();
+            assert_eq!(n.raft().state != StateType::Follower, campaigns, "removing {removed}");
+        }
+    }
 }
