@@ -1195,7 +1195,11 @@ impl<S: Storage> Raft<S> {
                 }
             }
         } else if m.term < self.term {
-            if (self.check_quorum || self.pre_vote) && matches!(mt, MessageType::MsgHeartbeat | MessageType::MsgApp) {
+            // A witness answers too whatever the options: it never
+            // campaigns, so a term it took from a refused vote request would
+            // otherwise cut it off from the leader for good (docs/witness.md).
+            let tell = self.check_quorum || self.pre_vote || self.trk.is_witness(self.id);
+            if tell && matches!(mt, MessageType::MsgHeartbeat | MessageType::MsgApp) {
                 // A leader of a lower term may be stranded behind a
                 // partition where it cannot learn our term from votes (which
                 // check-quorum/pre-vote suppress); an MsgAppResp at our term
