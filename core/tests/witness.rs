@@ -331,4 +331,22 @@ mod rules {
             assert_eq!(n.raft().state != StateType::Follower, campaigns, "removing {removed}");
         }
     }
+
+    /// A witness at a higher term answers a stale leader's append with its
+    /// term even without CheckQuorum and PreVote; a data voter stays quiet
+    /// (etcd), since it will campaign itself.
+    #[test]
+    fn a_witness_tells_a_stale_leader_its_term() {
+        let cs = ConfState { voters: vec![1, 2, 3], witnesses: vec![3], ..Default::default() };
+        for (id, answers) in [(3, true), (2, false)] {
+            let (_, storage) = node_with(id, cs.clone());
+            storage.set_hard_state(HardState { term: 5, vote: 0, commit: 1 });
+            let cfg = Config { id, logger: Some(Arc::new(NoopLogger) as Arc<dyn Logger>), ..Config::default() };
+            let mut n = RawNode::new(&cfg, storage).unwrap();
+            n.step(Message { r#type: MessageType::MsgApp as i32, from: 1, to: id, term: 3, index: 1, log_term: 1, ..Default::default() }).unwrap();
+            let rd = n.ready();
+            let resp = rd.messages.iter().find(|m| m.r#type() == MessageType::MsgAppResp && m.to == 1);
+            assert_eq!(resp.map(|m| m.term), answers.then_some(5), "node {id}");
+        }
+    }
 }
