@@ -142,6 +142,7 @@ func cConfState(p *runtime.Pinner, cs *pb.ConfState) C.polyraft_conf_state {
 	c.voters_outgoing, c.voters_outgoing_len = pinU64s(p, cs.GetVotersOutgoing())
 	c.learners_next, c.learners_next_len = pinU64s(p, cs.GetLearnersNext())
 	c.auto_leave = C.bool(cs.GetAutoLeave())
+	c.witnesses, c.witnesses_len = pinU64s(p, Witnesses(cs))
 	return c
 }
 
@@ -172,6 +173,9 @@ func goConfState(c *C.polyraft_conf_state) *pb.ConfState {
 	}
 	if c.auto_leave {
 		cs.AutoLeave = new(true)
+	}
+	if ids := u64s(c.witnesses, c.witnesses_len); len(ids) > 0 {
+		SetWitnesses(cs, ids)
 	}
 	return cs
 }

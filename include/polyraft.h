@@ -404,6 +404,12 @@ enum polyraft_conf_change_type
    * Add a learner (or demote a voter).
    */
   POLYRAFT_CONF_CHANGE_ADD_LEARNER_NODE = 3,
+  /**
+   * Beyond etcd: add a witness, a voter that receives entry metadata
+   * without payloads, keeps no state machine and never leads
+   * (docs/witness.md). etcd nodes refuse this type.
+   */
+  POLYRAFT_CONF_CHANGE_ADD_WITNESS_NODE = 4,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -926,6 +932,17 @@ typedef struct polyraft_conf_state {
    * Whether raft leaves the joint configuration on its own.
    */
   bool auto_leave;
+  /**
+   * Beyond etcd: the voters (incoming or outgoing) that are witnesses
+   * (docs/witness.md); empty without witnesses. Pass them back when
+   * building a snapshot from a configuration, or a restarted witness
+   * would believe it holds data.
+   */
+  const uint64_t *witnesses;
+  /**
+   * Number of witnesses.
+   */
+  size_t witnesses_len;
 } polyraft_conf_state;
 
 /**
@@ -1479,6 +1496,14 @@ typedef struct polyraft_host_info {
    * Number of learners.
    */
   size_t n_learners;
+  /**
+   * Beyond etcd: number of witnesses among the voters (docs/witness.md).
+   */
+  size_t n_witnesses;
+  /**
+   * Whether the local replica is a witness (polyraft_host_start_witness).
+   */
+  bool is_witness;
 } polyraft_host_info;
 
 /**
@@ -1706,6 +1731,10 @@ typedef struct polyraft_progress {
    * Append messages in flight to the peer.
    */
   uint64_t inflight;
+  /**
+   * Beyond etcd: whether the peer is a witness (docs/witness.md).
+   */
+  bool is_witness;
 } polyraft_progress;
 
 /**
@@ -2385,6 +2414,32 @@ enum polyraft_result polyraft_host_stale_read_async(const struct polyraft_host *
 enum polyraft_result polyraft_host_change_membership(const struct polyraft_host *host, uint64_t group, uint32_t kind, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms);
 
 /**
+ * Adds `replica`, running on `replica_host`, to `group` as a witness
+ * (docs/witness.md): a voter that receives entry metadata but no payloads,
+ * keeps no state machine and never leads. Waits until the change is
+ * applied on this host; start the witness there with
+ * polyraft_host_start_witness. Refused (POLYRAFT_REJECTED) when the
+ * replica already holds data or no data voter would remain.
+ * Returns the codes of polyraft_host_change_membership.
+ */
+enum polyraft_result polyraft_host_add_witness(const struct polyraft_host *host, uint64_t group, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms);
+
+/**
+ * The non-blocking form of polyraft_host_add_witness (the outcome carries
+ * no data).
+ */
+enum polyraft_result polyraft_host_add_witness_async(const struct polyraft_host *host, uint64_t group, uint64_t replica, uint64_t replica_host, uint64_t timeout_ms, polyraft_host_completion done, void *ctx);
+
+/**
+ * Starts the witness replica `replica` of `group` on this host, joining
+ * the group (which must have added it with polyraft_host_add_witness) or
+ * restarting it from its log. A witness has no state machine: proposals
+ * and reads on it are refused (POLYRAFT_REJECTED).
+ * Errors: as polyraft_host_start_replica.
+ */
+enum polyraft_result polyraft_host_start_witness(const struct polyraft_host *host, uint64_t group, uint64_t replica);
+
+/**
  * The non-blocking form of polyraft_host_change_membership (the outcome
  * carries no data).
  */
@@ -2708,7 +2763,8 @@ enum polyraft_result polyraft_node_progress(struct polyraft_node *node, struct p
 
 /**
  * Writes the node's active configuration (voters, outgoing voters of a
- * joint configuration, learners, learners_next, auto_leave; ids sorted) to
+ * joint configuration, learners, learners_next, auto_leave and, beyond
+ * etcd, the witnesses; ids sorted) to
  * `*out`: views owned by the node, valid until the next
  * polyraft_node_config or polyraft_node_free.
  * Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.

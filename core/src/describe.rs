@@ -111,15 +111,20 @@ fn go_list(ids: &[u64]) -> String {
 }
 
 /// "Voters:[1 2 3] VotersOutgoing:[] Learners:[] LearnersNext:[] AutoLeave:false".
+/// Beyond etcd, " Witnesses:[3]" follows when there are witnesses.
 pub fn describe_conf_state(cs: &ConfState) -> String {
-    format!(
+    let mut s = format!(
         "Voters:{} VotersOutgoing:{} Learners:{} LearnersNext:{} AutoLeave:{}",
         go_list(&cs.voters),
         go_list(&cs.voters_outgoing),
         go_list(&cs.learners),
         go_list(&cs.learners_next),
         cs.auto_leave
-    )
+    );
+    if !cs.witnesses.is_empty() {
+        s.push_str(&format!(" Witnesses:{}", go_list(&cs.witnesses)));
+    }
+    s
 }
 
 /// A ConfState as etcd v3.7 logs a `*pb.ConfState` with `%v`: protobuf
@@ -137,6 +142,8 @@ pub fn conf_state_text(cs: &ConfState) -> String {
         parts.extend(ids.iter().map(|id| format!("{name}:{id}")));
     }
     parts.push(format!("auto_leave:{}", cs.auto_leave));
+    // Beyond etcd: absent without witnesses.
+    parts.extend(cs.witnesses.iter().map(|id| format!("witnesses:{id}")));
     parts.join(" ")
 }
 

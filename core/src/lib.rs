@@ -29,6 +29,7 @@ pub mod status;
 pub mod storage;
 pub mod tracker;
 mod util;
+pub mod witness;
 
 #[cfg(feature = "rafttest")]
 pub mod rafttest;

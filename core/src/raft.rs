@@ -564,7 +564,7 @@ impl<S: Storage> Raft<S> {
         if pr.is_paused() {
             return false;
         }
-        let (next, replicate_full) = (pr.next, pr.state == ProgressState::Replicate && pr.inflights.full());
+        let (next, replicate_full, witness) = (pr.next, pr.state == ProgressState::Replicate && pr.inflights.full(), pr.is_witness);
         let prev_index = next - 1;
         let prev_term = match self.raft_log.term(prev_index) {
             Ok(t) => t,
@@ -603,6 +603,17 @@ impl<S: Storage> Raft<S> {
                     return false;
                 }
             }
+        }
+        if witness {
+            // Only what we hold durably (docs/witness.md, "Durability"); when
+            // that is nothing yet, the append goes out once it is.
+            let durable = crate::witness::durable_last_index(&self.raft_log.unstable);
+            let had = ents.len();
+            ents.truncate(durable.saturating_sub(prev_index).min(had as u64) as usize);
+            if had > 0 && ents.is_empty() {
+                return false;
+            }
+            crate::witness::strip_payloads(&mut ents);
         }
         if ents.is_empty() && !send_if_empty {
             return false;
@@ -736,6 +747,7 @@ impl<S: Storage> Raft<S> {
         );
         pr.become_snapshot(sindex);
         rlog!(self.logger, Debug, "{:x} paused sending replication messages to {:x} [{}]", self.id, to, pr);
+        let snapshot = if pr.is_witness { crate::witness::metadata_only(snapshot) } else { snapshot };
         self.send(Message {
             to,
             r#type: MessageType::MsgSnap as i32,
@@ -869,9 +881,10 @@ impl<S: Storage> Raft<S> {
         let last = self.raft_log.last_index();
         let (max_inflight, max_bytes, id) = (self.trk.max_inflight, self.trk.max_inflight_bytes, self.id);
         for (&pid, pr) in self.trk.progress.iter_mut() {
-            let is_learner = pr.is_learner;
+            let (is_learner, is_witness) = (pr.is_learner, pr.is_witness);
             *pr = Progress::new(last + 1, Inflights::new(max_inflight, max_bytes));
             pr.is_learner = is_learner;
+            pr.is_witness = is_witness;
             if pid == id {
                 pr.matched = last;
             }
@@ -1047,6 +1060,19 @@ impl<S: Storage> Raft<S> {
             Err(e) => {
                 self.fail(e);
                 return;
+            }
+        }
+        if !self.trk.config.witnesses.is_empty() {
+            match crate::witness::pending_removal_of(&self.raft_log, self.id) {
+                Ok(false) => {}
+                Ok(true) => {
+                    rlog!(self.logger, Info, "{:x} cannot campaign: its log removes it and the group has witnesses", self.id);
+                    return;
+                }
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
             }
         }
         rlog!(self.logger, Info, "{:x} is starting a new election at term {}", self.id, self.term);
@@ -1285,7 +1311,11 @@ impl<S: Storage> Raft<S> {
                 }
             }
         } else if m.term < self.term {
-            if (self.check_quorum || self.pre_vote) && matches!(mt, MessageType::MsgHeartbeat | MessageType::MsgApp) {
+            // A witness answers too whatever the options: it never
+            // campaigns, so a term it took from a refused vote request would
+            // otherwise cut it off from the leader for good (docs/witness.md).
+            let tell = self.check_quorum || self.pre_vote || self.trk.is_witness(self.id);
+            if tell && matches!(mt, MessageType::MsgHeartbeat | MessageType::MsgApp) {
                 // A leader of a lower term may be stranded behind a
                 // partition where it cannot learn our term from votes (which
                 // check-quorum/pre-vote suppress); an MsgAppResp at our term
@@ -1360,6 +1390,12 @@ impl<S: Storage> Raft<S> {
             MessageType::MsgStorageAppendResp => {
                 if m.index != 0 {
                     self.raft_log.stable_to(EntryId { term: m.log_term, index: m.index });
+                    if self.state == StateType::Leader && !self.trk.config.witnesses.is_empty() {
+                        // Entries just became durable: witnesses may have them.
+                        for id in crate::witness::peers(&self.trk, self.id) {
+                            while self.maybe_send_append(id, false) {}
+                        }
+                    }
                 }
                 if let Some(snap) = &m.snapshot {
                     self.applied_snap(snap);
@@ -1408,6 +1444,9 @@ impl<S: Storage> Raft<S> {
         // (`polyraft_mutant = "vote_no_uptodate"` drops that check, for the
         // simulator's mutation check only.)
         let up_to_date = cfg!(polyraft_mutant = "vote_no_uptodate") || self.raft_log.is_up_to_date(cand);
+        // Beyond etcd: a witness backs only data voters of its configuration
+        // (docs/witness.md, "Whom a witness votes for").
+        let up_to_date = up_to_date && crate::witness::may_back(&self.trk, self.id, m.from);
         // Beyond etcd: among equally up-to-date logs, the higher priority
         // wins (a no-op while every priority is 0). A leadership transfer
         // names its target explicitly and is exempt.
@@ -1636,7 +1675,7 @@ impl<S: Storage> Raft<S> {
             } else if !already_joint && wants_leave_joint {
                 Some("not in joint state; refusing empty conf change".to_string())
             } else {
-                None
+                crate::witness::refuse_leader_removal(&self.trk, self.id, &cc.as_v2())
             };
             match failed_check {
                 Some(why) if !self.disable_conf_change_validation => {
@@ -1765,6 +1804,11 @@ impl<S: Storage> Raft<S> {
         let pr = &self.trk.progress[&m.from];
         if pr.is_learner {
             rlog!(self.logger, Debug, "{:x} is learner. Ignored transferring leadership", self.id);
+            return;
+        }
+        if pr.is_witness {
+            // A witness has no payloads and can never lead (docs/witness.md).
+            rlog!(self.logger, Info, "{:x} ignored transferring leadership to witness {:x}", self.id, m.from);
             return;
         }
         let transferee = m.from;
@@ -2174,10 +2218,10 @@ impl<S: Storage> Raft<S> {
         true
     }
 
-    /// Whether this node may become leader: a voter in the configuration,
-    /// with no snapshot pending application.
+    /// Whether this node may become leader: a voter in the configuration
+    /// that is not a witness, with no snapshot pending application.
     pub fn promotable(&self) -> bool {
-        self.trk.progress.get(&self.id).is_some_and(|pr| !pr.is_learner)
+        self.trk.progress.get(&self.id).is_some_and(|pr| !pr.is_learner && !pr.is_witness)
             && !self.raft_log.has_next_or_in_progress_snapshot()
     }
 
@@ -2219,8 +2263,10 @@ impl<S: Storage> Raft<S> {
         self.is_learner = me.is_some_and(|pr| pr.is_learner);
 
         if (!ok || self.is_learner) && self.state == StateType::Leader {
-            // Removed or demoted while leading.
-            if self.step_down_on_removal {
+            // Removed or demoted while leading. With witnesses it always
+            // steps down (docs/witness.md): it would otherwise commit with
+            // witness acks entries no data voter of the group holds.
+            if self.step_down_on_removal || !self.trk.config.witnesses.is_empty() {
                 self.become_follower(self.term, NONE);
             }
             return cs;

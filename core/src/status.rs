@@ -48,11 +48,12 @@ impl Status {
             if i > 0 {
                 s.push(',');
             }
-            let _ = write!(
-                s,
-                "\"{:x}\":{{\"match\":{},\"next\":{},\"state\":\"{}\"}}",
-                id, pr.matched, pr.next, pr.state
-            );
+            let _ = write!(s, "\"{:x}\":{{\"match\":{},\"next\":{},\"state\":\"{}\"", id, pr.matched, pr.next, pr.state);
+            if pr.is_witness {
+                // Beyond etcd: absent unless the peer is a witness.
+                s.push_str(",\"witness\":true");
+            }
+            s.push('}');
         }
         let _ = write!(s, "}},\"leadtransferee\":\"{:x}\"}}", b.lead_transferee);
         s

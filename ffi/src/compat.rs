@@ -57,6 +57,8 @@ pub struct polyraft_progress {
     pub is_learner: bool,
     /// Append messages in flight to the peer.
     pub inflight: u64,
+    /// Beyond etcd: whether the peer is a witness (docs/witness.md).
+    pub is_witness: bool,
 }
 
 /// Copies the progress of every peer the node tracks (on any node; etcd's
@@ -95,6 +97,7 @@ pub unsafe extern "C" fn polyraft_node_progress(
                 msg_app_flow_paused: pr.msg_app_flow_paused,
                 is_learner: pr.is_learner,
                 inflight: pr.inflights.count() as u64,
+                is_witness: pr.is_witness,
             });
         });
         all.sort_by_key(|p| p.id);
@@ -107,7 +110,8 @@ pub unsafe extern "C" fn polyraft_node_progress(
 }
 
 /// Writes the node's active configuration (voters, outgoing voters of a
-/// joint configuration, learners, learners_next, auto_leave; ids sorted) to
+/// joint configuration, learners, learners_next, auto_leave and, beyond
+/// etcd, the witnesses; ids sorted) to
 /// `*out`: views owned by the node, valid until the next
 /// polyraft_node_config or polyraft_node_free.
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_POISONED.

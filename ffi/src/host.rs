@@ -1476,6 +1476,63 @@ pub unsafe extern "C" fn polyraft_host_change_membership(
     })
 }
 
+/// Adds `replica`, running on `replica_host`, to `group` as a witness
+/// (docs/witness.md): a voter that receives entry metadata but no payloads,
+/// keeps no state machine and never leads. Waits until the change is
+/// applied on this host; start the witness there with
+/// polyraft_host_start_witness. Refused (POLYRAFT_REJECTED) when the
+/// replica already holds data or no data voter would remain.
+/// Returns the codes of polyraft_host_change_membership.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_add_witness(
+    host: *const polyraft_host,
+    group: u64,
+    replica: u64,
+    replica_host: u64,
+    timeout_ms: u64,
+) -> polyraft_result {
+    with_host(host, |h| {
+        h.usable()?;
+        not_in_callback("polyraft_host_add_witness")?;
+        h.host.add_witness(group, replica, replica_host, timeout(timeout_ms)).map_err(op_fail)
+    })
+}
+
+/// The non-blocking form of polyraft_host_add_witness (the outcome carries
+/// no data).
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_add_witness_async(
+    host: *const polyraft_host,
+    group: u64,
+    replica: u64,
+    replica_host: u64,
+    timeout_ms: u64,
+    done: polyraft_host_completion,
+    ctx: *mut c_void,
+) -> polyraft_result {
+    with_host(host, |h| {
+        h.usable()?;
+        let c = completion(done, ctx)?;
+        let done = Box::new(move |r: OpResult<()>| c(r.map(|()| Bytes::new())));
+        h.host.add_witness_async(group, replica, replica_host, String::new(), timeout(timeout_ms), done);
+        Ok(())
+    })
+}
+
+/// Starts the witness replica `replica` of `group` on this host, joining
+/// the group (which must have added it with polyraft_host_add_witness) or
+/// restarting it from its log. A witness has no state machine: proposals
+/// and reads on it are refused (POLYRAFT_REJECTED).
+/// Errors: as polyraft_host_start_replica.
+#[no_mangle]
+pub unsafe extern "C" fn polyraft_host_start_witness(host: *const polyraft_host, group: u64, replica: u64) -> polyraft_result {
+    with_host(host, |h| {
+        h.usable()?;
+        not_in_callback("polyraft_host_start_witness")?;
+        h.host.start_witness(group, replica, StartMode::Join).map_err(host_fail)
+    })
+}
+
 /// The non-blocking form of polyraft_host_change_membership (the outcome
 /// carries no data).
 #[no_mangle]
@@ -1580,6 +1637,10 @@ pub struct polyraft_host_info {
     pub n_voters: usize,
     /// Number of learners.
     pub n_learners: usize,
+    /// Beyond etcd: number of witnesses among the voters (docs/witness.md).
+    pub n_witnesses: usize,
+    /// Whether the local replica is a witness (polyraft_host_start_witness).
+    pub is_witness: bool,
 }
 
 fn group_info(h: &polyraft_host, group: u64) -> Result<GroupInfo, Fail> {
@@ -1621,6 +1682,8 @@ fn info_to_c(i: &GroupInfo) -> polyraft_host_info {
         snapshot_index: i.snapshot_index,
         n_voters: i.voters.len(),
         n_learners: i.learners.len(),
+        n_witnesses: i.witnesses.len(),
+        is_witness: i.is_witness,
     }
 }
 

@@ -108,6 +108,10 @@ pub enum polyraft_conf_change_type {
     POLYRAFT_CONF_CHANGE_UPDATE_NODE = 2,
     /// Add a learner (or demote a voter).
     POLYRAFT_CONF_CHANGE_ADD_LEARNER_NODE = 3,
+    /// Beyond etcd: add a witness, a voter that receives entry metadata
+    /// without payloads, keeps no state machine and never leads
+    /// (docs/witness.md). etcd nodes refuse this type.
+    POLYRAFT_CONF_CHANGE_ADD_WITNESS_NODE = 4,
 }
 
 /// Joint-consensus transitions of a ConfChangeV2.
@@ -264,6 +268,13 @@ pub struct polyraft_conf_state {
     pub learners_next_len: usize,
     /// Whether raft leaves the joint configuration on its own.
     pub auto_leave: bool,
+    /// Beyond etcd: the voters (incoming or outgoing) that are witnesses
+    /// (docs/witness.md); empty without witnesses. Pass them back when
+    /// building a snapshot from a configuration, or a restarted witness
+    /// would believe it holds data.
+    pub witnesses: *const u64,
+    /// Number of witnesses.
+    pub witnesses_len: usize,
 }
 
 impl Default for polyraft_conf_state {
@@ -278,6 +289,8 @@ impl Default for polyraft_conf_state {
             learners_next: ptr::null(),
             learners_next_len: 0,
             auto_leave: false,
+            witnesses: ptr::null(),
+            witnesses_len: 0,
         }
     }
 }
@@ -289,6 +302,7 @@ pub(crate) unsafe fn conf_state_from_c(c: &polyraft_conf_state) -> Result<ConfSt
         voters_outgoing: slice(c.voters_outgoing, c.voters_outgoing_len, "voters_outgoing")?.to_vec(),
         learners_next: slice(c.learners_next, c.learners_next_len, "learners_next")?.to_vec(),
         auto_leave: c.auto_leave,
+        witnesses: slice(c.witnesses, c.witnesses_len, "witnesses")?.to_vec(),
     })
 }
 
@@ -464,7 +478,7 @@ pub struct polyraft_conf_change_v2 {
 }
 
 fn cc_type_ok(t: u32) -> Result<i32, Fail> {
-    if t > 3 {
+    if t > polyraft_conf_change_type::POLYRAFT_CONF_CHANGE_ADD_WITNESS_NODE as u32 {
         return fail(POLYRAFT_INVALID_ARGUMENT, format!("unknown conf change type {t}"));
     }
     Ok(t as i32)
@@ -648,6 +662,7 @@ impl Arena {
         let (learners, learners_len) = self.ids(&cs.learners);
         let (voters_outgoing, voters_outgoing_len) = self.ids(&cs.voters_outgoing);
         let (learners_next, learners_next_len) = self.ids(&cs.learners_next);
+        let (witnesses, witnesses_len) = self.ids(&cs.witnesses);
         polyraft_conf_state {
             voters,
             voters_len,
@@ -658,6 +673,8 @@ impl Arena {
             learners_next,
             learners_next_len,
             auto_leave: cs.auto_leave,
+            witnesses,
+            witnesses_len,
         }
     }
 

@@ -79,6 +79,9 @@ static uint32_t pr_membership(const polyraft_host *h, uint64_t g, uint32_t kind,
 		uintptr_t done) {
 	return polyraft_host_change_membership_async(h, g, kind, r, rh, ms, pr_done, (void *)done);
 }
+static uint32_t pr_add_witness(const polyraft_host *h, uint64_t g, uint64_t r, uint64_t rh, uint64_t ms, uintptr_t done) {
+	return polyraft_host_add_witness_async(h, g, r, rh, ms, pr_done, (void *)done);
+}
 static uint32_t pr_transfer(const polyraft_host *h, uint64_t g, uint64_t target, uint64_t ms, uintptr_t done) {
 	return polyraft_host_transfer_leader_async(h, g, target, ms, pr_done, (void *)done);
 }
@@ -604,6 +607,31 @@ func (h *Host) AddLearner(ctx context.Context, group, replicaID, host uint64) er
 	return h.membership(ctx, group, C.POLYRAFT_HOST_ADD_LEARNER, replicaID, host)
 }
 
+// AddWitness adds a witness running on host (beyond etcd; docs/witness.md
+// in the repository): a voter that receives entry metadata but no
+// payloads, keeps no state machine and never leads. It waits until the
+// change is applied here; start the witness there with StartWitness.
+// Rejected when the replica already holds data or no data voter would
+// remain.
+func (h *Host) AddWitness(ctx context.Context, group, replicaID, host uint64) error {
+	_, err := h.op(ctx, func(p *C.polyraft_host, ms C.uint64_t, done C.uintptr_t) cResult {
+		return cResult(C.pr_add_witness(p, C.uint64_t(group), C.uint64_t(replicaID), C.uint64_t(host), ms, done))
+	})
+	return err
+}
+
+// StartWitness starts (or restarts from its log) the witness replica of
+// group on this host, which the group adds with AddWitness. A witness has
+// no state machine: Propose, Read and StaleRead on it are rejected.
+func (h *Host) StartWitness(ctx context.Context, group, replicaID uint64) error {
+	if err := h.precheck(ctx); err != nil {
+		return err
+	}
+	return h.call(func(p *C.polyraft_host) cResult {
+		return cResult(C.polyraft_host_start_witness(p, C.uint64_t(group), C.uint64_t(replicaID)))
+	})
+}
+
 // RemoveReplica removes a replica (voter or learner) from group.
 func (h *Host) RemoveReplica(ctx context.Context, group, replicaID uint64) error {
 	return h.membership(ctx, group, C.POLYRAFT_HOST_REMOVE_REPLICA, replicaID, 0)
@@ -641,6 +669,10 @@ type GroupInfo struct {
 	Applied, Committed, LastIndex, SnapIndex uint64
 	// Voters and Learners as of the applied index, with their hosts.
 	Voters, Learners []Peer
+	// Witnesses is how many voters are witnesses; IsWitness whether the
+	// local replica is one (beyond etcd; see AddWitness).
+	Witnesses int
+	IsWitness bool
 }
 
 // GroupInfo describes the local replica of group; ErrInvalidArgument when
@@ -676,7 +708,8 @@ func (h *Host) GroupInfo(ctx context.Context, group uint64) (GroupInfo, error) {
 	}
 	gi = GroupInfo{Group: uint64(ci.group), Replica: uint64(ci.replica), Leader: uint64(ci.leader), Term: uint64(ci.term),
 		IsLeader: bool(ci.is_leader), Quiesced: bool(ci.quiesced), Applied: uint64(ci.applied),
-		Committed: uint64(ci.committed), LastIndex: uint64(ci.last_index), SnapIndex: uint64(ci.snapshot_index)}
+		Committed: uint64(ci.committed), LastIndex: uint64(ci.last_index), SnapIndex: uint64(ci.snapshot_index),
+		Witnesses: int(ci.n_witnesses), IsWitness: bool(ci.is_witness)}
 	if gi.Voters, err = members(false, ci.n_voters); err != nil {
 		return gi, err
 	}

@@ -107,6 +107,12 @@ pub struct GroupInfo {
     pub voters: Vec<u64>,
     /// Learners as of the applied index.
     pub learners: Vec<u64>,
+    /// The voters that are witnesses, as of the applied index (empty
+    /// without witnesses; docs/witness.md).
+    pub witnesses: Vec<u64>,
+    /// Whether the local replica is a witness (started with
+    /// `Host::start_witness`): it keeps no state machine.
+    pub is_witness: bool,
     /// Applied index.
     pub applied: u64,
     /// Committed index.

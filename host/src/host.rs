@@ -373,6 +373,42 @@ impl Host {
         self.change_membership(group, Membership::AddLearner { replica, host }, timeout)
     }
 
+    /// Adds a witness (docs/witness.md) running on `host`: a voter that
+    /// receives entry metadata but no payloads, keeps no state machine and
+    /// never leads. Start it there with [`Host::start_witness`]. Refused
+    /// when `replica` is already a data replica or learner, or when no data
+    /// voter would remain.
+    pub fn add_witness(&self, group: u64, replica: u64, host: u64, timeout: Duration) -> OpResult<()> {
+        self.add_witness_at(group, replica, host, "", timeout)
+    }
+
+    /// [`Host::add_witness`] with the network address of the witness's
+    /// host (empty: none), which every member's transport learns.
+    pub fn add_witness_at(&self, group: u64, replica: u64, host: u64, addr: &str, timeout: Duration) -> OpResult<()> {
+        let (p, done) = Pending::pair();
+        self.add_witness_async(group, replica, host, addr.to_string(), timeout, done);
+        p.wait()
+    }
+
+    /// The non-blocking form of [`Host::add_witness_at`].
+    pub fn add_witness_async(&self, group: u64, replica: u64, host: u64, addr: String, timeout: Duration, done: Completion<()>) {
+        if replica == 0 {
+            done(Err(OpError::rejected("replica id 0 is reserved")));
+            return;
+        }
+        let deadline = self.deadline(timeout);
+        let kind = ConfChangeType::ConfChangeAddWitnessNode;
+        self.submit(group, done, move |s, done| s.propose_conf(group, kind, replica, host, &addr, deadline, done));
+    }
+
+    /// Starts the witness replica `replica` of `group` on this host: like
+    /// [`Host::start_replica`] but with no state machine. Proposals, reads
+    /// and stale reads on it are refused; membership changes and leader
+    /// transfers (to a data replica) may go through it.
+    pub fn start_witness(&self, group: u64, replica: u64, mode: StartMode) -> Result<(), HostError> {
+        self.call(group, move |s| s.start_witness(group, replica, mode))?
+    }
+
     /// Removes a replica.
     pub fn remove_replica(&self, group: u64, replica: u64, timeout: Duration) -> OpResult<()> {
         self.change_membership(group, Membership::RemoveReplica { replica }, timeout)

@@ -99,6 +99,10 @@ pub(crate) struct Replica {
     pub removed: bool,
     /// Ticks spent lingering since the removal was applied.
     pub linger_ticks: u64,
+    /// A witness replica (docs/witness.md): no state machine; proposals
+    /// and reads are refused here, and the leader's snapshots arrive
+    /// without data.
+    pub witness: bool,
     pub stats: GroupMetrics,
 }
 
@@ -136,6 +140,7 @@ impl Replica {
             idle_ticks: 0,
             removed: false,
             linger_ticks: 0,
+            witness: false,
             stats: GroupMetrics { group, replica: id, ..Default::default() },
         }
     }
@@ -274,6 +279,12 @@ impl Replica {
     /// inline bytes, or a reference to a data file of `store`, which is
     /// read as a stream (never whole in memory) and checked (size, CRC).
     pub fn restore_data(&mut self, data: &Bytes, store: &dyn SnapshotStore) -> Result<(), String> {
+        if self.witness && data.is_empty() {
+            // A leader's snapshot to a witness carries metadata only: there
+            // is no state to restore, and the address book is learned from
+            // conf changes and from the peers' messages.
+            return Ok(());
+        }
         match DataRef::decode(data) {
             None => self.restore_from(&mut Cursor::new(&data[..])),
             Some(r) => {

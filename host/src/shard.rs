@@ -59,6 +59,10 @@ pub struct Inbound {
     shards: Arc<Vec<Sender<Cmd>>>,
 }
 
+
+/// Why a witness replica refuses proposals and reads (docs/witness.md).
+const WITNESS_REFUSES: &str = "this replica is a witness: it keeps no state machine; send proposals and reads to a data replica";
+
 impl Inbound {
     pub(crate) fn new(shards: Vec<Sender<Cmd>>) -> Self {
         Inbound { shards: Arc::new(shards) }
@@ -706,6 +710,15 @@ impl Shard {
 
     /// Starts (or restarts from the log) the replica of `group`.
     pub fn start_replica(&mut self, group: u64, replica: u64, mode: StartMode, factory: StateMachineFactory) -> Result<(), HostError> {
+        self.start_replica_as(group, replica, mode, factory, false)
+    }
+
+    /// Starts a witness replica (docs/witness.md): no state machine.
+    pub fn start_witness(&mut self, group: u64, replica: u64, mode: StartMode) -> Result<(), HostError> {
+        self.start_replica_as(group, replica, mode, Box::new(|_, _| Box::new(crate::statemachine::NoStateMachine)), true)
+    }
+
+    fn start_replica_as(&mut self, group: u64, replica: u64, mode: StartMode, factory: StateMachineFactory, witness: bool) -> Result<(), HostError> {
         if self.replicas.contains_key(&group) {
             return Err(HostError::Invalid(format!("group {group} already has a replica on this host")));
         }
@@ -787,6 +800,7 @@ impl Shard {
         let nonce = self.rng.u64(..) & !0xffff_ffff;
         let mut r = Replica::new(group, replica, node, sm, nonce);
         r.max_sessions = cfg.max_sessions;
+        r.witness = witness;
         if !is_empty_snap(&snap) {
             r.restore_data(&snap.data, &*env.snapshots).map_err(HostError::Snapshot)?;
         }
@@ -843,6 +857,12 @@ impl Shard {
             metrics.proposals_rejected.inc();
             return;
         };
+        if r.witness {
+            // It would never see its result: a witness applies no payloads.
+            metrics.proposals_rejected.inc();
+            done(Err(OpError::rejected(WITNESS_REFUSES)));
+            return;
+        }
         let origin = r.origin();
         match r.node.propose(make(origin)) {
             Ok(()) => {
@@ -891,6 +911,10 @@ impl Shard {
         self.env.metrics.reads.inc();
         self.touch(group);
         let Some((r, done)) = self.replica_or_reject(group, done) else { return };
+        if r.witness {
+            done(Err(OpError::rejected(WITNESS_REFUSES)));
+            return;
+        }
         // Raft drops a read request silently without a leader: say so now.
         if r.node.raft().lead() == polyraft::NONE {
             done(Err(OpError::rejected("no leader known for the group")));
@@ -910,6 +934,10 @@ impl Shard {
     /// Reads the local replica's state without any check.
     pub fn stale_read(&mut self, group: u64, query: &[u8], done: Completion<Bytes>) {
         let Some((r, done)) = self.replica_or_reject(group, done) else { return };
+        if r.witness {
+            done(Err(OpError::rejected(WITNESS_REFUSES)));
+            return;
+        }
         match guarded(|| Ok(r.sm.lookup(query))) {
             Ok(v) => done(Ok(v)),
             Err(e) => {
@@ -949,6 +977,8 @@ impl Shard {
             is_leader: raft.state() == StateType::Leader,
             voters: r.conf_state.voters.clone(),
             learners: r.conf_state.learners.clone(),
+            witnesses: r.conf_state.witnesses.clone(),
+            is_witness: r.witness,
             applied: r.applied,
             committed: raft.raft_log().committed,
             last_index: raft.raft_log().last_index(),

@@ -24,5 +24,26 @@ pub trait StateMachine: Send {
     fn lookup(&self, query: &[u8]) -> Bytes;
 }
 
+/// The "state machine" of a witness replica (docs/witness.md): a witness
+/// receives no payloads, so it applies nothing, its snapshots hold nothing
+/// of it, and it answers no queries (the host refuses them before asking).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoStateMachine;
+
+impl StateMachine for NoStateMachine {
+    fn apply(&mut self, entries: &[Entry]) -> Vec<Bytes> {
+        vec![Bytes::new(); entries.len()]
+    }
+    fn snapshot(&self, _w: &mut dyn Write) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn restore(&mut self, _r: &mut dyn Read) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn lookup(&self, _query: &[u8]) -> Bytes {
+        Bytes::new()
+    }
+}
+
 /// Builds the state machine of a replica being started: (group, replica).
 pub type StateMachineFactory = Box<dyn FnOnce(u64, u64) -> Box<dyn StateMachine> + Send>;

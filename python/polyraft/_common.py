@@ -150,6 +150,8 @@ class ConfChangeType(WireEnum):
     ConfChangeRemoveNode = 1
     ConfChangeUpdateNode = 2
     ConfChangeAddLearnerNode = 3
+    # Beyond etcd: a witness (docs/witness.md); etcd nodes refuse it.
+    ConfChangeAddWitnessNode = 4
 
 
 class ConfChangeTransition(WireEnum):

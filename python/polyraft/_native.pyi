@@ -119,6 +119,7 @@ class ConfState:
         voters_outgoing: Sequence[int] = ...,
         learners_next: Sequence[int] = ...,
         auto_leave: bool = False,
+        witnesses: Sequence[int] = ...,
     ) -> ConfState: ...
     @property
     def voters(self) -> List[int]:
@@ -135,6 +136,9 @@ class ConfState:
     @property
     def auto_leave(self) -> bool:
         """Whether raft leaves the joint configuration on its own."""
+    @property
+    def witnesses(self) -> List[int]:
+        """Beyond etcd: the voters that are witnesses (docs/witness.md)."""
     def equivalent(self, other: ConfState) -> bool:
         """Whether both describe the same configuration regardless of id order."""
     def encode(self) -> bytes:
@@ -446,6 +450,9 @@ class Progress:
     @property
     def is_learner(self) -> bool:
         """Whether the peer is a learner."""
+    @property
+    def is_witness(self) -> bool:
+        """Beyond etcd: whether the peer is a witness (docs/witness.md)."""
 
 @final
 class BasicStatus:
@@ -1051,6 +1058,12 @@ class GroupInfo:
     @property
     def learners(self) -> List[int]: ...
     @property
+    def witnesses(self) -> List[int]:
+        """The voters that are witnesses (docs/witness.md)."""
+    @property
+    def is_witness(self) -> bool:
+        """Whether the local replica is a witness (no state machine)."""
+    @property
     def applied(self) -> int: ...
     @property
     def committed(self) -> int: ...
@@ -1147,6 +1160,12 @@ class Host:
         self, group: int, replica: int, host: int, timeout: float = 5.0, *, address: Optional[str] = None
     ) -> None:
         """Adds a non-voting learner running on host ``host``."""
+    def add_witness(self, group: int, replica: int, host: int, timeout: float = 5.0) -> None:
+        """Adds a witness (a voter without data that never leads) running on
+        host ``host``; start it there with ``start_witness``."""
+    def start_witness(self, group: int, replica: int) -> None:
+        """Starts (or restarts) the witness replica of ``group``: no state
+        machine; proposals and reads on it are refused."""
     def remove_replica(self, group: int, replica: int, timeout: float = 5.0) -> None:
         """Removes a replica (voter or learner)."""
     def transfer_leader(self, group: int, target: int, timeout: float = 5.0) -> None:

@@ -190,10 +190,10 @@ pub struct PyConfState {
 
 raftpb_class!(PyConfState, "ConfState", raftpb::ConfState, |c| describe::describe_conf_state(c), |inner| Self { inner }, {
     #[new]
-    #[pyo3(signature = (*, voters = Ids::default(), learners = Ids::default(), voters_outgoing = Ids::default(), learners_next = Ids::default(), auto_leave = false))]
-    fn new(voters: Ids, learners: Ids, voters_outgoing: Ids, learners_next: Ids, auto_leave: bool) -> Self {
-        let (voters, learners, voters_outgoing, learners_next) = (voters.0, learners.0, voters_outgoing.0, learners_next.0);
-        Self { inner: raftpb::ConfState { voters, learners, voters_outgoing, learners_next, auto_leave } }
+    #[pyo3(signature = (*, voters = Ids::default(), learners = Ids::default(), voters_outgoing = Ids::default(), learners_next = Ids::default(), auto_leave = false, witnesses = Ids::default()))]
+    fn new(voters: Ids, learners: Ids, voters_outgoing: Ids, learners_next: Ids, auto_leave: bool, witnesses: Ids) -> Self {
+        let (voters, learners, voters_outgoing, learners_next, witnesses) = (voters.0, learners.0, voters_outgoing.0, learners_next.0, witnesses.0);
+        Self { inner: raftpb::ConfState { voters, learners, voters_outgoing, learners_next, auto_leave, witnesses } }
     }
     #[getter]
     fn voters(&self) -> Vec<u64> { self.inner.voters.clone() }
@@ -205,6 +205,9 @@ raftpb_class!(PyConfState, "ConfState", raftpb::ConfState, |c| describe::describ
     fn learners_next(&self) -> Vec<u64> { self.inner.learners_next.clone() }
     #[getter]
     fn auto_leave(&self) -> bool { self.inner.auto_leave }
+    /// Beyond etcd: the voters that are witnesses (docs/witness.md).
+    #[getter]
+    fn witnesses(&self) -> Vec<u64> { self.inner.witnesses.clone() }
     /// Whether both describe the same configuration regardless of id order.
     fn equivalent(&self, other: &PyConfState) -> bool { self.inner.equivalent(&other.inner).is_ok() }
 });
@@ -634,6 +637,9 @@ impl PyProgress {
     fn msg_app_flow_paused(&self) -> bool { self.inner.msg_app_flow_paused }
     #[getter]
     fn is_learner(&self) -> bool { self.inner.is_learner }
+    /// Beyond etcd: whether the peer is a witness (docs/witness.md).
+    #[getter]
+    fn is_witness(&self) -> bool { self.inner.is_witness }
     fn __repr__(&self) -> String {
         format!(
             "Progress(match={} next={} state={}{})",
@@ -737,6 +743,7 @@ impl PyStatus {
                 learners: c.learners.iter().copied().collect(),
                 learners_next: c.learners_next.iter().copied().collect(),
                 auto_leave: c.auto_leave,
+                witnesses: c.witnesses.iter().copied().collect(),
             },
         }
     }

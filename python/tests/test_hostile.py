@@ -144,7 +144,7 @@ def test_python_code_gets_pseudo_members_too() -> None:
     t = MessageType(99)
     assert isinstance(t, MessageType) and t == 99 and t == Message.decode(b"\x08\x63").type
     assert MessageType(3) is MessageType.MsgApp and MessageType.MsgApp.is_known()
-    assert len(MessageType) == 24 and len(EntryType) == 3 and len(ConfChangeType) == 4
+    assert len(MessageType) == 24 and len(EntryType) == 3 and len(ConfChangeType) == 5  # with ConfChangeAddWitnessNode
     assert len(ConfChangeTransition) == 3
     with pytest.raises(ValueError):
         MessageType("MsgApp")  # type: ignore[arg-type]

@@ -595,8 +595,48 @@ TEST(three_node_cluster) {
     CHECK(r == 0);
 }
 
+/* A witness (docs/witness.md) restored from a configuration that marks it:
+ * the configuration reports it, it never campaigns, and a witness that is
+ * not a voter is refused. */
+TEST(witness_node_never_campaigns) {
+    uint64_t voters[3] = {1, 2, 3}, witnesses[1] = {3}, stray[1] = {9};
+    polyraft_memory_storage *ms = NULL;
+    polyraft_node *node = NULL;
+    polyraft_snapshot snap;
+    polyraft_conf_state cs;
+    polyraft_basic_status st;
+    polyraft_config cfg = harness_config(3, 0, 1 << 20);
+    int i, ok;
+    memset(&snap, 0, sizeof snap);
+    snap.index = 5;
+    snap.term = 1;
+    snap.conf_state.voters = voters;
+    snap.conf_state.voters_len = 3;
+    snap.conf_state.witnesses = stray;
+    snap.conf_state.witnesses_len = 1;
+    /* A ConfState naming a witness that is not a voter: no node from it. */
+    CHECK_OK(polyraft_memory_storage_new(&ms));
+    ok = polyraft_memory_storage_apply_snapshot(ms, &snap) == POLYRAFT_OK;
+    ok = ok && polyraft_node_new_memory(&cfg, ms, &node, NULL) != POLYRAFT_OK && node == NULL;
+    polyraft_memory_storage_free(ms);
+    CHECK(ok);
+    snap.conf_state.witnesses = witnesses;
+    CHECK_OK(polyraft_memory_storage_new(&ms));
+    ok = polyraft_memory_storage_apply_snapshot(ms, &snap) == POLYRAFT_OK;
+    ok = ok && polyraft_node_new_memory(&cfg, ms, &node, NULL) == POLYRAFT_OK;
+    ok = ok && polyraft_node_config(node, &cs) == POLYRAFT_OK && cs.witnesses_len == 1 && cs.witnesses[0] == 3;
+    ok = ok && polyraft_node_campaign(node) == POLYRAFT_OK;
+    for (i = 0; ok && i < 100; i++) ok = polyraft_node_tick(node) == POLYRAFT_OK;
+    ok = ok && polyraft_node_basic_status(node, &st) == POLYRAFT_OK;
+    ok = ok && st.soft_state.raft_state == POLYRAFT_STATE_FOLLOWER && st.hard_state.term == 0;
+    if (node) polyraft_node_free(node);
+    polyraft_memory_storage_free(ms);
+    CHECK(ok);
+}
+
 int main(void) {
     printf("%s\n", polyraft_version());
     RUN(three_node_cluster);
+    RUN(witness_node_never_campaigns);
     return RUNNER_DONE();
 }

@@ -445,6 +445,41 @@ TEST(membership_and_replica_restart) {
     cluster_down(&c);
 }
 
+/* A witness (docs/witness.md): joins group 3 on a fourth host after the log
+ * was compacted (a snapshot without data), keeps no state machine (client
+ * calls on it are rejected), never leads, and leaves. */
+TEST(witness_joins_and_leaves) {
+    cluster c;
+    polyraft_host_info info;
+    int i;
+    char cmd[32];
+    CHECK(cluster_up(&c, 0));
+    for (i = 0; i < 40; i++) {
+        snprintf(cmd, sizeof cmd, "w%d=%d", i, i);
+        CHECK_OK(propose(c.hosts[1 + i % 3], 3, cmd, NULL));
+    }
+    c.hosts[4] = new_host(&c, 4, 0);
+    CHECK(c.hosts[4] != NULL);
+    CHECK_OK(polyraft_host_start_witness(c.hosts[4], 3, 4));
+    CHECK_OK(polyraft_host_add_witness(c.hosts[2], 3, 4, 4, TIMEOUT_MS));
+    CHECK_OK(polyraft_host_group_info(c.hosts[2], 3, &info));
+    CHECK(info.n_voters == 4 && info.n_witnesses == 1 && !info.is_witness);
+    for (i = 0; i < 500; i++) {
+        CHECK_OK(polyraft_host_group_info(c.hosts[4], 3, &info));
+        if (info.applied >= 41 && info.n_witnesses == 1) break;
+        sleep_ms(10);
+    }
+    CHECK(info.applied >= 41 && info.is_witness && !info.is_leader);
+    CHECK_RC(polyraft_host_propose(c.hosts[4], 3, (const uint8_t *)"x=1", 3, TIMEOUT_MS, NULL), POLYRAFT_REJECTED);
+    CHECK_RC(polyraft_host_stale_read(c.hosts[4], 3, (const uint8_t *)"w1", 2, NULL), POLYRAFT_REJECTED);
+    /* A data replica cannot become a witness. */
+    CHECK_RC(polyraft_host_add_witness(c.hosts[1], 3, 2, 2, TIMEOUT_MS), POLYRAFT_REJECTED);
+    CHECK_OK(polyraft_host_change_membership(c.hosts[1], 3, POLYRAFT_HOST_REMOVE_REPLICA, 4, 0, TIMEOUT_MS));
+    CHECK_OK(polyraft_host_group_info(c.hosts[1], 3, &info));
+    CHECK(info.n_voters == 3 && info.n_witnesses == 0);
+    cluster_down(&c);
+}
+
 TEST(host_restart_from_data_dir) {
     cluster c;
     polyraft_buffer *b = NULL;
@@ -521,6 +556,7 @@ int main(void) {
     RUN(async_forms_complete_once);
     RUN(transfer_and_failover);
     RUN(membership_and_replica_restart);
+    RUN(witness_joins_and_leaves);
     RUN(host_restart_from_data_dir);
     RUN(concurrent_callers);
     return RUNNER_DONE();

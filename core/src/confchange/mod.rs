@@ -73,6 +73,7 @@ impl Changer<'_> {
             }
         }
         cfg.voters.outgoing.clear();
+        prune_witnesses(&mut cfg, &prs);
         cfg.auto_leave = false;
         check_and_return(cfg, prs)
     }
@@ -100,8 +101,15 @@ impl Changer<'_> {
                 continue;
             }
             match ConfChangeType::try_from(cc.r#type) {
-                Ok(ConfChangeType::ConfChangeAddNode) => self.make_voter(cfg, prs, cc.node_id),
-                Ok(ConfChangeType::ConfChangeAddLearnerNode) => self.make_learner(cfg, prs, cc.node_id),
+                Ok(ConfChangeType::ConfChangeAddNode) => {
+                    refuse_witness_as_data_replica(prs, cc.node_id, "a voter")?;
+                    self.make_voter(cfg, prs, cc.node_id)
+                }
+                Ok(ConfChangeType::ConfChangeAddLearnerNode) => {
+                    refuse_witness_as_data_replica(prs, cc.node_id, "a learner")?;
+                    self.make_learner(cfg, prs, cc.node_id)
+                }
+                Ok(ConfChangeType::ConfChangeAddWitnessNode) => self.make_witness(cfg, prs, cc.node_id)?,
                 Ok(ConfChangeType::ConfChangeRemoveNode) => remove(cfg, prs, cc.node_id),
                 Ok(ConfChangeType::ConfChangeUpdateNode) => {}
                 Err(_) => return err(format!("unexpected conf type {}", cc.r#type)),
@@ -109,6 +117,32 @@ impl Changer<'_> {
         }
         if cfg.voters.incoming.is_empty() {
             return err("removed all voters");
+        }
+        prune_witnesses(cfg, prs);
+        if !cfg.witnesses.is_empty() && cfg.voters.incoming.ids().iter().all(|id| cfg.witnesses.contains(id)) {
+            // Only a data replica can lead (docs/witness.md).
+            return err("no voter left that is not a witness");
+        }
+        Ok(())
+    }
+
+    /// Adds `id` as a witness voter in the incoming half. A witness already
+    /// tracked (e.g. still voting in the outgoing half) becomes an incoming
+    /// voter again; a data replica cannot turn into a witness, since its
+    /// log holds payloads the witness rules assume it keeps.
+    fn make_witness(&self, cfg: &mut Config, prs: &mut ProgressMap, id: u64) -> Result<()> {
+        match prs.get(&id) {
+            None => {
+                self.init_progress(cfg, prs, id, false);
+                if let Some(pr) = prs.get_mut(&id) {
+                    pr.is_witness = true;
+                }
+                cfg.witnesses.insert(id);
+            }
+            Some(pr) if pr.is_witness => {
+                cfg.voters.incoming.insert(id);
+            }
+            Some(_) => return err(format!("{id} holds data and can't become a witness")),
         }
         Ok(())
     }
@@ -171,6 +205,20 @@ impl Changer<'_> {
     }
 }
 
+/// A witness never holds payloads, so it can't be promoted to a data voter
+/// or demoted to a learner; it can only be removed (docs/witness.md).
+fn refuse_witness_as_data_replica(prs: &ProgressMap, id: u64, role: &str) -> Result<()> {
+    if prs.get(&id).is_some_and(|pr| pr.is_witness) {
+        return err(format!("{id} is a witness and can't become {role}"));
+    }
+    Ok(())
+}
+
+/// Drops the witness mark of peers no longer tracked.
+fn prune_witnesses(cfg: &mut Config, prs: &ProgressMap) {
+    cfg.witnesses.retain(|id| prs.contains_key(id));
+}
+
 fn remove(cfg: &mut Config, prs: &mut ProgressMap, id: u64) {
     if !prs.contains_key(&id) {
         return;
@@ -215,6 +263,17 @@ fn check_invariants(cfg: &Config, prs: &ProgressMap) -> Result<()> {
         }
         if !prs[&id].is_learner {
             return err(format!("{id} is in Learners, but is not marked as learner"));
+        }
+    }
+    let voters = cfg.voters.ids();
+    for &id in &cfg.witnesses {
+        if !voters.contains(&id) {
+            return err(format!("{id} is a witness but not a voter"));
+        }
+    }
+    for (id, pr) in prs {
+        if pr.is_witness != cfg.witnesses.contains(id) {
+            return err(format!("{id} is marked witness={} but the config says otherwise", pr.is_witness));
         }
     }
     if !joint(cfg) {

@@ -13,14 +13,24 @@ fn single(t: ConfChangeType, node_id: u64) -> ConfChangeSingle {
 /// The changes that build `cs` from an empty config: `outgoing` (simple
 /// adds establishing the old voters) and `incoming` (applied while
 /// entering the joint state, or one by one when there is no outgoing half).
+///
+/// Witnesses are added with ConfChangeAddWitnessNode, after the data
+/// voters: a configuration must always keep a voter that is not a witness,
+/// also between two replayed steps. Without witnesses the order is etcd's.
 fn to_conf_change_single(cs: &ConfState) -> (Vec<ConfChangeSingle>, Vec<ConfChangeSingle>) {
     use ConfChangeType::*;
-    let outgoing = cs.voters_outgoing.iter().map(|&id| single(ConfChangeAddNode, id)).collect();
+    let adds = |ids: &[u64]| -> Vec<ConfChangeSingle> {
+        let is_w = |id: &u64| cs.witnesses.contains(id);
+        let data = ids.iter().filter(|id| !is_w(id)).map(|&id| single(ConfChangeAddNode, id));
+        let witnesses = ids.iter().filter(|id| is_w(id)).map(|&id| single(ConfChangeAddWitnessNode, id));
+        data.chain(witnesses).collect()
+    };
+    let outgoing = adds(&cs.voters_outgoing);
     let incoming = cs
         .voters_outgoing
         .iter()
         .map(|&id| single(ConfChangeRemoveNode, id))
-        .chain(cs.voters.iter().map(|&id| single(ConfChangeAddNode, id)))
+        .chain(adds(&cs.voters))
         .chain(cs.learners.iter().map(|&id| single(ConfChangeAddLearnerNode, id)))
         // Staged learners are outgoing voters; adding them as learners while
         // joint puts them into learners_next.
@@ -37,6 +47,9 @@ pub fn restore(chg: Changer<'_>, cs: &ConfState) -> Result<(Config, ProgressMap)
     // voters": name what is actually wrong instead.
     if let Some(id) = cs.voters.iter().find(|id| cs.learners.contains(id)) {
         return Err(crate::Error::ConfChange(format!("node {id} is both a voter and a learner in the ConfState")));
+    }
+    if let Some(id) = cs.witnesses.iter().find(|id| !cs.voters.contains(id) && !cs.voters_outgoing.contains(id)) {
+        return Err(crate::Error::ConfChange(format!("node {id} is a witness but not a voter in the ConfState")));
     }
     let (outgoing, incoming) = to_conf_change_single(cs);
     let mut trk = chg.tracker.clone();

@@ -208,6 +208,11 @@ impl ConfState {
         if outgoing.is_empty() && self.auto_leave {
             return Err("auto_leave is set outside a joint configuration".to_string());
         }
+        for id in set("witnesses", &self.witnesses)? {
+            if !voters.contains(&id) && !outgoing.contains(&id) {
+                return Err(format!("node {id} is a witness but not a voter"));
+            }
+        }
         Ok(())
     }
 
@@ -216,7 +221,7 @@ impl ConfState {
     pub fn equivalent(&self, other: &ConfState) -> std::result::Result<(), String> {
         fn sorted(cs: &ConfState) -> ConfState {
             let mut c = cs.clone();
-            for v in [&mut c.voters, &mut c.learners, &mut c.voters_outgoing, &mut c.learners_next] {
+            for v in [&mut c.voters, &mut c.learners, &mut c.voters_outgoing, &mut c.learners_next, &mut c.witnesses] {
                 v.sort_unstable();
             }
             c
@@ -326,6 +331,7 @@ impl ConfChangeI {
 
 /// Parses etcd's compact text form of changes, e.g. "v1 l2 r3 u4": `v` adds
 /// a voter, `l` a learner, `r` removes, `u` updates, followed by the id.
+/// Beyond etcd, `w` adds a witness (docs/witness.md).
 pub fn conf_changes_from_string(s: &str) -> Result<Vec<ConfChangeSingle>> {
     s.split_whitespace()
         .map(|tok| {
@@ -338,6 +344,7 @@ pub fn conf_changes_from_string(s: &str) -> Result<Vec<ConfChangeSingle>> {
                 b'l' => ConfChangeType::ConfChangeAddLearnerNode,
                 b'r' => ConfChangeType::ConfChangeRemoveNode,
                 b'u' => ConfChangeType::ConfChangeUpdateNode,
+                b'w' => ConfChangeType::ConfChangeAddWitnessNode,
                 _ => return Err(bad()),
             };
             let id = tok[1..]
@@ -360,6 +367,7 @@ pub fn conf_changes_to_string(ccs: &[ConfChangeSingle]) -> String {
             Ok(ConfChangeType::ConfChangeAddLearnerNode) => out.push('l'),
             Ok(ConfChangeType::ConfChangeRemoveNode) => out.push('r'),
             Ok(ConfChangeType::ConfChangeUpdateNode) => out.push('u'),
+            Ok(ConfChangeType::ConfChangeAddWitnessNode) => out.push('w'),
             Err(_) => out.push_str("unknown"),
         }
         out.push_str(&c.node_id.to_string());

@@ -12,13 +12,19 @@ use crate::tracker::{describe_progress_map, ProgressTracker};
 /// Runs one confchange script; `Err` holds the diff. Each command bumps the
 /// last index by one, so `next` shows in which step a peer was added.
 pub fn run_confchange_script(path: &Path) -> Result<(), String> {
+    run_file(path, confchange_handler())
+}
+
+/// The handler [`run_confchange_script`] feeds each command to, starting
+/// from an empty tracker; exposed so a script's output can be regenerated.
+pub fn confchange_handler() -> impl FnMut(&TestCase) -> String {
     let mut trk = ProgressTracker::new(10, 0);
     let mut last_index = 0;
-    run_file(path, |tc| {
+    move |tc| {
         let out = handle(tc, &mut trk, last_index);
         last_index += 1;
         out
-    })
+    }
 }
 
 fn parse_changes(input: &str) -> Result<Vec<ConfChangeSingle>, String> {
@@ -32,6 +38,8 @@ fn parse_changes(input: &str) -> Result<Vec<ConfChangeSingle>, String> {
             b'l' => ConfChangeType::ConfChangeAddLearnerNode,
             b'r' => ConfChangeType::ConfChangeRemoveNode,
             b'u' => ConfChangeType::ConfChangeUpdateNode,
+            // Beyond etcd: a witness (docs/witness.md).
+            b'w' => ConfChangeType::ConfChangeAddWitnessNode,
             _ => return Err(format!("unknown input: {tok}")),
         };
         let id = tok[1..].parse::<u64>().map_err(|e| format!("strconv.ParseUint: parsing {:?}: {e}", &tok[1..]))?;

@@ -1,7 +1,8 @@
 //! A seeded, deterministic chaos simulation of 3–7 nodes: lossy,
 //! duplicating, reordering network with full and partial partitions,
 //! crashes that lose unpersisted state, compaction and snapshots, random
-//! membership changes, leader transfers and ReadIndex. Raft's safety
+//! membership changes (witnesses too, in a third of the seeds), leader
+//! transfers and ReadIndex. Raft's safety
 //! properties are checked after every step; after the faults stop, the
 //! healed cluster must elect a leader and commit within a bound.
 //!
@@ -54,6 +55,8 @@ pub struct SimStats {
     pub proposals: u64,
     /// Storage stalls (async writes: a node's disk stops for some ticks).
     pub stalls: u64,
+    /// Witnesses added (docs/witness.md).
+    pub witnesses: u64,
 }
 
 impl SimStats {
@@ -74,6 +77,7 @@ impl SimStats {
         self.reads += o.reads;
         self.proposals += o.proposals;
         self.stalls += o.stalls;
+        self.witnesses += o.witnesses;
     }
 }
 
@@ -81,9 +85,9 @@ impl fmt::Display for SimStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seeds={} ticks={} readies={} delivered={} dropped={} duplicated={} delayed={} partitions={} crashes={} compactions={} conf_changes={} transfers={} reads={} proposals={} stalls={}",
+            "seeds={} ticks={} readies={} delivered={} dropped={} duplicated={} delayed={} partitions={} crashes={} compactions={} conf_changes={} transfers={} reads={} proposals={} stalls={} witnesses={}",
             self.seeds, self.ticks, self.readies, self.delivered, self.dropped, self.duplicated, self.delayed,
-            self.partitions, self.crashes, self.compactions, self.conf_changes, self.transfers, self.reads, self.proposals, self.stalls
+            self.partitions, self.crashes, self.compactions, self.conf_changes, self.transfers, self.reads, self.proposals, self.stalls, self.witnesses
         )
     }
 }
@@ -153,6 +157,13 @@ struct World {
     reads: HashMap<Bytes, u64>,
     next_payload: u64,
     stats: SimStats,
+    /// Whether this seed adds witnesses; decided by a generator of its own
+    /// so the other seeds replay exactly as before witnesses existed.
+    witness_seed: bool,
+    /// Draws for witness decisions (never touches `rng`).
+    wrng: fastrand::Rng,
+    /// Every id ever added as a witness (a witness stays one for life).
+    witness_ids: BTreeSet<u64>,
 }
 
 type Check = Result<(), String>;
@@ -217,7 +228,11 @@ impl World {
             reads: HashMap::new(),
             next_payload: 0,
             stats: SimStats { seeds: 1, ..Default::default() },
+            witness_seed: false,
+            wrng: fastrand::Rng::with_seed(seed ^ 0x5749_544e_4553_5300),
+            witness_ids: BTreeSet::new(),
         };
+        w.witness_seed = w.wrng.u8(0..3) == 0;
         let peers: Vec<Peer> = (1..=n).map(|id| Peer { id, ..Default::default() }).collect();
         for id in 1..=n {
             w.add_fresh(id, Some(&peers), 0)?;
@@ -498,6 +513,15 @@ impl World {
 
     /// Writes a HardState, entries or a snapshot to `id`'s storage.
     fn persist(&mut self, id: u64, hs: Option<HardState>, entries: &[Entry], snap: Option<Snapshot>) -> Check {
+        if self.witness_ids.contains(&id) {
+            // A witness receives metadata only (docs/witness.md).
+            if let Some(e) = entries.iter().find(|e| e.r#type() == EntryType::EntryNormal && !e.data.is_empty()) {
+                return Err(self.fail(format!("witness {id} received the payload of entry {}/{}", e.term, e.index)));
+            }
+            if let Some(s) = snap.as_ref().filter(|s| !s.data.is_empty()) {
+                return Err(self.fail(format!("witness {id} received snapshot data at index {}", s.index())));
+            }
+        }
         let n = self.nodes.get_mut(&id).expect("exists");
         if let Some(snap) = snap.filter(|s| s.index() > 0) {
             n.storage.apply_snapshot(snap.clone()).map_err(|e| format!("apply snapshot on {id}: {e}"))?;
@@ -522,6 +546,9 @@ impl World {
     /// Applies committed entries on `id` and checks state-machine safety.
     /// Returns whether the node applied its own removal.
     fn apply(&mut self, id: u64, ents: &[Entry]) -> Result<bool, String> {
+        // A witness keeps no state machine: it applies conf changes only,
+        // and its normal entries are checked by term alone.
+        let witness = self.witness_ids.contains(&id);
         let n = self.nodes.get_mut(&id).expect("exists");
         let seen_term = n.raw.as_ref().map_or(u64::MAX, |r| r.raft().term);
         let mut newly = Vec::new();
@@ -558,13 +585,24 @@ impl World {
             n.app_index = e.index;
             let a = Applied { index: e.index, term: e.term, data: e.data.clone() };
             let normal = e.r#type() == EntryType::EntryNormal;
-            if normal && !e.data.is_empty() {
+            if normal && !e.data.is_empty() && !witness {
                 n.applied.push(a.clone());
             }
             newly.push((a, normal));
         }
         let retire = std::mem::take(&mut n.retire);
         for (a, normal) in newly {
+            if witness && normal {
+                match self.committed.get(&a.index) {
+                    Some((t, _, _, _)) if *t != a.term => {
+                        return Err(self.fail(format!(
+                            "state machine safety: witness {id} committed {}/{} but {}/{} was applied elsewhere",
+                            a.term, a.index, t, a.index
+                        )));
+                    }
+                    _ => continue,
+                }
+            }
             match self.committed.get(&a.index) {
                 Some((t, d, _, _)) if *t != a.term || *d != a.data => {
                     return Err(self.fail(format!(
@@ -587,6 +625,9 @@ impl World {
     /// Election safety and leader completeness for a node that just became
     /// leader of `term`.
     fn check_new_leader(&mut self, id: u64, term: u64, first_index: u64) -> Check {
+        if self.witness_ids.contains(&id) {
+            return Err(self.fail(format!("witness {id} became leader of term {term}")));
+        }
         if let Some(&other) = self.leaders.get(&term) {
             if other != id {
                 return Err(self.fail(format!("two leaders in term {term}: {other} and {id}")));
@@ -704,14 +745,24 @@ impl World {
             ConfChangeV2::default()
         } else {
             let members = voters.len() + learners.len();
-            match self.rng.u8(0..5) {
+            // Witness seeds favour adding a witness while there are few.
+            let choice = if self.witness_seed && cs.witnesses.len() < 2 && self.wrng.bool() { 0 } else { self.rng.u8(0..5) };
+            match choice {
                 0 if members < 7 => {
                     // Ids are never reused (as etcd requires): a wiped node
                     // under an old id would be a voter that lost its disk.
                     let id = self.nodes.keys().max().copied().unwrap_or(0) + 1;
                     let joined_at = self.nodes[&leader].raw.as_ref().map_or(0, |r| r.raft().raft_log.last_index());
                     self.add_fresh(id, None, joined_at)?;
-                    ConfChangeV2 { changes: vec![single(ConfChangeType::ConfChangeAddLearnerNode, id)], ..Default::default() }
+                    let t = if self.witness_seed && cs.witnesses.len() < 2 && self.wrng.u8(0..4) != 0 {
+                        // Witnesses join as voters directly (docs/witness.md).
+                        self.witness_ids.insert(id);
+                        self.stats.witnesses += 1;
+                        ConfChangeType::ConfChangeAddWitnessNode
+                    } else {
+                        ConfChangeType::ConfChangeAddLearnerNode
+                    };
+                    ConfChangeV2 { changes: vec![single(t, id)], ..Default::default() }
                 }
                 1 if !learners.is_empty() => {
                     let id = learners[self.rng.usize(0..learners.len())];
@@ -719,14 +770,25 @@ impl World {
                 }
                 2 if voters.len() > 3 => {
                     let id = voters[self.rng.usize(0..voters.len())];
-                    let t = if self.rng.bool() { ConfChangeType::ConfChangeRemoveNode } else { ConfChangeType::ConfChangeAddLearnerNode };
+                    let mut t = if self.rng.bool() { ConfChangeType::ConfChangeRemoveNode } else { ConfChangeType::ConfChangeAddLearnerNode };
+                    let data_voters = voters.iter().filter(|v| !cs.witnesses.contains(v)).count();
+                    if cs.witnesses.contains(&id) {
+                        // A witness can only leave, never become a learner.
+                        t = ConfChangeType::ConfChangeRemoveNode;
+                    } else if data_voters <= 1 {
+                        // The last data voter stays (only it can lead).
+                        return Ok(());
+                    }
                     ConfChangeV2 { changes: vec![single(t, id)], ..Default::default() }
                 }
                 3 if !learners.is_empty() && voters.len() >= 3 => {
                     // Joint: promote a learner and demote or remove a voter.
                     let add = learners[self.rng.usize(0..learners.len())];
                     let out = voters[self.rng.usize(0..voters.len())];
-                    let t = if self.rng.bool() { ConfChangeType::ConfChangeRemoveNode } else { ConfChangeType::ConfChangeAddLearnerNode };
+                    let mut t = if self.rng.bool() { ConfChangeType::ConfChangeRemoveNode } else { ConfChangeType::ConfChangeAddLearnerNode };
+                    if cs.witnesses.contains(&out) {
+                        t = ConfChangeType::ConfChangeRemoveNode;
+                    }
                     let transition = [ConfChangeTransition::Auto, ConfChangeTransition::JointImplicit, ConfChangeTransition::JointExplicit][self.rng.usize(0..3)];
                     ConfChangeV2 {
                         transition: transition as i32,
@@ -816,24 +878,36 @@ impl World {
     /// Log matching between every pair of live logs: agreeing on an
     /// entry's term implies agreeing on everything before it.
     fn check_log_matching(&self) -> Check {
-        let logs: Vec<(u64, Vec<(u64, u64, Bytes)>)> = self
+        // A witness holds no payloads of normal entries (and must not):
+        // against a witness, only index, term and conf changes compare.
+        let logs: Vec<(u64, bool, Vec<Entry>)> = self
             .nodes
             .iter()
-            .filter_map(|(&id, n)| n.raw.as_ref().map(|r| (id, r)))
-            .map(|(id, r)| (id, r.raft().raft_log.all_entries().into_iter().map(|e| (e.index, e.term, e.data)).collect()))
+            .filter_map(|(&id, n)| n.raw.as_ref().map(|r| (id, self.witness_ids.contains(&id), r.raft().raft_log.all_entries())))
             .collect();
-        for (i, (a_id, a)) in logs.iter().enumerate() {
-            for (b_id, b) in &logs[i + 1..] {
-                let bm: HashMap<u64, (u64, &Bytes)> = b.iter().map(|(x, t, d)| (*x, (*t, d))).collect();
+        for (id, witness, ents) in &logs {
+            if let Some(e) = ents.iter().find(|e| *witness && !crate::witness::keeps_payload(e) && !e.data.is_empty()) {
+                return Err(self.fail(format!("witness {id} holds the payload of entry {}/{}", e.term, e.index)));
+            }
+        }
+        for (i, (a_id, a_w, a)) in logs.iter().enumerate() {
+            for (b_id, b_w, b) in &logs[i + 1..] {
+                let bm: HashMap<u64, &Entry> = b.iter().map(|e| (e.index, e)).collect();
+                let with_witness = *a_w || *b_w;
+                let same = |x: &Entry, y: &Entry| {
+                    let payload_compares = !with_witness || crate::witness::keeps_payload(x);
+                    x.term == y.term && (!with_witness || x.r#type == y.r#type) && (!payload_compares || x.data == y.data)
+                };
                 // From the highest common entry with equal terms downwards,
                 // everything must match.
                 let mut matched = false;
-                for (idx, t, d) in a.iter().rev() {
-                    match bm.get(idx) {
-                        Some((bt, bd)) if matched || bt == t => {
-                            if bt != t || *bd != d {
+                for e in a.iter().rev() {
+                    match bm.get(&e.index) {
+                        Some(f) if matched || f.term == e.term => {
+                            if !same(e, f) {
                                 return Err(self.fail(format!(
-                                    "log matching: nodes {a_id} and {b_id} agree below index {idx} on a term but differ at {idx}"
+                                    "log matching: nodes {a_id} and {b_id} agree below index {} on a term but differ at {}",
+                                    e.index, e.index
                                 )));
                             }
                             matched = true;
@@ -1066,6 +1140,12 @@ impl World {
             self.committed.values().filter(|(_, d, normal, _)| *normal && !d.is_empty()).map(|(_, d, _, _)| d).collect();
         for id in members {
             let n = &self.nodes[id];
+            if self.witness_ids.contains(id) {
+                if !n.applied.is_empty() {
+                    return Err(self.fail(format!("witness {id} applied payloads")));
+                }
+                continue;
+            }
             let mut seen = BTreeSet::new();
             for a in &n.applied {
                 if !seen.insert(a.data.clone()) {

@@ -50,6 +50,11 @@ pub struct Config {
     /// Outgoing voters that become learners when the joint state is left
     /// (a peer cannot be a voter and a learner at once).
     pub learners_next: BTreeSet<u64>,
+    /// Voters (incoming or outgoing) that are witnesses: they vote and count
+    /// toward quorums but hold no payloads and never lead
+    /// (docs/witness.md). Always a subset of the voters; empty unless a
+    /// witness was added, which keeps every etcd output unchanged.
+    pub witnesses: BTreeSet<u64>,
 }
 
 impl fmt::Display for Config {
@@ -64,6 +69,9 @@ impl fmt::Display for Config {
         }
         if self.auto_leave {
             f.write_str(" autoleave")?;
+        }
+        if !self.witnesses.is_empty() {
+            write!(f, " witnesses={}", MajorityConfig::new(self.witnesses.iter().copied()))?;
         }
         Ok(())
     }
@@ -114,7 +122,13 @@ impl ProgressTracker {
             learners: self.config.learners.iter().copied().collect(),
             learners_next: self.config.learners_next.iter().copied().collect(),
             auto_leave: self.config.auto_leave,
+            witnesses: self.config.witnesses.iter().copied().collect(),
         }
+    }
+
+    /// Whether `id` is a tracked witness.
+    pub fn is_witness(&self, id: u64) -> bool {
+        self.progress.get(&id).is_some_and(|pr| pr.is_witness)
     }
 
     /// Whether there is exactly one voter and no joint configuration.

@@ -53,6 +53,10 @@ pub struct Progress {
     pub inflights: Inflights,
     /// Whether the follower is a learner.
     pub is_learner: bool,
+    /// Whether the follower is a witness: a voter that receives entry
+    /// metadata without payloads and never leads (docs/witness.md). Fixed
+    /// for as long as the peer is tracked.
+    pub is_witness: bool,
     /// Rejections at or below `matched` answered with a new probe since
     /// the last heartbeat (see `maybe_decr_to`).
     denials: u32,
@@ -79,6 +83,7 @@ impl Progress {
             msg_app_flow_paused: false,
             inflights,
             is_learner: false,
+            is_witness: false,
             denials: 0,
         }
     }
@@ -230,6 +235,10 @@ impl fmt::Display for Progress {
         write!(f, "{} match={} next={}", self.state, self.matched, self.next)?;
         if self.is_learner {
             f.write_str(" learner")?;
+        }
+        if self.is_witness {
+            // Beyond etcd; never printed without witnesses.
+            f.write_str(" witness")?;
         }
         if self.is_paused() {
             f.write_str(" paused")?;

@@ -20,6 +20,10 @@ pub struct PyGroupInfo {
     pub(crate) voters: Vec<u64>,
     /// Learners as of the applied index.
     pub(crate) learners: Vec<u64>,
+    /// The voters that are witnesses (docs/witness.md).
+    pub(crate) witnesses: Vec<u64>,
+    /// Whether the local replica is a witness (no state machine).
+    pub(crate) is_witness: bool,
     /// Applied index.
     pub(crate) applied: u64,
     /// Committed index.
@@ -44,6 +48,8 @@ impl From<GroupInfo> for PyGroupInfo {
             is_leader: g.is_leader,
             voters: g.voters,
             learners: g.learners,
+            witnesses: g.witnesses,
+            is_witness: g.is_witness,
             applied: g.applied,
             committed: g.committed,
             last_index: g.last_index,

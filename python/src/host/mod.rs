@@ -373,6 +373,23 @@ impl PyHost {
         self.wait_unit(py, |h, done| change(h, group, Membership::AddLearner { replica, host }, address, t, done))
     }
 
+    /// Adds a witness running on host `host` (docs/witness.md): a voter
+    /// that receives entry metadata without payloads, keeps no state
+    /// machine and never leads. Start it there with `start_witness`.
+    #[pyo3(signature = (group, replica, host, timeout = 5.0))]
+    fn add_witness(&self, py: Python<'_>, group: u64, replica: u64, host: u64, timeout: f64) -> PyResult<()> {
+        let t = to_duration("timeout", timeout)?;
+        self.wait_unit(py, |h, done| h.add_witness_async(group, replica, host, String::new(), t, done))
+    }
+
+    /// Starts (or restarts from the log) the witness replica of `group`:
+    /// no state machine; proposals and reads on it are refused.
+    fn start_witness(&self, py: Python<'_>, group: u64, replica: u64) -> PyResult<()> {
+        refuse_in_callback()?;
+        let h = self.get(py)?;
+        py.allow_threads(|| h.start_witness(group, replica, StartMode::Join)).map_err(|e| hosting_err(py, &e))
+    }
+
     /// Removes a replica (voter or learner) from the group.
     #[pyo3(signature = (group, replica, timeout = 5.0))]
     fn remove_replica(&self, py: Python<'_>, group: u64, replica: u64, timeout: f64) -> PyResult<()> {

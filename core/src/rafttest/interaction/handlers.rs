@@ -76,6 +76,8 @@ impl InteractionEnv {
                 match a.key.as_str() {
                     "voters" => cs.voters.push(parse(&a.key, v)?),
                     "learners" => cs.learners.push(parse(&a.key, v)?),
+                    // Beyond etcd: voters that are witnesses (docs/witness.md).
+                    "witnesses" => cs.witnesses.push(parse(&a.key, v)?),
                     "inflight" => cfg.max_inflight_msgs = parse(&a.key, v)?,
                     "index" => {
                         meta.index = parse(&a.key, v)?;
@@ -360,7 +362,14 @@ impl InteractionEnv {
         for n in &self.nodes {
             let st = n.raw.status();
             let id = st.basic.id;
-            let voter = if st.config.voters.ids().contains(&id) { "(Voter)" } else { "(Non-Voter)" };
+            let voter = if st.config.witnesses.contains(&id) {
+                // Beyond etcd: a voter without data (docs/witness.md).
+                "(Witness)"
+            } else if st.config.voters.ids().contains(&id) {
+                "(Voter)"
+            } else {
+                "(Non-Voter)"
+            };
             s.push_str(&format!(
                 "{}: {} {} Term:{} Lead:{}\n",
                 id, st.basic.soft_state.raft_state, voter, st.basic.hard_state.term, st.basic.soft_state.lead
