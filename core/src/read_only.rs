@@ -77,10 +77,9 @@ impl ReadOnly {
 
     /// Pops every read confirmed by a quorum of `voters`, oldest first.
     pub fn maybe_advance(&mut self, voters: &JointConfig) -> Vec<ReadIndexRequest> {
+        // Never beyond the newest counter handed out: `recv_ack` keeps no
+        // other, and that newest counter never decreases.
         let acked = voters.committed_index(&Acks(&self.acks));
-        // The counter can never legitimately exceed what we handed out.
-        let newest = self.confirmed + self.unconfirmed.len() as u64;
-        let acked = acked.min(newest);
         if acked <= self.confirmed {
             return Vec::new();
         }
