@@ -282,7 +282,15 @@ fn leader(args: &[String]) -> Res<()> {
                 active.push(p.expect("active")?.parse::<u64>().map_err(|e| e.to_string())?);
             }
             if std::env::var_os("BENCH_HOST_DEBUG").is_some() {
-                eprintln!("bench_host: active groups per host {active:?}; node 1: {:?}", node.metrics());
+                let m = node.metrics();
+                eprintln!(
+                    "bench_host: active groups per host {active:?}; node 1: elections {} quiesces {} wakeups {} hosts reported down {} messages dropped {}",
+                    m.elections,
+                    m.quiesces,
+                    m.wakeups,
+                    node.net_counters().hosts_reported_down.load(Ordering::Relaxed),
+                    node.transport_stats().messages_dropped
+                );
             }
             Ok(active.iter().all(|a| *a == 0))
         })?;
