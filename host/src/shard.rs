@@ -30,7 +30,7 @@ use crate::config::{GroupInfo, HostConfig, StartMode};
 use crate::envelope::{self, Origin};
 use crate::error::{HostError, OpError};
 use crate::metrics::{GroupMetrics, HostMetrics};
-use crate::replica::{Completion, PendingConf, PendingProposal, PendingRead, PendingTransfer, Replica};
+use crate::replica::{Completion, PendingConf, PendingProposal, PendingRead, PendingTransfer, QueuedProposal, Replica};
 use crate::snapdata::{CheckedReader, DataRef};
 use crate::snapshots::SnapshotStore;
 use crate::statemachine::StateMachineFactory;
@@ -141,6 +141,8 @@ pub(crate) struct Shard {
     dirty: BTreeSet<u64>,
     /// Groups with client operations waiting (deadlines to check).
     pending: BTreeSet<u64>,
+    /// Groups with proposals queued in this round (`Replica::queued`).
+    proposing: BTreeSet<u64>,
     outbox: BTreeMap<u64, Frame>,
     next_tick: Duration,
     /// When shard 0 next asks the log to purge (the other shards never do).
@@ -161,6 +163,7 @@ impl Shard {
             active: BTreeSet::new(),
             dirty: BTreeSet::new(),
             pending: BTreeSet::new(),
+            proposing: BTreeSet::new(),
             outbox: BTreeMap::new(),
             next_tick,
             next_purge,
@@ -179,6 +182,7 @@ impl Shard {
         if self.closed {
             return false;
         }
+        self.flush_proposals();
         let now = self.env.clock.now();
         if now >= self.next_tick {
             self.tick();
@@ -830,7 +834,9 @@ impl Shard {
         }
     }
 
-    /// Proposes a normal entry built by `make` from its origin.
+    /// Queues a normal entry built by `make` from its origin; it is
+    /// proposed with the round's other proposals (`flush_proposals`), before
+    /// the round ticks or collects Readies.
     pub fn propose(&mut self, group: u64, make: impl FnOnce(Origin) -> Bytes, deadline: Duration, done: Completion<Bytes>) {
         self.env.metrics.proposals.inc();
         self.touch(group);
@@ -840,17 +846,47 @@ impl Shard {
             return;
         };
         let origin = r.origin();
-        match r.node.propose(make(origin)) {
-            Ok(()) => {
-                r.stats.proposals += 1;
-                r.proposals.insert(origin.key, PendingProposal { deadline, done });
-                r.note_leader_index(origin.key);
-                self.pending.insert(group);
-                self.dirty.insert(group);
+        r.queued.push(QueuedProposal { data: make(origin), key: origin.key, deadline, done });
+        self.proposing.insert(group);
+    }
+
+    /// Gives raft the proposals queued in this round, each group's in one
+    /// `propose_batch` (in arrival order): one append and one MsgApp per
+    /// follower for all of them, instead of one per proposal. Raft accepts
+    /// or drops a batch whole, as it would each of its proposals at this
+    /// point (same leader, same state).
+    fn flush_proposals(&mut self) {
+        for g in std::mem::take(&mut self.proposing) {
+            // A stopped replica rejected its queue (`Replica::fail_all`).
+            let Some(r) = self.replicas.get_mut(&g) else { continue };
+            let batch = std::mem::take(&mut r.queued);
+            if batch.is_empty() {
+                continue;
             }
-            Err(e) => {
-                metrics.proposals_rejected.inc();
-                done(Err(OpError::rejected(e.to_string())));
+            let data: Vec<Bytes> = batch.iter().map(|q| q.data.clone()).collect();
+            match r.node.propose_batch(&data) {
+                Ok(()) => {
+                    let raft = r.node.raft();
+                    // A leader appended them at the end of its log; a
+                    // follower forwarded them.
+                    let first = (raft.state() == StateType::Leader).then(|| raft.raft_log().last_index() + 1 - batch.len() as u64);
+                    r.stats.proposals += batch.len() as u64;
+                    for (i, q) in batch.into_iter().enumerate() {
+                        if let Some(first) = first {
+                            r.by_index.insert(first + i as u64, q.key);
+                        }
+                        r.proposals.insert(q.key, PendingProposal { deadline: q.deadline, done: q.done });
+                    }
+                    self.pending.insert(g);
+                    self.dirty.insert(g);
+                }
+                Err(e) => {
+                    self.env.metrics.proposals_rejected.add(batch.len() as u64);
+                    let why = e.to_string();
+                    for q in batch {
+                        (q.done)(Err(OpError::rejected(why.clone())));
+                    }
+                }
             }
         }
     }
