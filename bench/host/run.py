@@ -57,8 +57,17 @@ REFERENCES: List[Tuple[str, List[str]]] = [
     ("pysyncobj", []),
     ("pysyncobj", ["--append-entries-use-batch=false"]),
 ]
-#: The machine-limit probes (the same contract; library "limit").
-LIMITS: List[Tuple[str, List[str]]] = [("limits", ["--mode", "fdatasync"]), ("limits", ["--mode", "loopback-rtt"])]
+#: The machine-limit probes (the same contract; library "limit"): durable
+#: appends and loopback round trips, and at concurrency 1 only the two
+#: informative disk paths (a preallocated file; O_DIRECT|O_DSYNC blocks).
+LIMITS: List[Tuple[str, List[str]]] = [
+    ("limits", ["--mode", "fdatasync"]),
+    ("limits", ["--mode", "loopback-rtt"]),
+    ("limits", ["--mode", "fdatasync-prealloc"]),
+    ("limits", ["--mode", "odirect-dsync"]),
+]
+#: The probes run at concurrency 1 only.
+LIMITS_C1_ONLY = ("fdatasync-prealloc", "odirect-dsync")
 REF_NAMES = sorted({n for n, _ in REFERENCES + LIMITS})
 
 #: Which polyraft runners are compared with which reference library.
@@ -200,6 +209,8 @@ class Driver:
         for name, extra in REFERENCES + LIMITS:
             # The smoke run: each reference's defaults at concurrency 64, the probes at 1.
             probe = name == "limits"
+            if probe and extra[-1] in LIMITS_C1_ONLY and (conc != 1 or self.a.smoke):
+                continue
             if self.a.smoke and (conc != 1 if probe else (extra or conc == 1)):
                 continue
             label = " ".join([name] + extra)
