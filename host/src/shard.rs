@@ -421,6 +421,8 @@ impl Shard {
         }
         let dirty = std::mem::take(&mut self.dirty);
         let mut readies: Vec<(u64, Ready)> = Vec::new();
+        // Messages that go out before the write (see below).
+        let mut early: Vec<(u64, Vec<Message>)> = Vec::new();
         let mut batch = WriteBatch::default();
         let mut sync = false;
         let mut failed = Vec::new();
@@ -445,6 +447,18 @@ impl Shard {
                 *r.snapshot.write() = snap.clone();
                 gw.snapshot = snap.metadata.clone();
             }
+            if r.node.raft().state() == StateType::Leader && !rd.messages.is_empty() {
+                // A leader's appends and heartbeats go out while it writes
+                // its own log (Raft thesis 10.2.1, as etcd's server does):
+                // the leader counts its own entries only once they are
+                // durable (its self-acknowledgement is stepped on advance,
+                // after the write), so a quorum never includes an entry
+                // only its memory holds. Responses that promise durability
+                // still wait for the write.
+                let (now, after): (Vec<Message>, Vec<Message>) = std::mem::take(&mut rd.messages).into_iter().partition(|m| !promises_durability(m));
+                rd.messages = after;
+                early.push((g, now));
+            }
             gw.entries = std::mem::take(&mut rd.entries);
             gw.hard_state = rd.hard_state.filter(|hs| !is_empty_hard_state(hs));
             sync |= rd.must_sync || gw.snapshot.is_some();
@@ -458,6 +472,14 @@ impl Shard {
         }
         if readies.is_empty() {
             return false;
+        }
+        if !early.is_empty() {
+            for (g, msgs) in early {
+                for m in msgs {
+                    self.queue_send(g, m);
+                }
+            }
+            self.flush_outbox();
         }
         if !batch.groups.is_empty() {
             // Mutant (make mutants-host): the write is not synced, so the
@@ -1002,6 +1024,13 @@ impl Shard {
     pub fn gauges(&self) -> (u64, u64, u64) {
         (self.replicas.len() as u64, self.active.len() as u64, self.replicas.values().map(|r| r.pending_count()).sum())
     }
+}
+
+/// Whether a message promises that the sender's state is durable (an
+/// append acknowledgement or a vote): such messages leave only after the
+/// Ready's write (etcd's `msgsAfterAppend`).
+fn promises_durability(m: &Message) -> bool {
+    matches!(m.r#type(), MessageType::MsgAppResp | MessageType::MsgVoteResp | MessageType::MsgPreVoteResp)
 }
 
 /// Runs user code (state machine, completions): a panic stops the replica
