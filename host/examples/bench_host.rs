@@ -113,7 +113,12 @@ fn start_node(id: u64, dir: &Path, tls: bool) -> Res<NetHost> {
     let data = dir.join(format!("node-{id}"));
     let log = Arc::new(FileLogStore::open(data.join("log"), Default::default()).map_err(|e| format!("log: {e}"))?);
     let snaps = Arc::new(FileSnapshotStore::open(data.join("snap")).map_err(|e| format!("snapshots: {e}"))?);
-    NetHost::start(HostConfig::new(id), net, log, snaps).map_err(|e| format!("host {id}: {e}"))
+    let mut cfg = HostConfig::new(id);
+    // Diagnostics only: the figures use the defaults.
+    if let Some(ms) = std::env::var("BENCH_HOST_TICK_MS").ok().and_then(|v| v.parse().ok()) {
+        cfg.tick_interval = Duration::from_millis(ms);
+    }
+    NetHost::start(cfg, net, log, snaps).map_err(|e| format!("host {id}: {e}"))
 }
 
 const MEMBERS: [(u64, u64); 3] = [(1, 1), (2, 2), (3, 3)];
@@ -284,12 +289,12 @@ fn leader(args: &[String]) -> Res<()> {
             if std::env::var_os("BENCH_HOST_DEBUG").is_some() {
                 let m = node.metrics();
                 eprintln!(
-                    "bench_host: active groups per host {active:?}; node 1: elections {} quiesces {} wakeups {} hosts reported down {} messages dropped {}",
+                    "bench_host: active groups per host {active:?}; node 1: elections {} quiesces {} wakeups {} hosts reported down {}; {:?}",
                     m.elections,
                     m.quiesces,
                     m.wakeups,
                     node.net_counters().hosts_reported_down.load(Ordering::Relaxed),
-                    node.transport_stats().messages_dropped
+                    node.transport_stats()
                 );
             }
             Ok(active.iter().all(|a| *a == 0))
@@ -460,10 +465,28 @@ impl Load {
         };
         sleep_until(from_ns);
         let c0: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
+        let m0 = node.metrics();
         let t0 = start.elapsed();
         sleep_until(to_ns);
         let c1: f64 = pids.iter().map(|&p| cpu_seconds(p)).sum();
         let seconds = (start.elapsed() - t0).as_secs_f64();
+        let m1 = node.metrics();
+        // The leader's side of the window, for profiles (stderr).
+        let d = |f: fn(&HostMetricsSnapshot) -> u64| f(&m1) - f(&m0);
+        let writes = d(|m| m.log_writes).max(1);
+        eprintln!(
+            "bench_host: node 1 in the window: {} log writes ({:.0}/s), {} fsyncs, {:.1} entries and {:.0} bytes per write, \
+             {} messages in {} frames sent, {} received, {} proposals",
+            writes,
+            writes as f64 / seconds,
+            d(|m| m.fsyncs),
+            d(|m| m.entries_written) as f64 / writes as f64,
+            d(|m| m.bytes_written) as f64 / writes as f64,
+            d(|m| m.messages_sent),
+            d(|m| m.frames_sent),
+            d(|m| m.messages_received),
+            d(|m| m.proposals)
+        );
         shared.stop.store(true, Ordering::Release);
         let t = Instant::now();
         while shared.in_flight.load(Ordering::Acquire) > 0 {
