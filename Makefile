@@ -18,6 +18,9 @@ include mk/go.mk
 include mk/bench.mk
 # W3: the same workload through the C, Python and Go bindings.
 include mk/bench-w3.mk
+# W4/W5: the host end to end against hashicorp/raft, canonical/raft and
+# PySyncObj, and many groups: bench-host, bench-host-smoke.
+include mk/bench-host.mk
 # The demo: a replicated key-value store in Python on the host (examples/kv-host),
 # and test-mixed: one cluster of Python, Go and C KV nodes.
 include mk/demo.mk
@@ -45,7 +48,7 @@ START ?= 0
 ## etcd fidelity and hostile peers, the durable storage (WAL crash tests), the
 ## host runtime, the C, Python and Go bindings, a cluster of Python, Go and C
 ## KV nodes, and a benchmark smoke run.
-test: test-core test-fidelity test-wal test-logstore test-host test-hostsim test-transport test-c test-py test-go bench-smoke test-mixed mutants-core-diff test-jepsen-short
+test: test-core test-fidelity test-wal test-logstore test-host test-hostsim test-transport test-c test-py test-go bench-smoke test-mixed test-jepsen-short bench-host-smoke mutants-core-diff
 
 ## test-core: the Rust core: unit tests, property tests, and the etcd
 ## conformance scripts (interaction, confchange, quorum).

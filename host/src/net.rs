@@ -22,10 +22,11 @@
 //!   reads it as a stream. Their outcome on the sending side becomes
 //!   `report_snapshot`.
 //!
-//! A prober sends an empty message (group 0, no bytes: never a raft
-//! message, and ignored by receivers) to every known host at a fixed
-//! interval, so that a host that went down is reported even when every
-//! group is quiesced and nothing else is sent.
+//! A prober sends a probe ([`PROBE`] for group 0: never a raft message,
+//! and ignored by receivers) to every known host at a fixed interval, so
+//! that a host that went down is reported even when every group is
+//! quiesced and nothing else is sent. (Not an empty payload: the transport
+//! closes a connection that carries one, as a protocol violation.)
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -54,6 +55,11 @@ use crate::snapshots::SnapshotStore;
 use crate::transport::{Frame, GroupMessage, SendError, Transport};
 
 pub use polyraft_transport::{devcerts, proxy, Security as NetSecurity, TlsFiles as NetTlsFiles};
+
+/// The prober's payload, sent for group 0. It does not decode as a raft
+/// message (its third byte is an end-group tag), so no peer can mistake it
+/// for one; receivers drop it before decoding.
+pub const PROBE: &[u8] = b"polyraft-probe";
 
 /// How a host reaches the network.
 #[derive(Clone, Debug)]
@@ -140,7 +146,7 @@ impl NetHandler {
     /// Decodes one received payload; `None` for probes and garbage.
     fn decode(&self, bytes: &Bytes) -> Option<Message> {
         if bytes.is_empty() {
-            return None; // a probe
+            return None; // nothing to decode (the transport refuses these anyway)
         }
         match raftpb::decode::<Message>(bytes) {
             Ok(m) => {
@@ -184,8 +190,11 @@ impl NetHandler {
 impl InboundHandler for NetHandler {
     fn on_messages(&self, from: HostId, messages: Vec<(GroupId, Bytes)>) {
         let Some(inbound) = self.inbound.get() else { return };
-        let frame: Frame =
-            messages.iter().filter_map(|(group, b)| self.decode(b).map(|message| GroupMessage { group: *group, message })).collect();
+        let frame: Frame = messages
+            .iter()
+            .filter(|(group, b)| !(*group == 0 && b.as_ref() == PROBE))
+            .filter_map(|(group, b)| self.decode(b).map(|message| GroupMessage { group: *group, message }))
+            .collect();
         if !frame.is_empty() {
             inbound.deliver(from, frame);
         }
@@ -435,7 +444,18 @@ fn probe(tcp: &TcpTransport, known: &Mutex<BTreeSet<u64>>, stop: &(Mutex<bool>, 
         }
         let hosts: Vec<u64> = known.lock().iter().copied().collect();
         for h in hosts {
-            tcp.send(h, vec![(0, Bytes::new())]);
+            tcp.send(h, vec![(0, Bytes::from_static(PROBE))]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_is_never_a_raft_message() {
+        assert!(!PROBE.is_empty());
+        assert!(raftpb::decode::<Message>(&Bytes::from_static(PROBE)).is_err());
     }
 }

@@ -37,6 +37,16 @@ pub(crate) struct PendingProposal {
     pub done: Completion<Bytes>,
 }
 
+/// A proposal received in the current round, not yet given to raft: the
+/// shard proposes every proposal of a round together (see
+/// `Shard::flush_proposals`).
+pub(crate) struct QueuedProposal {
+    pub data: Bytes,
+    pub key: u64,
+    pub deadline: Duration,
+    pub done: Completion<Bytes>,
+}
+
 pub(crate) struct PendingConf {
     pub deadline: Duration,
     pub done: Completion<()>,
@@ -84,6 +94,8 @@ pub(crate) struct Replica {
     key_nonce: u64,
     next_key: u64,
     pub proposals: BTreeMap<u64, PendingProposal>,
+    /// Proposals of the current round, not yet proposed (in arrival order).
+    pub queued: Vec<QueuedProposal>,
     /// Leader-local proposals by the log index they were appended at: if
     /// another entry is applied there, the proposal was certainly dropped.
     pub by_index: BTreeMap<u64, u64>,
@@ -131,6 +143,7 @@ impl Replica {
             key_nonce,
             next_key: 0,
             proposals: BTreeMap::new(),
+            queued: Vec::new(),
             by_index: BTreeMap::new(),
             confs: BTreeMap::new(),
             reads: BTreeMap::new(),
@@ -165,11 +178,11 @@ impl Replica {
 
     /// Whether client operations are waiting.
     pub fn has_pending(&self) -> bool {
-        !self.proposals.is_empty() || !self.confs.is_empty() || !self.reads.is_empty() || !self.transfers.is_empty()
+        !self.proposals.is_empty() || !self.queued.is_empty() || !self.confs.is_empty() || !self.reads.is_empty() || !self.transfers.is_empty()
     }
 
     pub fn pending_count(&self) -> u64 {
-        (self.proposals.len() + self.confs.len() + self.reads.len() + self.transfers.len()) as u64
+        (self.proposals.len() + self.queued.len() + self.confs.len() + self.reads.len() + self.transfers.len()) as u64
     }
 
     /// Remembers where a leader-local proposal landed.
@@ -211,6 +224,10 @@ impl Replica {
     /// Fails every waiting operation: the replica stops. Proposals may
     /// still commit elsewhere, so their outcome is unknown.
     pub fn fail_all(&mut self) {
+        // Never given to raft: certainly not applied.
+        for q in std::mem::take(&mut self.queued) {
+            (q.done)(Err(OpError::rejected("replica stopped")));
+        }
         for (_, p) in std::mem::take(&mut self.proposals) {
             (p.done)(Err(OpError::TimedOut));
         }

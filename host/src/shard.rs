@@ -30,7 +30,7 @@ use crate::config::{GroupInfo, HostConfig, StartMode};
 use crate::envelope::{self, Origin};
 use crate::error::{HostError, OpError};
 use crate::metrics::{GroupMetrics, HostMetrics};
-use crate::replica::{Completion, PendingConf, PendingProposal, PendingRead, PendingTransfer, Replica};
+use crate::replica::{Completion, PendingConf, PendingProposal, PendingRead, PendingTransfer, QueuedProposal, Replica};
 use crate::snapdata::{CheckedReader, DataRef};
 use crate::snapshots::SnapshotStore;
 use crate::statemachine::StateMachineFactory;
@@ -145,6 +145,8 @@ pub(crate) struct Shard {
     dirty: BTreeSet<u64>,
     /// Groups with client operations waiting (deadlines to check).
     pending: BTreeSet<u64>,
+    /// Groups with proposals queued in this round (`Replica::queued`).
+    proposing: BTreeSet<u64>,
     outbox: BTreeMap<u64, Frame>,
     next_tick: Duration,
     /// When shard 0 next asks the log to purge (the other shards never do).
@@ -165,6 +167,7 @@ impl Shard {
             active: BTreeSet::new(),
             dirty: BTreeSet::new(),
             pending: BTreeSet::new(),
+            proposing: BTreeSet::new(),
             outbox: BTreeMap::new(),
             next_tick,
             next_purge,
@@ -183,6 +186,7 @@ impl Shard {
         if self.closed {
             return false;
         }
+        self.flush_proposals();
         let now = self.env.clock.now();
         if now >= self.next_tick {
             self.tick();
@@ -421,6 +425,8 @@ impl Shard {
         }
         let dirty = std::mem::take(&mut self.dirty);
         let mut readies: Vec<(u64, Ready)> = Vec::new();
+        // Messages that go out before the write (see below).
+        let mut early: Vec<(u64, Vec<Message>)> = Vec::new();
         let mut batch = WriteBatch::default();
         let mut sync = false;
         let mut failed = Vec::new();
@@ -445,6 +451,18 @@ impl Shard {
                 *r.snapshot.write() = snap.clone();
                 gw.snapshot = snap.metadata.clone();
             }
+            if r.node.raft().state() == StateType::Leader && !rd.messages.is_empty() {
+                // A leader's appends and heartbeats go out while it writes
+                // its own log (Raft thesis 10.2.1, as etcd's server does):
+                // the leader counts its own entries only once they are
+                // durable (its self-acknowledgement is stepped on advance,
+                // after the write), so a quorum never includes an entry
+                // only its memory holds. Responses that promise durability
+                // still wait for the write.
+                let (now, after): (Vec<Message>, Vec<Message>) = std::mem::take(&mut rd.messages).into_iter().partition(|m| !promises_durability(m));
+                rd.messages = after;
+                early.push((g, now));
+            }
             gw.entries = std::mem::take(&mut rd.entries);
             gw.hard_state = rd.hard_state.filter(|hs| !is_empty_hard_state(hs));
             sync |= rd.must_sync || gw.snapshot.is_some();
@@ -458,6 +476,14 @@ impl Shard {
         }
         if readies.is_empty() {
             return false;
+        }
+        if !early.is_empty() {
+            for (g, msgs) in early {
+                for m in msgs {
+                    self.queue_send(g, m);
+                }
+            }
+            self.flush_outbox();
         }
         if !batch.groups.is_empty() {
             // Mutant (make mutants-host): the write is not synced, so the
@@ -848,7 +874,9 @@ impl Shard {
         }
     }
 
-    /// Proposes a normal entry built by `make` from its origin.
+    /// Queues a normal entry built by `make` from its origin; it is
+    /// proposed with the round's other proposals (`flush_proposals`), before
+    /// the round ticks or collects Readies.
     pub fn propose(&mut self, group: u64, make: impl FnOnce(Origin) -> Bytes, deadline: Duration, done: Completion<Bytes>) {
         self.env.metrics.proposals.inc();
         self.touch(group);
@@ -864,17 +892,47 @@ impl Shard {
             return;
         }
         let origin = r.origin();
-        match r.node.propose(make(origin)) {
-            Ok(()) => {
-                r.stats.proposals += 1;
-                r.proposals.insert(origin.key, PendingProposal { deadline, done });
-                r.note_leader_index(origin.key);
-                self.pending.insert(group);
-                self.dirty.insert(group);
+        r.queued.push(QueuedProposal { data: make(origin), key: origin.key, deadline, done });
+        self.proposing.insert(group);
+    }
+
+    /// Gives raft the proposals queued in this round, each group's in one
+    /// `propose_batch` (in arrival order): one append and one MsgApp per
+    /// follower for all of them, instead of one per proposal. Raft accepts
+    /// or drops a batch whole, as it would each of its proposals at this
+    /// point (same leader, same state).
+    fn flush_proposals(&mut self) {
+        for g in std::mem::take(&mut self.proposing) {
+            // A stopped replica rejected its queue (`Replica::fail_all`).
+            let Some(r) = self.replicas.get_mut(&g) else { continue };
+            let batch = std::mem::take(&mut r.queued);
+            if batch.is_empty() {
+                continue;
             }
-            Err(e) => {
-                metrics.proposals_rejected.inc();
-                done(Err(OpError::rejected(e.to_string())));
+            let data: Vec<Bytes> = batch.iter().map(|q| q.data.clone()).collect();
+            match r.node.propose_batch(&data) {
+                Ok(()) => {
+                    let raft = r.node.raft();
+                    // A leader appended them at the end of its log; a
+                    // follower forwarded them.
+                    let first = (raft.state() == StateType::Leader).then(|| raft.raft_log().last_index() + 1 - batch.len() as u64);
+                    r.stats.proposals += batch.len() as u64;
+                    for (i, q) in batch.into_iter().enumerate() {
+                        if let Some(first) = first {
+                            r.by_index.insert(first + i as u64, q.key);
+                        }
+                        r.proposals.insert(q.key, PendingProposal { deadline: q.deadline, done: q.done });
+                    }
+                    self.pending.insert(g);
+                    self.dirty.insert(g);
+                }
+                Err(e) => {
+                    self.env.metrics.proposals_rejected.add(batch.len() as u64);
+                    let why = e.to_string();
+                    for q in batch {
+                        (q.done)(Err(OpError::rejected(why.clone())));
+                    }
+                }
             }
         }
     }
@@ -1000,6 +1058,13 @@ impl Shard {
     pub fn gauges(&self) -> (u64, u64, u64) {
         (self.replicas.len() as u64, self.active.len() as u64, self.replicas.values().map(|r| r.pending_count()).sum())
     }
+}
+
+/// Whether a message promises that the sender's state is durable (an
+/// append acknowledgement or a vote): such messages leave only after the
+/// Ready's write (etcd's `msgsAfterAppend`).
+fn promises_durability(m: &Message) -> bool {
+    matches!(m.r#type(), MessageType::MsgAppResp | MessageType::MsgVoteResp | MessageType::MsgPreVoteResp)
 }
 
 /// Runs user code (state machine, completions): a panic stops the replica
