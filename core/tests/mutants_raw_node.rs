@@ -1,14 +1,18 @@
 //! Tests written for cargo-mutants (issue 24) on `core/src/raw_node.rs`:
 //! a node stopped by a storage failure answers every later call with that
-//! failure, before any other check of the call's arguments.
+//! failure, before any other check of the call's arguments; a follower's
+//! own proposals, batches and encoded configuration changes reach the log.
 #![cfg(feature = "rafttest")]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use polyraft::raftpb::{ConfState, Entry, HardState, Message, MessageType, Snapshot};
-use polyraft::rafttest::cluster::test_config;
+use bytes::Bytes;
+use polyraft::raftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
+use polyraft::rafttest::cluster::{test_config, Cluster};
+use polyraft::raft::FORWARD_BUDGET_PER_TICK;
 use polyraft::{Config, Error, MemoryStorage, Peer, RawNode, Storage};
+use prost::Message as _;
 
 /// A MemoryStorage whose `last_index` fails once `broken` is set: the
 /// failure raft cannot work around (it poisons the node).
@@ -87,7 +91,7 @@ fn a_poisoned_node_answers_every_call_with_its_failure() {
         &fatal,
     );
     assert_fatal("bootstrap", rn.bootstrap(&[Peer { id: 1, context: Default::default() }]), &fatal);
-    assert_fatal("propose", rn.propose(bytes::Bytes::from_static(b"x")), &fatal);
+    assert_fatal("propose", rn.propose(Bytes::from_static(b"x")), &fatal);
     assert_fatal("advance", rn.advance(), &fatal);
     assert!(!rn.has_ready(), "a poisoned node has nothing to do");
 }
@@ -98,4 +102,92 @@ fn a_poisoned_node_answers_every_call_with_its_failure() {
 fn a_poisoned_node_reports_its_failure_before_a_misused_advance() {
     let (mut rn, fatal) = poisoned_node(Config { async_storage_writes: true, ..test_config() });
     assert_fatal("advance", rn.advance(), &fatal);
+}
+
+/// The normal entries node `id` applied, as byte strings.
+fn applied_data(c: &mut Cluster, id: u64) -> Vec<Vec<u8>> {
+    c.node(id)
+        .applied
+        .iter()
+        .filter(|e| e.r#type() == EntryType::EntryNormal && !e.data.is_empty())
+        .map(|e| e.data.to_vec())
+        .collect()
+}
+
+/// A follower's own proposals are not requests forwarded for peers: more
+/// of them in one tick than the per-tick forwarding budget all reach the
+/// leader, each MsgProp naming the follower, and commit in order. Single
+/// proposals and batches alike.
+#[test]
+fn a_followers_own_proposals_are_not_bounded_by_the_forwarding_budget() {
+    let n = FORWARD_BUDGET_PER_TICK + 2;
+    for batched in [false, true] {
+        let mut c = Cluster::new(3, test_config()).unwrap();
+        assert!(c.elect(1).unwrap());
+        let term = c.node(2).raw.basic_status().hard_state.term;
+        let mut want = Vec::new();
+        for i in 0..n {
+            let (a, b) = (format!("p{i}a").into_bytes(), format!("p{i}b").into_bytes());
+            let r = if batched {
+                want.extend([a.clone(), b.clone()]);
+                c.node(2).raw.propose_batch(&[Bytes::from(a), Bytes::from(b)])
+            } else {
+                want.push(a.clone());
+                c.node(2).raw.propose(Bytes::from(a))
+            };
+            r.unwrap_or_else(|e| panic!("proposal {i} of the follower itself (batched: {batched}): {e}"));
+        }
+        let rd = c.node(2).raw.ready();
+        let props: Vec<&Message> = rd.messages.iter().filter(|m| m.r#type() == MessageType::MsgProp).collect();
+        assert_eq!(props.len(), n, "batched: {batched}");
+        // A forwarded proposal carries no term (etcd's send leaves MsgProp
+        // local); its sender is the follower.
+        assert!(props.iter().all(|m| m.from == 2 && m.to == 1 && m.term == 0), "batched: {batched}");
+        c.queue.extend(rd.messages);
+        c.node(2).raw.advance().unwrap();
+        c.stabilize().unwrap();
+        for id in 1..=3 {
+            assert_eq!(applied_data(&mut c, id), want, "node {id}, batched: {batched}");
+            assert_eq!(c.node(id).raw.basic_status().hard_state.term, term, "node {id}: a proposal started an election");
+        }
+    }
+}
+
+/// On the leader, a batch is one append: its entries are consecutive, in
+/// the order given, with their data; an empty batch is refused.
+#[test]
+fn a_batch_is_appended_in_order_and_commits() {
+    let mut c = Cluster::new(3, test_config()).unwrap();
+    assert!(c.elect(1).unwrap());
+    let last = c.node(1).raw.raft().raft_log.last_index();
+    c.node(1).raw.propose_batch(&[Bytes::from_static(b"x"), Bytes::from_static(b"y"), Bytes::from_static(b"z")]).unwrap();
+    assert_eq!(c.node(1).raw.raft().raft_log.last_index(), last + 3);
+    assert!(matches!(c.node(1).raw.propose_batch(&[]), Err(Error::InvalidState(_))));
+    c.stabilize().unwrap();
+    for id in 1..=3 {
+        assert_eq!(applied_data(&mut c, id), vec![b"x".to_vec(), b"y".to_vec(), b"z".to_vec()], "node {id}");
+    }
+}
+
+/// An encoded configuration change is proposed verbatim (its entry type
+/// and bytes), commits, and is applied; bytes that do not decode and a
+/// normal entry type are refused without proposing anything.
+#[test]
+fn an_encoded_conf_change_is_proposed_verbatim() {
+    let mut c = Cluster::new(3, test_config()).unwrap();
+    assert!(c.elect(1).unwrap());
+    let cc = ConfChange { r#type: ConfChangeType::ConfChangeAddLearnerNode as i32, node_id: 4, ..Default::default() };
+    let data = Bytes::from(cc.encode_to_vec());
+    let last = c.node(1).raw.raft().raft_log.last_index();
+    assert!(c.node(1).raw.propose_conf_change_encoded(EntryType::EntryNormal, data.clone()).is_err());
+    assert!(c.node(1).raw.propose_conf_change_encoded(EntryType::EntryConfChange, Bytes::from_static(b"\xff\xff")).is_err());
+    assert_eq!(c.node(1).raw.raft().raft_log.last_index(), last, "a refused change was proposed");
+    c.node(1).raw.propose_conf_change_encoded(EntryType::EntryConfChange, data.clone()).unwrap();
+    c.stabilize().unwrap();
+    for id in 1..=3 {
+        let e = c.node(id).applied.iter().find(|e| e.r#type() == EntryType::EntryConfChange && e.index > last).cloned();
+        let e = e.unwrap_or_else(|| panic!("node {id} applied no conf change"));
+        assert_eq!(e.data, data, "node {id}: the bytes were not kept verbatim");
+        assert_eq!(c.node(id).conf_state.learners, vec![4], "node {id}");
+    }
 }
