@@ -136,7 +136,7 @@ HOST_LOG_TESTS ?= $(HOST_ENGINE_TESTS) mem_model file_model file_store crash
 # exist: the baseline is skipped and the suite's time limit is given (the
 # unmutated engine suite passes in about 1 min on the shared machine, the
 # log suite in 2 min).
-HOST_MUTANTS_TIMEOUT ?= 400
+HOST_MUTANTS_TIMEOUT ?= 240
 # $(call host_mutants,OUT,FILES,TEST_PACKAGES,TESTS)
 host_mutants = $(CARGO) mutants --no-config --test-tool cargo --jobs $(MUTANTS_JOBS) --no-shuffle \
   --package polyraft-host --package polyraft-logstore --test-package $(3) \

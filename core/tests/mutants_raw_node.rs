@@ -11,7 +11,7 @@ use bytes::Bytes;
 use polyraft::raftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
 use polyraft::rafttest::cluster::{test_config, Cluster};
 use polyraft::raft::FORWARD_BUDGET_PER_TICK;
-use polyraft::{Config, Error, MemoryStorage, Peer, RawNode, Storage};
+use polyraft::{Config, Error, MemoryStorage, Peer, RawNode, StateType, Storage, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 use prost::Message as _;
 
 /// A MemoryStorage whose `last_index` fails once `broken` is set: the
@@ -190,4 +190,103 @@ fn an_encoded_conf_change_is_proposed_verbatim() {
         assert_eq!(e.data, data, "node {id}: the bytes were not kept verbatim");
         assert_eq!(c.node(id).conf_state.learners, vec![4], "node {id}");
     }
+}
+
+/// Three nodes with async storage writes, driven by hand: each node's
+/// storage messages are carried out here (append: persist, then deliver
+/// the responses; apply: record the entries, then deliver the responses),
+/// except that node 1's appends can be held back.
+struct AsyncNet {
+    nodes: Vec<(RawNode<MemoryStorage>, MemoryStorage)>,
+    applied: Vec<Vec<Entry>>,
+    queue: Vec<Message>,
+    held: Vec<Message>,
+}
+
+impl AsyncNet {
+    fn new() -> Self {
+        let cs = ConfState { voters: vec![1, 2, 3], ..Default::default() };
+        let nodes = (1..=3)
+            .map(|id| {
+                let s = MemoryStorage::new_with_conf_state(cs.clone());
+                let cfg = Config { id, async_storage_writes: true, ..test_config() };
+                (RawNode::new(&cfg, s.clone()).unwrap(), s)
+            })
+            .collect();
+        AsyncNet { nodes, applied: vec![Vec::new(); 3], queue: Vec::new(), held: Vec::new() }
+    }
+
+    fn persist(&mut self, id: u64, m: Message) {
+        let s = &self.nodes[(id - 1) as usize].1;
+        if let Some(snap) = m.snapshot {
+            s.apply_snapshot(*snap).unwrap();
+        }
+        s.append(&m.entries).unwrap();
+        if m.term != 0 {
+            s.set_hard_state(HardState { term: m.term, vote: m.vote, commit: m.commit });
+        }
+        self.queue.extend(m.responses);
+    }
+
+    /// Runs Readies and delivers messages until nothing moves; node 1's
+    /// appends go to `held` when `hold` is set.
+    fn pump(&mut self, hold: bool) {
+        loop {
+            let mut moved = false;
+            for id in 1..=3u64 {
+                let rn = &mut self.nodes[(id - 1) as usize].0;
+                if !rn.has_ready() {
+                    continue;
+                }
+                moved = true;
+                for m in rn.ready().messages {
+                    match m.to {
+                        LOCAL_APPEND_THREAD if hold && id == 1 => self.held.push(m),
+                        LOCAL_APPEND_THREAD => self.persist(id, m),
+                        LOCAL_APPLY_THREAD => {
+                            self.applied[(id - 1) as usize].extend(m.entries.iter().cloned());
+                            self.queue.extend(m.responses);
+                        }
+                        _ => self.queue.push(m),
+                    }
+                }
+            }
+            for m in std::mem::take(&mut self.queue) {
+                moved = true;
+                let _ = self.nodes[(m.to - 1) as usize].0.step(m);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn applied_data(&self, id: u64) -> Vec<&[u8]> {
+        self.applied[(id - 1) as usize].iter().filter(|e| !e.data.is_empty()).map(|e| &e.data[..]).collect()
+    }
+}
+
+/// etcd's applyUnstableEntries: with async storage writes, an entry that
+/// a quorum of followers acknowledged commits on the leader before its own
+/// write completes, but the leader hands it out for applying only once that
+/// write is done (an application must not apply what its own log may not
+/// hold after a crash).
+#[test]
+fn with_async_writes_a_committed_entry_is_applied_only_once_stable() {
+    let mut net = AsyncNet::new();
+    net.nodes[0].0.campaign().unwrap();
+    net.pump(false);
+    assert_eq!(net.nodes[0].0.basic_status().soft_state.raft_state, StateType::Leader);
+    net.nodes[0].0.propose(Bytes::from_static(b"x")).unwrap();
+    let index = net.nodes[0].0.raft().raft_log.last_index();
+    net.pump(true);
+    assert!(!net.held.is_empty(), "the leader's append was not held");
+    assert!(net.nodes[0].0.raft().raft_log.committed >= index, "the followers' acks commit the entry");
+    assert_eq!(net.applied_data(2), vec![b"x"], "a follower applies it");
+    assert!(net.applied_data(1).is_empty(), "the leader applied an entry its own log does not hold yet");
+    for m in std::mem::take(&mut net.held) {
+        net.persist(1, m);
+    }
+    net.pump(false);
+    assert_eq!(net.applied_data(1), vec![b"x"], "once written, the leader applies it");
 }
