@@ -290,3 +290,34 @@ fn with_async_writes_a_committed_entry_is_applied_only_once_stable() {
     net.pump(false);
     assert_eq!(net.applied_data(1), vec![b"x"], "once written, the leader applies it");
 }
+
+/// etcd's node loop: a peeked Ready is what `ready` would return, peeking
+/// again returns it again, and once accepted it is handed out no more
+/// (its messages are not resent, its entries not persisted twice).
+#[test]
+fn a_peeked_ready_is_handed_out_once_accepted() {
+    let mut c = Cluster::new(3, test_config()).unwrap();
+    assert!(c.elect(1).unwrap());
+    c.propose(1, b"x").unwrap();
+    let rn = &mut c.node(1).raw;
+    let peeked = rn.peek_ready();
+    assert_eq!(peeked.entries.iter().map(|e| &e.data[..]).collect::<Vec<_>>(), vec![b"x"]);
+    let apps: Vec<u64> =
+        peeked.messages.iter().filter(|m| m.r#type() == MessageType::MsgApp).map(|m| m.to).collect();
+    assert_eq!(apps, vec![2, 3], "the proposal goes to both followers");
+    assert_eq!(rn.peek_ready(), peeked, "a second peek sees the same Ready");
+    assert!(rn.has_ready());
+    rn.accept_peeked(&peeked);
+    assert!(!rn.has_ready(), "an accepted Ready is not pending any more");
+    let storage = c.node(1).storage.clone();
+    storage.append(&peeked.entries).unwrap();
+    if let Some(hs) = peeked.hard_state {
+        storage.set_hard_state(hs);
+    }
+    c.queue.extend(peeked.messages);
+    c.node(1).raw.advance().unwrap();
+    c.stabilize().unwrap();
+    for id in 1..=3 {
+        assert_eq!(applied_data(&mut c, id), vec![b"x".to_vec()], "node {id}");
+    }
+}
