@@ -289,6 +289,12 @@ fn with_async_writes_a_committed_entry_is_applied_only_once_stable() {
     }
     net.pump(false);
     assert_eq!(net.applied_data(1), vec![b"x"], "once written, the leader applies it");
+    // Every HardState change went to storage, a commit index learnt
+    // without new entries (the followers') included.
+    for (id, (rn, s)) in (1..).zip(&net.nodes) {
+        assert_eq!(s.hard_state(), rn.basic_status().hard_state, "node {id}'s persisted HardState");
+        assert!(s.hard_state().commit >= index, "node {id}");
+    }
 }
 
 /// etcd's node loop: a peeked Ready is what `ready` would return, peeking
