@@ -26,6 +26,11 @@ NEXTEST_VERSION ?= 0.9.151
 MUTANTS_TEST_TOOL ?= cargo
 # Parallel mutant builds; each copies the tree and has its own target/.
 MUTANTS_JOBS ?= 1
+# More cargo-mutants arguments, e.g. MUTANTS_EXTRA="-F 'log.rs:237:21: '" to
+# re-run the mutants named (a regex on their names, line:col included).
+# cargo-mutants 27 ignores -F and -E for "delete field" mutants: a
+# filtered run still includes them all.
+MUTANTS_EXTRA ?=
 # k/n: run the k-th of n shards of the campaign (empty: all of it);
 # slice: consecutive mutants per shard, round-robin: every n-th (a sample).
 SHARD ?=
@@ -59,7 +64,7 @@ MUTANTS_DIFF_MAX ?= 8
 
 MUTANTS_ENV = POLYRAFT_SIM_SEEDS=$(MUTANTS_SIM_SEEDS) POLYRAFT_HOSTILE_CASES=$(MUTANTS_HOSTILE_CASES) \
   NEXTEST_PROFILE=mutants
-MUTANTS_ARGS = --test-tool $(MUTANTS_TEST_TOOL) --jobs $(MUTANTS_JOBS) --no-shuffle \
+MUTANTS_ARGS = --test-tool $(MUTANTS_TEST_TOOL) --jobs $(MUTANTS_JOBS) --no-shuffle $(MUTANTS_EXTRA) \
   $(if $(SHARD),--shard $(SHARD) --sharding $(MUTANTS_SHARDING)) $(foreach f,$(MUTANTS_FILES),--file '$(f)')
 
 ## mutants-tools: install cargo-mutants (pinned), and cargo-nextest if it is
@@ -138,7 +143,7 @@ HOST_LOG_TESTS ?= $(HOST_ENGINE_TESTS) mem_model file_model file_store crash
 # log suite in 2 min).
 HOST_MUTANTS_TIMEOUT ?= 240
 # $(call host_mutants,OUT,FILES,TEST_PACKAGES,TESTS)
-host_mutants = $(CARGO) mutants --no-config --test-tool cargo --jobs $(MUTANTS_JOBS) --no-shuffle \
+host_mutants = $(CARGO) mutants --no-config --test-tool cargo --jobs $(MUTANTS_JOBS) --no-shuffle $(MUTANTS_EXTRA) \
   --package polyraft-host --package polyraft-logstore --test-package $(3) \
   --profile mutants --cargo-arg=--lib $(foreach t,$(4),--cargo-arg=--test --cargo-arg=$(t)) \
   --exclude-re 'impl (fmt::)?(Display|Debug) for' \
