@@ -37,3 +37,24 @@ fn append_ignores_entries_at_the_compaction_point() {
     assert_eq!((s.first_index().unwrap(), s.last_index().unwrap()), (6, 6));
     assert_eq!(s.entries(6, 7, u64::MAX).unwrap(), vec![ent(6, 2)]);
 }
+
+/// The top of the index space: a log's last index stays below
+/// `u64::MAX - 1`, so that `last_index + 1` is an index a later entry could
+/// still take without overflow. An append reaching `u64::MAX - 1` is
+/// refused and changes nothing.
+#[test]
+fn append_refuses_indexes_at_the_top_of_the_range() {
+    let s = MemoryStorage::new();
+    let snap = polyraft::raftpb::Snapshot {
+        metadata: Some(polyraft::raftpb::SnapshotMetadata { index: u64::MAX - 3, term: 1, conf_state: None }),
+        ..Default::default()
+    };
+    s.apply_snapshot(snap).unwrap();
+    s.append(&[ent(u64::MAX - 2, 1)]).unwrap();
+    assert_eq!(s.last_index().unwrap(), u64::MAX - 2);
+    match s.append(&[ent(u64::MAX - 1, 1)]) {
+        Err(polyraft::Error::Storage(m)) => assert!(m.contains("overflow"), "{m}"),
+        other => panic!("an entry at u64::MAX - 1 was not refused: {other:?}"),
+    }
+    assert_eq!(s.last_index().unwrap(), u64::MAX - 2, "a refused append changed the log");
+}
