@@ -327,3 +327,18 @@ fn a_peeked_ready_is_handed_out_once_accepted() {
         assert_eq!(applied_data(&mut c, id), vec![b"x".to_vec()], "node {id}");
     }
 }
+
+/// with_progress visits every peer the leader tracks, in ascending id
+/// order, with its progress (after a committed proposal every follower
+/// matches the leader's last index).
+#[test]
+fn with_progress_visits_every_peer_in_order() {
+    let mut c = Cluster::new(3, test_config()).unwrap();
+    assert!(c.elect(1).unwrap());
+    c.propose(1, b"x").unwrap();
+    c.stabilize().unwrap();
+    let last = c.node(1).raw.raft().raft_log.last_index();
+    let mut seen = Vec::new();
+    c.node(1).raw.with_progress(|id, pr| seen.push((id, pr.matched)));
+    assert_eq!(seen, vec![(1, last), (2, last), (3, last)]);
+}
