@@ -11,6 +11,7 @@ use bytes::Bytes;
 use polyraft::raftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
 use polyraft::rafttest::cluster::{test_config, Cluster};
 use polyraft::raft::FORWARD_BUDGET_PER_TICK;
+use polyraft::tracker::ProgressState;
 use polyraft::{Config, Error, MemoryStorage, Peer, RawNode, StateType, Storage, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 use prost::Message as _;
 
@@ -341,4 +342,36 @@ fn with_progress_visits_every_peer_in_order() {
     let mut seen = Vec::new();
     c.node(1).raw.with_progress(|id, pr| seen.push((id, pr.matched)));
     assert_eq!(seen, vec![(1, last), (2, last), (3, last)]);
+}
+
+/// report_unreachable sends a replicating follower back to probing (etcd:
+/// MsgUnreachable), so that the leader stops streaming appends into a
+/// broken connection; other followers keep replicating.
+#[test]
+fn an_unreachable_follower_is_probed_again() {
+    let mut c = Cluster::new(3, test_config()).unwrap();
+    assert!(c.elect(1).unwrap());
+    c.propose(1, b"x").unwrap();
+    c.stabilize().unwrap();
+    let states = |c: &mut Cluster| {
+        let mut v = Vec::new();
+        c.node(1).raw.with_progress(|id, pr| v.push((id, pr.state)));
+        v
+    };
+    assert_eq!(states(&mut c)[1..], [(2, ProgressState::Replicate), (3, ProgressState::Replicate)]);
+    c.node(1).raw.report_unreachable(2);
+    assert_eq!(states(&mut c)[1..], [(2, ProgressState::Probe), (3, ProgressState::Replicate)]);
+}
+
+/// store() is the storage the node reads its log from.
+#[test]
+fn store_is_the_nodes_storage() {
+    let mut c = Cluster::new(3, test_config()).unwrap();
+    assert!(c.elect(1).unwrap());
+    c.propose(1, b"x").unwrap();
+    c.stabilize().unwrap();
+    let last = c.node(1).storage.last_index().unwrap();
+    assert!(last >= 2);
+    assert_eq!(c.node(1).raw.store().last_index().unwrap(), last);
+    assert_eq!(c.node(1).raw.store().term(last).unwrap(), c.node(1).storage.term(last).unwrap());
 }
