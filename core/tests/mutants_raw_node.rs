@@ -12,7 +12,7 @@ use polyraft::raftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, 
 use polyraft::rafttest::cluster::{test_config, Cluster};
 use polyraft::raft::FORWARD_BUDGET_PER_TICK;
 use polyraft::tracker::ProgressState;
-use polyraft::{Config, Error, MemoryStorage, Peer, RawNode, StateType, Storage, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
+use polyraft::{Config, Error, MemoryStorage, Peer, RawNode, SnapshotStatus, StateType, Storage, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 use prost::Message as _;
 
 /// A MemoryStorage whose `last_index` fails once `broken` is set: the
@@ -374,4 +374,25 @@ fn store_is_the_nodes_storage() {
     assert!(last >= 2);
     assert_eq!(c.node(1).raw.store().last_index().unwrap(), last);
     assert_eq!(c.node(1).raw.store().term(last).unwrap(), c.node(1).storage.term(last).unwrap());
+}
+
+/// report_snapshot: after a finished snapshot the leader probes from just
+/// past it; after a failed one it forgets the snapshot and probes from the
+/// follower's match index (etcd's MsgSnapStatus with reject).
+#[test]
+fn a_snapshot_report_says_where_probing_resumes() {
+    for (status, from_snapshot) in [(SnapshotStatus::Finish, true), (SnapshotStatus::Failure, false)] {
+        let mut c = Cluster::new(3, test_config()).unwrap();
+        assert!(c.elect(1).unwrap());
+        c.propose(1, b"x").unwrap();
+        c.stabilize().unwrap();
+        let matched = c.node(1).raw.raft().trk.progress[&3].matched;
+        let snap_index = matched + 10;
+        c.node(1).raw.raft_mut().trk.progress.get_mut(&3).unwrap().become_snapshot(snap_index);
+        c.node(1).raw.report_snapshot(3, status);
+        let pr = &c.node(1).raw.raft().trk.progress[&3];
+        assert_eq!(pr.state, ProgressState::Probe, "{status:?}");
+        let next = if from_snapshot { snap_index + 1 } else { matched + 1 };
+        assert_eq!(pr.next, next, "{status:?}");
+    }
 }
