@@ -396,3 +396,26 @@ fn a_snapshot_report_says_where_probing_resumes() {
         assert_eq!(pr.next, next, "{status:?}");
     }
 }
+
+/// A configuration change holding a change type or transition this version
+/// does not know is refused when proposed, on the leader and on a follower
+/// (which would otherwise forward it and report success), and nothing
+/// enters the log or goes out.
+#[test]
+fn a_conf_change_of_unknown_values_is_refused_when_proposed() {
+    use polyraft::raftpb::{ConfChangeSingle, ConfChangeV2};
+    let mut c = Cluster::new(3, test_config()).unwrap();
+    assert!(c.elect(1).unwrap());
+    let last = c.node(1).raw.raft().raft_log.last_index();
+    for id in [1, 2] {
+        let v1 = ConfChange { r#type: 99, node_id: 4, ..Default::default() };
+        assert!(matches!(c.node(id).raw.propose_conf_change(v1), Err(Error::ConfChange(_))), "node {id}");
+        let v2_type = ConfChangeV2 { changes: vec![ConfChangeSingle { r#type: 99, node_id: 4 }], ..Default::default() };
+        assert!(matches!(c.node(id).raw.propose_conf_change(v2_type), Err(Error::ConfChange(_))), "node {id}");
+        let v2_transition = ConfChangeV2 { transition: 7, ..Default::default() };
+        assert!(matches!(c.node(id).raw.propose_conf_change(v2_transition), Err(Error::ConfChange(_))), "node {id}");
+        assert!(!c.node(id).raw.has_ready(), "node {id}: a refused change produced work");
+    }
+    c.stabilize().unwrap();
+    assert_eq!(c.node(1).raw.raft().raft_log.last_index(), last, "a refused change entered the log");
+}
