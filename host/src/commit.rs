@@ -89,3 +89,6 @@ impl Committer {
         st.failed.clone().map_or(Ok(()), Err)
     }
 }
+
+#[cfg(test)]
+mod tests;
