@@ -574,7 +574,9 @@ impl<S: Storage> Raft<S> {
         // With batched appends the last index is read once for both paths
         // (a storage call when the unstable log is empty).
         let mut known_last = None;
-        if self.batch_append && !replicate_full {
+        // A witness's appends are not merged: they carry metadata only and
+        // only what is durable here, which the merge path does not check.
+        if self.batch_append && !replicate_full && !witness {
             let last = self.raft_log.last_index();
             if self.extend_queued_append(to, next, last, prev_index, prev_term, send_if_empty) {
                 return true;

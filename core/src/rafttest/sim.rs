@@ -57,6 +57,10 @@ pub struct SimStats {
     pub stalls: u64,
     /// Witnesses added (docs/witness.md).
     pub witnesses: u64,
+    /// Seeds whose nodes have election priorities.
+    pub priority_seeds: u64,
+    /// Seeds with batched appends on.
+    pub batch_append_seeds: u64,
 }
 
 impl SimStats {
@@ -78,6 +82,8 @@ impl SimStats {
         self.proposals += o.proposals;
         self.stalls += o.stalls;
         self.witnesses += o.witnesses;
+        self.priority_seeds += o.priority_seeds;
+        self.batch_append_seeds += o.batch_append_seeds;
     }
 }
 
@@ -85,9 +91,10 @@ impl fmt::Display for SimStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "seeds={} ticks={} readies={} delivered={} dropped={} duplicated={} delayed={} partitions={} crashes={} compactions={} conf_changes={} transfers={} reads={} proposals={} stalls={} witnesses={}",
+            "seeds={} ticks={} readies={} delivered={} dropped={} duplicated={} delayed={} partitions={} crashes={} compactions={} conf_changes={} transfers={} reads={} proposals={} stalls={} witnesses={} priority_seeds={} batch_append_seeds={}",
             self.seeds, self.ticks, self.readies, self.delivered, self.dropped, self.duplicated, self.delayed,
-            self.partitions, self.crashes, self.compactions, self.conf_changes, self.transfers, self.reads, self.proposals, self.stalls, self.witnesses
+            self.partitions, self.crashes, self.compactions, self.conf_changes, self.transfers, self.reads, self.proposals, self.stalls, self.witnesses,
+            self.priority_seeds, self.batch_append_seeds
         )
     }
 }
@@ -164,6 +171,9 @@ struct World {
     wrng: fastrand::Rng,
     /// Every id ever added as a witness (a witness stays one for life).
     witness_ids: BTreeSet<u64>,
+    /// Whether nodes get election priorities (each id its own, fixed for
+    /// life, some equal, some negative).
+    priority_seed: bool,
 }
 
 type Check = Result<(), String>;
@@ -231,8 +241,17 @@ impl World {
             witness_seed: false,
             wrng: fastrand::Rng::with_seed(seed ^ 0x5749_544e_4553_5300),
             witness_ids: BTreeSet::new(),
+            priority_seed: false,
         };
         w.witness_seed = w.wrng.u8(0..3) == 0;
+        // Priority elections and batched appends (beyond etcd), each in a
+        // third of the seeds, drawn from a generator of their own so the
+        // other seeds replay as before.
+        let mut orng = fastrand::Rng::with_seed(seed ^ 0x5052_494f_5249_5459);
+        w.priority_seed = orng.u8(0..3) == 0;
+        w.cfg.batch_append = orng.u8(0..3) == 0;
+        w.stats.priority_seeds = u64::from(w.priority_seed);
+        w.stats.batch_append_seeds = u64::from(w.cfg.batch_append);
         let peers: Vec<Peer> = (1..=n).map(|id| Peer { id, ..Default::default() }).collect();
         for id in 1..=n {
             w.add_fresh(id, Some(&peers), 0)?;
@@ -247,6 +266,9 @@ impl World {
         let mut rng = fastrand::Rng::with_seed(self.seed ^ (id << 32) ^ self.now);
         c.election_tick = 10;
         let _ = rng.u8(..);
+        if self.priority_seed {
+            c.priority = fastrand::Rng::with_seed(self.seed ^ id.wrapping_mul(0x9e37_79b9)).i64(-2..=3);
+        }
         c
     }
 
