@@ -1288,6 +1288,12 @@ typedef struct polyraft_host_config {
    * How the host reaches the others (required); borrowed during the call.
    */
   const struct polyraft_host_transport *transport;
+  /**
+   * Election priority of every replica on this host (beyond etcd): among
+   * equally up-to-date replicas the highest wins. Default 0 (etcd's
+   * behaviour).
+   */
+  int64_t election_priority;
 } polyraft_host_config;
 
 /**

@@ -14,3 +14,16 @@ fn simulation_keeps_raft_safe_and_live() {
         Err(e) => panic!("{e}"),
     }
 }
+
+/// Seeds that once found a bug, replayed whatever the range above:
+/// 26, payloads merged into a witness's append by batched appends; 8969, a
+/// witness of the highest priority refusing every candidate with a log
+/// equal to its own while never standing itself (no leader after healing).
+#[test]
+fn seeds_that_once_failed_stay_clean() {
+    for seed in [26, 8969] {
+        if let Err(e) = run_seeds(seed, 1, 300) {
+            panic!("{e}");
+        }
+    }
+}

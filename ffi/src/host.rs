@@ -342,6 +342,10 @@ pub struct polyraft_host_config {
     pub data_dir: *const c_char,
     /// How the host reaches the others (required); borrowed during the call.
     pub transport: *const polyraft_host_transport,
+    /// Election priority of every replica on this host (beyond etcd): among
+    /// equally up-to-date replicas the highest wins. Default 0 (etcd's
+    /// behaviour).
+    pub election_priority: i64,
 }
 
 /// Fills `*config` with the defaults for host `host_id` (no data_dir, no
@@ -364,6 +368,7 @@ pub unsafe extern "C" fn polyraft_host_config_init(config: *mut polyraft_host_co
             quiesce: d.quiesce,
             data_dir: std::ptr::null(),
             transport: std::ptr::null(),
+            election_priority: d.election_priority,
         };
         Ok(())
     })
@@ -534,6 +539,7 @@ pub unsafe extern "C" fn polyraft_host_new(
         cfg.compaction_overhead = c.compaction_overhead;
         cfg.max_sessions = c.max_sessions.min(usize::MAX as u64) as usize;
         cfg.quiesce = c.quiesce;
+        cfg.election_priority = c.election_priority;
         let (log, snapshots): (Arc<dyn LogStore>, Arc<dyn SnapshotStore>) = match c_text(c.data_dir, "data_dir")? {
             None => (Arc::new(MemLogStore::new()), Arc::new(MemSnapshotStore::new())),
             Some(dir) => {

@@ -279,6 +279,10 @@ type Config struct {
 	MaxSessions uint64
 	// NoQuiesce keeps idle groups ticking (quiescence is on by default).
 	NoQuiesce bool
+	// ElectionPriority of every replica on this host (beyond etcd): among
+	// equally up-to-date replicas the one on the host with the highest
+	// priority wins. 0 everywhere is etcd's behaviour.
+	ElectionPriority int64
 }
 
 // Host runs replicas of any number of raft groups. Its methods may be
@@ -327,6 +331,7 @@ func New(cfg Config) (*Host, error) {
 		c.max_sessions = C.uint64_t(cfg.MaxSessions)
 	}
 	c.quiesce = C.bool(!cfg.NoQuiesce)
+	c.election_priority = C.int64_t(cfg.ElectionPriority)
 	if cfg.DataDir != "" {
 		dir := C.CString(cfg.DataDir)
 		defer C.free(unsafe.Pointer(dir))

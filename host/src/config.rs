@@ -49,6 +49,13 @@ pub struct HostConfig {
     pub seed: Option<u64>,
     /// Where the raft nodes log (etcd's log lines). Default: nowhere.
     pub raft_logger: Arc<dyn Logger>,
+    /// Election priority of every replica on this host (priority
+    /// elections, beyond etcd; `polyraft::Config::priority`): among
+    /// replicas whose logs are equally up to date, the one on the host with
+    /// the highest priority wins, so leaders gather where you want them
+    /// (the host closest to the clients). 0 (the default) everywhere is
+    /// etcd's behaviour.
+    pub election_priority: i64,
 }
 
 impl HostConfig {
@@ -73,6 +80,7 @@ impl HostConfig {
             purge_interval: Duration::from_secs(10),
             seed: None,
             raft_logger: Arc::new(NoopLogger),
+            election_priority: 0,
         }
     }
 }

@@ -816,6 +816,7 @@ impl Shard {
             // leader queues for a peer between two Readys go as one MsgApp
             // (one frame, one follower write and ack instead of one each).
             batch_append: true,
+            priority: cfg.election_priority,
             logger: Some(cfg.raft_logger.clone()),
             ..Default::default()
         };

@@ -482,6 +482,11 @@ impl Sim {
         hc.snapshot_entries = self.cfg.snapshot_entries;
         hc.compaction_overhead = self.cfg.compaction_overhead;
         hc.purge_interval = Duration::ZERO;
+        // A third of the seeds give the hosts election priorities (some
+        // equal), fixed per host across restarts.
+        if kv::chain(self.cfg.seed, &[7]) % 3 == 0 {
+            hc.election_priority = (kv::chain(self.cfg.seed, &[8, h]) % 4) as i64;
+        }
         let parts = HostParts {
             log: Arc::new(slot.disk.clone()),
             snapshots: Arc::new(slot.snaps.clone()),

@@ -1114,6 +1114,7 @@ class Host:
         workers: int = 0,
         max_sessions: int = 10000,
         seed: Optional[int] = None,
+        election_priority: int = 0,
     ) -> Host: ...
     @property
     def id(self) -> int:

@@ -155,7 +155,7 @@ impl PyHost {
     #[new]
     #[pyo3(signature = (host_id, *, network = None, data_dir = None, tick_interval = 0.1, election_ticks = 10,
                         heartbeat_ticks = 1, snapshot_entries = 10_000, compaction_overhead = 5_000, quiesce = true,
-                        workers = 0, max_sessions = 10_000, seed = None))]
+                        workers = 0, max_sessions = 10_000, seed = None, election_priority = 0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -171,6 +171,7 @@ impl PyHost {
         workers: usize,
         max_sessions: usize,
         seed: Option<u64>,
+        election_priority: i64,
     ) -> PyResult<Self> {
         let network = Network::from_py(network)?;
         if election_ticks <= heartbeat_ticks || heartbeat_ticks == 0 {
@@ -186,6 +187,7 @@ impl PyHost {
         cfg.workers = workers;
         cfg.max_sessions = max_sessions;
         cfg.seed = seed;
+        cfg.election_priority = election_priority;
         let (log, snapshots): (Arc<dyn LogStore>, Arc<dyn SnapshotStore>) = match &data_dir {
             None => (Arc::new(MemLogStore::new()), Arc::new(MemSnapshotStore::new())),
             Some(dir) => {
