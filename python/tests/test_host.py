@@ -510,3 +510,30 @@ def test_async_context_manager_closes_the_host() -> None:
     h = asyncio.run(main())
     assert h.closed
     assert polyraft.Host is Host
+
+
+def test_the_lowest_election_priority_never_wins_between_equal_logs() -> None:
+    # Priorities 1, 2, 3 for hosts 1, 2, 3 (Host(election_priority=...)).
+    net = InProcNetwork()
+    hosts: List[Host] = []
+    groups = list(range(1, 9))
+    for hid in (1, 2, 3):
+        host = Host(hid, network=net, tick_interval=TICK, workers=1, election_priority=hid)
+        for g in groups:
+            host.start_replica(g, hid, KV(), members=ALL)
+        hosts.append(host)
+    try:
+        c = Cluster(net, hosts, {})
+        for g in groups:
+            # Equal bootstrap logs: host 1 is refused by both others.
+            assert c.leader(g) is not hosts[0], f"group {g} elected the lowest priority"
+    finally:
+        for host in hosts:
+            host.close()
+
+
+def test_raw_node_config_carries_priority_and_batch_append() -> None:
+    c = polyraft.Config(id=1, priority=-3, batch_append=True)
+    assert (c.priority, c.batch_append) == (-3, True)
+    d = polyraft.Config(id=1)
+    assert (d.priority, d.batch_append) == (0, False)
