@@ -17,68 +17,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use parking_lot::{Condvar, Mutex};
-use polyraft::raftpb::{Entry, HardState, SnapshotMetadata};
+use polyraft::raftpb::Entry;
 use polyraft_host::net::{devcerts, NetConfig, NetHost};
 use polyraft_host::*;
-use polyraft_logstore::{PurgeStats, WriteBatch, WriteStats};
+use polyraft_logstore::StallableLogStore;
 
-/// A log whose writes block while `stalled` is set (a disk that stops
-/// completing writes); reads go on.
-#[derive(Default)]
-struct StallLog {
-    log: MemLogStore,
-    stalled: Mutex<bool>,
-    resumed: Condvar,
-}
-
-impl StallLog {
-    fn set(&self, on: bool) {
-        *self.stalled.lock() = on;
-        self.resumed.notify_all();
-    }
-}
-
-impl LogStore for StallLog {
-    fn write(&self, batch: &WriteBatch, sync: bool) -> Result<WriteStats, polyraft_logstore::Error> {
-        let mut s = self.stalled.lock();
-        while *s {
-            self.resumed.wait(&mut s);
-        }
-        drop(s);
-        self.log.write(batch, sync)
-    }
-    fn groups(&self) -> Vec<u64> {
-        self.log.groups()
-    }
-    fn hard_state(&self, group: u64) -> HardState {
-        self.log.hard_state(group)
-    }
-    fn snapshot_metadata(&self, group: u64) -> SnapshotMetadata {
-        self.log.snapshot_metadata(group)
-    }
-    fn first_index(&self, group: u64) -> u64 {
-        self.log.first_index(group)
-    }
-    fn last_index(&self, group: u64) -> u64 {
-        self.log.last_index(group)
-    }
-    fn term(&self, group: u64, index: u64) -> polyraft::Result<u64> {
-        self.log.term(group, index)
-    }
-    fn entries(&self, group: u64, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
-        self.log.entries(group, lo, hi, max_size)
-    }
-    fn compact(&self, group: u64, index: u64) -> Result<(), polyraft_logstore::Error> {
-        self.log.compact(group, index)
-    }
-    fn remove_group(&self, group: u64) -> Result<(), polyraft_logstore::Error> {
-        self.log.remove_group(group)
-    }
-    fn purge(&self) -> Result<PurgeStats, polyraft_logstore::Error> {
-        self.log.purge()
-    }
-}
+/// A log whose writes block while stalled (a disk that stops completing
+/// writes); reads go on.
+type StallLog = StallableLogStore<MemLogStore>;
 
 /// Answers every entry with its index.
 struct Indexes;
@@ -103,7 +49,7 @@ struct Resume<'a>(&'a StallLog);
 
 impl Drop for Resume<'_> {
     fn drop(&mut self) {
-        self.0.set(false);
+        self.0.set_stalled(false);
     }
 }
 
@@ -118,7 +64,7 @@ fn a_leader_whose_disk_stalls_loses_leadership_and_the_others_go_on() {
     let dir = tempfile::tempdir().unwrap();
     let files = devcerts::dev_cluster(&dir.path().join("certs"), &[1, 2, 3]).unwrap();
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let logs: Vec<Arc<StallLog>> = (0..3).map(|_| Arc::new(StallLog::default())).collect();
+    let logs: Vec<Arc<StallLog>> = (0..3).map(|_| Arc::new(StallLog::new(MemLogStore::new()))).collect();
     let hosts: Vec<NetHost> = (0..3)
         .map(|i| {
             let mut cfg = HostConfig::new(i as u64 + 1);
@@ -157,7 +103,7 @@ fn a_leader_whose_disk_stalls_loses_leadership_and_the_others_go_on() {
 
     // The leader's disk stalls; a proposal on it makes its worker write,
     // and the write blocks.
-    logs[l].set(true);
+    logs[l].set_stalled(true);
     let t0 = Instant::now();
     let (tx, rx) = channel();
     std::thread::scope(|s| {
@@ -196,7 +142,7 @@ fn a_leader_whose_disk_stalls_loses_leadership_and_the_others_go_on() {
         std::thread::sleep(Duration::from_millis(500));
 
         // The disk comes back: the old leader follows the new one.
-        logs[l].set(false);
+        logs[l].set_stalled(false);
         let t1 = Instant::now();
         loop {
             let g = hosts[l].group_info(1).unwrap();

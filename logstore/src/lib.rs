@@ -24,9 +24,11 @@ use polyraft::raftpb::{Entry, HardState, SnapshotMetadata};
 mod file;
 mod group;
 mod mem;
+mod stall;
 
 pub use file::{FileLogStore, FileStats, Options, RecoveryReport, TornTail};
 pub use mem::{MemLogStore, MemStats};
+pub use stall::StallableLogStore;
 
 /// One group's part of a [`WriteBatch`]. Applied in field order: the
 /// snapshot first, then the entries, then the hard state.
