@@ -1453,7 +1453,8 @@ impl<S: Storage> Raft<S> {
         // wins (a no-op while every priority is 0). A leadership transfer
         // names its target explicitly and is exempt.
         let transfer = mt == MessageType::MsgVote && m.context.as_ref() == CAMPAIGN_TRANSFER;
-        let by_priority = transfer || crate::priority::may_vote_for(self.priority_for_votes(), last, cand, m.priority);
+        let by_priority =
+            transfer || crate::priority::may_vote_for(self.priority, last, cand, m.priority) || !self.may_refuse_for_priority();
         if can_vote && up_to_date && by_priority {
             // Learners vote too: one may have been promoted without knowing.
             rlog!(
@@ -2220,20 +2221,17 @@ impl<S: Storage> Raft<S> {
         true
     }
 
-    /// The priority this node holds against candidates with a log equal to
-    /// its own. Only a node that can win an election itself may refuse one
-    /// for priority: a witness, a learner, or a node whose log removes it
+    /// Whether this node may refuse, for priority, a candidate whose log
+    /// equals its own (asked only when the priorities would refuse it, so
+    /// the storage read below is off the common path). Only a node that can
+    /// win an election itself may: a witness, a learner, or a node whose log removes it
     /// (with witnesses it does not campaign) would otherwise refuse the
     /// lower-priority candidates while never standing itself, and a group
     /// where such a node has the highest priority would elect no leader.
-    fn priority_for_votes(&self) -> i64 {
-        if !self.promotable() {
-            return i64::MIN;
-        }
-        if !self.trk.config.witnesses.is_empty() && !matches!(crate::witness::pending_removal_of(&self.raft_log, self.id), Ok(false)) {
-            return i64::MIN;
-        }
-        self.priority
+    fn may_refuse_for_priority(&self) -> bool {
+        self.promotable()
+            && (self.trk.config.witnesses.is_empty()
+                || matches!(crate::witness::pending_removal_of(&self.raft_log, self.id), Ok(false)))
     }
 
     /// Whether this node may become leader: a voter in the configuration
