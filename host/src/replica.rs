@@ -4,7 +4,7 @@
 //! into state machine calls in log order, and their results complete the
 //! waiting operations.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Cursor, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -111,6 +111,18 @@ pub(crate) struct Replica {
     pub removed: bool,
     /// Ticks spent lingering since the removal was applied.
     pub linger_ticks: u64,
+    /// The log index of the replica's own removal (0 until applied).
+    pub removal_index: u64,
+    /// The voters that must confirm they applied the removal before the
+    /// replica may stop: set when the remaining voters are too few to
+    /// elect a leader under the old configuration, so that one that forgot
+    /// the removal committed (a commit index is not synced, etcd's
+    /// `MustSync`) would need this replica's vote. Empty otherwise.
+    pub removal_waits: BTreeSet<u64>,
+    /// In a group of two whose other voter stays (`removal_waits` is that
+    /// voter alone): the replica grants it every vote while it waits, see
+    /// `Shard::removal_vote`.
+    pub removal_votes_for: Option<u64>,
     /// A witness replica (docs/witness.md): no state machine; proposals
     /// and reads are refused here, and the leader's snapshots arrive
     /// without data.
@@ -153,6 +165,9 @@ impl Replica {
             idle_ticks: 0,
             removed: false,
             linger_ticks: 0,
+            removal_index: 0,
+            removal_waits: BTreeSet::new(),
+            removal_votes_for: None,
             witness: false,
             stats: GroupMetrics { group, replica: id, ..Default::default() },
         }
@@ -501,6 +516,9 @@ impl Replica {
                             self.members.remove(&c.node_id);
                             if c.node_id == self.id {
                                 self.removed = true;
+                                self.removal_index = e.index;
+                                self.removal_waits = removal_waits(&self.conf_state, &cs);
+                                self.removal_votes_for = removal_votes_for(&self.conf_state, &cs);
                             }
                         }
                         Ok(_) => {
@@ -563,4 +581,34 @@ impl ApplyBatch {
     fn has_series(&self, client: u64, series: u64) -> bool {
         self.meta.iter().any(|(_, t)| t.is_some_and(|t| t.client == client && t.series == series))
     }
+}
+
+/// The voters a replica removed by the change from `old` to `new` must hear
+/// from before it stops (see `Replica::removal_waits`): none when the
+/// voters that stay still make a majority of the old configuration's
+/// voters (they can elect a leader without the removed ones), else every
+/// voter of the new configuration.
+fn removal_waits(old: &ConfState, new: &ConfState) -> BTreeSet<u64> {
+    let (old, new) = (all_voters(old), all_voters(new));
+    if new.intersection(&old).count() > old.len() / 2 {
+        BTreeSet::new()
+    } else {
+        new
+    }
+}
+
+/// The voter a replica removed by the change from `old` to `new` votes for
+/// unconditionally while it waits (see `Shard::removal_vote`): when the
+/// group goes from two voters, itself and another, to that other alone.
+fn removal_votes_for(old: &ConfState, new: &ConfState) -> Option<u64> {
+    let (old, new) = (all_voters(old), all_voters(new));
+    match new.iter().next() {
+        Some(v) if old.len() == 2 && new.len() == 1 && old.contains(v) => Some(*v),
+        _ => None,
+    }
+}
+
+/// The voters of a configuration, both halves of a joint one.
+fn all_voters(cs: &ConfState) -> BTreeSet<u64> {
+    cs.voters.iter().chain(&cs.voters_outgoing).copied().collect()
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::RwLock;
-use polyraft::raftpb::{is_empty_hard_state, is_empty_snap, ConfChange, ConfChangeI, ConfChangeType, HardState, Message, MessageType};
+use polyraft::raftpb::{is_empty_hard_state, is_empty_snap, ConfChange, ConfChangeI, ConfChangeType, EntryType, HardState, Message, MessageType};
 use polyraft::{Config, Peer, RawNode, Ready, SnapshotStatus, StateType};
 use polyraft_logstore::{GroupWrite, LogStore, WriteBatch};
 
@@ -41,6 +41,16 @@ use crate::transport::{Frame, GroupMessage, Transport};
 /// receive it stop ticking too. Not 8 bytes long, so raft's ReadIndex
 /// bookkeeping (which uses 8-byte heartbeat contexts) never mistakes it.
 pub(crate) const QUIESCE_CTX: &[u8] = b"polyraft/quiesce";
+
+/// The context of a removed replica's question to a voter it waits for
+/// (`Replica::removal_waits`): "have you applied my removal at `index`?".
+/// The host answers it and never steps it into raft (its term is 0).
+pub(crate) const REMOVAL_ASK_CTX: &[u8] = b"polyraft/removal?";
+
+/// The context of the answer: the voter applied the removal at `index`,
+/// and its commit index covering it is durable (a Ready that commits a
+/// configuration change is synced, see `process_readies`).
+pub(crate) const REMOVAL_DONE_CTX: &[u8] = b"polyraft/removal!";
 
 /// What a shard's inbox carries.
 pub(crate) enum Cmd {
@@ -259,6 +269,16 @@ impl Shard {
             if let Some(id) = sender.filter(|id| *id != 0 && r.learned.get(id) != Some(&from_host)) {
                 r.learned.insert(id, from_host);
             }
+            if m.context == REMOVAL_ASK_CTX || m.context == REMOVAL_DONE_CTX {
+                self.removal_notice(group, m);
+                continue;
+            }
+            if r.removed && r.removal_votes_for == Some(m.from) && !r.removal_waits.is_empty() {
+                if let Some(grant) = removal_vote(&m) {
+                    self.queue_send(group, grant);
+                    continue;
+                }
+            }
             // Heartbeat responses carry nothing new: they never wake.
             let quiesce_hb = m.context == QUIESCE_CTX || m.r#type == MessageType::MsgHeartbeatResp as i32;
             let is_hb = m.r#type == MessageType::MsgHeartbeat as i32;
@@ -347,17 +367,29 @@ impl Shard {
             // removal committed (a removed leader applies it first), and
             // in a group of two they need its vote to elect a leader that
             // commits it. Not a voter any more, it never campaigns.
+            //
+            // In a group whose remaining voters cannot elect a leader under
+            // the old configuration without it (two voters, one removed),
+            // it also waits until each of them answers that it applied the
+            // removal durably: one that crashed before syncing the commit
+            // index would come back with the old configuration and need
+            // this replica's vote for ever.
             if r.removed {
                 r.linger_ticks += 1;
-                if r.linger_ticks > 4 * self.env.cfg.election_ticks as u64 {
+                if r.linger_ticks > 4 * self.env.cfg.election_ticks as u64 && r.removal_waits.is_empty() {
                     self.finish_removal(g);
                     continue;
                 }
             }
+            let asks: Vec<Message> = if r.removed && r.linger_ticks % self.env.cfg.heartbeat_ticks.max(1) as u64 == 0 {
+                r.removal_waits.iter().map(|to| removal_message(MessageType::MsgHeartbeat, r.id, *to, r.removal_index, REMOVAL_ASK_CTX)).collect()
+            } else {
+                Vec::new()
+            };
             // Decide before ticking: a quiescing leader must not send a
             // regular heartbeat after its quiesce heartbeat, which would
             // wake the followers again.
-            if r.can_quiesce() {
+            if r.can_quiesce() && !r.removed {
                 r.idle_ticks += 1;
                 if r.idle_ticks >= quiesce_after {
                     self.quiesce_leader(g);
@@ -368,6 +400,9 @@ impl Shard {
             }
             r.node.tick();
             self.dirty.insert(g);
+            for m in asks {
+                self.queue_send(g, m);
+            }
         }
     }
 
@@ -465,7 +500,14 @@ impl Shard {
             }
             gw.entries = std::mem::take(&mut rd.entries);
             gw.hard_state = rd.hard_state.filter(|hs| !is_empty_hard_state(hs));
-            sync |= rd.must_sync || gw.snapshot.is_some();
+            // A commit index alone is not synced (etcd's MustSync), but one
+            // that covers a configuration change is: a replica that forgot
+            // a committed removal after a crash would need the removed
+            // replica's vote (see `Shard::tick` and `removal_notice`).
+            let commits_conf = rd.committed_entries.iter().any(|e| {
+                e.r#type == EntryType::EntryConfChange as i32 || e.r#type == EntryType::EntryConfChangeV2 as i32
+            });
+            sync |= rd.must_sync || gw.snapshot.is_some() || commits_conf;
             if gw.snapshot.is_some() || !gw.entries.is_empty() || gw.hard_state.is_some() {
                 batch.groups.push(gw);
             }
@@ -558,6 +600,21 @@ impl Shard {
         r.check_transfers();
         self.maybe_snapshot(g);
         self.dirty.insert(g);
+    }
+
+    /// Handles a removed replica's question (`REMOVAL_ASK_CTX`) or a
+    /// voter's answer (`REMOVAL_DONE_CTX`); neither is a raft message.
+    fn removal_notice(&mut self, g: u64, m: Message) {
+        let Some(r) = self.replicas.get_mut(&g) else { return };
+        if m.context == REMOVAL_ASK_CTX {
+            // Applied means durable: the Ready that committed it was synced.
+            if m.index > 0 && r.applied >= m.index && !r.removed {
+                let answer = removal_message(MessageType::MsgHeartbeatResp, r.id, m.from, m.index, REMOVAL_DONE_CTX);
+                self.queue_send(g, answer);
+            }
+        } else if r.removed && m.index == r.removal_index {
+            r.removal_waits.remove(&m.from);
+        }
     }
 
     /// Takes a snapshot every `snapshot_entries` applied entries and
@@ -1059,6 +1116,31 @@ impl Shard {
     pub fn gauges(&self) -> (u64, u64, u64) {
         (self.replicas.len() as u64, self.active.len() as u64, self.replicas.values().map(|r| r.pending_count()).sum())
     }
+}
+
+/// A question or answer about a replica's removal (see `REMOVAL_ASK_CTX`):
+/// term 0, so that raft would never take it for one of its own.
+fn removal_message(kind: MessageType, from: u64, to: u64, index: u64, ctx: &'static [u8]) -> Message {
+    Message { r#type: kind as i32, from, to, index, context: Bytes::from_static(ctx), ..Default::default() }
+}
+
+/// The vote a removed replica of a group of two grants the voter that
+/// stays, for a vote or pre-vote request (`None` for anything else),
+/// without asking raft: raft would refuse a candidate whose log is shorter,
+/// and the removed replica can no longer campaign itself (it is not in its
+/// configuration), so after it had appended entries the other voter lacks
+/// (a removed leader still leads, etcd's default) neither could ever be
+/// elected. Granting is safe here: every quorum of both configurations
+/// contains the remaining voter, so any committed entry is in its log, and
+/// the removed replica never votes for anyone else (no other voter exists
+/// in its configurations, and later ones never include it).
+fn removal_vote(m: &Message) -> Option<Message> {
+    let kind = match m.r#type() {
+        MessageType::MsgVote => MessageType::MsgVoteResp,
+        MessageType::MsgPreVote => MessageType::MsgPreVoteResp,
+        _ => return None,
+    };
+    Some(Message { r#type: kind as i32, from: m.to, to: m.from, term: m.term, reject: false, ..Default::default() })
 }
 
 /// Whether a message promises that the sender's state is durable (an

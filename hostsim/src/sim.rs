@@ -896,10 +896,10 @@ impl Sim {
         self.reconf = Reconf::Idle { next_at: now + Duration::from_millis(self.rng.u64(300..=1500)) };
         let g = self.rng.u64(1..=self.cfg.groups);
         let reps = self.placement[&g].clone();
-        // Decide on the leader's configuration: removing a voter from a
-        // group of two can strand it (the remaining voter cannot commit
-        // the removal without the removed one, which stops after its
-        // linger), so groups keep at least two voters.
+        // Decide on the leader's configuration. Groups of two lose a voter
+        // now and then: the remaining one must still recover if it forgets
+        // that the removal committed (seed 316632; the removed replica
+        // waits for its confirmation).
         // The leader of the highest term: a deposed leader cut off from the
         // others still believes it leads, with an older configuration.
         let leader = self.slots.values().filter_map(|s| s.host.as_ref()?.group_info(g)).filter(|i| i.is_leader).max_by_key(|i| (i.term, i.applied));
@@ -911,7 +911,7 @@ impl Sim {
             .filter(|h| !used.contains(h) && self.slots[h].host.as_ref().is_some_and(|x| x.group_info(g).is_none()))
             .collect();
         let voters = leader.voters.len();
-        if voters >= 4 || voters == 3 && (free.is_empty() || self.rng.bool()) {
+        if voters >= 4 || voters == 3 && (free.is_empty() || self.rng.bool()) || voters == 2 && self.rng.u64(0..4) == 0 {
             let v = leader.voters[self.rng.usize(..voters)];
             self.propose_change(g, Membership::RemoveReplica { replica: v }, 0);
             return;

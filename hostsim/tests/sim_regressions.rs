@@ -180,6 +180,92 @@ fn a_removed_leader_lingers_so_that_a_group_of_two_recovers() {
     c.until(Duration::from_secs(2), "the removed replica stops", |c| c.info(l, 1).is_none());
 }
 
+/// Found by the simulator (seed 316632): in a group of two, the leader
+/// removed itself; the other voter learned that the removal committed and
+/// applied it, but a commit index alone is not synced (etcd's MustSync),
+/// so its crash brought it back with the old configuration of two voters,
+/// while the removed replica had stopped: no leader could ever be elected.
+/// A Ready that commits a configuration change is now synced, and the
+/// removed replica waits until the remaining voter confirms that it
+/// applied the removal before it stops.
+#[test]
+fn a_group_of_two_recovers_when_its_remaining_voter_crashes_after_the_removal() {
+    let mut c = Cluster::new(2);
+    bootstrap(&c, &[(1, 1), (2, 2)]);
+    c.until(Duration::from_secs(2), "a leader", |c| c.leader(1).is_some());
+    let l = c.leader(1).unwrap();
+    let f = 3 - l;
+    assert!(c.put(l, 1).is_ok());
+    let done = c.change(l, Membership::RemoveReplica { replica: l });
+    c.until(Duration::from_secs(2), "the follower applies the removal", |c| c.info(f, 1).is_some_and(|i| i.voters == vec![f]));
+    // The follower's confirmations never arrive: the removed replica
+    // lingers past its usual few election timeouts.
+    c.net.drop_in_flight(f, l);
+    c.net.set_cut(f, l, true);
+    c.crash(f);
+    for _ in 0..500 {
+        c.step();
+    }
+    assert!(c.info(l, 1).is_some(), "the removed replica waits for the remaining voter's confirmation");
+    c.start(f);
+    c.hosts[&f].start_replica(1, f, StartMode::Join, kv::factory(c.observer.clone())).unwrap();
+    c.until(Duration::from_secs(1), "the restarted voter applies its removal again", |c| c.info(f, 1).is_some_and(|i| i.voters == vec![f]));
+    c.net.set_cut(f, l, false);
+    c.until(Duration::from_secs(3), "the removed replica stops", |c| c.info(l, 1).is_none());
+    c.until(Duration::from_secs(3), "the remaining replica leads alone", |c| c.info(f, 1).is_some_and(|i| i.is_leader));
+    assert!(c.put(f, 2).is_ok());
+    assert_eq!(done.lock().take(), Some(Ok(())));
+    assert!(c.observer.lock().violations.is_empty(), "{:?}", c.observer.lock().violations);
+}
+
+/// Found by the simulator (seed 401274): in a group of two, the leader
+/// applied its own removal, still leading (etcd's default), appended a
+/// proposal the other voter never received, and lost leadership. The
+/// other voter, which had not learned that the removal committed, needed
+/// the removed replica's vote, which raft refused (its log was longer),
+/// and the removed replica cannot campaign: nobody could ever lead. It now
+/// grants the remaining voter its vote while it waits.
+#[test]
+fn a_removed_leader_with_a_longer_log_votes_for_the_remaining_voter() {
+    let c = Cluster::new(2);
+    bootstrap(&c, &[(1, 1), (2, 2)]);
+    c.until(Duration::from_secs(2), "a leader", |c| c.leader(1).is_some());
+    let l = c.leader(1).unwrap();
+    let f = 3 - l;
+    assert!(c.put(l, 1).is_ok());
+    let before = c.info(f, 1).unwrap().last_index;
+    let done = c.change(l, Membership::RemoveReplica { replica: l });
+    // The follower appends the removal; from then on nothing reaches it
+    // from the leader, which appends a proposal before the follower's
+    // acknowledgement commits the removal.
+    c.until(Duration::from_secs(2), "the follower appends the removal", |c| c.info(f, 1).unwrap().last_index > before);
+    c.net.drop_in_flight(l, f);
+    c.net.set_cut(l, f, true);
+    let out = Arc::new(Mutex::new(None));
+    let o = out.clone();
+    c.hosts[&l].propose_async(1, &Command::Put { op: 2, key: 1 }.encode(), Duration::from_secs(1), Box::new(move |r| *o.lock() = Some(r)));
+    c.until(Duration::from_secs(2), "the leader applies its removal", |c| c.info(l, 1).is_some_and(|i| i.voters == vec![f]));
+    c.until(Duration::from_secs(2), "the removed leader steps down", |c| c.info(l, 1).is_some_and(|i| !i.is_leader));
+    assert!(c.info(l, 1).unwrap().last_index > c.info(f, 1).unwrap().last_index, "the removed replica's log is longer: {:?} {:?} {:?}", c.info(l, 1), c.info(f, 1), out.lock());
+    assert_eq!(c.info(f, 1).unwrap().voters.len(), 2, "the follower did not learn the commit");
+    c.net.set_cut(l, f, false);
+    c.until(Duration::from_secs(2), "the remaining voter is elected", |c| c.info(f, 1).is_some_and(|i| i.is_leader));
+    c.until(Duration::from_secs(3), "the remaining replica leads alone", |c| c.info(f, 1).is_some_and(|i| i.is_leader && i.voters == vec![f]));
+    c.until(Duration::from_secs(3), "the removed replica stops", |c| c.info(l, 1).is_none());
+    assert!(c.put(f, 3).is_ok());
+    assert_eq!(done.lock().take(), Some(Ok(())));
+    assert!(c.observer.lock().violations.is_empty(), "{:?}", c.observer.lock().violations);
+}
+
+/// The whole runs of the simulator seeds that found the two above.
+#[test]
+fn seeds_316632_and_401274_groups_of_two_that_lose_a_voter_recover() {
+    for seed in [316632, 401274] {
+        let out = run_one(SimConfig::from_seed(seed));
+        assert!(out.is_ok(), "seed {seed}: {:?}", out.err());
+    }
+}
+
 /// Found by the simulator (seed 17848): a removed replica deleted its log,
 /// but the disk filled before the deletion was synced, so its snapshot
 /// stayed; the crash kept the log's deletion. At restart the host took the
