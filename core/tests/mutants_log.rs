@@ -106,3 +106,191 @@ fn maybe_append_conflicting_with_a_committed_entry_is_refused() {
     assert_eq!(ids(&log), vec![(1, 1), (2, 1), (3, 2)]);
     assert_eq!(log.committed, 3);
 }
+
+fn ent_of(index: u64, payload: usize) -> Entry {
+    Entry {
+        index,
+        term: 1,
+        data: Bytes::from(vec![b'x'; payload]),
+        ..Default::default()
+    }
+}
+
+fn size(ents: &[Entry]) -> u64 {
+    ents.iter().map(polyraft::raftpb::entry_size).sum()
+}
+
+fn indexes(ents: &[Entry]) -> Vec<u64> {
+    ents.iter().map(|e| e.index).collect()
+}
+
+/// A log whose storage holds `stable` and whose unstable part holds
+/// `unstable` (all at term 1), with an applying budget of `budget` bytes.
+fn split_log(stable: &[Entry], unstable: Vec<Entry>, budget: u64) -> RaftLog<MemoryStorage> {
+    let s = MemoryStorage::new();
+    s.append(stable).unwrap();
+    let mut log = RaftLog::new_with_size(s, Arc::new(NoopLogger) as Arc<dyn Logger>, budget).unwrap();
+    if !unstable.is_empty() {
+        log.append_owned(unstable);
+    }
+    log
+}
+
+/// A slice across the storage and the unstable entries joins both parts.
+#[test]
+fn a_slice_joins_stable_and_unstable_entries() {
+    let stable: Vec<Entry> = (1..=3).map(|i| ent_of(i, 1)).collect();
+    let log = split_log(&stable, (4..=5).map(|i| ent_of(i, 1)).collect(), u64::MAX);
+    assert_eq!(indexes(&log.slice(1, 6, u64::MAX).unwrap()), vec![1, 2, 3, 4, 5]);
+    assert_eq!(indexes(&log.slice(2, 6, u64::MAX).unwrap()), vec![2, 3, 4, 5]);
+}
+
+/// When the storage cut its part short at the size limit, the unstable
+/// entries must not be added after it: the batch would have a gap.
+#[test]
+fn a_slice_cut_short_by_the_storage_skips_no_entry() {
+    let stable = vec![ent_of(1, 1), ent_of(2, 1), ent_of(3, 100)];
+    let tail = vec![ent_of(4, 1)];
+    let limit = size(&stable[..2]) + size(&tail);
+    let log = split_log(&stable, tail, u64::MAX);
+    assert_eq!(indexes(&log.slice(1, 5, limit).unwrap()), vec![1, 2]);
+}
+
+/// The unstable entries get the part of the size limit the storage's
+/// entries left.
+#[test]
+fn the_unstable_part_of_a_slice_gets_the_budget_left() {
+    let stable: Vec<Entry> = (1..=3).map(|i| ent_of(i, 20)).collect();
+    let unstable: Vec<Entry> = (4..=6).map(|i| ent_of(i, 20)).collect();
+    let one = size(&stable[..1]);
+    let log = split_log(&stable, unstable, u64::MAX);
+    assert_eq!(indexes(&log.slice(1, 7, 5 * one + one / 2).unwrap()), vec![1, 2, 3, 4, 5]);
+    assert_eq!(indexes(&log.slice(1, 7, 4 * one).unwrap()), vec![1, 2, 3, 4]);
+}
+
+/// An unstable entry larger than what the limit leaves does not join a
+/// non-empty batch (etcd's limitSize keeps one entry only for an empty one).
+#[test]
+fn an_oversized_unstable_entry_does_not_join_a_stable_batch() {
+    let stable: Vec<Entry> = (1..=3).map(|i| ent_of(i, 1)).collect();
+    let limit = size(&stable) + 10;
+    let log = split_log(&stable, vec![ent_of(4, 100), ent_of(5, 1)], u64::MAX);
+    assert_eq!(indexes(&log.slice(1, 6, limit).unwrap()), vec![1, 2, 3]);
+    // Alone, it is returned: progress is always possible.
+    assert_eq!(indexes(&log.slice(4, 6, 10).unwrap()), vec![4]);
+}
+
+/// An empty range is an empty slice; an inverted one is an error, also
+/// within the unstable entries.
+#[test]
+fn slice_bounds() {
+    let stable: Vec<Entry> = (1..=3).map(|i| ent_of(i, 1)).collect();
+    let log = split_log(&stable, (4..=5).map(|i| ent_of(i, 1)).collect(), u64::MAX);
+    assert!(log.slice(2, 2, u64::MAX).unwrap().is_empty());
+    assert!(log.slice(5, 5, u64::MAX).unwrap().is_empty());
+    assert!(log.slice(5, 4, u64::MAX).is_err());
+    assert!(log.slice(3, 2, u64::MAX).is_err());
+}
+
+/// While the applying budget is spent, no committed entry is offered,
+/// even though some are committed and not yet applying.
+#[test]
+fn no_committed_entries_are_offered_while_applying_is_paused() {
+    let stable: Vec<Entry> = (1..=3).map(|i| ent_of(i, 10)).collect();
+    let mut log = split_log(&stable, Vec::new(), 1);
+    log.commit_to(3).unwrap();
+    assert!(log.has_next_committed_ents(false));
+    let batch = log.next_committed_ents(false).unwrap();
+    assert_eq!(indexes(&batch), vec![1], "over budget: one entry only");
+    log.accept_applying(1, size(&batch), false);
+    assert!(!log.has_next_committed_ents(false), "the budget is spent");
+    log.applied_to(1, size(&batch));
+    assert!(log.has_next_committed_ents(false), "applied: the budget is back");
+}
+
+/// A batch the budget cut short pauses applying until it is applied, even
+/// when the batch itself used less than the budget (the next entry would
+/// not fit): etcd's acceptApplying.
+#[test]
+fn a_batch_cut_short_by_the_budget_pauses_applying() {
+    let stable = vec![ent_of(1, 1), ent_of(2, 100), ent_of(3, 1)];
+    let budget = size(&stable[..1]) + 10;
+    let mut log = split_log(&stable, Vec::new(), budget);
+    log.commit_to(3).unwrap();
+    let batch = log.next_committed_ents(false).unwrap();
+    assert_eq!(indexes(&batch), vec![1]);
+    log.accept_applying(1, size(&batch), false);
+    assert!(!log.has_next_committed_ents(false), "cut short: paused");
+    log.applied_to(1, size(&batch));
+    assert!(log.has_next_committed_ents(false));
+    // A batch that reached the last committed entry does not pause.
+    let batch = log.next_committed_ents(false).unwrap();
+    assert_eq!(indexes(&batch), vec![2]);
+    log.applied_to(2, 0);
+    let batch = log.next_committed_ents(false).unwrap();
+    assert_eq!(indexes(&batch), vec![3]);
+    log.accept_applying(3, size(&batch), false);
+    assert!(!log.has_next_committed_ents(false), "nothing more is committed");
+}
+
+/// A storage whose `first_index` fails, or answers 0 (below the lowest
+/// legal index, 1).
+struct BadFirstIndex {
+    inner: MemoryStorage,
+    answer: polyraft::Result<u64>,
+}
+
+impl polyraft::Storage for BadFirstIndex {
+    fn initial_state(&self) -> polyraft::Result<(polyraft::raftpb::HardState, polyraft::raftpb::ConfState)> {
+        self.inner.initial_state()
+    }
+    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
+        self.inner.entries(lo, hi, max_size)
+    }
+    fn term(&self, i: u64) -> polyraft::Result<u64> {
+        self.inner.term(i)
+    }
+    fn last_index(&self) -> polyraft::Result<u64> {
+        self.inner.last_index()
+    }
+    fn first_index(&self) -> polyraft::Result<u64> {
+        self.answer.clone()
+    }
+    fn snapshot(&self) -> polyraft::Result<polyraft::raftpb::Snapshot> {
+        self.inner.snapshot()
+    }
+}
+
+/// When the storage cannot say where the log starts, the log answers the
+/// index after the commit index (nothing at or below it is read from the
+/// failing storage) and records the failure, which poisons the node.
+#[test]
+fn a_failing_first_index_answers_after_the_commit_index() {
+    for answer in [Err(polyraft::Error::Storage("disk gone".into())), Ok(0)] {
+        let s = MemoryStorage::new();
+        s.append(&[ent(1, 1), ent(2, 1), ent(3, 1)]).unwrap();
+        let store = BadFirstIndex { inner: s, answer: Ok(1) };
+        let mut log = RaftLog::new_with_size(store, Arc::new(NoopLogger) as Arc<dyn Logger>, u64::MAX).unwrap();
+        log.commit_to(2).unwrap();
+        assert!(log.take_failure().is_none());
+        log.store.answer = answer.clone();
+        assert_eq!(log.first_index(), 3, "{answer:?}");
+        assert!(log.take_failure().is_some(), "{answer:?}: the failure is recorded");
+    }
+}
+
+/// `slice_into` appends to a buffer that may hold entries already (a
+/// message's): a batch the storage cut short still ends there.
+#[test]
+fn slice_into_a_non_empty_buffer_stops_where_the_storage_did() {
+    let stable = vec![ent_of(1, 1), ent_of(2, 1), ent_of(3, 100)];
+    let tail = vec![ent_of(4, 1)];
+    let limit = size(&stable[..2]) + size(&tail);
+    let log = split_log(&stable, tail, u64::MAX);
+    let mut out = vec![ent_of(9, 1)];
+    log.slice_into(1, 5, limit, &mut out).unwrap();
+    assert_eq!(indexes(&out), vec![9, 1, 2]);
+    let mut out = vec![ent_of(9, 1)];
+    log.slice_into(1, 5, u64::MAX, &mut out).unwrap();
+    assert_eq!(indexes(&out), vec![9, 1, 2, 3, 4]);
+}
