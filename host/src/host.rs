@@ -327,6 +327,13 @@ impl Host {
     /// Changes the group's membership and waits until the change is applied
     /// here. The new replica's host travels with the change, so every
     /// member learns its address.
+    ///
+    /// A removed replica stops (and its host deletes its state) a few
+    /// election timeouts after it applies its removal, answering votes
+    /// meanwhile. When the voters that stay are too few to elect a leader
+    /// under the old configuration (a group of two losing one), it also
+    /// waits until each of them confirms that it applied the removal, so
+    /// that none can come back from a crash needing its vote.
     pub fn change_membership(&self, group: u64, change: Membership, timeout: Duration) -> OpResult<()> {
         let (p, done) = Pending::pair();
         self.change_membership_async(group, change, timeout, done);
