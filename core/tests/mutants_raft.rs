@@ -81,3 +81,170 @@ fn the_election_tick_limit() {
     cfg.election_tick = MAX_ELECTION_TICK + 1;
     assert!(RawNode::new(&cfg, s()).is_err());
 }
+
+/// Node `id` of voters {1, 2, 3} with the given timeouts.
+fn node_with(id: u64, election_tick: usize, heartbeat_tick: usize) -> RawNode<MemoryStorage> {
+    let s = MemoryStorage::new_with_conf_state(ConfState { voters: vec![1, 2, 3], ..Default::default() });
+    let mut cfg = config(id);
+    cfg.election_tick = election_tick;
+    cfg.heartbeat_tick = heartbeat_tick;
+    RawNode::new(&cfg, s).unwrap()
+}
+
+/// The accessors the host reads report the node's state.
+#[test]
+fn accessors_report_the_node_state() {
+    let mut n = node_with(2, 12, 3);
+    let r = n.raft();
+    assert_eq!((r.id(), r.term(), r.lead(), r.has_leader()), (2, 0, 0, false));
+    assert_eq!((r.election_timeout(), r.heartbeat_timeout()), (12, 3));
+    let mut hb = from_2(MessageType::MsgHeartbeat, 5);
+    hb.from = 3;
+    hb.to = 2;
+    n.step(hb).unwrap();
+    let r = n.raft();
+    assert_eq!((r.id(), r.term(), r.lead(), r.has_leader()), (2, 5, 3, true));
+}
+
+/// Writes the Ready's entries and hard state to the node's storage and
+/// advances; the Ready's messages are dropped.
+fn persist(n: &mut RawNode<MemoryStorage>) {
+    let rd = n.ready();
+    n.store().append(&rd.entries).unwrap();
+    if let Some(hs) = rd.hard_state {
+        n.store().set_hard_state(hs);
+    }
+    n.advance().unwrap();
+}
+
+/// Read requests waiting for the leader's first commit, and those waiting
+/// for a heartbeat round, are both counted.
+#[test]
+fn pending_reads_are_counted_in_both_queues() {
+    let mut n = node_with(1, 10, 1);
+    n.campaign().unwrap();
+    persist(&mut n);
+    let mut vote = from_2(MessageType::MsgVoteResp, 1);
+    vote.to = 1;
+    n.step(vote).unwrap();
+    assert_eq!(n.raft().state(), polyraft::StateType::Leader);
+    persist(&mut n);
+    // No entry of its term committed yet: the request waits.
+    n.read_index(Bytes::from_static(b"a")).unwrap();
+    assert_eq!(n.raft().pending_read_count(), 1);
+    // Its no-op commits: the request moves to a heartbeat round.
+    let last = n.raft().raft_log().last_index();
+    let mut ack = from_2(MessageType::MsgAppResp, 1);
+    ack.index = last;
+    n.step(ack).unwrap();
+    assert_eq!(n.raft().raft_log().committed, last);
+    assert_eq!(n.raft().pending_read_count(), 1);
+    n.read_index(Bytes::from_static(b"b")).unwrap();
+    assert_eq!(n.raft().pending_read_count(), 2);
+}
+
+/// Seeding the generator makes the randomized election timeouts
+/// reproducible.
+#[test]
+fn a_seeded_node_draws_the_same_election_timeouts() {
+    let draws = |seed: u64| {
+        let mut n = node_with(1, 10, 1);
+        n.raft_mut().seed_rng(seed);
+        let mut out = vec![n.raft().randomized_election_timeout()];
+        for term in 1..=30 {
+            n.step(from_2(MessageType::MsgHeartbeat, term)).unwrap();
+            out.push(n.raft().randomized_election_timeout());
+        }
+        out
+    };
+    let a = draws(42);
+    assert_eq!(a, draws(42));
+    assert!(a.iter().all(|t| (10..20).contains(t)), "{a:?}");
+}
+
+/// MaxInflightBytes must be at least MaxSizePerMsg (etcd's validate).
+#[test]
+fn inflight_bytes_must_hold_one_message() {
+    let s = || MemoryStorage::new_with_conf_state(ConfState { voters: vec![1], ..Default::default() });
+    let mut cfg = config(1);
+    cfg.max_size_per_msg = 100;
+    for (bytes, ok) in [(99, false), (100, true), (101, true), (0, true)] {
+        cfg.max_inflight_bytes = bytes;
+        assert_eq!(RawNode::new(&cfg, s()).is_ok(), ok, "max_inflight_bytes {bytes}");
+    }
+}
+
+/// A storage whose entries can be made to answer Compacted while their
+/// terms are still readable: a compaction running between the two reads.
+struct CompactingStorage {
+    inner: MemoryStorage,
+    compacted: std::sync::atomic::AtomicBool,
+}
+
+impl polyraft::Storage for CompactingStorage {
+    fn initial_state(&self) -> polyraft::Result<(polyraft::raftpb::HardState, ConfState)> {
+        self.inner.initial_state()
+    }
+    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
+        if self.compacted.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(polyraft::Error::Compacted);
+        }
+        self.inner.entries(lo, hi, max_size)
+    }
+    fn term(&self, i: u64) -> polyraft::Result<u64> {
+        self.inner.term(i)
+    }
+    fn last_index(&self) -> polyraft::Result<u64> {
+        self.inner.last_index()
+    }
+    fn first_index(&self) -> polyraft::Result<u64> {
+        self.inner.first_index()
+    }
+    fn snapshot(&self) -> polyraft::Result<Snapshot> {
+        self.inner.snapshot()
+    }
+}
+
+/// When the entries a probing follower needs turn out compacted, the
+/// leader answers its heartbeat with a snapshot (etcd's maybeSendAppend:
+/// an append that must be sent falls back to the snapshot).
+#[test]
+fn entries_compacted_under_a_probe_are_replaced_by_a_snapshot() {
+    let inner = MemoryStorage::new();
+    inner
+        .apply_snapshot(Snapshot {
+            metadata: Some(SnapshotMetadata {
+                index: 5,
+                term: 1,
+                conf_state: Some(ConfState { voters: vec![1, 2], ..Default::default() }),
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+    let store = CompactingStorage { inner, compacted: false.into() };
+    let mut n = RawNode::new(&config(1), store).unwrap();
+    n.campaign().unwrap();
+    let persist = |n: &mut RawNode<CompactingStorage>| {
+        let rd = n.ready();
+        n.store().inner.append(&rd.entries).unwrap();
+        if let Some(hs) = rd.hard_state {
+            n.store().inner.set_hard_state(hs);
+        }
+        n.advance().unwrap();
+        rd.messages
+    };
+    persist(&mut n);
+    let term = n.raft().term;
+    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term, ..Default::default() }).unwrap();
+    assert_eq!(n.raft().state(), polyraft::StateType::Leader);
+    persist(&mut n);
+    n.store().compacted.store(true, std::sync::atomic::Ordering::Relaxed);
+    n.step(Message { r#type: MessageType::MsgHeartbeatResp as i32, from: 2, to: 1, term, ..Default::default() }).unwrap();
+    let sent = persist(&mut n);
+    assert!(
+        sent.iter().any(|m| m.r#type() == MessageType::MsgSnap && m.to == 2),
+        "{:?}",
+        sent.iter().map(|m| m.r#type()).collect::<Vec<_>>()
+    );
+    assert!(n.raft().fatal_error().is_none());
+}

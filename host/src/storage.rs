@@ -53,3 +53,37 @@ impl polyraft::Storage for GroupStorage {
         Ok(snap)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polyraft::raftpb::SnapshotMetadata;
+    use polyraft::Storage;
+    use polyraft_logstore::{GroupWrite, MemLogStore, WriteBatch};
+
+    /// Raft sees the group's log as the shared log holds it: after a
+    /// snapshot and a compaction, the log starts after the snapshot (raft
+    /// decides from the first index when a follower in snapshot state may
+    /// be caught up from the log again).
+    #[test]
+    fn bounds_follow_the_compacted_log() {
+        let log = Arc::new(MemLogStore::new());
+        let entries = (1..=20).map(|i| Entry { index: i, term: 1, ..Default::default() }).collect();
+        let write = |gw: GroupWrite| log.write(&WriteBatch { groups: vec![gw] }, true).unwrap();
+        write(GroupWrite { group: 7, entries, hard_state: Some(HardState { term: 1, vote: 0, commit: 20 }), ..Default::default() });
+        let store = GroupStorage {
+            group: 7,
+            log: log.clone(),
+            snapshot: Arc::default(),
+            conf_index: Arc::default(),
+            want_snapshot: Arc::default(),
+        };
+        assert_eq!((store.first_index().unwrap(), store.last_index().unwrap()), (1, 20));
+        let snap = SnapshotMetadata { index: 10, term: 1, conf_state: Some(ConfState { voters: vec![1], ..Default::default() }) };
+        write(GroupWrite { group: 7, snapshot: Some(snap), ..Default::default() });
+        log.compact(7, 10).unwrap();
+        assert_eq!((store.first_index().unwrap(), store.last_index().unwrap()), (11, 20));
+        assert_eq!(store.term(10).unwrap(), 1);
+        assert_eq!(store.entries(5, 12, u64::MAX), Err(polyraft::Error::Compacted));
+    }
+}
