@@ -1493,13 +1493,14 @@ impl<S: Storage> Raft<S> {
                 cand.index,
                 self.term
             );
-            self.send(Message {
-                to: m.from,
-                term: self.term,
-                r#type: vote_resp_msg_type(mt) as i32,
-                reject: true,
-                ..Default::default()
-            });
+            // At term 0 (a fresh node, never in an election) the answer
+            // carries the request's term instead: a vote response must
+            // have one, and etcd, which sends its own term, panics there.
+            // Only a pre-vote gets here at term 0 (a vote's higher term was
+            // taken first), refused for a priority, a witness's rule, or
+            // a storage that starts with entries but no term.
+            let term = if self.term == 0 { m.term } else { self.term };
+            self.send(Message { to: m.from, term, r#type: vote_resp_msg_type(mt) as i32, reject: true, ..Default::default() });
         }
     }
 

@@ -248,3 +248,45 @@ fn entries_compacted_under_a_probe_are_replaced_by_a_snapshot() {
     );
     assert!(n.raft().fatal_error().is_none());
 }
+
+/// A vote request of a leadership transfer (MsgVote with the transfer
+/// context) is exempt from priorities: a node of higher priority grants it
+/// to an equally up-to-date candidate of lower priority, which it refuses
+/// in an ordinary election.
+#[test]
+fn a_transfer_vote_is_exempt_from_priorities() {
+    let vote = |context: &'static [u8], t: MessageType| {
+        let s = MemoryStorage::new_with_conf_state(ConfState { voters: vec![1, 2, 3], ..Default::default() });
+        let mut cfg = config(1);
+        cfg.priority = 5;
+        let mut n = RawNode::new(&cfg, s).unwrap();
+        let mut m = from_2(t, 1);
+        m.context = Bytes::from_static(context);
+        n.step(m).unwrap();
+        let rd = n.ready();
+        let resp = rd.messages.iter().find(|m| matches!(m.r#type(), MessageType::MsgVoteResp | MessageType::MsgPreVoteResp)).cloned();
+        resp.map(|m| !m.reject)
+    };
+    assert_eq!(vote(b"CampaignTransfer", MessageType::MsgVote), Some(true), "a transfer's vote is granted");
+    assert_eq!(vote(b"", MessageType::MsgVote), Some(false), "an ordinary vote is refused for priority");
+    assert_eq!(vote(b"CampaignTransfer", MessageType::MsgPreVote), Some(false), "a pre-vote is never a transfer");
+}
+
+/// A fresh node (term 0) that refuses a pre-vote (here for its priority)
+/// answers with the request's term: a vote response without a term used to
+/// panic the node (etcd panics alike, but reaches that refusal only with a
+/// storage that has entries and no term).
+#[test]
+fn a_fresh_node_refusing_a_pre_vote_answers_instead_of_panicking() {
+    let s = MemoryStorage::new_with_conf_state(ConfState { voters: vec![1, 2, 3], ..Default::default() });
+    let mut cfg = config(1);
+    cfg.priority = 5;
+    let mut n = RawNode::new(&cfg, s).unwrap();
+    n.step(from_2(MessageType::MsgPreVote, 3)).unwrap();
+    let rd = n.ready();
+    let resp: Vec<&Message> = rd.messages.iter().filter(|m| m.r#type() == MessageType::MsgPreVoteResp).collect();
+    assert_eq!(resp.len(), 1);
+    assert!(resp[0].reject);
+    assert_eq!(resp[0].term, 3);
+    assert_eq!(n.raft().term, 0, "a pre-vote changes no term");
+}
