@@ -290,3 +290,119 @@ fn a_fresh_node_refusing_a_pre_vote_answers_instead_of_panicking() {
     assert_eq!(resp[0].term, 3);
     assert_eq!(n.raft().term, 0, "a pre-vote changes no term");
 }
+
+/// Leader 1 of {1, 2} with batched appends and `max_msg` bytes per
+/// message, follower 2 replicating and caught up; no message queued.
+fn batching_leader(max_msg: u64) -> RawNode<MemoryStorage> {
+    let s = MemoryStorage::new_with_conf_state(ConfState { voters: vec![1, 2], ..Default::default() });
+    let mut cfg = config(1);
+    cfg.batch_append = true;
+    cfg.max_size_per_msg = max_msg;
+    cfg.max_inflight_bytes = 0;
+    let mut n = RawNode::new(&cfg, s).unwrap();
+    n.campaign().unwrap();
+    persist(&mut n);
+    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 1, ..Default::default() }).unwrap();
+    persist(&mut n);
+    ack(&mut n);
+    persist(&mut n);
+    assert_eq!(n.raft().raft_log().committed, n.raft().raft_log().last_index());
+    n
+}
+
+/// Follower 2 acknowledges the whole log.
+fn ack(n: &mut RawNode<MemoryStorage>) {
+    let index = n.raft().raft_log().last_index();
+    let term = n.raft().term;
+    n.step(Message { r#type: MessageType::MsgAppResp as i32, from: 2, to: 1, term, index, ..Default::default() }).unwrap();
+}
+
+/// The MsgApps queued for follower 2: their entries' indexes.
+fn queued_apps(n: &RawNode<MemoryStorage>) -> Vec<Vec<u64>> {
+    n.raft().msgs.iter().filter(|m| m.r#type() == MessageType::MsgApp && m.to == 2).map(|m| m.entries.iter().map(|e| e.index).collect()).collect()
+}
+
+fn inflight(n: &RawNode<MemoryStorage>) -> usize {
+    n.raft().trk.progress[&2].inflights.count()
+}
+
+/// A proposal joining a queued MsgApp that carries entries extends that
+/// message's in-flight slot instead of taking a new one.
+#[test]
+fn a_batched_append_extends_the_queued_messages_inflight_slot() {
+    let mut n = batching_leader(1 << 20);
+    let last = n.raft().raft_log().last_index();
+    n.propose(Bytes::from_static(b"a")).unwrap();
+    n.propose(Bytes::from_static(b"b")).unwrap();
+    assert_eq!(queued_apps(&n), vec![vec![last + 1, last + 2]]);
+    assert_eq!(inflight(&n), 1);
+}
+
+/// Entries joining a queued empty MsgApp (one carrying a commit index)
+/// take the in-flight slot such a message never had, and may be larger
+/// than the size limit: a message of one entry always goes out.
+#[test]
+fn entries_joining_a_queued_empty_append_take_an_inflight_slot() {
+    for payload in [1usize, 4096] {
+        let mut n = batching_leader(1024);
+        n.propose(Bytes::from_static(b"a")).unwrap();
+        persist(&mut n);
+        ack(&mut n);
+        // The commit moved: an empty MsgApp tells the follower.
+        assert_eq!(queued_apps(&n), vec![Vec::<u64>::new()], "payload {payload}");
+        assert_eq!(inflight(&n), 0);
+        let last = n.raft().raft_log().last_index();
+        n.propose(Bytes::from(vec![b'x'; payload])).unwrap();
+        assert_eq!(queued_apps(&n), vec![vec![last + 1]], "payload {payload}");
+        assert_eq!(inflight(&n), 1, "payload {payload}");
+    }
+}
+
+/// Entries that fill a queued MsgApp exactly to the size limit join it.
+#[test]
+fn a_batched_append_may_fill_the_message_exactly() {
+    let (a, b) = (Bytes::from(vec![b'a'; 40]), Bytes::from(vec![b'b'; 50]));
+    let probe = batching_leader(1 << 20);
+    let last = probe.raft().raft_log().last_index();
+    let size = |index: u64, data: &Bytes| polyraft::raftpb::entry_size(&Entry { term: 1, index, data: data.clone(), ..Default::default() });
+    let max = size(last + 1, &a) + size(last + 2, &b);
+    let mut n = batching_leader(max);
+    n.propose(a).unwrap();
+    n.propose(b.clone()).unwrap();
+    assert_eq!(queued_apps(&n), vec![vec![last + 1, last + 2]]);
+    // One byte more does not fit: a message of its own.
+    n.propose(Bytes::from_static(b"c")).unwrap();
+    assert_eq!(queued_apps(&n), vec![vec![last + 1, last + 2], vec![last + 3]]);
+}
+
+/// Entries joining a queued empty MsgApp while earlier entries are still
+/// in flight take a slot of their own: the empty message had none to
+/// extend (the window counts messages, as etcd's Inflights).
+#[test]
+fn entries_joining_an_empty_append_behind_unacknowledged_ones_take_a_new_slot() {
+    let s = MemoryStorage::new_with_conf_state(ConfState { voters: vec![1, 2, 3], ..Default::default() });
+    let mut cfg = config(1);
+    cfg.batch_append = true;
+    let mut n = RawNode::new(&cfg, s).unwrap();
+    n.campaign().unwrap();
+    persist(&mut n);
+    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 1, ..Default::default() }).unwrap();
+    persist(&mut n);
+    let ack_from = |n: &mut RawNode<MemoryStorage>, from: u64| {
+        let index = n.raft().raft_log().last_index();
+        n.step(Message { r#type: MessageType::MsgAppResp as i32, from, to: 1, term: 1, index, ..Default::default() }).unwrap();
+    };
+    ack_from(&mut n, 2);
+    ack_from(&mut n, 3);
+    persist(&mut n);
+    n.propose(Bytes::from_static(b"a")).unwrap();
+    persist(&mut n);
+    // Only 3 acknowledges: the commit moves, 2 still has "a" in flight.
+    ack_from(&mut n, 3);
+    assert_eq!(queued_apps(&n), vec![Vec::<u64>::new()]);
+    assert_eq!(inflight(&n), 1);
+    let last = n.raft().raft_log().last_index();
+    n.propose(Bytes::from_static(b"b")).unwrap();
+    assert_eq!(queued_apps(&n), vec![vec![last + 1]]);
+    assert_eq!(inflight(&n), 2);
+}
