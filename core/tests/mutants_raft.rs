@@ -406,3 +406,150 @@ fn entries_joining_an_empty_append_behind_unacknowledged_ones_take_a_new_slot() 
     assert_eq!(queued_apps(&n), vec![vec![last + 1]]);
     assert_eq!(inflight(&n), 2);
 }
+
+/// Leader 1 of {1, 2, 3} over `s`, with 2 and 3 caught up (their acks
+/// stepped) and everything persisted and applied.
+fn leader3(s: MemoryStorage) -> RawNode<MemoryStorage> {
+    leader3_acked_by(s, &[2, 3])
+}
+
+/// Leader 1 of {1, 2, 3} over `s`, elected with 2's vote; the peers in
+/// `acks` acknowledged its whole log, the others nothing yet.
+fn leader3_acked_by(s: MemoryStorage, acks: &[u64]) -> RawNode<MemoryStorage> {
+    let mut n = RawNode::new(&config(1), s).unwrap();
+    n.campaign().unwrap();
+    persist(&mut n);
+    let term = n.raft().term;
+    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term, ..Default::default() }).unwrap();
+    persist(&mut n);
+    let last = n.raft().raft_log().last_index();
+    for from in acks {
+        ack_at(&mut n, *from, last);
+    }
+    persist(&mut n);
+    n
+}
+
+fn ack_at(n: &mut RawNode<MemoryStorage>, from: u64, index: u64) {
+    let term = n.raft().term;
+    n.step(Message { r#type: MessageType::MsgAppResp as i32, from, to: 1, term, index, ..Default::default() }).unwrap();
+}
+
+fn progress(n: &RawNode<MemoryStorage>, id: u64) -> &polyraft::tracker::Progress {
+    &n.raft().trk.progress[&id]
+}
+
+fn voters3() -> MemoryStorage {
+    MemoryStorage::new_with_conf_state(ConfState { voters: vec![1, 2, 3], ..Default::default() })
+}
+
+fn conf_change_entry(node: u64) -> Entry {
+    let cc = polyraft::raftpb::ConfChange { r#type: polyraft::raftpb::ConfChangeType::ConfChangeAddNode as i32, node_id: node, ..Default::default() };
+    Entry { r#type: polyraft::raftpb::EntryType::EntryConfChange as i32, data: polyraft::raftpb::encode(&cc), ..Default::default() }
+}
+
+/// A configuration change proposed second in a batch is pending at its own
+/// index: until that index is applied, another change is refused (turned
+/// into an empty normal entry), even once the entry before it is applied.
+#[test]
+fn a_conf_change_later_in_a_batch_stays_pending_until_applied() {
+    let mut n = leader3(voters3());
+    let last = n.raft().raft_log().last_index();
+    let prop = Message {
+        r#type: MessageType::MsgProp as i32,
+        from: 1,
+        to: 1,
+        entries: vec![Entry { data: Bytes::from_static(b"x"), ..Default::default() }, conf_change_entry(4)],
+        ..Default::default()
+    };
+    n.step(prop).unwrap();
+    persist(&mut n);
+    // Only the normal entry commits and is applied.
+    ack_at(&mut n, 2, last + 1);
+    persist(&mut n);
+    assert_eq!(n.raft().raft_log().applied, last + 1);
+    n.propose_conf_change(polyraft::raftpb::ConfChange {
+        r#type: polyraft::raftpb::ConfChangeType::ConfChangeAddNode as i32,
+        node_id: 5,
+        ..Default::default()
+    })
+    .unwrap();
+    let rd = n.ready();
+    let e = rd.entries.last().unwrap();
+    assert_eq!(e.index, last + 3);
+    assert_eq!(e.r#type, polyraft::raftpb::EntryType::EntryNormal as i32, "the second change is refused");
+    assert!(e.data.is_empty());
+}
+
+/// An acknowledgement of exactly the peer's next index, past our last
+/// index, is for an entry we never had: it is ignored.
+#[test]
+fn an_ack_of_the_next_index_beyond_our_log_is_ignored() {
+    let mut n = leader3(voters3());
+    let last = n.raft().raft_log().last_index();
+    assert_eq!(progress(&n, 2).next, last + 1);
+    ack_at(&mut n, 2, last + 1);
+    assert_eq!(progress(&n, 2).matched, last);
+    assert_eq!(n.raft().raft_log().committed, last);
+}
+
+/// A rejection without the follower's term at its hint (log_term 0) probes
+/// right after the hint, without searching our log by term.
+#[test]
+fn a_rejection_without_a_term_probes_after_the_hint() {
+    let s = voters3();
+    s.append(&(1..=5).map(|i| Entry { index: i, term: 1, ..Default::default() }).collect::<Vec<_>>()).unwrap();
+    s.set_hard_state(polyraft::raftpb::HardState { term: 1, vote: 0, commit: 0 });
+    // Elected at term 2; 3 is probed from index 6 and refuses.
+    let mut n = leader3_acked_by(s, &[2]);
+    assert_eq!(progress(&n, 3).next, 6);
+    let term = n.raft().term;
+    let reject = Message { r#type: MessageType::MsgAppResp as i32, from: 3, to: 1, term, index: 5, reject: true, reject_hint: 2, log_term: 0, ..Default::default() };
+    n.step(reject).unwrap();
+    assert_eq!(progress(&n, 3).next, 3);
+}
+
+/// While a peer is probed, a stale acknowledgement (below its match) does
+/// not make it replicate again; one of exactly its match does.
+#[test]
+fn a_stale_ack_does_not_end_a_probe() {
+    let mut n = leader3(voters3());
+    n.propose(Bytes::from_static(b"x")).unwrap();
+    persist(&mut n);
+    let last = n.raft().raft_log().last_index();
+    ack_at(&mut n, 2, last);
+    n.report_unreachable(2);
+    assert_eq!(progress(&n, 2).state, polyraft::tracker::ProgressState::Probe);
+    ack_at(&mut n, 2, last - 1);
+    assert_eq!(progress(&n, 2).state, polyraft::tracker::ProgressState::Probe);
+    ack_at(&mut n, 2, last);
+    assert_eq!(progress(&n, 2).state, polyraft::tracker::ProgressState::Replicate);
+}
+
+/// A peer being sent a snapshot stays in snapshot state when it
+/// acknowledges an index still below the log's first index.
+#[test]
+fn an_ack_below_the_first_index_does_not_end_a_snapshot() {
+    let s = MemoryStorage::new();
+    s.apply_snapshot(Snapshot {
+        metadata: Some(SnapshotMetadata { index: 5, term: 1, conf_state: Some(ConfState { voters: vec![1, 2, 3], ..Default::default() }) }),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut n = leader3_acked_by(s, &[2]);
+    let term = n.raft().term;
+    // 3 has nothing: its refusal sends it the snapshot.
+    let reject = Message { r#type: MessageType::MsgAppResp as i32, from: 3, to: 1, term, index: 5, reject: true, reject_hint: 0, log_term: 0, ..Default::default() };
+    n.step(reject).unwrap();
+    assert_eq!(progress(&n, 3).state, polyraft::tracker::ProgressState::Snapshot);
+    assert_eq!(progress(&n, 3).pending_snapshot, 5);
+    let snaps = |n: &RawNode<MemoryStorage>| n.raft().msgs.iter().filter(|m| m.r#type() == MessageType::MsgSnap && m.to == 3).count();
+    assert_eq!(snaps(&n), 1);
+    ack_at(&mut n, 3, 3);
+    assert_eq!(progress(&n, 3).state, polyraft::tracker::ProgressState::Snapshot, "index 3 is below the first index, 6");
+    assert_eq!(snaps(&n), 1, "the snapshot in flight is not sent again");
+    // Caught up to the snapshot: replicating from the log again (through
+    // probe, as etcd).
+    ack_at(&mut n, 3, 5);
+    assert_eq!(progress(&n, 3).state, polyraft::tracker::ProgressState::Replicate);
+}
