@@ -553,3 +553,139 @@ fn an_ack_below_the_first_index_does_not_end_a_snapshot() {
     ack_at(&mut n, 3, 5);
     assert_eq!(progress(&n, 3).state, polyraft::tracker::ProgressState::Replicate);
 }
+
+/// Node 1 of {1, 2, 3}, following leader 2 at term 1.
+fn follower_of_2() -> RawNode<MemoryStorage> {
+    let mut n = node();
+    n.step(from_2(MessageType::MsgHeartbeat, 1)).unwrap();
+    assert_eq!(n.raft().lead, 2);
+    let _ = n.ready();
+    n.advance().unwrap();
+    n
+}
+
+fn sent(n: &RawNode<MemoryStorage>, t: MessageType) -> Vec<&Message> {
+    n.raft().msgs.iter().filter(|m| m.r#type() == t).collect()
+}
+
+/// A follower forwards a transfer request to its leader; without a leader
+/// it drops it.
+#[test]
+fn a_follower_forwards_a_transfer_to_its_leader() {
+    let mut n = follower_of_2();
+    n.transfer_leader(3);
+    let fwd = sent(&n, MessageType::MsgTransferLeader);
+    assert_eq!(fwd.len(), 1);
+    assert_eq!((fwd[0].to, fwd[0].from), (2, 3));
+    let mut n = node();
+    n.transfer_leader(3);
+    assert!(sent(&n, MessageType::MsgTransferLeader).is_empty());
+}
+
+/// Requests forwarded on behalf of peers are limited per tick; a node's
+/// own are not.
+#[test]
+fn only_requests_forwarded_for_peers_are_limited() {
+    let budget = polyraft::raft::FORWARD_BUDGET_PER_TICK;
+    let mut n = follower_of_2();
+    for _ in 0..budget + 50 {
+        n.transfer_leader(3);
+        n.read_index(Bytes::from_static(b"r")).unwrap();
+    }
+    assert_eq!(sent(&n, MessageType::MsgTransferLeader).len(), budget + 50, "own transfers");
+    assert_eq!(sent(&n, MessageType::MsgReadIndex).len(), budget + 50, "own reads");
+    let mut n = follower_of_2();
+    for _ in 0..budget + 50 {
+        let mut t = from_2(MessageType::MsgTransferLeader, 1);
+        t.from = 3;
+        n.step(t).unwrap();
+        let mut r = from_2(MessageType::MsgReadIndex, 0);
+        r.from = 3;
+        r.entries = vec![Entry { data: Bytes::from_static(b"r"), ..Default::default() }];
+        n.step(r).unwrap();
+    }
+    let forwarded = sent(&n, MessageType::MsgTransferLeader).len() + sent(&n, MessageType::MsgReadIndex).len();
+    assert_eq!(forwarded, budget, "peers' requests share one budget per tick");
+}
+
+/// A candidate refuses proposals: there is no leader to take them.
+#[test]
+fn a_candidate_refuses_proposals() {
+    let mut n = node();
+    n.campaign().unwrap();
+    assert_eq!(n.raft().state(), polyraft::StateType::Candidate);
+    assert_eq!(n.propose(Bytes::from_static(b"x")), Err(polyraft::Error::ProposalDropped));
+}
+
+/// A follower with a committed configuration change it has not applied
+/// does not campaign (its configuration may be stale), also when the
+/// change is the last committed entry.
+#[test]
+fn no_campaign_with_an_unapplied_conf_change() {
+    let mut n = node();
+    let mut app = from_2(MessageType::MsgApp, 1);
+    let mut cc = conf_change_entry(4);
+    (cc.index, cc.term) = (1, 1);
+    app.entries = vec![Entry { index: 1, term: 1, ..Default::default() }, Entry { index: 2, ..cc.clone() }];
+    app.entries[1].term = 1;
+    app.commit = 2;
+    n.step(app).unwrap();
+    assert_eq!((n.raft().raft_log().committed, n.raft().raft_log().applied), (2, 0));
+    n.campaign().unwrap();
+    assert_eq!(n.raft().state(), polyraft::StateType::Follower);
+    // Without the change, it would.
+    let mut n = node();
+    let mut app = from_2(MessageType::MsgApp, 1);
+    app.entries = vec![Entry { index: 1, term: 1, ..Default::default() }];
+    app.commit = 1;
+    n.step(app).unwrap();
+    n.campaign().unwrap();
+    assert_eq!(n.raft().state(), polyraft::StateType::Candidate);
+}
+
+/// A transfer that does not finish within an election timeout is abandoned.
+#[test]
+fn an_unfinished_transfer_is_abandoned_after_an_election_timeout() {
+    let s = voters3();
+    let mut n = leader3_acked_by(s, &[2]);
+    n.transfer_leader(3);
+    assert_eq!(n.raft().lead_transferee, 3);
+    assert_eq!(n.propose(Bytes::from_static(b"x")), Err(polyraft::Error::ProposalDropped), "proposals wait for the transfer");
+    for _ in 0..n.raft().election_timeout() {
+        n.tick();
+    }
+    assert_eq!(n.raft().lead_transferee, 0);
+    assert_eq!(n.raft().state(), polyraft::StateType::Leader);
+    n.propose(Bytes::from_static(b"x")).unwrap();
+}
+
+/// The transferee gets MsgTimeoutNow once it has acknowledged the whole
+/// log, not before.
+#[test]
+fn the_transferee_is_told_to_campaign_once_caught_up() {
+    let s = voters3();
+    let mut n = leader3_acked_by(s, &[2]);
+    for _ in 0..3 {
+        n.propose(Bytes::from_static(b"x")).unwrap();
+    }
+    persist(&mut n);
+    let last = n.raft().raft_log().last_index();
+    n.transfer_leader(3);
+    ack_at(&mut n, 3, last - 1);
+    assert!(sent(&n, MessageType::MsgTimeoutNow).is_empty());
+    ack_at(&mut n, 3, last);
+    assert_eq!(sent(&n, MessageType::MsgTimeoutNow).len(), 1);
+}
+
+/// A transfer to another node replaces the one in progress; a repeated
+/// request for the same node is ignored.
+#[test]
+fn a_new_transfer_replaces_the_one_in_progress() {
+    let mut n = leader3_acked_by(voters3(), &[]);
+    n.transfer_leader(3);
+    assert_eq!(n.raft().lead_transferee, 3);
+    n.transfer_leader(3);
+    assert_eq!(n.raft().lead_transferee, 3);
+    n.transfer_leader(2);
+    assert_eq!(n.raft().lead_transferee, 2);
+}
