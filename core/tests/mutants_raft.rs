@@ -689,3 +689,17 @@ fn a_new_transfer_replaces_the_one_in_progress() {
     n.transfer_leader(2);
     assert_eq!(n.raft().lead_transferee, 2);
 }
+
+/// A campaign started by the leader's MsgTimeoutNow (a transfer) marks its
+/// vote requests, so that voters still in the old leader's lease take them.
+#[test]
+fn a_transfer_campaign_marks_its_vote_requests() {
+    let mut n = follower_of_2();
+    n.step(from_2(MessageType::MsgTimeoutNow, 1)).unwrap();
+    let votes = sent(&n, MessageType::MsgVote);
+    assert_eq!(votes.len(), 2);
+    assert!(votes.iter().all(|m| m.context.as_ref() == b"CampaignTransfer"), "{votes:?}");
+    let mut n = node();
+    n.campaign().unwrap();
+    assert!(sent(&n, MessageType::MsgVote).iter().all(|m| m.context.is_empty()));
+}
