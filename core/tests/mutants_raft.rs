@@ -703,3 +703,57 @@ fn a_transfer_campaign_marks_its_vote_requests() {
     n.campaign().unwrap();
     assert!(sent(&n, MessageType::MsgVote).iter().all(|m| m.context.is_empty()));
 }
+
+/// A follower that heard from its leader within the election timeout
+/// ignores a vote request of a higher term (check-quorum lease); at the
+/// timeout exactly, the lease is over.
+#[test]
+fn the_lease_ends_at_the_election_timeout() {
+    for (ticks, granted) in [(9, false), (10, true)] {
+        let s = voters3();
+        let mut cfg = config(1);
+        cfg.check_quorum = true;
+        cfg.election_tick = 10;
+        let mut n = RawNode::new(&cfg, s).unwrap();
+        n.step(from_2(MessageType::MsgHeartbeat, 1)).unwrap();
+        n.raft_mut().set_randomized_election_timeout(19);
+        for _ in 0..ticks {
+            n.tick();
+        }
+        assert_eq!(n.raft().election_elapsed(), ticks);
+        let mut vote = from_2(MessageType::MsgVote, 2);
+        vote.from = 3;
+        n.step(vote).unwrap();
+        assert_eq!(n.raft().term, if granted { 2 } else { 1 }, "after {ticks} ticks");
+        assert_eq!(n.raft().vote, if granted { 3 } else { 0 }, "after {ticks} ticks");
+    }
+}
+
+fn change(t: polyraft::raftpb::ConfChangeType, node: u64) -> polyraft::raftpb::ConfChange {
+    polyraft::raftpb::ConfChange { r#type: t as i32, node_id: node, ..Default::default() }
+}
+
+/// A transfer to a node that the configuration removes is abandoned;
+/// another change leaves it going.
+#[test]
+fn a_transfer_to_a_removed_node_is_abandoned() {
+    use polyraft::raftpb::ConfChangeType::{ConfChangeAddNode, ConfChangeRemoveNode};
+    let mut n = leader3_acked_by(voters3(), &[2]);
+    n.transfer_leader(3);
+    assert_eq!(n.raft().lead_transferee, 3);
+    n.apply_conf_change(change(ConfChangeAddNode, 4)).unwrap();
+    assert_eq!(n.raft().lead_transferee, 3);
+    n.apply_conf_change(change(ConfChangeRemoveNode, 3)).unwrap();
+    assert_eq!(n.raft().lead_transferee, 0);
+}
+
+/// A stored commit index beyond the stored log is refused at start.
+#[test]
+fn a_stored_commit_beyond_the_log_is_refused() {
+    for commit in [3, 4] {
+        let s = voters3();
+        s.append(&(1..=3).map(|i| Entry { index: i, term: 1, ..Default::default() }).collect::<Vec<_>>()).unwrap();
+        s.set_hard_state(polyraft::raftpb::HardState { term: 1, vote: 0, commit });
+        assert_eq!(RawNode::new(&config(1), s).is_ok(), commit == 3, "commit {commit}");
+    }
+}
