@@ -757,3 +757,34 @@ fn a_stored_commit_beyond_the_log_is_refused() {
         assert_eq!(RawNode::new(&config(1), s).is_ok(), commit == 3, "commit {commit}");
     }
 }
+
+/// Proposals may fill the uncommitted-size budget exactly; one byte more is
+/// refused.
+#[test]
+fn proposals_may_fill_the_uncommitted_budget_exactly() {
+    let s = voters3();
+    let mut cfg = config(1);
+    cfg.max_uncommitted_entries_size = 10;
+    let mut n = RawNode::new(&cfg, s).unwrap();
+    n.campaign().unwrap();
+    persist(&mut n);
+    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 1, ..Default::default() }).unwrap();
+    n.propose(Bytes::from_static(b"aaaa")).unwrap();
+    n.propose(Bytes::from_static(b"bbbbbb")).unwrap();
+    assert_eq!(n.propose(Bytes::from_static(b"c")), Err(polyraft::Error::ProposalDropped));
+}
+
+/// A leader's message claiming to come from no node, or from the node
+/// itself, is refused with an error that says which.
+#[test]
+fn a_forged_sender_is_named_in_the_error() {
+    let mut n = node();
+    let mut m = from_2(MessageType::MsgApp, 1);
+    m.from = 0;
+    let e = n.step(m).unwrap_err().to_string();
+    assert!(e.contains("no node"), "{e}");
+    let mut m = from_2(MessageType::MsgApp, 1);
+    m.from = 1;
+    let e = n.step(m).unwrap_err().to_string();
+    assert!(e.contains("the node itself"), "{e}");
+}
