@@ -154,6 +154,8 @@ pub struct Stats {
     pub msgs_cut: u64,
     /// Membership changes that completed.
     pub conf_changes: u64,
+    /// Of those, removals that left a group of two with one voter.
+    pub removals_to_one: u64,
     /// Snapshots installed from leaders.
     pub snapshots_installed: u64,
     /// Longest time from the end of faults (or the full restart) to a
@@ -192,6 +194,7 @@ impl Stats {
         self.msgs_delayed += o.msgs_delayed;
         self.msgs_cut += o.msgs_cut;
         self.conf_changes += o.conf_changes;
+        self.removals_to_one += o.removals_to_one;
         self.snapshots_installed += o.snapshots_installed;
         self.max_recovery = self.max_recovery.max(o.max_recovery);
         self.max_stall_failover = self.max_stall_failover.max(o.max_stall_failover);
@@ -209,7 +212,11 @@ impl fmt::Display for Stats {
             self.crashes, self.crashes_mid_write, self.records_lost, self.records_torn_kept, self.fsync_errors, self.enospc, self.stalls, self.partitions, self.one_way, self.clock_jumps
         )?;
         writeln!(f, "messages: {} lost, {} duplicated, {} long-delayed, {} cut", self.msgs_lost, self.msgs_dup, self.msgs_delayed, self.msgs_cut)?;
-        writeln!(f, "membership changes {}; snapshots installed {}; keys checked {}", self.conf_changes, self.snapshots_installed, self.keys_checked)?;
+        writeln!(
+            f,
+            "membership changes {} ({} leaving one voter); snapshots installed {}; keys checked {}",
+            self.conf_changes, self.removals_to_one, self.snapshots_installed, self.keys_checked
+        )?;
         write!(
             f,
             "worst recovery after faults {:?}; worst leader-stall failover {:?} (new leaders after {:?})",
@@ -971,6 +978,9 @@ impl Sim {
                 Ok(_) => {
                     self.stats.conf_changes += 1;
                     self.log(|| format!("group {group}: replica {replica} removed"));
+                    if self.placement[&group].len() == 2 {
+                        self.stats.removals_to_one += 1;
+                    }
                     if let Some(h) = self.placement.get_mut(&group).unwrap().remove(&replica) {
                         self.retired.insert((group, h), replica);
                     }
