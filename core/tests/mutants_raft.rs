@@ -788,3 +788,31 @@ fn a_forged_sender_is_named_in_the_error() {
     let e = n.step(m).unwrap_err().to_string();
     assert!(e.contains("the node itself"), "{e}");
 }
+
+/// An empty entry (a new term's, or leaving a joint configuration) is never
+/// refused for the uncommitted-size budget, even when one large proposal
+/// has taken the tail past it.
+#[test]
+fn an_empty_entry_passes_an_exceeded_uncommitted_budget() {
+    let s = voters3();
+    let mut cfg = config(1);
+    cfg.max_uncommitted_entries_size = 10;
+    let mut n = RawNode::new(&cfg, s).unwrap();
+    n.campaign().unwrap();
+    persist(&mut n);
+    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 1, ..Default::default() }).unwrap();
+    n.propose(Bytes::from(vec![b'x'; 20])).unwrap();
+    assert_eq!(n.propose(Bytes::from_static(b"y")), Err(polyraft::Error::ProposalDropped));
+    n.propose(Bytes::new()).unwrap();
+}
+
+/// An acknowledgement far beyond our log is ignored too.
+#[test]
+fn an_ack_far_beyond_our_log_is_ignored() {
+    let mut n = leader3(voters3());
+    let last = n.raft().raft_log().last_index();
+    ack_at(&mut n, 2, last + 100);
+    assert_eq!(progress(&n, 2).matched, last);
+    assert_eq!(n.raft().raft_log().committed, last);
+    assert!(n.raft().fatal_error().is_none());
+}
