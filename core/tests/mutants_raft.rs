@@ -336,6 +336,13 @@ fn a_batched_append_extends_the_queued_messages_inflight_slot() {
     n.propose(Bytes::from_static(b"b")).unwrap();
     assert_eq!(queued_apps(&n), vec![vec![last + 1, last + 2]]);
     assert_eq!(inflight(&n), 1);
+    // The slot ends at the last entry it carries: an ack of the first one
+    // does not free it.
+    persist(&mut n);
+    ack_at(&mut n, 2, last + 1);
+    assert_eq!(inflight(&n), 1);
+    ack_at(&mut n, 2, last + 2);
+    assert_eq!(inflight(&n), 0);
 }
 
 /// Entries joining a queued empty MsgApp (one carrying a commit index)
