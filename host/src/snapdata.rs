@@ -119,6 +119,21 @@ impl<R: Read> Read for CheckedReader<R> {
 mod tests {
     use super::*;
 
+    /// Data longer than announced is reported with its real size, the
+    /// extra byte the probe read included.
+    #[test]
+    fn data_longer_than_announced_is_reported_with_its_size() {
+        let data = vec![7u8; 10];
+        let want = DataRef { index: 1, nonce: 2, size: 9, crc: crc32fast::hash(&data[..9]) };
+        let mut r = CheckedReader::new(&data[..], want);
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf).unwrap();
+        assert_eq!(buf.len(), 9, "never past the announced size");
+        assert_eq!(r.finish(), Err("snapshot data is 10 bytes, expected 9".to_string()));
+        let r = CheckedReader::new(&data[..9], want);
+        assert_eq!(r.finish(), Ok(()));
+    }
+
     #[test]
     fn references_round_trip_and_inline_data_is_never_one() {
         let r = DataRef { index: 7, nonce: 9, size: 1 << 33, crc: 0xdead_beef };
