@@ -213,3 +213,103 @@ impl SnapshotStore for FileSnapshotStore {
         Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polyraft::raftpb::SnapshotMetadata;
+
+    fn snap(index: u64) -> Snapshot {
+        Snapshot { metadata: Some(SnapshotMetadata { index, term: 1, ..Default::default() }), data: bytes::Bytes::from(vec![index as u8; 3]) }
+    }
+
+    fn round_trip(store: &dyn SnapshotStore) {
+        assert_eq!(store.load(1).unwrap(), None);
+        store.save(1, &snap(5)).unwrap();
+        store.save(2, &snap(7)).unwrap();
+        assert_eq!(store.load(1).unwrap(), Some(snap(5)));
+        assert_eq!(store.load(2).unwrap(), Some(snap(7)));
+        store.save(1, &snap(9)).unwrap();
+        assert_eq!(store.load(1).unwrap(), Some(snap(9)));
+        store.remove(1).unwrap();
+        assert_eq!(store.load(1).unwrap(), None);
+        assert_eq!(store.load(2).unwrap(), Some(snap(7)), "another group's snapshot stays");
+        store.remove(1).unwrap();
+    }
+
+    /// One latest snapshot per group, replaced by a save, gone after a
+    /// removal; both stores.
+    #[test]
+    fn save_load_remove() {
+        round_trip(&MemSnapshotStore::new());
+        let dir = tempfile::tempdir().unwrap();
+        round_trip(&FileSnapshotStore::open(dir.path()).unwrap());
+    }
+
+    /// A snapshot file that cannot be read is an error, not a missing
+    /// snapshot (which would restart the group from nothing); a damaged
+    /// one too.
+    #[test]
+    fn unreadable_or_damaged_snapshots_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileSnapshotStore::open(dir.path()).unwrap();
+        fs::create_dir(store.path(1)).unwrap();
+        assert!(store.load(1).is_err());
+        store.save(2, &snap(5)).unwrap();
+        let mut body = fs::read(store.path(2)).unwrap();
+        body[0] ^= 1;
+        fs::write(store.path(2), &body).unwrap();
+        assert!(store.load(2).unwrap_err().contains("checksum"));
+        fs::write(store.path(2), [1, 2]).unwrap();
+        assert!(store.load(2).unwrap_err().contains("truncated"));
+    }
+
+    fn write_data(store: &FileSnapshotStore, group: u64, index: u64, data: &[u8]) -> DataRef {
+        let mut w = store.create_data(group, index).unwrap().expect("a file store keeps data in files");
+        for chunk in data.chunks(7) {
+            w.write_all(chunk).unwrap();
+        }
+        w.flush().unwrap();
+        DataRef::decode(&w.commit().unwrap()).unwrap()
+    }
+
+    fn read_data(store: &FileSnapshotStore, group: u64, r: &DataRef) -> Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        store.open_data(group, r)?.read_to_end(&mut out).unwrap();
+        Ok(out)
+    }
+
+    /// A data file reads back as written, with its size and checksum in
+    /// its reference.
+    #[test]
+    fn data_files_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileSnapshotStore::open(dir.path()).unwrap();
+        let data: Vec<u8> = (0..100u8).collect();
+        let r = write_data(&store, 3, 10, &data);
+        assert_eq!((r.index, r.size, r.crc), (10, 100, crc32fast::hash(&data)));
+        assert_eq!(read_data(&store, 3, &r).unwrap(), data);
+    }
+
+    /// Saving a snapshot deletes the group's data files of older indexes
+    /// (and of no other group); removing the snapshot deletes them all. A
+    /// data file dropped before its commit leaves nothing behind.
+    #[test]
+    fn superseded_data_files_are_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileSnapshotStore::open(dir.path()).unwrap();
+        let old = write_data(&store, 3, 10, b"old");
+        let new = write_data(&store, 3, 30, b"new");
+        let other = write_data(&store, 4, 10, b"other");
+        drop(store.create_data(3, 5).unwrap());
+        let names = || -> Vec<String> { fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect() };
+        assert!(names().iter().all(|n| !n.ends_with(".tmp")), "{:?}", names());
+        store.save(3, &snap(20)).unwrap();
+        assert!(read_data(&store, 3, &old).is_err(), "older than the snapshot: deleted");
+        assert_eq!(read_data(&store, 3, &new).unwrap(), b"new");
+        assert_eq!(read_data(&store, 4, &other).unwrap(), b"other");
+        store.remove(3).unwrap();
+        assert!(read_data(&store, 3, &new).is_err());
+        assert_eq!(read_data(&store, 4, &other).unwrap(), b"other");
+    }
+}
