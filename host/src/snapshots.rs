@@ -262,6 +262,14 @@ mod tests {
         assert!(store.load(2).unwrap_err().contains("checksum"));
         fs::write(store.path(2), [1, 2]).unwrap();
         assert!(store.load(2).unwrap_err().contains("truncated"));
+        // An empty snapshot encodes to nothing: its file is its checksum.
+        store.save(3, &Snapshot::default()).unwrap();
+        assert_eq!(fs::read(store.path(3)).unwrap().len(), 4);
+        assert_eq!(store.load(3).unwrap(), Some(Snapshot::default()));
+        // A removal that fails is reported; one of nothing is not.
+        fs::write(store.path(1).join("x"), b"x").unwrap();
+        assert!(store.remove(1).is_err());
+        store.remove(9).unwrap();
     }
 
     fn write_data(store: &FileSnapshotStore, group: u64, index: u64, data: &[u8]) -> DataRef {
