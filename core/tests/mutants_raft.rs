@@ -117,18 +117,32 @@ fn persist(n: &mut RawNode<MemoryStorage>) {
     n.advance().unwrap();
 }
 
+/// Campaigns and wins with node 2's vote (its own persisted first); the
+/// Readies are persisted.
+fn elect(n: &mut RawNode<MemoryStorage>) {
+    n.campaign().unwrap();
+    persist(n);
+    let term = n.raft().term;
+    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term, ..Default::default() }).unwrap();
+    assert_eq!(n.raft().state(), polyraft::StateType::Leader);
+    persist(n);
+}
+
+/// Leader 1 of {1, 2, 3} whose uncommitted tail may hold `max` bytes.
+fn budget_leader(max: u64) -> RawNode<MemoryStorage> {
+    let mut cfg = config(1);
+    cfg.max_uncommitted_entries_size = max;
+    let mut n = RawNode::new(&cfg, voters3()).unwrap();
+    elect(&mut n);
+    n
+}
+
 /// Read requests waiting for the leader's first commit, and those waiting
 /// for a heartbeat round, are both counted.
 #[test]
 fn pending_reads_are_counted_in_both_queues() {
     let mut n = node_with(1, 10, 1);
-    n.campaign().unwrap();
-    persist(&mut n);
-    let mut vote = from_2(MessageType::MsgVoteResp, 1);
-    vote.to = 1;
-    n.step(vote).unwrap();
-    assert_eq!(n.raft().state(), polyraft::StateType::Leader);
-    persist(&mut n);
+    elect(&mut n);
     // No entry of its term committed yet: the request waits.
     n.read_index(Bytes::from_static(b"a")).unwrap();
     assert_eq!(n.raft().pending_read_count(), 1);
@@ -300,10 +314,7 @@ fn batching_leader(max_msg: u64) -> RawNode<MemoryStorage> {
     cfg.max_size_per_msg = max_msg;
     cfg.max_inflight_bytes = 0;
     let mut n = RawNode::new(&cfg, s).unwrap();
-    n.campaign().unwrap();
-    persist(&mut n);
-    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 1, ..Default::default() }).unwrap();
-    persist(&mut n);
+    elect(&mut n);
     ack(&mut n);
     persist(&mut n);
     assert_eq!(n.raft().raft_log().committed, n.raft().raft_log().last_index());
@@ -391,10 +402,7 @@ fn entries_joining_an_empty_append_behind_unacknowledged_ones_take_a_new_slot() 
     let mut cfg = config(1);
     cfg.batch_append = true;
     let mut n = RawNode::new(&cfg, s).unwrap();
-    n.campaign().unwrap();
-    persist(&mut n);
-    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 1, ..Default::default() }).unwrap();
-    persist(&mut n);
+    elect(&mut n);
     let ack_from = |n: &mut RawNode<MemoryStorage>, from: u64| {
         let index = n.raft().raft_log().last_index();
         n.step(Message { r#type: MessageType::MsgAppResp as i32, from, to: 1, term: 1, index, ..Default::default() }).unwrap();
@@ -424,11 +432,7 @@ fn leader3(s: MemoryStorage) -> RawNode<MemoryStorage> {
 /// `acks` acknowledged its whole log, the others nothing yet.
 fn leader3_acked_by(s: MemoryStorage, acks: &[u64]) -> RawNode<MemoryStorage> {
     let mut n = RawNode::new(&config(1), s).unwrap();
-    n.campaign().unwrap();
-    persist(&mut n);
-    let term = n.raft().term;
-    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term, ..Default::default() }).unwrap();
-    persist(&mut n);
+    elect(&mut n);
     let last = n.raft().raft_log().last_index();
     for from in acks {
         ack_at(&mut n, *from, last);
@@ -632,9 +636,8 @@ fn no_campaign_with_an_unapplied_conf_change() {
     let mut n = node();
     let mut app = from_2(MessageType::MsgApp, 1);
     let mut cc = conf_change_entry(4);
-    (cc.index, cc.term) = (1, 1);
-    app.entries = vec![Entry { index: 1, term: 1, ..Default::default() }, Entry { index: 2, ..cc.clone() }];
-    app.entries[1].term = 1;
+    (cc.index, cc.term) = (2, 1);
+    app.entries = vec![Entry { index: 1, term: 1, ..Default::default() }, cc];
     app.commit = 2;
     n.step(app).unwrap();
     assert_eq!((n.raft().raft_log().committed, n.raft().raft_log().applied), (2, 0));
@@ -769,13 +772,7 @@ fn a_stored_commit_beyond_the_log_is_refused() {
 /// refused.
 #[test]
 fn proposals_may_fill_the_uncommitted_budget_exactly() {
-    let s = voters3();
-    let mut cfg = config(1);
-    cfg.max_uncommitted_entries_size = 10;
-    let mut n = RawNode::new(&cfg, s).unwrap();
-    n.campaign().unwrap();
-    persist(&mut n);
-    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 1, ..Default::default() }).unwrap();
+    let mut n = budget_leader(10);
     n.propose(Bytes::from_static(b"aaaa")).unwrap();
     n.propose(Bytes::from_static(b"bbbbbb")).unwrap();
     assert_eq!(n.propose(Bytes::from_static(b"c")), Err(polyraft::Error::ProposalDropped));
@@ -801,13 +798,7 @@ fn a_forged_sender_is_named_in_the_error() {
 /// has taken the tail past it.
 #[test]
 fn an_empty_entry_passes_an_exceeded_uncommitted_budget() {
-    let s = voters3();
-    let mut cfg = config(1);
-    cfg.max_uncommitted_entries_size = 10;
-    let mut n = RawNode::new(&cfg, s).unwrap();
-    n.campaign().unwrap();
-    persist(&mut n);
-    n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term: 1, ..Default::default() }).unwrap();
+    let mut n = budget_leader(10);
     n.propose(Bytes::from(vec![b'x'; 20])).unwrap();
     assert_eq!(n.propose(Bytes::from_static(b"y")), Err(polyraft::Error::ProposalDropped));
     n.propose(Bytes::new()).unwrap();

@@ -117,6 +117,17 @@ fn bootstrap(c: &Cluster, members: &[(u64, u64)]) {
     }
 }
 
+/// Group 1 on hosts 1 and 2 (replica i on host i), with a leader that
+/// committed one write: (leader, follower).
+fn group_of_two(c: &Cluster) -> (u64, u64) {
+    bootstrap(&c, &[(1, 1), (2, 2)]);
+    c.until(Duration::from_secs(2), "a leader", |c| c.leader(1).is_some());
+    let l = c.leader(1).unwrap();
+    let f = 3 - l;
+    assert!(c.put(l, 1).is_ok());
+    (l, f)
+}
+
 /// Found by the simulator (a removed replica's host crashed, then a new
 /// replica of the group was placed there): the host deleted the removed
 /// replica's snapshot while the log's removal was not yet durable, so the
@@ -158,11 +169,7 @@ fn a_removed_replicas_log_removal_is_durable_before_its_snapshot_goes() {
 #[test]
 fn a_removed_leader_lingers_so_that_a_group_of_two_recovers() {
     let c = Cluster::new(2);
-    bootstrap(&c, &[(1, 1), (2, 2)]);
-    c.until(Duration::from_secs(2), "a leader", |c| c.leader(1).is_some());
-    let l = c.leader(1).unwrap();
-    let f = 3 - l;
-    assert!(c.put(l, 1).is_ok());
+    let (l, f) = group_of_two(&c);
     let done = c.change(l, Membership::RemoveReplica { replica: l });
     // The moment the leader applies its removal, everything it would still
     // tell the follower (the commit index) is lost, and for a while after.
@@ -191,11 +198,7 @@ fn a_removed_leader_lingers_so_that_a_group_of_two_recovers() {
 #[test]
 fn a_group_of_two_recovers_when_its_remaining_voter_crashes_after_the_removal() {
     let mut c = Cluster::new(2);
-    bootstrap(&c, &[(1, 1), (2, 2)]);
-    c.until(Duration::from_secs(2), "a leader", |c| c.leader(1).is_some());
-    let l = c.leader(1).unwrap();
-    let f = 3 - l;
-    assert!(c.put(l, 1).is_ok());
+    let (l, f) = group_of_two(&c);
     let done = c.change(l, Membership::RemoveReplica { replica: l });
     c.until(Duration::from_secs(2), "the follower applies the removal", |c| c.info(f, 1).is_some_and(|i| i.voters == vec![f]));
     // The follower's confirmations never arrive: the removed replica
@@ -228,11 +231,7 @@ fn a_group_of_two_recovers_when_its_remaining_voter_crashes_after_the_removal() 
 #[test]
 fn a_removed_leader_with_a_longer_log_votes_for_the_remaining_voter() {
     let c = Cluster::new(2);
-    bootstrap(&c, &[(1, 1), (2, 2)]);
-    c.until(Duration::from_secs(2), "a leader", |c| c.leader(1).is_some());
-    let l = c.leader(1).unwrap();
-    let f = 3 - l;
-    assert!(c.put(l, 1).is_ok());
+    let (l, f) = group_of_two(&c);
     let before = c.info(f, 1).unwrap().last_index;
     let done = c.change(l, Membership::RemoveReplica { replica: l });
     // The follower appends the removal; from then on nothing reaches it
