@@ -607,8 +607,10 @@ impl Shard {
     fn removal_notice(&mut self, g: u64, m: Message) {
         let Some(r) = self.replicas.get_mut(&g) else { return };
         if m.context == REMOVAL_ASK_CTX {
-            // Applied means durable: the Ready that committed it was synced.
-            if m.index > 0 && r.applied >= m.index && !r.removed {
+            // Applied means durable: the Ready that committed it was
+            // synced. A replica removed later (itself lingering) answers
+            // too: what it applied stays applied.
+            if m.index > 0 && r.applied >= m.index {
                 let answer = removal_message(MessageType::MsgHeartbeatResp, r.id, m.from, m.index, REMOVAL_DONE_CTX);
                 self.queue_send(g, answer);
             }
