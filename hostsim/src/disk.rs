@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use polyraft::raftpb::{Entry, HardState, SnapshotMetadata};
 use polyraft_host::{Clock, LogStore, MemLogStore, SimClock};
 use polyraft_logstore::{Error, PurgeStats, WriteBatch, WriteStats};
 
@@ -128,33 +127,7 @@ impl LogStore for SimDisk {
         drop(c);
         self.log.write(batch, sync)
     }
-    fn groups(&self) -> Vec<u64> {
-        self.log.groups()
-    }
-    fn hard_state(&self, group: u64) -> HardState {
-        self.log.hard_state(group)
-    }
-    fn snapshot_metadata(&self, group: u64) -> SnapshotMetadata {
-        self.log.snapshot_metadata(group)
-    }
-    fn first_index(&self, group: u64) -> u64 {
-        self.log.first_index(group)
-    }
-    fn last_index(&self, group: u64) -> u64 {
-        self.log.last_index(group)
-    }
-    fn term(&self, group: u64, index: u64) -> polyraft::Result<u64> {
-        self.log.term(group, index)
-    }
-    fn entries(&self, group: u64, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
-        self.log.entries(group, lo, hi, max_size)
-    }
-    fn compact(&self, group: u64, index: u64) -> Result<(), Error> {
-        self.log.compact(group, index)
-    }
-    fn remove_group(&self, group: u64) -> Result<(), Error> {
-        self.log.remove_group(group)
-    }
+    polyraft_logstore::forward_log_reads!(log);
     fn purge(&self) -> Result<PurgeStats, Error> {
         self.log.purge()
     }

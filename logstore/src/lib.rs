@@ -21,6 +21,44 @@
 
 use polyraft::raftpb::{Entry, HardState, SnapshotMetadata};
 
+/// Implements the [`LogStore`] methods that only read the log or drop parts
+/// of it (`groups` through `remove_group`) by forwarding them to
+/// `self.$inner`: for wrappers that change how writes happen (a stalled
+/// disk, injected faults, a gate in a test) and write `write` and `purge`
+/// themselves. Use it inside the wrapper's `impl LogStore for ...` block.
+#[macro_export]
+macro_rules! forward_log_reads {
+    ($inner:ident) => {
+        fn groups(&self) -> Vec<u64> {
+            self.$inner.groups()
+        }
+        fn hard_state(&self, group: u64) -> polyraft::raftpb::HardState {
+            self.$inner.hard_state(group)
+        }
+        fn snapshot_metadata(&self, group: u64) -> polyraft::raftpb::SnapshotMetadata {
+            self.$inner.snapshot_metadata(group)
+        }
+        fn first_index(&self, group: u64) -> u64 {
+            self.$inner.first_index(group)
+        }
+        fn last_index(&self, group: u64) -> u64 {
+            self.$inner.last_index(group)
+        }
+        fn term(&self, group: u64, index: u64) -> polyraft::Result<u64> {
+            self.$inner.term(group, index)
+        }
+        fn entries(&self, group: u64, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<polyraft::raftpb::Entry>> {
+            self.$inner.entries(group, lo, hi, max_size)
+        }
+        fn compact(&self, group: u64, index: u64) -> Result<(), $crate::Error> {
+            self.$inner.compact(group, index)
+        }
+        fn remove_group(&self, group: u64) -> Result<(), $crate::Error> {
+            self.$inner.remove_group(group)
+        }
+    };
+}
+
 mod file;
 mod group;
 mod mem;

@@ -3,7 +3,6 @@
 //! and fault drills on real processes.
 
 use parking_lot::{Condvar, Mutex};
-use polyraft::raftpb::{Entry, HardState, SnapshotMetadata};
 
 use crate::{Error, LogStore, PurgeStats, WriteBatch, WriteStats};
 
@@ -53,33 +52,7 @@ impl<L: LogStore> LogStore for StallableLogStore<L> {
         self.wait_while_stalled();
         self.inner.write(batch, sync)
     }
-    fn groups(&self) -> Vec<u64> {
-        self.inner.groups()
-    }
-    fn hard_state(&self, group: u64) -> HardState {
-        self.inner.hard_state(group)
-    }
-    fn snapshot_metadata(&self, group: u64) -> SnapshotMetadata {
-        self.inner.snapshot_metadata(group)
-    }
-    fn first_index(&self, group: u64) -> u64 {
-        self.inner.first_index(group)
-    }
-    fn last_index(&self, group: u64) -> u64 {
-        self.inner.last_index(group)
-    }
-    fn term(&self, group: u64, index: u64) -> polyraft::Result<u64> {
-        self.inner.term(group, index)
-    }
-    fn entries(&self, group: u64, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
-        self.inner.entries(group, lo, hi, max_size)
-    }
-    fn compact(&self, group: u64, index: u64) -> Result<(), Error> {
-        self.inner.compact(group, index)
-    }
-    fn remove_group(&self, group: u64) -> Result<(), Error> {
-        self.inner.remove_group(group)
-    }
+    crate::forward_log_reads!(inner);
     fn purge(&self) -> Result<PurgeStats, Error> {
         self.wait_while_stalled();
         self.inner.purge()

@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use polyraft::raftpb::{Entry, HardState, SnapshotMetadata};
+use polyraft::raftpb::{Entry, HardState};
 use polyraft_logstore::{Error, GroupWrite, LogStore, MemLogStore, PurgeStats, WriteBatch, WriteStats};
 
 use super::Committer;
@@ -65,33 +65,7 @@ impl LogStore for GatedLog {
         drop(g);
         self.inner.write(batch, sync)
     }
-    fn groups(&self) -> Vec<u64> {
-        self.inner.groups()
-    }
-    fn hard_state(&self, group: u64) -> HardState {
-        self.inner.hard_state(group)
-    }
-    fn snapshot_metadata(&self, group: u64) -> SnapshotMetadata {
-        self.inner.snapshot_metadata(group)
-    }
-    fn first_index(&self, group: u64) -> u64 {
-        self.inner.first_index(group)
-    }
-    fn last_index(&self, group: u64) -> u64 {
-        self.inner.last_index(group)
-    }
-    fn term(&self, group: u64, index: u64) -> polyraft::Result<u64> {
-        self.inner.term(group, index)
-    }
-    fn entries(&self, group: u64, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
-        self.inner.entries(group, lo, hi, max_size)
-    }
-    fn compact(&self, group: u64, index: u64) -> Result<(), Error> {
-        self.inner.compact(group, index)
-    }
-    fn remove_group(&self, group: u64) -> Result<(), Error> {
-        self.inner.remove_group(group)
-    }
+    polyraft_logstore::forward_log_reads!(inner);
     fn purge(&self) -> Result<PurgeStats, Error> {
         self.inner.purge()
     }
