@@ -3,9 +3,12 @@
 //! usable; broken storage answers and absurd configurations are refused at
 //! creation, with the same error in debug and release builds.
 
-use polyraft::raftpb::{ConfState, Entry, HardState, Message, MessageType, Snapshot, SnapshotMetadata};
+use polyraft::raftpb::{ConfState, Entry, Message, MessageType, Snapshot, SnapshotMetadata};
 use polyraft::rafttest::cluster::{test_config, Cluster};
-use polyraft::{Config, Error, MemoryStorage, RawNode, StateType, Storage};
+use polyraft::{Config, Error, MemoryStorage, RawNode, StateType};
+
+mod common;
+use common::FaultyStorage;
 
 fn snap_msg(from: u64, to: u64, term: u64, index: u64, snap_term: u64, cs: ConfState) -> Message {
     Message {
@@ -116,40 +119,13 @@ fn msgsnap_at_index_with_term_zero_is_refused() {
     assert_usable(&mut c);
 }
 
-/// A storage whose first or last index answer is out of range.
-#[derive(Clone)]
-struct BadBounds {
-    inner: MemoryStorage,
-    first: Option<u64>,
-    last: Option<u64>,
-}
-
-impl Storage for BadBounds {
-    fn initial_state(&self) -> polyraft::Result<(HardState, ConfState)> {
-        self.inner.initial_state()
-    }
-    fn entries(&self, lo: u64, hi: u64, max: u64) -> polyraft::Result<Vec<Entry>> {
-        self.inner.entries(lo, hi, max)
-    }
-    fn term(&self, i: u64) -> polyraft::Result<u64> {
-        self.inner.term(i)
-    }
-    fn first_index(&self) -> polyraft::Result<u64> {
-        Ok(self.first.unwrap_or(self.inner.first_index()?))
-    }
-    fn last_index(&self) -> polyraft::Result<u64> {
-        Ok(self.last.unwrap_or(self.inner.last_index()?))
-    }
-    fn snapshot(&self) -> polyraft::Result<Snapshot> {
-        self.inner.snapshot()
-    }
-}
-
 #[test]
 fn storage_answers_out_of_range_are_refused_at_creation() {
     let cases = [(Some(0), Some(0)), (None, Some(u64::MAX)), (Some(5), Some(2))];
     for (first, last) in cases {
-        let st = BadBounds { inner: MemoryStorage::new_with_conf_state(voters(&[1])), first, last };
+        // A storage whose first or last index answer is out of range.
+        let st = FaultyStorage::new(MemoryStorage::new_with_conf_state(voters(&[1])));
+        st.set(|f| (f.first_index, f.last_index) = (first.map(Ok), last.map(Ok)));
         let r = RawNode::new(&Config { id: 1, ..test_config() }, st);
         match r {
             Err(Error::Storage(s)) => assert!(!s.contains('\n') && s.contains("storage answered"), "{s}"),

@@ -10,6 +10,9 @@ use polyraft::logger::{Logger, NoopLogger};
 use polyraft::raftpb::Entry;
 use polyraft::MemoryStorage;
 
+mod common;
+use common::FaultyStorage;
+
 fn ent(index: u64, term: u64) -> Entry {
     Entry {
         index,
@@ -233,34 +236,6 @@ fn a_batch_cut_short_by_the_budget_pauses_applying() {
     assert!(!log.has_next_committed_ents(false), "nothing more is committed");
 }
 
-/// A storage whose `first_index` fails, or answers 0 (below the lowest
-/// legal index, 1).
-struct BadFirstIndex {
-    inner: MemoryStorage,
-    answer: polyraft::Result<u64>,
-}
-
-impl polyraft::Storage for BadFirstIndex {
-    fn initial_state(&self) -> polyraft::Result<(polyraft::raftpb::HardState, polyraft::raftpb::ConfState)> {
-        self.inner.initial_state()
-    }
-    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
-        self.inner.entries(lo, hi, max_size)
-    }
-    fn term(&self, i: u64) -> polyraft::Result<u64> {
-        self.inner.term(i)
-    }
-    fn last_index(&self) -> polyraft::Result<u64> {
-        self.inner.last_index()
-    }
-    fn first_index(&self) -> polyraft::Result<u64> {
-        self.answer.clone()
-    }
-    fn snapshot(&self) -> polyraft::Result<polyraft::raftpb::Snapshot> {
-        self.inner.snapshot()
-    }
-}
-
 /// When the storage cannot say where the log starts, the log answers the
 /// index after the commit index (nothing at or below it is read from the
 /// failing storage) and records the failure, which poisons the node.
@@ -269,11 +244,10 @@ fn a_failing_first_index_answers_after_the_commit_index() {
     for answer in [Err(polyraft::Error::Storage("disk gone".into())), Ok(0)] {
         let s = MemoryStorage::new();
         s.append(&[ent(1, 1), ent(2, 1), ent(3, 1)]).unwrap();
-        let store = BadFirstIndex { inner: s, answer: Ok(1) };
-        let mut log = RaftLog::new_with_size(store, Arc::new(NoopLogger) as Arc<dyn Logger>, u64::MAX).unwrap();
+        let mut log = RaftLog::new_with_size(FaultyStorage::new(s), Arc::new(NoopLogger) as Arc<dyn Logger>, u64::MAX).unwrap();
         log.commit_to(2).unwrap();
         assert!(log.take_failure().is_none());
-        log.store.answer = answer.clone();
+        log.store.set(|f| f.first_index = Some(answer.clone()));
         assert_eq!(log.first_index(), 3, "{answer:?}");
         assert!(log.take_failure().is_some(), "{answer:?}: the failure is recorded");
     }

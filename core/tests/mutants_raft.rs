@@ -11,6 +11,9 @@ use polyraft::raft::{MAX_ELECTION_TICK, MAX_WIRE_VALUE};
 use polyraft::raftpb::{ConfState, Entry, Message, MessageType, Snapshot, SnapshotMetadata};
 use polyraft::{Config, MemoryStorage, RawNode};
 
+mod common;
+use common::FaultyStorage;
+
 fn config(id: u64) -> Config {
     Config { id, logger: Some(Arc::new(NoopLogger) as Arc<dyn Logger>), ..Config::default() }
 }
@@ -188,37 +191,8 @@ fn inflight_bytes_must_hold_one_message() {
     }
 }
 
-/// A storage whose entries can be made to answer Compacted while their
-/// terms are still readable: a compaction running between the two reads.
-struct CompactingStorage {
-    inner: MemoryStorage,
-    compacted: std::sync::atomic::AtomicBool,
-}
-
-impl polyraft::Storage for CompactingStorage {
-    fn initial_state(&self) -> polyraft::Result<(polyraft::raftpb::HardState, ConfState)> {
-        self.inner.initial_state()
-    }
-    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
-        if self.compacted.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(polyraft::Error::Compacted);
-        }
-        self.inner.entries(lo, hi, max_size)
-    }
-    fn term(&self, i: u64) -> polyraft::Result<u64> {
-        self.inner.term(i)
-    }
-    fn last_index(&self) -> polyraft::Result<u64> {
-        self.inner.last_index()
-    }
-    fn first_index(&self) -> polyraft::Result<u64> {
-        self.inner.first_index()
-    }
-    fn snapshot(&self) -> polyraft::Result<Snapshot> {
-        self.inner.snapshot()
-    }
-}
-
+/// Entries can be made to answer Compacted while their terms are still
+/// readable (FaultyStorage): a compaction running between the two reads.
 /// When the entries a probing follower needs turn out compacted, the
 /// leader answers its heartbeat with a snapshot (etcd's maybeSendAppend:
 /// an append that must be sent falls back to the snapshot).
@@ -235,10 +209,10 @@ fn entries_compacted_under_a_probe_are_replaced_by_a_snapshot() {
             ..Default::default()
         })
         .unwrap();
-    let store = CompactingStorage { inner, compacted: false.into() };
+    let store = FaultyStorage::new(inner);
     let mut n = RawNode::new(&config(1), store).unwrap();
     n.campaign().unwrap();
-    let persist = |n: &mut RawNode<CompactingStorage>| {
+    let persist = |n: &mut RawNode<FaultyStorage>| {
         let rd = n.ready();
         n.store().inner.append(&rd.entries).unwrap();
         if let Some(hs) = rd.hard_state {
@@ -252,7 +226,7 @@ fn entries_compacted_under_a_probe_are_replaced_by_a_snapshot() {
     n.step(Message { r#type: MessageType::MsgVoteResp as i32, from: 2, to: 1, term, ..Default::default() }).unwrap();
     assert_eq!(n.raft().state(), polyraft::StateType::Leader);
     persist(&mut n);
-    n.store().compacted.store(true, std::sync::atomic::Ordering::Relaxed);
+    n.store().set(|f| f.entries = Some(polyraft::Error::Compacted));
     n.step(Message { r#type: MessageType::MsgHeartbeatResp as i32, from: 2, to: 1, term, ..Default::default() }).unwrap();
     let sent = persist(&mut n);
     assert!(

@@ -4,58 +4,26 @@
 //! own proposals, batches and encoded configuration changes reach the log.
 #![cfg(feature = "rafttest")]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use bytes::Bytes;
-use polyraft::raftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType, Snapshot};
+use polyraft::raftpb::{ConfChange, ConfChangeType, ConfState, Entry, EntryType, HardState, Message, MessageType};
 use polyraft::rafttest::cluster::{test_config, Cluster};
 use polyraft::raft::FORWARD_BUDGET_PER_TICK;
 use polyraft::tracker::ProgressState;
 use polyraft::{Config, Error, MemoryStorage, Peer, RawNode, SnapshotStatus, StateType, Storage, LOCAL_APPEND_THREAD, LOCAL_APPLY_THREAD};
 use prost::Message as _;
 
-/// A MemoryStorage whose `last_index` fails once `broken` is set: the
-/// failure raft cannot work around (it poisons the node).
-#[derive(Clone)]
-struct BreakableStorage {
-    inner: MemoryStorage,
-    broken: Arc<AtomicBool>,
-}
-
-impl Storage for BreakableStorage {
-    fn initial_state(&self) -> polyraft::Result<(HardState, ConfState)> {
-        self.inner.initial_state()
-    }
-    fn entries(&self, lo: u64, hi: u64, max_size: u64) -> polyraft::Result<Vec<Entry>> {
-        self.inner.entries(lo, hi, max_size)
-    }
-    fn term(&self, i: u64) -> polyraft::Result<u64> {
-        self.inner.term(i)
-    }
-    fn last_index(&self) -> polyraft::Result<u64> {
-        if self.broken.load(Ordering::SeqCst) {
-            return Err(Error::Storage("disk gone".into()));
-        }
-        self.inner.last_index()
-    }
-    fn first_index(&self) -> polyraft::Result<u64> {
-        self.inner.first_index()
-    }
-    fn snapshot(&self) -> polyraft::Result<Snapshot> {
-        self.inner.snapshot()
-    }
-}
+mod common;
+use common::FaultyStorage;
 
 /// A single-voter node (id 1) over a storage that fails from its first
 /// campaign on; returns the node, poisoned, and the failure it reported.
-fn poisoned_node(cfg: Config) -> (RawNode<BreakableStorage>, Error) {
-    let storage = BreakableStorage {
-        inner: MemoryStorage::new_with_conf_state(ConfState { voters: vec![1], ..Default::default() }),
-        broken: Arc::new(AtomicBool::new(false)),
-    };
+fn poisoned_node(cfg: Config) -> (RawNode<FaultyStorage>, Error) {
+    let storage = FaultyStorage::new(MemoryStorage::new_with_conf_state(ConfState { voters: vec![1], ..Default::default() }));
     let mut rn = RawNode::new(&Config { id: 1, ..cfg }, storage.clone()).unwrap();
-    storage.broken.store(true, Ordering::SeqCst);
+    // From now on `last_index` fails: the failure raft cannot work around
+    // (it poisons the node).
+    storage.set(|f| f.last_index = Some(Err(Error::Storage("disk gone".into()))));
     let fatal = rn.campaign().expect_err("a campaign reading a failing storage must fail");
     assert!(matches!(fatal, Error::Fatal(_)), "{fatal:?}");
     assert!(fatal.to_string().contains("disk gone"), "{fatal}");
