@@ -61,6 +61,7 @@ mod peer;
 pub mod proxy;
 mod server;
 mod snapshot;
+mod socket;
 mod tcp;
 pub mod tls;
 pub mod wire;

@@ -10,6 +10,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::timeout;
 
 use crate::error::TransportError;
+use crate::socket::QuietTcp;
 use crate::tcp::{Conn, Shared};
 use crate::tls::verify_peer_host;
 use crate::wire::{self, decode_body, Hello, HelloPolicy, HelloReply, StreamKind};
@@ -54,6 +55,7 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 
 async fn serve(shared: &Shared, tcp: TcpStream) -> Result<(), TransportError> {
     tcp.set_nodelay(true)?;
+    let tcp = QuietTcp::new(tcp)?;
     let (conn, from, kind) = timeout(shared.config.handshake_timeout, handshake(shared, tcp))
         .await
         .map_err(|_| TransportError::Timeout("handshake"))??;
@@ -65,7 +67,7 @@ async fn serve(shared: &Shared, tcp: TcpStream) -> Result<(), TransportError> {
 
 /// The acceptor's handshake: TLS (client certificate required), preamble,
 /// Hello checked against this host and against the certificate, HelloReply.
-async fn handshake(shared: &Shared, tcp: TcpStream) -> Result<(Conn, HostId, StreamKind), TransportError> {
+async fn handshake(shared: &Shared, tcp: QuietTcp) -> Result<(Conn, HostId, StreamKind), TransportError> {
     let (mut conn, cert): (Conn, _) = match &shared.tls {
         Some(ctx) => {
             let s = tokio_rustls::TlsAcceptor::from(ctx.server.clone())

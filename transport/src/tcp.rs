@@ -20,6 +20,7 @@ use crate::error::TransportError;
 use crate::handler::{InboundHandler, SnapshotSource, SnapshotStatus, Transport};
 use crate::outbox::groups_of;
 use crate::peer::Peer;
+use crate::socket::QuietTcp;
 use crate::tls::{server_name, TlsContext};
 use crate::wire::{self, decode_body, frame_entry_len, Hello, HelloReply, StreamKind};
 use crate::{server, snapshot, GroupId, HostId};
@@ -118,6 +119,7 @@ pub(crate) async fn dial(shared: &Shared, to: HostId, kind: StreamKind) -> Resul
         .await
         .map_err(|_| TransportError::Timeout("connect"))??;
     tcp.set_nodelay(true)?;
+    let tcp = QuietTcp::new(tcp)?;
     timeout(cfg.handshake_timeout, async {
         let mut conn: Conn = match &shared.tls {
             Some(ctx) => Box::new(
