@@ -158,6 +158,8 @@ unsafe fn new_tcp(config: NetConfig, out: *mut *mut polyraft_host_transport) {
 /// `host-<id>.polyraft`, as polyraft's dev certificates do). Add the other
 /// hosts with polyraft_host_transport_add_peer, then create one host with
 /// it (config.transport). Writes the handle to `*out`.
+/// A peer that goes away mid-write costs an error on that connection,
+/// never a SIGPIPE: the program need not ignore the signal.
 /// On failure, when `error` is not NULL, `*error` receives the one-line
 /// detail (free it with polyraft_buffer_free).
 /// Errors: POLYRAFT_NULL_PARAMETER, POLYRAFT_INVALID_ARGUMENT (bad address,

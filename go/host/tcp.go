@@ -60,7 +60,9 @@ type TCPNetwork struct {
 
 // NewTCPNetwork makes the TCP network of one host with mutual TLS:
 // listen is "ip:port" (port 0 picks one: see [Host.LocalAddr]), peers maps
-// host ids to "host:port".
+// host ids to "host:port". Its connections are written by threads the Go
+// runtime does not know; a peer that goes away mid-write is an error on that
+// connection, never a SIGPIPE on one of them (which would end the program).
 func NewTCPNetwork(listen string, peers map[uint64]string, tls TLSFiles) (*TCPNetwork, error) {
 	return newTCP(peers, func(out **C.polyraft_host_transport, detail **C.polyraft_buffer) cResult {
 		cs := []*C.char{C.CString(listen), C.CString(tls.Cert), C.CString(tls.Key), C.CString(tls.CA)}
