@@ -121,8 +121,8 @@ mutants-core-diff:
 # Unlike `make mutants-host` (mk/hostsim.mk: three hand-made bugs, each
 # caught by the simulator), this is cargo-mutants over the source. The
 # suite of an engine mutant: the host's unit tests and in-process tests
-# (cluster, faults, the deterministic simulation, the tests of
-# host/tests/mutants_*.rs) and the host simulator's tests (its regressions,
+# (cluster, faults, witnesses, priorities, the deterministic simulation,
+# the tests of host/tests/mutants_*.rs) and the host simulator's tests (its regressions,
 # the same-seed runs and the leader disk stall seeds, each checked for
 # linearizability, durability and convergence). A mutant of the shared log
 # also runs the log's own unit, model and crash tests (a minute more; they
@@ -134,7 +134,7 @@ HOST_ENGINE_FILES ?= host/src/commit.rs host/src/session.rs host/src/storage.rs 
   host/src/replica.rs host/src/shard.rs host/src/snapshots.rs host/src/snapdata.rs host/src/host.rs
 HOST_LOG_FILES ?= logstore/src/*.rs logstore/src/file/*.rs
 HOST_MUTANTS_OUT ?= $(CURDIR)/target/mutants-host-cargo
-HOST_ENGINE_TESTS ?= cluster faults sim sim_regressions $(notdir $(basename $(wildcard host/tests/mutants_*.rs)))
+HOST_ENGINE_TESTS ?= cluster faults witness priority sim sim_regressions $(notdir $(basename $(wildcard host/tests/mutants_*.rs)))
 HOST_LOG_TESTS ?= $(HOST_ENGINE_TESTS) mem_model file_model file_store crash
 # cargo-mutants 27 runs its baseline (the unmutated tree) with the tests of
 # the mutated packages only, where the simulator's test targets do not
