@@ -1,11 +1,15 @@
 //! Tests of the host's client surface (host/src/host.rs) written for the
 //! mutants cargo-mutants found unchecked (issue 24, host part): what a
 //! pending result gives before and after its completion, a host's own id,
-//! and replica id 0 refused by every membership call.
+//! replica id 0 refused by every membership call, and what a manual host's
+//! round reports.
 
 mod common;
 
+use std::sync::Arc;
+
 use common::*;
+use parking_lot::Mutex;
 use polyraft_host::*;
 
 #[test]
@@ -46,4 +50,37 @@ fn replica_id_zero_is_refused_by_every_membership_call() {
     // The same calls with a real replica id go through to raft.
     change_until(|| h.add_witness(1, 4, 4, T), || h.group_info(1).unwrap().witnesses.contains(&4));
     assert_eq!(h.group_info(1).unwrap().witnesses, vec![4]);
+}
+
+#[test]
+fn run_once_reports_whether_a_round_did_anything() {
+    let clock = SimClock::new();
+    let net = InProcNetwork::held();
+    let mut cfg = HostConfig::new(1);
+    cfg.manual = true;
+    cfg.workers = 2;
+    let parts = |clock: &SimClock| HostParts {
+        log: Arc::new(MemLogStore::new()),
+        snapshots: Arc::new(MemSnapshotStore::new()),
+        transport: net.endpoint(1),
+        clock: Arc::new(clock.clone()),
+    };
+    let host = Host::new(cfg, parts(&clock)).unwrap();
+    for g in 1..=4 {
+        host.start_replica(g, 1, StartMode::Bootstrap(vec![(1, 1)]), kv_factory()).unwrap();
+    }
+    while host.run_once() {}
+    assert!(!host.run_once(), "a round with nothing queued and no time passed does nothing");
+    // Queued work on one group (one worker of two): the round reports it.
+    let answered = Arc::new(Mutex::new(None));
+    let a = answered.clone();
+    host.stale_read_async(3, b"k", Box::new(move |r| *a.lock() = Some(r.is_ok())));
+    assert!(host.run_once(), "the round that answered a queued read did something");
+    assert_eq!(*answered.lock(), Some(true));
+    assert!(!host.run_once());
+
+    // A threaded host's workers run themselves: run_once has nothing to do.
+    let threaded = Host::new(HostConfig::new(2), parts(&SimClock::new())).unwrap();
+    assert!(!threaded.run_once());
+    threaded.close();
 }
