@@ -84,3 +84,26 @@ fn run_once_reports_whether_a_round_did_anything() {
     assert!(!threaded.run_once());
     threaded.close();
 }
+
+#[test]
+fn a_blocking_call_shorter_than_two_ticks_times_out_cleanly() {
+    // The leader of group 1 loses both followers: a proposal is appended
+    // but cannot commit, so it can only time out (the leader steps down
+    // only after an election timeout, 1 s here). The caller's own limit
+    // (the timeout plus two ticks and a margin, for a worker stuck on a
+    // stalled disk) must not undercut the timeout however short it is
+    // against the tick.
+    let mut c = Cluster::new(3, |cfg| cfg.tick_interval = std::time::Duration::from_millis(50));
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    for h in (1..=3).filter(|&h| h != l) {
+        c.stop_host(h);
+    }
+    for ms in [1, 20, 120] {
+        let t = std::time::Duration::from_millis(ms);
+        let start = std::time::Instant::now();
+        let r = c.host(l).propose(1, b"set k v", t);
+        assert!(matches!(r, Err(OpError::TimedOut)), "{ms} ms: {r:?}");
+        assert!(start.elapsed() >= t, "{ms} ms: returned after {:?}", start.elapsed());
+    }
+}
