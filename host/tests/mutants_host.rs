@@ -107,3 +107,26 @@ fn a_blocking_call_shorter_than_two_ticks_times_out_cleanly() {
         assert!(start.elapsed() >= t, "{ms} ms: returned after {:?}", start.elapsed());
     }
 }
+
+#[test]
+fn a_stopped_replica_is_gone_until_restarted_from_its_log() {
+    let c = Cluster::new(3, |_| {});
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    c.host(l).propose(1, b"set a 1", T).unwrap();
+    let f = (1..=3).find(|&h| h != l).unwrap();
+    c.wait_until("the follower applied the write", || c.host(f).stale_read(1, b"a").is_ok_and(|v| v == "1"));
+
+    c.host(f).stop_replica(1).unwrap();
+    assert!(c.host(f).group_info(1).is_none(), "the stopped replica still reports");
+    assert!(matches!(c.host(f).stop_replica(1), Err(HostError::Invalid(_))), "stopped twice");
+    assert!(matches!(c.host(f).stop_replica(9), Err(HostError::Invalid(_))), "a group never started");
+    c.host(l).propose(1, b"set a 2", T).unwrap();
+
+    // Its log stayed: started again, it restarts from it (the bootstrap
+    // members are not used again) and catches up.
+    let members: Vec<(u64, u64)> = (1..=3).map(|i| (i, i)).collect();
+    c.host(f).start_replica(1, f, StartMode::Bootstrap(members), kv_factory()).unwrap();
+    c.wait_until("the restarted replica caught up", || c.host(f).stale_read(1, b"a").is_ok_and(|v| v == "2"));
+    assert_eq!(c.host(f).group_info(1).unwrap().voters, vec![1, 2, 3]);
+}
