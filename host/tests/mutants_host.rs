@@ -1,8 +1,9 @@
 //! Tests of the host's client surface (host/src/host.rs) written for the
 //! mutants cargo-mutants found unchecked (issue 24, host part): what a
 //! pending result gives before and after its completion, a host's own id,
-//! replica id 0 refused by every membership call, and what a manual host's
-//! round reports.
+//! replica id 0 refused by every membership call, what a manual host's
+//! round reports, a blocking call's own limit, stopping a replica, the
+//! metrics' sums over workers, and closing or dropping a host.
 
 mod common;
 
@@ -129,4 +130,69 @@ fn a_stopped_replica_is_gone_until_restarted_from_its_log() {
     c.host(f).start_replica(1, f, StartMode::Bootstrap(members), kv_factory()).unwrap();
     c.wait_until("the restarted replica caught up", || c.host(f).stale_read(1, b"a").is_ok_and(|v| v == "2"));
     assert_eq!(c.host(f).group_info(1).unwrap().voters, vec![1, 2, 3]);
+}
+
+#[test]
+fn metrics_count_the_groups_and_the_operations_waiting() {
+    let mut c = Cluster::new(3, |_| {});
+    c.bootstrap(1..=5);
+    let leaders = c.wait_leaders(1..=5, &[1, 2, 3]);
+    for h in 1..=3 {
+        assert_eq!(c.host(h).metrics().groups, 5, "host {h}: groups over both workers");
+        assert_eq!(c.host(h).metrics().pending_ops, 0, "host {h}");
+    }
+    // A leader that lost its followers holds the proposals it cannot commit.
+    let l = leaders[&1];
+    for h in (1..=3).filter(|&h| h != l) {
+        c.stop_host(h);
+    }
+    let outcomes = Arc::new(Mutex::new(Vec::new()));
+    for i in 0..3 {
+        let o = outcomes.clone();
+        c.host(l).propose_async(1, format!("set k {i}").as_bytes(), T, Box::new(move |r| o.lock().push(r)));
+    }
+    // Queued behind the proposals on the same worker: it sees all three.
+    assert_eq!(c.host(l).metrics().pending_ops, 3, "completed: {:?}", outcomes.lock());
+}
+
+#[test]
+fn a_closed_host_completes_what_waits_and_refuses_what_follows() {
+    let mut c = Cluster::new(3, |_| {});
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    for h in (1..=3).filter(|&h| h != l) {
+        c.stop_host(h);
+    }
+    let last = c.host(l).group_info(1).unwrap().last_index;
+    let (pending, done) = Pending::pair();
+    c.host(l).propose_async(1, b"set k v", T, done);
+    c.wait_until("the proposal is in the leader's log", || c.host(l).group_info(1).unwrap().last_index > last);
+    c.host(l).close();
+    // In the log when the host closed, so it may still commit: timed out,
+    // the outcome unknown.
+    let r = pending.wait_timeout(T);
+    assert!(matches!(r, Err(OpError::TimedOut)), "{r:?}");
+    assert!(matches!(c.host(l).propose(1, b"set k w", T), Err(OpError::Rejected(m)) if m.contains("closed")));
+    assert!(matches!(c.host(l).stop_replica(1), Err(HostError::Closed)));
+}
+
+#[test]
+fn dropping_a_host_stops_its_workers() {
+    let log = Arc::new(MemLogStore::new());
+    let net = InProcNetwork::new();
+    let host = Host::new(
+        HostConfig::new(1),
+        HostParts {
+            log: log.clone(),
+            snapshots: Arc::new(MemSnapshotStore::new()),
+            transport: net.endpoint(1),
+            clock: Arc::new(SystemClock::default()),
+        },
+    )
+    .unwrap();
+    host.start_replica(1, 1, StartMode::Bootstrap(vec![(1, 1)]), kv_factory()).unwrap();
+    assert!(Arc::strong_count(&log) > 1, "the workers share the log");
+    drop(host);
+    // The workers were joined: nothing holds the log any more.
+    assert_eq!(Arc::strong_count(&log), 1);
 }
