@@ -1,9 +1,11 @@
-//! Tests of the host's client surface (host/src/host.rs) written for the
-//! mutants cargo-mutants found unchecked (issue 24, host part): what a
+//! Tests of the host's client surface (host/src/host.rs, and the replica's
+//! bookkeeping behind it) written for the mutants cargo-mutants found
+//! unchecked (issue 24, host part): what a
 //! pending result gives before and after its completion, a host's own id,
 //! replica id 0 refused by every membership call, what a manual host's
 //! round reports, a blocking call's own limit, stopping a replica, the
-//! metrics' sums over workers, and closing or dropping a host.
+//! metrics' sums over workers, closing or dropping a host, and deadlines
+//! kept for every kind of waiting operation.
 
 mod common;
 
@@ -195,4 +197,60 @@ fn dropping_a_host_stops_its_workers() {
     drop(host);
     // The workers were joined: nothing holds the log any more.
     assert_eq!(Arc::strong_count(&log), 1);
+}
+
+/// Waits at most 3 s for an asynchronous completion's result.
+fn outcome_of<T>(slot: &Arc<Mutex<Option<OpResult<T>>>>) -> Option<OpResult<T>> {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < end {
+        if let Some(r) = slot.lock().take() {
+            return Some(r);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    None
+}
+
+/// A completion that stores its result in the slot returned with it.
+fn slot<T: Send + 'static>() -> (Arc<Mutex<Option<OpResult<T>>>>, Completion<T>) {
+    let s = Arc::new(Mutex::new(None));
+    let s2 = s.clone();
+    (s, Box::new(move |r| *s2.lock() = Some(r)))
+}
+
+#[test]
+fn a_read_a_transfer_or_a_change_waiting_alone_times_out_at_its_deadline() {
+    // Host 1 leads with an election timeout of 5 s, so it keeps leading
+    // after losing both followers (hosts 2 and 3 elect fast, then hand
+    // their leadership over). Each operation below can then only wait,
+    // alone in its group, until its deadline: the worker must still be
+    // watching that deadline, whatever kind of operation it is.
+    let mut c = Cluster::new(3, |cfg| {
+        if cfg.host_id == 1 {
+            cfg.election_ticks = 500;
+        }
+    });
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    if l != 1 {
+        c.host(l).transfer_leader(1, 1, T).unwrap();
+    }
+    c.wait_until("host 1 leads", || c.host(1).group_info(1).is_some_and(|i| i.is_leader));
+    c.stop_host(2);
+    c.stop_host(3);
+    let t = std::time::Duration::from_millis(300);
+    fn timed_out<T>(r: Option<OpResult<T>>) -> bool {
+        matches!(r, Some(Err(OpError::TimedOut)))
+    }
+
+    let (read, done) = slot::<bytes::Bytes>();
+    c.host(1).read_async(1, b"k", t, done);
+    assert!(timed_out(outcome_of(&read)), "a read without a quorum");
+    let (change, done) = slot::<()>();
+    c.host(1).change_membership_async(1, Membership::AddLearner { replica: 4, host: 4 }, t, done);
+    assert!(timed_out(outcome_of(&change)), "a membership change without a quorum");
+    // Last: raft drops proposals while a transfer is under way.
+    let (transfer, done) = slot::<()>();
+    c.host(1).transfer_leader_async(1, 2, t, done);
+    assert!(timed_out(outcome_of(&transfer)), "a transfer to a replica that is down");
 }
