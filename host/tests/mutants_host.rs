@@ -1,11 +1,11 @@
 //! Tests of the host's client surface (host/src/host.rs, and the replica's
 //! bookkeeping behind it) written for the mutants cargo-mutants found
-//! unchecked (issue 24, host part): what a
-//! pending result gives before and after its completion, a host's own id,
-//! replica id 0 refused by every membership call, what a manual host's
-//! round reports, a blocking call's own limit, stopping a replica, the
-//! metrics' sums over workers, closing or dropping a host, and deadlines
-//! kept for every kind of waiting operation.
+//! unchecked (issue 24, host part): what a pending result gives before and
+//! after its completion, a host's own id, replica id 0 refused by every
+//! membership call, what a manual host's round reports, a blocking call's
+//! own limit, stopping a replica, the metrics' sums over workers, closing
+//! or dropping a host, and deadlines kept for every kind of waiting
+//! operation.
 
 mod common;
 
