@@ -254,3 +254,81 @@ fn a_read_a_transfer_or_a_change_waiting_alone_times_out_at_its_deadline() {
     c.host(1).transfer_leader_async(1, 2, t, done);
     assert!(timed_out(outcome_of(&transfer)), "a transfer to a replica that is down");
 }
+
+#[test]
+fn metrics_count_every_kind_of_waiting_operation() {
+    // As above: host 1 keeps leading without its followers, so nothing
+    // it is asked can complete before its deadline.
+    let mut c = Cluster::new(3, |cfg| {
+        if cfg.host_id == 1 {
+            cfg.election_ticks = 500;
+        }
+    });
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    if l != 1 {
+        c.host(l).transfer_leader(1, 1, T).unwrap();
+    }
+    c.wait_until("host 1 leads", || c.host(1).group_info(1).is_some_and(|i| i.is_leader));
+    c.stop_host(2);
+    c.stop_host(3);
+    let h = c.host(1);
+    let last = h.group_info(1).unwrap().last_index;
+    let mut slots = Vec::new();
+    for i in 0..2 {
+        let (s, done) = slot::<bytes::Bytes>();
+        h.propose_async(1, format!("set k {i}").as_bytes(), T, done);
+        slots.push(s);
+    }
+    let (change, done) = slot::<()>();
+    h.change_membership_async(1, Membership::AddLearner { replica: 4, host: 4 }, T, done);
+    // In the log before the transfer starts (raft drops proposals while a
+    // transfer is under way).
+    c.wait_until("the proposals are in the log", || h.group_info(1).unwrap().last_index == last + 3);
+    for _ in 0..3 {
+        let (s, done) = slot::<bytes::Bytes>();
+        h.read_async(1, b"k", T, done);
+        slots.push(s);
+    }
+    let (transfer, done) = slot::<()>();
+    h.transfer_leader_async(1, 2, T, done);
+    // 2 proposals + 1 change + 3 reads + 1 transfer, each kind counted.
+    assert_eq!(h.metrics().pending_ops, 7);
+    let done: Vec<String> = slots.iter().map(|s| format!("{:?}", s.lock())).collect();
+    assert!(slots.iter().all(|s| s.lock().is_none()) && change.lock().is_none() && transfer.lock().is_none(), "{done:?} {:?} {:?}", change.lock(), transfer.lock());
+}
+
+#[test]
+fn metrics_count_proposals_still_queued_in_the_round() {
+    // One worker, held inside a stale read's completion while two
+    // proposals and a metrics request queue behind it: when it resumes,
+    // the request runs in the same round as the proposals, before the
+    // round hands them to raft, and must count them.
+    let c = Cluster::new(1, |cfg| cfg.workers = 1);
+    c.host(1).start_replica(1, 1, StartMode::Bootstrap(vec![(1, 1)]), kv_factory()).unwrap();
+    c.wait_until("host 1 leads", || c.host(1).group_info(1).is_some_and(|i| i.is_leader));
+    let (gate_tx, gate_rx) = std::sync::mpsc::channel::<()>();
+    let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+    c.host(1).stale_read_async(
+        1,
+        b"k",
+        Box::new(move |_| {
+            held_tx.send(()).unwrap();
+            let _ = gate_rx.recv();
+        }),
+    );
+    held_rx.recv().unwrap();
+    let (a, done_a) = slot::<bytes::Bytes>();
+    let (b, done_b) = slot::<bytes::Bytes>();
+    c.host(1).propose_async(1, b"set k 1", T, done_a);
+    c.host(1).propose_async(1, b"set k 2", T, done_b);
+    std::thread::scope(|s| {
+        let metrics = s.spawn(|| c.host(1).metrics().pending_ops);
+        // Time for the metrics request to queue behind the proposals (if
+        // it queues later, it runs in a later round and sees the same 2).
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        gate_tx.send(()).unwrap();
+        assert_eq!(metrics.join().unwrap(), 2);
+    });
+    assert!(matches!(outcome_of(&a), Some(Ok(_))) && matches!(outcome_of(&b), Some(Ok(_))));
+}
