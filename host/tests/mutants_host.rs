@@ -332,3 +332,94 @@ fn metrics_count_proposals_still_queued_in_the_round() {
     });
     assert!(matches!(outcome_of(&a), Some(Ok(_))) && matches!(outcome_of(&b), Some(Ok(_))));
 }
+
+#[test]
+fn a_membership_change_refused_by_raft_is_rejected_at_once() {
+    // Two changes proposed back to back on the leader: raft refuses the
+    // second while the first is pending, putting an empty entry at its
+    // index. The host sees that entry applied where the change was
+    // appended and rejects it then, not at its deadline.
+    let c = Cluster::new(3, |_| {});
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    let (first, done) = slot::<()>();
+    c.host(l).change_membership_async(1, Membership::AddLearner { replica: 4, host: 4 }, T, done);
+    let (second, done) = slot::<()>();
+    c.host(l).change_membership_async(1, Membership::AddLearner { replica: 5, host: 5 }, T, done);
+    assert!(matches!(outcome_of(&first), Some(Ok(()))));
+    match outcome_of(&second) {
+        Some(Err(OpError::Rejected(m))) if m.contains("refused") => {
+            assert_eq!(c.host(l).group_info(1).unwrap().learners, vec![4])
+        }
+        // The first change was applied before the second reached raft (a
+        // slow machine): both went through, nothing was refused.
+        Some(Ok(())) => assert_eq!(c.host(l).group_info(1).unwrap().learners, vec![4, 5]),
+        r => panic!("{r:?}"),
+    }
+}
+
+#[test]
+fn a_transfer_spanning_several_ticks_completes_when_the_target_leads() {
+    // Manual hosts on a simulated clock: a tick passes between every two
+    // deliveries, so the transfer (TimeoutNow, the target's election, the
+    // old leader learning of it) spans several ticks, each of which checks
+    // deadlines. Only a deadline that passed may end it early.
+    const TICK: std::time::Duration = std::time::Duration::from_millis(10);
+    let clock = SimClock::new();
+    let net = InProcNetwork::held();
+    let members: Vec<(u64, u64)> = (1..=3).map(|i| (i, i)).collect();
+    let hosts: Vec<Host> = (1..=3)
+        .map(|h| {
+            let mut cfg = HostConfig::new(h);
+            cfg.manual = true;
+            cfg.seed = Some(h);
+            cfg.tick_interval = TICK;
+            let host = Host::new(
+                cfg,
+                HostParts {
+                    log: Arc::new(MemLogStore::new()),
+                    snapshots: Arc::new(MemSnapshotStore::new()),
+                    transport: net.endpoint(h),
+                    clock: Arc::new(clock.clone()),
+                },
+            )
+            .unwrap();
+            net.register(h, host.inbound());
+            host.start_replica(1, h, StartMode::Bootstrap(members.clone()), kv_factory()).unwrap();
+            host
+        })
+        .collect();
+    let step = || {
+        for h in &hosts {
+            while h.run_once() {}
+        }
+        net.deliver_all();
+        for h in &hosts {
+            while h.run_once() {}
+        }
+        clock.advance(TICK);
+    };
+    let leader = |h: &Host| h.group_info(1).unwrap().leader;
+    let mut steps = 0;
+    while !(leader(&hosts[0]) != 0 && hosts.iter().all(|h| leader(h) == leader(&hosts[0]))) {
+        step();
+        steps += 1;
+        assert!(steps < 2000, "no leader");
+    }
+    let l = leader(&hosts[0]);
+    let target = (1..=3).find(|&r| r != l).unwrap();
+    let (transfer, done) = slot::<()>();
+    hosts[l as usize - 1].transfer_leader_async(1, target, std::time::Duration::from_secs(5), done);
+    let mut ticks = 0;
+    let r = loop {
+        step();
+        ticks += 1;
+        if let Some(r) = transfer.lock().take() {
+            break r;
+        }
+        assert!(ticks < 400, "the transfer never completed");
+    };
+    assert!(r.is_ok(), "after {ticks} ticks: {r:?}");
+    assert!(ticks > 1, "the transfer took {ticks} tick(s): the test needs it to span several");
+    assert!(hosts.iter().all(|h| leader(h) == target));
+}
