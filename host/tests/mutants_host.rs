@@ -423,3 +423,38 @@ fn a_transfer_spanning_several_ticks_completes_when_the_target_leads() {
     assert!(ticks > 1, "the transfer took {ticks} tick(s): the test needs it to span several");
     assert!(hosts.iter().all(|h| leader(h) == target));
 }
+
+#[test]
+fn a_proposal_another_leader_replaced_is_rejected_after_stale_ones_are_pruned() {
+    // The leader is cut off with two proposals in its log: A times out,
+    // B waits (long deadline). A's stale index record is pruned at a tick;
+    // B's must stay, so that when the new leader's entries replace both,
+    // B is rejected at once (certainly not applied) instead of waiting for
+    // its deadline.
+    let c = Cluster::new(3, |_| {});
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    let others: Vec<u64> = (1..=3).filter(|&h| h != l).collect();
+    for &o in &others {
+        c.net.set_partitioned(l, o, true);
+    }
+    let (a, done) = slot::<bytes::Bytes>();
+    c.host(l).propose_async(1, b"set a 1", std::time::Duration::from_millis(100), done);
+    let (b, done) = slot::<bytes::Bytes>();
+    c.host(l).propose_async(1, b"set b 1", std::time::Duration::from_secs(20), done);
+    assert!(matches!(outcome_of(&a), Some(Err(OpError::TimedOut))));
+    // The other two elect a leader and write past B's index.
+    let lead = |h: u64| c.host(h).group_info(1).unwrap().leader;
+    c.wait_until("a new leader", || others.contains(&lead(others[0])) && lead(others[0]) == lead(others[1]));
+    let nl = lead(others[0]);
+    for i in 0..3 {
+        c.host(nl).propose(1, format!("set c {i}").as_bytes(), T).unwrap();
+    }
+    assert!(b.lock().is_none(), "B is still waiting: nothing has replaced it yet");
+    for &o in &others {
+        c.net.set_partitioned(l, o, false);
+    }
+    let r = outcome_of(&b);
+    assert!(matches!(&r, Some(Err(OpError::Rejected(m))) if m.contains("replaced")), "{r:?}");
+    c.wait_until("the old leader converges", || c.host(l).stale_read(1, b"b").is_ok_and(|v| v.is_empty()));
+}
