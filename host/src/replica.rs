@@ -327,24 +327,19 @@ impl Replica {
         }
     }
 
+    /// Whether a snapshot's data, as a data replica would restore it, is
+    /// well formed as far as the host can tell before raft takes it: a
+    /// reference to a data file (checked against its size and CRC when
+    /// read), or inline bytes that start with a whole host section.
+    /// Checked on every MsgSnap from a peer, so that a malformed one is
+    /// dropped like any refused message instead of being persisted by raft
+    /// and then failing its restore, which stops the replica.
+    pub fn snapshot_data_well_formed(data: &Bytes) -> bool {
+        DataRef::decode(data).is_some() || read_host_section(&mut Cursor::new(&data[..])).is_ok()
+    }
+
     fn restore_from(&mut self, r: &mut dyn Read) -> Result<(), String> {
-        let bad = |what: &str| format!("malformed host section in snapshot: {what}");
-        let mut len = [0u8; 8];
-        r.read_exact(&mut len).map_err(|e| bad(&e.to_string()))?;
-        let len = u64::from_le_bytes(len);
-        let mut host = Vec::new();
-        // `take` bounds the read by what the data holds, not by the length
-        // it claims: a damaged prefix cannot make us allocate exabytes.
-        r.take(len).read_to_end(&mut host).map_err(|e| bad(&e.to_string()))?;
-        if host.len() as u64 != len {
-            return Err(bad("truncated"));
-        }
-        let mut host = Bytes::from(host);
-        let sessions = SessionTable::decode(&mut host).ok_or_else(|| bad("sessions"))?;
-        let mut members = BTreeMap::new();
-        for _ in 0..get_u64(&mut host).ok_or_else(|| bad("members"))? {
-            members.insert(get_u64(&mut host).ok_or_else(|| bad("members"))?, get_u64(&mut host).ok_or_else(|| bad("members"))?);
-        }
+        let (sessions, members) = read_host_section(r)?;
         self.sm.restore(r).map_err(|e| format!("state machine restore: {e}"))?;
         // Mutant (make mutants-host): the session table is not restored, so
         // a retried proposal applied before the snapshot applies again.
@@ -611,4 +606,27 @@ fn removal_votes_for(old: &ConfState, new: &ConfState) -> Option<u64> {
 /// The voters of a configuration, both halves of a joint one.
 fn all_voters(cs: &ConfState) -> BTreeSet<u64> {
     cs.voters.iter().chain(&cs.voters_outgoing).copied().collect()
+}
+
+/// Reads the host's section at the head of snapshot data (sessions, then
+/// the address book), leaving `r` at the state machine's part.
+fn read_host_section(r: &mut dyn Read) -> Result<(SessionTable, BTreeMap<u64, u64>), String> {
+    let bad = |what: &str| format!("malformed host section in snapshot: {what}");
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len).map_err(|e| bad(&e.to_string()))?;
+    let len = u64::from_le_bytes(len);
+    let mut host = Vec::new();
+    // `take` bounds the read by what the data holds, not by the length it
+    // claims: a damaged prefix cannot make us allocate exabytes.
+    r.take(len).read_to_end(&mut host).map_err(|e| bad(&e.to_string()))?;
+    if host.len() as u64 != len {
+        return Err(bad("truncated"));
+    }
+    let mut host = Bytes::from(host);
+    let sessions = SessionTable::decode(&mut host).ok_or_else(|| bad("sessions"))?;
+    let mut members = BTreeMap::new();
+    for _ in 0..get_u64(&mut host).ok_or_else(|| bad("members"))? {
+        members.insert(get_u64(&mut host).ok_or_else(|| bad("members"))?, get_u64(&mut host).ok_or_else(|| bad("members"))?);
+    }
+    Ok((sessions, members))
 }

@@ -279,6 +279,16 @@ impl Shard {
                     continue;
                 }
             }
+            if m.r#type == MessageType::MsgSnap as i32
+                && !r.witness
+                && !m.snapshot.as_ref().is_some_and(|s| Replica::snapshot_data_well_formed(&s.data))
+            {
+                metrics.step_errors.inc();
+                if std::env::var_os("POLYRAFT_HOST_DEBUG").is_some() {
+                    eprintln!("host {} group {group}: refused a snapshot from {} whose data is malformed", self.env.host_id, m.from);
+                }
+                continue;
+            }
             // Heartbeat responses carry nothing new: they never wake.
             let quiesce_hb = m.context == QUIESCE_CTX || m.r#type == MessageType::MsgHeartbeatResp as i32;
             let is_hb = m.r#type == MessageType::MsgHeartbeat as i32;

@@ -458,3 +458,44 @@ fn a_proposal_another_leader_replaced_is_rejected_after_stale_ones_are_pruned() 
     assert!(matches!(&r, Some(Err(OpError::Rejected(m))) if m.contains("replaced")), "{r:?}");
     c.wait_until("the old leader converges", || c.host(l).stale_read(1, b"b").is_ok_and(|v| v.is_empty()));
 }
+
+#[test]
+fn a_snapshot_whose_data_is_malformed_is_refused_and_the_replica_runs_on() {
+    // A snapshot from the group's leader, ahead of the follower's log, but
+    // with data no host wrote (here: none at all, as only a witness gets).
+    // Raft must not take it: persisted, it could never be restored, and
+    // the replica would stop. Dropped, the replica runs on.
+    use polyraft::raftpb::{ConfState, Message, MessageType, Snapshot, SnapshotMetadata};
+    let c = Cluster::new(3, |_| {});
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    c.host(l).propose(1, b"set a 1", T).unwrap();
+    let f = (1..=3).find(|&h| h != l).unwrap();
+    c.wait_until("the follower applied the write", || c.host(f).stale_read(1, b"a").is_ok_and(|v| v == "1"));
+    let before = c.host(f).group_info(1).unwrap();
+    let refused_before = c.host(f).metrics().step_errors;
+    for data in [bytes::Bytes::new(), bytes::Bytes::from_static(&[200, 0, 0, 0, 0, 0, 0, 0, 1, 2])] {
+        let snap = Snapshot {
+            data,
+            metadata: Some(SnapshotMetadata {
+                conf_state: Some(ConfState { voters: vec![1, 2, 3], ..Default::default() }),
+                index: before.committed + 100,
+                term: before.term,
+            }),
+        };
+        let m = Message {
+            r#type: MessageType::MsgSnap as i32,
+            from: l,
+            to: f,
+            term: before.term,
+            snapshot: Some(Box::new(snap)),
+            ..Default::default()
+        };
+        c.host(f).inbound().deliver(l, vec![GroupMessage { group: 1, message: m }]);
+    }
+    c.wait_until("both refused", || c.host(f).metrics().step_errors >= refused_before + 2);
+    let after = c.host(f).group_info(1).expect("the replica still runs");
+    assert!(after.applied < before.committed + 100 && after.snapshot_index < before.committed + 100);
+    c.host(l).propose(1, b"set a 2", T).unwrap();
+    c.wait_until("the follower goes on applying", || c.host(f).stale_read(1, b"a").is_ok_and(|v| v == "2"));
+}
