@@ -499,3 +499,37 @@ fn a_snapshot_whose_data_is_malformed_is_refused_and_the_replica_runs_on() {
     c.host(l).propose(1, b"set a 2", T).unwrap();
     c.wait_until("the follower goes on applying", || c.host(f).stale_read(1, b"a").is_ok_and(|v| v == "2"));
 }
+
+#[test]
+fn a_group_counts_the_snapshots_it_installed_and_took() {
+    // Host 3 is away while the leader takes snapshots and compacts its
+    // log; back, it is caught up by a snapshot, then takes its own.
+    let mut c = Cluster::new(3, |cfg| {
+        cfg.snapshot_entries = 10;
+        cfg.compaction_overhead = 2;
+    });
+    c.bootstrap(1..=1);
+    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
+    let l = if l == 3 {
+        c.host(3).transfer_leader(1, 1, T).unwrap();
+        1
+    } else {
+        l
+    };
+    c.stop_host(3);
+    for i in 0..40 {
+        c.host(l).propose(1, format!("set k{i} {i}").as_bytes(), T).unwrap();
+    }
+    c.start_host(3);
+    let members: Vec<(u64, u64)> = (1..=3).map(|i| (i, i)).collect();
+    c.host(3).start_replica(1, 3, StartMode::Bootstrap(members), kv_factory()).unwrap();
+    c.wait_until("host 3 caught up", || c.host(3).stale_read(1, b"k39").is_ok_and(|v| v == "39"));
+    for i in 40..60 {
+        c.host(l).propose(1, format!("set k{i} {i}").as_bytes(), T).unwrap();
+    }
+    c.wait_until("host 3 applied the rest", || c.host(3).stale_read(1, b"k59").is_ok_and(|v| v == "59"));
+    let m = c.host(3).metrics();
+    assert!(m.snapshots_installed >= 1, "{m:?}");
+    let g = &c.host(3).group_metrics()[0];
+    assert_eq!(g.snapshots, m.snapshots_installed + m.snapshots_created, "the group's count is the host's (one group)");
+}
