@@ -532,4 +532,7 @@ fn a_group_counts_the_snapshots_it_installed_and_took() {
     assert!(m.snapshots_installed >= 1, "{m:?}");
     let g = &c.host(3).group_metrics()[0];
     assert_eq!(g.snapshots, m.snapshots_installed + m.snapshots_created, "the group's count is the host's (one group)");
+    // The 20 writes after the snapshot (and the entries around them) went
+    // through the apply stage: counted as committed and as applied.
+    assert!(g.commits >= 20 && g.commits == m.commits, "{g:?} {m:?}");
 }
