@@ -111,14 +111,21 @@ fn a_blocking_call_shorter_than_two_ticks_times_out_cleanly() {
     }
 }
 
-#[test]
-fn a_stopped_replica_is_gone_until_restarted_from_its_log() {
+/// A 3-host cluster whose group 1 applied `set a 1` on its leader `l` and
+/// on a follower `f`: returns (cluster, l, f).
+fn written_once() -> (Cluster, u64, u64) {
     let c = Cluster::new(3, |_| {});
     c.bootstrap(1..=1);
     let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
     c.host(l).propose(1, b"set a 1", T).unwrap();
     let f = (1..=3).find(|&h| h != l).unwrap();
     c.wait_until("the follower applied the write", || c.host(f).stale_read(1, b"a").is_ok_and(|v| v == "1"));
+    (c, l, f)
+}
+
+#[test]
+fn a_stopped_replica_is_gone_until_restarted_from_its_log() {
+    let (c, l, f) = written_once();
 
     c.host(f).stop_replica(1).unwrap();
     assert!(c.host(f).group_info(1).is_none(), "the stopped replica still reports");
@@ -218,13 +225,10 @@ fn slot<T: Send + 'static>() -> (Arc<Mutex<Option<OpResult<T>>>>, Completion<T>)
     (s, Box::new(move |r| *s2.lock() = Some(r)))
 }
 
-#[test]
-fn a_read_a_transfer_or_a_change_waiting_alone_times_out_at_its_deadline() {
-    // Host 1 leads with an election timeout of 5 s, so it keeps leading
-    // after losing both followers (hosts 2 and 3 elect fast, then hand
-    // their leadership over). Each operation below can then only wait,
-    // alone in its group, until its deadline: the worker must still be
-    // watching that deadline, whatever kind of operation it is.
+/// Group 1 led by host 1, whose followers (hosts 2 and 3) are stopped.
+/// Host 1's election timeout is 5 s, so it keeps leading that long without
+/// a quorum; hosts 2 and 3 elect fast and hand their leadership over.
+fn leader_without_followers() -> Cluster {
     let mut c = Cluster::new(3, |cfg| {
         if cfg.host_id == 1 {
             cfg.election_ticks = 500;
@@ -238,6 +242,15 @@ fn a_read_a_transfer_or_a_change_waiting_alone_times_out_at_its_deadline() {
     c.wait_until("host 1 leads", || c.host(1).group_info(1).is_some_and(|i| i.is_leader));
     c.stop_host(2);
     c.stop_host(3);
+    c
+}
+
+#[test]
+fn a_read_a_transfer_or_a_change_waiting_alone_times_out_at_its_deadline() {
+    // Each operation below can only wait, alone in its group, until its
+    // deadline: the worker must still be watching that deadline, whatever
+    // kind of operation it is.
+    let c = leader_without_followers();
     let t = std::time::Duration::from_millis(300);
     fn timed_out<T>(r: Option<OpResult<T>>) -> bool {
         matches!(r, Some(Err(OpError::TimedOut)))
@@ -257,21 +270,8 @@ fn a_read_a_transfer_or_a_change_waiting_alone_times_out_at_its_deadline() {
 
 #[test]
 fn metrics_count_every_kind_of_waiting_operation() {
-    // As above: host 1 keeps leading without its followers, so nothing
-    // it is asked can complete before its deadline.
-    let mut c = Cluster::new(3, |cfg| {
-        if cfg.host_id == 1 {
-            cfg.election_ticks = 500;
-        }
-    });
-    c.bootstrap(1..=1);
-    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
-    if l != 1 {
-        c.host(l).transfer_leader(1, 1, T).unwrap();
-    }
-    c.wait_until("host 1 leads", || c.host(1).group_info(1).is_some_and(|i| i.is_leader));
-    c.stop_host(2);
-    c.stop_host(3);
+    // Nothing host 1 is asked can complete before its deadline.
+    let c = leader_without_followers();
     let h = c.host(1);
     let last = h.group_info(1).unwrap().last_index;
     let mut slots = Vec::new();
@@ -466,12 +466,7 @@ fn a_snapshot_whose_data_is_malformed_is_refused_and_the_replica_runs_on() {
     // Raft must not take it: persisted, it could never be restored, and
     // the replica would stop. Dropped, the replica runs on.
     use polyraft::raftpb::{ConfState, Message, MessageType, Snapshot, SnapshotMetadata};
-    let c = Cluster::new(3, |_| {});
-    c.bootstrap(1..=1);
-    let l = c.wait_leaders(1..=1, &[1, 2, 3])[&1];
-    c.host(l).propose(1, b"set a 1", T).unwrap();
-    let f = (1..=3).find(|&h| h != l).unwrap();
-    c.wait_until("the follower applied the write", || c.host(f).stale_read(1, b"a").is_ok_and(|v| v == "1"));
+    let (c, l, f) = written_once();
     let before = c.host(f).group_info(1).unwrap();
     let refused_before = c.host(f).metrics().step_errors;
     for data in [bytes::Bytes::new(), bytes::Bytes::from_static(&[200, 0, 0, 0, 0, 0, 0, 0, 1, 2])] {
