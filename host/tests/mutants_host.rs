@@ -530,4 +530,5 @@ fn a_group_counts_the_snapshots_it_installed_and_took() {
     // The 20 writes after the snapshot (and the entries around them) went
     // through the apply stage: counted as committed and as applied.
     assert!(g.commits >= 20 && g.commits == m.commits, "{g:?} {m:?}");
+    assert!(g.applies >= 20 && g.applies == m.applies, "{g:?} {m:?}");
 }
