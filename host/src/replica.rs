@@ -630,3 +630,34 @@ fn read_host_section(r: &mut dyn Read) -> Result<(SessionTable, BTreeMap<u64, u6
     }
     Ok((sessions, members))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn voters(v: &[u64]) -> ConfState {
+        ConfState { voters: v.to_vec(), ..Default::default() }
+    }
+
+    #[test]
+    fn only_a_group_going_from_two_voters_to_one_gets_the_unconditional_vote() {
+        assert_eq!(removal_votes_for(&voters(&[1, 2]), &voters(&[2])), Some(2));
+        // Three voters to two: the two can elect a leader by themselves,
+        // and a vote given without raft's log check could count under the
+        // old configuration.
+        assert_eq!(removal_votes_for(&voters(&[1, 2, 3]), &voters(&[2, 3])), None);
+        // Two voters, one replaced by another (a joint change's outcome).
+        assert_eq!(removal_votes_for(&voters(&[1, 2]), &voters(&[2, 3])), None);
+        // The one left must be one of the two.
+        assert_eq!(removal_votes_for(&voters(&[1, 2]), &voters(&[3])), None);
+        assert_eq!(removal_votes_for(&voters(&[1]), &voters(&[1])), None);
+    }
+
+    #[test]
+    fn a_removed_replica_waits_for_the_voters_only_when_they_lack_a_majority() {
+        assert_eq!(removal_waits(&voters(&[1, 2]), &voters(&[2])), BTreeSet::from([2]));
+        assert!(removal_waits(&voters(&[1, 2, 3]), &voters(&[2, 3])).is_empty());
+        assert_eq!(removal_waits(&voters(&[1, 2, 3, 4]), &voters(&[3, 4])), BTreeSet::from([3, 4]));
+        assert!(removal_waits(&voters(&[1, 2, 3, 4, 5]), &voters(&[2, 3, 4])).is_empty());
+    }
+}
