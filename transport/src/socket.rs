@@ -20,21 +20,11 @@ use socket2::SockRef;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd"
-))]
+// Apple systems have no MSG_NOSIGNAL: their sockets are marked
+// SO_NOSIGPIPE instead (QuietTcp::new). Everywhere else the flag does it.
+#[cfg(not(target_vendor = "apple"))]
 const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd"
-)))]
+#[cfg(target_vendor = "apple")]
 const SEND_FLAGS: libc::c_int = 0;
 
 /// A connected TCP stream whose writes fail with `EPIPE` instead of raising
@@ -46,12 +36,7 @@ impl QuietTcp {
     /// Wraps a connected stream (setting `SO_NOSIGPIPE` where the platform
     /// has it instead of `MSG_NOSIGNAL`).
     pub(crate) fn new(tcp: TcpStream) -> io::Result<Self> {
-        #[cfg(any(
-            target_os = "macos",
-            target_os = "ios",
-            target_os = "tvos",
-            target_os = "watchos"
-        ))]
+        #[cfg(target_vendor = "apple")]
         SockRef::from(&tcp).set_nosigpipe(true)?;
         Ok(QuietTcp(tcp))
     }
